@@ -1,0 +1,44 @@
+#include "report.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+namespace taogate::bench {
+
+bool Report::Emit(const std::string& json_path) const {
+  nlohmann::json out = nlohmann::json::array();
+  std::cout << "| metric | params | value | unit | baseline | ratio |\n|---|---|---|---|---|---|\n";
+  for (const auto& m : metrics_) {
+    nlohmann::json j;
+    j["name"] = m.name;
+    j["value"] = m.value;
+    j["unit"] = m.unit;
+    j["baseline"] = m.baseline ? nlohmann::json(*m.baseline) : nlohmann::json(nullptr);
+    j["ratio"] = (m.baseline && *m.baseline != 0) ? nlohmann::json(m.value / *m.baseline)
+                                                  : nlohmann::json(nullptr);
+    j["params"] = m.params;
+    out.push_back(j);
+    char value[64], base[64] = "", ratio[64] = "";
+    std::snprintf(value, sizeof(value), "%.4g", m.value);
+    if (m.baseline) {
+      std::snprintf(base, sizeof(base), "%.4g", *m.baseline);
+      if (*m.baseline != 0) std::snprintf(ratio, sizeof(ratio), "%.4f", m.value / *m.baseline);
+    }
+    std::cout << "| " << m.name << " | " << m.params.dump() << " | " << value << " | " << m.unit
+              << " | " << base << " | " << ratio << " |\n";
+  }
+  if (json_path.empty()) return true;
+  std::ofstream f(json_path, std::ios::trunc);
+  f << out.dump(2) << "\n";
+  return static_cast<bool>(f);
+}
+
+std::string JsonPathFromArgs(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--json") == 0) return argv[i + 1];
+  return {};
+}
+
+}  // namespace taogate::bench

@@ -1,0 +1,83 @@
+#include "tao/tao_testing.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+
+#include "taogate/tao/codec.h"
+#include "taogate/tao/signing.h"
+
+namespace taogate::testing {
+namespace {
+
+template <typename T>
+T OrDie(absl::StatusOr<T> v) {
+  if (!v.ok()) {
+    std::cerr << "tao_testing: " << v.status() << "\n";
+    std::abort();
+  }
+  return std::move(v).value();
+}
+
+}  // namespace
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+TestIssuer::TestIssuer()
+    : key_(OrDie(crypto::Ed25519PrivateKey::Generate())),
+      root_(OrDie(crypto::Ed25519PrivateKey::Generate())) {
+  v1::IssuerCertificateBody b;
+  b.set_version(1);
+  auto pub = key_.PublicKey();
+  b.set_issuing_public_key(pub.data(), pub.size());
+  auto id = tao::KeyIdOf(pub);
+  b.set_issuing_key_id(id.data(), id.size());
+  b.set_not_before_ms(NowMs() - 60'000);
+  b.set_not_after_ms(NowMs() + 3'600'000);
+  b.set_purpose("tao-issuance");
+  b.set_counter(1);
+  auto root_id = crypto::Sha256(root_.PublicKey());
+  b.set_root_key_id(root_id.data(), root_id.size());
+  b.set_software_mode(true);
+  b.set_instance("test");
+  v1::IssuerCertificate cert;
+  cert.set_body(b.SerializeAsString());
+  auto sig = OrDie(root_.Sign(crypto::AsBytes(cert.body())));
+  cert.set_signature(sig.data(), sig.size());
+  certificate_ = cert.SerializeAsString();
+}
+
+v1::TaoBody TestIssuer::ValidBody() const {
+  v1::TaoBody b;
+  b.set_version(1);
+  std::string id(16, '\0'), nonce(16, '\0');
+  (void)crypto::RandomBytes({reinterpret_cast<uint8_t*>(id.data()), id.size()});
+  (void)crypto::RandomBytes({reinterpret_cast<uint8_t*>(nonce.data()), nonce.size()});
+  b.set_id(id);
+  b.set_nonce(nonce);
+  auto kid = tao::KeyIdOf(key_.PublicKey());
+  b.set_issuer_key_id(kid.data(), kid.size());
+  b.set_actor("spiffe://example.org/agent/reporter");
+  b.mutable_binding()->set_node_id("node-a");
+  b.mutable_binding()->set_cgroup_id(4242);
+  b.set_action_class("db.read");
+  b.mutable_target()->set_proto(v1::TARGET_PROTO_TCP);
+  b.mutable_target()->set_address("127.0.0.1");
+  b.mutable_target()->set_port(5432);
+  b.set_max_uses(1);
+  b.set_not_before_ms(NowMs());
+  b.set_expires_at_ms(NowMs() + 60'000);
+  b.set_policy_bundle_sha256(std::string(32, '\x11'));
+  b.set_decision_ledger_index(7);
+  return b;
+}
+
+v1::Tao TestIssuer::Sign(const v1::TaoBody& body) const {
+  std::string bytes = OrDie(tao::EncodeBody(body));
+  return OrDie(tao::SignTao(std::move(bytes), key_, certificate_));
+}
+
+}  // namespace taogate::testing
