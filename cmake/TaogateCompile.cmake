@@ -1,7 +1,9 @@
 # Compile flags for taogate's own targets. Third-party code (generated protobuf
 # sources, system headers) does not get -Werror; our code does.
-set(TAOGATE_WARNINGS -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow=local
-    -Wnon-virtual-dtor -Wformat=2)
+set(TAOGATE_WARNINGS -Wall -Wextra -Werror -Wno-unused-parameter -Wnon-virtual-dtor -Wformat=2)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  list(APPEND TAOGATE_WARNINGS -Wshadow=local)
+endif()
 
 if(TAOGATE_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
