@@ -1,0 +1,48 @@
+// The three things the redeem path depends on, each behind one small
+// interface so the decision logic is unit-tested without root, a TPM or a
+// disk (STYLE: secagentd). Production implementations wrap taogate::keys
+// (TaoVerifier), taogate::ledger (Evidence) and taogate::bpfgate (Gate).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tao.pb.h"
+
+namespace taogate::agent {
+
+using TaoId = std::array<uint8_t, 16>;
+
+// Verifies certificate chain to the trust bundle and the TAO signature
+// (not the time window, binding or target: the redeemer checks those).
+class TaoVerifier {
+ public:
+  virtual ~TaoVerifier() = default;
+  virtual absl::Status VerifyChain(const v1::Tao& tao, const v1::TaoBody& body, int64_t now_ms) = 0;
+};
+
+// Append-only evidence (the node ledger). Append returns once durable.
+class Evidence {
+ public:
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  enum class Kind { kConsumed, kExercised, kRejected, kDenied, kKillSwitch, kOperatorRefused };
+  virtual ~Evidence() = default;
+  virtual absl::StatusOr<uint64_t> Append(Kind kind, Fields fields) = 0;
+};
+
+// The kernel gate as the redeem path sees it.
+class GrantTable {
+ public:
+  virtual ~GrantTable() = default;
+  // True if `target` is protected on this node (a grant is meaningful).
+  virtual bool IsProtected(const v1::Target& target) const = 0;
+  // Installs a one-shot grant for cgroup `cgroup_id`; an error means no grant exists.
+  virtual absl::Status InstallGrant(uint64_t cgroup_id, const v1::Target& target, const TaoId& id,
+                                    int64_t expires_at_unix_ms) = 0;
+};
+
+}  // namespace taogate::agent

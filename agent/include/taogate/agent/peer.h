@@ -1,0 +1,41 @@
+// Who is calling: the peer of a unix-socket connection, resolved to its
+// cgroup at call time.
+//
+// The pid comes from SO_PEERCRED; where the kernel has SO_PEERPIDFD (6.5+)
+// the pid is pinned with a pidfd and re-checked after /proc/<pid>/cgroup is
+// read, so a peer that exits and has its pid reused cannot lend its cgroup to
+// another process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace taogate::agent {
+
+struct PeerIdentity {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string cgroup_path;  // as in /proc/<pid>/cgroup ("/taogate/w1"), relative to the cgroup2 root
+  uint64_t cgroup_id = 0;   // inode number of the cgroup directory (= bpf_get_current_cgroup_id)
+};
+
+// Resolves the peer of connected unix socket `fd`. `cgroup2_mount` is the
+// cgroup v2 mount point (e.g. /sys/fs/cgroup/unified).
+absl::StatusOr<PeerIdentity> PeerOfSocket(int fd, const std::string& cgroup2_mount);
+
+// gRPC names connections added with AddInsecureChannelFromFd "fd:N"; returns N
+// or -1.
+int FdFromGrpcPeer(const std::string& peer);
+
+// cgroup id (inode) of a cgroup v2 directory.
+absl::StatusOr<uint64_t> CgroupIdOfPath(const std::string& abs_path);
+
+// True if `path` equals `root` or lies below it (cgroup paths, '/'-separated).
+bool CgroupPathWithin(const std::string& path, const std::string& root);
+
+}  // namespace taogate::agent

@@ -1,0 +1,91 @@
+// The redeem decision: verify a TAO presented by a workload, consume it
+// exactly once, record it durably, then install the kernel grant.
+//
+// Order (never changes): decode -> chain + signature -> time window -> node
+// -> cgroup binding -> protected target -> replay check and claim ->
+// CONSUMED appended durably -> grant installed. A TAO is claimed in memory
+// before the ledger append and stays claimed if anything after that fails,
+// so every error after the claim fails closed (the TAO is spent, no grant).
+// After a restart the claim set is rebuilt from CONSUMED records
+// (RestoreConsumed), so a TAO consumed before a crash stays consumed.
+//
+// Thread-safe: any number of concurrent Redeem calls.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+
+#include "absl/status/status.h"
+#include "taogate/agent/deps.h"
+#include "taogate/agent/peer.h"
+
+namespace taogate::agent {
+
+struct RedeemConfig {
+  std::string node_id;
+  std::string governed_root = "/taogate";  // cgroup path of the governed subtree
+  std::string cgroup2_mount;               // to compute ancestor cgroup ids
+  int64_t max_clock_skew_ms = 2'000;
+  int64_t max_grant_ms = 60'000;           // a grant never outlives this, nor the TAO
+};
+
+// Reason codes: stable strings used in ledger records, gRPC messages and metrics.
+namespace reason {
+inline constexpr char kMalformed[] = "MALFORMED";
+inline constexpr char kBadSignature[] = "BAD_SIGNATURE";
+inline constexpr char kExpired[] = "EXPIRED";
+inline constexpr char kNotYetValid[] = "NOT_YET_VALID";
+inline constexpr char kWrongNode[] = "WRONG_NODE";
+inline constexpr char kWrongCgroup[] = "WRONG_CGROUP";
+inline constexpr char kNotGoverned[] = "NOT_GOVERNED";
+inline constexpr char kUnprotectedTarget[] = "UNPROTECTED_TARGET";
+inline constexpr char kReplay[] = "REPLAY";
+inline constexpr char kLedgerUnavailable[] = "LEDGER_UNAVAILABLE";
+inline constexpr char kGrantFailed[] = "GRANT_INSTALL_FAILED";
+inline constexpr char kPeerUnknown[] = "PEER_UNKNOWN";
+}  // namespace reason
+
+struct RedeemOutcome {
+  absl::Status status;       // OK, or the gRPC-mappable refusal
+  std::string reason_code;   // empty when OK
+  TaoId tao_id{};
+  uint64_t consumed_seq = 0;
+  int64_t grant_expires_at_ms = 0;
+};
+
+class Redeemer {
+ public:
+  Redeemer(RedeemConfig config, TaoVerifier& verifier, Evidence& evidence, GrantTable& grants,
+           std::function<int64_t()> now_ms);
+
+  RedeemOutcome Redeem(std::string_view wire, const PeerIdentity& peer);
+
+  // Marks ids as consumed (from the ledger's CONSUMED records at start).
+  void RestoreConsumed(const TaoId& id);
+  size_t ConsumedCount() const;
+
+  // Builds the refusal for a call whose peer could not be identified.
+  RedeemOutcome RejectUnknownPeer(std::string_view wire, const absl::Status& why);
+
+ private:
+  RedeemOutcome Reject(absl::Status status, std::string reason_code, std::string_view wire,
+                       const v1::TaoBody* body, const PeerIdentity* peer);
+  absl::Status CheckBinding(const v1::TaoBody& body, const PeerIdentity& peer, std::string* code) const;
+  bool Claim(const TaoId& id);
+
+  RedeemConfig config_;
+  TaoVerifier& verifier_;
+  Evidence& evidence_;
+  GrantTable& grants_;
+  std::function<int64_t()> now_ms_;
+
+  struct IdHash {
+    size_t operator()(const TaoId& id) const;
+  };
+  mutable std::mutex mu_;
+  std::unordered_set<TaoId, IdHash> consumed_;  // guarded by mu_
+};
+
+}  // namespace taogate::agent

@@ -1,0 +1,67 @@
+// The Agent gRPC service. One instance per socket: the workload socket
+// instance answers Redeem only; the operator instance answers everything,
+// but only to peers whose uid is allowlisted and who are not governed
+// workloads. Every refused operator call is a ledger record.
+#pragma once
+
+#include <sys/types.h>
+
+#include <set>
+#include <string>
+
+#include "agent.grpc.pb.h"
+#include "taogate/agent/redeem.h"
+
+namespace taogate::agent {
+
+// Operator operations, implemented over the ledger and the kernel gate.
+class NodeControl {
+ public:
+  virtual ~NodeControl() = default;
+  virtual void FillStatus(v1::StatusResponse* out) = 0;
+  virtual void FillProbe(v1::ProbeResponse* out) = 0;
+  virtual absl::StatusOr<v1::KillSwitchResponse> KillSwitch(const v1::KillSwitchRequest& req,
+                                                           const PeerIdentity& who) = 0;
+  virtual absl::StatusOr<v1::LedgerTailResponse> LedgerTail(uint32_t count) = 0;
+  virtual absl::StatusOr<v1::LedgerProofResponse> LedgerProof(uint64_t seq, uint64_t tree_size) = 0;
+};
+
+struct ServiceOptions {
+  bool operator_socket = false;
+  std::set<uid_t> operator_uids = {0};
+  std::string governed_root = "/taogate";
+  std::string cgroup2_mount;
+};
+
+class AgentServiceImpl final : public v1::Agent::Service {
+ public:
+  AgentServiceImpl(ServiceOptions opts, Redeemer& redeemer, NodeControl& control, Evidence& evidence);
+
+  grpc::Status Redeem(grpc::ServerContext* ctx, const v1::RedeemRequest* req,
+                      v1::RedeemResponse* resp) override;
+  grpc::Status Status(grpc::ServerContext* ctx, const v1::StatusRequest* req,
+                      v1::StatusResponse* resp) override;
+  grpc::Status Probe(grpc::ServerContext* ctx, const v1::ProbeRequest* req,
+                     v1::ProbeResponse* resp) override;
+  grpc::Status KillSwitch(grpc::ServerContext* ctx, const v1::KillSwitchRequest* req,
+                          v1::KillSwitchResponse* resp) override;
+  grpc::Status LedgerTail(grpc::ServerContext* ctx, const v1::LedgerTailRequest* req,
+                          v1::LedgerTailResponse* resp) override;
+  grpc::Status LedgerProof(grpc::ServerContext* ctx, const v1::LedgerProofRequest* req,
+                           v1::LedgerProofResponse* resp) override;
+
+ private:
+  absl::StatusOr<PeerIdentity> Peer(grpc::ServerContext* ctx) const;
+  // OK if the caller may use operator calls; otherwise records the refusal.
+  grpc::Status AuthorizeOperator(grpc::ServerContext* ctx, std::string_view method, PeerIdentity* who);
+
+  ServiceOptions opts_;
+  Redeemer& redeemer_;
+  NodeControl& control_;
+  Evidence& evidence_;
+};
+
+// absl -> gRPC status, message preserved.
+grpc::Status ToGrpc(const absl::Status& s);
+
+}  // namespace taogate::agent

@@ -1,0 +1,198 @@
+#include "taogate/agent/redeem.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "taogate/common/crypto.h"
+#include "taogate/common/hex.h"
+#include "taogate/common/strings.h"
+#include "taogate/tao/codec.h"
+
+namespace taogate::agent {
+namespace {
+
+std::string TargetString(const v1::Target& t) {
+  switch (t.proto()) {
+    case v1::TARGET_PROTO_TCP: return StrCat("tcp:", t.address(), ":", t.port());
+    case v1::TARGET_PROTO_UDP: return StrCat("udp:", t.address(), ":", t.port());
+    case v1::TARGET_PROTO_UNIX: return StrCat("unix:", t.path());
+    case v1::TARGET_PROTO_FILE: return StrCat("file:", t.path());
+    case v1::TARGET_PROTO_EXEC: return StrCat("exec:", t.path());
+    default: return "unknown";
+  }
+}
+
+// Kubernetes cgroup names carry the pod UID as "pod<uid>" (cgroupfs driver)
+// or "pod<uid with '_' for '-'>" (systemd driver).
+bool PathHasPod(const std::string& path, std::string uid) {
+  if (path.find("pod" + uid) != std::string::npos) return true;
+  std::replace(uid.begin(), uid.end(), '-', '_');
+  return path.find("pod" + uid) != std::string::npos;
+}
+
+}  // namespace
+
+size_t Redeemer::IdHash::operator()(const TaoId& id) const {
+  size_t h;
+  std::memcpy(&h, id.data(), sizeof(h));  // ids are uniformly random
+  return h;
+}
+
+Redeemer::Redeemer(RedeemConfig config, TaoVerifier& verifier, Evidence& evidence,
+                   GrantTable& grants, std::function<int64_t()> now_ms)
+    : config_(std::move(config)),
+      verifier_(verifier),
+      evidence_(evidence),
+      grants_(grants),
+      now_ms_(std::move(now_ms)) {}
+
+void Redeemer::RestoreConsumed(const TaoId& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  consumed_.insert(id);
+}
+
+size_t Redeemer::ConsumedCount() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return consumed_.size();
+}
+
+bool Redeemer::Claim(const TaoId& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  return consumed_.insert(id).second;
+}
+
+RedeemOutcome Redeemer::Reject(absl::Status status, std::string reason_code, std::string_view wire,
+                               const v1::TaoBody* body, const PeerIdentity* peer) {
+  Evidence::Fields f;
+  f.emplace_back("reason_code", reason_code);
+  f.emplace_back("reason", std::string(status.message()).substr(0, 200));
+  f.emplace_back("tao_sha256", ToHex(crypto::Sha256(wire)));
+  if (body != nullptr) {
+    f.emplace_back("tao_id", ToHex(body->id()));
+    f.emplace_back("actor", body->actor());
+    f.emplace_back("target", TargetString(body->target()));
+  }
+  if (peer != nullptr) {
+    f.emplace_back("cgroup_id", std::to_string(peer->cgroup_id));
+    f.emplace_back("pid", std::to_string(peer->pid));
+  }
+  RedeemOutcome out;
+  auto seq = evidence_.Append(Evidence::Kind::kRejected, std::move(f));
+  if (!seq.ok()) {
+    // The refusal stands; the missing record is itself an error worth surfacing.
+    out.status = absl::UnavailableError(
+        StrCat(reason_code, ": ", status.message(), " (and the ledger refused the record: ",
+               seq.status().message(), ")"));
+  } else {
+    out.status = absl::Status(status.code(), StrCat(reason_code, ": ", status.message()));
+  }
+  out.reason_code = std::move(reason_code);
+  if (body != nullptr) std::memcpy(out.tao_id.data(), body->id().data(), out.tao_id.size());
+  return out;
+}
+
+RedeemOutcome Redeemer::RejectUnknownPeer(std::string_view wire, const absl::Status& why) {
+  return Reject(absl::PermissionDeniedError(std::string(why.message())), reason::kPeerUnknown, wire,
+                nullptr, nullptr);
+}
+
+absl::Status Redeemer::CheckBinding(const v1::TaoBody& body, const PeerIdentity& peer,
+                                    std::string* code) const {
+  if (!CgroupPathWithin(peer.cgroup_path, config_.governed_root)) {
+    *code = reason::kNotGoverned;
+    return absl::PermissionDeniedError(
+        StrCat("caller cgroup ", peer.cgroup_path, " is outside the governed subtree"));
+  }
+  const auto& b = body.binding();
+  *code = reason::kWrongCgroup;
+  if (!b.pod_uid().empty() && !PathHasPod(peer.cgroup_path, b.pod_uid()))
+    return absl::PermissionDeniedError("TAO is bound to another pod");
+  if (b.cgroup_id() == 0) return absl::OkStatus();
+  // The binding may name the caller's cgroup or an ancestor inside the
+  // governed subtree (a pod-level cgroup serves its containers).
+  std::string path = peer.cgroup_path;
+  uint64_t id = peer.cgroup_id;
+  while (true) {
+    if (id == b.cgroup_id()) return absl::OkStatus();
+    if (path == config_.governed_root) break;
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos || slash == 0) break;
+    path.resize(slash);
+    if (!CgroupPathWithin(path, config_.governed_root)) break;
+    auto parent = CgroupIdOfPath(config_.cgroup2_mount + path);
+    if (!parent.ok()) break;
+    id = *parent;
+  }
+  return absl::PermissionDeniedError(
+      StrCat("TAO is bound to cgroup ", b.cgroup_id(), ", caller is in cgroup ", peer.cgroup_id));
+}
+
+RedeemOutcome Redeemer::Redeem(std::string_view wire, const PeerIdentity& peer) {
+  auto tao = tao::DecodeTao(wire);
+  if (!tao.ok()) return Reject(tao.status(), reason::kMalformed, wire, nullptr, &peer);
+  auto body = tao::DecodeBody(tao->body());
+  if (!body.ok()) return Reject(body.status(), reason::kMalformed, wire, nullptr, &peer);
+
+  const int64_t now = now_ms_();
+  if (absl::Status st = verifier_.VerifyChain(*tao, *body, now); !st.ok())
+    return Reject(absl::UnauthenticatedError(std::string(st.message())), reason::kBadSignature, wire,
+                  &*body, &peer);
+  if (now + config_.max_clock_skew_ms < body->not_before_ms())
+    return Reject(absl::FailedPreconditionError(tao::CheckTimeWindow(*body, now, config_.max_clock_skew_ms).message()),
+                  reason::kNotYetValid, wire, &*body, &peer);
+  if (now - config_.max_clock_skew_ms >= body->expires_at_ms())
+    return Reject(absl::FailedPreconditionError(tao::CheckTimeWindow(*body, now, config_.max_clock_skew_ms).message()),
+                  reason::kExpired, wire, &*body, &peer);
+  if (body->binding().node_id() != config_.node_id)
+    return Reject(absl::PermissionDeniedError(StrCat("TAO is bound to node ", body->binding().node_id(),
+                                                     ", this is ", config_.node_id)),
+                  reason::kWrongNode, wire, &*body, &peer);
+  std::string code;
+  if (absl::Status st = CheckBinding(*body, peer, &code); !st.ok())
+    return Reject(st, code, wire, &*body, &peer);
+  if (!grants_.IsProtected(body->target()))
+    return Reject(absl::FailedPreconditionError(
+                      StrCat("target ", TargetString(body->target()), " is not protected on this node")),
+                  reason::kUnprotectedTarget, wire, &*body, &peer);
+
+  TaoId id{};
+  std::memcpy(id.data(), body->id().data(), id.size());
+  if (!Claim(id))
+    return Reject(absl::AlreadyExistsError("TAO was already consumed"), reason::kReplay, wire, &*body,
+                  &peer);
+
+  // From here on the TAO is spent whatever happens (fail closed).
+  Evidence::Fields f = {
+      {"tao_id", ToHex(body->id())},
+      {"tao_sha256", ToHex(crypto::Sha256(wire))},
+      {"actor", body->actor()},
+      {"action_class", body->action_class()},
+      {"target", TargetString(body->target())},
+      {"node_id", body->binding().node_id()},
+      {"cgroup_id", std::to_string(peer.cgroup_id)},
+      {"binding_cgroup_id", std::to_string(body->binding().cgroup_id())},
+      {"pid", std::to_string(peer.pid)},
+      {"issuer_key_id", ToHex(body->issuer_key_id())},
+      {"policy_sha256", ToHex(body->policy_bundle_sha256())},
+      {"decision_seq", std::to_string(body->decision_ledger_index())},
+  };
+  auto seq = evidence_.Append(Evidence::Kind::kConsumed, std::move(f));
+  if (!seq.ok())
+    return Reject(absl::UnavailableError(StrCat("cannot record consumption: ", seq.status().message())),
+                  reason::kLedgerUnavailable, wire, &*body, &peer);
+
+  int64_t expires = std::min(body->expires_at_ms(), now + config_.max_grant_ms);
+  uint64_t grant_cgroup = body->binding().cgroup_id() != 0 ? body->binding().cgroup_id() : peer.cgroup_id;
+  if (absl::Status st = grants_.InstallGrant(grant_cgroup, body->target(), id, expires); !st.ok())
+    return Reject(absl::InternalError(StrCat("TAO consumed at seq ", *seq,
+                                             " but the kernel grant failed: ", st.message())),
+                  reason::kGrantFailed, wire, &*body, &peer);
+
+  RedeemOutcome out;
+  out.tao_id = id;
+  out.consumed_seq = *seq;
+  out.grant_expires_at_ms = expires;
+  return out;
+}
+
+}  // namespace taogate::agent

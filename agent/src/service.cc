@@ -1,0 +1,115 @@
+#include "taogate/agent/service.h"
+
+#include "taogate/common/hex.h"
+#include "taogate/common/log.h"
+#include "taogate/common/strings.h"
+
+namespace taogate::agent {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+AgentServiceImpl::AgentServiceImpl(ServiceOptions opts, Redeemer& redeemer, NodeControl& control,
+                                   Evidence& evidence)
+    : opts_(std::move(opts)), redeemer_(redeemer), control_(control), evidence_(evidence) {}
+
+absl::StatusOr<PeerIdentity> AgentServiceImpl::Peer(grpc::ServerContext* ctx) const {
+  int fd = FdFromGrpcPeer(ctx->peer());
+  if (fd < 0) return absl::PermissionDeniedError(StrCat("unidentifiable peer ", ctx->peer()));
+  return PeerOfSocket(fd, opts_.cgroup2_mount);
+}
+
+grpc::Status AgentServiceImpl::AuthorizeOperator(grpc::ServerContext* ctx, std::string_view method,
+                                                 PeerIdentity* who) {
+  auto peer = Peer(ctx);
+  std::string why;
+  if (!opts_.operator_socket) {
+    why = "operator calls are not served on the workload socket";
+  } else if (!peer.ok()) {
+    why = std::string(peer.status().message());
+  } else if (opts_.operator_uids.count(peer->uid) == 0) {
+    why = StrCat("uid ", peer->uid, " is not an operator");
+  } else if (CgroupPathWithin(peer->cgroup_path, opts_.governed_root)) {
+    why = "governed workloads may not make operator calls";
+  }
+  if (why.empty()) {
+    *who = *peer;
+    return grpc::Status::OK;
+  }
+  Evidence::Fields f = {{"method", std::string(method)}, {"reason", why}};
+  if (peer.ok()) {
+    f.emplace_back("cgroup_id", std::to_string(peer->cgroup_id));
+    f.emplace_back("pid", std::to_string(peer->pid));
+    f.emplace_back("uid", std::to_string(peer->uid));
+  }
+  auto seq = evidence_.Append(Evidence::Kind::kOperatorRefused, std::move(f));
+  log::Warn("operator call refused", {{"method", std::string(method)}, {"reason", why}});
+  if (!seq.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "refused; ledger unavailable");
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, StrCat("OPERATOR_ONLY: ", why));
+}
+
+grpc::Status AgentServiceImpl::Redeem(grpc::ServerContext* ctx, const v1::RedeemRequest* req,
+                                      v1::RedeemResponse* resp) {
+  auto peer = Peer(ctx);
+  RedeemOutcome out = peer.ok() ? redeemer_.Redeem(req->tao(), *peer)
+                                : redeemer_.RejectUnknownPeer(req->tao(), peer.status());
+  if (!out.status.ok()) {
+    ctx->AddTrailingMetadata("taogate-reason", out.reason_code);
+    return ToGrpc(out.status);
+  }
+  resp->set_tao_id(out.tao_id.data(), out.tao_id.size());
+  resp->set_consumed_seq(out.consumed_seq);
+  resp->set_grant_expires_at_ms(out.grant_expires_at_ms);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::Status(grpc::ServerContext* ctx, const v1::StatusRequest*,
+                                      v1::StatusResponse* resp) {
+  PeerIdentity who;
+  if (auto st = AuthorizeOperator(ctx, "Status", &who); !st.ok()) return st;
+  control_.FillStatus(resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::Probe(grpc::ServerContext* ctx, const v1::ProbeRequest*,
+                                     v1::ProbeResponse* resp) {
+  PeerIdentity who;
+  if (auto st = AuthorizeOperator(ctx, "Probe", &who); !st.ok()) return st;
+  control_.FillProbe(resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::KillSwitch(grpc::ServerContext* ctx, const v1::KillSwitchRequest* req,
+                                          v1::KillSwitchResponse* resp) {
+  PeerIdentity who;
+  if (auto st = AuthorizeOperator(ctx, "KillSwitch", &who); !st.ok()) return st;
+  auto r = control_.KillSwitch(*req, who);
+  if (!r.ok()) return ToGrpc(r.status());
+  *resp = *r;
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::LedgerTail(grpc::ServerContext* ctx, const v1::LedgerTailRequest* req,
+                                          v1::LedgerTailResponse* resp) {
+  PeerIdentity who;
+  if (auto st = AuthorizeOperator(ctx, "LedgerTail", &who); !st.ok()) return st;
+  uint32_t n = req->count() == 0 ? 20 : std::min<uint32_t>(req->count(), 1000);
+  auto r = control_.LedgerTail(n);
+  if (!r.ok()) return ToGrpc(r.status());
+  *resp = *r;
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::LedgerProof(grpc::ServerContext* ctx, const v1::LedgerProofRequest* req,
+                                           v1::LedgerProofResponse* resp) {
+  PeerIdentity who;
+  if (auto st = AuthorizeOperator(ctx, "LedgerProof", &who); !st.ok()) return st;
+  auto r = control_.LedgerProof(req->seq(), req->tree_size());
+  if (!r.ok()) return ToGrpc(r.status());
+  *resp = *r;
+  return grpc::Status::OK;
+}
+
+}  // namespace taogate::agent

@@ -1,0 +1,229 @@
+// The redeem decision as attacks, without root: real TAOs, real signatures,
+// in-memory evidence and grant table. The kernel-level versions of these
+// tests (real agent process, real socket, real cgroups) are in
+// agent_kernel_test.cc.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tao/tao_testing.h"
+#include "taogate/agent/redeem.h"
+#include "taogate/tao/signing.h"
+
+namespace taogate::agent {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TestIssuer;
+
+class KeyVerifier : public TaoVerifier {
+ public:
+  explicit KeyVerifier(std::array<uint8_t, 32> pub) : pub_(pub) {}
+  absl::Status VerifyChain(const v1::Tao& tao, const v1::TaoBody& body, int64_t) override {
+    return tao::VerifyTaoSignature(tao, body, pub_);
+  }
+
+ private:
+  std::array<uint8_t, 32> pub_;
+};
+
+class MemoryEvidence : public Evidence {
+ public:
+  absl::StatusOr<uint64_t> Append(Kind kind, Fields fields) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (fail_) return absl::ResourceExhaustedError("disk full");
+    records_.push_back({kind, std::move(fields)});
+    return records_.size() - 1;
+  }
+  size_t Count(Kind k) {
+    std::lock_guard<std::mutex> l(mu_);
+    return std::count_if(records_.begin(), records_.end(), [&](auto& r) { return r.first == k; });
+  }
+  std::string LastField(std::string_view name) {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [k, v] : records_.back().second)
+      if (k == name) return v;
+    return {};
+  }
+  bool fail_ = false;
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<Kind, Fields>> records_;
+};
+
+class MemoryGrants : public GrantTable {
+ public:
+  bool IsProtected(const v1::Target& t) const override { return t.port() == 5432; }
+  absl::Status InstallGrant(uint64_t cgroup, const v1::Target&, const TaoId&, int64_t) override {
+    if (fail_) return absl::UnavailableError("map full");
+    ++installed_;
+    last_cgroup_ = cgroup;
+    return absl::OkStatus();
+  }
+  std::atomic<int> installed_{0};
+  uint64_t last_cgroup_ = 0;
+  bool fail_ = false;
+};
+
+class RedeemTest : public ::testing::Test {
+ protected:
+  RedeemTest()
+      : verifier_(issuer_.public_key()),
+        redeemer_(RedeemConfig{.node_id = "node-a", .governed_root = "/taogate", .cgroup2_mount = "/nonexistent"},
+                  verifier_, evidence_, grants_, [this] { return now_ms_.load(); }) {}
+
+  PeerIdentity Caller(uint64_t cgroup = 4242) {
+    return PeerIdentity{.pid = 100, .uid = 1000, .gid = 1000, .cgroup_path = "/taogate/w1", .cgroup_id = cgroup};
+  }
+  RedeemOutcome Redeem(const v1::TaoBody& body, const PeerIdentity& peer) {
+    return redeemer_.Redeem(issuer_.SignToWire(body), peer);
+  }
+  void ExpectRejected(const RedeemOutcome& out, std::string_view code, absl::StatusCode status) {
+    EXPECT_EQ(out.reason_code, code);
+    EXPECT_EQ(out.status.code(), status) << out.status;
+    EXPECT_THAT(std::string(out.status.message()), HasSubstr(std::string(code) + ": "));
+    EXPECT_EQ(grants_.installed_, 0);
+    EXPECT_EQ(evidence_.Count(Evidence::Kind::kRejected), 1u);
+    EXPECT_EQ(evidence_.LastField("reason_code"), code);
+  }
+
+  TestIssuer issuer_;
+  KeyVerifier verifier_;
+  MemoryEvidence evidence_;
+  MemoryGrants grants_;
+  std::atomic<int64_t> now_ms_{testing::NowMs()};
+  Redeemer redeemer_;
+};
+
+TEST_F(RedeemTest, GenuineTaoConsumedThenGranted) {
+  auto out = Redeem(issuer_.ValidBody(), Caller());
+  ASSERT_TRUE(out.status.ok()) << out.status;
+  EXPECT_EQ(grants_.installed_, 1);
+  EXPECT_EQ(grants_.last_cgroup_, 4242u);
+  EXPECT_EQ(evidence_.Count(Evidence::Kind::kConsumed), 1u);
+}
+
+TEST_F(RedeemTest, ReplayRefused) {
+  std::string wire = issuer_.SignToWire(issuer_.ValidBody());
+  ASSERT_TRUE(redeemer_.Redeem(wire, Caller()).status.ok());
+  auto again = redeemer_.Redeem(wire, Caller());
+  EXPECT_EQ(again.reason_code, reason::kReplay);
+  EXPECT_EQ(again.status.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(grants_.installed_, 1);
+}
+
+TEST_F(RedeemTest, ReplayRefusedAfterRestoreFromLedger) {
+  v1::TaoBody body = issuer_.ValidBody();
+  TaoId id{};
+  std::memcpy(id.data(), body.id().data(), 16);
+  redeemer_.RestoreConsumed(id);
+  ExpectRejected(Redeem(body, Caller()), reason::kReplay, absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(RedeemTest, MalformedRefused) {
+  ExpectRejected(redeemer_.Redeem("garbage", Caller()), reason::kMalformed,
+                 absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RedeemTest, ForgedSignatureRefused) {
+  v1::Tao tao = issuer_.Sign(issuer_.ValidBody());
+  std::string sig = tao.signature();
+  sig[5] ^= 1;
+  tao.set_signature(sig);
+  ExpectRejected(redeemer_.Redeem(tao.SerializeAsString(), Caller()), reason::kBadSignature,
+                 absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(RedeemTest, WrongKeyRefused) {
+  TestIssuer other;
+  ExpectRejected(redeemer_.Redeem(other.SignToWire(other.ValidBody()), Caller()),
+                 reason::kBadSignature, absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(RedeemTest, ExpiredRefused) {
+  now_ms_ += 120'000;
+  ExpectRejected(Redeem(issuer_.ValidBody(), Caller()), reason::kExpired,
+                 absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(RedeemTest, NotYetValidRefused) {
+  now_ms_ -= 60'000;
+  ExpectRejected(Redeem(issuer_.ValidBody(), Caller()), reason::kNotYetValid,
+                 absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(RedeemTest, WrongNodeRefused) {
+  v1::TaoBody body = issuer_.ValidBody();
+  body.mutable_binding()->set_node_id("node-b");
+  ExpectRejected(Redeem(body, Caller()), reason::kWrongNode, absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(RedeemTest, StolenByAnotherCgroupRefused) {
+  ExpectRejected(Redeem(issuer_.ValidBody(), Caller(9999)), reason::kWrongCgroup,
+                 absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(RedeemTest, UngovernedCallerRefused) {
+  PeerIdentity p = Caller();
+  p.cgroup_path = "/user.slice";
+  ExpectRejected(Redeem(issuer_.ValidBody(), p), reason::kNotGoverned,
+                 absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(RedeemTest, UnprotectedTargetRefused) {
+  v1::TaoBody body = issuer_.ValidBody();
+  body.mutable_target()->set_port(8080);
+  ExpectRejected(Redeem(body, Caller()), reason::kUnprotectedTarget,
+                 absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(RedeemTest, LedgerFailureFailsClosedAndSpendsTheTao) {
+  evidence_.fail_ = true;
+  std::string wire = issuer_.SignToWire(issuer_.ValidBody());
+  auto out = redeemer_.Redeem(wire, Caller());
+  EXPECT_FALSE(out.status.ok());
+  EXPECT_EQ(grants_.installed_, 0);
+  evidence_.fail_ = false;
+  EXPECT_EQ(redeemer_.Redeem(wire, Caller()).reason_code, reason::kReplay);
+  EXPECT_EQ(grants_.installed_, 0);
+}
+
+TEST_F(RedeemTest, GrantFailureIsAnErrorNeverASilentAllow) {
+  grants_.fail_ = true;
+  auto out = Redeem(issuer_.ValidBody(), Caller());
+  EXPECT_EQ(out.reason_code, reason::kGrantFailed);
+  EXPECT_EQ(out.status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(evidence_.Count(Evidence::Kind::kConsumed), 1u);
+  EXPECT_EQ(evidence_.Count(Evidence::Kind::kRejected), 1u);
+}
+
+TEST_F(RedeemTest, ThirtyTwoConcurrentRedeemsOneWinner) {
+  std::string wire = issuer_.SignToWire(issuer_.ValidBody());
+  std::atomic<int> ok{0}, replay{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 32; ++i)
+    threads.emplace_back([&] {
+      auto out = redeemer_.Redeem(wire, Caller());
+      if (out.status.ok()) ++ok;
+      if (out.reason_code == reason::kReplay) ++replay;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(replay, 31);
+  EXPECT_EQ(grants_.installed_, 1);
+  EXPECT_EQ(evidence_.Count(Evidence::Kind::kConsumed), 1u);
+}
+
+TEST_F(RedeemTest, GrantNeverOutlivesTheTao) {
+  v1::TaoBody body = issuer_.ValidBody();
+  body.set_expires_at_ms(now_ms_ + 5'000);
+  auto out = Redeem(body, Caller());
+  ASSERT_TRUE(out.status.ok());
+  EXPECT_LE(out.grant_expires_at_ms, body.expires_at_ms());
+}
+
+}  // namespace
+}  // namespace taogate::agent
