@@ -1,7 +1,5 @@
 #include "taogate/keys/issuing_key.h"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <chrono>
 
@@ -14,18 +12,6 @@
 namespace taogate::keys {
 namespace {
 
-constexpr size_t kSecureHeapBytes = 64 * 1024;  // ~2000 Ed25519 private keys
-constexpr size_t kSecureHeapMinAlloc = 32;
-
-// 1: locked arena; 2: arena exists but mlock failed; 0: no arena.
-int EnableSecureHeap() {
-  static const int rc = [] {
-    if (CRYPTO_secure_malloc_initialized()) return 1;
-    return CRYPTO_secure_malloc_init(kSecureHeapBytes, kSecureHeapMinAlloc);
-  }();
-  return rc;
-}
-
 int64_t SystemNowMs() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
@@ -33,12 +19,10 @@ int64_t SystemNowMs() {
 
 }  // namespace
 
-size_t SecureHeapBytesInUse() { return CRYPTO_secure_used(); }
-
-IssuingKey::IssuingKey(crypto::Ed25519PrivateKey key, std::string certificate,
+IssuingKey::IssuingKey(LockedEd25519Key key, std::string certificate,
                        v1::IssuerCertificateBody body, int64_t issue_until_ms)
     : key_(std::move(key)),
-      public_key_(key_.PublicKey()),
+      public_key_(key_.public_key()),
       key_id_(tao::KeyIdOf(public_key_)),
       certificate_(std::move(certificate)),
       body_(std::move(body)),
@@ -79,11 +63,6 @@ absl::StatusOr<std::unique_ptr<IssuingKeyManager>> IssuingKeyManager::Create(
       options.rotate_every_ms >= options.certificate_lifetime_ms - options.max_tao_lifetime_ms)
     return absl::InvalidArgumentError(
         "need 0 < rotate_every_ms < certificate_lifetime_ms - max_tao_lifetime_ms");
-  int heap = EnableSecureHeap();
-  if (heap != 1 && options.require_locked_memory)
-    return absl::FailedPreconditionError(
-        heap == 2 ? "cannot mlock the secure heap for issuing keys (raise RLIMIT_MEMLOCK)"
-                  : "cannot create the secure heap for issuing keys");
   std::unique_ptr<IssuingKeyManager> m(new IssuingKeyManager(root, std::move(options)));
   TG_RETURN_IF_ERROR(m->Rotate());
   return m;
@@ -94,11 +73,11 @@ IssuingKeyManager::~IssuingKeyManager() { Shutdown(); }
 int64_t IssuingKeyManager::Now() const { return options_.clock ? options_.clock() : SystemNowMs(); }
 
 absl::StatusOr<std::shared_ptr<const IssuingKey>> IssuingKeyManager::MakeKey(uint64_t counter) {
-  TG_ASSIGN_OR_RETURN(crypto::Ed25519PrivateKey key, crypto::Ed25519PrivateKey::Generate());
+  TG_ASSIGN_OR_RETURN(LockedEd25519Key key, LockedEd25519Key::Generate(options_.require_locked_memory));
   const int64_t now = Now();
   v1::IssuerCertificateBody b;
   b.set_version(kIssuerCertVersion);
-  auto pub = key.PublicKey();
+  const auto& pub = key.public_key();
   b.set_issuing_public_key(pub.data(), pub.size());
   auto id = tao::KeyIdOf(pub);
   b.set_issuing_key_id(id.data(), id.size());

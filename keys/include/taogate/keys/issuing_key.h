@@ -1,13 +1,11 @@
 // Short-lived in-memory Ed25519 issuing keys, each delegated by the root
 // (TPM) key through an issuer certificate (keys_format.h section 1).
 //
-// Memory: issuing private keys live inside OpenSSL EVP_PKEYs. Create() turns
-// on OpenSSL's secure heap (CRYPTO_secure_malloc_init: an mlock()ed,
-// MADV_DONTDUMP arena with guard pages) before the first key is generated;
-// OpenSSL allocates Ed25519 private key bytes there and clears them on free
-// (OPENSSL_secure_clear_free). With require_locked_memory (the default),
-// Create fails if the arena cannot be locked. The seed used to generate a
-// key is a stack array, cleansed right after use.
+// Memory: issuing private keys are LockedEd25519Keys (locked_key.h), kept in
+// OpenSSL's mlock()ed, non-dumpable secure heap and cleared on free. With
+// require_locked_memory (the default), Create/Rotate fail if the heap cannot
+// be locked. There is deliberately no way to export an issuing private key:
+// IssuingKey offers Sign/SignTao, not the key.
 //
 // Wiping: a key is freed (and so wiped) when it is replaced by Rotate(),
 // dropped after a failed rotation, or on Shutdown()/destruction, as soon as
@@ -32,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "taogate/common/crypto.h"
 #include "taogate/keys/keys_format.h"
+#include "taogate/keys/locked_key.h"
 #include "taogate/keys/root_signer.h"
 #include "taogate/tao/codec.h"
 #include "tao.pb.h"
@@ -41,9 +40,8 @@ namespace taogate::keys {
 // One issuing key and its certificate. Immutable.
 class IssuingKey {
  public:
-  IssuingKey(crypto::Ed25519PrivateKey key, std::string certificate, v1::IssuerCertificateBody body,
+  IssuingKey(LockedEd25519Key key, std::string certificate, v1::IssuerCertificateBody body,
              int64_t issue_until_ms);
-  const crypto::Ed25519PrivateKey& private_key() const { return key_; }
   const std::array<uint8_t, 32>& public_key() const { return public_key_; }
   const KeyId& key_id() const { return key_id_; }
   // Serialized IssuerCertificate: goes into Tao.issuer_certificate.
@@ -62,7 +60,7 @@ class IssuingKey {
   absl::StatusOr<std::array<uint8_t, 64>> Sign(std::span<const uint8_t> message) const;
 
  private:
-  crypto::Ed25519PrivateKey key_;
+  LockedEd25519Key key_;
   std::array<uint8_t, 32> public_key_{};
   KeyId key_id_{};
   std::string certificate_;
@@ -138,9 +136,5 @@ class IssuingKeyManager {
   std::condition_variable scheduler_cv_;
   std::thread scheduler_;
 };
-
-// Bytes currently allocated in OpenSSL's secure (mlocked) heap; for tests
-// and status pages.
-size_t SecureHeapBytesInUse();
 
 }  // namespace taogate::keys
