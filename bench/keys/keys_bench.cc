@@ -7,6 +7,7 @@
 //   tpm_direct_sign   TAOs/s signed by the TPM itself: encode + SHA-256 +
 //                     ESYS TPM2_Sign (ECDSA P-256) on one ESYS context
 //   tpm_root_sign     TpmRootSigner::Sign (worker thread + pinned-key check)
+//   ed25519_sign      bare Ed25519 signs/s: the ceiling for tao_issuance
 // Rounds are interleaved and the best of 3 is reported (noise on this
 // shared 2-core VM is several percent).
 #include <unistd.h>
@@ -85,7 +86,9 @@ int main(int argc, char** argv) {
     auto init = keys::KeysInit(io);
     if (!init.ok()) Die(init.status(), "keys init");
 
-    double direct = 0, root_sign = 0, issue = 0, issue2 = 0;
+    double direct = 0, root_sign = 0, issue = 0, issue2 = 0, raw = 0;
+    auto raw_key = keys::LockedEd25519Key::Generate();
+    if (!raw_key.ok()) Die(raw_key.status(), "locked key");
     constexpr int kTpmN = 400, kIssueN = 20000;
     v1::TaoBody body = Body();
     for (int round = 0; round < 3; ++round) {
@@ -118,6 +121,11 @@ int main(int argc, char** argv) {
         body.set_decision_ledger_index(static_cast<uint64_t>(i));
         if (!(*m)->SignTao(body).ok()) Die(absl::InternalError("issue"), "issue");
       }));
+      // The ceiling: one bare Ed25519 signature over a TAO-sized message.
+      const std::string raw_msg(tao::kTaoSignatureDomain.size() + tao::EncodeBody(body)->size(), 'm');
+      raw = std::max(raw, Rate(kIssueN, [&](int) {
+        if (!raw_key->Sign(crypto::AsBytes(raw_msg)).ok()) Die(absl::InternalError("sign"), "raw");
+      }));
       auto t0 = Clock::now();
       std::vector<std::thread> threads;
       for (int t = 0; t < 2; ++t)
@@ -138,6 +146,8 @@ int main(int argc, char** argv) {
     r.Add({"tao_issuance_2t", issue2, "TAOs/s", direct, {{"threads", 2}, {"tpm", "swtpm"}, {"best_of", 3}}});
     r.Add({"tpm_direct_sign", direct, "TAOs/s", std::nullopt,
            {{"alg", "ECDSA P-256 via ESYS TPM2_Sign"}, {"tpm", "swtpm"}, {"best_of", 3}}});
+    r.Add({"ed25519_sign", raw, "signs/s", std::nullopt,
+           {{"what", "bare Ed25519 sign of a TAO-sized message (issuance ceiling)"}, {"best_of", 3}}});
     r.Add({"tpm_root_sign", root_sign, "signs/s", direct,
            {{"path", "TpmRootSigner worker + pinned-key verify"}, {"tpm", "swtpm"}, {"best_of", 3}}});
     rc = r.Emit(bench::JsonPathFromArgs(argc, argv)) ? 0 : 1;

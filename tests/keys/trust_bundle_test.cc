@@ -124,6 +124,18 @@ TEST_F(TrustBundleTest, FlippedSignatureByteRefused) {
   EXPECT_EQ(Verify(c.SerializeAsString()).code(), absl::StatusCode::kUnauthenticated);
 }
 
+TEST_F(TrustBundleTest, EverySingleBitFlipOfTheCertificateIsRefused) {
+  const std::string good = GoodCert();
+  TrustBundle bundle = BundleOf(*root_);
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string bad = good;
+      bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
+      EXPECT_FALSE(bundle.VerifyCertificate(bad, NowMs(), false).ok()) << "byte " << i << " bit " << bit;
+    }
+  }
+}
+
 TEST_F(TrustBundleTest, ExpiredCertificateRefused) {
   auto b = testing::CertBody(issuing_->public_key(), *root_);
   b.set_not_before_ms(NowMs() - 7'200'000);
