@@ -22,7 +22,10 @@
 
 #ifdef __cplusplus
 #include <linux/types.h>
+#define TG_STATIC_ASSERT static_assert
 namespace taogate::bpf {
+#else
+#define TG_STATIC_ASSERT _Static_assert
 #endif
 
 /* Capacities (max_entries). */
@@ -83,7 +86,7 @@ struct tg_target_key {
 	__u16 port;
 	__u8 addr[16];
 };
-_Static_assert(sizeof(struct tg_target_key) == 20, "tg_target_key layout");
+TG_STATIC_ASSERT(sizeof(struct tg_target_key) == 20, "tg_target_key layout");
 
 /* tg_targets: HASH, struct tg_target_key -> struct tg_target_value. */
 struct tg_target_value {
@@ -104,13 +107,13 @@ struct tg_grant_key {
 	__u8 addr[16];
 	__u32 pad1; /* zero */
 };
-_Static_assert(sizeof(struct tg_grant_key) == 32, "tg_grant_key layout");
+TG_STATIC_ASSERT(sizeof(struct tg_grant_key) == 32, "tg_grant_key layout");
 
 struct tg_grant_value {
 	__u8 tao_id[16];
 	__u64 expires_boot_ns; /* CLOCK_BOOTTIME, bpf_ktime_get_boot_ns() */
 };
-_Static_assert(sizeof(struct tg_grant_value) == 24, "tg_grant_value layout");
+TG_STATIC_ASSERT(sizeof(struct tg_grant_value) == 24, "tg_grant_value layout");
 
 /*
  * tg_inodes: HASH, struct tg_inode_key -> struct tg_inode_value.
@@ -169,7 +172,7 @@ struct tg_lsm_event {
 	__u8 pad[2];
 	__u8 addr[16];
 };
-_Static_assert(sizeof(struct tg_lsm_event) == 72, "tg_lsm_event layout");
+TG_STATIC_ASSERT(sizeof(struct tg_lsm_event) == 72, "tg_lsm_event layout");
 
 /* tg_lsm_stats: PERCPU_ARRAY of __u64, indexed by enum tg_lsm_stat. */
 enum tg_lsm_stat {

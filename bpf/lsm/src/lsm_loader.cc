@@ -1,0 +1,267 @@
+#include "taogate/bpflsm/lsm_loader.h"
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "lsm_gate.skel.h"
+#include "taogate/common/status.h"
+
+namespace taogate::bpflsm {
+namespace {
+
+bool g_libbpf_debug = false;
+
+int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG && !g_libbpf_debug) return 0;
+  return vfprintf(stderr, fmt, args);
+}
+
+// libbpf returns -errno (and sets errno) on failure.
+absl::Status LibbpfStatus(int rc, const std::string& what) {
+  if (rc >= 0) return absl::OkStatus();
+  return ErrnoStatus(-rc, what);
+}
+
+// Arity of bpf_lsm_bpf (the security_bpf hook) in the running kernel's BTF.
+absl::StatusOr<uint32_t> BpfHookArity() {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return ErrnoStatus(errno, "load kernel BTF (/sys/kernel/btf/vmlinux)");
+  absl::StatusOr<uint32_t> result = absl::NotFoundError("no bpf_lsm_bpf in kernel BTF");
+  int id = btf__find_by_name_kind(vmlinux, "bpf_lsm_bpf", BTF_KIND_FUNC);
+  if (id > 0) {
+    const struct btf_type* func = btf__type_by_id(vmlinux, id);
+    const struct btf_type* proto = func ? btf__type_by_id(vmlinux, func->type) : nullptr;
+    if (proto && btf_is_func_proto(proto)) result = static_cast<uint32_t>(btf_vlen(proto));
+  }
+  btf__free(vmlinux);
+  return result;
+}
+
+struct NamedLink {
+  const char* name;
+  bpf_link* link;
+};
+
+std::vector<NamedLink> Links(lsm_gate* s) {
+  return {{"tg_socket_connect", s->links.tg_socket_connect},
+          {"tg_unix_stream_connect", s->links.tg_unix_stream_connect},
+          {"tg_file_open", s->links.tg_file_open},
+          {"tg_bprm_check_security", s->links.tg_bprm_check_security},
+          {"tg_task_kill", s->links.tg_task_kill},
+          {"tg_ptrace_access_check", s->links.tg_ptrace_access_check},
+          {"tg_bpf", s->links.tg_bpf}};
+}
+
+std::vector<bpf_map*> PinnedMaps(lsm_gate* s) {
+  return {s->maps.tg_governed, s->maps.tg_lsm_cfg,    s->maps.tg_targets,
+          s->maps.tg_grants,   s->maps.tg_inodes,     s->maps.tg_agent_pids,
+          s->maps.tg_lsm_events, s->maps.tg_lsm_stats};
+}
+
+int OnEvent(void* ctx, void* data, size_t size) {
+  if (size < sizeof(bpf::tg_lsm_event)) return 0;  // malformed: drop
+  auto* out = static_cast<std::vector<bpf::tg_lsm_event>*>(ctx);
+  bpf::tg_lsm_event e;
+  std::memcpy(&e, data, sizeof(e));
+  out->push_back(e);
+  return 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LsmGate>> LsmGate::Load(const Options& options) {
+  g_libbpf_debug = options.libbpf_debug;
+  libbpf_set_print(LibbpfPrint);
+  std::unique_ptr<LsmGate> gate(new LsmGate());
+  TG_ASSIGN_OR_RETURN(gate->bpf_hook_nargs_, BpfHookArity());
+  if (gate->bpf_hook_nargs_ != 3 && gate->bpf_hook_nargs_ != 4) {
+    return absl::FailedPreconditionError("unsupported security_bpf arity");
+  }
+  gate->skel_ = lsm_gate__open();
+  if (!gate->skel_) return ErrnoStatus(errno, "open lsm_gate skeleton");
+  gate->skel_->rodata->tg_bpf_hook_nargs = gate->bpf_hook_nargs_;
+  TG_RETURN_IF_ERROR(LibbpfStatus(lsm_gate__load(gate->skel_), "load BPF LSM programs"));
+  TG_RETURN_IF_ERROR(LibbpfStatus(lsm_gate__attach(gate->skel_), "attach BPF LSM programs"));
+  gate->events_ = ring_buffer__new(bpf_map__fd(gate->skel_->maps.tg_lsm_events), OnEvent,
+                                   &gate->pending_, nullptr);
+  if (!gate->events_) return ErrnoStatus(errno, "ring buffer tg_lsm_events");
+  return gate;
+}
+
+LsmGate::~LsmGate() {
+  // Order: the ring buffer reads a map of the skeleton, so it goes first;
+  // destroying the skeleton then closes links (detach unless pinned), progs, maps.
+  if (events_) ring_buffer__free(events_);
+  if (skel_) lsm_gate__destroy(skel_);
+}
+
+absl::Status LsmGate::UpdateLevels() {
+  bpf::tg_lsm_config cfg{};
+  for (const auto& [id, level] : governed_) {
+    if (level < TG_LSM_MAX_CGROUP_LEVEL) cfg.governed_levels |= 1u << level;
+  }
+  uint32_t zero = 0;
+  return LibbpfStatus(bpf_map__update_elem(skel_->maps.tg_lsm_cfg, &zero, sizeof(zero), &cfg,
+                                           sizeof(cfg), BPF_ANY),
+                      "update tg_lsm_cfg");
+}
+
+absl::Status LsmGate::Govern(const CgroupRef& cgroup) {
+  if (cgroup.id == 0) return absl::InvalidArgumentError("cgroup id 0");
+  if (cgroup.level >= TG_LSM_MAX_CGROUP_LEVEL) {
+    // Its own id still matches, but tasks in its descendants would not.
+    return absl::OutOfRangeError("governed cgroup deeper than TG_LSM_MAX_CGROUP_LEVEL");
+  }
+  bpf::tg_governed_value v{cgroup.level, 0};
+  TG_RETURN_IF_ERROR(LibbpfStatus(bpf_map__update_elem(skel_->maps.tg_governed, &cgroup.id,
+                                                       sizeof(cgroup.id), &v, sizeof(v), BPF_ANY),
+                                  "update tg_governed"));
+  governed_.emplace_back(cgroup.id, cgroup.level);
+  return UpdateLevels();
+}
+
+absl::Status LsmGate::Ungovern(uint64_t cgroup_id) {
+  TG_RETURN_IF_ERROR(LibbpfStatus(
+      bpf_map__delete_elem(skel_->maps.tg_governed, &cgroup_id, sizeof(cgroup_id), 0),
+      "delete from tg_governed"));
+  std::erase_if(governed_, [&](const auto& g) { return g.first == cgroup_id; });
+  return UpdateLevels();
+}
+
+absl::Status LsmGate::ProtectTarget(const bpf::tg_target_key& target) {
+  bpf::tg_target_value v{0};
+  return LibbpfStatus(bpf_map__update_elem(skel_->maps.tg_targets, &target, sizeof(target), &v,
+                                           sizeof(v), BPF_ANY),
+                      "update tg_targets");
+}
+
+absl::Status LsmGate::UnprotectTarget(const bpf::tg_target_key& target) {
+  return LibbpfStatus(
+      bpf_map__delete_elem(skel_->maps.tg_targets, &target, sizeof(target), 0),
+      "delete from tg_targets");
+}
+
+absl::Status LsmGate::InstallGrant(const bpf::tg_grant_key& key, const TaoId& tao_id,
+                                   uint64_t expires_boot_ns) {
+  bpf::tg_grant_value v;
+  std::memcpy(v.tao_id, tao_id.data(), sizeof(v.tao_id));
+  v.expires_boot_ns = expires_boot_ns;
+  return LibbpfStatus(bpf_map__update_elem(skel_->maps.tg_grants, &key, sizeof(key), &v,
+                                           sizeof(v), BPF_NOEXIST),
+                      "install grant (BPF_NOEXIST)");
+}
+
+absl::StatusOr<bool> LsmGate::GrantPresent(const bpf::tg_grant_key& key) {
+  bpf::tg_grant_value v;
+  int rc = bpf_map__lookup_elem(skel_->maps.tg_grants, &key, sizeof(key), &v, sizeof(v), 0);
+  if (rc == -ENOENT) return false;
+  TG_RETURN_IF_ERROR(LibbpfStatus(rc, "lookup tg_grants"));
+  return true;
+}
+
+absl::Status LsmGate::ProtectInode(const bpf::tg_inode_key& key, uint32_t deny, bool subtree) {
+  bpf::tg_inode_value v{deny, subtree ? static_cast<uint32_t>(TG_INODE_SUBTREE) : 0u};
+  return LibbpfStatus(
+      bpf_map__update_elem(skel_->maps.tg_inodes, &key, sizeof(key), &v, sizeof(v), BPF_ANY),
+      "update tg_inodes");
+}
+
+absl::Status LsmGate::UnprotectInode(const bpf::tg_inode_key& key) {
+  return LibbpfStatus(bpf_map__delete_elem(skel_->maps.tg_inodes, &key, sizeof(key), 0),
+                      "delete from tg_inodes");
+}
+
+absl::Status LsmGate::ProtectPid(pid_t tgid) {
+  uint32_t key = static_cast<uint32_t>(tgid), v = 0;
+  return LibbpfStatus(bpf_map__update_elem(skel_->maps.tg_agent_pids, &key, sizeof(key), &v,
+                                           sizeof(v), BPF_ANY),
+                      "update tg_agent_pids");
+}
+
+absl::Status LsmGate::Pin(const std::string& dir) {
+  for (const NamedLink& l : Links(skel_)) {
+    TG_RETURN_IF_ERROR(LibbpfStatus(bpf_link__pin(l.link, (dir + "/link_" + l.name).c_str()),
+                                    std::string("pin link ") + l.name));
+  }
+  for (bpf_map* m : PinnedMaps(skel_)) {
+    std::string path = dir + "/map_" + bpf_map__name(m);
+    TG_RETURN_IF_ERROR(LibbpfStatus(bpf_map__pin(m, path.c_str()), "pin " + path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LsmGate::Unpin(const std::string& dir) {
+  absl::Status first;
+  for (const NamedLink& l : Links(skel_)) {
+    std::string path = dir + "/link_" + l.name;
+    if (unlink(path.c_str()) != 0 && errno != ENOENT && first.ok()) {
+      first = ErrnoStatus(errno, "unlink " + path);
+    }
+  }
+  for (bpf_map* m : PinnedMaps(skel_)) {
+    std::string path = dir + "/map_" + bpf_map__name(m);
+    if (unlink(path.c_str()) != 0 && errno != ENOENT && first.ok()) {
+      first = ErrnoStatus(errno, "unlink " + path);
+    }
+  }
+  return first;
+}
+
+absl::StatusOr<std::vector<bpf::tg_lsm_event>> LsmGate::PollEvents(int timeout_ms) {
+  pending_.clear();
+  int rc = ring_buffer__poll(events_, timeout_ms);
+  if (rc < 0 && rc != -EINTR) return ErrnoStatus(-rc, "poll tg_lsm_events");
+  return std::move(pending_);
+}
+
+absl::StatusOr<LsmStats> LsmGate::ReadStats() {
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return ErrnoStatus(-ncpu, "possible cpus");
+  uint64_t sum[bpf::TG_STAT_MAX] = {};
+  std::vector<uint64_t> per_cpu(ncpu);
+  for (uint32_t i = 0; i < bpf::TG_STAT_MAX; ++i) {
+    TG_RETURN_IF_ERROR(LibbpfStatus(
+        bpf_map__lookup_elem(skel_->maps.tg_lsm_stats, &i, sizeof(i), per_cpu.data(),
+                             per_cpu.size() * sizeof(uint64_t), 0),
+        "lookup tg_lsm_stats"));
+    for (uint64_t v : per_cpu) sum[i] += v;
+  }
+  return LsmStats{sum[bpf::TG_STAT_DENY], sum[bpf::TG_STAT_GRANT_USED], sum[bpf::TG_STAT_GRANT_RACE_LOST],
+                  sum[bpf::TG_STAT_GRANT_EXPIRED], sum[bpf::TG_STAT_EVENT_DROPPED]};
+}
+
+int LsmGate::MapFd(const std::string& name) const {
+  bpf_map* m = bpf_object__find_map_by_name(skel_->obj, name.c_str());
+  return m ? bpf_map__fd(m) : -1;
+}
+
+uint64_t LsmGate::BootNowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+LsmProbe ProbeLsm() {
+  LsmProbe probe;
+  std::ifstream in("/sys/kernel/security/lsm");
+  if (in) {
+    probe.active_lsms.assign(std::istreambuf_iterator<char>(in), {});
+    std::string padded = "," + probe.active_lsms + ",";
+    probe.bpf_lsm_active = padded.find(",bpf,") != std::string::npos;
+  }
+  auto gate = LsmGate::Load({});
+  probe.attach_ok = gate.ok();
+  if (!gate.ok()) probe.detail = std::string(gate.status().message());
+  return probe;
+}
+
+}  // namespace taogate::bpflsm
