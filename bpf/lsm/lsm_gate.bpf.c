@@ -18,12 +18,6 @@
 #define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
 
-// Arity of the kernel's security_bpf hook: 3 up to 6.14, 4 (added `bool
-// kernel`) since. The loader sets it from the running kernel's BTF so that
-// the retval argument is read from the right slot; the dead branch is pruned
-// by the verifier because .rodata is frozen.
-const volatile __u32 tg_bpf_hook_nargs = 3;
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TG_LSM_MAX_GOVERNED);
@@ -370,11 +364,12 @@ int BPF_PROG(tg_ptrace_access_check, struct task_struct *child, unsigned int mod
 }
 
 // Governed tasks may not use bpf() at all: no map or program of ours can be
-// read, written or detached from inside a workload.
-SEC("lsm/bpf")
-int tg_bpf(unsigned long long *ctx)
+// read, written or detached from inside a workload. security_bpf has 3
+// arguments up to 6.14 and 4 (`bool kernel` added) since; the retval slot
+// follows the arguments, so there is one program per arity and the loader
+// loads the one that matches the running kernel's BTF.
+static __always_inline int tg_bpf_decision(int ret)
 {
-	int ret = tg_bpf_hook_nargs == 4 ? (int)ctx[4] : (int)ctx[3];
 	__u64 cg;
 
 	if (ret != 0)
@@ -383,6 +378,18 @@ int tg_bpf(unsigned long long *ctx)
 	if (!cg)
 		return 0;
 	return tg_deny(cg, TG_HOOK_BPF, 0, 0);
+}
+
+SEC("lsm/bpf")
+int BPF_PROG(tg_bpf3, int cmd, union bpf_attr *attr, unsigned int size, int ret)
+{
+	return tg_bpf_decision(ret);
+}
+
+SEC("lsm/bpf")
+int BPF_PROG(tg_bpf4, int cmd, union bpf_attr *attr, unsigned int size, bool kernel, int ret)
+{
+	return tg_bpf_decision(ret);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -58,7 +58,8 @@ std::vector<NamedLink> Links(lsm_gate* s) {
           {"tg_bprm_check_security", s->links.tg_bprm_check_security},
           {"tg_task_kill", s->links.tg_task_kill},
           {"tg_ptrace_access_check", s->links.tg_ptrace_access_check},
-          {"tg_bpf", s->links.tg_bpf}};
+          {"tg_bpf3", s->links.tg_bpf3},
+          {"tg_bpf4", s->links.tg_bpf4}};
 }
 
 std::vector<bpf_map*> PinnedMaps(lsm_gate* s) {
@@ -88,7 +89,9 @@ absl::StatusOr<std::unique_ptr<LsmGate>> LsmGate::Load(const Options& options) {
   }
   gate->skel_ = lsm_gate__open();
   if (!gate->skel_) return ErrnoStatus(errno, "open lsm_gate skeleton");
-  gate->skel_->rodata->tg_bpf_hook_nargs = gate->bpf_hook_nargs_;
+  // Exactly one of the two security_bpf programs matches this kernel.
+  bpf_program__set_autoload(gate->skel_->progs.tg_bpf3, gate->bpf_hook_nargs_ == 3);
+  bpf_program__set_autoload(gate->skel_->progs.tg_bpf4, gate->bpf_hook_nargs_ == 4);
   TG_RETURN_IF_ERROR(LibbpfStatus(lsm_gate__load(gate->skel_), "load BPF LSM programs"));
   TG_RETURN_IF_ERROR(LibbpfStatus(lsm_gate__attach(gate->skel_), "attach BPF LSM programs"));
   gate->events_ = ring_buffer__new(bpf_map__fd(gate->skel_->maps.tg_lsm_events), OnEvent,
@@ -189,6 +192,7 @@ absl::Status LsmGate::ProtectPid(pid_t tgid) {
 
 absl::Status LsmGate::Pin(const std::string& dir) {
   for (const NamedLink& l : Links(skel_)) {
+    if (!l.link) continue;  // the security_bpf program of the other arity
     TG_RETURN_IF_ERROR(LibbpfStatus(bpf_link__pin(l.link, (dir + "/link_" + l.name).c_str()),
                                     std::string("pin link ") + l.name));
   }
