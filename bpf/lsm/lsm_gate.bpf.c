@@ -237,6 +237,57 @@ int BPF_PROG(tg_socket_connect, struct socket *sock, struct sockaddr *address, i
 	return tg_connect_decision(cg, &t, family, TG_HOOK_SOCKET_CONNECT);
 }
 
+#define TG_MSG_FASTOPEN 0x20000000
+#define TG_SOCK_STREAM 1
+
+// sendto/sendmsg with a destination: unconnected UDP datagrams, and TCP Fast
+// Open (MSG_FASTOPEN connects inside sendmsg without security_socket_connect).
+// Each datagram to a protected target needs (and consumes) its own grant;
+// workloads that need many should use connected UDP.
+SEC("lsm/socket_sendmsg")
+int BPF_PROG(tg_socket_sendmsg, struct socket *sock, struct msghdr *msg, int size, int ret)
+{
+	struct tg_target_key t;
+	struct sockaddr_in6 sin6;
+	void *name;
+	int namelen;
+	__u16 family;
+	__u64 cg;
+
+	if (ret != 0)
+		return ret;
+	cg = tg_governed_cgroup();
+	if (!cg)
+		return 0;
+	name = BPF_CORE_READ(msg, msg_name);
+	namelen = BPF_CORE_READ(msg, msg_namelen);
+	if (!name || namelen < (int)sizeof(struct sockaddr_in))
+		return 0;
+	if (BPF_CORE_READ(sock, type) == TG_SOCK_STREAM &&
+	    !(BPF_CORE_READ(msg, msg_flags) & TG_MSG_FASTOPEN))
+		return 0;  // the kernel ignores msg_name on connected streams
+	__builtin_memset(&sin6, 0, sizeof(sin6));
+	if (bpf_probe_read_kernel(&sin6, namelen < (int)sizeof(sin6) ? sizeof(struct sockaddr_in) :
+								      sizeof(sin6), name))
+		return tg_deny(cg, TG_HOOK_SOCKET_SENDMSG, 0, 0);  // fail closed
+	family = sin6.sin6_family;
+	__builtin_memset(&t, 0, sizeof(t));
+	t.proto = BPF_CORE_READ(sock, sk, sk_protocol);
+	t.port = bpf_ntohs(sin6.sin6_port);
+	if (family == TG_AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&sin6;
+
+		t.addr[10] = 0xff;
+		t.addr[11] = 0xff;
+		__builtin_memcpy(&t.addr[12], &sin->sin_addr.s_addr, 4);
+	} else if (family == TG_AF_INET6 && namelen >= (int)sizeof(sin6)) {
+		__builtin_memcpy(t.addr, &sin6.sin6_addr, 16);
+	} else {
+		return 0;
+	}
+	return tg_connect_decision(cg, &t, family, TG_HOOK_SOCKET_SENDMSG);
+}
+
 // Unix stream connects are matched by the inode of the listener's socket
 // file, so relative paths, symlinks and hard links all resolve to one key.
 SEC("lsm/unix_stream_connect")
@@ -276,13 +327,14 @@ static __always_inline __u64 tg_inode_denied(struct dentry *dentry, __u32 want)
 
 	for (int depth = 0; depth < TG_LSM_MAX_DIR_DEPTH; depth++) {
 		inode = BPF_CORE_READ(dentry, d_inode);
-		if (!inode)
-			return 0;
-		key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-		key.ino = BPF_CORE_READ(inode, i_ino);
-		v = bpf_map_lookup_elem(&tg_inodes, &key);
-		if (v && (v->deny & want) && (depth == 0 || (v->flags & TG_INODE_SUBTREE)))
-			return key.ino;
+		if (inode) {  // a negative dentry (a name being created) has none
+			key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+			key.ino = BPF_CORE_READ(inode, i_ino);
+			v = bpf_map_lookup_elem(&tg_inodes, &key);
+			if (v && (v->deny & want) &&
+			    (depth == 0 || (v->flags & TG_INODE_SUBTREE)))
+				return key.ino;
+		}
 		parent = BPF_CORE_READ(dentry, d_parent);
 		if (!parent || parent == dentry)
 			return 0;
@@ -312,6 +364,59 @@ int BPF_PROG(tg_file_open, struct file *file, int ret)
 		return 0;
 	ino = tg_inode_denied(BPF_CORE_READ(file, f_path.dentry), want);
 	return ino ? tg_deny(cg, TG_HOOK_FILE_OPEN, 0, ino) : 0;
+}
+
+// Changing a protected file without opening it counts as writing it:
+// truncate(2), unlink, rmdir, rename (from or onto it), chmod, chown.
+static __always_inline int tg_path_write(struct dentry *dentry)
+{
+	__u64 cg, ino;
+
+	cg = tg_governed_cgroup();
+	if (!cg)
+		return 0;
+	ino = tg_inode_denied(dentry, TG_DENY_WRITE);
+	return ino ? tg_deny(cg, TG_HOOK_PATH_WRITE, 0, ino) : 0;
+}
+
+SEC("lsm/path_truncate")
+int BPF_PROG(tg_path_truncate, const struct path *path, int ret)
+{
+	return ret ? ret : tg_path_write(BPF_CORE_READ(path, dentry));
+}
+
+SEC("lsm/path_unlink")
+int BPF_PROG(tg_path_unlink, const struct path *dir, struct dentry *dentry, int ret)
+{
+	return ret ? ret : tg_path_write(dentry);
+}
+
+SEC("lsm/path_rmdir")
+int BPF_PROG(tg_path_rmdir, const struct path *dir, struct dentry *dentry, int ret)
+{
+	return ret ? ret : tg_path_write(dentry);
+}
+
+SEC("lsm/path_rename")
+int BPF_PROG(tg_path_rename, const struct path *old_dir, struct dentry *old_dentry,
+	     const struct path *new_dir, struct dentry *new_dentry, unsigned int flags, int ret)
+{
+	if (ret)
+		return ret;
+	ret = tg_path_write(old_dentry);
+	return ret ? ret : tg_path_write(new_dentry);
+}
+
+SEC("lsm/path_chmod")
+int BPF_PROG(tg_path_chmod, const struct path *path, umode_t mode, int ret)
+{
+	return ret ? ret : tg_path_write(BPF_CORE_READ(path, dentry));
+}
+
+SEC("lsm/path_chown")
+int BPF_PROG(tg_path_chown, const struct path *path, __u64 uid, __u64 gid, int ret)  // kuid_t, kgid_t: one slot each
+{
+	return ret ? ret : tg_path_write(BPF_CORE_READ(path, dentry));
 }
 
 SEC("lsm/bprm_check_security")

@@ -127,7 +127,8 @@ struct tg_inode_key {
 };
 
 #define TG_DENY_READ 0x1    /* open with FMODE_READ */
-#define TG_DENY_WRITE 0x2   /* open with FMODE_WRITE */
+#define TG_DENY_WRITE 0x2   /* open with FMODE_WRITE; truncate, unlink, rmdir,
+			     * rename from/onto, chmod, chown */
 #define TG_DENY_EXEC 0x4    /* execve of this binary */
 #define TG_DENY_CONNECT 0x8 /* unix stream connect to this socket file */
 
@@ -150,6 +151,8 @@ enum tg_lsm_hook {
 	TG_HOOK_PTRACE = 5,
 	TG_HOOK_BPF = 6,
 	TG_HOOK_UNIX_CONNECT = 7,
+	TG_HOOK_SOCKET_SENDMSG = 8,
+	TG_HOOK_PATH_WRITE = 9, /* truncate, unlink, rmdir, rename, chmod, chown */
 };
 
 enum tg_lsm_verdict {

@@ -131,19 +131,12 @@ void RunPinScenario(Env& env, std::unique_ptr<bpflsm::LsmGate> gate) {
   gate.reset();  // the "agent" exits: every fd of ours is closed
   env.gate = nullptr;
   int after_exit = RunIn(env.gov_a, tcp4);
-  // Unpin by hand, as an operator uninstalling taogate would.
-  for (const char* n : {"tg_socket_connect", "tg_unix_stream_connect", "tg_file_open",
-                        "tg_bprm_check_security", "tg_task_kill", "tg_ptrace_access_check",
-                        "tg_bpf3", "tg_bpf4"}) {
-    unlink((dir + "/link_" + n).c_str());
-  }
-  for (const char* n : {"tg_governed", "tg_lsm_cfg", "tg_targets", "tg_grants", "tg_inodes",
-                        "tg_agent_pids", "tg_lsm_events", "tg_lsm_stats"}) {
-    unlink((dir + "/map_" + n).c_str());
-  }
+  // Unpin, as an operator uninstalling taogate would.
+  bool unpinned = Ok(bpflsm::LsmGate::Unpin(dir), "unpin");
   usleep(100000);
   int after_unpin = RunIn(env.gov_a, tcp4);
-  Report("pinned_enforcement_survives_agent", pinned && after_exit == EPERM && after_unpin == 0,
+  Report("pinned_enforcement_survives_agent",
+         pinned && unpinned && after_exit == EPERM && after_unpin == 0,
          "after_agent_exit=" + ErrName(after_exit) + ",after_unpin=" + ErrName(after_unpin));
 }
 
@@ -235,8 +228,15 @@ int main() {
   RunFileScenarios(env);
   RunSelfProtectionScenarios(env);
   auto probe = bpflsm::ProbeLsm();
-  Report("probe_reports_bpf_lsm", probe.bpf_lsm_active && probe.attach_ok,
-         "active_lsms=" + probe.active_lsms + ",attach_ok=" + (probe.attach_ok ? "yes" : "no"));
+  std::string hooks;
+  bool all_enforcing = !probe.hooks.empty();
+  for (const auto& h : probe.hooks) {
+    hooks += (hooks.empty() ? "" : "+") + h.hook + (h.enforcing ? "" : "(absent)");
+    all_enforcing = all_enforcing && h.enforcing;
+  }
+  Report("probe_reports_bpf_lsm", probe.bpf_lsm_active && probe.attach_ok && all_enforcing,
+         "active_lsms=" + probe.active_lsms + ",attach_ok=" + (probe.attach_ok ? "yes" : "no") +
+             ",hooks=" + hooks);
   RunPinScenario(env, std::move(*gate));
 
   kill(env.agent, SIGKILL);

@@ -135,6 +135,38 @@ void GrantOtherCgroup(Env& env) {
              ",owner=" + ErrName(owner));
 }
 
+// sendto with a destination: what a connect() check alone would miss.
+int SendTo(int type, int flags, uint16_t port, int connect_port) {
+  int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+  if (connect_port) {
+    sin.sin_port = htons(static_cast<uint16_t>(connect_port));
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0) {
+      int e = errno;
+      close(fd);
+      return 100 + e;
+    }
+  }
+  sin.sin_port = htons(port);
+  const char msg[] = "x";
+  int rc = sendto(fd, msg, 1, flags, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) >= 0 ? 0 : errno;
+  close(fd);
+  return rc;
+}
+
+void SendPaths(Env& env) {
+  ConnectCase(env, "sendto_udp_unconnected_denied", env.gov_a,
+              [] { return SendTo(SOCK_DGRAM, 0, kUdpProtected, 0); }, EPERM);
+  ConnectCase(env, "tcp_fastopen_denied", env.gov_a,
+              [] { return SendTo(SOCK_STREAM, MSG_FASTOPEN, kTcpProtected, 0); }, EPERM);
+  // msg_name on an already connected stream is ignored by the kernel: no deny.
+  int connected = RunIn(env.gov_a, [] { return SendTo(SOCK_STREAM, 0, kTcpProtected, kTcpOpen); });
+  Report("sendto_connected_stream_allowed", connected == 0, "governed=" + ErrName(connected));
+}
+
 }  // namespace
 
 void RunNetScenarios(Env& env) {
@@ -152,6 +184,7 @@ void RunNetScenarios(Env& env) {
               [] { return ConnectInet(AF_INET, SOCK_DGRAM, "127.0.0.1", kUdpProtected); }, EPERM);
   ConnectCase(env, "connect_unix_symlink_denied", env.gov_a,
               [&env] { return ConnectUnix(env.tmp + "/db-link.sock"); }, EPERM);
+  SendPaths(env);
   GrantSingleUse(env);
   GrantRace(env);
   GrantExpired(env);

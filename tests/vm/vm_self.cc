@@ -4,6 +4,7 @@
 #include <linux/bpf.h>
 #include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,6 +74,27 @@ void RunFileScenarios(Env& env) {
          s_gov == EPERM && d_gov == EPERM && s_ungov == 0 && other_gov == 0,
          "gov_secret=" + ErrName(s_gov) + ",gov_dir=" + ErrName(d_gov) +
              ",ungov_secret=" + ErrName(s_ungov) + ",gov_unprotected=" + ErrName(other_gov));
+
+  // Changing the protected file without opening it.
+  const std::string plain = env.tmp + "/plain.txt";
+  auto err = [](int rc) { return rc == 0 ? 0 : errno; };
+  int trunc = RunIn(env.gov_a, [&] { return err(truncate(db.c_str(), 0)); });
+  int unl = RunIn(env.gov_a, [&] { return err(unlink(db.c_str())); });
+  int ren = RunIn(env.gov_a, [&] { return err(rename(db.c_str(), (db + ".moved").c_str())); });
+  int over = RunIn(env.gov_a, [&] { return err(rename(plain.c_str(), db.c_str())); });
+  int chm = RunIn(env.gov_a, [&] { return err(chmod(db.c_str(), 0777)); });
+  int sub = RunIn(env.gov_a, [&] { return err(unlink(secret.c_str())); });
+  int rmd = RunIn(env.gov_a, [&] { return err(rmdir((creds + "/sub").c_str())); });
+  int ungov_chmod = RunIn(env.ungov, [&] { return err(chmod(db.c_str(), 0666)); });
+  struct stat st;
+  bool intact = stat(db.c_str(), &st) == 0 && st.st_size > 0 && stat(secret.c_str(), &st) == 0;
+  Report("path_changes_denied",
+         trunc == EPERM && unl == EPERM && ren == EPERM && over == EPERM && chm == EPERM &&
+             sub == EPERM && rmd == EPERM && ungov_chmod == 0 && intact,
+         "truncate=" + ErrName(trunc) + ",unlink=" + ErrName(unl) + ",rename=" + ErrName(ren) +
+             ",rename_onto=" + ErrName(over) + ",chmod=" + ErrName(chm) +
+             ",unlink_in_subtree=" + ErrName(sub) + ",rmdir_in_subtree=" + ErrName(rmd) +
+             ",ungov_chmod=" + ErrName(ungov_chmod) + ",intact=" + (intact ? "yes" : "no"));
 
   // Exec of a listed binary.
   int x_gov = RunIn(env.gov_a, [&] { return Exec(listed); });

@@ -9,6 +9,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -47,19 +48,24 @@ absl::StatusOr<uint32_t> BpfHookArity() {
 }
 
 struct NamedLink {
-  const char* name;
+  std::string name;
   bpf_link* link;
 };
 
+// Every attached program's link (programs not loaded have none).
 std::vector<NamedLink> Links(lsm_gate* s) {
-  return {{"tg_socket_connect", s->links.tg_socket_connect},
-          {"tg_unix_stream_connect", s->links.tg_unix_stream_connect},
-          {"tg_file_open", s->links.tg_file_open},
-          {"tg_bprm_check_security", s->links.tg_bprm_check_security},
-          {"tg_task_kill", s->links.tg_task_kill},
-          {"tg_ptrace_access_check", s->links.tg_ptrace_access_check},
-          {"tg_bpf3", s->links.tg_bpf3},
-          {"tg_bpf4", s->links.tg_bpf4}};
+  std::vector<NamedLink> links;
+  for (int i = 0; i < s->skeleton->prog_cnt; ++i) {
+    bpf_link* link = *s->skeleton->progs[i].link;
+    if (link) links.push_back({s->skeleton->progs[i].name, link});
+  }
+  return links;
+}
+
+// Hooks without which Load() fails; the others are optional and reported.
+bool CoreHook(const std::string& hook) {
+  return hook == "socket_connect" || hook == "file_open" || hook == "bprm_check_security" ||
+         hook == "task_kill" || hook == "ptrace_access_check" || hook == "bpf";
 }
 
 std::vector<bpf_map*> PinnedMaps(lsm_gate* s) {
@@ -89,9 +95,7 @@ absl::StatusOr<std::unique_ptr<LsmGate>> LsmGate::Load(const Options& options) {
   }
   gate->skel_ = lsm_gate__open();
   if (!gate->skel_) return ErrnoStatus(errno, "open lsm_gate skeleton");
-  // Exactly one of the two security_bpf programs matches this kernel.
-  bpf_program__set_autoload(gate->skel_->progs.tg_bpf3, gate->bpf_hook_nargs_ == 3);
-  bpf_program__set_autoload(gate->skel_->progs.tg_bpf4, gate->bpf_hook_nargs_ == 4);
+  TG_RETURN_IF_ERROR(gate->SelectPrograms());
   TG_RETURN_IF_ERROR(LibbpfStatus(lsm_gate__load(gate->skel_), "load BPF LSM programs"));
   TG_RETURN_IF_ERROR(LibbpfStatus(lsm_gate__attach(gate->skel_), "attach BPF LSM programs"));
   gate->events_ = ring_buffer__new(bpf_map__fd(gate->skel_->maps.tg_lsm_events), OnEvent,
@@ -192,9 +196,8 @@ absl::Status LsmGate::ProtectPid(pid_t tgid) {
 
 absl::Status LsmGate::Pin(const std::string& dir) {
   for (const NamedLink& l : Links(skel_)) {
-    if (!l.link) continue;  // the security_bpf program of the other arity
     TG_RETURN_IF_ERROR(LibbpfStatus(bpf_link__pin(l.link, (dir + "/link_" + l.name).c_str()),
-                                    std::string("pin link ") + l.name));
+                                    "pin link " + l.name));
   }
   for (bpf_map* m : PinnedMaps(skel_)) {
     std::string path = dir + "/map_" + bpf_map__name(m);
@@ -205,19 +208,47 @@ absl::Status LsmGate::Pin(const std::string& dir) {
 
 absl::Status LsmGate::Unpin(const std::string& dir) {
   absl::Status first;
-  for (const NamedLink& l : Links(skel_)) {
-    std::string path = dir + "/link_" + l.name;
-    if (unlink(path.c_str()) != 0 && errno != ENOENT && first.ok()) {
-      first = ErrnoStatus(errno, "unlink " + path);
+  for (const char* prefix : {"link_tg_", "map_tg_"}) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      std::string name = entry.path().filename();
+      if (name.rfind(prefix, 0) != 0) continue;
+      if (unlink(entry.path().c_str()) != 0 && errno != ENOENT && first.ok()) {
+        first = ErrnoStatus(errno, "unlink " + entry.path().string());
+      }
     }
-  }
-  for (bpf_map* m : PinnedMaps(skel_)) {
-    std::string path = dir + "/map_" + bpf_map__name(m);
-    if (unlink(path.c_str()) != 0 && errno != ENOENT && first.ok()) {
-      first = ErrnoStatus(errno, "unlink " + path);
-    }
+    if (ec && first.ok()) first = ErrnoStatus(ec.value(), "list " + dir);
   }
   return first;
+}
+
+absl::Status LsmGate::SelectPrograms() {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return ErrnoStatus(errno, "load kernel BTF (/sys/kernel/btf/vmlinux)");
+  absl::Status status;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    std::string name = bpf_program__name(prog);
+    std::string section = bpf_program__section_name(prog);
+    std::string hook = section.rfind("lsm/", 0) == 0 ? section.substr(4) : section;
+    bool present =
+        btf__find_by_name_kind(vmlinux, ("bpf_lsm_" + hook).c_str(), BTF_KIND_FUNC) > 0;
+    HookStatus hs{name, hook, present, present ? "" : "kernel has no bpf_lsm_" + hook};
+    if (name == "tg_bpf3" || name == "tg_bpf4") {
+      // Exactly one of the two security_bpf programs matches this kernel.
+      bool mine = (name == "tg_bpf3") == (bpf_hook_nargs_ == 3);
+      if (!mine) continue;  // not loaded, not reported
+    }
+    bpf_program__set_autoload(prog, hs.enforcing);
+    if (!hs.enforcing && CoreHook(hook) && status.ok()) {
+      status = absl::FailedPreconditionError(hs.detail);
+    }
+    hooks_.push_back(hs);
+  }
+  if (bpf_hook_nargs_ == 3) bpf_program__set_autoload(skel_->progs.tg_bpf4, false);
+  if (bpf_hook_nargs_ == 4) bpf_program__set_autoload(skel_->progs.tg_bpf3, false);
+  btf__free(vmlinux);
+  return status;
 }
 
 absl::StatusOr<std::vector<bpf::tg_lsm_event>> LsmGate::PollEvents(int timeout_ms) {
@@ -265,6 +296,7 @@ LsmProbe ProbeLsm() {
   auto gate = LsmGate::Load({});
   probe.attach_ok = gate.ok();
   if (!gate.ok()) probe.detail = std::string(gate.status().message());
+  if (gate.ok()) probe.hooks = (*gate)->hooks();
   return probe;
 }
 

@@ -33,6 +33,14 @@ struct LsmStats {
   uint64_t deny = 0, grant_used = 0, grant_race_lost = 0, grant_expired = 0, event_dropped = 0;
 };
 
+// One BPF LSM program and whether it enforces on this kernel.
+struct HookStatus {
+  std::string program;  // e.g. "tg_file_open"
+  std::string hook;     // LSM hook, e.g. "file_open"
+  bool enforcing = false;
+  std::string detail;   // why not, if !enforcing
+};
+
 class LsmGate {
  public:
   struct Options {
@@ -69,8 +77,9 @@ class LsmGate {
   // Pins every link and map under `dir` (a bpffs directory) as
   // link_<prog> and map_<map>; they stay in force after this object dies.
   absl::Status Pin(const std::string& dir);
-  // Removes what Pin() created (enforcement ends once no fd remains).
-  absl::Status Unpin(const std::string& dir);
+  // Removes every link_tg_* / map_tg_* pin in `dir` (enforcement ends once
+  // no fd remains). Static: works after the owning process is gone.
+  static absl::Status Unpin(const std::string& dir);
 
   // Drains ring-buffer events, waiting up to timeout_ms for the first.
   absl::StatusOr<std::vector<bpf::tg_lsm_event>> PollEvents(int timeout_ms);
@@ -78,6 +87,9 @@ class LsmGate {
 
   // Map fd by name (tg_governed, tg_grants, ...) for sharing, or -1.
   int MapFd(const std::string& name) const;
+  // Per program: attached, or absent on this kernel (optional hooks only;
+  // a missing core hook makes Load() fail).
+  const std::vector<HookStatus>& hooks() const { return hooks_; }
   // The security_bpf arity detected at load (3 before 6.15, 4 after).
   uint32_t bpf_hook_nargs() const { return bpf_hook_nargs_; }
 
@@ -86,20 +98,23 @@ class LsmGate {
  private:
   LsmGate() = default;
   absl::Status UpdateLevels();
+  absl::Status SelectPrograms();  // autoload per kernel BTF; fills hooks_
 
   lsm_gate* skel_ = nullptr;      // owned; destroyed last in ~LsmGate
   ring_buffer* events_ = nullptr; // owned; freed before skel_
   std::vector<bpf::tg_lsm_event> pending_;
   std::vector<std::pair<uint64_t, uint32_t>> governed_;  // id, level
   uint32_t bpf_hook_nargs_ = 3;
+  std::vector<HookStatus> hooks_;
 };
 
 // Kernel support, as `taogatectl probe` reports it.
 struct LsmProbe {
   bool bpf_lsm_active = false;   // "bpf" in /sys/kernel/security/lsm
   std::string active_lsms;       // that file's content, or "" if unreadable
-  bool attach_ok = false;        // a full Load() (all programs) succeeded
+  bool attach_ok = false;        // a full Load() succeeded
   std::string detail;            // why not, if !attach_ok
+  std::vector<HookStatus> hooks; // per program, if attach_ok
 };
 // Loads and attaches the programs once and detaches them again. No cgroup is
 // governed meanwhile, so no process is affected.
