@@ -20,9 +20,10 @@ namespace taogate::bpflsm {
 namespace {
 
 bool g_libbpf_debug = false;
+bool g_libbpf_quiet = false;
 
 int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG && !g_libbpf_debug) return 0;
+  if (g_libbpf_quiet || (level == LIBBPF_DEBUG && !g_libbpf_debug)) return 0;
   return vfprintf(stderr, fmt, args);
 }
 
@@ -45,6 +46,13 @@ absl::StatusOr<uint32_t> BpfHookArity() {
   }
   btf__free(vmlinux);
   return result;
+}
+
+std::string ActiveLsms() {
+  std::ifstream in("/sys/kernel/security/lsm");
+  if (!in) return "unknown (securityfs not mounted)";
+  std::string s((std::istreambuf_iterator<char>(in)), {});
+  return s;
 }
 
 struct NamedLink {
@@ -87,6 +95,7 @@ int OnEvent(void* ctx, void* data, size_t size) {
 
 absl::StatusOr<std::unique_ptr<LsmGate>> LsmGate::Load(const Options& options) {
   g_libbpf_debug = options.libbpf_debug;
+  g_libbpf_quiet = options.quiet;
   libbpf_set_print(LibbpfPrint);
   std::unique_ptr<LsmGate> gate(new LsmGate());
   TG_ASSIGN_OR_RETURN(gate->bpf_hook_nargs_, BpfHookArity());
@@ -96,7 +105,11 @@ absl::StatusOr<std::unique_ptr<LsmGate>> LsmGate::Load(const Options& options) {
   gate->skel_ = lsm_gate__open();
   if (!gate->skel_) return ErrnoStatus(errno, "open lsm_gate skeleton");
   TG_RETURN_IF_ERROR(gate->SelectPrograms());
-  TG_RETURN_IF_ERROR(LibbpfStatus(lsm_gate__load(gate->skel_), "load BPF LSM programs"));
+  int rc = lsm_gate__load(gate->skel_);
+  if (rc < 0) {
+    return LibbpfStatus(rc, "load BPF LSM programs (kernel needs BPF LSM: `bpf` in lsm=, "
+                            "active: " + ActiveLsms() + ")");
+  }
   TG_RETURN_IF_ERROR(LibbpfStatus(lsm_gate__attach(gate->skel_), "attach BPF LSM programs"));
   gate->events_ = ring_buffer__new(bpf_map__fd(gate->skel_->maps.tg_lsm_events), OnEvent,
                                    &gate->pending_, nullptr);
@@ -293,7 +306,9 @@ LsmProbe ProbeLsm() {
     std::string padded = "," + probe.active_lsms + ",";
     probe.bpf_lsm_active = padded.find(",bpf,") != std::string::npos;
   }
-  auto gate = LsmGate::Load({});
+  LsmGate::Options quiet;
+  quiet.quiet = true;
+  auto gate = LsmGate::Load(quiet);
   probe.attach_ok = gate.ok();
   if (!gate.ok()) probe.detail = std::string(gate.status().message());
   if (gate.ok()) probe.hooks = (*gate)->hooks();

@@ -45,6 +45,7 @@ class LsmGate {
  public:
   struct Options {
     bool libbpf_debug = false;  // route libbpf's debug output to stderr
+    bool quiet = false;         // no libbpf output at all (probing)
   };
 
   static absl::StatusOr<std::unique_ptr<LsmGate>> Load(const Options& options);
