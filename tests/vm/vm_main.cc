@@ -234,6 +234,7 @@ int main() {
   RunNetScenarios(env);
   RunFileScenarios(env);
   RunSelfProtectionScenarios(env);
+  RunPriorDenyScenario(env);
   auto probe = bpflsm::ProbeLsm();
   std::string hooks;
   bool all_enforcing = !probe.hooks.empty();

@@ -55,6 +55,7 @@ std::string ErrName(int err);
 void RunNetScenarios(Env& env);
 void RunFileScenarios(Env& env);
 void RunSelfProtectionScenarios(Env& env);
+void RunPriorDenyScenario(Env& env);
 void RunPinScenario(Env& env, std::unique_ptr<bpflsm::LsmGate> gate);
 
 }  // namespace taogate::vmtest
