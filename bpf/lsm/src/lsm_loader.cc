@@ -22,7 +22,8 @@ namespace {
 bool g_libbpf_debug = false;
 bool g_libbpf_quiet = false;
 
-int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
+__attribute__((format(printf, 2, 0))) int LibbpfPrint(enum libbpf_print_level level,
+                                                     const char* fmt, va_list args) {
   if (g_libbpf_quiet || (level == LIBBPF_DEBUG && !g_libbpf_debug)) return 0;
   return vfprintf(stderr, fmt, args);
 }
