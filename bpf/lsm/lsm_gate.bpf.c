@@ -15,6 +15,10 @@
 #include "lsm_common.bpf.h"
 #include "lsm_net.bpf.h"
 
+#define TG_CGROUP_SUPER_MAGIC 0x27e0ebUL
+#define TG_CGROUP2_SUPER_MAGIC 0x63677270UL
+#define TG_CLONE_INTO_CGROUP 0x200000000ULL
+
 // Does an inode rule deny `want` for `dentry`: its own rule, or a
 // TG_INODE_SUBTREE rule of a directory above it on the same mount?
 static __always_inline __u64 tg_inode_denied(struct dentry *dentry, __u32 want)
@@ -55,6 +59,15 @@ int BPF_PROG(tg_file_open, struct file *file, int ret)
 	if (!cg)
 		return 0;
 	mode = BPF_CORE_READ(file, f_mode);
+	if (mode & FMODE_WRITE) {
+		// Writing cgroupfs (cgroup.procs of another cgroup, on any mount of
+		// it) would move the task out of governance.
+		unsigned long magic = BPF_CORE_READ(file, f_inode, i_sb, s_magic);
+
+		if (magic == TG_CGROUP2_SUPER_MAGIC || magic == TG_CGROUP_SUPER_MAGIC)
+			return tg_deny(cg, TG_HOOK_CGROUP_ESCAPE, 0,
+				       BPF_CORE_READ(file, f_inode, i_ino));
+	}
 	if (mode & FMODE_READ)
 		want |= TG_DENY_READ;
 	if (mode & FMODE_WRITE)
@@ -130,6 +143,23 @@ int BPF_PROG(tg_bprm_check_security, struct linux_binprm *bprm, int ret)
 		return 0;
 	ino = tg_inode_denied(BPF_CORE_READ(bprm, file, f_path.dentry), TG_DENY_EXEC);
 	return ino ? tg_deny(cg, TG_HOOK_BPRM_CHECK, 0, ino) : 0;
+}
+
+// clone3(CLONE_INTO_CGROUP) places the child in another cgroup without
+// writing cgroup.procs: governed tasks may not use it.
+SEC("lsm/task_alloc")
+int BPF_PROG(tg_task_alloc, struct task_struct *task, __u64 clone_flags, int ret)
+{
+	__u64 cg;
+
+	if (ret != 0)
+		return ret;
+	if (!(clone_flags & TG_CLONE_INTO_CGROUP))
+		return 0;
+	cg = tg_governed_cgroup();
+	if (!cg)
+		return 0;
+	return tg_deny(cg, TG_HOOK_CGROUP_ESCAPE, 0, 0);
 }
 
 SEC("lsm/task_kill")

@@ -153,6 +153,7 @@ enum tg_lsm_hook {
 	TG_HOOK_UNIX_CONNECT = 7,
 	TG_HOOK_SOCKET_SENDMSG = 8,
 	TG_HOOK_PATH_WRITE = 9, /* truncate, unlink, rmdir, rename, chmod, chown */
+	TG_HOOK_CGROUP_ESCAPE = 10, /* cgroupfs write, clone3(CLONE_INTO_CGROUP) */
 };
 
 enum tg_lsm_verdict {

@@ -2,6 +2,7 @@
 // lsm/bprm_check_security, lsm/task_kill, lsm/ptrace_access_check, lsm/bpf.
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -36,6 +37,23 @@ int BpfMapCreate() {
   if (fd < 0) return errno;
   close(static_cast<int>(fd));
   return 0;
+}
+
+// clone3(CLONE_INTO_CGROUP) into `cg`; 0 if a child was created there.
+int CloneInto(const std::string& cg) {
+  int cgfd = open(cg.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cgfd < 0) return 100 + errno;
+  clone_args args;
+  std::memset(&args, 0, sizeof(args));
+  args.flags = CLONE_INTO_CGROUP;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = static_cast<uint64_t>(cgfd);
+  long pid = syscall(SYS_clone3, &args, sizeof(args));
+  if (pid == 0) _exit(0);
+  int err = pid < 0 ? errno : 0;
+  if (pid > 0) waitpid(static_cast<pid_t>(pid), nullptr, 0);
+  close(cgfd);
+  return err;
 }
 
 bool AgentAlive(pid_t agent) {
@@ -126,6 +144,17 @@ void RunSelfProtectionScenarios(Env& env) {
   int p_ungov = RunIn(env.ungov, seize);  // tracer exits: the agent is detached
   Report("ptrace_agent_denied", p_gov == EPERM && p_ungov == 0 && AgentAlive(agent),
          "gov_seize=" + ErrName(p_gov) + ",ungov_seize=" + ErrName(p_ungov));
+
+  // Leaving the governed cgroup: by cgroup.procs, or by clone3 into another.
+  const std::string procs = env.ungov + "/cgroup.procs";
+  int e_write = RunIn(env.gov_a, [&] { return OpenErr(procs, O_WRONLY); });
+  int e_clone = RunIn(env.gov_a, [&] { return CloneInto(env.ungov); });
+  int u_write = RunIn(env.ungov, [&] { return OpenErr(procs, O_WRONLY); });
+  int u_clone = RunIn(env.ungov, [&] { return CloneInto(env.ungov); });
+  Report("cgroup_escape_denied", e_write == EPERM && e_clone == EPERM && u_write == 0 && u_clone == 0,
+         "gov_write_procs=" + ErrName(e_write) + ",gov_clone_into_cgroup=" + ErrName(e_clone) +
+             ",ungov_write_procs=" + ErrName(u_write) + ",ungov_clone_into_cgroup=" +
+             ErrName(u_clone));
 
   int b_gov = RunIn(env.gov_a, BpfMapCreate);
   int b_nested = RunIn(env.gov_a_child, BpfMapCreate);

@@ -74,7 +74,8 @@ std::vector<NamedLink> Links(lsm_gate* s) {
 // Hooks without which Load() fails; the others are optional and reported.
 bool CoreHook(const std::string& hook) {
   return hook == "socket_connect" || hook == "file_open" || hook == "bprm_check_security" ||
-         hook == "task_kill" || hook == "ptrace_access_check" || hook == "bpf";
+         hook == "task_kill" || hook == "ptrace_access_check" || hook == "bpf" ||
+         hook == "task_alloc";
 }
 
 std::vector<bpf_map*> PinnedMaps(lsm_gate* s) {
