@@ -18,6 +18,7 @@
 #define TG_CGROUP_SUPER_MAGIC 0x27e0ebUL
 #define TG_CGROUP2_SUPER_MAGIC 0x63677270UL
 #define TG_CLONE_INTO_CGROUP 0x200000000ULL
+#define TG_BPF_FS_MAGIC 0xcafe4a11UL
 
 // Does an inode rule deny `want` for `dentry`: its own rule, or a
 // TG_INODE_SUBTREE rule of a directory above it on the same mount?
@@ -67,6 +68,8 @@ int BPF_PROG(tg_file_open, struct file *file, int ret)
 		if (magic == TG_CGROUP2_SUPER_MAGIC || magic == TG_CGROUP_SUPER_MAGIC)
 			return tg_deny(cg, TG_HOOK_CGROUP_ESCAPE, 0,
 				       BPF_CORE_READ(file, f_inode, i_ino));
+		if (magic == TG_BPF_FS_MAGIC)
+			return tg_deny(cg, TG_HOOK_SELF_STATE, 0, 0);
 	}
 	if (mode & FMODE_READ)
 		want |= TG_DENY_READ;
@@ -78,8 +81,18 @@ int BPF_PROG(tg_file_open, struct file *file, int ret)
 	return ino ? tg_deny(cg, TG_HOOK_FILE_OPEN, 0, ino) : 0;
 }
 
+// File systems that hold taogate's own state: pinned programs and maps
+// (bpffs) and the cgroup tree that defines governance.
+static __always_inline bool tg_state_fs(unsigned long magic)
+{
+	return magic == TG_BPF_FS_MAGIC || magic == TG_CGROUP2_SUPER_MAGIC ||
+	       magic == TG_CGROUP_SUPER_MAGIC;
+}
+
 // Changing a protected file without opening it counts as writing it:
-// truncate(2), unlink, rmdir, rename (from or onto it), chmod, chown.
+// truncate(2), unlink, rmdir, rename (from or onto it), chmod, chown. On
+// bpffs and cgroupfs governed tasks may change nothing (unpinning taogate's
+// links, removing cgroups).
 static __always_inline int tg_path_write(struct dentry *dentry)
 {
 	__u64 cg, ino;
@@ -87,6 +100,8 @@ static __always_inline int tg_path_write(struct dentry *dentry)
 	cg = tg_governed_cgroup();
 	if (!cg)
 		return 0;
+	if (tg_state_fs(BPF_CORE_READ(dentry, d_sb, s_magic)))
+		return tg_deny(cg, TG_HOOK_SELF_STATE, 0, 0);
 	ino = tg_inode_denied(dentry, TG_DENY_WRITE);
 	return ino ? tg_deny(cg, TG_HOOK_PATH_WRITE, 0, ino) : 0;
 }
@@ -129,6 +144,22 @@ SEC("lsm/path_chown")
 int BPF_PROG(tg_path_chown, const struct path *path, __u64 uid, __u64 gid, int ret)  // kuid_t, kgid_t: one slot each
 {
 	return ret ? ret : tg_path_write(BPF_CORE_READ(path, dentry));
+}
+
+// Unmounting bpffs drops taogate's pins; unmounting cgroupfs hides the tree.
+SEC("lsm/sb_umount")
+int BPF_PROG(tg_sb_umount, struct vfsmount *mnt, int flags, int ret)
+{
+	__u64 cg;
+
+	if (ret != 0)
+		return ret;
+	if (!tg_state_fs(BPF_CORE_READ(mnt, mnt_sb, s_magic)))
+		return 0;
+	cg = tg_governed_cgroup();
+	if (!cg)
+		return 0;
+	return tg_deny(cg, TG_HOOK_SELF_STATE, 0, 0);
 }
 
 SEC("lsm/bprm_check_security")

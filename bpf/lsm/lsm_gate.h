@@ -154,6 +154,7 @@ enum tg_lsm_hook {
 	TG_HOOK_SOCKET_SENDMSG = 8,
 	TG_HOOK_PATH_WRITE = 9, /* truncate, unlink, rmdir, rename, chmod, chown */
 	TG_HOOK_CGROUP_ESCAPE = 10, /* cgroupfs write, clone3(CLONE_INTO_CGROUP) */
+	TG_HOOK_SELF_STATE = 11,    /* bpffs/cgroupfs change or umount */
 };
 
 enum tg_lsm_verdict {

@@ -128,6 +128,17 @@ void RunPinScenario(Env& env, std::unique_ptr<bpflsm::LsmGate> gate) {
   const std::string dir = env.bpffs + "/taogate";
   mkdir(dir.c_str(), 0700);
   bool pinned = Ok(gate->Pin(dir), "pin");
+  // A governed workload may not unpin, rename or unmount taogate's state.
+  auto err = [](int rc) { return rc == 0 ? 0 : errno; };
+  const std::string pin = dir + "/link_tg_file_open";
+  int g_unlink = RunIn(env.gov_a, [&] { return err(unlink(pin.c_str())); });
+  int g_rename = RunIn(env.gov_a, [&] { return err(rename(pin.c_str(), (dir + "/x").c_str())); });
+  int g_umount = RunIn(env.gov_a, [&] { return err(umount2(env.bpffs.c_str(), MNT_DETACH)); });
+  int g_rmdir = RunIn(env.gov_a, [&] { return err(rmdir(env.gov_b.c_str())); });
+  Report("agent_state_protected",
+         pinned && g_unlink == EPERM && g_rename == EPERM && g_umount == EPERM && g_rmdir == EPERM,
+         "gov_unpin=" + ErrName(g_unlink) + ",gov_rename_pin=" + ErrName(g_rename) +
+             ",gov_umount_bpffs=" + ErrName(g_umount) + ",gov_rmdir_cgroup=" + ErrName(g_rmdir));
   gate.reset();  // the "agent" exits: every fd of ours is closed
   env.gate = nullptr;
   int after_exit = RunIn(env.gov_a, tcp4);
