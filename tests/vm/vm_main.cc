@@ -246,6 +246,7 @@ int main() {
   RunFileScenarios(env);
   RunSelfProtectionScenarios(env);
   RunPriorDenyScenario(env);
+  RunCostInfo(env);
   auto probe = bpflsm::ProbeLsm();
   std::string hooks;
   bool all_enforcing = !probe.hooks.empty();

@@ -56,6 +56,7 @@ void RunNetScenarios(Env& env);
 void RunFileScenarios(Env& env);
 void RunSelfProtectionScenarios(Env& env);
 void RunPriorDenyScenario(Env& env);
+void RunCostInfo(Env& env);  // TAOGATE-VM-INFO only
 void RunPinScenario(Env& env, std::unique_ptr<bpflsm::LsmGate> gate);
 
 }  // namespace taogate::vmtest
