@@ -241,6 +241,20 @@ int main() {
   Report("setup", setup, "cgroup_a=" + std::to_string(env.ref_a.id) + ",level=" +
                              std::to_string(env.ref_a.level) + ",agent=" + std::to_string(env.agent));
 
+  {
+    // The loader must never govern the root cgroup or its own cgroup.
+    bpflsm::CgroupRef root{0, 0};
+    struct stat st;
+    if (stat(env.cg_mount.c_str(), &st) == 0) root.id = st.st_ino;
+    bool root_refused = !env.gate->Govern(root).ok();
+    auto ungov_ref = bpflsm::ResolveCgroup(env.cg_mount, env.ungov);
+    int own = !ungov_ref.ok() ? 2 : RunIn(env.ungov, [&] {
+      return env.gate->Govern(*ungov_ref).ok() ? 1 : 0;  // runs as a process in ungov
+    });
+    Report("govern_refuses_root_and_own_cgroup", root_refused && own == 0,
+           std::string("root_refused=") + (root_refused ? "yes" : "no") +
+               ",own_refused=" + (own == 0 ? "yes" : "no"));
+  }
   NoCgroupHooks(env);
   RunNetScenarios(env);
   RunFileScenarios(env);

@@ -2,6 +2,7 @@
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,8 +138,34 @@ absl::Status LsmGate::UpdateLevels() {
                       "update tg_lsm_cfg");
 }
 
+// Fails if `id` is this process's own cgroup or one of its ancestors:
+// governing it would deny the agent its own bpf() and signals (and
+// governing the root cgroup would govern the whole host).
+static absl::Status RefuseOwnCgroup(uint64_t id) {
+  TG_ASSIGN_OR_RETURN(std::string mount, FindCgroup2Mount());
+  std::ifstream in("/proc/self/cgroup");
+  std::string line, own;
+  while (std::getline(in, line)) {
+    if (line.rfind("0::", 0) == 0) own = line.substr(3);
+  }
+  if (own.empty()) return absl::FailedPreconditionError("no cgroup v2 entry in /proc/self/cgroup");
+  for (size_t end = 0; end != std::string::npos;) {
+    end = own.find('/', end + 1);
+    std::string dir = mount + own.substr(0, end == std::string::npos ? own.size() : end);
+    struct stat st;
+    if (stat(dir.c_str(), &st) != 0) return ErrnoStatus(errno, "stat " + dir);
+    if (st.st_ino == id || stat(mount.c_str(), &st) != 0 || st.st_ino == id) {
+      return absl::FailedPreconditionError(
+          "refusing to govern the agent's own cgroup or an ancestor of it (" + dir + ")");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status LsmGate::Govern(const CgroupRef& cgroup) {
   if (cgroup.id == 0) return absl::InvalidArgumentError("cgroup id 0");
+  if (cgroup.level == 0) return absl::InvalidArgumentError("refusing to govern the root cgroup");
+  TG_RETURN_IF_ERROR(RefuseOwnCgroup(cgroup.id));
   if (cgroup.level >= TG_LSM_MAX_CGROUP_LEVEL) {
     // Its own id still matches, but tasks in its descendants would not.
     return absl::OutOfRangeError("governed cgroup deeper than TG_LSM_MAX_CGROUP_LEVEL");
