@@ -30,15 +30,16 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TG_LSM_MAX_TARGETS);
-	__type(key, struct tg_target_key);
-	__type(value, struct tg_target_value);
-} tg_targets SEC(".maps");
+	__type(key, struct tg_lsm_target_key);
+	__type(value, struct tg_lsm_target_val);
+} tg_lsm_targets SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TG_LSM_MAX_GRANTS);
-	__type(key, struct tg_grant_key);
-	__type(value, struct tg_grant_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tg_lsm_grant_key);
+	__type(value, struct tg_lsm_grant_val);
 } tg_grants SEC(".maps");
 
 struct {
@@ -106,7 +107,7 @@ static __always_inline struct tg_lsm_event *tg_event(__u64 cgroup_id, __u8 hook,
 		return 0;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
-	e->time_boot_ns = bpf_ktime_get_boot_ns();
+	e->time_ns = bpf_ktime_get_ns();
 	e->cgroup_id = cgroup_id;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->hook = hook;

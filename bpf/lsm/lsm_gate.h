@@ -72,48 +72,63 @@ struct tg_lsm_config {
 };
 
 /*
- * A network target, shared by tg_targets and tg_grants.
+ * A network target, shared by tg_lsm_targets and tg_grants.
  *   addr: IPv6 bytes in network order. IPv4 is stored v4-mapped
  *         (::ffff:a.b.c.d) so AF_INET and v4-mapped AF_INET6 connects to the
  *         same host hit the same key. For unix stream sockets (proto 0) addr
  *         is {__u64 dev, __u64 ino} (host byte order) of the socket file, see
  *         tg_inode_key for the dev encoding.
- *   port: host byte order; 0 in tg_targets means "every port of addr".
+ *   port: host byte order; 0 in tg_lsm_targets means "every port of addr".
  */
-struct tg_target_key {
+struct tg_lsm_target_key {
 	__u8 proto;
 	__u8 pad0; /* zero */
 	__u16 port;
 	__u8 addr[16];
 };
-TG_STATIC_ASSERT(sizeof(struct tg_target_key) == 20, "tg_target_key layout");
+TG_STATIC_ASSERT(sizeof(struct tg_lsm_target_key) == 20, "tg_lsm_target_key layout");
 
-/* tg_targets: HASH, struct tg_target_key -> struct tg_target_value. */
-struct tg_target_value {
+/* tg_lsm_targets: HASH, struct tg_lsm_target_key -> struct tg_lsm_target_val. */
+struct tg_lsm_target_val {
 	__u32 flags; /* reserved, 0: presence means protected */
 };
 
 /*
- * tg_grants: HASH, struct tg_grant_key -> struct tg_grant_value.
- * A one-shot grant: the first connect that matches deletes it
- * (bpf_map_delete_elem succeeds for exactly one racer) and is allowed if
- * expires_boot_ns has not passed; everyone else is denied.
+ * tg_grants: HASH (BPF_F_NO_PREALLOC), struct tg_lsm_grant_key ->
+ * struct tg_lsm_grant_val. Byte for byte the layout AND the protocol of the
+ * cgroup gate's tg_grant_key / tg_grant_val (bpf/include/taogate/bpf/
+ * gate_format.h), so one map can serve both (bpf_map__reuse_fd), provided
+ * only one of lsm/socket_connect and cgroup/connect4|6 enforces a given
+ * target (each would consume a grant for the same connect).
+ *   cgroup_id: the governed cgroup the task matched (see tg_governed); with
+ *              workload-level cgroups registered in tg_governed this is the
+ *              gate's "workload-level ancestor cgroup id".
+ *   family:    TG_AF_INET for IPv4 and v4-mapped IPv6 (addr[0..3], rest 0),
+ *              TG_AF_INET6 (addr[0..15]), TG_AF_UNIX for unix stream
+ *              targets (proto 0, addr = {__u64 dev, __u64 ino}).
+ *   port:      host order, exact (never 0); 0 for unix.
+ * Protocol: user space installs with BPF_NOEXIST and state 0. A hook claims
+ * the grant with a cmpxchg of state 0 -> 1 (exactly one racer wins), copies
+ * tao_id and expiry from the element it claimed, deletes the element, and
+ * allows iff bpf_ktime_get_ns() < expiry_ns.
  */
-struct tg_grant_key {
-	__u64 cgroup_id; /* the governed cgroup (see tg_governed) */
+struct tg_lsm_grant_key {
+	__u64 cgroup_id;
 	__u8 proto;
-	__u8 pad0; /* zero */
-	__u16 port; /* exact port, never 0 */
+	__u8 family;
+	__u16 port;
+	__u32 pad; /* zero */
 	__u8 addr[16];
-	__u32 pad1; /* zero */
 };
-TG_STATIC_ASSERT(sizeof(struct tg_grant_key) == 32, "tg_grant_key layout");
+TG_STATIC_ASSERT(sizeof(struct tg_lsm_grant_key) == 32, "tg_lsm_grant_key layout");
 
-struct tg_grant_value {
+struct tg_lsm_grant_val {
 	__u8 tao_id[16];
-	__u64 expires_boot_ns; /* CLOCK_BOOTTIME, bpf_ktime_get_boot_ns() */
+	__u64 expiry_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u32 state;     /* 0 unused, 1 claimed */
+	__u32 pad;       /* zero */
 };
-TG_STATIC_ASSERT(sizeof(struct tg_grant_value) == 24, "tg_grant_value layout");
+TG_STATIC_ASSERT(sizeof(struct tg_lsm_grant_val) == 32, "tg_lsm_grant_val layout");
 
 /*
  * tg_inodes: HASH, struct tg_inode_key -> struct tg_inode_value.
@@ -163,7 +178,7 @@ enum tg_lsm_verdict {
 };
 
 struct tg_lsm_event {
-	__u64 time_boot_ns;
+	__u64 time_ns;     /* bpf_ktime_get_ns */
 	__u64 cgroup_id;   /* governed cgroup */
 	__u8 tao_id[16];   /* zero unless verdict == TG_VERDICT_GRANT_USED */
 	__u32 pid;         /* tgid of the acting task */
@@ -183,7 +198,7 @@ TG_STATIC_ASSERT(sizeof(struct tg_lsm_event) == 72, "tg_lsm_event layout");
 enum tg_lsm_stat {
 	TG_STAT_DENY = 0,
 	TG_STAT_GRANT_USED = 1,
-	TG_STAT_GRANT_RACE_LOST = 2,
+	TG_STAT_GRANT_RACE_LOST = 2, /* found a grant another hook had claimed */
 	TG_STAT_GRANT_EXPIRED = 3,
 	TG_STAT_EVENT_DROPPED = 4,
 	TG_STAT_MAX = 5,

@@ -11,44 +11,68 @@
 #include "lsm_common.bpf.h"
 
 // Is `t` protected (exactly, or every port of its address)?
-static __always_inline bool tg_target_protected(struct tg_target_key *t)
+static __always_inline bool tg_target_protected(struct tg_lsm_target_key *t)
 {
 	__u16 port = t->port;
 	bool hit;
 
-	if (bpf_map_lookup_elem(&tg_targets, t))
+	if (bpf_map_lookup_elem(&tg_lsm_targets, t))
 		return true;
 	t->port = 0;
-	hit = bpf_map_lookup_elem(&tg_targets, t) != 0;
+	hit = bpf_map_lookup_elem(&tg_lsm_targets, t) != 0;
 	t->port = port;
 	return hit;
 }
 
+// The grant key for target `t` of governed cgroup `cg` (lsm_gate.h: IPv4
+// and v4-mapped as TG_AF_INET in addr[0..3], like the cgroup gate).
+static __always_inline void tg_grant_key_of(struct tg_lsm_grant_key *gk, __u64 cg,
+					    const struct tg_lsm_target_key *t)
+{
+	__u64 head;
+	__u16 mid;
+
+	__builtin_memset(gk, 0, sizeof(*gk));
+	gk->cgroup_id = cg;
+	gk->proto = t->proto;
+	gk->port = t->port;
+	__builtin_memcpy(&head, &t->addr[0], 8);
+	__builtin_memcpy(&mid, &t->addr[8], 2);
+	if (t->proto == TG_PROTO_UNIX) {
+		gk->family = TG_AF_UNIX;
+		__builtin_memcpy(gk->addr, t->addr, 16);
+	} else if (head == 0 && mid == 0 && t->addr[10] == 0xff && t->addr[11] == 0xff) {
+		gk->family = TG_AF_INET;
+		__builtin_memcpy(gk->addr, &t->addr[12], 4);
+	} else {
+		gk->family = TG_AF_INET6;
+		__builtin_memcpy(gk->addr, t->addr, 16);
+	}
+}
+
 // Connect to a protected target: allowed only by consuming a live grant.
-static __always_inline int tg_connect_decision(__u64 cg, struct tg_target_key *t, __u8 family,
+static __always_inline int tg_connect_decision(__u64 cg, struct tg_lsm_target_key *t, __u8 family,
 					       __u8 hook)
 {
-	struct tg_grant_key gk;
-	struct tg_grant_value *g, grant;
+	struct tg_lsm_grant_key gk;
+	struct tg_lsm_grant_val *g, grant;
 	struct tg_lsm_event *e;
 
 	if (!tg_target_protected(t))
 		return 0;
-	__builtin_memset(&gk, 0, sizeof(gk));
-	gk.cgroup_id = cg;
-	gk.proto = t->proto;
-	gk.port = t->port;
-	__builtin_memcpy(gk.addr, t->addr, sizeof(gk.addr));
+	tg_grant_key_of(&gk, cg, t);
 	g = bpf_map_lookup_elem(&tg_grants, &gk);
 	if (!g)
 		goto deny;
-	// Copy before delete: after the delete the element may be reused.
-	__builtin_memcpy(&grant, g, sizeof(grant));
-	if (bpf_map_delete_elem(&tg_grants, &gk) != 0) {
-		tg_count(TG_STAT_GRANT_RACE_LOST);  // another connect consumed it
+	// The cmpxchg is the linearization point: exactly one hook claims it.
+	if (__sync_val_compare_and_swap(&g->state, 0, 1) != 0) {
+		tg_count(TG_STAT_GRANT_RACE_LOST);
 		goto deny;
 	}
-	if (grant.expires_boot_ns < bpf_ktime_get_boot_ns()) {
+	__builtin_memcpy(grant.tao_id, g->tao_id, sizeof(grant.tao_id));
+	grant.expiry_ns = g->expiry_ns;
+	bpf_map_delete_elem(&tg_grants, &gk);  // only frees the slot
+	if (bpf_ktime_get_ns() >= grant.expiry_ns) {
 		tg_count(TG_STAT_GRANT_EXPIRED);
 		goto deny;
 	}
@@ -79,7 +103,7 @@ deny:
 SEC("lsm/socket_connect")
 int BPF_PROG(tg_socket_connect, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
 {
-	struct tg_target_key t;
+	struct tg_lsm_target_key t;
 	__u16 family;
 	__u64 cg;
 
@@ -123,7 +147,7 @@ int BPF_PROG(tg_socket_connect, struct socket *sock, struct sockaddr *address, i
 SEC("lsm/socket_sendmsg")
 int BPF_PROG(tg_socket_sendmsg, struct socket *sock, struct msghdr *msg, int size, int ret)
 {
-	struct tg_target_key t;
+	struct tg_lsm_target_key t;
 	struct sockaddr_in6 sin6;
 	void *name;
 	int namelen;
@@ -170,7 +194,7 @@ SEC("lsm/unix_stream_connect")
 int BPF_PROG(tg_unix_stream_connect, struct sock *sock, struct sock *other, struct sock *newsk,
 	     int ret)
 {
-	struct tg_target_key t;
+	struct tg_lsm_target_key t;
 	struct unix_sock *peer = (struct unix_sock *)other;
 	struct inode *inode;
 	__u64 cg, dev, ino;

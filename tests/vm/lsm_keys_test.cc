@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 #include <fstream>
 
@@ -50,9 +51,26 @@ TEST(LsmKeysTest, GrantNeedsCgroupAndExactPort) {
   auto g = MakeGrantKey(7, *t);
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->cgroup_id, 7u);
-  EXPECT_EQ(g->pad0, 0);
-  EXPECT_EQ(g->pad1, 0u);
+  EXPECT_EQ(g->family, TG_AF_INET6);
+  EXPECT_EQ(g->pad, 0u);
   EXPECT_EQ(std::memcmp(g->addr, t->addr, 16), 0);
+}
+
+// The cgroup gate's encoding (gate_format.h tg_grant_key): IPv4 and
+// v4-mapped IPv6 are family AF_INET with the address in addr[0..3].
+TEST(LsmKeysTest, GrantKeyUsesTheGateEncodingForIpv4) {
+  auto v4 = MakeGrantKey(9, *MakeInetTarget(TG_PROTO_TCP, "10.1.2.3", 5432));
+  auto mapped = MakeGrantKey(9, *MakeInetTarget(TG_PROTO_TCP, "::ffff:10.1.2.3", 5432));
+  ASSERT_TRUE(v4.ok() && mapped.ok());
+  const uint8_t want[16] = {10, 1, 2, 3};
+  EXPECT_EQ(v4->family, TG_AF_INET);
+  EXPECT_EQ(std::memcmp(v4->addr, want, 16), 0);
+  EXPECT_EQ(std::memcmp(&*v4, &*mapped, sizeof(*v4)), 0);
+  EXPECT_EQ(offsetof(bpf::tg_lsm_grant_key, family), 9u);
+  EXPECT_EQ(offsetof(bpf::tg_lsm_grant_key, port), 10u);
+  EXPECT_EQ(offsetof(bpf::tg_lsm_grant_key, addr), 16u);
+  EXPECT_EQ(offsetof(bpf::tg_lsm_grant_val, expiry_ns), 16u);
+  EXPECT_EQ(offsetof(bpf::tg_lsm_grant_val, state), 24u);
 }
 
 TEST(LsmKeysTest, KernelDevIsMajorShift20) {

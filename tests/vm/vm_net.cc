@@ -24,11 +24,11 @@ bpflsm::TaoId Tao(uint8_t seed) {
   return id;
 }
 
-bpf::tg_target_key Target(uint8_t proto, const char* addr, uint16_t port) {
+bpf::tg_lsm_target_key Target(uint8_t proto, const char* addr, uint16_t port) {
   return *MakeInetTarget(proto, addr, port);
 }
 
-bpf::tg_grant_key Grant(uint64_t cg, uint8_t proto, const char* addr, uint16_t port) {
+bpf::tg_lsm_grant_key Grant(uint64_t cg, uint8_t proto, const char* addr, uint16_t port) {
   return *MakeGrantKey(cg, Target(proto, addr, port));
 }
 
@@ -44,8 +44,8 @@ void ConnectCase(Env& env, const std::string& name, const std::string& cg,
 void GrantSingleUse(Env& env) {
   auto key = Grant(env.ref_a.id, TG_PROTO_TCP, "127.0.0.1", kTcpProtected);
   auto tao = Tao(0x40);
-  auto st = env.gate->InstallGrant(key, tao, bpflsm::LsmGate::BootNowNs() + 60'000'000'000ull);
-  auto dup = env.gate->InstallGrant(key, Tao(0x50), bpflsm::LsmGate::BootNowNs() + 60'000'000'000ull);
+  auto st = env.gate->InstallGrant(key, tao, bpflsm::LsmGate::MonotonicNowNs() + 60'000'000'000ull);
+  auto dup = env.gate->InstallGrant(key, Tao(0x50), bpflsm::LsmGate::MonotonicNowNs() + 60'000'000'000ull);
   (void)env.gate->PollEvents(0);  // drop older events
   auto fn = [] { return ConnectInet(AF_INET, SOCK_STREAM, "127.0.0.1", kTcpProtected); };
   int first = RunIn(env.gov_a, fn);
@@ -98,7 +98,7 @@ void GrantRace(Env& env) {
   close(go[0]);
   close(results[1]);
   auto key = Grant(env.ref_a.id, TG_PROTO_TCP, "127.0.0.1", kTcpProtected);
-  auto st = env.gate->InstallGrant(key, Tao(0x60), bpflsm::LsmGate::BootNowNs() + 60'000'000'000ull);
+  auto st = env.gate->InstallGrant(key, Tao(0x60), bpflsm::LsmGate::MonotonicNowNs() + 60'000'000'000ull);
   usleep(200000);  // let every racer block on the go pipe
   close(go[1]);    // everyone reads EOF at once
   int wins = 0, denied = 0, other = 0;
@@ -115,7 +115,7 @@ void GrantRace(Env& env) {
 
 void GrantExpired(Env& env) {
   auto key = Grant(env.ref_a.id, TG_PROTO_TCP, "127.0.0.1", kTcpProtected);
-  auto st = env.gate->InstallGrant(key, Tao(0x70), bpflsm::LsmGate::BootNowNs() - 1);
+  auto st = env.gate->InstallGrant(key, Tao(0x70), bpflsm::LsmGate::MonotonicNowNs() - 1);
   int r = RunIn(env.gov_a, [] { return ConnectInet(AF_INET, SOCK_STREAM, "127.0.0.1", kTcpProtected); });
   auto present = env.gate->GrantPresent(key);
   Report("grant_expired_denied", st.ok() && r == EPERM && present.ok() && !*present,
@@ -124,7 +124,7 @@ void GrantExpired(Env& env) {
 
 void GrantOtherCgroup(Env& env) {
   auto key = Grant(env.ref_a.id, TG_PROTO_TCP, "127.0.0.1", kTcpProtected);
-  auto st = env.gate->InstallGrant(key, Tao(0x80), bpflsm::LsmGate::BootNowNs() + 60'000'000'000ull);
+  auto st = env.gate->InstallGrant(key, Tao(0x80), bpflsm::LsmGate::MonotonicNowNs() + 60'000'000'000ull);
   int r = RunIn(env.gov_b, [] { return ConnectInet(AF_INET, SOCK_STREAM, "127.0.0.1", kTcpProtected); });
   auto present = env.gate->GrantPresent(key);
   bool still = present.ok() && *present;

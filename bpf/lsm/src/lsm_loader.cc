@@ -80,7 +80,7 @@ bool CoreHook(const std::string& hook) {
 }
 
 std::vector<bpf_map*> PinnedMaps(lsm_gate* s) {
-  return {s->maps.tg_governed, s->maps.tg_lsm_cfg,    s->maps.tg_targets,
+  return {s->maps.tg_governed, s->maps.tg_lsm_cfg,    s->maps.tg_lsm_targets,
           s->maps.tg_grants,   s->maps.tg_inodes,     s->maps.tg_agent_pids,
           s->maps.tg_lsm_events, s->maps.tg_lsm_stats};
 }
@@ -107,7 +107,7 @@ absl::StatusOr<std::unique_ptr<LsmGate>> LsmGate::Load(const Options& options) {
   }
   gate->skel_ = lsm_gate__open();
   if (!gate->skel_) return ErrnoStatus(errno, "open lsm_gate skeleton");
-  TG_RETURN_IF_ERROR(gate->SelectPrograms());
+  TG_RETURN_IF_ERROR(gate->SelectPrograms(options.network));
   int rc = lsm_gate__load(gate->skel_);
   if (rc < 0) {
     return LibbpfStatus(rc, "load BPF LSM programs (kernel needs BPF LSM: `bpf` in lsm=, "
@@ -186,31 +186,32 @@ absl::Status LsmGate::Ungovern(uint64_t cgroup_id) {
   return UpdateLevels();
 }
 
-absl::Status LsmGate::ProtectTarget(const bpf::tg_target_key& target) {
-  bpf::tg_target_value v{0};
-  return LibbpfStatus(bpf_map__update_elem(skel_->maps.tg_targets, &target, sizeof(target), &v,
+absl::Status LsmGate::ProtectTarget(const bpf::tg_lsm_target_key& target) {
+  bpf::tg_lsm_target_val v{0};
+  return LibbpfStatus(bpf_map__update_elem(skel_->maps.tg_lsm_targets, &target, sizeof(target), &v,
                                            sizeof(v), BPF_ANY),
-                      "update tg_targets");
+                      "update tg_lsm_targets");
 }
 
-absl::Status LsmGate::UnprotectTarget(const bpf::tg_target_key& target) {
+absl::Status LsmGate::UnprotectTarget(const bpf::tg_lsm_target_key& target) {
   return LibbpfStatus(
-      bpf_map__delete_elem(skel_->maps.tg_targets, &target, sizeof(target), 0),
-      "delete from tg_targets");
+      bpf_map__delete_elem(skel_->maps.tg_lsm_targets, &target, sizeof(target), 0),
+      "delete from tg_lsm_targets");
 }
 
-absl::Status LsmGate::InstallGrant(const bpf::tg_grant_key& key, const TaoId& tao_id,
-                                   uint64_t expires_boot_ns) {
-  bpf::tg_grant_value v;
+absl::Status LsmGate::InstallGrant(const bpf::tg_lsm_grant_key& key, const TaoId& tao_id,
+                                   uint64_t expiry_ns) {
+  bpf::tg_lsm_grant_val v{};
   std::memcpy(v.tao_id, tao_id.data(), sizeof(v.tao_id));
-  v.expires_boot_ns = expires_boot_ns;
+  v.expiry_ns = expiry_ns;
+  v.state = 0;
   return LibbpfStatus(bpf_map__update_elem(skel_->maps.tg_grants, &key, sizeof(key), &v,
                                            sizeof(v), BPF_NOEXIST),
                       "install grant (BPF_NOEXIST)");
 }
 
-absl::StatusOr<bool> LsmGate::GrantPresent(const bpf::tg_grant_key& key) {
-  bpf::tg_grant_value v;
+absl::StatusOr<bool> LsmGate::GrantPresent(const bpf::tg_lsm_grant_key& key) {
+  bpf::tg_lsm_grant_val v;
   int rc = bpf_map__lookup_elem(skel_->maps.tg_grants, &key, sizeof(key), &v, sizeof(v), 0);
   if (rc == -ENOENT) return false;
   TG_RETURN_IF_ERROR(LibbpfStatus(rc, "lookup tg_grants"));
@@ -264,7 +265,7 @@ absl::Status LsmGate::Unpin(const std::string& dir) {
   return first;
 }
 
-absl::Status LsmGate::SelectPrograms() {
+absl::Status LsmGate::SelectPrograms(bool network) {
   struct btf* vmlinux = btf__load_vmlinux_btf();
   if (!vmlinux) return ErrnoStatus(errno, "load kernel BTF (/sys/kernel/btf/vmlinux)");
   absl::Status status;
@@ -276,6 +277,14 @@ absl::Status LsmGate::SelectPrograms() {
     bool present =
         btf__find_by_name_kind(vmlinux, ("bpf_lsm_" + hook).c_str(), BTF_KIND_FUNC) > 0;
     HookStatus hs{name, hook, present, present ? "" : "kernel has no bpf_lsm_" + hook};
+    bool net = hook == "socket_connect" || hook == "socket_sendmsg" || hook == "unix_stream_connect";
+    if (net && !network) {
+      hs.enforcing = false;
+      hs.detail = "not loaded (Options.network = false: cgroup hooks enforce network)";
+      bpf_program__set_autoload(prog, false);
+      hooks_.push_back(hs);
+      continue;
+    }
     if (name == "tg_bpf3" || name == "tg_bpf4") {
       // Exactly one of the two security_bpf programs matches this kernel.
       bool mine = (name == "tg_bpf3") == (bpf_hook_nargs_ == 3);
@@ -321,9 +330,9 @@ int LsmGate::MapFd(const std::string& name) const {
   return m ? bpf_map__fd(m) : -1;
 }
 
-uint64_t LsmGate::BootNowNs() {
+uint64_t LsmGate::MonotonicNowNs() {
   timespec ts;
-  clock_gettime(CLOCK_BOOTTIME, &ts);
+  clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 

@@ -18,15 +18,17 @@ using TaoId = std::array<uint8_t, 16>;
 // A network target: proto TG_PROTO_TCP/UDP, a numeric IPv4 or IPv6 address
 // ("10.0.0.5", "::1", "::ffff:10.0.0.5"), port in host order (0 in a
 // protected target = every port). IPv4 is encoded v4-mapped.
-absl::StatusOr<bpf::tg_target_key> MakeInetTarget(uint8_t proto, std::string_view addr,
+absl::StatusOr<bpf::tg_lsm_target_key> MakeInetTarget(uint8_t proto, std::string_view addr,
                                                    uint16_t port);
 
 // A unix stream socket target: the inode of the socket file at `path`.
-absl::StatusOr<bpf::tg_target_key> MakeUnixTarget(std::string_view path);
+absl::StatusOr<bpf::tg_lsm_target_key> MakeUnixTarget(std::string_view path);
 
-// Grant key for `target` (exact port, never 0) bound to governed cgroup.
-absl::StatusOr<bpf::tg_grant_key> MakeGrantKey(uint64_t cgroup_id,
-                                               const bpf::tg_target_key& target);
+// Grant key for `target` (exact port, never 0) bound to governed cgroup;
+// IPv4 / v4-mapped targets become family TG_AF_INET with addr[0..3], the
+// cgroup gate's encoding (lsm_gate.h).
+absl::StatusOr<bpf::tg_lsm_grant_key> MakeGrantKey(uint64_t cgroup_id,
+                                               const bpf::tg_lsm_target_key& target);
 
 // The kernel's s_dev encoding of a stat() st_dev: (major << 20) | minor.
 uint64_t KernelDev(dev_t st_dev);

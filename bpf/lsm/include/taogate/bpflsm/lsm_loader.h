@@ -46,6 +46,11 @@ class LsmGate {
   struct Options {
     bool libbpf_debug = false;  // route libbpf's debug output to stderr
     bool quiet = false;         // no libbpf output at all (probing)
+    // Load the network programs (socket_connect, socket_sendmsg,
+    // unix_stream_connect). Turn off when the cgroup gate enforces network
+    // targets with a shared tg_grants map: both would consume a grant for
+    // the same connect.
+    bool network = true;
   };
 
   static absl::StatusOr<std::unique_ptr<LsmGate>> Load(const Options& options);
@@ -58,15 +63,15 @@ class LsmGate {
   absl::Status Ungovern(uint64_t cgroup_id);
 
   // Protected network/unix targets (keys from lsm_keys.h).
-  absl::Status ProtectTarget(const bpf::tg_target_key& target);
-  absl::Status UnprotectTarget(const bpf::tg_target_key& target);
+  absl::Status ProtectTarget(const bpf::tg_lsm_target_key& target);
+  absl::Status UnprotectTarget(const bpf::tg_lsm_target_key& target);
 
-  // One-shot grant; expires_boot_ns is CLOCK_BOOTTIME (see BootNowNs()).
+  // One-shot grant; expiry_ns is CLOCK_MONOTONIC (see MonotonicNowNs()).
   // Refuses to overwrite an existing grant for the same key.
-  absl::Status InstallGrant(const bpf::tg_grant_key& key, const TaoId& tao_id,
-                            uint64_t expires_boot_ns);
+  absl::Status InstallGrant(const bpf::tg_lsm_grant_key& key, const TaoId& tao_id,
+                            uint64_t expiry_ns);
   // True if the grant is still in the map (not yet consumed or expired).
-  absl::StatusOr<bool> GrantPresent(const bpf::tg_grant_key& key);
+  absl::StatusOr<bool> GrantPresent(const bpf::tg_lsm_grant_key& key);
 
   // Protected inodes: deny is TG_DENY_*, subtree applies it below a directory.
   absl::Status ProtectInode(const bpf::tg_inode_key& key, uint32_t deny, bool subtree);
@@ -94,12 +99,12 @@ class LsmGate {
   // The security_bpf arity detected at load (3 before 6.15, 4 after).
   uint32_t bpf_hook_nargs() const { return bpf_hook_nargs_; }
 
-  static uint64_t BootNowNs();
+  static uint64_t MonotonicNowNs();
 
  private:
   LsmGate() = default;
   absl::Status UpdateLevels();
-  absl::Status SelectPrograms();  // autoload per kernel BTF; fills hooks_
+  absl::Status SelectPrograms(bool network);  // autoload per kernel BTF; fills hooks_
 
   lsm_gate* skel_ = nullptr;      // owned; destroyed last in ~LsmGate
   ring_buffer* events_ = nullptr; // owned; freed before skel_
