@@ -72,7 +72,8 @@ struct tg_lsm_config {
 };
 
 /*
- * A network target, shared by tg_lsm_targets and tg_grants.
+ * A protected network or unix target: the key of tg_lsm_targets (grants use
+ * tg_lsm_grant_key, derived from it by tg_grant_key_of / MakeGrantKey).
  *   addr: IPv6 bytes in network order. IPv4 is stored v4-mapped
  *         (::ffff:a.b.c.d) so AF_INET and v4-mapped AF_INET6 connects to the
  *         same host hit the same key. For unix stream sockets (proto 0) addr
