@@ -167,6 +167,28 @@ void SendPaths(Env& env) {
   Report("sendto_connected_stream_allowed", connected == 0, "governed=" + ErrName(connected));
 }
 
+// The other two grant-key encodings (AF_INET6, AF_UNIX by inode) must match
+// between user space (MakeGrantKey) and the programs.
+void GrantOtherFamilies(Env& env) {
+  const std::string sock = env.tmp + "/db-link.sock";  // via the symlink
+  auto unix_target = bpflsm::MakeUnixTarget(env.tmp + "/db.sock");
+  auto unix_key = unix_target.ok() ? MakeGrantKey(env.ref_a.id, *unix_target)
+                                   : absl::StatusOr<bpf::tg_lsm_grant_key>(unix_target.status());
+  auto v6_key = Grant(env.ref_a.id, TG_PROTO_TCP, "::1", kTcp6Protected);
+  uint64_t expiry = bpflsm::LsmGate::MonotonicNowNs() + 60'000'000'000ull;
+  bool installed = unix_key.ok() && env.gate->InstallGrant(*unix_key, Tao(0x90), expiry).ok() &&
+                   env.gate->InstallGrant(v6_key, Tao(0xa0), expiry).ok();
+  auto unix_fn = [&sock] { return ConnectUnix(sock); };
+  auto v6_fn = [] { return ConnectInet(AF_INET6, SOCK_STREAM, "::1", kTcp6Protected); };
+  int u1 = RunIn(env.gov_a, unix_fn), u2 = RunIn(env.gov_a, unix_fn);
+  int v1 = RunIn(env.gov_a, v6_fn), v2 = RunIn(env.gov_a, v6_fn);
+  Report("grant_unix_and_ipv6_single_use",
+         installed && u1 == 0 && u2 == EPERM && v1 == 0 && v2 == EPERM,
+         std::string("installed=") + (installed ? "yes" : "no") + ",unix_first=" + ErrName(u1) +
+             ",unix_second=" + ErrName(u2) + ",ipv6_first=" + ErrName(v1) +
+             ",ipv6_second=" + ErrName(v2));
+}
+
 }  // namespace
 
 void RunNetScenarios(Env& env) {
@@ -189,6 +211,7 @@ void RunNetScenarios(Env& env) {
   GrantRace(env);
   GrantExpired(env);
   GrantOtherCgroup(env);
+  GrantOtherFamilies(env);
 }
 
 }  // namespace taogate::vmtest
