@@ -1,8 +1,8 @@
 // LsmGate: owns taogate's BPF LSM programs (bpf/lsm/lsm_gate.bpf.c), their
-// maps and links. Lifecycle: Load() opens the skeleton, sets the kernel-
-// dependent rodata (security_bpf arity from the running kernel's BTF), loads
-// and attaches every program; the destructor destroys the skeleton, which
-// detaches every link that is not pinned. Pin() pins links and maps into a
+// maps and links. Lifecycle: Load() opens the skeleton, picks the programs
+// the running kernel's BTF supports (the security_bpf program of the right
+// arity; optional hooks only if present), loads and attaches them; the
+// destructor destroys the skeleton, which detaches every link not pinned. Pin() pins links and maps into a
 // bpffs directory so enforcement outlives this process (fail closed).
 //
 // Load() fails (nothing stays attached) when the kernel has no BPF LSM, e.g.
@@ -59,6 +59,8 @@ class LsmGate {
   LsmGate& operator=(const LsmGate&) = delete;
 
   // Governed cgroups: only tasks in these cgroups (or below) are affected.
+  // Refuses the root cgroup and this process's own cgroup or any ancestor
+  // of it (the agent would lose bpf() and signals; the host would stop).
   absl::Status Govern(const CgroupRef& cgroup);
   absl::Status Ungovern(uint64_t cgroup_id);
 
