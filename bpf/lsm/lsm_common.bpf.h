@@ -79,15 +79,18 @@ static __always_inline void tg_count(__u32 stat)
 // The governed cgroup of the current task (deepest match), or 0.
 static __always_inline __u64 tg_governed_cgroup(void)
 {
-	__u64 id = bpf_get_current_cgroup_id();
 	__u32 zero = 0;
 	struct tg_lsm_config *cfg;
+	__u64 id;
 
-	if (bpf_map_lookup_elem(&tg_governed, &id))
-		return id;
+	// Every governed cgroup sets its level bit (LsmGate::Govern), so an
+	// empty mask means nothing is governed: one array lookup and out.
 	cfg = bpf_map_lookup_elem(&tg_lsm_cfg, &zero);
 	if (!cfg || !cfg->governed_levels)
 		return 0;
+	id = bpf_get_current_cgroup_id();
+	if (bpf_map_lookup_elem(&tg_governed, &id))
+		return id;
 	for (int level = TG_LSM_MAX_CGROUP_LEVEL - 1; level >= 0; level--) {
 		if (!(cfg->governed_levels & (1u << level)))
 			continue;

@@ -58,7 +58,9 @@ namespace taogate::bpf {
  * bpf_get_current_cgroup_id returns) -> struct tg_governed_value.
  * A task is governed if its own cgroup is in the map, or an ancestor at a
  * level whose bit is set in tg_lsm_config.governed_levels is. The deepest
- * match is "the governed cgroup" that grants are keyed by.
+ * match is "the governed cgroup" that grants are keyed by. Every entry's
+ * level bit must be set in governed_levels: an empty mask short-cuts to
+ * "nothing governed".
  */
 struct tg_governed_value {
 	__u32 level; /* depth of the cgroup (root = 0), informational */
