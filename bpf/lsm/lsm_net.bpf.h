@@ -190,30 +190,43 @@ int BPF_PROG(tg_socket_sendmsg, struct socket *sock, struct msghdr *msg, int siz
 
 // Unix stream connects are matched by the inode of the listener's socket
 // file, so relative paths, symlinks and hard links all resolve to one key.
-SEC("lsm/unix_stream_connect")
-int BPF_PROG(tg_unix_stream_connect, struct sock *sock, struct sock *other, struct sock *newsk,
-	     int ret)
+// The unix target of a peer socket: the inode of the file it is bound to.
+static __always_inline int tg_unix_decision(struct sock *other, __u8 hook)
 {
 	struct tg_lsm_target_key t;
 	struct unix_sock *peer = (struct unix_sock *)other;
 	struct inode *inode;
 	__u64 cg, dev, ino;
 
-	if (ret != 0)
-		return ret;
 	cg = tg_governed_cgroup();
 	if (!cg)
 		return 0;
 	inode = BPF_CORE_READ(peer, path.dentry, d_inode);
 	if (!inode)
-		return 0;  // abstract socket: no file to protect
+		return 0;  // abstract or unbound socket: no file to protect
 	dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	ino = BPF_CORE_READ(inode, i_ino);
 	__builtin_memset(&t, 0, sizeof(t));
 	t.proto = TG_PROTO_UNIX;
 	__builtin_memcpy(&t.addr[0], &dev, 8);
 	__builtin_memcpy(&t.addr[8], &ino, 8);
-	return tg_connect_decision(cg, &t, TG_AF_UNIX, TG_HOOK_UNIX_CONNECT);
+	return tg_connect_decision(cg, &t, TG_AF_UNIX, hook);
+}
+
+SEC("lsm/unix_stream_connect")
+int BPF_PROG(tg_unix_stream_connect, struct sock *sock, struct sock *other, struct sock *newsk,
+	     int ret)
+{
+	return ret ? ret : tg_unix_decision(other, TG_HOOK_UNIX_CONNECT);
+}
+
+// Unix datagrams: checked at connect and on every send (the kernel calls
+// this hook for both), so like unconnected UDP each datagram to a protected
+// socket needs its own grant.
+SEC("lsm/unix_may_send")
+int BPF_PROG(tg_unix_may_send, struct socket *sock, struct socket *other, int ret)
+{
+	return ret ? ret : tg_unix_decision(BPF_CORE_READ(other, sk), TG_HOOK_UNIX_CONNECT);
 }
 
 #endif /* TAOGATE_BPF_LSM_NET_BPF_H_ */

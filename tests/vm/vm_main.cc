@@ -88,6 +88,17 @@ int ListenUnix(const std::string& path) {
   return fd;
 }
 
+int BindUnixDgram(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path.c_str());
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)) != 0) {
+    Info("bind " + path + " failed: " + strerror(errno));
+  }
+  return fd;
+}
+
 template <typename T>
 bool Ok(const absl::StatusOr<T>& s, const std::string& what) {
   if (!s.ok()) Info(what + ": " + std::string(s.status().message()));
@@ -213,7 +224,8 @@ int main() {
                                 Listen(AF_INET, SOCK_STREAM, "127.0.0.1", kTcpOpen),
                                 Listen(AF_INET6, SOCK_STREAM, "::1", kTcp6Protected),
                                 Listen(AF_INET, SOCK_DGRAM, "127.0.0.1", kUdpProtected),
-                                ListenUnix(env.tmp + "/db.sock")};
+                                ListenUnix(env.tmp + "/db.sock"),
+                                BindUnixDgram(env.tmp + "/log.sock")};
   symlink((env.tmp + "/db.sock").c_str(), (env.tmp + "/db-link.sock").c_str());
   WriteFileOrDie(env.tmp + "/records.sqlite", "SQLite format 3", 0666);
   link((env.tmp + "/records.sqlite").c_str(), (env.tmp + "/alias.sqlite").c_str());
@@ -234,6 +246,8 @@ int main() {
           Ok(g->ProtectTarget(*MakeInetTarget(TG_PROTO_UDP, "127.0.0.1", kUdpProtected)), "t3") &&
           Ok(bpflsm::MakeUnixTarget(env.tmp + "/db.sock"), "unix key") &&
           Ok(g->ProtectTarget(*bpflsm::MakeUnixTarget(env.tmp + "/db.sock")), "t4") &&
+          Ok(bpflsm::MakeUnixTarget(env.tmp + "/log.sock"), "unix dgram key") &&
+          Ok(g->ProtectTarget(*bpflsm::MakeUnixTarget(env.tmp + "/log.sock")), "t5") &&
           Ok(g->ProtectInode(*bpflsm::MakeInodeKey(env.tmp + "/records.sqlite"), TG_DENY_WRITE, false), "i1") &&
           Ok(g->ProtectInode(*bpflsm::MakeInodeKey(env.tmp + "/creds"), TG_DENY_READ | TG_DENY_WRITE, true), "i2") &&
           Ok(g->ProtectInode(*bpflsm::MakeInodeKey(env.tmp + "/listed-tool"), TG_DENY_EXEC, false), "i3");

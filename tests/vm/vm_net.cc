@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -157,7 +159,20 @@ int SendTo(int type, int flags, uint16_t port, int connect_port) {
   return rc;
 }
 
+int SendUnixDgram(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path.c_str());
+  int rc = sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)) >= 0 ? 0 : errno;
+  close(fd);
+  return rc;
+}
+
 void SendPaths(Env& env) {
+  ConnectCase(env, "unix_dgram_send_denied", env.gov_a,
+              [&env] { return SendUnixDgram(env.tmp + "/log.sock"); }, EPERM);
   ConnectCase(env, "sendto_udp_unconnected_denied", env.gov_a,
               [] { return SendTo(SOCK_DGRAM, 0, kUdpProtected, 0); }, EPERM);
   ConnectCase(env, "tcp_fastopen_denied", env.gov_a,

@@ -277,7 +277,8 @@ absl::Status LsmGate::SelectPrograms(bool network) {
     bool present =
         btf__find_by_name_kind(vmlinux, ("bpf_lsm_" + hook).c_str(), BTF_KIND_FUNC) > 0;
     HookStatus hs{name, hook, present, present ? "" : "kernel has no bpf_lsm_" + hook};
-    bool net = hook == "socket_connect" || hook == "socket_sendmsg" || hook == "unix_stream_connect";
+    bool net = hook == "socket_connect" || hook == "socket_sendmsg" ||
+               hook == "unix_stream_connect" || hook == "unix_may_send";
     if (net && !network) {
       hs.enforcing = false;
       hs.detail = "not loaded (Options.network = false: cgroup hooks enforce network)";
