@@ -34,8 +34,9 @@ fail() { echo "FAIL: $*"; exit 1; }
 QEMU=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 is not installed (Debian package qemu-system-x86)"
 BUSYBOX=
 for b in /bin/busybox /usr/bin/busybox; do
-  # Static means no ELF interpreter (no `file` needed).
-  if [ -x "$b" ] && ! grep -aq 'ld-linux-x86-64\.so' "$b"; then BUSYBOX=$b; break; fi
+  # Static means no PT_INTERP (readelf comes with the compiler's binutils).
+  if [ -x "$b" ] && readelf -lW "$b" 2>/dev/null | grep -q 'LOAD' &&
+     ! readelf -lW "$b" | grep -q 'INTERP'; then BUSYBOX=$b; break; fi
 done
 [ -n "$BUSYBOX" ] || fail "no statically linked busybox (Debian package busybox-static)"
 [ -x "$BINARY" ] || fail "in-VM test binary $BINARY not built"
