@@ -45,6 +45,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tg_port_key);
+	__type(value, __u32);
+} tg_target_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct tg_unix_key);
 	__type(value, struct tg_target_val);
@@ -254,6 +261,7 @@ static __always_inline int decide_ip(__u8 hook, __u8 proto, __u8 family, __u16 p
 	struct tg_config *c = gate_config();
 	struct decision d = { .hook = hook, .proto = proto, .port = port };
 	struct tg_grant_key gk = {};
+	struct tg_port_key pk = { .port = port, .proto = proto };
 	__u32 kind;
 
 	if (!c)
@@ -270,8 +278,11 @@ static __always_inline int decide_ip(__u8 hook, __u8 proto, __u8 family, __u16 p
 			return finish(&d);
 		}
 	}
-	kind = family == AF_INET ? lookup_kind4(proto, port, addr)
-				 : lookup_kind6(proto, port, addr);
+	kind = 0;
+	if (c->mode != TG_MODE_PROTECT_LISTED || c->anyport_targets ||
+	    bpf_map_lookup_elem(&tg_target_ports, &pk))
+		kind = family == AF_INET ? lookup_kind4(proto, port, addr)
+					 : lookup_kind6(proto, port, addr);
 	if (!needs_grant(c, kind))
 		return 1;
 	if (!d.cgroup_id)

@@ -32,9 +32,10 @@ std::vector<uint8_t> Protos(Proto p) {
   return {static_cast<uint8_t>(p)};
 }
 
-// Calls fn(map_fd, key bytes) for every LPM key a target expands to.
-absl::Status ForEachLpmKey(gate_bpf* skel, const Target& t,
-                           const std::function<absl::Status(int, const void*)>& fn) {
+// Calls fn(map_fd, key bytes, proto, port) for every LPM key a target
+// expands to.
+using LpmFn = std::function<absl::Status(int, const void*, uint8_t, uint16_t)>;
+absl::Status ForEachLpmKey(gate_bpf* skel, const Target& t, const LpmFn& fn) {
   TG_ASSIGN_OR_RETURN(internal::Prefix pfx, internal::ParseCidr(t.cidr));
   TG_ASSIGN_OR_RETURN(std::vector<uint16_t> ports, internal::ExpandPorts(t.port_lo, t.port_hi));
   for (uint8_t proto : Protos(t.proto)) {
@@ -46,7 +47,7 @@ absl::Status ForEachLpmKey(gate_bpf* skel, const Target& t,
         k.port_be[0] = port >> 8;
         k.port_be[1] = port & 0xff;
         std::memcpy(k.addr, pfx.addr.bytes.data(), 4);
-        TG_RETURN_IF_ERROR(fn(bpf_map__fd(skel->maps.tg_targets4), &k));
+        TG_RETURN_IF_ERROR(fn(bpf_map__fd(skel->maps.tg_targets4), &k, proto, port));
       } else {
         tg_lpm6_key k{};
         k.prefixlen = 24 + pfx.len;
@@ -54,7 +55,7 @@ absl::Status ForEachLpmKey(gate_bpf* skel, const Target& t,
         k.port_be[0] = port >> 8;
         k.port_be[1] = port & 0xff;
         std::memcpy(k.addr, pfx.addr.bytes.data(), 16);
-        TG_RETURN_IF_ERROR(fn(bpf_map__fd(skel->maps.tg_targets6), &k));
+        TG_RETURN_IF_ERROR(fn(bpf_map__fd(skel->maps.tg_targets6), &k, proto, port));
       }
     }
   }
@@ -78,8 +79,32 @@ absl::StatusOr<tg_grant_key> IpGrantKey(uint64_t cgroup_id, const GrantTarget& g
 
 }  // namespace
 
+// tg_target_ports / anyport_targets must stay a superset of the tries (the
+// hook skips the tries on a miss): count up before inserting a new key and
+// down only after deleting one. targets_mu_ serializes the read-modify-write.
+absl::Status Gate::CountPort(uint8_t proto, uint16_t port, int delta) {
+  if (port == 0) {
+    return WriteConfig([&](void* p) {
+      auto* c = static_cast<tg_config*>(p);
+      c->anyport_targets = static_cast<uint32_t>(static_cast<int>(c->anyport_targets) + delta);
+    });
+  }
+  int fd = bpf_map__fd(skel_->maps.tg_target_ports);
+  tg_port_key k{port, proto, 0};
+  uint32_t n = 0;
+  if (bpf_map_lookup_elem(fd, &k, &n) != 0) n = 0;
+  n = static_cast<uint32_t>(static_cast<int>(n) + delta);
+  if (n == 0) {
+    if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT) return ErrnoStatus(errno, "port count");
+  } else if (bpf_map_update_elem(fd, &k, &n, BPF_ANY) != 0) {
+    return ErrnoStatus(errno, "port count");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Gate::AddTarget(const Target& t) {
   tg_target_val v{static_cast<uint32_t>(t.kind), t.rule_id};
+  std::lock_guard<std::mutex> lock(targets_mu_);
   if (!t.unix_path.empty()) {
     TG_ASSIGN_OR_RETURN(tg_unix_key k, internal::UnixKey(t.unix_path));
     if (bpf_map_update_elem(bpf_map__fd(skel_->maps.tg_unix_targets), &k, &v, BPF_ANY) != 0) {
@@ -87,15 +112,21 @@ absl::Status Gate::AddTarget(const Target& t) {
     }
     return RecomputeFlags();
   }
-  return ForEachLpmKey(skel_, t, [&](int fd, const void* key) {
+  return ForEachLpmKey(skel_, t, [&](int fd, const void* key, uint8_t proto, uint16_t port) {
+    tg_target_val old{};
+    bool exists = bpf_map_lookup_elem(fd, key, &old) == 0;
+    if (!exists) TG_RETURN_IF_ERROR(CountPort(proto, port, +1));
     if (bpf_map_update_elem(fd, key, &v, BPF_ANY) != 0) {
-      return ErrnoStatus(errno, "add target " + t.cidr);
+      absl::Status err = ErrnoStatus(errno, "add target " + t.cidr);
+      if (!exists) (void)CountPort(proto, port, -1);
+      return err;
     }
     return absl::OkStatus();
   });
 }
 
 absl::Status Gate::RemoveTarget(const Target& t) {
+  std::lock_guard<std::mutex> lock(targets_mu_);
   if (!t.unix_path.empty()) {
     TG_ASSIGN_OR_RETURN(tg_unix_key k, internal::UnixKey(t.unix_path));
     if (bpf_map_delete_elem(bpf_map__fd(skel_->maps.tg_unix_targets), &k) != 0 && errno != ENOENT) {
@@ -103,11 +134,11 @@ absl::Status Gate::RemoveTarget(const Target& t) {
     }
     return RecomputeFlags();
   }
-  return ForEachLpmKey(skel_, t, [&](int fd, const void* key) {
-    if (bpf_map_delete_elem(fd, key) != 0 && errno != ENOENT) {
-      return ErrnoStatus(errno, "remove target " + t.cidr);
+  return ForEachLpmKey(skel_, t, [&](int fd, const void* key, uint8_t proto, uint16_t port) {
+    if (bpf_map_delete_elem(fd, key) != 0) {
+      return errno == ENOENT ? absl::OkStatus() : ErrnoStatus(errno, "remove target " + t.cidr);
     }
-    return absl::OkStatus();
+    return CountPort(proto, port, -1);
   });
 }
 

@@ -71,6 +71,30 @@ TEST_F(EnforceTest, MoreSpecificPrefixDoesNotHideBroaderProtection) {
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", other.port); }), EPERM);
 }
 
+TEST_F(EnforceTest, EveryPortTargetIsDenied) {
+  Listener l = ListenTcp();
+  Protect("tcp:127.0.0.0/24:*");
+  EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), EPERM);
+  auto t = ParseTarget("tcp:127.0.0.0/24:*");
+  ASSERT_TRUE(gate_->RemoveTarget(*t).ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), 0);
+}
+
+// The hook skips the tries when no entry has the destination's port; the
+// port counts must stay right as overlapping targets come and go.
+TEST_F(EnforceTest, RemovingOneTargetKeepsOthersWithTheSamePort) {
+  Listener l = ListenTcp();
+  Protect(StrCat("tcp:127.0.0.1:", l.port));
+  Protect(StrCat("tcp:127.0.0.0/8:", l.port));
+  Protect(StrCat("tcp:127.0.0.0/8:", l.port));  // re-adding must not double count
+  auto narrow = ParseTarget(StrCat("tcp:127.0.0.1:", l.port));
+  ASSERT_TRUE(gate_->RemoveTarget(*narrow).ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), EPERM);
+  auto wide = ParseTarget(StrCat("tcp:127.0.0.0/8:", l.port));
+  ASSERT_TRUE(gate_->RemoveTarget(*wide).ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), 0);
+}
+
 TEST_F(EnforceTest, UdpSendmsgAndConnectedUdpAreDenied) {
   Listener u = BindUdp();
   Protect(StrCat("udp:127.0.0.1:", u.port));

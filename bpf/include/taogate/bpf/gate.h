@@ -166,6 +166,7 @@ class Gate {
   absl::Status AttachAll();
   absl::Status WriteConfig(const std::function<void(void*)>& edit);
   absl::Status RecomputeFlags();
+  absl::Status CountPort(uint8_t proto, uint16_t port, int delta);
 
   struct Link;
   GateOptions options_;
@@ -178,6 +179,7 @@ class Gate {
   uint64_t governed_root_id_ = 0;
   uint32_t governed_level_ = 0;
   std::mutex config_mu_;
+  std::mutex targets_mu_;
 };
 
 }  // namespace taogate::bpf
