@@ -266,7 +266,6 @@ static __always_inline int decide_ip(__u8 hook, __u8 proto, __u8 family, __u16 p
 
 	if (!c)
 		return 0;
-	count(TG_CNT_CHECKED);
 	d.family = family;
 	__builtin_memcpy(d.addr, addr, 16);
 	// The ancestor walk is only paid for when a quarantine exists or the
@@ -285,6 +284,7 @@ static __always_inline int decide_ip(__u8 hook, __u8 proto, __u8 family, __u16 p
 					 : lookup_kind6(proto, port, addr);
 	if (!needs_grant(c, kind))
 		return 1;
+	count(TG_CNT_CHECKED);
 	if (!d.cgroup_id)
 		d.cgroup_id = workload_id(c);
 	gk.cgroup_id = d.cgroup_id;

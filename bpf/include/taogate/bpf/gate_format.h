@@ -94,7 +94,7 @@ enum tg_hook {
 };
 
 enum tg_counter {
-	TG_CNT_CHECKED = 0,        /* governed connect/sendmsg seen */
+	TG_CNT_CHECKED = 0,        /* governed connect/sendmsg that needed a grant */
 	TG_CNT_ALLOW_GRANT,
 	TG_CNT_DENY,
 	TG_CNT_DENY_EXPIRED,
