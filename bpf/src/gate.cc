@@ -195,67 +195,122 @@ absl::Status Gate::Load(const GateOptions& o) {
   });
 }
 
-// Attaches every loaded program. A hook with a pinned link gets the new
-// program swapped in atomically (cgroup links) or a new link attached before
-// the old one is removed (tracing links cannot be updated), so some version
-// of each hook is enforcing at every instant.
+// Attaches every loaded program except an on-demand sys_enter (see
+// GateOptions::syscall_hook_always).
 absl::Status Gate::AttachAll() {
-  UniqueFd cg(open(options_.governed_cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!cg) return ErrnoStatus(errno, "open " + options_.governed_cgroup);
+  bool kill_armed = false;
+  {
+    tg_config c{};
+    uint32_t zero = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.tg_config), &zero, &c) == 0) {
+      kill_armed = c.kill_armed != 0;
+    }
+  }
+  std::lock_guard<std::mutex> lock(links_mu_);
   for (const HookDef& h : kHooks) {
-    HookStatus st{h.name, HookState::kAbsent, ""};
+    hooks_.push_back({h.name, HookState::kAbsent, ""});
     bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
     if (!bpf_program__autoload(prog)) {
-      st.detail = "kernel lacks this attach type (needs 6.7+)";
-      hooks_.push_back(st);
+      hooks_.back().detail = "kernel lacks this attach type (needs 6.7+)";
       continue;
     }
-    std::string path = LinkPath(options_.pin_root, h.name);
-    auto link = std::make_unique<Link>();
-    link->name = h.name;
-    bool swapped = false;
-    if (access(path.c_str(), F_OK) == 0) {
-      bpf_link* old = bpf_link__open(path.c_str());
-      if (old && bpf_link__update_program(old, prog) == 0) {
-        link->link = old;
-        swapped = true;
-      } else if (old) {
-        link->link = old;  // keep enforcing with the old program until replaced
-      }
+    if (h.kind == AttachKind::kTracing && !options_.syscall_hook_always && !kill_armed) {
+      TG_RETURN_IF_ERROR(DetachHookLocked(h.name));  // adopt: drop a stale one
+      continue;
     }
-    if (!swapped) {
-      bpf_link* fresh = h.kind == AttachKind::kCgroup ? bpf_program__attach_cgroup(prog, cg.get())
-                                                      : bpf_program__attach_trace(prog);
-      if (!fresh) {
-        int err = errno;
-        st.detail = StrCat("attach failed: ", std::strerror(err));
-        if (h.required) return ErrnoStatus(err, StrCat("attach ", h.name));
-        hooks_.push_back(st);
-        continue;
-      }
-      std::string tmp = path + "_new";  // bpffs refuses names with dots
-      unlink(tmp.c_str());
-      if (int err = bpf_link__pin(fresh, tmp.c_str()); err != 0) {
-        bpf_link__destroy(fresh);
-        return ErrnoStatus(-err, "pin link " + tmp);
-      }
-      if (link->link) {  // retire the old link only now that the new one runs
-        bpf_link__unpin(link->link);
-        bpf_link__detach(link->link);
-        bpf_link__destroy(link->link);
-        unlink(path.c_str());
-      }
-      bpf_link__unpin(fresh);
-      if (int err = bpf_link__pin(fresh, path.c_str()); err != 0) {
-        bpf_link__destroy(fresh);
-        return ErrnoStatus(-err, "pin link " + path);
-      }
-      link->link = fresh;
+    TG_RETURN_IF_ERROR(AttachHookLocked(h));
+  }
+  return absl::OkStatus();
+}
+
+HookStatus* Gate::StatusLocked(const char* name) {
+  for (HookStatus& st : hooks_) {
+    if (st.name == name) return &st;
+  }
+  return nullptr;
+}
+
+// Attaches one hook. A pinned link gets the new program swapped in
+// atomically (cgroup links); otherwise (none pinned, or a tracing link, which
+// cannot be updated) a new link is attached and pinned before the old one is
+// removed, so some version of the hook enforces at every instant.
+absl::Status Gate::AttachHookLocked(const HookDef& h) {
+  HookStatus* st = StatusLocked(h.name);
+  bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
+  std::string path = LinkPath(options_.pin_root, h.name);
+  for (auto& l : links_) {
+    if (l->name == h.name) return absl::OkStatus();  // already attached by us
+  }
+  auto link = std::make_unique<Link>();
+  link->name = h.name;
+  bool swapped = false;
+  if (access(path.c_str(), F_OK) == 0) {
+    link->link = bpf_link__open(path.c_str());
+    swapped = link->link && bpf_link__update_program(link->link, prog) == 0;
+  }
+  if (!swapped) {
+    UniqueFd cg(open(options_.governed_cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!cg) return ErrnoStatus(errno, "open " + options_.governed_cgroup);
+    bpf_link* fresh = h.kind == AttachKind::kCgroup ? bpf_program__attach_cgroup(prog, cg.get())
+                                                    : bpf_program__attach_trace(prog);
+    if (!fresh) {
+      int err = errno;
+      st->detail = StrCat("attach failed: ", std::strerror(err));
+      if (h.required) return ErrnoStatus(err, StrCat("attach ", h.name));
+      return absl::OkStatus();  // reported absent (old link, if any, keeps running)
     }
-    st.state = h.degraded ? HookState::kDegraded : HookState::kEnforcing;
-    st.detail = h.degraded ? h.degraded : "";
-    hooks_.push_back(st);
-    links_.push_back(std::move(link));
+    std::string tmp = path + "_new";  // bpffs refuses names with dots
+    unlink(tmp.c_str());
+    if (int err = bpf_link__pin(fresh, tmp.c_str()); err != 0) {
+      bpf_link__destroy(fresh);
+      return ErrnoStatus(-err, "pin link " + tmp);
+    }
+    if (link->link) {  // retire the old link only now that the new one runs
+      bpf_link__detach(link->link);
+      bpf_link__destroy(link->link);
+      unlink(path.c_str());
+    }
+    bpf_link__unpin(fresh);
+    if (int err = bpf_link__pin(fresh, path.c_str()); err != 0) {
+      bpf_link__destroy(fresh);
+      return ErrnoStatus(-err, "pin link " + path);
+    }
+    link->link = fresh;
+  }
+  st->state = h.degraded ? HookState::kDegraded : HookState::kEnforcing;
+  st->detail = h.degraded ? h.degraded : "";
+  links_.push_back(std::move(link));
+  return absl::OkStatus();
+}
+
+absl::Status Gate::DetachHookLocked(const char* name) {
+  std::string path = LinkPath(options_.pin_root, name);
+  for (auto it = links_.begin(); it != links_.end(); ++it) {
+    if ((*it)->name == name) {
+      links_.erase(it);  // closes our fd
+      break;
+    }
+  }
+  // Tracing links have no BPF_LINK_DETACH: removing the pin (with our fd
+  // closed) releases them.
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  if (fd) (void)bpf_link_detach(fd.get());
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "unpin " + path);
+  if (HookStatus* st = StatusLocked(name)) {
+    st->state = HookState::kAbsent;
+    st->detail = internal::kSysEnterOnDemand;
+  }
+  return absl::OkStatus();
+}
+
+// Engages or drops the on-demand syscall hook to match kill_armed.
+absl::Status Gate::SyncSyscallHook(bool kill_armed) {
+  if (options_.syscall_hook_always) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(links_mu_);
+  for (const HookDef& h : kHooks) {
+    if (h.kind != AttachKind::kTracing) continue;
+    if (kill_armed) TG_RETURN_IF_ERROR(AttachHookLocked(h));
+    else TG_RETURN_IF_ERROR(DetachHookLocked(h.name));
   }
   return absl::OkStatus();
 }
@@ -286,7 +341,8 @@ absl::Status Gate::Detach(const std::string& pin_root) {
 ProbeReport Gate::ProbePinned(const std::string& pin_root) {
   ProbeReport r;
   for (const HookDef& h : kHooks) {
-    HookStatus st{h.name, HookState::kAbsent, "no pinned link"};
+    HookStatus st{h.name, HookState::kAbsent,
+                  h.kind == AttachKind::kTracing ? internal::kSysEnterOnDemand : "no pinned link"};
     std::string path = LinkPath(pin_root, h.name);
     UniqueFd fd(bpf_obj_get(path.c_str()));
     if (fd) {
@@ -295,7 +351,8 @@ ProbeReport Gate::ProbePinned(const std::string& pin_root) {
       bool attached = false;
       if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0) {
         attached = info.type == BPF_LINK_TYPE_CGROUP ? info.cgroup.cgroup_id != 0
-                                                     : info.type == BPF_LINK_TYPE_TRACING;
+                                                     : info.type == BPF_LINK_TYPE_TRACING ||
+                                                           info.type == BPF_LINK_TYPE_RAW_TRACEPOINT;
       }
       if (attached) {
         st.state = h.degraded ? HookState::kDegraded : HookState::kEnforcing;
@@ -312,7 +369,10 @@ ProbeReport Gate::ProbePinned(const std::string& pin_root) {
 
 ProbeReport Gate::Probe() const {
   ProbeReport r;
-  r.hooks = hooks_;
+  {
+    std::lock_guard<std::mutex> lock(links_mu_);
+    r.hooks = hooks_;
+  }
   for (const auto& a : internal::kNotLoaded) r.hooks.push_back({a.name, HookState::kAbsent, a.reason});
   return r;
 }

@@ -11,6 +11,7 @@
 
 #include "gate_bpf.skel.h"
 #include "gate_internal.h"
+#include "hooks.h"
 #include "target.h"
 #include "taogate/bpf/gate.h"
 #include "taogate/bpf/gate_format.h"
@@ -293,12 +294,17 @@ absl::Status Gate::RecomputeFlags() {
     uk = un;
     prev = &uk;
   }
-  return WriteConfig([&](void* p) {
+  // The hook is attached before a kill is armed and dropped after disarming.
+  if (kill) TG_RETURN_IF_ERROR(SyncSyscallHook(true));
+  bool kill_armed = false;
+  TG_RETURN_IF_ERROR(WriteConfig([&](void* p) {
     auto* c = static_cast<tg_config*>(p);
     c->kill_armed = kill || (c->quarantine_all & TG_QUARANTINE_KILL);
     c->unix_protected = unix_protected;
     c->quarantine_armed = armed;
-  });
+    kill_armed = c->kill_armed != 0;
+  }));
+  return SyncSyscallHook(kill_armed);
 }
 
 absl::StatusOr<std::map<std::string, uint64_t>> Gate::Counters() const {

@@ -36,14 +36,18 @@ inline constexpr HookDef kHooks[] = {
      "matches the literal sun_path: aliases via symlinks, hard links or bind mounts are not "
      "covered; relative paths are denied while unix targets are protected"},
     {"sock_create", "tg_sock_create", AttachKind::kCgroup, true, 0,
-     "denies raw IP sockets; AF_PACKET never reaches this hook and is handled by sys_enter "
-     "(process killed on socket(AF_PACKET))"},
+     "denies raw IP sockets; AF_PACKET never reaches this hook: governed workloads must lack "
+     "CAP_NET_RAW, or run with syscall_hook_always (killed on socket(AF_PACKET))"},
     {"skb_egress", "tg_skb_egress", AttachKind::kCgroup, true, 0, nullptr},
     {"skb_ingress", "tg_skb_ingress", AttachKind::kCgroup, true, 0, nullptr},
     {"sys_enter", "tg_sys_enter", AttachKind::kTracing, false, 0,
      "kill on syscall: SIGKILL is delivered on return to user space, so the triggering "
      "syscall itself completes"},
 };
+
+inline constexpr const char* kSysEnterOnDemand =
+    "on demand: attached while a kill quarantine is engaged (GateOptions.syscall_hook_always "
+    "keeps it attached, which also kills governed processes on socket(AF_PACKET))";
 
 // Hooks of the design that this gate does not load on this kind of kernel.
 struct AbsentHook {

@@ -171,7 +171,11 @@ TEST_F(EnforceTest, RawSocketCreationIsDenied) {
   EXPECT_EQ(RunIn("", [] { return socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) >= 0 ? 0 : errno; }), 0);
 }
 
-TEST_F(EnforceTest, PacketSocketKillsGovernedProcess) {
+TEST_F(EnforceTest, PacketSocketKillsGovernedProcessWithSyscallHook) {
+  gate_.reset();
+  ASSERT_TRUE(Gate::Detach(pin_root_).ok());
+  gate_ = OpenGate(Mode::kProtectListed, /*syscall_hook_always=*/true);
+  ASSERT_NE(gate_, nullptr);
   EXPECT_EQ(RunIn(a_.path(), [] {
               int fd = socket(AF_PACKET, SOCK_RAW, 0);
               (void)fd;
