@@ -198,13 +198,10 @@ absl::Status Gate::Load(const GateOptions& o) {
 // Attaches every loaded program except an on-demand sys_enter (see
 // GateOptions::syscall_hook_always).
 absl::Status Gate::AttachAll() {
-  bool kill_armed = false;
-  {
-    tg_config c{};
-    uint32_t zero = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.tg_config), &zero, &c) == 0) {
-      kill_armed = c.kill_armed != 0;
-    }
+  tg_config c{};
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.tg_config), &zero, &c) != 0) {
+    return ErrnoStatus(errno, "read tg_config");
   }
   std::lock_guard<std::mutex> lock(links_mu_);
   for (const HookDef& h : kHooks) {
@@ -214,13 +211,22 @@ absl::Status Gate::AttachAll() {
       hooks_.back().detail = "kernel lacks this attach type (needs 6.7+)";
       continue;
     }
-    if (h.kind == AttachKind::kTracing && !options_.syscall_hook_always && !kill_armed) {
-      TG_RETURN_IF_ERROR(DetachHookLocked(h.name));  // adopt: drop a stale one
+    if (!Wanted(h, c.quarantine_armed || c.quarantine_all, c.kill_armed)) {
+      TG_RETURN_IF_ERROR(DetachHookLocked(h));  // adopt: drop a stale one
       continue;
     }
     TG_RETURN_IF_ERROR(AttachHookLocked(h));
   }
   return absl::OkStatus();
+}
+
+bool Gate::Wanted(const HookDef& h, bool quarantined, bool kill_armed) const {
+  switch (h.demand) {
+    case internal::Demand::kAlways: return true;
+    case internal::Demand::kWhileQuarantined: return quarantined;
+    case internal::Demand::kWhileKillArmed: return kill_armed || options_.syscall_hook_always;
+  }
+  return true;
 }
 
 HookStatus* Gate::StatusLocked(const char* name) {
@@ -283,7 +289,8 @@ absl::Status Gate::AttachHookLocked(const HookDef& h) {
   return absl::OkStatus();
 }
 
-absl::Status Gate::DetachHookLocked(const char* name) {
+absl::Status Gate::DetachHookLocked(const HookDef& h) {
+  const char* name = h.name;
   std::string path = LinkPath(options_.pin_root, name);
   for (auto it = links_.begin(); it != links_.end(); ++it) {
     if ((*it)->name == name) {
@@ -298,19 +305,21 @@ absl::Status Gate::DetachHookLocked(const char* name) {
   if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "unpin " + path);
   if (HookStatus* st = StatusLocked(name)) {
     st->state = HookState::kAbsent;
-    st->detail = internal::kSysEnterOnDemand;
+    st->detail = internal::OnDemandNote(h.demand);
   }
   return absl::OkStatus();
 }
 
-// Engages or drops the on-demand syscall hook to match kill_armed.
-absl::Status Gate::SyncSyscallHook(bool kill_armed) {
-  if (options_.syscall_hook_always) return absl::OkStatus();
+// Attaches (attach=true) the on-demand hooks the state needs, or drops
+// (attach=false) those it no longer needs. Callers attach before arming and
+// drop after disarming, so an armed quarantine always has its hooks.
+absl::Status Gate::SyncOnDemandHooks(bool quarantined, bool kill_armed, bool attach) {
   std::lock_guard<std::mutex> lock(links_mu_);
   for (const HookDef& h : kHooks) {
-    if (h.kind != AttachKind::kTracing) continue;
-    if (kill_armed) TG_RETURN_IF_ERROR(AttachHookLocked(h));
-    else TG_RETURN_IF_ERROR(DetachHookLocked(h.name));
+    if (h.demand == internal::Demand::kAlways) continue;
+    bool want = Wanted(h, quarantined, kill_armed);
+    if (attach && want) TG_RETURN_IF_ERROR(AttachHookLocked(h));
+    if (!attach && !want) TG_RETURN_IF_ERROR(DetachHookLocked(h));
   }
   return absl::OkStatus();
 }
@@ -342,7 +351,8 @@ ProbeReport Gate::ProbePinned(const std::string& pin_root) {
   ProbeReport r;
   for (const HookDef& h : kHooks) {
     HookStatus st{h.name, HookState::kAbsent,
-                  h.kind == AttachKind::kTracing ? internal::kSysEnterOnDemand : "no pinned link"};
+                  h.demand == internal::Demand::kAlways ? "no pinned link"
+                                                        : internal::OnDemandNote(h.demand)};
     std::string path = LinkPath(pin_root, h.name);
     UniqueFd fd(bpf_obj_get(path.c_str()));
     if (fd) {

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -250,6 +251,8 @@ absl::Status Gate::Release(uint64_t cgroup_id) {
 }
 
 absl::Status Gate::QuarantineAll(QuarantineMode mode) {
+  bool kill = static_cast<uint32_t>(mode) & TG_QUARANTINE_KILL;
+  TG_RETURN_IF_ERROR(SyncOnDemandHooks(true, kill, /*attach=*/true));  // hooks before arming
   TG_RETURN_IF_ERROR(WriteConfig([&](void* p) {
     static_cast<tg_config*>(p)->quarantine_all = static_cast<uint32_t>(mode);
   }));
@@ -294,17 +297,21 @@ absl::Status Gate::RecomputeFlags() {
     uk = un;
     prev = &uk;
   }
-  // The hook is attached before a kill is armed and dropped after disarming.
-  if (kill) TG_RETURN_IF_ERROR(SyncSyscallHook(true));
-  bool kill_armed = false;
+  tg_config cur{};
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.tg_config), &zero, &cur) != 0) {
+    return ErrnoStatus(errno, "read tg_config");
+  }
+  bool quarantined = armed || cur.quarantine_all;
+  bool kill_armed = kill || (cur.quarantine_all & TG_QUARANTINE_KILL);
+  TG_RETURN_IF_ERROR(SyncOnDemandHooks(quarantined, kill_armed, /*attach=*/true));
   TG_RETURN_IF_ERROR(WriteConfig([&](void* p) {
     auto* c = static_cast<tg_config*>(p);
-    c->kill_armed = kill || (c->quarantine_all & TG_QUARANTINE_KILL);
+    c->kill_armed = kill_armed;
     c->unix_protected = unix_protected;
     c->quarantine_armed = armed;
-    kill_armed = c->kill_armed != 0;
   }));
-  return SyncSyscallHook(kill_armed);
+  return SyncOnDemandHooks(quarantined, kill_armed, /*attach=*/false);
 }
 
 absl::StatusOr<std::map<std::string, uint64_t>> Gate::Counters() const {
@@ -376,11 +383,26 @@ int OnRingRecord(void* ctx, void* data, size_t size) {
 
 absl::StatusOr<int> Gate::PollEvents(int timeout_ms,
                                      const std::function<void(const DecisionEvent&)>& fn) {
+  // The programs submit without wakeups, so a blocking poll would not be
+  // woken by new records: wait in short slices instead (bounded latency).
+  constexpr int kSliceMs = 10;
   poll_fn_ = &fn;
-  int n = ring_buffer__poll(ring_, timeout_ms);
+  int total = 0, waited = 0;
+  while (true) {
+    int n = ring_buffer__consume(ring_);
+    if (n < 0 && n != -EINTR) {
+      poll_fn_ = nullptr;
+      return ErrnoStatus(-n, "ring_buffer__consume");
+    }
+    if (n > 0) total += n;
+    if (total > 0 || waited >= timeout_ms) break;
+    int slice = std::min(kSliceMs, timeout_ms - waited);
+    struct timespec ts {0, slice * 1000000L};
+    nanosleep(&ts, nullptr);
+    waited += slice;
+  }
   poll_fn_ = nullptr;
-  if (n < 0 && n != -EINTR) return ErrnoStatus(-n, "ring_buffer__poll");
-  return n < 0 ? 0 : n;
+  return total;
 }
 
 }  // namespace taogate::bpf

@@ -207,12 +207,20 @@ TEST_F(EnforceTest, ProbeReportsOnlyWhatAttached) {
     }
     return HookState::kAbsent;
   };
-  for (const char* h : {"connect4", "connect6", "sendmsg4", "sendmsg6", "skb_egress"}) {
+  for (const char* h : {"connect4", "connect6", "sendmsg4", "sendmsg6"}) {
     EXPECT_EQ(state(r, h), HookState::kEnforcing) << h;
     EXPECT_EQ(state(pinned, h), HookState::kEnforcing) << h;
   }
   EXPECT_EQ(state(r, "connect_unix"), HookState::kDegraded);
   EXPECT_EQ(state(r, "lsm/socket_connect"), HookState::kAbsent);
+  // On-demand hooks: absent until a quarantine needs them.
+  EXPECT_EQ(state(r, "skb_egress"), HookState::kAbsent);
+  EXPECT_EQ(state(pinned, "skb_egress"), HookState::kAbsent);
+  ASSERT_TRUE(gate_->Quarantine(IdOf(b_.path()), QuarantineMode::kNetwork).ok());
+  EXPECT_EQ(state(gate_->Probe(), "skb_egress"), HookState::kEnforcing);
+  EXPECT_EQ(state(Gate::ProbePinned(pin_root_), "skb_ingress"), HookState::kEnforcing);
+  ASSERT_TRUE(gate_->Release(IdOf(b_.path())).ok());
+  EXPECT_EQ(state(Gate::ProbePinned(pin_root_), "skb_egress"), HookState::kAbsent);
   gate_.reset();
   ASSERT_TRUE(Gate::Detach(pin_root_).ok());
   ProbeReport after = Gate::ProbePinned(pin_root_);

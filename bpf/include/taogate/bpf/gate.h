@@ -174,8 +174,9 @@ class Gate {
   absl::Status Load(const GateOptions& options);
   absl::Status AttachAll();
   absl::Status AttachHookLocked(const internal::HookDef& h);
-  absl::Status DetachHookLocked(const char* name);
-  absl::Status SyncSyscallHook(bool kill_armed);
+  absl::Status DetachHookLocked(const internal::HookDef& h);
+  absl::Status SyncOnDemandHooks(bool quarantined, bool kill_armed, bool attach);
+  bool Wanted(const internal::HookDef& h, bool quarantined, bool kill_armed) const;
   HookStatus* StatusLocked(const char* name);
   absl::Status WriteConfig(const std::function<void(void*)>& edit);
   absl::Status RecomputeFlags();
