@@ -32,6 +32,22 @@ TEST_F(EnforceTest, GovernedConnectToProtectedTcpIsEperm) {
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", open.port); }), 0);
 }
 
+// TCP Fast Open connects from sendto(): must go through the same hook.
+TEST_F(EnforceTest, FastOpenSendtoIsDenied) {
+  Listener prot = ListenTcp();
+  Protect(StrCat("tcp:127.0.0.1:", prot.port));
+  EXPECT_EQ(RunIn(a_.path(), [&] {
+              UniqueFd fd(socket(AF_INET, SOCK_STREAM, 0));
+              sockaddr_in sa{};
+              sa.sin_family = AF_INET;
+              sa.sin_port = htons(prot.port);
+              sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+              ssize_t n = sendto(fd.get(), "x", 1, MSG_FASTOPEN,
+                                 reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+              return n >= 0 ? 0 : errno;
+            }), EPERM);
+}
+
 TEST_F(EnforceTest, UngovernedProcessIsUnaffected) {
   Listener prot = ListenTcp();
   Protect(StrCat("tcp:127.0.0.1:", prot.port));
