@@ -37,7 +37,8 @@ using internal::kHooks;
 constexpr long kBpfFsMagic = 0xcafe4a11;
 
 bool g_verbose = false;
-int PrintLibbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
+__attribute__((format(printf, 2, 0))) int PrintLibbpf(enum libbpf_print_level level,
+                                                      const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG && !g_verbose) return 0;
   if (level == LIBBPF_INFO && !g_verbose) return 0;
   return vfprintf(stderr, fmt, args);
