@@ -75,8 +75,12 @@ absl::Status Ledger::Load() {
   const std::string& dir = options_.dir;
   if (!options_.read_only) {
     std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
+    bool created = std::filesystem::create_directories(dir, ec);
     if (ec) return absl::UnavailableError(StrCat("create ", dir, ": ", ec.message()));
+    if (created) {  // make the new directory's own entry durable
+      std::string parent = std::filesystem::absolute(dir).parent_path().string();
+      TG_RETURN_IF_ERROR(fileio::FsyncDir(parent));
+    }
     std::string lock = StrCat(dir, "/LOCK");
     im.lock_fd.Reset(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!im.lock_fd) return ErrnoStatus(errno, StrCat("open ", lock));
@@ -122,11 +126,9 @@ absl::Status Ledger::Load() {
   im.durable_size = scan->records;
   im.last_hash = scan->records > 0 ? im.tree.Leaf(scan->records - 1) : Hash{};
   if (last_checkpoint) {
-    auto size = last_checkpoint->Field("tree_size");
-    im.last_checkpoint_size = last_checkpoint->seq;
+    im.last_checkpoint_size = last_checkpoint->seq;  // a CHECKPOINT at seq N covers N records
     auto note = NoteFromCheckpointRecord(*last_checkpoint);
     if (note.ok()) im.latest_note = *note;
-    (void)size;
   }
   if (im.segments.empty()) {
     if (options_.read_only) return absl::OkStatus();
