@@ -196,6 +196,15 @@ TEST(TamperLargeTest, ParallelScanStillNamesTheFirstBadSeq) {
     testing::AppendSamples(*l, 6000);
   }
   ASSERT_TRUE(VerifyLedger(dir).ok());
+  {
+    // Scan (used to rebuild indexes) crosses its 1 MiB read chunks seamlessly.
+    auto ro = testing::Options(dir);
+    ro.read_only = true;
+    auto l = testing::OpenOrDie(ro);
+    uint64_t next = 0;
+    ASSERT_TRUE(l->Scan(0, [&](const Record& r) { return r.seq == next++; }).ok());
+    EXPECT_EQ(next, 6000u);
+  }
   std::string seg = testing::SegmentPath(dir);
   auto offs = testing::FrameOffsets(seg);
   // Break the chain at 4500 (valid CRC) and the CRC at 5200: 4500 comes first.
