@@ -3,7 +3,9 @@
 // so references can be checked where they are written.
 #include "taogate/policies/loader.h"
 
+#include <algorithm>
 #include <fstream>
+#include <tuple>
 #include <set>
 #include <sstream>
 
@@ -16,7 +18,8 @@
 namespace taogate::policies {
 
 std::string ValidationError::ToString() const {
-  return StrCat(file, ":", line, ":", column, ": ", path, ": ", message);
+  return StrCat(file, ":", line, ":", column, ": ", path.empty() ? "(root)" : path, ": ",
+                message);
 }
 
 namespace internal {
@@ -46,12 +49,16 @@ void ReadRoles(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
   for (size_t i = 0; i < seq->size(); ++i) {
     std::string path = At("roles", i);
     Fields f;
-    if (!w.ReadMap((*seq)[i], path, {"id", "description"}, {"id"}, &f)) continue;
+    // A bad entry with an id is still defined (bundle refused either way) so
+    // references to it do not cascade into more errors.
+    w.ReadMap((*seq)[i], path, {"id", "description"}, {"id"}, &f);
+    if (!f.count("id")) continue;
     auto id = w.Id(f["id"].value, Sub(path, "id"));
     auto desc = Description(w, f, path);
-    if (!id || !desc) continue;
-    if (!Define(w, s.roles, *id, b.roles.size(), f["id"].value, Sub(path, "id"), "role")) continue;
-    b.roles.push_back({*id, *desc});
+    if (!id || !Define(w, s.roles, *id, b.roles.size(), f["id"].value, Sub(path, "id"), "role")) {
+      continue;
+    }
+    b.roles.push_back({*id, desc.value_or("")});
   }
 }
 
@@ -61,16 +68,19 @@ void ReadActionClasses(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
   for (size_t i = 0; i < seq->size(); ++i) {
     std::string path = At("action_classes", i);
     Fields f;
-    if (!w.ReadMap((*seq)[i], path, {"id", "description", "ttl"}, {"id", "ttl"}, &f)) continue;
+    w.ReadMap((*seq)[i], path, {"id", "description", "ttl"}, {"id", "ttl"}, &f);
+    if (!f.count("id")) continue;
     auto id = w.Id(f["id"].value, Sub(path, "id"));
-    auto ttl = w.Duration(f["ttl"].value, Sub(path, "ttl"), kMaxTtlSeconds);
+    std::optional<uint32_t> ttl;
+    if (f.count("ttl")) ttl = w.Duration(f["ttl"].value, Sub(path, "ttl"), kMaxTtlSeconds);
     auto desc = Description(w, f, path);
-    if (!id || !ttl || !desc) continue;
-    if (!Define(w, s.actions, *id, b.action_classes.size(), f["id"].value, Sub(path, "id"),
-                "action class")) {
+    // Defined even if the entry is bad, so references to it do not cascade
+    // into more errors (the bundle is refused either way).
+    if (!id || !Define(w, s.actions, *id, b.action_classes.size(), f["id"].value,
+                       Sub(path, "id"), "action class")) {
       continue;
     }
-    b.action_classes.push_back({*id, *desc, *ttl});
+    b.action_classes.push_back({*id, desc.value_or(""), ttl.value_or(1)});
   }
 }
 
@@ -85,6 +95,10 @@ void ReadWorkloads(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
     }
     auto id = w.Id(f["id"].value, Sub(path, "id"));
     auto desc = Description(w, f, path);
+    if (id && !Define(w, s.workloads, *id, b.workloads.size(), f["id"].value, Sub(path, "id"),
+                      "workload")) {
+      continue;
+    }
     std::string sp = Sub(path, "selectors");
     Fields sel;
     if (!w.ReadMap(f["selectors"].value, sp, {"nodes", "cgroup_paths", "pod_labels"}, {}, &sel)) {
@@ -131,12 +145,9 @@ void ReadWorkloads(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
         }
       }
     }
+    if (id) wd.id = *id;
+    b.workloads.push_back(std::move(wd));  // placeholder if bad: keeps indices aligned
     if (!good) continue;
-    if (!Define(w, s.workloads, *id, b.workloads.size(), f["id"].value, Sub(path, "id"),
-                "workload")) {
-      continue;
-    }
-    wd.id = *id;
     b.workloads.push_back(std::move(wd));
   }
 }
@@ -189,6 +200,10 @@ void ReadActors(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
     auto desc = Description(w, f, path);
     auto roles = w.Refs(f["roles"].value, Sub(path, "roles"), s.roles, "role", false);
     ActorDef a;
+    if (id && !Define(w, s.actors, *id, b.actors.size(), f["identity"].value,
+                      Sub(path, "identity"), "actor")) {
+      continue;
+    }
     bool good = id && desc && roles;
     if (auto it = f.find("approver_keys"); it != f.end()) {
       std::string kp = Sub(path, "approver_keys");
@@ -206,13 +221,9 @@ void ReadActors(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
         a.approver_keys.push_back(*k);
       }
     }
-    if (!good) continue;
-    if (!Define(w, s.actors, *id, b.actors.size(), f["identity"].value, Sub(path, "identity"),
-                "actor")) {
-      continue;
-    }
-    a.identity = *id;
-    a.roles = roles->items;
+    if (id) a.identity = *id;
+    if (good) a.roles = roles->items;
+    else a.approver_keys.clear();  // a bad entry never counts as an approver
     b.actors.push_back(std::move(a));
   }
 }
@@ -229,6 +240,10 @@ absl::StatusOr<Bundle> ParseBundle(std::string_view bytes, std::string_view file
     internal::ReadTopLevel(w, bytes, b);
   }
   if (w.ok()) return b;
+  std::stable_sort(w.errors().begin(), w.errors().end(),
+                   [](const ValidationError& x, const ValidationError& y) {
+                     return std::tie(x.line, x.column) < std::tie(y.line, y.column);
+                   });
   std::string msg;
   for (const auto& e : w.errors()) {
     if (!msg.empty()) msg += "\n";

@@ -142,11 +142,10 @@ void ReadTargets(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
   for (size_t i = 0; i < seq->size(); ++i) {
     std::string path = At("targets", i);
     Fields f;
-    if (!w.ReadMap((*seq)[i], path,
-                   {"id", "description", "networks", "unix_paths", "file_paths", "binaries"},
-                   {"id"}, &f)) {
-      continue;
-    }
+    w.ReadMap((*seq)[i], path,
+              {"id", "description", "networks", "unix_paths", "file_paths", "binaries"}, {"id"},
+              &f);
+    if (!f.count("id")) continue;
     TargetDef t;
     auto id = w.Id(f["id"].value, Sub(path, "id"));
     auto desc = Description(w, f, path);
@@ -167,13 +166,14 @@ void ReadTargets(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
       w.Error((*seq)[i], path, "a target needs networks, unix_paths, file_paths or binaries");
       good = false;
     }
-    if (!good) continue;
+    if (!id) continue;
     if (!s.targets.emplace(*id, b.targets.size()).second) {
       w.Error(f["id"].value, Sub(path, "id"), StrCat("duplicate target '", *id, "'"));
       continue;
     }
+    // Kept even if bad so references do not cascade; the bundle is refused.
     t.id = *id;
-    t.description = *desc;
+    t.description = desc.value_or("");
     b.targets.push_back(std::move(t));
   }
 }
