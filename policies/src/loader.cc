@@ -90,7 +90,9 @@ void ReadWorkloads(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
   for (size_t i = 0; i < seq->size(); ++i) {
     std::string path = At("workloads", i);
     Fields f;
-    if (!w.ReadMap((*seq)[i], path, {"id", "description", "selectors"}, {"id", "selectors"}, &f)) {
+    if (!w.ReadMap((*seq)[i], path, {"id", "description", "selectors"}, {"id", "selectors"},
+                   &f) &&
+        (!f.count("id") || !f.count("selectors"))) {
       continue;
     }
     auto id = w.Id(f["id"].value, Sub(path, "id"));
@@ -101,28 +103,23 @@ void ReadWorkloads(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
     }
     std::string sp = Sub(path, "selectors");
     Fields sel;
-    if (!w.ReadMap(f["selectors"].value, sp, {"nodes", "cgroup_paths", "pod_labels"}, {}, &sel)) {
-      continue;
-    }
+    bool sel_ok = w.ReadMap(f["selectors"].value, sp, {"nodes", "cgroup_paths", "pod_labels"}, {},
+                            &sel);
     WorkloadDef wd;
-    bool good = id && desc;
-    if (sel.empty()) {
+    // Errors go to the walker; a bad entry is still pushed below.
+    if (sel_ok && sel.empty()) {
       w.Error(f["selectors"].value, sp, "at least one selector (nodes, cgroup_paths, pod_labels)");
-      good = false;
     }
     if (auto it = sel.find("nodes"); it != sel.end()) {
       auto v = w.StringSeq(it->second.value, Sub(sp, "nodes"), kMaxIdentityLength, false);
       if (v) for (auto& [name, node] : *v) wd.nodes.push_back(name);
-      else good = false;
     }
     if (auto it = sel.find("cgroup_paths"); it != sel.end()) {
       std::string cp = Sub(sp, "cgroup_paths");
       auto v = w.StringSeq(it->second.value, cp, kMaxPathLength, false);
-      if (!v) good = false;
       for (size_t j = 0; v && j < v->size(); ++j) {
         if (!IsCanonicalPath((*v)[j].first, true)) {
           w.Error((*v)[j].second, At(cp, j), "must be an absolute canonical cgroup path");
-          good = false;
         }
         wd.cgroup_paths.push_back((*v)[j].first);
       }
@@ -132,22 +129,19 @@ void ReadWorkloads(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
       const YAML::Node& m = it->second.value;
       if (!m.IsMap() || m.size() == 0) {
         w.Error(m, lp, "must be a non-empty mapping of label: value");
-        good = false;
       } else {
         for (auto kv = m.begin(); kv != m.end(); ++kv) {
           auto k = w.String(kv->first, lp, 317);
           auto v = k ? w.String(kv->second, Sub(lp, *k), 63) : std::nullopt;
-          if (!k || !v) { good = false; continue; }
+          if (!k || !v) continue;
           if (!wd.pod_labels.emplace(*k, *v).second) {
             w.Error(kv->first, Sub(lp, *k), "duplicate label");
-            good = false;
           }
         }
       }
     }
     if (id) wd.id = *id;
-    b.workloads.push_back(std::move(wd));  // placeholder if bad: keeps indices aligned
-    if (!good) continue;
+    // Pushed even if bad (the bundle is refused then) so indices stay aligned.
     b.workloads.push_back(std::move(wd));
   }
 }

@@ -192,7 +192,10 @@ void ReadRules(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
     if (!w.ReadMap((*seq)[i], path,
                    {"id", "description", "effect", "actors", "roles", "workloads", "actions",
                     "targets", "ttl", "approval"},
-                   {"id", "effect", "workloads", "actions", "targets"}, &f)) {
+                   {"id", "effect", "workloads", "actions", "targets"}, &f) &&
+        // Unknown keys alone do not stop us: check the rest of the rule too.
+        !(f.count("id") && f.count("effect") && f.count("workloads") && f.count("actions") &&
+          f.count("targets"))) {
       continue;
     }
     RuleDef r;

@@ -120,6 +120,9 @@ absl::StatusOr<TargetRef> ParseTargetRef(std::string_view text) {
       if (last == std::string_view::npos) return absl::InvalidArgumentError("want ADDR:PORT");
       host = rest.substr(0, last);
       port = rest.substr(last + 1);
+      if (host.find(':') != std::string_view::npos) {
+        return absl::InvalidArgumentError("IPv6 targets are written [ADDR]:PORT");
+      }
     }
     auto ip = ParseIp(host);
     if (!ip.ok()) return ip.status();
