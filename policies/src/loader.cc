@@ -25,12 +25,6 @@ std::string ValidationError::ToString() const {
 namespace internal {
 namespace {
 
-std::optional<std::string> Description(Walker& w, const Fields& f, std::string_view path) {
-  auto it = f.find("description");
-  if (it == f.end()) return std::string();
-  return w.String(it->second.value, Sub(path, "description"), 4096);
-}
-
 // Registers `id` in `table`, reporting a duplicate at `at`.
 bool Define(Walker& w, SymbolTable& table, const std::string& id, Index index,
             const YAML::Node& at, std::string_view path, std::string_view kind) {

@@ -79,6 +79,8 @@ class Walker {
 };
 
 std::string Sub(std::string_view path, std::string_view key);
+// The optional `description` field of `f` ("" if absent).
+std::optional<std::string> Description(Walker& w, const Fields& f, std::string_view path);
 std::string At(std::string_view path, size_t index);
 
 }  // namespace taogate::policies::internal
