@@ -4,6 +4,7 @@
 
 #include "policy_testing.h"
 #include "taogate/common/hex.h"
+#include "taogate/common/strings.h"
 
 namespace taogate::policies {
 namespace {
@@ -298,6 +299,31 @@ TEST(ValidationTest, OversizedBundleRefused) {
   auto errs = Errors(y);
   ASSERT_EQ(errs.size(), 1u);
   EXPECT_NE(errs[0].message.find("larger than"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace taogate::policies
+
+namespace taogate::policies {
+namespace {
+
+TEST(ValidationHostileTest, DeepNestingIsAnErrorNotACrash) {
+  std::string y = "version: 1\nname: x\ndescription: " + std::string(100000, '[') +
+                  std::string(100000, ']') + "\n";
+  auto errs = testing::Errors(y);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].line, 3);
+}
+
+TEST(ValidationHostileTest, AliasAmplificationStopsAtTheNodeBudget) {
+  // 150 KB of YAML that names one 1,000-path list 6,000 times.
+  std::string y = "version: 1\nname: x\ntargets:\n  - id: t0\n    file_paths: &p [";
+  for (int i = 0; i < 1000; ++i) y += StrCat(i ? ", " : "", "/a/", i);
+  y += "]\n";
+  for (int t = 1; t < 6000; ++t) y += StrCat("  - {id: t", t, ", file_paths: *p}\n");
+  auto errs = testing::Errors(y);
+  ASSERT_FALSE(errs.empty());
+  EXPECT_NE(errs[0].message.find("node budget"), std::string::npos) << errs[0].ToString();
 }
 
 }  // namespace
