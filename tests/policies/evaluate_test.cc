@@ -2,6 +2,9 @@
 // could be stretched beyond what a rule grants must come back DENY.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "policy_testing.h"
 #include "taogate/common/crypto.h"
 
@@ -171,6 +174,48 @@ TEST_F(EvaluateTest, ProtectedTargetsExport) {
   EXPECT_FALSE(s.file_paths[1].prefix);
   ASSERT_EQ(s.binaries.size(), 1u);
   EXPECT_EQ(s.binaries[0].path, "/usr/bin/psql");
+}
+
+}  // namespace
+}  // namespace taogate::policies
+
+namespace taogate::policies {
+namespace {
+
+using namespace testing;
+
+TEST(EvaluateAttackTest, V4MappedAddressCannotDodgeADeny) {
+  auto p = TestPolicy();
+  Decision d = p->Evaluate(Req(kPlugin, "db.read", "tcp:[::ffff:10.20.0.5]:5432", ReporterPod()));
+  EXPECT_EQ(d.effect, Effect::kDeny);
+  EXPECT_EQ(d.rule_id, "plugin-never");  // matched as orders-db, not "unprotected"
+  d = p->Evaluate(Req(kReporter, "db.read", "tcp:[::ffff:10.20.0.5]:5432", ReporterPod()));
+  EXPECT_EQ(d.effect, Effect::kPermit);
+}
+
+TEST(EvaluateAttackTest, ConcurrentEvaluationMatchesSerial) {
+  auto p = TestPolicy();
+  std::vector<Request> reqs = {
+      Req(kReporter, "db.read", "tcp:10.20.0.5:5432", ReporterPod()),
+      Req(kPlugin, "db.read", "tcp:10.20.0.5:5432", ReporterPod()),
+      Req(kWriter, "db.write", "tcp:10.20.0.9:5432", WriterCg()),
+      Req(kWriter, "api.call", "udp:10.30.0.7:8444", WriterCg()),
+  };
+  std::vector<Decision> serial;
+  for (const auto& r : reqs) serial.push_back(p->Evaluate(r));
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5000; ++i) {
+        size_t k = (i + t) % reqs.size();
+        Decision d = p->Evaluate(reqs[k]);
+        if (d.effect != serial[k].effect || d.rule_id != serial[k].rule_id) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 }  // namespace

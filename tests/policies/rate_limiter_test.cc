@@ -1,6 +1,9 @@
 // Token buckets driven by a hand-held clock: no sleeping, no timing.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "policy_testing.h"
 #include "taogate/policies/rate_limiter.h"
 
@@ -115,6 +118,28 @@ TEST_F(RateLimiterTest, LimitsFromTheBundle) {
   EXPECT_TRUE(l.TryAcquire(testing::kReporter).ok());
   EXPECT_TRUE(l.TryAcquire(testing::kReporter).ok());
   EXPECT_FALSE(l.TryAcquire(testing::kReporter).ok());
+}
+
+}  // namespace
+}  // namespace taogate::policies
+
+namespace taogate::policies {
+namespace {
+
+TEST(RateLimiterRaceTest, RacingRequestsNeverExceedTheBurst) {
+  RateLimitConfig c;
+  c.default_limit = RateLimit{1, 50};
+  auto fixed = std::chrono::steady_clock::time_point(std::chrono::seconds(5));
+  RateLimiter l(c, [fixed] { return fixed; });
+  std::atomic<int> granted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) granted += l.TryAcquire("racer").ok();
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(granted.load(), 50);
 }
 
 }  // namespace

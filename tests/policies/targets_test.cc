@@ -45,3 +45,17 @@ TEST(TargetsTest, PathUnderIsComponentWise) {
 
 }  // namespace
 }  // namespace taogate::policies
+
+namespace taogate::policies {
+namespace {
+
+TEST(TargetsTest, V4MappedV6IsTheV4Host) {
+  auto ip = ParseIp("::ffff:10.20.0.5");
+  ASSERT_TRUE(ip.ok());
+  EXPECT_EQ(ip->family, 4);
+  EXPECT_TRUE(CidrContains(*ParseCidr("10.20.0.0/24"), *ip));
+  EXPECT_EQ(ParseIp("::10.20.0.5")->family, 6);  // IPv4-compatible: not mapped
+}
+
+}  // namespace
+}  // namespace taogate::policies
