@@ -1,5 +1,5 @@
-// Policy::Evaluate and the other per-request checks. Hot path: no allocation
-// beyond two small vectors and the Decision's strings.
+// Policy::Evaluate and the other per-request checks. Hot path: hash lookups,
+// two small vectors (targets, workloads) and the Decision's strings; no locks.
 #include <algorithm>
 #include <climits>
 #include <cstdint>
