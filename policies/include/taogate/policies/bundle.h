@@ -1,0 +1,130 @@
+// The policy bundle's data model: what a validated YAML bundle says, with every
+// cross-reference resolved to an index into the owning vector. Produced only by
+// the loader (loader.h), which guarantees the invariants stated per field; the
+// compiled Policy (policy.h) owns one immutable Bundle. Plain data: safe to read
+// from many threads once built. Schema: policies/SCHEMA.md.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "taogate/policies/policy_format.h"
+
+namespace taogate::policies {
+
+using Index = uint32_t;
+
+struct RoleDef {
+  std::string id;
+  std::string description;
+};
+
+using Ed25519PublicKey = std::array<uint8_t, 32>;
+
+struct ActorDef {
+  std::string identity;             // e.g. spiffe://example.org/ns/x/sa/y; unique
+  std::vector<Index> roles;         // into Bundle::roles, sorted, unique
+  std::vector<Ed25519PublicKey> approver_keys;  // keys this actor signs approvals with
+};
+
+// Every selector present must match (AND); within one selector any listed value
+// matches (OR). At least one selector is present.
+struct WorkloadDef {
+  std::string id;
+  std::vector<std::string> nodes;         // node ids
+  std::vector<std::string> cgroup_paths;  // match the path or a descendant
+  std::map<std::string, std::string> pod_labels;  // all must be equal
+};
+
+// One CIDR x port range x protocol set. v4 addresses use addr[0..3].
+struct NetRange {
+  uint8_t family = 4;  // 4 or 6
+  std::array<uint8_t, 16> addr{};  // network address, host bits zero
+  uint8_t prefix_len = 0;
+  uint16_t port_lo = 0;
+  uint16_t port_hi = 0;
+  bool tcp = false;
+  bool udp = false;
+};
+
+struct TargetDef {
+  std::string id;
+  std::string description;
+  std::vector<NetRange> networks;       // cartesian product of cidrs x ports
+  std::vector<std::string> unix_paths;  // exact socket paths
+  std::vector<std::string> file_paths;  // exact, or a directory prefix if it ends in '/'
+  std::vector<std::string> binaries;    // exact executable paths
+};
+
+struct ActionClassDef {
+  std::string id;
+  std::string description;
+  uint32_t ttl_seconds = 0;  // 1..kMaxTtlSeconds
+};
+
+// Approvals: `count` distinct actors, none of them the requester, each holding
+// at least one of `roles` and signing with one of their approver_keys.
+struct ApprovalRequirement {
+  std::vector<Index> roles;  // into Bundle::roles
+  uint32_t count = 1;
+};
+
+enum class RuleEffect : uint8_t { kAllow, kDeny, kRequireApproval };
+
+// A set of indices or "any" (written "*" in YAML).
+struct Selection {
+  bool any = false;
+  std::vector<Index> items;  // sorted, unique; empty if any
+};
+
+struct RuleDef {
+  std::string id;
+  std::string description;
+  RuleEffect effect = RuleEffect::kDeny;
+  Selection actors;          // into Bundle::actors
+  std::vector<Index> roles;  // into Bundle::roles; subject = actors OR roles
+  Selection workloads;
+  Selection actions;
+  Selection targets;
+  std::optional<uint32_t> ttl_seconds;           // shortens the action TTL
+  std::optional<ApprovalRequirement> approval;   // set iff kRequireApproval
+};
+
+struct RateLimit {
+  double tokens_per_second = 0;  // > 0
+  uint32_t burst = 1;            // >= 1
+};
+
+struct RateLimitConfig {
+  std::optional<RateLimit> default_limit;     // absent: unlimited unless listed
+  std::map<std::string, RateLimit> per_actor;  // identity -> limit
+};
+
+struct BreakGlassScope {
+  std::string id;
+  std::vector<Index> roles;      // non-empty
+  Selection workloads;
+  std::vector<Index> actions;    // non-empty, never "any"
+  std::vector<Index> targets;    // non-empty, never "any"
+  uint32_t max_ttl_seconds = 0;  // 1..kMaxBreakGlassTtlSeconds
+};
+
+struct Bundle {
+  uint32_t version = kBundleVersion;
+  std::string name;
+  std::string description;
+  std::vector<RoleDef> roles;
+  std::vector<ActorDef> actors;
+  std::vector<WorkloadDef> workloads;
+  std::vector<TargetDef> targets;
+  std::vector<ActionClassDef> action_classes;
+  std::vector<RuleDef> rules;  // declaration order
+  RateLimitConfig rate_limits;
+  std::vector<BreakGlassScope> break_glass;
+};
+
+}  // namespace taogate::policies

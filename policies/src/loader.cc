@@ -1,0 +1,257 @@
+// YAML -> Bundle. Sections are read in dependency order (definitions first,
+// then everything that references them), whatever their order in the file,
+// so references can be checked where they are written.
+#include "taogate/policies/loader.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "loader_internal.h"
+#include "taogate/common/crypto.h"
+#include "taogate/common/hex.h"
+#include "taogate/common/strings.h"
+#include "taogate/policies/targets.h"
+
+namespace taogate::policies {
+
+std::string ValidationError::ToString() const {
+  return StrCat(file, ":", line, ":", column, ": ", path, ": ", message);
+}
+
+namespace internal {
+namespace {
+
+std::optional<std::string> Description(Walker& w, const Fields& f, std::string_view path) {
+  auto it = f.find("description");
+  if (it == f.end()) return std::string();
+  return w.String(it->second.value, Sub(path, "description"), 4096);
+}
+
+// Registers `id` in `table`, reporting a duplicate at `at`.
+bool Define(Walker& w, SymbolTable& table, const std::string& id, Index index,
+            const YAML::Node& at, std::string_view path, std::string_view kind) {
+  if (!table.emplace(id, index).second) {
+    w.Error(at, path, StrCat("duplicate ", kind, " '", id, "'"));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void ReadRoles(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
+  auto seq = w.Seq(n, "roles", true);
+  if (!seq) return;
+  for (size_t i = 0; i < seq->size(); ++i) {
+    std::string path = At("roles", i);
+    Fields f;
+    if (!w.ReadMap((*seq)[i], path, {"id", "description"}, {"id"}, &f)) continue;
+    auto id = w.Id(f["id"].value, Sub(path, "id"));
+    auto desc = Description(w, f, path);
+    if (!id || !desc) continue;
+    if (!Define(w, s.roles, *id, b.roles.size(), f["id"].value, Sub(path, "id"), "role")) continue;
+    b.roles.push_back({*id, *desc});
+  }
+}
+
+void ReadActionClasses(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
+  auto seq = w.Seq(n, "action_classes", true);
+  if (!seq) return;
+  for (size_t i = 0; i < seq->size(); ++i) {
+    std::string path = At("action_classes", i);
+    Fields f;
+    if (!w.ReadMap((*seq)[i], path, {"id", "description", "ttl"}, {"id", "ttl"}, &f)) continue;
+    auto id = w.Id(f["id"].value, Sub(path, "id"));
+    auto ttl = w.Duration(f["ttl"].value, Sub(path, "ttl"), kMaxTtlSeconds);
+    auto desc = Description(w, f, path);
+    if (!id || !ttl || !desc) continue;
+    if (!Define(w, s.actions, *id, b.action_classes.size(), f["id"].value, Sub(path, "id"),
+                "action class")) {
+      continue;
+    }
+    b.action_classes.push_back({*id, *desc, *ttl});
+  }
+}
+
+void ReadWorkloads(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
+  auto seq = w.Seq(n, "workloads", true);
+  if (!seq) return;
+  for (size_t i = 0; i < seq->size(); ++i) {
+    std::string path = At("workloads", i);
+    Fields f;
+    if (!w.ReadMap((*seq)[i], path, {"id", "description", "selectors"}, {"id", "selectors"}, &f)) {
+      continue;
+    }
+    auto id = w.Id(f["id"].value, Sub(path, "id"));
+    auto desc = Description(w, f, path);
+    std::string sp = Sub(path, "selectors");
+    Fields sel;
+    if (!w.ReadMap(f["selectors"].value, sp, {"nodes", "cgroup_paths", "pod_labels"}, {}, &sel)) {
+      continue;
+    }
+    WorkloadDef wd;
+    bool good = id && desc;
+    if (sel.empty()) {
+      w.Error(f["selectors"].value, sp, "at least one selector (nodes, cgroup_paths, pod_labels)");
+      good = false;
+    }
+    if (auto it = sel.find("nodes"); it != sel.end()) {
+      auto v = w.StringSeq(it->second.value, Sub(sp, "nodes"), kMaxIdentityLength, false);
+      if (v) for (auto& [name, node] : *v) wd.nodes.push_back(name);
+      else good = false;
+    }
+    if (auto it = sel.find("cgroup_paths"); it != sel.end()) {
+      std::string cp = Sub(sp, "cgroup_paths");
+      auto v = w.StringSeq(it->second.value, cp, kMaxPathLength, false);
+      if (!v) good = false;
+      for (size_t j = 0; v && j < v->size(); ++j) {
+        if (!IsCanonicalPath((*v)[j].first, true)) {
+          w.Error((*v)[j].second, At(cp, j), "must be an absolute canonical cgroup path");
+          good = false;
+        }
+        wd.cgroup_paths.push_back((*v)[j].first);
+      }
+    }
+    if (auto it = sel.find("pod_labels"); it != sel.end()) {
+      std::string lp = Sub(sp, "pod_labels");
+      const YAML::Node& m = it->second.value;
+      if (!m.IsMap() || m.size() == 0) {
+        w.Error(m, lp, "must be a non-empty mapping of label: value");
+        good = false;
+      } else {
+        for (auto kv = m.begin(); kv != m.end(); ++kv) {
+          auto k = w.String(kv->first, lp, 317);
+          auto v = k ? w.String(kv->second, Sub(lp, *k), 63) : std::nullopt;
+          if (!k || !v) { good = false; continue; }
+          if (!wd.pod_labels.emplace(*k, *v).second) {
+            w.Error(kv->first, Sub(lp, *k), "duplicate label");
+            good = false;
+          }
+        }
+      }
+    }
+    if (!good) continue;
+    if (!Define(w, s.workloads, *id, b.workloads.size(), f["id"].value, Sub(path, "id"),
+                "workload")) {
+      continue;
+    }
+    wd.id = *id;
+    b.workloads.push_back(std::move(wd));
+  }
+}
+
+std::optional<Ed25519PublicKey> ParseApproverKey(Walker& w, const YAML::Node& n,
+                                                 std::string_view path) {
+  if (n.IsScalar() && n.Scalar().rfind("-----BEGIN", 0) == 0) {
+    if (!w.Visit(n, path)) return std::nullopt;
+    auto k = crypto::Ed25519PublicKeyFromPem(n.Scalar());
+    if (!k.ok()) {
+      w.Error(n, path, StrCat("not an Ed25519 public key PEM: ", std::string(k.status().message())));
+      return std::nullopt;
+    }
+    return *k;
+  }
+  auto s = w.String(n, path, 4096);
+  if (!s) return std::nullopt;
+  auto bytes = FromHex(*s);
+  if (!bytes.ok() || bytes->size() != 32) {
+    w.Error(n, path, "must be 64 hex digits (raw Ed25519 public key) or a PEM public key");
+    return std::nullopt;
+  }
+  Ed25519PublicKey k;
+  std::copy(bytes->begin(), bytes->end(), k.begin());
+  return k;
+}
+
+std::optional<std::string> Identity(Walker& w, const YAML::Node& n, std::string_view path) {
+  auto id = w.String(n, path, kMaxIdentityLength);
+  if (!id) return std::nullopt;
+  if (id->find(' ') != std::string::npos || *id == "*") {
+    w.Error(n, path, "an identity has no spaces and is not \"*\"");
+    return std::nullopt;
+  }
+  return id;
+}
+
+void ReadActors(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
+  auto seq = w.Seq(n, "actors", true);
+  if (!seq) return;
+  std::set<Ed25519PublicKey> all_keys;
+  for (size_t i = 0; i < seq->size(); ++i) {
+    std::string path = At("actors", i);
+    Fields f;
+    if (!w.ReadMap((*seq)[i], path, {"identity", "description", "roles", "approver_keys"},
+                   {"identity", "roles"}, &f)) {
+      continue;
+    }
+    auto id = Identity(w, f["identity"].value, Sub(path, "identity"));
+    auto desc = Description(w, f, path);
+    auto roles = w.Refs(f["roles"].value, Sub(path, "roles"), s.roles, "role", false);
+    ActorDef a;
+    bool good = id && desc && roles;
+    if (auto it = f.find("approver_keys"); it != f.end()) {
+      std::string kp = Sub(path, "approver_keys");
+      auto keys = w.Seq(it->second.value, kp, false);
+      if (!keys) good = false;
+      for (size_t j = 0; keys && j < keys->size(); ++j) {
+        auto k = ParseApproverKey(w, (*keys)[j], At(kp, j));
+        if (!k) { good = false; continue; }
+        if (!all_keys.insert(*k).second) {
+          // One key for two actors would let one person count as two approvers.
+          w.Error((*keys)[j], At(kp, j), "approver key already listed (keys are per actor)");
+          good = false;
+          continue;
+        }
+        a.approver_keys.push_back(*k);
+      }
+    }
+    if (!good) continue;
+    if (!Define(w, s.actors, *id, b.actors.size(), f["identity"].value, Sub(path, "identity"),
+                "actor")) {
+      continue;
+    }
+    a.identity = *id;
+    a.roles = roles->items;
+    b.actors.push_back(std::move(a));
+  }
+}
+
+}  // namespace internal
+
+absl::StatusOr<Bundle> ParseBundle(std::string_view bytes, std::string_view file_name,
+                                   std::vector<ValidationError>* errors) {
+  internal::Walker w(file_name);
+  Bundle b;
+  if (bytes.size() > kMaxBundleBytes) {
+    w.Error(YAML::Mark(), "", StrCat("bundle larger than ", kMaxBundleBytes, " bytes"));
+  } else {
+    internal::ReadTopLevel(w, bytes, b);
+  }
+  if (w.ok()) return b;
+  std::string msg;
+  for (const auto& e : w.errors()) {
+    if (!msg.empty()) msg += "\n";
+    msg += e.ToString();
+  }
+  if (errors) errors->insert(errors->end(), w.errors().begin(), w.errors().end());
+  return absl::InvalidArgumentError(msg);
+}
+
+absl::Status ReadBundleFile(const std::string& path, std::string* bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(StrCat(path, ": cannot open"));
+  std::string data;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    data.append(buf, static_cast<size_t>(in.gcount()));
+    if (data.size() > kMaxBundleBytes) {
+      return absl::InvalidArgumentError(StrCat(path, ": larger than ", kMaxBundleBytes, " bytes"));
+    }
+  }
+  if (in.bad()) return absl::DataLossError(StrCat(path, ": read error"));
+  *bytes = std::move(data);
+  return absl::OkStatus();
+}
+
+}  // namespace taogate::policies
