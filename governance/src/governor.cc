@@ -16,7 +16,10 @@ using ledger::RecordKind;
 Governor::Governor(GovernorOptions options, GovernorKeys* keys)
     : options_(std::move(options)), keys_(keys) {}
 
-Governor::~Governor() { Shutdown(); }
+Governor::~Governor() {
+  Shutdown();
+  if (keys_ != nullptr) keys_->SetRotateHook(nullptr);
+}
 
 absl::StatusOr<std::unique_ptr<Governor>> Governor::Create(GovernorOptions options,
                                                            GovernorKeys* keys,
@@ -39,17 +42,21 @@ absl::StatusOr<std::unique_ptr<Governor>> Governor::Create(GovernorOptions optio
                                 {"version", kVersion},
                                 {"scope", keys->root->software_mode() ? "software-keys" : "tpm"}})
                          .status());
-  for (const keys::IssuingKey* k :
-       {&keys->checkpoint->key(), keys->issuing->Current().ok()
-                                      ? keys->issuing->Current().value().get()
-                                      : nullptr}) {
-    if (k == nullptr) return absl::UnavailableError("no issuing key");
+  TG_ASSIGN_OR_RETURN(auto issuing_key, keys->issuing->Current());
+  for (const keys::IssuingKey* k : {&keys->checkpoint->key(), issuing_key.get()}) {
     TG_RETURN_IF_ERROR(g->Append(RecordKind::kKeyRotated,
                                  {{"key_id", ToHex(k->key_id())},
                                   {"cert_sha256", ToHex(crypto::Sha256(k->certificate()))},
                                   {"scope", k->certificate_body().purpose()}})
                            .status());
   }
+  Governor* raw = g.get();
+  keys->SetRotateHook([raw](const keys::IssuingKey& k) {
+    (void)raw->Append(RecordKind::kKeyRotated,
+                      {{"key_id", ToHex(k.key_id())},
+                       {"cert_sha256", ToHex(crypto::Sha256(k.certificate()))},
+                       {"scope", k.certificate_body().purpose()}});
+  });
   std::vector<std::string> errors;
   auto s = g->Activate("governor:startup", initial_policy_yaml, policy_name, &errors);
   if (!s.ok()) {
@@ -257,7 +264,7 @@ absl::Status Governor::Issue(Entry& e, std::chrono::seconds ttl, ledger::Fields 
     cv_.notify_all();
     ledger::Fields f = {{"decision_id", e.id}, {"actor", internal::LedgerSafe(e.requester)},
                         {"decision", "DENY"}, {"reason_code", "issuance_failed"},
-                        {"error", internal::LedgerSafe(why.message())}};
+                        {"error", internal::LedgerSafe(std::string(why.message()))}};
     (void)Append(RecordKind::kDenied, std::move(f));
     return why;
   };

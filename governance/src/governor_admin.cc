@@ -2,6 +2,8 @@
 // switch broadcast.
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include "convert.h"
 #include "governor_state.h"
 #include "taogate/common/hex.h"
@@ -38,11 +40,11 @@ v1::ProtectedTargets ToProto(const policies::Policy& p) {
     }
   }
   auto paths = [&](const std::vector<policies::ProtectedTargetSet::Path>& v, v1::TargetProto proto) {
-    for (const auto& p : v) {
+    for (const auto& entry : v) {
       auto* t = out.add_targets();
       t->set_proto(proto);
-      t->set_path(p.path);
-      t->set_name(p.target_id);
+      t->set_path(entry.path);
+      t->set_name(entry.target_id);
     }
   };
   paths(set.unix_paths, v1::TARGET_PROTO_UNIX);
@@ -73,27 +75,27 @@ absl::Status Governor::Activate(const std::string& actor, const std::string& yam
     TG_RETURN_IF_ERROR(Append(RecordKind::kDenied, std::move(f)).status());
     return absl::InvalidArgumentError("invalid policy bundle; the active bundle is unchanged");
   }
-  const auto& p = *loaded;
+  const auto& np = *loaded;
   ledger::Fields f = {{"actor", internal::LedgerSafe(actor)},
-                      {"policy_sha256", p->HashHex()},
+                      {"policy_sha256", np->HashHex()},
                       {"scope", old_hex.empty() ? "none" : old_hex},
-                      {"count", std::to_string(p->bundle().rules.size())},
-                      {"version", internal::LedgerSafe(p->bundle().name, 128)}};
+                      {"count", std::to_string(np->bundle().rules.size())},
+                      {"version", internal::LedgerSafe(np->bundle().name, 128)}};
   // Durable first: a bundle is active only once its activation is recorded.
   TG_RETURN_IF_ERROR(Append(RecordKind::kPolicyActivated, std::move(f)).status());
   {
     std::lock_guard l(policy_mu_);
-    policy_ = p;
+    policy_ = np;
     policy_yaml_ = yaml;
   }
-  limiter_->Reconfigure(p->rate_limits());
+  limiter_->Reconfigure(np->rate_limits());
   {
     std::lock_guard l(mu_);
     ++policy_version_;
     ++stats_.activations;
   }
   cv_.notify_all();
-  log::Info("policy activated", {{"policy_sha256", p->HashHex()}, {"actor", actor}});
+  log::Info("policy activated", {{"policy_sha256", np->HashHex()}, {"actor", actor}});
   return absl::OkStatus();
 }
 

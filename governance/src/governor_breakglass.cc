@@ -26,7 +26,7 @@ absl::StatusOr<v1::Decision> Governor::BreakGlass(const std::string& actor,
                                                e->target_text, e->policy_hex);
     f.emplace_back("event", "break_glass");
     f.emplace_back("decision", "DENY");
-    f.emplace_back("error", internal::LedgerSafe(why.message()));
+    f.emplace_back("error", internal::LedgerSafe(std::string(why.message())));
     TG_RETURN_IF_ERROR(Append(RecordKind::kDenied, std::move(f)).status());
     {
       std::lock_guard l(mu_);

@@ -20,6 +20,16 @@ std::string CheckpointSigner::VerifierKey() const {
   return ledger::Ed25519VerifierKey(name_, key_->public_key());
 }
 
+void GovernorKeys::SetRotateHook(std::function<void(const keys::IssuingKey&)> hook) {
+  std::lock_guard l(hook_mu_);
+  hook_ = std::move(hook);
+}
+
+void GovernorKeys::OnRotate(const keys::IssuingKey& k) {
+  std::lock_guard l(hook_mu_);  // held while the hook runs: clearing it waits
+  if (hook_) hook_(k);
+}
+
 GovernorKeys::~GovernorKeys() {
   checkpoint.reset();
   if (checkpoint_manager) checkpoint_manager->Shutdown();
@@ -56,9 +66,13 @@ absl::StatusOr<std::unique_ptr<GovernorKeys>> OpenGovernorKeys(const KeyConfig& 
   // Containers and CI often have a small RLIMIT_MEMLOCK; in software mode the
   // root key is in ordinary memory anyway, so locking buys nothing there.
   io.require_locked_memory = !config.software_keys;
+  GovernorKeys* raw = keys.get();
+  io.on_rotate = [raw](const keys::IssuingKey& k) { raw->OnRotate(k); };
   TG_ASSIGN_OR_RETURN(keys->issuing, keys::IssuingKeyManager::Create(keys->root.get(), io));
+  keys->issuing->StartScheduler();
 
   keys::IssuingKeyOptions co = io;
+  co.on_rotate = nullptr;
   co.purpose = std::string(keys::kPurposeLedgerCheckpoint);
   co.certificate_lifetime_ms = 30LL * 24 * 3600 * 1000;
   co.rotate_every_ms = 24LL * 3600 * 1000;

@@ -2,6 +2,8 @@
 
 #include <civetweb.h>
 
+#include <cstring>
+
 #include "taogate/common/strings.h"
 
 namespace taogate::governance::internal {

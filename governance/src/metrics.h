@@ -10,6 +10,9 @@
 #include "absl/status/statusor.h"
 #include "taogate/governance/governor.h"
 
+struct mg_context;
+struct mg_connection;
+
 namespace taogate::governance::internal {
 
 class MetricsServer {
@@ -22,11 +25,11 @@ class MetricsServer {
 
  private:
   MetricsServer() = default;
-  struct mg_context* ctx_ = nullptr;
+  mg_context* ctx_ = nullptr;
   Governor* governor_ = nullptr;
   int port_ = 0;
-  static int HandleMetrics(struct mg_connection* c, void* self);
-  static int HandleHealth(struct mg_connection* c, void* self);
+  static int HandleMetrics(mg_connection* c, void* self);
+  static int HandleHealth(mg_connection* c, void* self);
 };
 
 }  // namespace taogate::governance::internal

@@ -1,6 +1,8 @@
 #include "taogate/governance/server.h"
 
+#include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include <grpcpp/grpcpp.h>

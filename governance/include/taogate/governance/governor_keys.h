@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -50,11 +52,20 @@ class CheckpointSigner final : public ledger::Signer {
 };
 
 struct GovernorKeys {
+  // Called (on the rotation thread) after each scheduled issuing-key
+  // rotation, e.g. to append KEY_ROTATED; set and cleared by the Governor.
+  void SetRotateHook(std::function<void(const keys::IssuingKey&)> hook);
+  void OnRotate(const keys::IssuingKey& k);
+
   std::unique_ptr<keys::RootSigner> root;
   std::unique_ptr<keys::IssuingKeyManager> issuing;
   std::unique_ptr<keys::IssuingKeyManager> checkpoint_manager;
   std::unique_ptr<CheckpointSigner> checkpoint;
   ~GovernorKeys();
+
+ private:
+  std::mutex hook_mu_;
+  std::function<void(const keys::IssuingKey&)> hook_;
 };
 
 // InvalidArgument for contradictory options (neither or both of tcti and
