@@ -154,8 +154,8 @@ int main(int argc, char** argv) {
   fs::path dir = tmpl;
   auto ca = governance::CreateCa("bench CA");
   auto server = governance::IssueCert(
-      *ca, {.common_name = "governor", .dns = {"localhost"}, .ips = {"127.0.0.1"}, .server = true});
-  auto client = governance::IssueCert(*ca, {.common_name = "agent", .uris = {"spiffe://bench/agent"}});
+      *ca, governance::ServerSpec("governor", {"localhost"}, {"127.0.0.1"}));
+  auto client = governance::IssueCert(*ca, governance::ClientSpec("agent", "spiffe://bench/agent"));
   if (!ca.ok() || !server.ok() || !client.ok()) return 1;
   Write(dir / "ca.crt", ca->cert_pem);
   Write(dir / "server.crt", server->cert_pem);

@@ -89,6 +89,23 @@ absl::StatusOr<Ptr<X509>> NewCert(std::string_view cn, EVP_PKEY* key, int days, 
 
 }  // namespace
 
+CertSpec ServerSpec(std::string common_name, std::vector<std::string> dns,
+                    std::vector<std::string> ips) {
+  CertSpec s;
+  s.common_name = std::move(common_name);
+  s.dns = std::move(dns);
+  s.ips = std::move(ips);
+  s.server = true;
+  return s;
+}
+
+CertSpec ClientSpec(std::string common_name, std::string uri) {
+  CertSpec s;
+  s.common_name = std::move(common_name);
+  if (!uri.empty()) s.uris.push_back(std::move(uri));
+  return s;
+}
+
 absl::StatusOr<CertAndKey> CreateCa(std::string_view common_name, int days) {
   auto key = NewP256Key();
   if (!key.ok()) return key.status();

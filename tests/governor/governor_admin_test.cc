@@ -12,6 +12,7 @@
 #include "governor/governor_testing.h"
 #include "taogate/common/fd.h"
 #include "taogate/common/hex.h"
+#include "taogate/governance/approval.h"
 #include "taogate/ledger/ledger.h"
 #include "taogate/ledger/note.h"
 #include "taogate/tao/codec.h"

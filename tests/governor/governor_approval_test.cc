@@ -211,8 +211,7 @@ TEST_F(GovernorApprovalTest, BreakGlassInsideScopeIsIssuedAndReviewRequired) {
       EXPECT_EQ(rec.Field("ticket"), "INC-42");
       EXPECT_EQ(rec.seq, out.ledger_seq());
       // Free text is stored as hash + redacted summary, never verbatim alone.
-      ASSERT_TRUE(rec.Field("reason").has_value());
-      EXPECT_EQ(rec.Field("reason")->substr(0, 7), "sha256:");
+      EXPECT_EQ(rec.Field("reason").value_or("").substr(0, 7), "sha256:");
     }
     if (rec.Field("verdict") == "accepted") ++reviewed;
     return true;

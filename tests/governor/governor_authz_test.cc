@@ -129,15 +129,16 @@ TEST_F(GovernorAuthzTest, ClientWithoutValidCertificateIsRefused) {
   c2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   EXPECT_FALSE(gov_.ClientWith(none)->RequestAuthorization(&c2, ReadRequest(), &d).ok());
   // Valid chain, but no URI SAN: no identity.
-  CertSpec spec{.common_name = "spiffe://test.example/agent"};
-  auto nouri = IssueCert(gov_.ca(), spec);
+  auto nouri = IssueCert(gov_.ca(), ClientSpec("spiffe://test.example/agent", ""));
   ASSERT_TRUE(nouri.ok());
   ClientTls t{gov_.ca().cert_pem, nouri->cert_pem, nouri->key_pem, ""};
   grpc::ClientContext c3;
   auto s = gov_.ClientWith(t)->RequestAuthorization(&c3, ReadRequest(), &d);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
   // Expired certificate from the right CA.
-  CertSpec old{.common_name = "c", .uris = {kAgent}, .days = 0, .not_before_offset_s = -7200};
+  CertSpec old = ClientSpec("c", kAgent);
+  old.days = 0;
+  old.not_before_offset_s = -7200;
   auto expired = IssueCert(gov_.ca(), old);
   ASSERT_TRUE(expired.ok());
   ClientTls te{gov_.ca().cert_pem, expired->cert_pem, expired->key_pem, ""};

@@ -110,8 +110,7 @@ GovernorProcess::GovernorProcess() {
   if (ca.ok()) ca_ = *ca;
   for (const char* id : {kOps, kAlice, kBob, kCarol})
     approver_keys_.emplace(id, *crypto::Ed25519PrivateKey::Generate());
-  CertSpec server{.common_name = "governor", .dns = {"localhost"}, .ips = {"127.0.0.1"}, .server = true};
-  auto sc = IssueCert(ca_, server);
+  auto sc = IssueCert(ca_, ServerSpec("governor", {"localhost"}, {"127.0.0.1"}));
   if (sc.ok()) {
     WriteFile(dir_.path() / "server.crt", sc->cert_pem);
     WriteFile(dir_.path() / "server.key", sc->key_pem);
@@ -195,8 +194,7 @@ void GovernorProcess::Stop() {
 std::string GovernorProcess::log() const { return ReadFile(dir_.path() / "governor.log"); }
 
 ClientTls GovernorProcess::TlsFor(const std::string& identity) {
-  CertSpec spec{.common_name = "client", .uris = {identity}};
-  auto c = IssueCert(ca_, spec);
+  auto c = IssueCert(ca_, ClientSpec("client", identity));
   ClientTls t;
   t.ca_pem = ca_.cert_pem;
   if (c.ok()) {

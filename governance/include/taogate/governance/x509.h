@@ -31,6 +31,12 @@ struct CertSpec {
   int not_before_offset_s = -60;  // tests make expired certs with negative days
 };
 
+// A server certificate spec (serverAuth) and a client one (clientAuth, one
+// URI SAN = the identity).
+CertSpec ServerSpec(std::string common_name, std::vector<std::string> dns,
+                    std::vector<std::string> ips);
+CertSpec ClientSpec(std::string common_name, std::string uri);
+
 // A self-signed CA certificate (basicConstraints CA:TRUE, keyCertSign).
 absl::StatusOr<CertAndKey> CreateCa(std::string_view common_name, int days = 365);
 // A leaf certificate signed by `ca`.
