@@ -1,7 +1,8 @@
 // The Governor gRPC service: authenticates the caller from its verified
 // client certificate and delegates to Governor. The actor is the single URI
-// SAN of the peer certificate (x509_pem_cert of the TLS auth context, parsed
-// with OpenSSL); a peer without exactly one URI SAN is UNAUTHENTICATED.
+// SAN of the peer certificate (the TLS auth context's "peer_uri" values, or,
+// if absent, x509_pem_cert parsed with OpenSSL); a peer without exactly one
+// URI SAN is UNAUTHENTICATED.
 // Thread safety: gRPC calls methods concurrently; Governor is thread-safe.
 #pragma once
 
