@@ -68,7 +68,12 @@ std::optional<std::string_view> Record::Field(std::string_view name) const {
 }
 
 bool IsAllowedFieldName(std::string_view name) {
-  return std::find(kAllowed.begin(), kAllowed.end(), name) != kAllowed.end();
+  static const std::array<std::string_view, kAllowed.size()> sorted = [] {
+    auto a = kAllowed;
+    std::sort(a.begin(), a.end());
+    return a;
+  }();
+  return std::binary_search(sorted.begin(), sorted.end(), name);
 }
 bool IsCheckpointFieldName(std::string_view name) {
   return std::find(kCheckpointOnly.begin(), kCheckpointOnly.end(), name) != kCheckpointOnly.end();
@@ -80,7 +85,7 @@ absl::Status ValidateFields(const Fields& fields, bool allow_checkpoint_fields) 
   for (size_t i = 0; i < fields.size(); ++i) {
     const auto& [name, value] = fields[i];
     bool allowed = IsAllowedFieldName(name) || (allow_checkpoint_fields && IsCheckpointFieldName(name));
-    if (!ValidName(name) || !allowed)
+    if (!allowed)
       return absl::InvalidArgumentError(StrCat("field '", ValidName(name) ? name : "<invalid name>",
                                                "' is not in the ledger allowlist"));
     for (size_t j = 0; j < i; ++j)
@@ -114,7 +119,9 @@ std::string EncodePayload(uint64_t seq, int64_t time_ns, RecordKind kind, const 
   return s;
 }
 
-absl::StatusOr<Record> DecodePayload(std::string_view p) {
+absl::StatusOr<Record> DecodePayload(std::string_view p) { return DecodePayload(p, LeafHash(p)); }
+
+absl::StatusOr<Record> DecodePayload(std::string_view p, const Hash& leaf_hash) {
   auto bad = [](std::string_view why) { return absl::DataLossError(StrCat("malformed record: ", why)); };
   if (p.size() < format::kPayloadFixedSize) return bad("shorter than the fixed header");
   if (p.size() > format::kMaxPayloadSize) return bad("longer than the maximum payload");
@@ -144,7 +151,7 @@ absl::StatusOr<Record> DecodePayload(std::string_view p) {
   if (off != p.size()) return bad("trailing bytes after the last field");
   absl::Status v = ValidateFields(r.fields, r.kind == RecordKind::kCheckpoint);
   if (!v.ok()) return bad(std::string(v.message()));
-  r.hash = LeafHash(p);
+  r.hash = leaf_hash;
   return r;
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/cord.h"
 #include "taogate/common/hex.h"
@@ -32,6 +33,37 @@ absl::StatusOr<std::string> ReadWhole(const std::string& path) {
   in.read(s.data(), static_cast<std::streamsize>(s.size()));
   if (!in) return absl::UnavailableError(StrCat(path, ": read failed"));
   return s;
+}
+
+// True if any CRC-valid frame starts after `from`: then the bad bytes before
+// it are not a torn final write but damage in the middle of the ledger.
+bool AnyValidFrameAfter(std::string_view d, size_t from) {
+  for (size_t pos = from; pos + format::kFrameHeaderSize + format::kPayloadFixedSize <= d.size(); ++pos) {
+    uint32_t len = GetU32(d.data() + pos);
+    if (len < format::kPayloadFixedSize || len > format::kMaxPayloadSize) continue;
+    if (ParseFrame(d, pos).status == FrameStatus::kOk) return true;
+  }
+  return false;
+}
+
+// Leaf hashes of all payloads, split across the machine's cores.
+std::vector<Hash> LeafHashes(const std::vector<std::pair<size_t, std::string_view>>& frames) {
+  std::vector<Hash> out(frames.size());
+  auto work = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) out[i] = LeafHash(frames[i].second);
+  };
+  size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
+  if (frames.size() < 4096 || threads == 1) {
+    work(0, frames.size());
+    return out;
+  }
+  std::vector<std::thread> ts;
+  size_t chunk = (frames.size() + threads - 1) / threads;
+  for (size_t t = 1; t < threads; ++t)
+    ts.emplace_back(work, std::min(frames.size(), t * chunk), std::min(frames.size(), (t + 1) * chunk));
+  work(0, std::min(frames.size(), chunk));
+  for (auto& t : ts) t.join();
+  return out;
 }
 
 }  // namespace
@@ -152,36 +184,51 @@ absl::StatusOr<ScanOutcome> ScanLedger(const std::string& dir, const RecordVisit
       return CorruptionError(seq, seg.path, 0,
                              StrCat("segment starts at seq ", *hdr, " (file name says ", seg.first_seq,
                                     "), want ", seq, ": records missing or out of order"));
+    // Pass 1 (sequential, cheap): frame boundaries and CRCs, up to the first
+    // bad frame. Pass 2 (parallel): leaf hashes, the dominant cost. Pass 3
+    // (sequential): decode, seq and chain checks in seq order, so the first
+    // bad seq is reported even when a later frame is also bad.
+    std::vector<std::pair<size_t, std::string_view>> frames;
     size_t off = format::kSegmentHeaderSize;
+    std::optional<FrameParse> bad;
     while (off < data->size()) {
       FrameParse f = ParseFrame(*data, off);
       if (f.status != FrameStatus::kOk) {
-        uint64_t rest = data->size() - off;
-        if (last && rest <= kMaxTornTailBytes) {
-          out.torn_tail = TornTail{seq, si, off, rest, std::string(FrameStatusName(f.status))};
-          break;
-        }
-        return CorruptionError(seq, seg.path, off, FrameStatusName(f.status));
+        bad = f;
+        break;
       }
-      auto rec = DecodePayload(f.payload);
-      if (!rec.ok()) return CorruptionError(seq, seg.path, off, std::string(rec.status().message()));
+      frames.emplace_back(off, f.payload);
+      off = f.next;
+    }
+    std::vector<Hash> hashes = LeafHashes(frames);
+    for (size_t i = 0; i < frames.size(); ++i) {
+      auto [foff, payload] = frames[i];
+      auto rec = DecodePayload(payload, hashes[i]);
+      if (!rec.ok()) return CorruptionError(seq, seg.path, foff, std::string(rec.status().message()));
       if (rec->seq != seq)
-        return CorruptionError(seq, seg.path, off,
+        return CorruptionError(seq, seg.path, foff,
                                StrCat("found seq ", rec->seq, " where seq ", seq,
                                       " belongs: records missing, reordered or inserted"));
       if (rec->prev_hash != prev)
-        return CorruptionError(seq, seg.path, off,
+        return CorruptionError(seq, seg.path, foff,
                                seq == 0 ? std::string("first record's prev_hash is not zero")
                                         : StrCat("prev_hash does not match the hash of seq ", seq - 1,
                                                  ": seq ", seq - 1, " altered or seq ", seq, " forged"));
       if (visit) {
-        absl::Status s = visit(*rec, f.payload, si, off);
+        absl::Status s = visit(*rec, payload, si, foff);
         if (!s.ok()) return s;
       }
       prev = rec->hash;
-      out.payload_bytes += f.payload.size();
+      out.payload_bytes += payload.size();
       ++seq;
-      off = f.next;
+    }
+    if (bad) {
+      uint64_t rest = data->size() - off;
+      if (last && rest <= kMaxTornTailBytes && !AnyValidFrameAfter(*data, off + 1)) {
+        out.torn_tail = TornTail{seq, si, off, rest, std::string(FrameStatusName(bad->status))};
+      } else {
+        return CorruptionError(seq, seg.path, off, FrameStatusName(bad->status));
+      }
     }
     seg.valid_bytes = out.torn_tail ? out.torn_tail->offset : data->size();
     if (out.torn_tail) break;

@@ -58,9 +58,7 @@ std::unique_ptr<Policy::Compiled> Compile(Bundle bundle, const BundleHash& hash)
   }
   const size_t nactions = b.action_classes.size();
   for (Index i = 0; i < nactions; ++i) c->actions.emplace(b.action_classes[i].id, i);
-  c->deny.resize(nactions);
-  c->approve.resize(nactions);
-  c->allow.resize(nactions);
+  c->by_action.resize(nactions);
 
   for (Index ri = 0; ri < b.rules.size(); ++ri) {
     const RuleDef& r = b.rules[ri];
@@ -75,13 +73,23 @@ std::unique_ptr<Policy::Compiled> Compile(Bundle bundle, const BundleHash& hash)
     cr.targets = ToBits(r.targets.items, b.targets.size());
     uint32_t pos = static_cast<uint32_t>(c->rules.size());
     c->rules.push_back(std::move(cr));
-    auto& lists = r.effect == RuleEffect::kDeny              ? c->deny
-                  : r.effect == RuleEffect::kRequireApproval ? c->approve
-                                                             : c->allow;
+    auto add = [&](Policy::Compiled::RuleLists& l) {
+      (r.effect == RuleEffect::kDeny              ? l.deny
+       : r.effect == RuleEffect::kRequireApproval ? l.approve
+                                                  : l.allow)
+          .push_back(pos);
+    };
+    auto add_for_action = [&](Policy::Compiled::ActionIndex& ai) {
+      if (r.targets.any) {
+        add(ai.any_target);
+      } else {
+        for (Index t : r.targets.items) add(ai.by_target[t]);
+      }
+    };
     if (r.actions.any) {
-      for (auto& l : lists) l.push_back(pos);
+      for (auto& ai : c->by_action) add_for_action(ai);
     } else {
-      for (Index a : r.actions.items) lists[a].push_back(pos);
+      for (Index a : r.actions.items) add_for_action(c->by_action[a]);
     }
   }
 

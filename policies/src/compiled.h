@@ -7,8 +7,9 @@
 //           or one per path component for files, one for unix/exec paths;
 //   workloads: lookups by cgroup ancestor, node and pod label, then a full
 //              selector check of the few candidates;
-//   rules: a walk over the action's deny, approval and allow lists, each rule
-//          a handful of bit tests; the first hit in each list decides.
+//   rules: a walk over the deny, approval and allow lists of (action, each
+//          matched target) and (action, any target), each rule a handful of
+//          bit tests; the earliest hit in file order decides.
 #pragma once
 
 #include <array>
@@ -86,8 +87,19 @@ struct Policy::Compiled {
   StringMap<Index> actors, actions, roles;
   std::vector<Bits> actor_roles;  // per actor
   std::vector<CompiledRule> rules;
-  // Per action class: rule positions (into `rules`) by effect, in file order.
-  std::vector<std::vector<uint32_t>> deny, approve, allow;
+  // Rule positions (into `rules`) by effect, each list in file order.
+  struct RuleLists {
+    std::vector<uint32_t> deny, approve, allow;
+  };
+  // Per action class: rules naming target t (by_target[t]) and rules with
+  // targets "*" (any_target). A rule that matches a request must be in the
+  // lists of one of the request's targets or in any_target, so Evaluate walks
+  // only those.
+  struct ActionIndex {
+    RuleLists any_target;
+    std::unordered_map<Index, RuleLists> by_target;
+  };
+  std::vector<ActionIndex> by_action;
   std::vector<PrefixTable> v4, v6;  // longest prefix first
   StringMap<std::vector<Index>> unix_paths, exec_paths, file_paths, file_dirs;
   // Workload candidates by primary selector.

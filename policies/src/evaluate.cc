@@ -1,6 +1,8 @@
-// Policy::Evaluate and the other per-request checks. Hot path: no allocation
-// beyond two small vectors and the Decision's strings.
+// Policy::Evaluate and the other per-request checks. Hot path: hash lookups,
+// two small vectors (targets, workloads) and the Decision's strings; no locks.
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <set>
 
 #include "compiled.h"
@@ -57,23 +59,40 @@ Decision Policy::Evaluate(const Request& req) const {
 
   const Index a = action->second;
   const Bits& roles = c.actor_roles[actor->second];
-  auto first = [&](const std::vector<uint32_t>& list, bool grant) -> const CompiledRule* {
-    for (uint32_t pos : list) {
-      const CompiledRule& r = c.rules[pos];
-      if (SubjectMatches(r, actor->second, roles) && WorkloadsMatch(r, workloads) &&
-          TargetsMatch(r, targets, grant)) {
-        return &r;
+  // The earliest matching rule (in file order) among the lists `pick` selects
+  // from any_target and from each matched target's lists.
+  const Compiled::ActionIndex& ai = c.by_action[action->second];
+  auto earliest = [&](auto pick, bool grant) -> const CompiledRule* {
+    uint32_t best = UINT32_MAX;
+    auto scan = [&](const std::vector<uint32_t>& list) {
+      for (uint32_t pos : list) {
+        if (pos >= best) return;
+        const CompiledRule& r = c.rules[pos];
+        if (SubjectMatches(r, actor->second, roles) && WorkloadsMatch(r, workloads) &&
+            TargetsMatch(r, targets, grant)) {
+          best = pos;
+          return;
+        }
       }
+    };
+    scan(pick(ai.any_target));
+    // A grant must name every target, so the first target's lists hold all
+    // candidates; a deny may name any of them.
+    for (size_t i = 0; i < (grant ? 1 : targets.size()); ++i) {
+      auto it = ai.by_target.find(targets[i]);
+      if (it != ai.by_target.end()) scan(pick(it->second));
     }
-    return nullptr;
+    return best == UINT32_MAX ? nullptr : &c.rules[best];
   };
-  if (const CompiledRule* r = first(c.deny[a], false)) {
+  using Lists = Compiled::RuleLists;
+  if (const CompiledRule* r =
+          earliest([](const Lists& l) -> const auto& { return l.deny; }, false)) {
     const std::string& id = c.bundle.rules[r->rule].id;
     return Deny(c.hash, StrCat("denied by rule ", id), id);
   }
-  const CompiledRule* r = first(c.approve[a], true);
+  const CompiledRule* r = earliest([](const Lists& l) -> const auto& { return l.approve; }, true);
   bool approval = r != nullptr;
-  if (!r) r = first(c.allow[a], true);
+  if (!r) r = earliest([](const Lists& l) -> const auto& { return l.allow; }, true);
   if (!r) return Deny(c.hash, "no rule matched (default deny)");
 
   const RuleDef& rule = c.bundle.rules[r->rule];

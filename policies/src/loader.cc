@@ -3,7 +3,9 @@
 // so references can be checked where they are written.
 #include "taogate/policies/loader.h"
 
+#include <algorithm>
 #include <fstream>
+#include <tuple>
 #include <set>
 #include <sstream>
 
@@ -16,17 +18,12 @@
 namespace taogate::policies {
 
 std::string ValidationError::ToString() const {
-  return StrCat(file, ":", line, ":", column, ": ", path, ": ", message);
+  return StrCat(file, ":", line, ":", column, ": ", path.empty() ? "(root)" : path, ": ",
+                message);
 }
 
 namespace internal {
 namespace {
-
-std::optional<std::string> Description(Walker& w, const Fields& f, std::string_view path) {
-  auto it = f.find("description");
-  if (it == f.end()) return std::string();
-  return w.String(it->second.value, Sub(path, "description"), 4096);
-}
 
 // Registers `id` in `table`, reporting a duplicate at `at`.
 bool Define(Walker& w, SymbolTable& table, const std::string& id, Index index,
@@ -46,12 +43,16 @@ void ReadRoles(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
   for (size_t i = 0; i < seq->size(); ++i) {
     std::string path = At("roles", i);
     Fields f;
-    if (!w.ReadMap((*seq)[i], path, {"id", "description"}, {"id"}, &f)) continue;
+    // A bad entry with an id is still defined (bundle refused either way) so
+    // references to it do not cascade into more errors.
+    w.ReadMap((*seq)[i], path, {"id", "description"}, {"id"}, &f);
+    if (!f.count("id")) continue;
     auto id = w.Id(f["id"].value, Sub(path, "id"));
     auto desc = Description(w, f, path);
-    if (!id || !desc) continue;
-    if (!Define(w, s.roles, *id, b.roles.size(), f["id"].value, Sub(path, "id"), "role")) continue;
-    b.roles.push_back({*id, *desc});
+    if (!id || !Define(w, s.roles, *id, b.roles.size(), f["id"].value, Sub(path, "id"), "role")) {
+      continue;
+    }
+    b.roles.push_back({*id, desc.value_or("")});
   }
 }
 
@@ -61,16 +62,19 @@ void ReadActionClasses(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
   for (size_t i = 0; i < seq->size(); ++i) {
     std::string path = At("action_classes", i);
     Fields f;
-    if (!w.ReadMap((*seq)[i], path, {"id", "description", "ttl"}, {"id", "ttl"}, &f)) continue;
+    w.ReadMap((*seq)[i], path, {"id", "description", "ttl"}, {"id", "ttl"}, &f);
+    if (!f.count("id")) continue;
     auto id = w.Id(f["id"].value, Sub(path, "id"));
-    auto ttl = w.Duration(f["ttl"].value, Sub(path, "ttl"), kMaxTtlSeconds);
+    std::optional<uint32_t> ttl;
+    if (f.count("ttl")) ttl = w.Duration(f["ttl"].value, Sub(path, "ttl"), kMaxTtlSeconds);
     auto desc = Description(w, f, path);
-    if (!id || !ttl || !desc) continue;
-    if (!Define(w, s.actions, *id, b.action_classes.size(), f["id"].value, Sub(path, "id"),
-                "action class")) {
+    // Defined even if the entry is bad, so references to it do not cascade
+    // into more errors (the bundle is refused either way).
+    if (!id || !Define(w, s.actions, *id, b.action_classes.size(), f["id"].value,
+                       Sub(path, "id"), "action class")) {
       continue;
     }
-    b.action_classes.push_back({*id, *desc, *ttl});
+    b.action_classes.push_back({*id, desc.value_or(""), ttl.value_or(1)});
   }
 }
 
@@ -80,35 +84,36 @@ void ReadWorkloads(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
   for (size_t i = 0; i < seq->size(); ++i) {
     std::string path = At("workloads", i);
     Fields f;
-    if (!w.ReadMap((*seq)[i], path, {"id", "description", "selectors"}, {"id", "selectors"}, &f)) {
+    if (!w.ReadMap((*seq)[i], path, {"id", "description", "selectors"}, {"id", "selectors"},
+                   &f) &&
+        (!f.count("id") || !f.count("selectors"))) {
       continue;
     }
     auto id = w.Id(f["id"].value, Sub(path, "id"));
     auto desc = Description(w, f, path);
-    std::string sp = Sub(path, "selectors");
-    Fields sel;
-    if (!w.ReadMap(f["selectors"].value, sp, {"nodes", "cgroup_paths", "pod_labels"}, {}, &sel)) {
+    if (id && !Define(w, s.workloads, *id, b.workloads.size(), f["id"].value, Sub(path, "id"),
+                      "workload")) {
       continue;
     }
+    std::string sp = Sub(path, "selectors");
+    Fields sel;
+    bool sel_ok = w.ReadMap(f["selectors"].value, sp, {"nodes", "cgroup_paths", "pod_labels"}, {},
+                            &sel);
     WorkloadDef wd;
-    bool good = id && desc;
-    if (sel.empty()) {
+    // Errors go to the walker; a bad entry is still pushed below.
+    if (sel_ok && sel.empty()) {
       w.Error(f["selectors"].value, sp, "at least one selector (nodes, cgroup_paths, pod_labels)");
-      good = false;
     }
     if (auto it = sel.find("nodes"); it != sel.end()) {
       auto v = w.StringSeq(it->second.value, Sub(sp, "nodes"), kMaxIdentityLength, false);
       if (v) for (auto& [name, node] : *v) wd.nodes.push_back(name);
-      else good = false;
     }
     if (auto it = sel.find("cgroup_paths"); it != sel.end()) {
       std::string cp = Sub(sp, "cgroup_paths");
       auto v = w.StringSeq(it->second.value, cp, kMaxPathLength, false);
-      if (!v) good = false;
       for (size_t j = 0; v && j < v->size(); ++j) {
         if (!IsCanonicalPath((*v)[j].first, true)) {
           w.Error((*v)[j].second, At(cp, j), "must be an absolute canonical cgroup path");
-          good = false;
         }
         wd.cgroup_paths.push_back((*v)[j].first);
       }
@@ -118,25 +123,19 @@ void ReadWorkloads(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
       const YAML::Node& m = it->second.value;
       if (!m.IsMap() || m.size() == 0) {
         w.Error(m, lp, "must be a non-empty mapping of label: value");
-        good = false;
       } else {
         for (auto kv = m.begin(); kv != m.end(); ++kv) {
           auto k = w.String(kv->first, lp, 317);
           auto v = k ? w.String(kv->second, Sub(lp, *k), 63) : std::nullopt;
-          if (!k || !v) { good = false; continue; }
+          if (!k || !v) continue;
           if (!wd.pod_labels.emplace(*k, *v).second) {
             w.Error(kv->first, Sub(lp, *k), "duplicate label");
-            good = false;
           }
         }
       }
     }
-    if (!good) continue;
-    if (!Define(w, s.workloads, *id, b.workloads.size(), f["id"].value, Sub(path, "id"),
-                "workload")) {
-      continue;
-    }
-    wd.id = *id;
+    if (id) wd.id = *id;
+    // Pushed even if bad (the bundle is refused then) so indices stay aligned.
     b.workloads.push_back(std::move(wd));
   }
 }
@@ -189,6 +188,10 @@ void ReadActors(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
     auto desc = Description(w, f, path);
     auto roles = w.Refs(f["roles"].value, Sub(path, "roles"), s.roles, "role", false);
     ActorDef a;
+    if (id && !Define(w, s.actors, *id, b.actors.size(), f["identity"].value,
+                      Sub(path, "identity"), "actor")) {
+      continue;
+    }
     bool good = id && desc && roles;
     if (auto it = f.find("approver_keys"); it != f.end()) {
       std::string kp = Sub(path, "approver_keys");
@@ -206,13 +209,9 @@ void ReadActors(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
         a.approver_keys.push_back(*k);
       }
     }
-    if (!good) continue;
-    if (!Define(w, s.actors, *id, b.actors.size(), f["identity"].value, Sub(path, "identity"),
-                "actor")) {
-      continue;
-    }
-    a.identity = *id;
-    a.roles = roles->items;
+    if (id) a.identity = *id;
+    if (good) a.roles = roles->items;
+    else a.approver_keys.clear();  // a bad entry never counts as an approver
     b.actors.push_back(std::move(a));
   }
 }
@@ -229,6 +228,10 @@ absl::StatusOr<Bundle> ParseBundle(std::string_view bytes, std::string_view file
     internal::ReadTopLevel(w, bytes, b);
   }
   if (w.ok()) return b;
+  std::stable_sort(w.errors().begin(), w.errors().end(),
+                   [](const ValidationError& x, const ValidationError& y) {
+                     return std::tie(x.line, x.column) < std::tie(y.line, y.column);
+                   });
   std::string msg;
   for (const auto& e : w.errors()) {
     if (!msg.empty()) msg += "\n";

@@ -10,12 +10,6 @@
 namespace taogate::policies::internal {
 namespace {
 
-std::optional<std::string> Description(Walker& w, const Fields& f, std::string_view path) {
-  auto it = f.find("description");
-  if (it == f.end()) return std::string();
-  return w.String(it->second.value, Sub(path, "description"), 4096);
-}
-
 // "5432" or "6000-6100".
 bool ParsePortRange(std::string_view s, uint16_t* lo, uint16_t* hi) {
   auto num = [](std::string_view t, uint16_t* out) {
@@ -113,27 +107,6 @@ bool ReadPaths(Walker& w, const Fields& f, std::string_view key, std::string_vie
   return good;
 }
 
-std::optional<RateLimit> ReadLimit(Walker& w, const Fields& f, std::string_view path) {
-  std::string rp = Sub(path, "rate");
-  const YAML::Node& rn = f.at("rate").value;
-  auto rs = w.String(rn, rp, 32);
-  auto burst = w.Uint(f.at("burst").value, Sub(path, "burst"), 1, 1'000'000);
-  if (!rs || !burst) return std::nullopt;
-  size_t slash = rs->find('/');
-  double per = 0;
-  if (slash != std::string::npos) {
-    std::string_view unit = std::string_view(*rs).substr(slash + 1);
-    per = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
-  }
-  unsigned n = 0;
-  auto [p, ec] = std::from_chars(rs->data(), rs->data() + (slash == std::string::npos ? 0 : slash), n);
-  if (per == 0 || ec != std::errc() || p != rs->data() + slash || n == 0 || n > 1'000'000) {
-    w.Error(rn, rp, "must be N/s, N/m or N/h with 1 <= N <= 1000000");
-    return std::nullopt;
-  }
-  return RateLimit{n / per, static_cast<uint32_t>(*burst)};
-}
-
 }  // namespace
 
 void ReadTargets(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
@@ -142,11 +115,10 @@ void ReadTargets(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
   for (size_t i = 0; i < seq->size(); ++i) {
     std::string path = At("targets", i);
     Fields f;
-    if (!w.ReadMap((*seq)[i], path,
-                   {"id", "description", "networks", "unix_paths", "file_paths", "binaries"},
-                   {"id"}, &f)) {
-      continue;
-    }
+    w.ReadMap((*seq)[i], path,
+              {"id", "description", "networks", "unix_paths", "file_paths", "binaries"}, {"id"},
+              &f);
+    if (!f.count("id")) continue;
     TargetDef t;
     auto id = w.Id(f["id"].value, Sub(path, "id"));
     auto desc = Description(w, f, path);
@@ -167,13 +139,14 @@ void ReadTargets(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
       w.Error((*seq)[i], path, "a target needs networks, unix_paths, file_paths or binaries");
       good = false;
     }
-    if (!good) continue;
+    if (!id) continue;
     if (!s.targets.emplace(*id, b.targets.size()).second) {
       w.Error(f["id"].value, Sub(path, "id"), StrCat("duplicate target '", *id, "'"));
       continue;
     }
+    // Kept even if bad so references do not cascade; the bundle is refused.
     t.id = *id;
-    t.description = *desc;
+    t.description = desc.value_or("");
     b.targets.push_back(std::move(t));
   }
 }
@@ -192,7 +165,10 @@ void ReadRules(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
     if (!w.ReadMap((*seq)[i], path,
                    {"id", "description", "effect", "actors", "roles", "workloads", "actions",
                     "targets", "ttl", "approval"},
-                   {"id", "effect", "workloads", "actions", "targets"}, &f)) {
+                   {"id", "effect", "workloads", "actions", "targets"}, &f) &&
+        // Unknown keys alone do not stop us: check the rest of the rule too.
+        !(f.count("id") && f.count("effect") && f.count("workloads") && f.count("actions") &&
+          f.count("targets"))) {
       continue;
     }
     RuleDef r;
@@ -273,79 +249,6 @@ void ReadRules(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
     r.id = *id;
     r.description = *desc;
     b.rules.push_back(std::move(r));
-  }
-}
-
-void ReadRateLimits(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
-  Fields f;
-  if (!w.ReadMap(n, "rate_limits", {"default", "actors"}, {}, &f)) return;
-  if (f.count("default")) {
-    Fields d;
-    if (w.ReadMap(f["default"].value, "rate_limits.default", {"rate", "burst"}, {"rate", "burst"},
-                  &d)) {
-      b.rate_limits.default_limit = ReadLimit(w, d, "rate_limits.default");
-    }
-  }
-  if (!f.count("actors")) return;
-  auto seq = w.Seq(f["actors"].value, "rate_limits.actors", true);
-  if (!seq) return;
-  for (size_t i = 0; i < seq->size(); ++i) {
-    std::string path = At("rate_limits.actors", i);
-    Fields a;
-    if (!w.ReadMap((*seq)[i], path, {"identity", "rate", "burst"}, {"identity", "rate", "burst"},
-                   &a)) {
-      continue;
-    }
-    auto id = w.String(a["identity"].value, Sub(path, "identity"), kMaxIdentityLength);
-    auto limit = ReadLimit(w, a, path);
-    if (!id || !limit) continue;
-    if (!s.actors.count(*id)) {
-      w.Error(a["identity"].value, Sub(path, "identity"), StrCat("unknown actor '", *id, "'"));
-      continue;
-    }
-    if (!b.rate_limits.per_actor.emplace(*id, *limit).second) {
-      w.Error(a["identity"].value, Sub(path, "identity"), "duplicate actor");
-    }
-  }
-}
-
-void ReadBreakGlass(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
-  auto seq = w.Seq(n, "break_glass", true);
-  if (!seq) return;
-  std::set<std::string> ids;
-  for (size_t i = 0; i < seq->size(); ++i) {
-    std::string path = At("break_glass", i);
-    Fields f;
-    if (!w.ReadMap((*seq)[i], path,
-                   {"id", "description", "roles", "workloads", "actions", "targets", "max_ttl"},
-                   {"id", "roles", "actions", "targets", "max_ttl"}, &f)) {
-      continue;
-    }
-    BreakGlassScope bg;
-    auto id = w.Id(f["id"].value, Sub(path, "id"));
-    auto desc = Description(w, f, path);
-    auto roles = w.Refs(f["roles"].value, Sub(path, "roles"), s.roles, "role", false);
-    // Scopes are explicit by design: no "*" for actions or targets.
-    auto ac = w.Refs(f["actions"].value, Sub(path, "actions"), s.actions, "action class", false);
-    auto tg = w.Refs(f["targets"].value, Sub(path, "targets"), s.targets, "target", false);
-    auto ttl = w.Duration(f["max_ttl"].value, Sub(path, "max_ttl"), kMaxBreakGlassTtlSeconds);
-    bool good = id && desc && roles && ac && tg && ttl;
-    bg.workloads.any = true;
-    if (f.count("workloads")) {
-      auto wl = w.Refs(f["workloads"].value, Sub(path, "workloads"), s.workloads, "workload", true);
-      if (wl) bg.workloads = *wl; else good = false;
-    }
-    if (id && !ids.insert(*id).second) {
-      w.Error(f["id"].value, Sub(path, "id"), StrCat("duplicate break-glass scope '", *id, "'"));
-      good = false;
-    }
-    if (!good) continue;
-    bg.id = *id;
-    bg.roles = roles->items;
-    bg.actions = ac->items;
-    bg.targets = tg->items;
-    bg.max_ttl_seconds = *ttl;
-    b.break_glass.push_back(std::move(bg));
   }
 }
 

@@ -31,6 +31,14 @@ absl::StatusOr<IpAddress> ParseIp(std::string_view text) {
   }
   if (inet_pton(AF_INET6, s.c_str(), ip.bytes.data()) == 1) {
     ip.family = 6;
+    // ::ffff:a.b.c.d is the IPv4 host a.b.c.d (a dual-stack socket reaches it),
+    // so it is matched against IPv4 targets, never treated as "some v6 host".
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(ip.bytes.data(), kMapped, sizeof kMapped) == 0) {
+      std::memmove(ip.bytes.data(), ip.bytes.data() + 12, 4);
+      std::memset(ip.bytes.data() + 4, 0, 12);
+      ip.family = 4;
+    }
     return ip;
   }
   return absl::InvalidArgumentError(StrCat("bad IP address '", text, "'"));
@@ -120,6 +128,9 @@ absl::StatusOr<TargetRef> ParseTargetRef(std::string_view text) {
       if (last == std::string_view::npos) return absl::InvalidArgumentError("want ADDR:PORT");
       host = rest.substr(0, last);
       port = rest.substr(last + 1);
+      if (host.find(':') != std::string_view::npos) {
+        return absl::InvalidArgumentError("IPv6 targets are written [ADDR]:PORT");
+      }
     }
     auto ip = ParseIp(host);
     if (!ip.ok()) return ip.status();

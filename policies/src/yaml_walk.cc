@@ -13,6 +13,13 @@ std::string Sub(std::string_view path, std::string_view key) {
 }
 std::string At(std::string_view path, size_t index) { return StrCat(path, "[", index, "]"); }
 
+std::optional<std::string> Description(Walker& w, const Fields& f, std::string_view path) {
+  auto it = f.find("description");
+  if (it == f.end()) return std::string();
+  return w.String(it->second.value, Sub(path, "description"), 4096);
+}
+
+
 void Walker::Error(const YAML::Mark& at, std::string_view path, std::string_view message) {
   // Cap the report so a hostile file cannot make the error list huge.
   if (errors_.size() >= 200) return;

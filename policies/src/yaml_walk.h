@@ -75,10 +75,12 @@ class Walker {
  private:
   std::string file_;
   std::vector<ValidationError> errors_;
-  uint64_t budget_ = 20'000'000;
+  uint64_t budget_ = 5'000'000;  // a 100,000-rule bundle needs about 2M
 };
 
 std::string Sub(std::string_view path, std::string_view key);
+// The optional `description` field of `f` ("" if absent).
+std::optional<std::string> Description(Walker& w, const Fields& f, std::string_view path);
 std::string At(std::string_view path, size_t index);
 
 }  // namespace taogate::policies::internal

@@ -108,9 +108,18 @@ TEST(IssuingKeyTest, FailedRotationStopsIssuanceUntilTheRootReturns) {
   EXPECT_NE(st.message().find("root offline"), std::string::npos) << st;
   EXPECT_EQ(m->Current().status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(m->SignTao(testing::TaoBody()).status().code(), absl::StatusCode::kUnavailable);
+  auto down = m->Describe();
+  EXPECT_FALSE(down.issuing);
+  EXPECT_EQ(down.last_error, "root key could not certify a new issuing key: root offline");
+  EXPECT_TRUE(down.software_mode);
   root.up_ = true;
   ASSERT_TRUE(m->Rotate().ok());
   EXPECT_TRUE(m->SignTao(testing::TaoBody()).ok());
+  auto up = m->Describe();
+  EXPECT_TRUE(up.issuing);
+  EXPECT_TRUE(up.last_error.empty());
+  EXPECT_EQ(up.key_id, (*m->Current())->key_id());
+  EXPECT_EQ(up.rotations, 2u);
 }
 
 TEST(IssuingKeyTest, CreateFailsWithoutARoot) {

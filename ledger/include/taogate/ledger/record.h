@@ -76,6 +76,8 @@ std::string EncodePayload(uint64_t seq, int64_t time_ns, RecordKind kind, const 
 // Strict decoder: DataLoss on any malformation (bad version, unknown kind,
 // truncated or trailing bytes, non-allowlisted or invalid field). Fills hash.
 absl::StatusOr<Record> DecodePayload(std::string_view payload);
+// Same, with the leaf hash already computed by the caller (= LeafHash(payload)).
+absl::StatusOr<Record> DecodePayload(std::string_view payload, const Hash& leaf_hash);
 
 // Frame = u32 len || u32 crc32c(len bytes || payload) || payload.
 std::string EncodeFrame(std::string_view payload);

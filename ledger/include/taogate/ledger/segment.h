@@ -44,8 +44,9 @@ struct SegmentInfo {
   uint64_t file_bytes = 0;
 };
 
-// Incomplete or corrupt bytes at the very end of the last segment: what a
-// crash during a write leaves. Never accepted anywhere else.
+// Incomplete or corrupt bytes at the very end of the last segment, with no
+// whole valid frame after them: what a crash during a write leaves. Bad bytes
+// followed by any CRC-valid frame, or in an earlier segment, are corruption.
 struct TornTail {
   uint64_t seq = 0;  // seq the first bad frame would have had
   size_t segment = 0;

@@ -33,6 +33,9 @@ struct IpAddress {
   uint8_t family = 4;              // 4 or 6
   std::array<uint8_t, 16> bytes{};  // v4 in bytes[0..3]
 };
+// IPv4-mapped IPv6 (::ffff:a.b.c.d) parses as the IPv4 address a.b.c.d: it
+// reaches that host, so it must match (and be denied as) that host. Agents
+// must normalise the same way in their connect6/sendmsg6 hooks.
 absl::StatusOr<IpAddress> ParseIp(std::string_view text);
 // "10.0.0.0/8", "fd00::/64": host bits must be zero.
 absl::StatusOr<NetRange> ParseCidr(std::string_view text);
