@@ -116,6 +116,7 @@ GovernorProcess::GovernorProcess() {
     WriteFile(dir_.path() / "server.key", sc->key_pem);
   }
   WriteFile(dir_.path() / "ca.crt", ca_.cert_pem);
+  WriteFile(dir_.path() / "ca.key", ca_.key_pem);  // for `taogatectl certs client`
   WriteFile(policy_path(), TestPolicy(ApproverPublicKeys()));
 }
 
