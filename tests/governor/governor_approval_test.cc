@@ -142,6 +142,38 @@ TEST_F(GovernorApprovalTest, RejectionEndsTheDecision) {
   EXPECT_TRUE(Get(d.decision_id()).tao().empty());
 }
 
+TEST(GovernorApprovalWindowTest, PendingDecisionExpiresAndLateApprovalsAreRefused) {
+  GovernorProcess gov;
+  auto config = gov.dir() / "governor.yaml";
+  taogate::testing::WriteFile(config, "approval_window_s: 1\ninstance: expiry-test\n");
+  ASSERT_TRUE(gov.Start({"--config", config.string()})) << gov.error();
+  v1::Decision d;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(gov.Client(kWriter)->RequestAuthorization(&c1, WriteRequest(), &d).ok());
+  ASSERT_EQ(d.outcome(), v1::OUTCOME_PENDING_APPROVAL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto a = SignApproval(d, true, gov.ApproverKey(kAlice), NowMs());
+  v1::Decision out;
+  grpc::ClientContext c2;
+  auto s = gov.Client(kAlice)->Approve(&c2, *a, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  v1::GetDecisionRequest g;
+  g.set_decision_id(d.decision_id());
+  grpc::ClientContext c3;
+  ASSERT_TRUE(gov.Client(kWriter)->GetDecision(&c3, g, &out).ok());
+  EXPECT_EQ(out.outcome(), v1::OUTCOME_EXPIRED);
+  EXPECT_TRUE(out.tao().empty());
+}
+
+TEST(GovernorConfigTest, UnknownConfigKeyIsRefusedWithItsLine) {
+  GovernorProcess gov;
+  auto config = gov.dir() / "governor.yaml";
+  taogate::testing::WriteFile(config, "instance: x\napproval_windw_s: 1\n");
+  EXPECT_FALSE(gov.Start({"--config", config.string()}));
+  EXPECT_NE(gov.error().find("governor.yaml:2: unknown key 'approval_windw_s'"), std::string::npos)
+      << gov.error();
+}
+
 TEST_F(GovernorApprovalTest, BreakGlassOutsideScopeIsRefused) {
   v1::BreakGlassRequest b;
   *b.mutable_binding() = WriteRequest().binding();
