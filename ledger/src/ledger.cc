@@ -88,10 +88,14 @@ absl::Status Ledger::Load() {
       return absl::FailedPreconditionError(StrCat(dir, ": ledger is open by another writer"));
   }
   std::optional<Record> last_checkpoint;
-  auto scan = ScanLedger(dir, [&](const Record& r, std::string_view, size_t, uint64_t off) {
+  auto scan = ScanLedger(dir, [&](const RecordHeader& r, std::string_view payload, const std::string&, uint64_t off) {
     im.offsets.push_back(off);
     im.tree.Append(r.hash);
-    if (r.kind == RecordKind::kCheckpoint) last_checkpoint = r;
+    if (r.kind == RecordKind::kCheckpoint) {
+      auto cp = DecodePayload(payload, r.hash);
+      if (!cp.ok()) return cp.status();
+      last_checkpoint = std::move(*cp);
+    }
     return absl::OkStatus();
   });
   if (!scan.ok()) return scan.status();

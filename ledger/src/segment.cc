@@ -1,5 +1,10 @@
 #include "taogate/ledger/segment.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -9,7 +14,9 @@
 #include <thread>
 
 #include "absl/strings/cord.h"
+#include "taogate/common/fd.h"
 #include "taogate/common/hex.h"
+#include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/ledger/ledger_format.h"
 
@@ -23,17 +30,35 @@ uint32_t GetU32(const char* p) {
          uint32_t{static_cast<uint8_t>(p[2])} << 16 | uint32_t{static_cast<uint8_t>(p[3])} << 24;
 }
 
-absl::StatusOr<std::string> ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::UnavailableError(StrCat(path, ": cannot open"));
-  std::string s;
-  in.seekg(0, std::ios::end);
-  s.resize(static_cast<size_t>(in.tellg()));
-  in.seekg(0);
-  in.read(s.data(), static_cast<std::streamsize>(s.size()));
-  if (!in) return absl::UnavailableError(StrCat(path, ": read failed"));
-  return s;
-}
+// A read-only private mapping of a whole file (no copy into the heap).
+class MappedFile {
+ public:
+  static absl::StatusOr<MappedFile> Open(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return ErrnoStatus(errno, StrCat("open ", path));
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, StrCat("stat ", path));
+    MappedFile m;
+    m.size_ = static_cast<size_t>(st.st_size);
+    if (m.size_ == 0) return m;
+    void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+    if (p == MAP_FAILED) return ErrnoStatus(errno, StrCat("mmap ", path));
+    ::madvise(p, m.size_, MADV_SEQUENTIAL);
+    m.data_ = static_cast<const char*>(p);
+    return m;
+  }
+  MappedFile() = default;
+  MappedFile(MappedFile&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  MappedFile& operator=(MappedFile&&) = delete;
+  ~MappedFile() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
+  }
+  std::string_view view() const { return {data_ ? data_ : "", size_}; }
+
+ private:
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 // True if any CRC-valid frame starts after `from`: then the bad bytes before
 // it are not a torn final write but damage in the middle of the ledger.
@@ -169,8 +194,9 @@ absl::StatusOr<ScanOutcome> ScanLedger(const std::string& dir, const RecordVisit
   for (size_t si = 0; si < out.segments.size(); ++si) {
     SegmentInfo& seg = out.segments[si];
     bool last = si + 1 == out.segments.size();
-    auto data = ReadWhole(seg.path);
-    if (!data.ok()) return data.status();
+    auto mapped = MappedFile::Open(seg.path);
+    if (!mapped.ok()) return mapped.status();
+    std::optional<std::string_view> data = mapped->view();
     seg.file_bytes = data->size();
     auto hdr = DecodeSegmentHeader(*data);
     if (!hdr.ok()) {
@@ -203,7 +229,7 @@ absl::StatusOr<ScanOutcome> ScanLedger(const std::string& dir, const RecordVisit
     std::vector<Hash> hashes = LeafHashes(frames);
     for (size_t i = 0; i < frames.size(); ++i) {
       auto [foff, payload] = frames[i];
-      auto rec = DecodePayload(payload, hashes[i]);
+      auto rec = CheckPayload(payload, hashes[i]);
       if (!rec.ok()) return CorruptionError(seq, seg.path, foff, std::string(rec.status().message()));
       if (rec->seq != seq)
         return CorruptionError(seq, seg.path, foff,
@@ -215,7 +241,7 @@ absl::StatusOr<ScanOutcome> ScanLedger(const std::string& dir, const RecordVisit
                                         : StrCat("prev_hash does not match the hash of seq ", seq - 1,
                                                  ": seq ", seq - 1, " altered or seq ", seq, " forged"));
       if (visit) {
-        absl::Status s = visit(*rec, payload, si, foff);
+        absl::Status s = visit(*rec, payload, seg.path, foff);
         if (!s.ok()) return s;
       }
       prev = rec->hash;

@@ -125,11 +125,12 @@ void ReadWorkloads(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
         w.Error(m, lp, "must be a non-empty mapping of label: value");
       } else {
         for (auto kv = m.begin(); kv != m.end(); ++kv) {
-          auto k = w.String(kv->first, lp, 317);
-          auto v = k ? w.String(kv->second, Sub(lp, *k), 63) : std::nullopt;
+          const YAML::Node key_node = kv->first, value_node = kv->second;  // copies, see ReadMap
+          auto k = w.String(key_node, lp, 317);
+          auto v = k ? w.String(value_node, Sub(lp, *k), 63) : std::nullopt;
           if (!k || !v) continue;
           if (!wd.pod_labels.emplace(*k, *v).second) {
-            w.Error(kv->first, Sub(lp, *k), "duplicate label");
+            w.Error(key_node, Sub(lp, *k), "duplicate label");
           }
         }
       }

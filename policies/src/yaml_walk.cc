@@ -54,7 +54,10 @@ bool Walker::ReadMap(const YAML::Node& n, std::string_view path,
   }
   bool good = true;
   for (auto it = n.begin(); it != n.end(); ++it) {
-    const YAML::Node& k = it->first;
+    // yaml-cpp's iterator yields its pair by value: copy the nodes out (a
+    // reference to it->first dangles at the end of the statement).
+    const YAML::Node k = it->first;
+    const YAML::Node v = it->second;
     if (!k.IsScalar()) {
       Error(k, path, "keys must be plain strings");
       good = false;
@@ -72,7 +75,7 @@ bool Walker::ReadMap(const YAML::Node& n, std::string_view path,
       good = false;
       continue;
     }
-    (*out)[key] = Field{k.Mark(), it->second};
+    (*out)[key] = Field{k.Mark(), v};
   }
   for (std::string_view req : required) {
     if (!out->count(req)) {

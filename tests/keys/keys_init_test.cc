@@ -167,6 +167,23 @@ TEST_F(KeysInitTest, KeyIdAndSignaturesCheckOutWithOpenSslCli) {
   EXPECT_NE(verify.out.find("Verified OK"), std::string::npos) << verify.out;
 }
 
+TEST_F(KeysInitTest, OwnerAuthorizationIsUsedWhenThePlatformSetOne) {
+  auto set = RunCommand({"/usr/bin/tpm2_changeauth", "-T", tcti(), "-c", "owner", "owner-secret"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  auto without = Init();
+  EXPECT_EQ(without.status().code(), absl::StatusCode::kPermissionDenied) << without.status();
+  EXPECT_NE(without.status().message().find("authorization"), std::string::npos) << without.status();
+  KeysInitOptions o;
+  o.tcti = tcti();
+  o.owner_auth = "wrong";
+  EXPECT_EQ(KeysInit(o).status().code(), absl::StatusCode::kPermissionDenied);
+  o.owner_auth = "owner-secret";
+  auto with = KeysInit(o);
+  ASSERT_TRUE(with.ok()) << with.status();
+  EXPECT_TRUE(with->created);
+  EXPECT_EQ(TransientObjects(), 0);
+}
+
 TEST_F(KeysInitTest, HandleOutsideOwnerRangeRefused) {
   EXPECT_EQ(Init(false, 0x01000000).status().code(), absl::StatusCode::kInvalidArgument);
 }

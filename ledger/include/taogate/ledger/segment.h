@@ -62,10 +62,12 @@ struct ScanOutcome {
   std::optional<TornTail> torn_tail;
 };
 
-// Called for each valid record in seq order with its segment index and frame
-// offset. A non-OK return stops the scan and is returned by ScanLedger.
+// Called for each valid record in seq order with its header (already fully
+// validated), payload bytes (DecodePayload them for the fields), segment
+// file path and frame offset. A non-OK return stops the scan and is returned.
 using RecordVisitor =
-    std::function<absl::Status(const Record& r, std::string_view payload, size_t segment, uint64_t offset)>;
+    std::function<absl::Status(const RecordHeader& r, std::string_view payload, const std::string& segment_path,
+                               uint64_t offset)>;
 
 // Largest tail (from the first bad frame to end of file) still treated as a
 // torn write rather than corruption; a group-commit batch is capped below it.

@@ -10,7 +10,11 @@
 //   2. among the rules that match (subject, workload, action, target), any
 //      `deny` wins; otherwise any `require_approval` wins; otherwise the first
 //      `allow` in declaration order gives PERMIT; no match at all is DENY.
+//      A deny matches if the target lies in any of its targets; a grant only
+//      if every protected target containing the address/path is listed
+//      (a grant opens the address for all of them).
 //   3. TTL = min(action class TTL, rule TTL).
+// Full rules: policies/SCHEMA.md ("Evaluation").
 #pragma once
 
 #include <chrono>
