@@ -19,6 +19,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
   const char* options[] = {"listening_ports", ports.c_str(), "num_threads", "2", nullptr};
   mg_init_library(0);
   mg_callbacks cb{};
+  // From here on the destructor pairs mg_init_library with mg_exit_library.
   m->ctx_ = mg_start(&cb, nullptr, options);
   if (m->ctx_ == nullptr) return absl::UnavailableError(StrCat("cannot listen on ", listen));
   mg_set_request_handler(m->ctx_, "/metrics", &MetricsServer::HandleMetrics, m.get());
@@ -31,6 +32,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
 
 MetricsServer::~MetricsServer() {
   if (ctx_ != nullptr) mg_stop(ctx_);
+  mg_exit_library();  // pairs with mg_init_library in Start (reference counted)
 }
 
 int MetricsServer::HandleMetrics(mg_connection* c, void* self) {
