@@ -1,11 +1,93 @@
-// taogate-governor: policy, approvals and TAO issuance.
+// taogate-governor: policy, approvals, break-glass and TAO issuance over
+// mTLS gRPC. See docs/governor.md.
+#include <signal.h>
+
+#include <thread>
+
 #include <CLI/CLI.hpp>
 
+#include "taogate/common/log.h"
 #include "taogate/common/version.h"
+#include "taogate/governance/server.h"
+
+using taogate::governance::ServerConfig;
 
 int main(int argc, char** argv) {
   CLI::App app{"taogate-governor: evaluates policy and issues TAOs"};
   app.set_version_flag("--version", std::string("taogate-governor ") + taogate::kVersion);
+  ServerConfig c;
+  std::string config_file;
+  ServerConfig f;  // flag values; applied over the file when given
+  app.add_option("--config", config_file, "YAML configuration file");
+  auto* listen = app.add_option("--listen", f.listen, "gRPC address (host:port; port 0 = ephemeral)");
+  auto* ca = app.add_option("--tls-ca", f.tls_ca, "CA bundle for client certificates (PEM)");
+  auto* cert = app.add_option("--tls-cert", f.tls_cert, "server certificate (PEM)");
+  auto* key = app.add_option("--tls-key", f.tls_key, "server private key (PEM)");
+  auto* metrics = app.add_option("--metrics-listen", f.metrics_listen,
+                                 "loopback HTTP for /metrics and /healthz ('' = off)");
+  auto* policy = app.add_option("--policy", f.policy_file, "initial policy bundle (YAML)");
+  auto* ledger = app.add_option("--ledger-dir", f.governor.ledger_dir, "governor ledger directory");
+  auto* instance = app.add_option("--instance", f.governor.instance, "instance name");
+  auto* admins = app.add_option("--admin", f.governor.admins,
+                                "actor URI allowed to activate policy, review, kill switch");
+  auto* tcti = app.add_option("--tcti", f.keys.tcti, "TPM TCTI, e.g. swtpm:path=SOCK or device:/dev/tpmrm0");
+  auto* soft = app.add_flag("--software-keys", f.keys.software_keys,
+                            "DEVELOPMENT ONLY: root key in memory, visible in every TAO");
+  auto* soft_key = app.add_option("--software-root-key", f.keys.software_root_key,
+                                  "PEM file for the software root key (created if missing)");
+  auto* create = app.add_flag("--tpm-create-root", f.keys.tpm_create_root,
+                              "create the TPM root key if missing (idempotent)");
+  auto* port_file = app.add_option("--port-file", f.port_file, "write the bound port here");
+  auto* nofsync = app.add_flag("!--no-fsync", f.governor.ledger_fsync,
+                               "benchmarks only: do not fdatasync ledger appends");
+  bool debug = false;
+  app.add_flag("--debug", debug, "debug logging");
   CLI11_PARSE(app, argc, argv);
+  if (debug) taogate::log::SetLevel(taogate::log::Level::kDebug);
+  if (!config_file.empty()) {
+    auto s = taogate::governance::LoadServerConfigYaml(config_file, &c);
+    if (!s.ok()) {
+      taogate::log::Error("bad configuration", {{"error", std::string(s.message())}});
+      return 2;
+    }
+  }
+  if (*listen) c.listen = f.listen;
+  if (*ca) c.tls_ca = f.tls_ca;
+  if (*cert) c.tls_cert = f.tls_cert;
+  if (*key) c.tls_key = f.tls_key;
+  if (*metrics) c.metrics_listen = f.metrics_listen;
+  if (*policy) c.policy_file = f.policy_file;
+  if (*ledger) c.governor.ledger_dir = f.governor.ledger_dir;
+  if (*instance) c.governor.instance = f.governor.instance;
+  if (*admins) c.governor.admins = f.governor.admins;
+  if (*tcti) c.keys.tcti = f.keys.tcti;
+  if (*soft) c.keys.software_keys = f.keys.software_keys;
+  if (*soft_key) c.keys.software_root_key = f.keys.software_root_key;
+  if (*create) c.keys.tpm_create_root = f.keys.tpm_create_root;
+  if (*port_file) c.port_file = f.port_file;
+  if (*nofsync) c.governor.ledger_fsync = f.governor.ledger_fsync;
+
+  // Block SIGINT/SIGTERM in every thread; one thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto server = taogate::governance::GovernorServer::Start(c);
+  if (!server.ok()) {
+    taogate::log::Error("governor failed to start", {{"error", std::string(server.status().message())}});
+    return 1;
+  }
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    taogate::log::Info("shutting down", {{"signal", std::to_string(sig)}});
+    (*server)->Shutdown();
+  });
+  (*server)->Wait();
+  signals.join();
+  server->reset();  // final checkpoint, keys wiped
+  taogate::log::Info("governor stopped", {});
   return 0;
 }

@@ -1,0 +1,153 @@
+// The governor's decision core, independent of gRPC: policy evaluation,
+// pending approvals, break-glass, TAO issuance, policy activation, kill-switch
+// broadcast, and the governor ledger. The gRPC service (service.h) maps the
+// verified peer identity to `actor` and calls these methods.
+//
+// Fail closed: any error on the way to PERMIT (policy, ledger, key, signing)
+// is a refusal; a decision is returned only after its ledger record is
+// durable, and a TAO only after its ISSUED record is.
+//
+// Thread safety: every method may be called concurrently. One mutex guards the
+// decision table, nonces and kill-switch log; policy is an atomically swapped
+// shared_ptr<const Policy>; ledger appends and signatures happen outside the
+// mutex. Watch* methods block on condition variables and return early on
+// Shutdown().
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "governor.pb.h"
+#include "taogate/governance/governor_keys.h"
+#include "taogate/ledger/ledger.h"
+#include "taogate/policies/policy.h"
+#include "taogate/policies/rate_limiter.h"
+
+namespace taogate::governance {
+
+struct GovernorOptions {
+  std::string instance = "governor";
+  std::string ledger_dir;
+  bool ledger_fsync = true;
+  uint64_t checkpoint_every_records = 1000;
+  std::chrono::milliseconds checkpoint_every{60'000};
+  // Actors (URI SANs) allowed to activate policy, review break-glass and
+  // broadcast the kill switch.
+  std::vector<std::string> admins;
+  int64_t approval_window_ms = 10 * 60 * 1000;  // pending decisions expire
+  int64_t approval_max_age_ms = 5 * 60 * 1000;  // freshness of an approval signature
+  int64_t approval_max_future_ms = 30 * 1000;
+  size_t max_decisions = 100000;  // remembered decisions (oldest finished ones go first)
+  std::function<int64_t()> clock;  // unix ms; default system clock
+};
+
+class Governor {
+ public:
+  // Opens the ledger (appends STARTED and KEY_ROTATED records) and activates
+  // `initial_policy_yaml` (refused: error with every line). `keys` must
+  // outlive the Governor.
+  static absl::StatusOr<std::unique_ptr<Governor>> Create(GovernorOptions options,
+                                                          GovernorKeys* keys,
+                                                          std::string initial_policy_yaml,
+                                                          std::string policy_name);
+  ~Governor();
+
+  absl::StatusOr<v1::Decision> RequestAuthorization(const std::string& actor,
+                                                    const v1::AuthorizationRequest& req);
+  // NotFound for unknown ids. The TAO is returned only to the requester.
+  absl::StatusOr<v1::Decision> GetDecision(const std::string& actor, const std::string& id);
+  // Blocks until the decision differs from `seen_version` (its state counter),
+  // the deadline passes or Shutdown. Returns the decision and its version.
+  absl::StatusOr<std::pair<v1::Decision, uint64_t>> WaitDecision(
+      const std::string& actor, const std::string& id, uint64_t seen_version,
+      std::chrono::steady_clock::time_point deadline);
+  absl::StatusOr<v1::Decision> Approve(const std::string& actor, const v1::ApprovalRequest& req,
+                                       bool approve);
+
+  absl::StatusOr<v1::Decision> BreakGlass(const std::string& actor,
+                                          const v1::BreakGlassRequest& req);
+  absl::StatusOr<v1::ReviewResponse> Review(const std::string& actor,
+                                            const v1::ReviewRequest& req);
+
+  // Refused bundles: response.errors holds FILE:LINE:COL lines (status OK so
+  // callers see them); non-admins get PermissionDenied.
+  absl::StatusOr<v1::ActivatePolicyResponse> ActivatePolicy(const std::string& actor,
+                                                            const v1::ActivatePolicyRequest& req);
+  v1::GetPolicyResponse GetPolicy() const;
+  // The active protected targets and the activation counter.
+  std::pair<v1::ProtectedTargets, uint64_t> ProtectedTargets() const;
+  // Blocks until the activation counter exceeds `seen` (or deadline/Shutdown).
+  bool WaitPolicyChange(uint64_t seen, std::chrono::steady_clock::time_point deadline);
+
+  absl::StatusOr<v1::LedgerCheckpointResponse> Checkpoint();
+  absl::StatusOr<v1::GovernorLedgerProofResponse> Proof(uint64_t seq, uint64_t tree_size) const;
+
+  absl::StatusOr<v1::GovernorKillSwitchResponse> KillSwitch(const std::string& actor,
+                                                            v1::GovernorKillSwitchRequest req);
+  // Kill-switch messages with sequence > after (for node `node_id`: messages
+  // for all nodes or that node), blocking until there is a newer broadcast or
+  // the deadline. *latest = the newest sequence (pass it as `after` next).
+  std::vector<v1::GovernorKillSwitchRequest> WaitKillSwitch(
+      const std::string& node_id, uint64_t after, std::chrono::steady_clock::time_point deadline,
+      uint64_t* latest);
+
+  void Shutdown();
+  bool shutting_down() const;
+  const ledger::Ledger& ledger() const { return *ledger_; }
+  std::shared_ptr<const policies::Policy> policy() const;
+
+  // Counters for /metrics.
+  struct Stats {
+    uint64_t permit = 0, deny = 0, pending = 0, approvals = 0, rejections = 0, expired = 0,
+             break_glass = 0, activations = 0, rate_limited = 0, issue_errors = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Entry;  // one decision (governor_state.h)
+  Governor(GovernorOptions options, GovernorKeys* keys);
+  int64_t NowMs() const;
+  bool IsAdmin(const std::string& actor) const;
+  absl::Status Activate(const std::string& actor, const std::string& yaml,
+                        const std::string& name, std::vector<std::string>* errors);
+  // Appends ISSUED and signs the TAO into entry->decision. Requires !mu_.
+  absl::Status Issue(Entry& e, std::chrono::seconds ttl, ledger::Fields extra);
+  absl::StatusOr<uint64_t> Append(ledger::RecordKind kind, ledger::Fields fields);
+  void ExpireLocked(Entry& e, int64_t now);  // requires mu_
+  std::shared_ptr<Entry> Find(const std::string& id);
+  void Remember(std::shared_ptr<Entry> e);
+  v1::Decision View(const Entry& e, const std::string& actor) const;  // requires mu_
+
+  GovernorOptions options_;
+  GovernorKeys* keys_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<policies::RateLimiter> limiter_;
+
+  mutable std::mutex policy_mu_;  // guards policy_, policy_yaml_
+  std::shared_ptr<const policies::Policy> policy_;
+  std::string policy_yaml_;
+  std::mutex activate_mu_;  // serialises activations and kill-switch broadcasts
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // decisions, policy version, kill switch, shutdown
+  std::map<std::string, std::shared_ptr<Entry>> decisions_;
+  std::deque<std::string> order_;
+  std::map<std::string, int64_t> seen_nonces_;  // nonce hex -> expiry ms
+  std::vector<v1::GovernorKillSwitchRequest> kill_log_;
+  uint64_t kill_seq_ = 0;
+  uint64_t policy_version_ = 0;
+  bool shutdown_ = false;
+  Stats stats_;
+};
+
+}  // namespace taogate::governance

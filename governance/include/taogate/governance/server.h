@@ -1,0 +1,54 @@
+// The taogate-governor process: configuration (YAML file + flags), the mTLS
+// gRPC server, and the loopback HTTP endpoint for /metrics and /healthz.
+//
+// Lifecycle: GovernorServer::Start opens keys, ledger and policy, then
+// listens; Shutdown() stops accepting, ends watch streams, drains in-flight
+// calls (up to a grace period), then releases the governor, the ledger
+// (which writes a final checkpoint) and the keys, in that order.
+// Thread safety: Shutdown may be called from any thread (e.g. a signal
+// watcher) once; Wait blocks until the server has stopped.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "taogate/governance/governor.h"
+#include "taogate/governance/governor_keys.h"
+
+namespace taogate::governance {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:7443";  // port 0 = ephemeral
+  std::string tls_ca;                     // PEM files
+  std::string tls_cert;
+  std::string tls_key;
+  std::string metrics_listen = "127.0.0.1:9464";  // empty = off; loopback only
+  std::string policy_file;
+  std::string port_file;  // if set, the bound gRPC port is written here
+  KeyConfig keys;
+  GovernorOptions governor;
+};
+
+// Reads a YAML config file into `config` (keys documented in
+// docs/governor.md); flags given later override it. InvalidArgument naming
+// the key for unknown keys or bad values.
+absl::Status LoadServerConfigYaml(const std::string& path, ServerConfig* config);
+
+class GovernorServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<GovernorServer>> Start(ServerConfig config);
+  ~GovernorServer();
+  int port() const;
+  void Shutdown();
+  void Wait();
+  Governor& governor();
+
+ private:
+  struct Impl;
+  explicit GovernorServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace taogate::governance

@@ -1,0 +1,132 @@
+#include "convert.h"
+
+#include "taogate/common/crypto.h"
+#include "taogate/common/hex.h"
+#include "taogate/common/strings.h"
+#include "taogate/governance/governor_format.h"
+#include "taogate/tao/codec.h"
+
+namespace taogate::governance::internal {
+namespace {
+
+bool Clean(std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+absl::Status CheckText(std::string_view field, std::string_view v, size_t max, bool required) {
+  if (required && v.empty()) return absl::InvalidArgumentError(StrCat(field, " is required"));
+  if (v.size() > max) return absl::InvalidArgumentError(StrCat(field, " is too long"));
+  if (!Clean(v)) return absl::InvalidArgumentError(StrCat(field, " contains control characters"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateCommon(const v1::WorkloadBinding& b, const std::string& workload,
+                            const std::string& action_class, const std::string& cgroup_path) {
+  if (auto s = CheckText("binding.node_id", b.node_id(), tao::kMaxNodeIdBytes, true); !s.ok())
+    return s;
+  if (auto s = CheckText("binding.pod_uid", b.pod_uid(), tao::kMaxPodUidBytes, false); !s.ok())
+    return s;
+  if (b.cgroup_id() == 0 && b.pod_uid().empty())
+    return absl::InvalidArgumentError("binding needs a cgroup_id or a pod_uid");
+  if (auto s = CheckText("workload", workload, 128, false); !s.ok()) return s;
+  if (auto s = CheckText("action_class", action_class, tao::kMaxActionClassBytes, true); !s.ok())
+    return s;
+  if (auto s = CheckText("cgroup_path", cgroup_path, 4095, false); !s.ok()) return s;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<policies::TargetRef> ToTargetRef(const v1::Target& t) {
+  policies::TargetRef r;
+  switch (t.proto()) {
+    case v1::TARGET_PROTO_TCP: r.kind = policies::TargetKind::kTcp; break;
+    case v1::TARGET_PROTO_UDP: r.kind = policies::TargetKind::kUdp; break;
+    case v1::TARGET_PROTO_UNIX: r.kind = policies::TargetKind::kUnix; break;
+    case v1::TARGET_PROTO_FILE: r.kind = policies::TargetKind::kFile; break;
+    case v1::TARGET_PROTO_EXEC: r.kind = policies::TargetKind::kExec; break;
+    default: return absl::InvalidArgumentError("target.proto is required");
+  }
+  // Round-trip through the policy engine's own parser: one grammar for both.
+  std::string text;
+  if (r.kind == policies::TargetKind::kTcp || r.kind == policies::TargetKind::kUdp) {
+    if (t.port() == 0 || t.port() > 65535 || !t.path().empty())
+      return absl::InvalidArgumentError("target: tcp/udp needs a port 1-65535 and no path");
+    bool v6 = t.address().find(':') != std::string::npos;
+    text = StrCat(r.kind == policies::TargetKind::kTcp ? "tcp:" : "udp:", v6 ? "[" : "",
+                  t.address(), v6 ? "]" : "", ":", t.port());
+  } else {
+    if (t.port() != 0 || !t.address().empty())
+      return absl::InvalidArgumentError("target: a path target has no address or port");
+    const char* k = r.kind == policies::TargetKind::kUnix   ? "unix:"
+                    : r.kind == policies::TargetKind::kFile ? "file:"
+                                                            : "exec:";
+    text = StrCat(k, t.path());
+  }
+  auto parsed = policies::ParseTargetRef(text);
+  if (!parsed.ok())
+    return absl::InvalidArgumentError(StrCat("target: ", std::string(parsed.status().message())));
+  return parsed;
+}
+
+policies::WorkloadAttributes ToAttributes(
+    const v1::WorkloadBinding& b, const std::string& cgroup_path,
+    const google::protobuf::Map<std::string, std::string>& labels) {
+  policies::WorkloadAttributes a;
+  a.node = b.node_id();
+  a.cgroup_path = cgroup_path;
+  for (const auto& [k, v] : labels) a.pod_labels[k] = v;
+  return a;
+}
+
+std::string IntentHash(const std::string& decision_id, const std::string& requester,
+                       const v1::WorkloadBinding& b, const std::string& workload,
+                       const std::string& action, const std::string& target_text,
+                       const std::string& policy_hex, int64_t ttl_s) {
+  crypto::Sha256Hasher h;
+  h.Update(kIntentDomain);
+  for (const std::string& part :
+       {decision_id, requester, b.node_id(), std::to_string(b.cgroup_id()), b.pod_uid(),
+        workload, action, target_text, policy_hex, std::to_string(ttl_s)}) {
+    h.Update(part);
+    h.Update(std::string_view("\0", 1));
+  }
+  auto d = h.Finish();
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+absl::StatusOr<std::string> NewDecisionId() {
+  std::array<uint8_t, 16> b{};
+  if (auto s = crypto::RandomBytes(b); !s.ok()) return s;
+  return ToHex(b);
+}
+
+std::string ReasonField(const policies::ReasonRecord& r) {
+  return LedgerSafe(StrCat("sha256:", ToHex(r.sha256), " ", r.summary), 1000);
+}
+
+ledger::Fields RequestFields(const std::string& decision_id, const std::string& actor,
+                             const v1::WorkloadBinding& b, const std::string& workload,
+                             const std::string& action, const std::string& target_text,
+                             const std::string& policy_hex) {
+  ledger::Fields f = {{"decision_id", decision_id},
+                      {"actor", LedgerSafe(actor)},
+                      {"node_id", LedgerSafe(b.node_id())},
+                      {"cgroup_id", std::to_string(b.cgroup_id())}};
+  if (!b.pod_uid().empty()) f.emplace_back("pod_uid", LedgerSafe(b.pod_uid()));
+  if (!workload.empty()) f.emplace_back("workload", LedgerSafe(workload));
+  f.emplace_back("action_class", LedgerSafe(action));
+  f.emplace_back("target", LedgerSafe(target_text));
+  f.emplace_back("policy_sha256", policy_hex);
+  return f;
+}
+
+std::string LedgerSafe(std::string_view s, size_t max) {
+  std::string out;
+  for (unsigned char c : s.substr(0, max)) out.push_back(c < 0x20 || c == 0x7f ? '?' : c);
+  return out;
+}
+
+}  // namespace taogate::governance::internal

@@ -1,0 +1,47 @@
+// Request validation and conversions between the wire (governor.proto) and
+// the policy engine / ledger. Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "governor.pb.h"
+#include "taogate/ledger/record.h"
+#include "taogate/policies/policy.h"
+#include "taogate/policies/reason.h"
+
+namespace taogate::governance::internal {
+
+// InvalidArgument naming the field: binding (node id required, cgroup id or
+// pod uid), sizes, no NUL or control characters anywhere.
+absl::Status ValidateCommon(const v1::WorkloadBinding& binding, const std::string& workload,
+                            const std::string& action_class, const std::string& cgroup_path);
+
+absl::StatusOr<policies::TargetRef> ToTargetRef(const v1::Target& t);
+policies::WorkloadAttributes ToAttributes(
+    const v1::WorkloadBinding& b, const std::string& cgroup_path,
+    const google::protobuf::Map<std::string, std::string>& labels);
+
+// Intent hash (governor_format.h section 1).
+std::string IntentHash(const std::string& decision_id, const std::string& requester,
+                       const v1::WorkloadBinding& b, const std::string& workload,
+                       const std::string& action, const std::string& target_text,
+                       const std::string& policy_hex, int64_t ttl_s);
+
+// 32 lower-case hex digits from the CSPRNG.
+absl::StatusOr<std::string> NewDecisionId();
+
+// "sha256:<hex> <summary>".
+std::string ReasonField(const policies::ReasonRecord& r);
+
+// decision_id, actor, node_id, cgroup_id, pod_uid, workload, action_class,
+// target, policy_sha256.
+ledger::Fields RequestFields(const std::string& decision_id, const std::string& actor,
+                             const v1::WorkloadBinding& b, const std::string& workload,
+                             const std::string& action, const std::string& target_text,
+                             const std::string& policy_hex);
+
+// Ledger values must not carry control characters: replace them.
+std::string LedgerSafe(std::string_view s, size_t max = 512);
+
+}  // namespace taogate::governance::internal

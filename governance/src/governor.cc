@@ -1,0 +1,339 @@
+#include "taogate/governance/governor.h"
+
+#include "convert.h"
+#include "governor_state.h"
+#include "taogate/common/hex.h"
+#include "taogate/common/log.h"
+#include "taogate/common/status.h"
+#include "taogate/common/strings.h"
+#include "taogate/common/version.h"
+
+namespace taogate::governance {
+
+using internal::RequestFields;
+using ledger::RecordKind;
+
+Governor::Governor(GovernorOptions options, GovernorKeys* keys)
+    : options_(std::move(options)), keys_(keys) {}
+
+Governor::~Governor() {
+  Shutdown();
+  if (keys_ != nullptr) keys_->SetRotateHook(nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<Governor>> Governor::Create(GovernorOptions options,
+                                                           GovernorKeys* keys,
+                                                           std::string initial_policy_yaml,
+                                                           std::string policy_name) {
+  if (keys == nullptr || !keys->issuing || !keys->checkpoint)
+    return absl::InvalidArgumentError("governor needs its keys");
+  std::unique_ptr<Governor> g(new Governor(std::move(options), keys));
+  ledger::LedgerOptions lo;
+  lo.dir = g->options_.ledger_dir;
+  lo.signer = keys->checkpoint.get();
+  lo.origin = StrCat("taogate/governor/", g->options_.instance);
+  lo.checkpoint_every_records = g->options_.checkpoint_every_records;
+  lo.checkpoint_every = g->options_.checkpoint_every;
+  lo.fsync = g->options_.ledger_fsync;
+  TG_ASSIGN_OR_RETURN(g->ledger_, ledger::Ledger::Open(lo));
+  g->limiter_ = std::make_unique<policies::RateLimiter>(policies::RateLimitConfig{});
+  TG_RETURN_IF_ERROR(g->Append(RecordKind::kStarted,
+                               {{"component", "governor"},
+                                {"version", kVersion},
+                                {"scope", keys->root->software_mode() ? "software-keys" : "tpm"}})
+                         .status());
+  TG_ASSIGN_OR_RETURN(auto issuing_key, keys->issuing->Current());
+  for (const keys::IssuingKey* k : {&keys->checkpoint->key(), issuing_key.get()}) {
+    TG_RETURN_IF_ERROR(g->Append(RecordKind::kKeyRotated,
+                                 {{"key_id", ToHex(k->key_id())},
+                                  {"cert_sha256", ToHex(crypto::Sha256(k->certificate()))},
+                                  {"scope", k->certificate_body().purpose()}})
+                           .status());
+  }
+  Governor* raw = g.get();
+  keys->SetRotateHook([raw](const keys::IssuingKey& k) {
+    (void)raw->Append(RecordKind::kKeyRotated,
+                      {{"key_id", ToHex(k.key_id())},
+                       {"cert_sha256", ToHex(crypto::Sha256(k.certificate()))},
+                       {"scope", k.certificate_body().purpose()}});
+  });
+  std::vector<std::string> errors;
+  auto s = g->Activate("governor:startup", initial_policy_yaml, policy_name, &errors);
+  if (!s.ok()) {
+    std::string all;
+    for (const auto& e : errors) all += "\n" + e;
+    return absl::InvalidArgumentError(StrCat(std::string(s.message()), all));
+  }
+  return g;
+}
+
+int64_t Governor::NowMs() const {
+  if (options_.clock) return options_.clock();
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+bool Governor::IsAdmin(const std::string& actor) const {
+  for (const auto& a : options_.admins)
+    if (a == actor) return true;
+  return false;
+}
+
+std::shared_ptr<const policies::Policy> Governor::policy() const {
+  std::lock_guard l(policy_mu_);
+  return policy_;
+}
+
+absl::StatusOr<uint64_t> Governor::Append(RecordKind kind, ledger::Fields fields) {
+  auto seq = ledger_->Append(kind, std::move(fields));
+  if (!seq.ok()) log::Error("ledger append failed", {{"error", std::string(seq.status().message())}});
+  return seq;
+}
+
+void Governor::Remember(std::shared_ptr<Entry> e) {
+  std::lock_guard l(mu_);
+  order_.push_back(e->id);
+  decisions_[e->id] = std::move(e);
+  // Forget the oldest finished decisions beyond the bound; pending ones stay.
+  size_t scanned = 0;
+  while (decisions_.size() > options_.max_decisions && scanned++ < order_.size()) {
+    std::string id = order_.front();
+    order_.pop_front();
+    auto it = decisions_.find(id);
+    if (it == decisions_.end()) continue;
+    if (it->second->pending() || it->second->issuing) {
+      order_.push_back(id);
+      continue;
+    }
+    decisions_.erase(it);
+  }
+}
+
+std::shared_ptr<Governor::Entry> Governor::Find(const std::string& id) {
+  std::lock_guard l(mu_);
+  auto it = decisions_.find(id);
+  return it == decisions_.end() ? nullptr : it->second;
+}
+
+v1::Decision Governor::View(const Entry& e, const std::string& actor) const {
+  v1::Decision d = e.decision;
+  if (actor != e.requester) d.clear_tao();
+  return d;
+}
+
+absl::StatusOr<v1::Decision> Governor::RequestAuthorization(const std::string& actor,
+                                                            const v1::AuthorizationRequest& req) {
+  auto policy = this->policy();
+  const std::string policy_hex = policy->HashHex();
+  auto e = std::make_shared<Entry>();
+  TG_ASSIGN_OR_RETURN(e->id, internal::NewDecisionId());
+  e->requester = actor;
+  e->binding = req.binding();
+  e->workload = req.workload();
+  e->action = req.action_class();
+  e->target = req.target();
+  e->policy_hex = policy_hex;
+  auto deny = [&](std::string code, std::string why, ledger::Fields extra) -> absl::Status {
+    ledger::Fields f = RequestFields(e->id, actor, e->binding, e->workload, e->action,
+                                     e->target_text, policy_hex);
+    f.emplace_back("decision", "DENY");
+    f.emplace_back("reason_code", code);
+    f.emplace_back("error", internal::LedgerSafe(why));
+    for (auto& x : extra) f.push_back(std::move(x));
+    TG_RETURN_IF_ERROR(Append(RecordKind::kDenied, std::move(f)).status());
+    std::lock_guard l(mu_);
+    ++stats_.deny;
+    if (code == "rate_limited") ++stats_.rate_limited;
+    return absl::OkStatus();
+  };
+  if (auto s = limiter_->TryAcquire(actor); !s.ok()) {
+    TG_RETURN_IF_ERROR(deny("rate_limited", std::string(s.message()), {}));
+    return s;
+  }
+  auto valid = internal::ValidateCommon(req.binding(), req.workload(), req.action_class(),
+                                        req.cgroup_path());
+  absl::StatusOr<policies::TargetRef> target = absl::InvalidArgumentError("unset");
+  absl::StatusOr<policies::ReasonRecord> reason = absl::InvalidArgumentError("unset");
+  if (valid.ok()) {
+    target = internal::ToTargetRef(req.target());
+    valid = target.status();
+  }
+  if (valid.ok()) {
+    reason = policies::SanitizeReason(req.reason());
+    if (!reason.ok())
+      valid = absl::InvalidArgumentError(StrCat("reason: ", std::string(reason.status().message())));
+  }
+  if (!valid.ok()) {
+    TG_RETURN_IF_ERROR(deny("invalid", std::string(valid.message()), {}));
+    return valid;
+  }
+  e->target_text = policies::FormatTargetRef(*target);
+
+  policies::Request pr;
+  pr.actor = actor;
+  pr.workload = internal::ToAttributes(req.binding(), req.cgroup_path(), req.pod_labels());
+  pr.action = req.action_class();
+  pr.target = *target;
+  policies::Decision pd = policy->Evaluate(pr);
+  e->ttl = pd.ttl;
+  v1::Decision& d = e->decision;
+  d.set_decision_id(e->id);
+  d.set_rule(pd.rule_id);
+  d.set_reason(pd.reason);
+  d.set_policy_sha256(policy_hex);
+  d.set_requester(actor);
+  d.set_intent_sha256(internal::IntentHash(e->id, actor, e->binding, e->workload, e->action,
+                                           e->target_text, policy_hex, e->ttl.count()));
+  const std::string reason_field = internal::ReasonField(*reason);
+
+  if (pd.effect == policies::Effect::kDeny) {
+    d.set_outcome(v1::OUTCOME_DENY);
+    TG_RETURN_IF_ERROR(deny("policy", pd.reason, {{"rule", pd.rule_id}, {"reason", reason_field}}));
+    Remember(e);
+    return d;
+  }
+  if (pd.effect == policies::Effect::kRequireApproval && pd.approval) {
+    e->approval = *pd.approval;
+    e->pending_until_ms = NowMs() + options_.approval_window_ms;
+    d.set_outcome(v1::OUTCOME_PENDING_APPROVAL);
+    d.set_approvals_needed(pd.approval->count);
+    for (const auto& r : pd.approval->roles) d.add_approver_roles(r);
+    d.set_pending_until_ms(e->pending_until_ms);
+    ledger::Fields f = RequestFields(e->id, actor, e->binding, e->workload, e->action,
+                                     e->target_text, policy_hex);
+    f.emplace_back("decision", "REQUIRE_APPROVAL");
+    f.emplace_back("rule", pd.rule_id);
+    f.emplace_back("approvals_required", std::to_string(pd.approval->count));
+    std::string roles;
+    for (const auto& r : pd.approval->roles) roles += (roles.empty() ? "" : ",") + r;
+    f.emplace_back("scope", internal::LedgerSafe(roles));
+    f.emplace_back("expires_at", std::to_string(e->pending_until_ms));
+    f.emplace_back("reason", reason_field);
+    TG_ASSIGN_OR_RETURN(uint64_t seq, Append(RecordKind::kApprovalRequested, std::move(f)));
+    d.set_ledger_seq(seq);
+    {
+      std::lock_guard l(mu_);
+      ++stats_.pending;
+    }
+    Remember(e);
+    return d;
+  }
+  // PERMIT.
+  auto s = Issue(*e, pd.ttl, {{"rule", pd.rule_id}, {"reason", reason_field}});
+  if (!s.ok()) return s;
+  Remember(e);
+  return View(*e, actor);
+}
+
+absl::StatusOr<v1::Decision> Governor::GetDecision(const std::string& actor, const std::string& id) {
+  auto e = Find(id);
+  if (!e) return absl::NotFoundError("no such decision");
+  std::unique_lock l(mu_);
+  ExpireLocked(*e, NowMs());
+  return View(*e, actor);
+}
+
+absl::StatusOr<std::pair<v1::Decision, uint64_t>> Governor::WaitDecision(
+    const std::string& actor, const std::string& id, uint64_t seen_version,
+    std::chrono::steady_clock::time_point deadline) {
+  auto e = Find(id);
+  if (!e) return absl::NotFoundError("no such decision");
+  std::unique_lock l(mu_);
+  while (true) {
+    ExpireLocked(*e, NowMs());
+    if (e->version != seen_version || shutdown_) break;
+    // Wake up at least every second to notice the approval window passing.
+    auto until = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    if (cv_.wait_until(l, until) == std::cv_status::timeout &&
+        std::chrono::steady_clock::now() >= deadline)
+      break;
+  }
+  return std::make_pair(View(*e, actor), e->version);
+}
+
+absl::Status Governor::Issue(Entry& e, std::chrono::seconds ttl, ledger::Fields extra) {
+  auto fail = [&](const absl::Status& why) {
+    {
+      std::lock_guard l(mu_);
+      ++stats_.issue_errors;
+      e.decision.set_outcome(v1::OUTCOME_DENY);
+      e.decision.set_reason("TAO issuance failed");
+      e.issuing = false;
+      ++e.version;
+    }
+    cv_.notify_all();
+    ledger::Fields f = {{"decision_id", e.id}, {"actor", internal::LedgerSafe(e.requester)},
+                        {"decision", "DENY"}, {"reason_code", "issuance_failed"},
+                        {"error", internal::LedgerSafe(std::string(why.message()))}};
+    (void)Append(RecordKind::kDenied, std::move(f));
+    return why;
+  };
+  auto key = keys_->issuing->Current();
+  if (!key.ok()) return fail(key.status());
+  auto policy_hash = FromHex(e.policy_hex);
+  if (!policy_hash.ok()) return fail(policy_hash.status());
+  v1::TaoBody body;
+  body.set_version(tao::kTaoVersion);
+  std::array<uint8_t, 32> rnd{};
+  if (auto s = crypto::RandomBytes(rnd); !s.ok()) return fail(s);
+  body.set_id(rnd.data(), 16);
+  body.set_nonce(rnd.data() + 16, 16);
+  body.set_actor(e.requester);
+  *body.mutable_binding() = e.binding;
+  body.set_action_class(e.action);
+  *body.mutable_target() = e.target;
+  body.set_max_uses(1);
+  const int64_t now = NowMs();
+  body.set_not_before_ms(now);
+  body.set_expires_at_ms(now + ttl.count() * 1000);
+  body.set_policy_bundle_sha256(policy_hash->data(), policy_hash->size());
+  const bool bg = e.break_glass;
+  ledger::Fields f = RequestFields(e.id, e.requester, e.binding, e.workload, e.action,
+                                   e.target_text, e.policy_hex);
+  f.emplace_back("decision", "PERMIT");
+  if (bg) f.emplace_back("event", "issue");
+  f.emplace_back("tao_id", ToHex(body.id()));
+  f.emplace_back("key_id", ToHex((*key)->key_id()));
+  f.emplace_back("not_before", std::to_string(body.not_before_ms()));
+  f.emplace_back("expires_at", std::to_string(body.expires_at_ms()));
+  f.emplace_back("ttl_s", std::to_string(ttl.count()));
+  if (!e.approvers.empty()) f.emplace_back("approvals", std::to_string(e.approvers.size()));
+  for (auto& x : extra) f.push_back(std::move(x));
+  auto seq = Append(bg ? RecordKind::kBreakGlass : RecordKind::kIssued, std::move(f));
+  if (!seq.ok()) return fail(seq.status());
+  body.set_decision_ledger_index(*seq);
+  auto tao = (*key)->SignTao(std::move(body));
+  if (!tao.ok()) return fail(tao.status());
+  {
+    std::lock_guard l(mu_);
+    e.decision.set_outcome(v1::OUTCOME_PERMIT);
+    e.decision.set_tao(tao->SerializeAsString());
+    e.decision.set_ledger_seq(*seq);
+    e.decision.set_review_required(bg);
+    e.issuing = false;
+    ++e.version;
+    ++stats_.permit;
+  }
+  cv_.notify_all();
+  return absl::OkStatus();
+}
+
+void Governor::Shutdown() {
+  {
+    std::lock_guard l(mu_);
+    shutdown_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool Governor::shutting_down() const {
+  std::lock_guard l(mu_);
+  return shutdown_;
+}
+
+Governor::Stats Governor::stats() const {
+  std::lock_guard l(mu_);
+  return stats_;
+}
+
+}  // namespace taogate::governance

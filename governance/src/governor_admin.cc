@@ -1,0 +1,199 @@
+// Policy activation, protected-target export, ledger proofs and the kill
+// switch broadcast.
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+#include "convert.h"
+#include "governor_state.h"
+#include "taogate/common/hex.h"
+#include "taogate/common/log.h"
+#include "taogate/common/status.h"
+#include "taogate/common/strings.h"
+
+namespace taogate::governance {
+
+using ledger::RecordKind;
+
+namespace {
+
+std::string CidrText(const policies::NetRange& r) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(r.family == 4 ? AF_INET : AF_INET6, r.addr.data(), buf, sizeof buf);
+  return StrCat(buf, "/", static_cast<int>(r.prefix_len));
+}
+
+v1::ProtectedTargets ToProto(const policies::Policy& p) {
+  v1::ProtectedTargets out;
+  out.set_policy_sha256(p.HashHex());
+  auto set = p.ProtectedTargets();
+  for (const auto& n : set.networks) {
+    for (auto [on, proto] : {std::pair{n.range.tcp, v1::TARGET_PROTO_TCP},
+                             std::pair{n.range.udp, v1::TARGET_PROTO_UDP}}) {
+      if (!on) continue;
+      auto* t = out.add_targets();
+      t->set_proto(proto);
+      t->set_cidr(CidrText(n.range));
+      t->set_port_from(n.range.port_lo);
+      t->set_port_to(n.range.port_hi);
+      t->set_name(n.target_id);
+    }
+  }
+  auto paths = [&](const std::vector<policies::ProtectedTargetSet::Path>& v, v1::TargetProto proto) {
+    for (const auto& entry : v) {
+      auto* t = out.add_targets();
+      t->set_proto(proto);
+      t->set_path(entry.path);
+      t->set_name(entry.target_id);
+    }
+  };
+  paths(set.unix_paths, v1::TARGET_PROTO_UNIX);
+  paths(set.file_paths, v1::TARGET_PROTO_FILE);
+  paths(set.binaries, v1::TARGET_PROTO_EXEC);
+  return out;
+}
+
+}  // namespace
+
+absl::Status Governor::Activate(const std::string& actor, const std::string& yaml,
+                                const std::string& name, std::vector<std::string>* errors) {
+  std::lock_guard activation(activate_mu_);
+  std::vector<policies::ValidationError> verrs;
+  auto loaded = policies::Policy::Load(yaml, name.empty() ? "bundle.yaml" : name, &verrs);
+  auto old = policy();
+  const std::string old_hex = old ? old->HashHex() : "";
+  if (!loaded.ok()) {
+    for (const auto& v : verrs) errors->push_back(v.ToString());
+    if (verrs.empty()) errors->push_back(std::string(loaded.status().message()));
+    ledger::Fields f = {{"actor", internal::LedgerSafe(actor)},
+                        {"event", "activate_policy"},
+                        {"decision", "DENY"},
+                        {"reason_code", "invalid_bundle"},
+                        {"policy_sha256", ToHex(crypto::Sha256(yaml))},
+                        {"count", std::to_string(errors->size())},
+                        {"error", internal::LedgerSafe(errors->front())}};
+    TG_RETURN_IF_ERROR(Append(RecordKind::kDenied, std::move(f)).status());
+    return absl::InvalidArgumentError("invalid policy bundle; the active bundle is unchanged");
+  }
+  const auto& np = *loaded;
+  ledger::Fields f = {{"actor", internal::LedgerSafe(actor)},
+                      {"policy_sha256", np->HashHex()},
+                      {"scope", old_hex.empty() ? "none" : old_hex},
+                      {"count", std::to_string(np->bundle().rules.size())},
+                      {"version", internal::LedgerSafe(np->bundle().name, 128)}};
+  // Durable first: a bundle is active only once its activation is recorded.
+  TG_RETURN_IF_ERROR(Append(RecordKind::kPolicyActivated, std::move(f)).status());
+  {
+    std::lock_guard l(policy_mu_);
+    policy_ = np;
+    policy_yaml_ = yaml;
+  }
+  limiter_->Reconfigure(np->rate_limits());
+  {
+    std::lock_guard l(mu_);
+    ++policy_version_;
+    ++stats_.activations;
+  }
+  cv_.notify_all();
+  log::Info("policy activated", {{"policy_sha256", np->HashHex()}, {"actor", actor}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ActivatePolicyResponse> Governor::ActivatePolicy(
+    const std::string& actor, const v1::ActivatePolicyRequest& req) {
+  if (!IsAdmin(actor)) return absl::PermissionDeniedError("only governor admins activate policy");
+  v1::ActivatePolicyResponse r;
+  std::vector<std::string> errors;
+  auto s = Activate(actor, req.bundle_yaml(), req.name(), &errors);
+  if (!s.ok() && errors.empty()) return s;  // ledger failure
+  for (auto& e : errors) r.add_errors(std::move(e));
+  auto p = policy();
+  r.set_policy_sha256(p->HashHex());  // the bundle active now (the old one when refused)
+  r.set_ledger_seq(ledger_->Size() - 1);
+  return r;
+}
+
+v1::GetPolicyResponse Governor::GetPolicy() const {
+  std::lock_guard l(policy_mu_);
+  v1::GetPolicyResponse r;
+  r.set_policy_sha256(policy_->HashHex());
+  r.set_bundle_yaml(policy_yaml_);
+  return r;
+}
+
+std::pair<v1::ProtectedTargets, uint64_t> Governor::ProtectedTargets() const {
+  uint64_t v;
+  {
+    std::lock_guard l(mu_);
+    v = policy_version_;
+  }
+  return {ToProto(*policy()), v};
+}
+
+bool Governor::WaitPolicyChange(uint64_t seen, std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock l(mu_);
+  cv_.wait_until(l, deadline, [&] { return shutdown_ || policy_version_ > seen; });
+  return policy_version_ > seen && !shutdown_;
+}
+
+absl::StatusOr<v1::LedgerCheckpointResponse> Governor::Checkpoint() {
+  TG_ASSIGN_OR_RETURN(std::string note, ledger_->Checkpoint());
+  v1::LedgerCheckpointResponse r;
+  r.set_checkpoint(note);
+  r.set_key_certificate(keys_->checkpoint->key().certificate());
+  r.set_verifier_key(keys_->checkpoint->VerifierKey());
+  return r;
+}
+
+absl::StatusOr<v1::GovernorLedgerProofResponse> Governor::Proof(uint64_t seq,
+                                                                uint64_t tree_size) const {
+  if (tree_size == 0) tree_size = ledger_->Size();
+  TG_ASSIGN_OR_RETURN(auto p, ledger_->ProveInclusion(seq, tree_size));
+  v1::GovernorLedgerProofResponse r;
+  r.set_seq(p.seq);
+  r.set_tree_size(p.tree_size);
+  r.set_leaf_hash_hex(ToHex(p.leaf_hash));
+  for (const auto& h : p.path) r.add_audit_path_hex(ToHex(h));
+  r.set_root_hex(ToHex(p.root));
+  return r;
+}
+
+absl::StatusOr<v1::GovernorKillSwitchResponse> Governor::KillSwitch(
+    const std::string& actor, v1::GovernorKillSwitchRequest req) {
+  if (!IsAdmin(actor)) return absl::PermissionDeniedError("only governor admins use the kill switch");
+  auto reason = policies::SanitizeReason(req.reason());
+  if (!reason.ok()) return reason.status();
+  ledger::Fields f = {{"actor", internal::LedgerSafe(actor)},
+                      {"verdict", req.engage() ? "engage" : "release"},
+                      {"node_id", req.node_id().empty() ? "*" : internal::LedgerSafe(req.node_id())},
+                      {"workload", req.workload().empty() ? "*" : internal::LedgerSafe(req.workload())},
+                      {"reason", internal::ReasonField(*reason)}};
+  // Sequence numbers and the ledger order agree: one broadcast at a time.
+  std::lock_guard activation(activate_mu_);
+  TG_ASSIGN_OR_RETURN(uint64_t seq, Append(RecordKind::kKillSwitch, std::move(f)));
+  v1::GovernorKillSwitchResponse r;
+  r.set_ledger_seq(seq);
+  {
+    std::lock_guard l(mu_);
+    req.set_sequence(++kill_seq_);
+    req.set_reason(reason->summary);
+    kill_log_.push_back(req);
+    r.set_sequence(kill_seq_);
+  }
+  cv_.notify_all();
+  return r;
+}
+
+std::vector<v1::GovernorKillSwitchRequest> Governor::WaitKillSwitch(
+    const std::string& node_id, uint64_t after, std::chrono::steady_clock::time_point deadline,
+    uint64_t* latest) {
+  std::unique_lock l(mu_);
+  cv_.wait_until(l, deadline, [&] { return shutdown_ || kill_seq_ > after; });
+  std::vector<v1::GovernorKillSwitchRequest> out;
+  for (const auto& m : kill_log_)
+    if (m.sequence() > after && (m.node_id().empty() || m.node_id() == node_id)) out.push_back(m);
+  *latest = std::max(after, kill_seq_);
+  return out;
+}
+
+}  // namespace taogate::governance

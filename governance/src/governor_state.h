@@ -1,0 +1,37 @@
+// Governor internals shared by governor*.cc: one remembered decision.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "governor.pb.h"
+#include "taogate/governance/governor.h"
+#include "taogate/policies/policy.h"
+
+namespace taogate::governance {
+
+// Guarded by Governor::mu_ once inserted into decisions_.
+struct Governor::Entry {
+  std::string id;
+  std::string requester;
+  v1::WorkloadBinding binding;
+  std::string workload;
+  std::string action;
+  v1::Target target;
+  std::string target_text;
+  std::string policy_hex;
+  v1::Decision decision;  // what callers see (TAO included, shown to the requester only)
+  policies::ApprovalSpec approval;
+  std::chrono::seconds ttl{0};
+  std::vector<std::string> approvers;  // distinct, verified, requester excluded
+  int64_t pending_until_ms = 0;
+  uint64_t version = 1;   // bumped on every change (WatchDecision)
+  bool issuing = false;   // final approval is being turned into a TAO
+  bool break_glass = false;
+  bool reviewed = false;
+
+  bool pending() const { return decision.outcome() == v1::OUTCOME_PENDING_APPROVAL; }
+};
+
+}  // namespace taogate::governance

@@ -1,0 +1,124 @@
+#include "taogate/governance/server.h"
+
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include <grpcpp/grpcpp.h>
+
+#include "metrics.h"
+#include "taogate/common/log.h"
+#include "taogate/common/status.h"
+#include "taogate/common/strings.h"
+#include "taogate/governance/service.h"
+#include "taogate/policies/loader.h"
+
+namespace taogate::governance {
+namespace {
+
+absl::StatusOr<std::string> ReadAll(const std::string& path, std::string_view what) {
+  if (path.empty()) return absl::InvalidArgumentError(StrCat(what, " is required"));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(StrCat("cannot read ", what, " ", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+// Destruction order matters: metrics and gRPC stop first (they call into the
+// governor), then the governor (and its ledger), then the keys it borrows.
+struct GovernorServer::Impl {
+  ServerConfig config;
+  std::unique_ptr<GovernorKeys> keys;
+  std::unique_ptr<Governor> governor;
+  std::unique_ptr<GovernorService> service;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<internal::MetricsServer> metrics;
+  int port = 0;
+  std::once_flag shutdown_once;
+
+  ~Impl() {
+    metrics.reset();
+    if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    server.reset();
+    service.reset();
+    governor.reset();
+    keys.reset();
+  }
+};
+
+GovernorServer::GovernorServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GovernorServer::~GovernorServer() { Shutdown(); }
+int GovernorServer::port() const { return impl_->port; }
+Governor& GovernorServer::governor() { return *impl_->governor; }
+
+absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConfig config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  ServerConfig& c = impl->config;
+  TG_ASSIGN_OR_RETURN(std::string ca, ReadAll(c.tls_ca, "tls_ca"));
+  TG_ASSIGN_OR_RETURN(std::string cert, ReadAll(c.tls_cert, "tls_cert"));
+  TG_ASSIGN_OR_RETURN(std::string key, ReadAll(c.tls_key, "tls_key"));
+  std::string policy_yaml;
+  if (c.policy_file.empty()) return absl::InvalidArgumentError("policy_file is required");
+  TG_RETURN_IF_ERROR(policies::ReadBundleFile(c.policy_file, &policy_yaml));
+  if (c.governor.ledger_dir.empty()) return absl::InvalidArgumentError("ledger_dir is required");
+
+  c.keys.instance = c.governor.instance;
+  TG_ASSIGN_OR_RETURN(impl->keys, OpenGovernorKeys(c.keys));
+  if (impl->keys->root->software_mode())
+    log::Warn("SOFTWARE KEYS: development mode, every TAO says software_mode", {});
+  TG_ASSIGN_OR_RETURN(impl->governor, Governor::Create(c.governor, impl->keys.get(), policy_yaml,
+                                                       c.policy_file));
+  impl->service = std::make_unique<GovernorService>(impl->governor.get());
+
+  grpc::SslServerCredentialsOptions tls(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  tls.pem_root_certs = ca;
+  tls.pem_key_cert_pairs.push_back({key, cert});
+  grpc::ServerBuilder b;
+  b.AddListeningPort(c.listen, grpc::SslServerCredentials(tls), &impl->port);
+  b.RegisterService(impl->service.get());
+  b.SetMaxReceiveMessageSize(32 << 20);  // policy bundles up to 16 MiB + framing
+  impl->server = b.BuildAndStart();
+  if (!impl->server || impl->port == 0)
+    return absl::UnavailableError(StrCat("cannot listen on ", c.listen));
+  if (!c.metrics_listen.empty()) {
+    TG_ASSIGN_OR_RETURN(impl->metrics,
+                        internal::MetricsServer::Start(c.metrics_listen, impl->governor.get()));
+  }
+  if (!c.port_file.empty()) {
+    std::string tmp = c.port_file + ".tmp";
+    {
+      std::ofstream out(tmp);
+      out << impl->port << "\n";
+      if (!out) return absl::InternalError(StrCat("cannot write ", tmp));
+    }
+    if (std::rename(tmp.c_str(), c.port_file.c_str()) != 0)
+      return ErrnoStatus(errno, StrCat("rename ", c.port_file));
+  }
+  log::Info("governor listening",
+            {{"address", c.listen}, {"port", std::to_string(impl->port)},
+             {"metrics_port", std::to_string(impl->metrics ? impl->metrics->port() : 0)},
+             {"policy_sha256", impl->governor->policy()->HashHex()},
+             {"keys", impl->keys->root->software_mode() ? "software" : "tpm"}});
+  return std::unique_ptr<GovernorServer>(new GovernorServer(std::move(impl)));
+}
+
+void GovernorServer::Shutdown() {
+  if (!impl_) return;
+  std::call_once(impl_->shutdown_once, [&] {
+    impl_->governor->Shutdown();  // ends watch streams
+    if (impl_->server)
+      impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  });
+}
+
+void GovernorServer::Wait() {
+  if (impl_ && impl_->server) impl_->server->Wait();
+}
+
+}  // namespace taogate::governance

@@ -1,0 +1,237 @@
+#include "governor/governor_testing.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "taogate/common/hex.h"
+#include "taogate/common/strings.h"
+
+namespace taogate::governance::testing {
+
+using taogate::testing::ReadFile;
+using taogate::testing::WriteFile;
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string TestPolicy(const std::map<std::string, std::array<uint8_t, 32>>& k, int variant) {
+  auto key = [&](const char* id) { return ToHex(k.at(id)); };
+  return StrCat(R"(version: 1
+name: governor-test-v)", variant, R"(
+roles:
+  - id: agent
+  - id: writer
+  - id: dba
+  - id: oncall
+actors:
+  - identity: spiffe://test.example/agent
+    roles: [agent]
+  - identity: spiffe://test.example/plugin
+    roles: [agent]
+  - identity: spiffe://test.example/flood
+    roles: [agent]
+  - identity: spiffe://test.example/writer
+    roles: [writer]
+  - identity: spiffe://test.example/ops
+    roles: [writer, dba]
+    approver_keys: [)", key(kOps), R"(]
+  - identity: spiffe://test.example/human/alice
+    roles: [dba]
+    approver_keys: [)", key(kAlice), R"(]
+  - identity: spiffe://test.example/human/bob
+    roles: [dba]
+    approver_keys: [)", key(kBob), R"(]
+  - identity: spiffe://test.example/human/carol
+    roles: [oncall]
+    approver_keys: [)", key(kCarol), R"(]
+workloads:
+  - id: test
+    selectors:
+      cgroup_paths: [/taogate/test]
+targets:
+  - id: db
+    networks:
+      - cidrs: [127.0.0.1/32]
+        ports: [5432]
+        protocols: [tcp]
+  - id: secrets
+    file_paths: [/etc/test/secret]
+action_classes:
+  - id: db.read
+    ttl: 60s
+  - id: db.write
+    ttl: 30s
+rules:
+  - id: never-plugin
+    effect: deny
+    actors: [spiffe://test.example/plugin]
+    workloads: ["*"]
+    actions: ["*"]
+    targets: ["*"]
+  - id: agents-read
+    effect: )", variant == 2 ? "deny" : "allow", R"(
+    roles: [agent]
+    workloads: [test]
+    actions: [db.read]
+    targets: [db]
+  - id: writes-need-two-dbas
+    effect: require_approval
+    roles: [writer]
+    workloads: [test]
+    actions: [db.write]
+    targets: [db]
+    approval:
+      roles: [dba]
+      count: 2
+rate_limits:
+  actors:
+    - identity: spiffe://test.example/flood
+      rate: 1/h
+      burst: 2
+break_glass:
+  - id: oncall-db-write
+    roles: [oncall]
+    workloads: [test]
+    actions: [db.write]
+    targets: [db]
+    max_ttl: 5m
+)");
+}
+
+GovernorProcess::GovernorProcess() {
+  auto ca = CreateCa("taogate test CA");
+  if (ca.ok()) ca_ = *ca;
+  for (const char* id : {kOps, kAlice, kBob, kCarol})
+    approver_keys_.emplace(id, *crypto::Ed25519PrivateKey::Generate());
+  auto sc = IssueCert(ca_, ServerSpec("governor", {"localhost"}, {"127.0.0.1"}));
+  if (sc.ok()) {
+    WriteFile(dir_.path() / "server.crt", sc->cert_pem);
+    WriteFile(dir_.path() / "server.key", sc->key_pem);
+  }
+  WriteFile(dir_.path() / "ca.crt", ca_.cert_pem);
+  WriteFile(dir_.path() / "ca.key", ca_.key_pem);  // for `taogatectl certs client`
+  WriteFile(policy_path(), TestPolicy(ApproverPublicKeys()));
+}
+
+GovernorProcess::~GovernorProcess() { Stop(); }
+
+std::map<std::string, std::array<uint8_t, 32>> GovernorProcess::ApproverPublicKeys() const {
+  std::map<std::string, std::array<uint8_t, 32>> out;
+  for (const auto& [id, k] : approver_keys_) out[id] = k.PublicKey();
+  return out;
+}
+
+bool GovernorProcess::Start(const std::vector<std::string>& extra, const std::string& tcti) {
+  auto d = dir_.path();
+  std::filesystem::remove(d / "port");
+  std::vector<std::string> argv = {taogate::testing::BinPath("taogate-governor"),
+                                   "--listen", "127.0.0.1:0",
+                                   "--port-file", (d / "port").string(),
+                                   "--tls-ca", (d / "ca.crt").string(),
+                                   "--tls-cert", (d / "server.crt").string(),
+                                   "--tls-key", (d / "server.key").string(),
+                                   "--metrics-listen", "127.0.0.1:0",
+                                   "--policy", policy_path(),
+                                   "--ledger-dir", ledger_dir(),
+                                   "--admin", kAdmin};
+  if (tcti.empty()) {
+    argv.insert(argv.end(), {"--software-keys", "--software-root-key", root_key_path()});
+  } else {
+    argv.insert(argv.end(), {"--tcti", tcti, "--tpm-create-root"});
+  }
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open((d / "governor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  for (int i = 0; i < 300; ++i) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      error_ = "governor exited: " + log();
+      return false;
+    }
+    std::string p = ReadFile(d / "port");
+    if (!p.empty() && p.back() == '\n') {
+      port_ = std::stoi(p);
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  error_ = "governor did not start: " + log();
+  Stop();
+  return false;
+}
+
+void GovernorProcess::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  for (int i = 0; i < 200; ++i) {
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+std::string GovernorProcess::log() const { return ReadFile(dir_.path() / "governor.log"); }
+
+ClientTls GovernorProcess::TlsFor(const std::string& identity) {
+  auto c = IssueCert(ca_, ClientSpec("client", identity));
+  ClientTls t;
+  t.ca_pem = ca_.cert_pem;
+  if (c.ok()) {
+    t.cert_pem = c->cert_pem;
+    t.key_pem = c->key_pem;
+  }
+  return t;
+}
+
+std::unique_ptr<v1::Governor::Stub> GovernorProcess::ClientWith(const ClientTls& tls) {
+  return v1::Governor::NewStub(MakeGovernorChannel(address(), tls));
+}
+
+std::unique_ptr<v1::Governor::Stub> GovernorProcess::Client(const std::string& identity) {
+  return ClientWith(TlsFor(identity));
+}
+
+v1::AuthorizationRequest ReadRequest() {
+  v1::AuthorizationRequest r;
+  r.mutable_binding()->set_node_id("node-a");
+  r.mutable_binding()->set_cgroup_id(4242);
+  r.set_workload("test");
+  r.set_cgroup_path("/taogate/test");
+  r.set_action_class("db.read");
+  r.mutable_target()->set_proto(v1::TARGET_PROTO_TCP);
+  r.mutable_target()->set_address("127.0.0.1");
+  r.mutable_target()->set_port(5432);
+  r.set_reason("nightly orders report");
+  return r;
+}
+
+v1::AuthorizationRequest WriteRequest() {
+  auto r = ReadRequest();
+  r.set_action_class("db.write");
+  r.set_reason("refund ticket 77");
+  return r;
+}
+
+}  // namespace taogate::governance::testing
