@@ -1,0 +1,118 @@
+// Ledger: the durable, hash-chained, Merkle-provable record of every
+// decision. One writer process per directory (flock on DIR/LOCK); any number
+// of read-only openers (they never modify files and stop at a torn tail).
+//
+// Thread safety: every method may be called concurrently. Append uses group
+// commit: concurrent appenders share one write + fdatasync; each returns only
+// once its own record is durable (or with the error that kept it from being
+// written, in which case the record is not in the ledger).
+//
+// Failure model: a full disk (ENOSPC) or other write error fails the affected
+// appends and truncates the segment back, so the ledger stays valid and later
+// appends may succeed. An fsync error is unrecoverable in-process (the page
+// cache state is unknown): every later Append fails until the ledger is
+// reopened, which re-validates the files. Open truncates a torn tail (the
+// incomplete final write of a crash) and logs it; it refuses corruption
+// anywhere else with the exact seq, file and offset.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "taogate/ledger/merkle.h"
+#include "taogate/ledger/record.h"
+#include "taogate/ledger/signer.h"
+
+namespace taogate::ledger {
+
+struct LedgerOptions {
+  std::string dir;
+  // Signs checkpoints; not owned, must outlive the Ledger. Null: no checkpoints.
+  Signer* signer = nullptr;
+  // First line of every checkpoint note (identifies this log), e.g. "taogate/node/n1".
+  std::string origin = "taogate-ledger";
+  // Automatic checkpoints: after this many records (0 = off) and/or every
+  // interval when records were added (0 = off). A checkpoint is also written
+  // on clean close when records were added since the last one.
+  uint64_t checkpoint_every_records = 0;
+  std::chrono::milliseconds checkpoint_every{0};
+  // false only for benchmarks and tests: Append does not fdatasync.
+  bool fsync = true;
+  // Open without the writer lock; Append/Checkpoint fail; no recovery.
+  bool read_only = false;
+  // A new segment starts once the current one reaches this size.
+  uint64_t segment_max_bytes = 64ull << 20;
+};
+
+struct InclusionProof {
+  uint64_t seq = 0;
+  uint64_t tree_size = 0;
+  Hash leaf_hash{};
+  Hash root{};
+  std::vector<Hash> path;
+};
+
+// What Open found and repaired.
+struct RecoveryInfo {
+  bool truncated_tail = false;
+  uint64_t tail_seq = 0;  // seq the dropped bytes would have started at
+  std::string file;
+  uint64_t offset = 0;
+  uint64_t bytes_dropped = 0;
+  std::string why;
+};
+
+class Ledger {
+ public:
+  static absl::StatusOr<std::unique_ptr<Ledger>> Open(const LedgerOptions& options);
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // Appends a record and returns its seq once durable. InvalidArgument for a
+  // non-allowlisted or invalid field, or kind CHECKPOINT (use Checkpoint()).
+  absl::StatusOr<uint64_t> Append(RecordKind kind, Fields fields);
+
+  // Number of durable records (= Merkle tree size = next seq).
+  uint64_t Size() const;
+  absl::StatusOr<Record> Read(uint64_t seq) const;
+  // Calls fn for records from..Size()-1 in order until it returns false.
+  // Records are re-read from disk and CRC-checked.
+  absl::Status Scan(uint64_t from, const std::function<bool(const Record&)>& fn) const;
+
+  absl::StatusOr<Hash> RootAt(uint64_t tree_size) const;
+  absl::StatusOr<InclusionProof> ProveInclusion(uint64_t seq, uint64_t tree_size) const;
+  absl::StatusOr<std::vector<Hash>> ProveConsistency(uint64_t from_size, uint64_t to_size) const;
+
+  // Signs the current tree (size N = Size()) and appends it as CHECKPOINT
+  // record seq N; returns the signed note text once durable. Also replaces
+  // DIR/checkpoint. FailedPrecondition without a signer.
+  absl::StatusOr<std::string> Checkpoint();
+  // Latest checkpoint note in this ledger, if any.
+  std::optional<std::string> LatestCheckpoint() const;
+
+  const RecoveryInfo& recovery() const { return recovery_; }
+  const std::string& dir() const { return options_.dir; }
+
+ private:
+  struct Impl;
+  explicit Ledger(const LedgerOptions& options);
+  absl::Status Load();
+
+  LedgerOptions options_;
+  RecoveryInfo recovery_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Checkpoint note for tree size `checkpoint_record.Field("tree_size")`
+// reassembled from a CHECKPOINT record.
+absl::StatusOr<std::string> NoteFromCheckpointRecord(const Record& r);
+
+}  // namespace taogate::ledger

@@ -1,0 +1,42 @@
+// Offline audit of a whole ledger directory: framing, CRCs, dense seqs, the
+// hash chain, the Merkle root in every CHECKPOINT record, checkpoint
+// signatures (when given the public key) and DIR/checkpoint. Needs only the
+// files and the public key; never writes. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "taogate/ledger/merkle.h"
+#include "taogate/ledger/signer.h"
+
+namespace taogate::ledger {
+
+struct VerifySummary {
+  uint64_t records = 0;
+  uint64_t segments = 0;
+  uint64_t payload_bytes = 0;
+  uint64_t checkpoints = 0;
+  uint64_t signatures_verified = 0;  // 0 without a key
+  std::optional<uint64_t> last_checkpoint_size;
+  // Records after the last signed checkpoint: protected against alteration by
+  // the chain, but not against a forged extension (nothing signed covers them).
+  uint64_t unsigned_tail = 0;
+  bool checkpoint_file_checked = false;
+  Hash root{};
+
+  // "ledger OK: 1000 records in 1 segments, root ..., 10 checkpoints (10 signatures verified), ..."
+  std::string OneLine() const;
+};
+
+// OK with a summary when intact. Otherwise DataLoss naming the first bad seq,
+// file, offset and why ("seq 17 (DIR/seg-...log offset 4242): CRC32C
+// mismatch"); BadSeq(status) (segment.h) returns the seq. Corruption includes
+// a torn tail (Open would truncate it) and, with a key, any checkpoint whose
+// signature does not verify. NotFound/Unavailable for an unreadable directory.
+absl::StatusOr<VerifySummary> VerifyLedger(const std::string& dir,
+                                           const std::optional<NoteVerifier>& key = std::nullopt);
+
+}  // namespace taogate::ledger

@@ -1,0 +1,217 @@
+// Ledger open/recovery, reads and proofs. Appends live in ledger_append.cc.
+#include "taogate/ledger/ledger.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+
+#include "fileio.h"
+#include "ledger_impl.h"
+#include "taogate/common/log.h"
+#include "taogate/common/status.h"
+#include "taogate/common/strings.h"
+#include "taogate/ledger/base64.h"
+#include "taogate/ledger/ledger_format.h"
+#include "taogate/ledger/note.h"
+#include "taogate/ledger/segment.h"
+
+namespace taogate::ledger {
+
+Ledger::Ledger(const LedgerOptions& options) : options_(options), impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+}
+
+absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options) {
+  if (options.dir.empty()) return absl::InvalidArgumentError("ledger: empty directory");
+  std::unique_ptr<Ledger> l(new Ledger(options));
+  TG_RETURN_IF_ERROR(l->Load());
+  Impl* im = l->impl_.get();
+  if (options.signer && !options.read_only && options.checkpoint_every.count() > 0) {
+    Ledger* self = l.get();
+    im->checkpointer = std::thread([self, im] {
+      std::unique_lock lk(im->stop_mu);
+      while (!im->stop_cv.wait_for(lk, im->options.checkpoint_every, [im] { return im->stop; })) {
+        bool due;
+        {
+          std::lock_guard g(im->mu);
+          due = im->SinceCheckpoint() > 0 && im->broken.ok();
+        }
+        if (!due) continue;
+        auto note = self->Checkpoint();
+        if (!note.ok()) log::Warn("ledger: periodic checkpoint failed", {{"error", std::string(note.status().message())}});
+      }
+    });
+  }
+  return l;
+}
+
+Ledger::~Ledger() {
+  {
+    std::lock_guard g(impl_->stop_mu);
+    impl_->stop = true;
+  }
+  impl_->stop_cv.notify_all();
+  if (impl_->checkpointer.joinable()) impl_->checkpointer.join();
+  if (options_.signer && !options_.read_only) {
+    bool due;
+    {
+      std::lock_guard g(impl_->mu);
+      due = impl_->SinceCheckpoint() > 0 && impl_->broken.ok();
+    }
+    if (due) {
+      auto note = Checkpoint();
+      if (!note.ok()) log::Warn("ledger: closing checkpoint failed", {{"error", std::string(note.status().message())}});
+    }
+  }
+  // Segment fds and then the directory lock close with impl_.
+}
+
+absl::Status Ledger::Load() {
+  Impl& im = *impl_;
+  const std::string& dir = options_.dir;
+  if (!options_.read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return absl::UnavailableError(StrCat("create ", dir, ": ", ec.message()));
+    std::string lock = StrCat(dir, "/LOCK");
+    im.lock_fd.Reset(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!im.lock_fd) return ErrnoStatus(errno, StrCat("open ", lock));
+    if (::flock(im.lock_fd.get(), LOCK_EX | LOCK_NB) != 0)
+      return absl::FailedPreconditionError(StrCat(dir, ": ledger is open by another writer"));
+  }
+  std::optional<Record> last_checkpoint;
+  auto scan = ScanLedger(dir, [&](const Record& r, std::string_view, size_t, uint64_t off) {
+    im.offsets.push_back(off);
+    im.tree.Append(r.hash);
+    if (r.kind == RecordKind::kCheckpoint) last_checkpoint = r;
+    return absl::OkStatus();
+  });
+  if (!scan.ok()) return scan.status();
+  std::vector<SegmentInfo> segs = std::move(scan->segments);
+  if (scan->torn_tail) {
+    const TornTail& t = *scan->torn_tail;
+    recovery_ = {true, t.seq, segs[t.segment].path, t.offset, t.bytes, t.why};
+    if (!options_.read_only) {
+      const std::string& path = segs[t.segment].path;
+      if (t.offset == 0) {
+        if (::unlink(path.c_str()) != 0) return ErrnoStatus(errno, StrCat("unlink ", path));
+        segs.pop_back();
+      } else {
+        UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+        if (!fd || ::ftruncate(fd.get(), static_cast<off_t>(t.offset)) != 0 || ::fsync(fd.get()) != 0)
+          return ErrnoStatus(errno, StrCat("truncate torn tail of ", path));
+      }
+      TG_RETURN_IF_ERROR(fileio::FsyncDir(dir));
+      log::Warn("ledger: truncated torn tail",
+                {{"dir", dir}, {"file", path}, {"offset", std::to_string(t.offset)},
+                 {"bytes", std::to_string(t.bytes)}, {"seq", std::to_string(t.seq)}, {"why", t.why}});
+    } else if (t.offset == 0) {
+      segs.pop_back();
+    }
+  }
+  for (const SegmentInfo& s : segs) {
+    UniqueFd fd(::open(s.path.c_str(), (options_.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
+    if (!fd) return ErrnoStatus(errno, StrCat("open ", s.path));
+    im.segments.push_back({s.first_seq, s.path, std::move(fd)});
+  }
+  im.next_seq = scan->records;
+  im.durable_size = scan->records;
+  im.last_hash = scan->records > 0 ? im.tree.Leaf(scan->records - 1) : Hash{};
+  if (last_checkpoint) {
+    auto size = last_checkpoint->Field("tree_size");
+    im.last_checkpoint_size = last_checkpoint->seq;
+    auto note = NoteFromCheckpointRecord(*last_checkpoint);
+    if (note.ok()) im.latest_note = *note;
+    (void)size;
+  }
+  if (im.segments.empty()) {
+    if (options_.read_only) return absl::OkStatus();
+    TG_RETURN_IF_ERROR(im.StartSegment(scan->records));
+  } else {
+    im.write_offset = segs.back().valid_bytes;
+    if (scan->torn_tail && scan->torn_tail->segment == segs.size() - 1) im.write_offset = scan->torn_tail->offset;
+  }
+  return absl::OkStatus();
+}
+
+uint64_t Ledger::Size() const { return impl_->durable_size.load(std::memory_order_acquire); }
+
+size_t Ledger::Impl::SegmentIndex(uint64_t seq) const {
+  auto it = std::upper_bound(segments.begin(), segments.end(), seq,
+                             [](uint64_t s, const SegmentFile& f) { return s < f.first_seq; });
+  return static_cast<size_t>(it - segments.begin()) - 1;
+}
+
+absl::StatusOr<Record> Ledger::Impl::ReadLocked(uint64_t seq) const {
+  if (seq >= offsets.size()) return absl::OutOfRangeError(StrCat("seq ", seq, " >= ledger size ", offsets.size()));
+  const SegmentFile& seg = segments[SegmentIndex(seq)];
+  uint64_t off = offsets[seq];
+  TG_ASSIGN_OR_RETURN(std::string hdr, fileio::PReadExact(seg.fd.get(), off, format::kFrameHeaderSize, seg.path));
+  uint32_t len = 0;
+  for (int i = 3; i >= 0; --i) len = len << 8 | static_cast<uint8_t>(hdr[static_cast<size_t>(i)]);
+  if (len == 0 || len > format::kMaxPayloadSize) return CorruptionError(seq, seg.path, off, "invalid frame length");
+  TG_ASSIGN_OR_RETURN(std::string frame, fileio::PReadExact(seg.fd.get(), off, format::kFrameHeaderSize + len, seg.path));
+  FrameParse f = ParseFrame(frame, 0);
+  if (f.status != FrameStatus::kOk) return CorruptionError(seq, seg.path, off, FrameStatusName(f.status));
+  auto rec = DecodePayload(f.payload);
+  if (!rec.ok()) return CorruptionError(seq, seg.path, off, std::string(rec.status().message()));
+  if (rec->seq != seq || rec->hash != tree.Leaf(seq))
+    return CorruptionError(seq, seg.path, off, "record changed on disk since it was appended");
+  return rec;
+}
+
+absl::StatusOr<Record> Ledger::Read(uint64_t seq) const {
+  std::shared_lock s(impl_->state_mu);
+  return impl_->ReadLocked(seq);
+}
+
+absl::Status Ledger::Scan(uint64_t from, const std::function<bool(const Record&)>& fn) const {
+  for (uint64_t seq = from; seq < Size(); ++seq) {
+    TG_ASSIGN_OR_RETURN(Record r, Read(seq));
+    if (!fn(r)) break;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Hash> Ledger::RootAt(uint64_t tree_size) const {
+  std::shared_lock s(impl_->state_mu);
+  return impl_->tree.RootAt(tree_size);
+}
+
+absl::StatusOr<InclusionProof> Ledger::ProveInclusion(uint64_t seq, uint64_t tree_size) const {
+  std::shared_lock s(impl_->state_mu);
+  InclusionProof p;
+  TG_ASSIGN_OR_RETURN(p.path, impl_->tree.InclusionProof(seq, tree_size));
+  TG_ASSIGN_OR_RETURN(p.root, impl_->tree.RootAt(tree_size));
+  p.seq = seq;
+  p.tree_size = tree_size;
+  p.leaf_hash = impl_->tree.Leaf(seq);
+  return p;
+}
+
+absl::StatusOr<std::vector<Hash>> Ledger::ProveConsistency(uint64_t from_size, uint64_t to_size) const {
+  std::shared_lock s(impl_->state_mu);
+  return impl_->tree.ConsistencyProof(from_size, to_size);
+}
+
+std::optional<std::string> Ledger::LatestCheckpoint() const {
+  std::lock_guard g(impl_->mu);
+  return impl_->latest_note;
+}
+
+absl::StatusOr<std::string> NoteFromCheckpointRecord(const Record& r) {
+  if (r.kind != RecordKind::kCheckpoint) return absl::InvalidArgumentError("not a CHECKPOINT record");
+  auto origin = r.Field("origin"), size = r.Field("tree_size"), root = r.Field("root_hash"),
+       time = r.Field("time_ns"), key = r.Field("key_name"), sig = r.Field("signature");
+  if (!origin || !size || !root || !time || !key || !sig)
+    return absl::DataLossError("CHECKPOINT record lacks a required field");
+  std::string body = StrCat(*origin, "\n", *size, "\n", *root, "\ntime ", *time, "\n");
+  TG_RETURN_IF_ERROR(ParseCheckpointBody(body).status());
+  return StrCat(body, "\n\xE2\x80\x94 ", *key, " ", *sig, "\n");
+}
+
+}  // namespace taogate::ledger

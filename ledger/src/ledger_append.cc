@@ -1,0 +1,216 @@
+// Group commit and checkpoints.
+//
+// Appenders enqueue a framed record under `mu` (which fixes its seq and
+// prev_hash) and then wait. Whoever finds no flush in progress becomes the
+// leader: it takes the queue, writes it with one pwrite at the segment's end
+// and one fdatasync without holding `mu`, then publishes the records to
+// readers and wakes everyone. Records that arrive meanwhile form the next
+// batch, so under load each fdatasync carries many records.
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "fileio.h"
+#include "ledger_impl.h"
+#include "taogate/common/log.h"
+#include "taogate/common/status.h"
+#include "taogate/common/strings.h"
+#include "taogate/ledger/base64.h"
+#include "taogate/ledger/ledger_format.h"
+#include "taogate/ledger/note.h"
+#include "taogate/ledger/segment.h"
+
+namespace taogate::ledger {
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void Ledger::Impl::Enqueue(Pending& p, RecordKind kind, const Fields& fields, int64_t time_ns) {
+  p.seq = next_seq++;
+  std::string payload = EncodePayload(p.seq, time_ns, kind, last_hash, fields);
+  p.hash = LeafHash(payload);
+  p.frame = EncodeFrame(payload);
+  last_hash = p.hash;
+  pending.push_back(&p);
+}
+
+void Ledger::Impl::WaitDurable(std::unique_lock<std::mutex>& lk, Pending& p) {
+  while (!p.done) {
+    if (!flushing) {
+      Flush(lk);
+    } else {
+      cv.wait(lk);
+    }
+  }
+}
+
+absl::Status Ledger::Impl::StartSegment(uint64_t first_seq) {
+  const std::string& dir = options.dir;
+  std::string name = SegmentFileName(first_seq);
+  std::string path = StrCat(dir, "/", name);
+  TG_RETURN_IF_ERROR(fileio::WriteFileAtomic(dir, name, EncodeSegmentHeader(first_seq)));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd) return ErrnoStatus(errno, StrCat("open ", path));
+  std::unique_lock s(state_mu);
+  segments.push_back({first_seq, path, std::move(fd)});
+  write_offset = format::kSegmentHeaderSize;
+  return absl::OkStatus();
+}
+
+void Ledger::Impl::Flush(std::unique_lock<std::mutex>& lk) {
+  flushing = true;
+  std::vector<Pending*> batch;
+  size_t bytes = 0, n = 0;
+  while (n < pending.size() && (n == 0 || bytes + pending[n]->frame.size() <= kMaxBatchBytes))
+    bytes += pending[n++]->frame.size();
+  batch.assign(pending.begin(), pending.begin() + static_cast<ptrdiff_t>(n));
+  pending.erase(pending.begin(), pending.begin() + static_cast<ptrdiff_t>(n));
+  lk.unlock();
+
+  absl::Status st;
+  bool fatal = false;
+  if (write_offset >= options.segment_max_bytes) st = StartSegment(batch.front()->seq);
+  int fd = -1;
+  std::string path;
+  {
+    std::shared_lock s(state_mu);
+    fd = segments.back().fd.get();
+    path = segments.back().path;
+  }
+  std::string buf;
+  if (st.ok()) {
+    buf.reserve(bytes);
+    for (Pending* p : batch) buf.append(p->frame);
+    st = fileio::PWriteAll(fd, buf, write_offset, path);
+    if (st.ok() && options.fsync && ::fdatasync(fd) != 0) {
+      st = ErrnoStatus(errno, StrCat("fdatasync ", path));
+      fatal = true;  // page cache state unknown: never trust this file handle again
+    }
+    if (!st.ok() && ::ftruncate(fd, static_cast<off_t>(write_offset)) != 0) fatal = true;
+  }
+
+  lk.lock();
+  if (st.ok()) {
+    {
+      std::unique_lock s(state_mu);
+      uint64_t off = write_offset;
+      for (Pending* p : batch) {
+        offsets.push_back(off);
+        off += p->frame.size();
+        tree.Append(p->hash);
+      }
+      durable_size.store(batch.back()->seq + 1, std::memory_order_release);
+    }
+    write_offset += buf.size();
+    for (Pending* p : batch) p->done = true;
+  } else {
+    log::Error("ledger: append failed; records not written", {{"dir", options.dir}, {"error", std::string(st.message())}});
+    // Later queued records chain onto the failed ones: fail them too and
+    // rewind to the last durable record.
+    for (Pending* p : batch) p->status = st, p->done = true;
+    for (Pending* p : pending) p->status = st, p->done = true;
+    pending.clear();
+    next_seq = durable_size.load();
+    {
+      std::shared_lock s(state_mu);
+      last_hash = next_seq > 0 ? tree.Leaf(next_seq - 1) : Hash{};
+    }
+    if (fatal) broken = st;
+  }
+  flushing = false;
+  cv.notify_all();
+}
+
+absl::StatusOr<uint64_t> Ledger::Append(RecordKind kind, Fields fields) {
+  if (kind == RecordKind::kCheckpoint)
+    return absl::InvalidArgumentError("CHECKPOINT records are written by Ledger::Checkpoint only");
+  if (static_cast<uint16_t>(kind) == 0 || static_cast<uint16_t>(kind) > kMaxRecordKind)
+    return absl::InvalidArgumentError("unknown record kind");
+  TG_RETURN_IF_ERROR(ValidateFields(fields));
+  if (options_.read_only) return absl::FailedPreconditionError("ledger opened read-only");
+  Impl& im = *impl_;
+  Pending p;
+  bool checkpoint_due = false;
+  {
+    std::unique_lock lk(im.mu);
+    im.cv.wait(lk, [&] { return !im.barrier; });
+    if (!im.broken.ok()) return im.broken;
+    im.Enqueue(p, kind, fields, NowNs());
+    im.WaitDurable(lk, p);
+    checkpoint_due = p.status.ok() && options_.signer && options_.checkpoint_every_records > 0 &&
+                     im.SinceCheckpoint() >= options_.checkpoint_every_records;
+  }
+  if (!p.status.ok()) return p.status;
+  if (checkpoint_due) {
+    std::unique_lock cp(im.checkpoint_mu, std::try_to_lock);  // one is enough
+    if (cp.owns_lock()) {
+      cp.unlock();
+      auto note = Checkpoint();
+      if (!note.ok()) log::Warn("ledger: checkpoint failed", {{"error", std::string(note.status().message())}});
+    }
+  }
+  return p.seq;
+}
+
+absl::StatusOr<std::string> Ledger::Checkpoint() {
+  if (!options_.signer) return absl::FailedPreconditionError("ledger has no checkpoint signer");
+  if (options_.read_only) return absl::FailedPreconditionError("ledger opened read-only");
+  Impl& im = *impl_;
+  std::lock_guard cp(im.checkpoint_mu);
+  Pending p;
+  std::string note;
+  uint64_t size = 0;
+  {
+    std::unique_lock lk(im.mu);
+    if (!im.broken.ok()) return im.broken;
+    // Drain the queue so that every record before the checkpoint is durable
+    // and in the tree; appenders wait at the barrier meanwhile.
+    im.barrier = true;
+    im.cv.wait(lk, [&] { return im.pending.empty() && !im.flushing; });
+    size = im.next_seq;
+    absl::StatusOr<Hash> root;
+    {
+      std::shared_lock s(im.state_mu);
+      root = im.tree.RootAt(size);
+    }
+    CheckpointBody body{options_.origin, size, root.ok() ? *root : Hash{}, NowNs()};
+    std::string text = FormatCheckpointBody(body);
+    absl::StatusOr<std::string> sig = root.ok() ? options_.signer->Sign(text) : root.status();
+    if (!sig.ok()) {
+      im.barrier = false;
+      im.cv.notify_all();
+      return sig.status();
+    }
+    Fields f = {{"origin", body.origin},
+                {"tree_size", std::to_string(size)},
+                {"root_hash", Base64Encode(body.root)},
+                {"time_ns", std::to_string(body.time_ns)},
+                {"key_name", options_.signer->KeyName()},
+                {"signature", EncodeNoteSignature(options_.signer->KeyHash(), *sig)}};
+    absl::Status valid = ValidateFields(f, /*allow_checkpoint_fields=*/true);
+    if (!valid.ok()) {
+      im.barrier = false;
+      im.cv.notify_all();
+      return valid;
+    }
+    note = StrCat(text, "\n", FormatSignatureLine(options_.signer->KeyName(), options_.signer->KeyHash(), *sig));
+    im.Enqueue(p, RecordKind::kCheckpoint, f, body.time_ns);
+    im.barrier = false;
+    im.cv.notify_all();
+    im.WaitDurable(lk, p);
+    if (p.status.ok()) {
+      im.last_checkpoint_size = size;
+      im.latest_note = note;
+    }
+  }
+  if (!p.status.ok()) return p.status;
+  TG_RETURN_IF_ERROR(fileio::WriteFileAtomic(options_.dir, "checkpoint", note));
+  return note;
+}
+
+}  // namespace taogate::ledger

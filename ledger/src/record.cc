@@ -1,0 +1,166 @@
+#include "taogate/ledger/record.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "taogate/common/strings.h"
+#include "taogate/ledger/crc32c.h"
+#include "taogate/ledger/ledger_format.h"
+
+namespace taogate::ledger {
+namespace {
+
+constexpr std::array<std::string_view, 40> kAllowed = {
+    "tao_id", "tao_sha256", "cgroup_id", "node_id", "pod_uid", "actor", "workload",
+    "action_class", "target", "proto", "addr", "port", "path", "reason_code", "reason",
+    "decision", "decision_id", "policy_sha256", "rule", "key_id", "previous_key_id",
+    "cert_sha256", "scope", "approver", "approvals", "approvals_required", "nonce_sha256",
+    "not_before", "expires_at", "ttl_s", "ticket", "verdict", "count", "pid", "uid", "event",
+    "component", "version", "error", "tao_ids"};
+constexpr std::array<std::string_view, 6> kCheckpointOnly = {
+    "origin", "tree_size", "root_hash", "time_ns", "key_name", "signature"};
+constexpr std::array<std::string_view, kMaxRecordKind + 1> kKindNames = {
+    "", "ISSUED", "DENIED", "APPROVAL", "CONSUMED", "EXERCISED", "REJECTED", "KILLSWITCH",
+    "POLICY_ACTIVATED", "BREAK_GLASS", "KEY_ROTATED", "CHECKPOINT", "APPROVAL_REQUESTED",
+    "EXPIRED", "STARTED"};
+
+void PutU16(std::string& s, uint16_t v) {
+  s.push_back(static_cast<char>(v & 0xff));
+  s.push_back(static_cast<char>(v >> 8));
+}
+void PutU32(std::string& s, uint32_t v) {
+  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutU64(std::string& s, uint64_t v) {
+  for (int i = 0; i < 8; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t GetLE(const char* p, int n) {
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+bool ValidName(std::string_view n) {
+  if (n.empty() || n.size() > format::kMaxFieldNameSize) return false;
+  return std::all_of(n.begin(), n.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+}  // namespace
+
+std::string KindName(RecordKind kind) {
+  auto v = static_cast<uint16_t>(kind);
+  if (v == 0 || v > kMaxRecordKind) return StrCat("UNKNOWN(", v, ")");
+  return std::string(kKindNames[v]);
+}
+
+std::optional<RecordKind> KindFromName(std::string_view name) {
+  for (uint16_t v = 1; v <= kMaxRecordKind; ++v)
+    if (kKindNames[v] == name) return static_cast<RecordKind>(v);
+  return std::nullopt;
+}
+
+std::optional<std::string_view> Record::Field(std::string_view name) const {
+  for (const auto& [n, v] : fields)
+    if (n == name) return std::string_view(v);
+  return std::nullopt;
+}
+
+bool IsAllowedFieldName(std::string_view name) {
+  return std::find(kAllowed.begin(), kAllowed.end(), name) != kAllowed.end();
+}
+bool IsCheckpointFieldName(std::string_view name) {
+  return std::find(kCheckpointOnly.begin(), kCheckpointOnly.end(), name) != kCheckpointOnly.end();
+}
+
+absl::Status ValidateFields(const Fields& fields, bool allow_checkpoint_fields) {
+  if (fields.size() > format::kMaxFields)
+    return absl::InvalidArgumentError(StrCat("too many fields: ", fields.size(), " > ", format::kMaxFields));
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const auto& [name, value] = fields[i];
+    bool allowed = IsAllowedFieldName(name) || (allow_checkpoint_fields && IsCheckpointFieldName(name));
+    if (!ValidName(name) || !allowed)
+      return absl::InvalidArgumentError(StrCat("field '", ValidName(name) ? name : "<invalid name>",
+                                               "' is not in the ledger allowlist"));
+    for (size_t j = 0; j < i; ++j)
+      if (fields[j].first == name) return absl::InvalidArgumentError(StrCat("duplicate field '", name, "'"));
+    if (value.size() > format::kMaxFieldValueSize)
+      return absl::InvalidArgumentError(StrCat("field '", name, "' value too long: ", value.size(), " > ",
+                                               format::kMaxFieldValueSize));
+    for (unsigned char c : value)
+      if (c < 0x20 || c == 0x7f)
+        return absl::InvalidArgumentError(StrCat("field '", name, "' value contains a control character"));
+  }
+  return absl::OkStatus();
+}
+
+std::string EncodePayload(uint64_t seq, int64_t time_ns, RecordKind kind, const Hash& prev_hash,
+                          const Fields& fields) {
+  std::string s;
+  s.reserve(format::kPayloadFixedSize + fields.size() * 48);
+  s.push_back(static_cast<char>(format::kPayloadVersion));
+  PutU64(s, seq);
+  PutU64(s, static_cast<uint64_t>(time_ns));
+  PutU16(s, static_cast<uint16_t>(kind));
+  s.append(reinterpret_cast<const char*>(prev_hash.data()), prev_hash.size());
+  s.push_back(static_cast<char>(fields.size()));
+  for (const auto& [name, value] : fields) {
+    s.push_back(static_cast<char>(name.size()));
+    s.append(name);
+    PutU16(s, static_cast<uint16_t>(value.size()));
+    s.append(value);
+  }
+  return s;
+}
+
+absl::StatusOr<Record> DecodePayload(std::string_view p) {
+  auto bad = [](std::string_view why) { return absl::DataLossError(StrCat("malformed record: ", why)); };
+  if (p.size() < format::kPayloadFixedSize) return bad("shorter than the fixed header");
+  if (p.size() > format::kMaxPayloadSize) return bad("longer than the maximum payload");
+  if (static_cast<uint8_t>(p[0]) != format::kPayloadVersion) return bad("unknown version");
+  Record r;
+  r.seq = GetLE(p.data() + 1, 8);
+  r.time_ns = static_cast<int64_t>(GetLE(p.data() + 9, 8));
+  uint16_t kind = static_cast<uint16_t>(GetLE(p.data() + 17, 2));
+  if (kind == 0 || kind > kMaxRecordKind) return bad(StrCat("unknown kind ", kind));
+  r.kind = static_cast<RecordKind>(kind);
+  std::memcpy(r.prev_hash.data(), p.data() + 19, 32);
+  size_t count = static_cast<uint8_t>(p[51]);
+  size_t off = format::kPayloadFixedSize;
+  r.fields.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (off + 1 > p.size()) return bad("truncated field name length");
+    size_t nlen = static_cast<uint8_t>(p[off++]);
+    if (off + nlen + 2 > p.size()) return bad("truncated field name");
+    std::string name(p.substr(off, nlen));
+    off += nlen;
+    size_t vlen = GetLE(p.data() + off, 2);
+    off += 2;
+    if (off + vlen > p.size()) return bad("truncated field value");
+    r.fields.emplace_back(std::move(name), std::string(p.substr(off, vlen)));
+    off += vlen;
+  }
+  if (off != p.size()) return bad("trailing bytes after the last field");
+  absl::Status v = ValidateFields(r.fields, r.kind == RecordKind::kCheckpoint);
+  if (!v.ok()) return bad(std::string(v.message()));
+  r.hash = LeafHash(p);
+  return r;
+}
+
+uint32_t FrameCrc(std::string_view payload) {
+  std::string len;
+  PutU32(len, static_cast<uint32_t>(payload.size()));
+  return Crc32cExtend(Crc32c(len), payload.data(), payload.size());
+}
+
+std::string EncodeFrame(std::string_view payload) {
+  std::string f;
+  f.reserve(format::kFrameHeaderSize + payload.size());
+  PutU32(f, static_cast<uint32_t>(payload.size()));
+  PutU32(f, FrameCrc(payload));
+  f.append(payload);
+  return f;
+}
+
+}  // namespace taogate::ledger
