@@ -2,15 +2,11 @@
 // kernel gate.
 #include <CLI/CLI.hpp>
 
-#include "hello.skel.h"
 #include "taogate/common/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"taogate-agent: verifies and consumes TAOs, programs the kernel gate"};
   app.set_version_flag("--version", std::string("taogate-agent ") + taogate::kVersion);
   CLI11_PARSE(app, argc, argv);
-  // The embedded BPF object proves the skeleton is linked in.
-  size_t sz = 0;
-  (void)hello__elf_bytes(&sz);
   return 0;
 }

@@ -1,0 +1,183 @@
+// taogate::bpf::Gate: loads, attaches, pins and adopts the kernel gate
+// (bpf/progs/gate.bpf.c) and programs its maps. Map formats: gate_format.h.
+//
+// Lifecycle. OpenOrAdopt() loads the programs, reuses every map already
+// pinned under <pin_root>/maps (grants, targets, quarantine survive), and for
+// each hook either atomically swaps the program inside an already-pinned link
+// (BPF_LINK_UPDATE: no instant without enforcement) or attaches and pins a
+// new link under <pin_root>/links. Destroying a Gate closes its fds only:
+// pinned links stay attached, so enforcement outlives the process (fail
+// closed). Only Detach() -- an explicit operator action -- removes it.
+//
+// Grants. A grant is keyed on the *workload cgroup*: the direct child of the
+// governed root that contains the caller (hooks use
+// bpf_get_current_ancestor_cgroup_id(governed_level + 1)), so a grant bound to
+// a pod-level cgroup serves every container nested below it. Use
+// WorkloadCgroupOfPid() + CgroupId() to get that id. Each grant allows exactly
+// one connect (or one unconnected datagram); see consume_grant() in
+// gate.bpf.c for why exactly one racer wins.
+//
+// Thread safety: all methods may be called concurrently except PollEvents,
+// which must be called from one thread at a time.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "taogate/common/status.h"
+
+struct gate_bpf;
+struct ring_buffer;
+
+namespace taogate::bpf {
+
+enum class Mode { kProtectListed = 0, kDenyAllExceptAllowlisted = 1 };
+enum class Proto : uint8_t { kAny = 0, kTcp = 6, kUdp = 17 };
+enum class TargetKind : uint32_t { kProtect = 1, kAllow = 2 };
+enum class QuarantineMode : uint32_t { kNetwork = 1, kKill = 3 };  // kill includes network
+enum class HookState { kEnforcing, kDegraded, kAbsent };
+
+struct GateOptions {
+  std::string pin_root = "/sys/fs/bpf/taogate";
+  std::string governed_cgroup;  // absolute path of the governed subtree root
+  Mode mode = Mode::kProtectListed;
+  // Mount a bpffs instance on pin_root's parent if it is not one already.
+  // Without it, a missing bpffs is FailedPrecondition.
+  bool mount_bpffs = false;
+  // Map sizes for newly created maps (adopted maps keep theirs).
+  uint32_t max_grants = 65536;
+  uint32_t max_targets = 65536;  // per family, after port-range expansion
+  bool verbose = false;          // libbpf debug messages to stderr
+};
+
+// A protected (or, in deny-all mode, allowlisted) destination: either an IP
+// prefix with ports and protocol, or a unix socket path.
+struct Target {
+  std::string cidr;          // "10.0.0.0/8", "::1/128", "127.0.0.1" (= /32)
+  uint16_t port_lo = 0;      // 0..0 = every port
+  uint16_t port_hi = 0;
+  Proto proto = Proto::kAny; // kAny = TCP and UDP
+  std::string unix_path;     // non-empty: a unix target (cidr/ports ignored)
+  TargetKind kind = TargetKind::kProtect;
+  uint32_t rule_id = 0;      // opaque, for the policy compiler
+};
+
+// "tcp:10.0.0.0/8:5432", "udp:[::1]/128:53", "any:127.0.0.1:1000-2000",
+// "tcp:10.1.2.3:*", "unix:/run/postgresql/.s.PGSQL.5432".
+absl::StatusOr<Target> ParseTarget(std::string_view spec);
+
+// The one destination a grant opens.
+struct GrantTarget {
+  Proto proto = Proto::kTcp;  // kTcp or kUdp (for IP grants)
+  std::string address;        // IP literal; IPv4-mapped IPv6 is stored as IPv4
+  uint16_t port = 0;
+  std::string unix_path;      // non-empty: a unix grant (other fields ignored)
+};
+
+using TaoId = std::array<uint8_t, 16>;
+
+enum class Verdict : uint32_t {
+  kAllowGrant = 1, kDeny = 2, kDenyQuarantine = 3, kDenyRaw = 4, kKill = 5, kDenyExpired = 6,
+};
+std::string_view VerdictName(Verdict v);
+
+struct DecisionEvent {
+  uint64_t time_ns = 0;     // CLOCK_MONOTONIC
+  uint64_t cgroup_id = 0;   // workload cgroup id
+  TaoId tao_id{};           // kAllowGrant only
+  Verdict verdict = Verdict::kDeny;
+  std::string hook;         // "connect4", "sendmsg6", "connect_unix", ...
+  uint32_t pid = 0;         // tgid
+  int family = 0;           // AF_INET, AF_INET6, AF_UNIX, AF_PACKET
+  uint8_t proto = 0;
+  uint16_t port = 0;
+  std::string address;      // IP text, or the first 16 bytes of a unix path
+};
+
+struct HookStatus {
+  std::string name;     // "connect4", ..., "sys_enter"
+  HookState state = HookState::kAbsent;
+  std::string detail;   // how it is degraded, or why absent
+};
+struct ProbeReport {
+  std::vector<HookStatus> hooks;
+};
+std::string_view HookStateName(HookState s);
+
+class Gate {
+ public:
+  static absl::StatusOr<std::unique_ptr<Gate>> OpenOrAdopt(const GateOptions& options);
+
+  // Explicit operator action: detaches every pinned link under pin_root and
+  // removes the pins (maps go away once no process holds them).
+  static absl::Status Detach(const std::string& pin_root);
+
+  // Per hook state from the links pinned under pin_root, without loading
+  // anything: enforcing/degraded only if a pinned link is attached.
+  static ProbeReport ProbePinned(const std::string& pin_root);
+
+  ~Gate();
+  Gate(const Gate&) = delete;
+  Gate& operator=(const Gate&) = delete;
+
+  // True if OpenOrAdopt found pinned state and took it over.
+  bool adopted() const { return adopted_; }
+  uint64_t governed_root_id() const { return governed_root_id_; }
+  uint32_t governed_level() const { return governed_level_; }
+
+  absl::Status AddTarget(const Target& t);
+  absl::Status RemoveTarget(const Target& t);
+  absl::Status AddProtectedTarget(const Target& t) { return AddTarget(t); }
+  absl::Status RemoveProtectedTarget(const Target& t) { return RemoveTarget(t); }
+
+  // Installs a one-shot grant. AlreadyExists if an unconsumed, unexpired grant
+  // holds the same key; any other failure is an error (never silently
+  // dropped). expiry_mono_ns is CLOCK_MONOTONIC (bpf_ktime_get_ns).
+  absl::Status InstallGrant(uint64_t cgroup_id, const GrantTarget& target, const TaoId& tao_id,
+                            uint64_t expiry_mono_ns);
+  absl::Status RevokeGrant(uint64_t cgroup_id, const GrantTarget& target);
+  // Deletes expired or consumed grants; returns how many.
+  absl::StatusOr<size_t> SweepExpiredGrants();
+  absl::StatusOr<size_t> GrantCount();
+
+  absl::Status Quarantine(uint64_t cgroup_id, QuarantineMode mode);
+  absl::Status Release(uint64_t cgroup_id);
+  absl::Status QuarantineAll(QuarantineMode mode);
+  absl::Status ReleaseAll();
+
+  ProbeReport Probe() const;
+  absl::StatusOr<std::map<std::string, uint64_t>> Counters() const;
+
+  // Waits up to timeout_ms for decision events and calls fn for each.
+  // Returns the number handled, or an error.
+  absl::StatusOr<int> PollEvents(int timeout_ms,
+                                 const std::function<void(const DecisionEvent&)>& fn);
+
+ private:
+  Gate() = default;
+  absl::Status Load(const GateOptions& options);
+  absl::Status AttachAll();
+  absl::Status WriteConfig(const std::function<void(void*)>& edit);
+  absl::Status RecomputeFlags();
+
+  struct Link;
+  GateOptions options_;
+  gate_bpf* skel_ = nullptr;
+  std::vector<std::unique_ptr<Link>> links_;
+  std::vector<HookStatus> hooks_;
+  ring_buffer* ring_ = nullptr;
+  const std::function<void(const DecisionEvent&)>* poll_fn_ = nullptr;
+  bool adopted_ = false;
+  uint64_t governed_root_id_ = 0;
+  uint32_t governed_level_ = 0;
+  std::mutex config_mu_;
+};
+
+}  // namespace taogate::bpf

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/*
+ * The kernel gate's map formats, shared by bpf/progs/gate.bpf.c and the C++
+ * loader (taogate::bpf). Every map is pinned under <pin_root>/maps/<name>, so
+ * this layout is also an on-disk (bpffs) format that a newer agent adopts:
+ * change a struct only together with kFormatVersion (tg_config.format).
+ *
+ * All integers are host byte order unless marked "be" (network order).
+ *
+ * tg_targets4 / tg_targets6 (BPF_MAP_TYPE_LPM_TRIE, BPF_F_NO_PREALLOC)
+ *   key   struct tg_lpm4_key / tg_lpm6_key:
+ *           prefixlen  u32   = 24 + address prefix length (proto and port
+ *                             are always fully specified)
+ *           proto      u8    IPPROTO_TCP (6) or IPPROTO_UDP (17)
+ *           port_be    u16   destination port, network order; 0 = any port
+ *           addr       4|16  address, network order
+ *   value struct tg_target_val: kind (TG_TARGET_PROTECT | TG_TARGET_ALLOW),
+ *         rule id (opaque, reported in events).
+ *   The hook looks up (proto, port, addr) and then (proto, 0, addr); the
+ *   exact-port match wins over the any-port match. Port ranges are expanded
+ *   into one entry per port by the loader. IPv4-mapped IPv6 destinations are
+ *   looked up in tg_targets4.
+ *
+ * tg_unix_targets (HASH): key struct tg_unix_key (sun_path bytes, truncated
+ *   at the first NUL for pathname sockets, zero padded; abstract sockets keep
+ *   their leading NUL and their exact length), value struct tg_target_val.
+ *
+ * tg_grants (HASH, BPF_F_NO_PREALLOC): key struct tg_grant_key, value
+ *   struct tg_grant_val. tg_unix_grants: key struct tg_unix_grant_key.
+ *   cgroup_id is the id of the workload-level ancestor cgroup (the child of
+ *   the governed root); state 0 = unused, 1 = consumed (cmpxchg'd by exactly
+ *   one hook invocation; see gate.bpf.c consume_grant()).
+ *
+ * tg_quarantine (HASH): key u64 workload-level cgroup id, value u32 mode
+ *   (TG_QUARANTINE_NET | TG_QUARANTINE_KILL).
+ *
+ * tg_config (ARRAY, 1 entry): struct tg_config.
+ * tg_counters (PERCPU_ARRAY, TG_CNT_MAX entries of u64).
+ * tg_events (RINGBUF): records of struct tg_decision_event.
+ */
+#ifndef TAOGATE_BPF_GATE_FORMAT_H_
+#define TAOGATE_BPF_GATE_FORMAT_H_
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#ifdef __cplusplus
+namespace taogate::bpf {
+#endif
+
+#define TG_FORMAT_VERSION 1
+
+enum tg_mode {
+	TG_MODE_PROTECT_LISTED = 0,   /* deny listed targets unless granted */
+	TG_MODE_DENY_ALL = 1,         /* deny all egress except allowlisted or granted */
+};
+
+enum tg_target_kind {
+	TG_TARGET_PROTECT = 1,
+	TG_TARGET_ALLOW = 2,
+};
+
+enum tg_quarantine_mode {
+	TG_QUARANTINE_NET = 1,   /* deny connect/sendmsg, drop all skbs */
+	TG_QUARANTINE_KILL = 2,  /* also SIGKILL on the next syscall */
+};
+
+enum tg_verdict {
+	TG_ALLOW_GRANT = 1,
+	TG_DENY = 2,             /* protected target, no (valid) grant */
+	TG_DENY_QUARANTINE = 3,
+	TG_DENY_RAW = 4,          /* raw or packet socket */
+	TG_KILL = 5,
+	TG_DENY_EXPIRED = 6,     /* a grant existed but had expired */
+};
+
+enum tg_hook {
+	TG_HOOK_CONNECT4 = 1,
+	TG_HOOK_CONNECT6 = 2,
+	TG_HOOK_SENDMSG4 = 3,
+	TG_HOOK_SENDMSG6 = 4,
+	TG_HOOK_CONNECT_UNIX = 5,
+	TG_HOOK_SENDMSG_UNIX = 6,
+	TG_HOOK_SOCK_CREATE = 7,
+	TG_HOOK_SYS_ENTER = 8,
+};
+
+enum tg_counter {
+	TG_CNT_CHECKED = 0,        /* governed connect/sendmsg seen */
+	TG_CNT_ALLOW_GRANT,
+	TG_CNT_DENY,
+	TG_CNT_DENY_EXPIRED,
+	TG_CNT_DENY_QUARANTINE,
+	TG_CNT_DENY_RAW,
+	TG_CNT_SKB_DROPPED,
+	TG_CNT_KILL,
+	TG_CNT_EVENTS_LOST,        /* ring buffer full */
+	TG_CNT_MAX,
+};
+
+#define TG_UNIX_PATH_MAX 108
+
+struct tg_lpm4_key {
+	__u32 prefixlen;
+	__u8 proto;
+	__u8 port_be[2];
+	__u8 addr[4];
+} __attribute__((packed));
+
+struct tg_lpm6_key {
+	__u32 prefixlen;
+	__u8 proto;
+	__u8 port_be[2];
+	__u8 addr[16];
+} __attribute__((packed));
+
+struct tg_target_val {
+	__u32 kind;      /* enum tg_target_kind */
+	__u32 rule_id;
+};
+
+struct tg_unix_key {
+	__u8 path[TG_UNIX_PATH_MAX];
+};
+
+struct tg_grant_key {
+	__u64 cgroup_id;   /* workload-level ancestor cgroup id */
+	__u8 proto;        /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family;       /* AF_INET (v4 and v4-mapped) or AF_INET6 */
+	__u16 port;        /* host order */
+	__u32 pad;         /* must be 0 */
+	__u8 addr[16];     /* network order; AF_INET uses addr[0..3], rest 0 */
+};
+
+struct tg_unix_grant_key {
+	__u64 cgroup_id;
+	struct tg_unix_key path;
+	__u8 pad[4];       /* must be 0 */
+};
+
+struct tg_grant_val {
+	__u8 tao_id[16];
+	__u64 expiry_ns;   /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u32 state;       /* 0 unused, 1 consumed */
+	__u32 pad;
+};
+
+struct tg_config {
+	__u32 format;            /* TG_FORMAT_VERSION */
+	__u32 mode;              /* enum tg_mode */
+	__u64 governed_root_id;  /* cgroup id of the governed subtree root */
+	__u32 governed_level;    /* its level (cgroup2 root = 0) */
+	__u32 quarantine_all;    /* 0 or enum tg_quarantine_mode for everyone */
+	__u32 kill_armed;        /* non-zero while any KILL quarantine exists */
+	__u32 unix_protected;    /* non-zero while tg_unix_targets has a PROTECT */
+};
+
+struct tg_decision_event {
+	__u64 time_ns;       /* bpf_ktime_get_ns */
+	__u64 cgroup_id;     /* workload-level cgroup id (0: directly in root) */
+	__u8 tao_id[16];     /* TG_ALLOW_GRANT only, else zero */
+	__u32 verdict;       /* enum tg_verdict */
+	__u32 pid;           /* tgid */
+	__u16 port;          /* host order */
+	__u8 proto;
+	__u8 family;         /* AF_INET, AF_INET6, AF_UNIX */
+	__u8 hook;           /* enum tg_hook */
+	__u8 pad[3];
+	__u8 addr[16];       /* IP (network order) or first 16 path bytes */
+};
+
+#ifdef __cplusplus
+static_assert(sizeof(struct tg_decision_event) == 64, "event layout");
+static_assert(sizeof(struct tg_grant_key) == 32, "grant key layout");
+static_assert(sizeof(struct tg_unix_grant_key) == 120, "unix grant key layout");
+static_assert(sizeof(struct tg_grant_val) == 32, "grant value layout");
+static_assert(sizeof(struct tg_config) == 32, "config layout");
+}  // namespace taogate::bpf
+#endif
+
+#endif  /* TAOGATE_BPF_GATE_FORMAT_H_ */

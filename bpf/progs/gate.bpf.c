@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0
+// taogate's kernel gate. Map formats: bpf/include/taogate/bpf/gate_format.h.
+//
+// Governance: the cgroup programs are attached at the governed subtree root,
+// so they only ever run for processes inside it. The one global program
+// (tp_btf/sys_enter) checks the governed root itself before doing anything.
+//
+// Verdict for a governed connect/sendmsg (first match wins):
+//   1. quarantined (all, or the workload's cgroup)       -> deny
+//   2. destination not protected under the current mode   -> allow
+//   3. a grant for {workload cgroup, proto, addr, port}   -> consume, allow
+//   4. otherwise                                          -> deny (EPERM)
+// Every map-lookup failure on the way to "allow" is a deny (fail closed).
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#include "taogate/bpf/gate_format.h"
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define AF_PACKET 17
+#define SOCK_RAW 3
+#define SIGKILL 9
+#define NR_SOCKET 41 /* x86_64 */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct tg_lpm4_key);
+	__type(value, struct tg_target_val);
+} tg_targets4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct tg_lpm6_key);
+	__type(value, struct tg_target_val);
+} tg_targets6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct tg_unix_key);
+	__type(value, struct tg_target_val);
+} tg_unix_targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct tg_grant_key);
+	__type(value, struct tg_grant_val);
+} tg_grants SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, struct tg_unix_grant_key);
+	__type(value, struct tg_grant_val);
+} tg_unix_grants SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} tg_quarantine SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tg_config);
+} tg_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TG_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} tg_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} tg_events SEC(".maps");
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+static __always_inline struct tg_config *gate_config(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&tg_config, &zero);
+}
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&tg_counters, &idx);
+
+	if (v)
+		*v += 1; /* per-CPU slot: no atomics needed */
+}
+
+struct decision {
+	__u64 cgroup_id;
+	__u8 tao_id[16];
+	__u32 verdict;
+	__u16 port;
+	__u8 proto;
+	__u8 family;
+	__u8 hook;
+	__u8 addr[16];
+};
+
+static __always_inline void emit(const struct decision *d)
+{
+	struct tg_decision_event *e;
+
+	e = bpf_ringbuf_reserve(&tg_events, sizeof(*e), 0);
+	if (!e) {
+		count(TG_CNT_EVENTS_LOST);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->time_ns = bpf_ktime_get_ns();
+	e->cgroup_id = d->cgroup_id;
+	__builtin_memcpy(e->tao_id, d->tao_id, sizeof(e->tao_id));
+	e->verdict = d->verdict;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->port = d->port;
+	e->proto = d->proto;
+	e->family = d->family;
+	e->hook = d->hook;
+	__builtin_memcpy(e->addr, d->addr, sizeof(e->addr));
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline __u64 workload_id(const struct tg_config *c)
+{
+	return bpf_get_current_ancestor_cgroup_id(c->governed_level + 1);
+}
+
+static __always_inline __u32 quarantine_of(const struct tg_config *c, __u64 wid)
+{
+	__u32 *q;
+
+	if (c->quarantine_all)
+		return c->quarantine_all;
+	q = bpf_map_lookup_elem(&tg_quarantine, &wid);
+	return q ? *q : 0;
+}
+
+// Claims a grant for exactly one caller. The cmpxchg on state is the
+// linearization point: of any number of concurrent hooks that found the same
+// element, exactly one sees state 0 and sets it to 1; all others see 1 and
+// deny. tao_id/expiry are read only after winning, from the element that was
+// claimed. The delete afterwards only frees the slot; if user space replaced
+// the element in between, the new element has state 0 again and is a new
+// grant (user space installs with BPF_NOEXIST, so it never overwrites a live
+// grant). Returns TG_ALLOW_GRANT, TG_DENY_EXPIRED or TG_DENY.
+static __always_inline __u32 consume_grant(void *map, const void *key, __u8 *tao_id)
+{
+	struct tg_grant_val *g;
+	__u64 expiry;
+
+	g = bpf_map_lookup_elem(map, key);
+	if (!g)
+		return TG_DENY;
+	if (__sync_val_compare_and_swap(&g->state, 0, 1) != 0)
+		return TG_DENY;
+	__builtin_memcpy(tao_id, g->tao_id, 16);
+	expiry = g->expiry_ns;
+	bpf_map_delete_elem(map, key);
+	if (bpf_ktime_get_ns() >= expiry)
+		return TG_DENY_EXPIRED;
+	return TG_ALLOW_GRANT;
+}
+
+static __always_inline int finish(struct decision *d)
+{
+	switch (d->verdict) {
+	case TG_ALLOW_GRANT:
+		count(TG_CNT_ALLOW_GRANT);
+		break;
+	case TG_DENY_EXPIRED:
+		count(TG_CNT_DENY_EXPIRED);
+		break;
+	case TG_DENY_QUARANTINE:
+		count(TG_CNT_DENY_QUARANTINE);
+		break;
+	default:
+		count(TG_CNT_DENY);
+	}
+	emit(d);
+	return d->verdict == TG_ALLOW_GRANT ? 1 : 0;
+}
+
+// True if the mode says a destination with this target-kind needs a grant.
+static __always_inline int needs_grant(const struct tg_config *c, __u32 kind)
+{
+	if (c->mode == TG_MODE_DENY_ALL)
+		return kind != TG_TARGET_ALLOW;
+	return kind == TG_TARGET_PROTECT;
+}
+
+static __always_inline __u32 lookup_kind4(__u8 proto, __u16 port, const __u8 *addr)
+{
+	struct tg_lpm4_key k = { .prefixlen = 24 + 32, .proto = proto };
+	struct tg_target_val *v;
+
+	k.port_be[0] = port >> 8;
+	k.port_be[1] = port & 0xff;
+	__builtin_memcpy(k.addr, addr, 4);
+	v = bpf_map_lookup_elem(&tg_targets4, &k);
+	if (v)
+		return v->kind;
+	k.port_be[0] = 0;
+	k.port_be[1] = 0;
+	v = bpf_map_lookup_elem(&tg_targets4, &k);
+	return v ? v->kind : 0;
+}
+
+static __always_inline __u32 lookup_kind6(__u8 proto, __u16 port, const __u8 *addr)
+{
+	struct tg_lpm6_key k = { .prefixlen = 24 + 128, .proto = proto };
+	struct tg_target_val *v;
+
+	k.port_be[0] = port >> 8;
+	k.port_be[1] = port & 0xff;
+	__builtin_memcpy(k.addr, addr, 16);
+	v = bpf_map_lookup_elem(&tg_targets6, &k);
+	if (v)
+		return v->kind;
+	k.port_be[0] = 0;
+	k.port_be[1] = 0;
+	v = bpf_map_lookup_elem(&tg_targets6, &k);
+	return v ? v->kind : 0;
+}
+
+// family is AF_INET (addr[0..3]) or AF_INET6; v4-mapped is normalized first.
+static __always_inline int decide_ip(__u8 hook, __u8 proto, __u8 family, __u16 port,
+				     const __u8 *addr)
+{
+	struct tg_config *c = gate_config();
+	struct decision d = { .hook = hook, .proto = proto, .port = port };
+	struct tg_grant_key gk = {};
+	__u32 kind;
+
+	if (!c)
+		return 0;
+	count(TG_CNT_CHECKED);
+	d.cgroup_id = workload_id(c);
+	d.family = family;
+	__builtin_memcpy(d.addr, addr, 16);
+	if (quarantine_of(c, d.cgroup_id)) {
+		d.verdict = TG_DENY_QUARANTINE;
+		return finish(&d);
+	}
+	kind = family == AF_INET ? lookup_kind4(proto, port, addr)
+				 : lookup_kind6(proto, port, addr);
+	if (!needs_grant(c, kind))
+		return 1;
+	gk.cgroup_id = d.cgroup_id;
+	gk.proto = proto;
+	gk.family = family;
+	gk.port = port;
+	__builtin_memcpy(gk.addr, addr, 16);
+	d.verdict = consume_grant(&tg_grants, &gk, d.tao_id);
+	return finish(&d);
+}
+
+static __always_inline int check4(struct bpf_sock_addr *ctx, __u8 hook)
+{
+	__u8 addr[16] = {};
+	__u32 ip = ctx->user_ip4;
+
+	__builtin_memcpy(addr, &ip, 4);
+	return decide_ip(hook, ctx->protocol, AF_INET, bpf_ntohs(ctx->user_port), addr);
+}
+
+static __always_inline int check6(struct bpf_sock_addr *ctx, __u8 hook)
+{
+	__u32 w[4];
+	__u8 addr[16] = {};
+
+	w[0] = ctx->user_ip6[0];
+	w[1] = ctx->user_ip6[1];
+	w[2] = ctx->user_ip6[2];
+	w[3] = ctx->user_ip6[3];
+	if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0x0000ffff)) {
+		__builtin_memcpy(addr, &w[3], 4); /* ::ffff:a.b.c.d is IPv4 */
+		return decide_ip(hook, ctx->protocol, AF_INET, bpf_ntohs(ctx->user_port), addr);
+	}
+	__builtin_memcpy(addr, w, 16);
+	return decide_ip(hook, ctx->protocol, AF_INET6, bpf_ntohs(ctx->user_port), addr);
+}
+
+SEC("cgroup/connect4")
+int tg_connect4(struct bpf_sock_addr *ctx)
+{
+	return check4(ctx, TG_HOOK_CONNECT4);
+}
+
+SEC("cgroup/connect6")
+int tg_connect6(struct bpf_sock_addr *ctx)
+{
+	return check6(ctx, TG_HOOK_CONNECT6);
+}
+
+SEC("cgroup/sendmsg4")
+int tg_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return check4(ctx, TG_HOOK_SENDMSG4);
+}
+
+SEC("cgroup/sendmsg6")
+int tg_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return check6(ctx, TG_HOOK_SENDMSG6);
+}
+
+#include "gate_unix.bpf.h"
+#include "gate_kill.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";

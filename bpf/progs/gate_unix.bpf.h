@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+// Unix-socket hooks (kernel 6.7+), included by gate.bpf.c.
+//
+// libbpf 1.1 does not know the cgroup/connect_unix section names, so these
+// programs live in "taogate/..." sections; the loader sets their program type
+// (CGROUP_SOCK_ADDR) and expected attach type (BPF_CGROUP_UNIX_CONNECT = 49,
+// BPF_CGROUP_UNIX_SENDMSG = 50) before load, and skips them on kernels
+// without those attach types.
+//
+// Matching is on the literal sun_path the caller passed. Pathname sockets are
+// truncated at the first NUL (as the kernel does); relative pathnames cannot
+// be matched against an absolute protected path, so they are denied for
+// governed workloads whenever any unix target is protected (fail closed).
+// Aliases through symlinks, hard links or bind mounts are not seen here: the
+// probe reports these hooks as degraded for that reason.
+
+static __always_inline int read_sun_path(struct bpf_sock_addr *ctx, struct tg_unix_key *k)
+{
+	struct bpf_sock_addr_kern *sa = bpf_cast_to_kern_ctx(ctx);
+	struct sockaddr *uaddr = sa->uaddr;
+	__u32 len = sa->uaddrlen;
+	int nul = 0;
+
+	if (len <= 2)
+		return -1; /* unnamed: autobind, nothing to match */
+	len -= 2;
+	if (len > TG_UNIX_PATH_MAX)
+		len = TG_UNIX_PATH_MAX;
+	if (bpf_probe_read_kernel(k->path, len, (char *)uaddr + 2))
+		return -1;
+	if (k->path[0] == 0)
+		return 0; /* abstract: exact bytes, zero padded */
+	for (int i = 0; i < TG_UNIX_PATH_MAX; i++) {
+		if (k->path[i] == 0)
+			nul = 1;
+		if (nul)
+			k->path[i] = 0;
+	}
+	return 0;
+}
+
+static __always_inline int decide_unix(struct bpf_sock_addr *ctx, __u8 hook)
+{
+	struct tg_config *c = gate_config();
+	struct decision d = { .hook = hook, .family = AF_UNIX };
+	struct tg_unix_grant_key gk = {};
+	struct tg_target_val *t;
+	__u32 kind = 0;
+
+	if (!c)
+		return 0;
+	count(TG_CNT_CHECKED);
+	d.cgroup_id = workload_id(c);
+	if (read_sun_path(ctx, &gk.path) < 0) {
+		if (quarantine_of(c, d.cgroup_id)) {
+			d.verdict = TG_DENY_QUARANTINE;
+			return finish(&d);
+		}
+		return 1;
+	}
+	__builtin_memcpy(d.addr, gk.path.path, sizeof(d.addr));
+	if (quarantine_of(c, d.cgroup_id)) {
+		d.verdict = TG_DENY_QUARANTINE;
+		return finish(&d);
+	}
+	t = bpf_map_lookup_elem(&tg_unix_targets, &gk.path);
+	if (t)
+		kind = t->kind;
+	else if (gk.path.path[0] != 0 && gk.path.path[0] != '/' &&
+		 c->mode == TG_MODE_PROTECT_LISTED && c->unix_protected)
+		kind = TG_TARGET_PROTECT; /* relative path: cannot be matched */
+	if (!needs_grant(c, kind))
+		return 1;
+	gk.cgroup_id = d.cgroup_id;
+	d.verdict = consume_grant(&tg_unix_grants, &gk, d.tao_id);
+	return finish(&d);
+}
+
+SEC("taogate/connect_unix")
+int tg_connect_unix(struct bpf_sock_addr *ctx)
+{
+	return decide_unix(ctx, TG_HOOK_CONNECT_UNIX);
+}
+
+SEC("taogate/sendmsg_unix")
+int tg_sendmsg_unix(struct bpf_sock_addr *ctx)
+{
+	return decide_unix(ctx, TG_HOOK_SENDMSG_UNIX);
+}

@@ -1,0 +1,329 @@
+// Gate lifecycle: open -> reuse pinned maps -> load -> write config ->
+// attach (or swap into pinned links) -> pin. Teardown order in ~Gate: ring
+// buffer, link objects (fds only; pinned links stay attached), skeleton.
+#include "taogate/bpf/gate.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "gate_bpf.skel.h"
+#include "gate_internal.h"
+#include "hooks.h"
+#include "taogate/bpf/cgroup.h"
+#include "taogate/bpf/gate_format.h"
+#include "taogate/common/fd.h"
+#include "taogate/common/strings.h"
+
+namespace taogate::bpf {
+namespace {
+
+namespace fs = std::filesystem;
+using internal::AttachKind;
+using internal::HookDef;
+using internal::kHooks;
+
+constexpr long kBpfFsMagic = 0xcafe4a11;
+
+bool g_verbose = false;
+int PrintLibbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG && !g_verbose) return 0;
+  if (level == LIBBPF_INFO && !g_verbose) return 0;
+  return vfprintf(stderr, fmt, args);
+}
+
+bool IsBpfFs(const std::string& path) {
+  struct statfs st;
+  return statfs(path.c_str(), &st) == 0 && st.f_type == kBpfFsMagic;
+}
+
+absl::Status EnsureBpfFs(const GateOptions& o) {
+  std::string parent = fs::path(o.pin_root).parent_path().string();
+  if (parent.empty()) return absl::InvalidArgumentError("pin_root needs a parent directory");
+  if (!IsBpfFs(parent)) {
+    if (!o.mount_bpffs) {
+      return absl::FailedPreconditionError(
+          StrCat(parent, " is not a bpffs mount (mount -t bpf bpf ", parent, ")"));
+    }
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    if (mount("bpf", parent.c_str(), "bpf", 0, "mode=0700") != 0) {
+      return ErrnoStatus(errno, StrCat("mount bpffs on ", parent));
+    }
+  }
+  for (const std::string& d : {o.pin_root, o.pin_root + "/maps", o.pin_root + "/links"}) {
+    if (mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus(errno, "mkdir " + d);
+  }
+  return absl::OkStatus();
+}
+
+// Does this kernel know the unix-socket cgroup attach types (6.7+)?
+bool KernelHasUnixHooks() {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  bool found = false;
+  int id = btf__find_by_name_kind(vmlinux, "bpf_attach_type", BTF_KIND_ENUM);
+  if (id > 0) {
+    const struct btf_type* t = btf__type_by_id(vmlinux, id);
+    const struct btf_enum* e = btf_enum(t);
+    for (int i = 0; i < btf_vlen(t); ++i) {
+      if (std::strcmp(btf__name_by_offset(vmlinux, e[i].name_off), "BPF_CGROUP_UNIX_CONNECT") ==
+          0) {
+        found = static_cast<uint32_t>(e[i].val) == internal::kAttachCgroupUnixConnect;
+      }
+    }
+  }
+  btf__free(vmlinux);
+  return found;
+}
+
+std::string LinkPath(const std::string& pin_root, const char* name) {
+  return StrCat(pin_root, "/links/", name);
+}
+
+}  // namespace
+
+struct Gate::Link {
+  std::string name;
+  bpf_link* link = nullptr;
+  ~Link() {
+    if (link) bpf_link__destroy(link);  // closes our fd; a pinned link stays attached
+  }
+};
+
+Gate::~Gate() {
+  if (ring_) ring_buffer__free(ring_);
+  links_.clear();
+  if (skel_) gate_bpf::destroy(skel_);
+}
+
+absl::StatusOr<std::unique_ptr<Gate>> Gate::OpenOrAdopt(const GateOptions& options) {
+  if (options.governed_cgroup.empty()) {
+    return absl::InvalidArgumentError("GateOptions.governed_cgroup is required");
+  }
+  g_verbose = options.verbose;
+  libbpf_set_print(PrintLibbpf);
+  std::unique_ptr<Gate> gate(new Gate());
+  gate->options_ = options;
+  TG_ASSIGN_OR_RETURN(gate->governed_root_id_, CgroupId(options.governed_cgroup));
+  TG_ASSIGN_OR_RETURN(gate->governed_level_, CgroupLevel(options.governed_cgroup));
+  TG_RETURN_IF_ERROR(EnsureBpfFs(options));
+  TG_RETURN_IF_ERROR(gate->Load(options));
+  TG_RETURN_IF_ERROR(gate->AttachAll());
+  gate->ring_ = ring_buffer__new(bpf_map__fd(gate->skel_->maps.tg_events),
+                                 &internal::OnRingRecord, &gate->poll_fn_, nullptr);
+  if (!gate->ring_) return ErrnoStatus(errno, "ring_buffer__new");
+  return gate;
+}
+
+absl::Status Gate::Load(const GateOptions& o) {
+  skel_ = gate_bpf::open();
+  if (!skel_) return ErrnoStatus(errno, "open BPF skeleton");
+  bpf_map__set_max_entries(skel_->maps.tg_grants, o.max_grants);
+  bpf_map__set_max_entries(skel_->maps.tg_targets4, o.max_targets);
+  bpf_map__set_max_entries(skel_->maps.tg_targets6, o.max_targets);
+  // Reuse pinned maps: this is what carries grants, targets and quarantine
+  // across agent restarts and upgrades.
+  struct bpf_map* map;
+  bpf_object__for_each_map(map, skel_->obj) {
+    if (bpf_map__is_internal(map)) continue;
+    std::string path = StrCat(o.pin_root, "/maps/", bpf_map__name(map));
+    UniqueFd fd(bpf_obj_get(path.c_str()));
+    if (!fd) {
+      if (errno == ENOENT) continue;
+      return ErrnoStatus(errno, "open pinned map " + path);
+    }
+    if (int err = bpf_map__reuse_fd(map, fd.get()); err != 0) {
+      return ErrnoStatus(-err, "adopt pinned map " + path);
+    }
+    adopted_ = true;
+  }
+  bool unix_ok = KernelHasUnixHooks();
+  for (const HookDef& h : kHooks) {
+    bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
+    if (!prog) return absl::InternalError(StrCat("program ", h.prog, " missing"));
+    if (h.attach_type != 0) {
+      bpf_program__set_type(prog, BPF_PROG_TYPE_CGROUP_SOCK_ADDR);
+      bpf_program__set_expected_attach_type(prog, static_cast<bpf_attach_type>(h.attach_type));
+      if (!unix_ok) bpf_program__set_autoload(prog, false);
+    }
+  }
+  if (int err = gate_bpf::load(skel_); err != 0) {
+    return ErrnoStatus(-err, "load BPF programs (run with verbose for the verifier log)");
+  }
+  bpf_object__for_each_map(map, skel_->obj) {
+    if (bpf_map__is_internal(map)) continue;
+    std::string path = StrCat(o.pin_root, "/maps/", bpf_map__name(map));
+    if (access(path.c_str(), F_OK) == 0) continue;
+    if (int err = bpf_map__pin(map, path.c_str()); err != 0) {
+      return ErrnoStatus(-err, "pin map " + path);
+    }
+  }
+  // The config belongs to the governed root it was created for: refuse to
+  // adopt state that governs another subtree.
+  tg_config cfg{};
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.tg_config), &zero, &cfg) != 0) {
+    return ErrnoStatus(errno, "read tg_config");
+  }
+  if (cfg.format != 0 && cfg.format != TG_FORMAT_VERSION) {
+    return absl::FailedPreconditionError(
+        StrCat("pinned gate format ", cfg.format, " != ", TG_FORMAT_VERSION));
+  }
+  if (cfg.format != 0 && cfg.governed_root_id != governed_root_id_) {
+    return absl::FailedPreconditionError(StrCat(
+        "pinned gate under ", o.pin_root, " governs cgroup id ", cfg.governed_root_id, ", not ",
+        o.governed_cgroup, " (id ", governed_root_id_, "); detach it first"));
+  }
+  return WriteConfig([&](void* p) {
+    auto* c = static_cast<tg_config*>(p);
+    c->format = TG_FORMAT_VERSION;
+    c->mode = static_cast<uint32_t>(o.mode);
+    c->governed_root_id = governed_root_id_;
+    c->governed_level = governed_level_;
+  });
+}
+
+// Attaches every loaded program. A hook with a pinned link gets the new
+// program swapped in atomically (cgroup links) or a new link attached before
+// the old one is removed (tracing links cannot be updated), so some version
+// of each hook is enforcing at every instant.
+absl::Status Gate::AttachAll() {
+  UniqueFd cg(open(options_.governed_cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!cg) return ErrnoStatus(errno, "open " + options_.governed_cgroup);
+  for (const HookDef& h : kHooks) {
+    HookStatus st{h.name, HookState::kAbsent, ""};
+    bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
+    if (!bpf_program__autoload(prog)) {
+      st.detail = "kernel lacks this attach type (needs 6.7+)";
+      hooks_.push_back(st);
+      continue;
+    }
+    std::string path = LinkPath(options_.pin_root, h.name);
+    auto link = std::make_unique<Link>();
+    link->name = h.name;
+    bool swapped = false;
+    if (access(path.c_str(), F_OK) == 0) {
+      bpf_link* old = bpf_link__open(path.c_str());
+      if (old && bpf_link__update_program(old, prog) == 0) {
+        link->link = old;
+        swapped = true;
+      } else if (old) {
+        link->link = old;  // keep enforcing with the old program until replaced
+      }
+    }
+    if (!swapped) {
+      bpf_link* fresh = h.kind == AttachKind::kCgroup ? bpf_program__attach_cgroup(prog, cg.get())
+                                                      : bpf_program__attach_trace(prog);
+      if (!fresh) {
+        int err = errno;
+        st.detail = StrCat("attach failed: ", std::strerror(err));
+        if (h.required) return ErrnoStatus(err, StrCat("attach ", h.name));
+        hooks_.push_back(st);
+        continue;
+      }
+      std::string tmp = path + ".new";
+      unlink(tmp.c_str());
+      if (int err = bpf_link__pin(fresh, tmp.c_str()); err != 0) {
+        bpf_link__destroy(fresh);
+        return ErrnoStatus(-err, "pin link " + tmp);
+      }
+      if (link->link) {  // retire the old link only now that the new one runs
+        bpf_link__unpin(link->link);
+        bpf_link__detach(link->link);
+        bpf_link__destroy(link->link);
+        unlink(path.c_str());
+      }
+      bpf_link__unpin(fresh);
+      if (int err = bpf_link__pin(fresh, path.c_str()); err != 0) {
+        bpf_link__destroy(fresh);
+        return ErrnoStatus(-err, "pin link " + path);
+      }
+      link->link = fresh;
+    }
+    st.state = h.degraded ? HookState::kDegraded : HookState::kEnforcing;
+    st.detail = h.degraded ? h.degraded : "";
+    hooks_.push_back(st);
+    links_.push_back(std::move(link));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Gate::Detach(const std::string& pin_root) {
+  std::error_code ec;
+  absl::Status first = absl::OkStatus();
+  for (const auto& e : fs::directory_iterator(pin_root + "/links", ec)) {
+    std::string p = e.path().string();
+    UniqueFd fd(bpf_obj_get(p.c_str()));
+    // Tracing links have no BPF_LINK_DETACH; they go when the pin is removed
+    // and no process holds them.
+    if (fd && bpf_link_detach(fd.get()) != 0 && errno != EOPNOTSUPP && errno != EINVAL &&
+        first.ok()) {
+      first = ErrnoStatus(errno, "detach " + p);
+    }
+    if (unlink(p.c_str()) != 0 && first.ok()) first = ErrnoStatus(errno, "unlink " + p);
+  }
+  for (const auto& e : fs::directory_iterator(pin_root + "/maps", ec)) {
+    if (unlink(e.path().c_str()) != 0 && first.ok()) first = ErrnoStatus(errno, "unlink map");
+  }
+  rmdir((pin_root + "/links").c_str());
+  rmdir((pin_root + "/maps").c_str());
+  rmdir(pin_root.c_str());
+  return first;
+}
+
+ProbeReport Gate::ProbePinned(const std::string& pin_root) {
+  ProbeReport r;
+  for (const HookDef& h : kHooks) {
+    HookStatus st{h.name, HookState::kAbsent, "no pinned link"};
+    std::string path = LinkPath(pin_root, h.name);
+    UniqueFd fd(bpf_obj_get(path.c_str()));
+    if (fd) {
+      bpf_link_info info{};
+      uint32_t len = sizeof(info);
+      bool attached = false;
+      if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0) {
+        attached = info.type == BPF_LINK_TYPE_CGROUP ? info.cgroup.cgroup_id != 0
+                                                     : info.type == BPF_LINK_TYPE_TRACING;
+      }
+      if (attached) {
+        st.state = h.degraded ? HookState::kDegraded : HookState::kEnforcing;
+        st.detail = h.degraded ? h.degraded : "";
+      } else {
+        st.detail = "pinned link is detached";
+      }
+    }
+    r.hooks.push_back(st);
+  }
+  for (const auto& a : internal::kNotLoaded) r.hooks.push_back({a.name, HookState::kAbsent, a.reason});
+  return r;
+}
+
+ProbeReport Gate::Probe() const {
+  ProbeReport r;
+  r.hooks = hooks_;
+  for (const auto& a : internal::kNotLoaded) r.hooks.push_back({a.name, HookState::kAbsent, a.reason});
+  return r;
+}
+
+std::string_view HookStateName(HookState s) {
+  switch (s) {
+    case HookState::kEnforcing: return "enforcing";
+    case HookState::kDegraded: return "degraded";
+    case HookState::kAbsent: return "absent";
+  }
+  return "absent";
+}
+
+}  // namespace taogate::bpf
