@@ -154,6 +154,8 @@ static __always_inline __u32 quarantine_of(const struct tg_config *c, __u64 wid)
 
 	if (c->quarantine_all)
 		return c->quarantine_all;
+	if (!c->quarantine_armed)
+		return 0;
 	q = bpf_map_lookup_elem(&tg_quarantine, &wid);
 	return q ? *q : 0;
 }
@@ -257,17 +259,23 @@ static __always_inline int decide_ip(__u8 hook, __u8 proto, __u8 family, __u16 p
 	if (!c)
 		return 0;
 	count(TG_CNT_CHECKED);
-	d.cgroup_id = workload_id(c);
 	d.family = family;
 	__builtin_memcpy(d.addr, addr, 16);
-	if (quarantine_of(c, d.cgroup_id)) {
-		d.verdict = TG_DENY_QUARANTINE;
-		return finish(&d);
+	// The ancestor walk is only paid for when a quarantine exists or the
+	// destination needs a grant: the common allow path skips it.
+	if (c->quarantine_all || c->quarantine_armed) {
+		d.cgroup_id = workload_id(c);
+		if (quarantine_of(c, d.cgroup_id)) {
+			d.verdict = TG_DENY_QUARANTINE;
+			return finish(&d);
+		}
 	}
 	kind = family == AF_INET ? lookup_kind4(proto, port, addr)
 				 : lookup_kind6(proto, port, addr);
 	if (!needs_grant(c, kind))
 		return 1;
+	if (!d.cgroup_id)
+		d.cgroup_id = workload_id(c);
 	gk.cgroup_id = d.cgroup_id;
 	gk.proto = proto;
 	gk.family = family;

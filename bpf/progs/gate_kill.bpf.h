@@ -30,6 +30,8 @@ static __always_inline int skb_verdict(struct __sk_buff *skb)
 	if (!c)
 		return 0;
 	if (!c->quarantine_all) {
+		if (!c->quarantine_armed)
+			return 1;
 		wid = bpf_skb_ancestor_cgroup_id(skb, c->governed_level + 1);
 		if (!bpf_map_lookup_elem(&tg_quarantine, &wid))
 			return 1;

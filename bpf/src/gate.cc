@@ -233,7 +233,7 @@ absl::Status Gate::AttachAll() {
         hooks_.push_back(st);
         continue;
       }
-      std::string tmp = path + ".new";
+      std::string tmp = path + "_new";  // bpffs refuses names with dots
       unlink(tmp.c_str());
       if (int err = bpf_link__pin(fresh, tmp.c_str()); err != 0) {
         bpf_link__destroy(fresh);

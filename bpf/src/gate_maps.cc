@@ -242,12 +242,13 @@ absl::Status Gate::WriteConfig(const std::function<void(void*)>& edit) {
 
 // kill_armed and unix_protected summarize the maps so hot paths skip work.
 absl::Status Gate::RecomputeFlags() {
-  uint32_t kill = 0, unix_protected = 0;
+  uint32_t kill = 0, unix_protected = 0, armed = 0;
   int qfd = bpf_map__fd(skel_->maps.tg_quarantine);
   uint64_t qk = 0, qn = 0;
   const void* prev = nullptr;
   while (bpf_map_get_next_key(qfd, prev, &qn) == 0) {
     uint32_t m = 0;
+    armed = 1;
     if (bpf_map_lookup_elem(qfd, &qn, &m) == 0 && (m & TG_QUARANTINE_KILL)) kill = 1;
     qk = qn;
     prev = &qk;
@@ -265,6 +266,7 @@ absl::Status Gate::RecomputeFlags() {
     auto* c = static_cast<tg_config*>(p);
     c->kill_armed = kill || (c->quarantine_all & TG_QUARANTINE_KILL);
     c->unix_protected = unix_protected;
+    c->quarantine_armed = armed;
   });
 }
 

@@ -132,4 +132,21 @@ absl::Status PublicKey::Verify(std::string_view message, std::string_view signat
   return absl::OkStatus();
 }
 
+absl::Status PublicKey::VerifyDigest(const std::array<uint8_t, 32>& digest,
+                                     std::string_view signature) const {
+  if (!impl_ || algorithm_ != KeyAlgorithm::kEcdsaP256)
+    return absl::FailedPreconditionError("digest verification needs an ECDSA P-256 key");
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new(impl_->key.get(), nullptr), EVP_PKEY_CTX_free);
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) {
+    ERR_clear_error();
+    return absl::InternalError("EVP_PKEY_verify_init failed");
+  }
+  int rc = EVP_PKEY_verify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                           signature.size(), digest.data(), digest.size());
+  ERR_clear_error();
+  if (rc != 1) return absl::UnauthenticatedError("signature does not verify under the root key");
+  return absl::OkStatus();
+}
+
 }  // namespace taogate::keys

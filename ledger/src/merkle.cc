@@ -137,8 +137,9 @@ void MerkleTree::SubProof(uint64_t m, uint64_t begin, uint64_t end, bool complet
 absl::StatusOr<std::vector<Hash>> MerkleTree::ConsistencyProof(uint64_t size1, uint64_t size2) const {
   if (size2 > Size()) return absl::OutOfRangeError(StrCat("tree size ", size2, " > ", Size()));
   if (size1 > size2) return absl::InvalidArgumentError(StrCat("size1 ", size1, " > size2 ", size2));
+  if (size1 == 0) return absl::InvalidArgumentError("a consistency proof from the empty tree is meaningless");
   std::vector<Hash> out;
-  if (size1 == 0 || size1 == size2) return out;
+  if (size1 == size2) return out;
   SubProof(size1, 0, size2, true, out);
   return out;
 }
@@ -158,13 +159,10 @@ absl::Status VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf_has
 absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, std::span<const Hash> proof,
                                const Hash& root1, const Hash& root2) {
   if (size2 < size1) return absl::InvalidArgumentError(StrCat("size2 ", size2, " < size1 ", size1));
+  if (size1 == 0) return absl::InvalidArgumentError("a consistency proof from the empty tree is meaningless");
   if (size1 == size2) {
     if (!proof.empty()) return Mismatch("non-empty proof for equal sizes");
     return root1 == root2 ? absl::OkStatus() : Mismatch("roots differ for equal sizes");
-  }
-  if (size1 == 0) {
-    if (!proof.empty()) return Mismatch("non-empty proof from the empty tree");
-    return absl::OkStatus();
   }
   if (proof.empty()) return Mismatch("empty proof");
   auto [inner, border] = DecompInclusion(size1 - 1, size2);

@@ -34,6 +34,17 @@ absl::StatusOr<std::string> ReadWhole(const std::string& path) {
   return s;
 }
 
+// True if any CRC-valid frame starts after `from`: then the bad bytes before
+// it are not a torn final write but damage in the middle of the ledger.
+bool AnyValidFrameAfter(std::string_view d, size_t from) {
+  for (size_t pos = from; pos + format::kFrameHeaderSize + format::kPayloadFixedSize <= d.size(); ++pos) {
+    uint32_t len = GetU32(d.data() + pos);
+    if (len < format::kPayloadFixedSize || len > format::kMaxPayloadSize) continue;
+    if (ParseFrame(d, pos).status == FrameStatus::kOk) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string SegmentFileName(uint64_t first_seq) {
@@ -157,7 +168,7 @@ absl::StatusOr<ScanOutcome> ScanLedger(const std::string& dir, const RecordVisit
       FrameParse f = ParseFrame(*data, off);
       if (f.status != FrameStatus::kOk) {
         uint64_t rest = data->size() - off;
-        if (last && rest <= kMaxTornTailBytes) {
+        if (last && rest <= kMaxTornTailBytes && !AnyValidFrameAfter(*data, off + 1)) {
           out.torn_tail = TornTail{seq, si, off, rest, std::string(FrameStatusName(f.status))};
           break;
         }

@@ -154,6 +154,8 @@ struct tg_config {
 	__u32 quarantine_all;    /* 0 or enum tg_quarantine_mode for everyone */
 	__u32 kill_armed;        /* non-zero while any KILL quarantine exists */
 	__u32 unix_protected;    /* non-zero while tg_unix_targets has a PROTECT */
+	__u32 quarantine_armed;  /* non-zero while tg_quarantine is non-empty */
+	__u32 pad;
 };
 
 struct tg_decision_event {
@@ -175,7 +177,7 @@ static_assert(sizeof(struct tg_decision_event) == 64, "event layout");
 static_assert(sizeof(struct tg_grant_key) == 32, "grant key layout");
 static_assert(sizeof(struct tg_unix_grant_key) == 120, "unix grant key layout");
 static_assert(sizeof(struct tg_grant_val) == 32, "grant value layout");
-static_assert(sizeof(struct tg_config) == 32, "config layout");
+static_assert(sizeof(struct tg_config) == 40, "config layout");
 }  // namespace taogate::bpf
 #endif
 

@@ -3,6 +3,7 @@
 // copies share the parsed OpenSSL key; safe to use from many threads.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ class PublicKey {
   // ECDSA-SHA256 with a DER signature, or pure Ed25519); Unauthenticated
   // otherwise.
   absl::Status Verify(std::string_view message, std::string_view signature) const;
+  // ECDSA P-256 only: a DER signature over an already computed SHA-256
+  // digest (what a TPM signs). Unauthenticated on mismatch.
+  absl::Status VerifyDigest(const std::array<uint8_t, 32>& digest, std::string_view signature) const;
 
  private:
   PublicKey() = default;

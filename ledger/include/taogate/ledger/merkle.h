@@ -34,7 +34,8 @@ class MerkleTree {
   absl::StatusOr<Hash> RootAt(uint64_t size) const;
   // Audit path for leaf `index` in the tree of the first `size` leaves.
   absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size) const;
-  // RFC 6962 consistency proof between tree sizes size1 <= size2.
+  // RFC 6962 consistency proof between tree sizes 1 <= size1 <= size2
+  // (InvalidArgument for size1 == 0: every tree extends the empty tree).
   absl::StatusOr<std::vector<Hash>> ConsistencyProof(uint64_t size1, uint64_t size2) const;
 
  private:
@@ -52,7 +53,8 @@ class MerkleTree {
 // InvalidArgument for impossible parameters, DataLoss for a proof that fails.
 absl::Status VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf_hash,
                              std::span<const Hash> proof, const Hash& root);
-// OK iff `proof` proves that the tree (size2, root2) extends (size1, root1).
+// OK iff `proof` proves that the tree (size2, root2) extends (size1, root1);
+// size1 must be >= 1 (as in the transparency-dev/merkle vectors).
 absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, std::span<const Hash> proof,
                                const Hash& root1, const Hash& root2);
 

@@ -1,0 +1,264 @@
+// taogate-bench-connect: cost of the kernel gate on a loopback connection.
+//
+// One process alternates between two cgroups created for the run: W, a
+// workload under a governed root with the gate attached, and B, a sibling
+// outside it with no programs. Each round times N cycles of
+// socket+connect+accept+close (SO_LINGER 0, so no TIME_WAIT) in each, order
+// alternating per round; the figure per side is the best round mean
+// (best-of-R), measured interleaved so drift on a shared machine hits both.
+//
+// Metrics:
+//   connect_overhead   {grants, prefixes}: unprotected destination; the gate
+//                      runs sock_create, connect4 (quarantine + 2 LPM lookups)
+//                      and skb egress/ingress on every packet of the flow.
+//   connect_grant_overhead {grants, prefixes}: protected destination, every
+//                      connect consumes a fresh grant (installed untimed).
+//   connect4_prog_ns   mean run time of the connect4 program (BPF_ENABLE_STATS).
+//
+// Needs root; without it, prints why and emits an empty report.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <random>
+
+#include "report.h"
+#include "taogate/bpf/cgroup.h"
+#include "taogate/bpf/gate.h"
+#include "taogate/common/fd.h"
+#include "taogate/common/strings.h"
+
+namespace {
+
+using namespace taogate;
+using namespace taogate::bpf;
+
+uint64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
+}
+
+// Everything the run creates, removed on every path (reverse order).
+struct Env {
+  std::string tmp, bpffs, pin_root, home_cg;
+  ScopedCgroup governed, workload, baseline;
+  std::unique_ptr<Gate> gate;
+  ~Env() {
+    if (!home_cg.empty()) (void)MoveToCgroup(getpid(), home_cg);
+    gate.reset();
+    if (!pin_root.empty()) (void)Gate::Detach(pin_root);
+    if (!bpffs.empty()) umount2(bpffs.c_str(), MNT_DETACH);
+    workload = ScopedCgroup();
+    governed = ScopedCgroup();
+    baseline = ScopedCgroup();
+    std::error_code ec;
+    if (!tmp.empty()) std::filesystem::remove_all(tmp, ec);
+  }
+};
+
+absl::Status Setup(Env& env) {
+  TG_ASSIGN_OR_RETURN(std::string mnt, Cgroup2Mount());
+  TG_ASSIGN_OR_RETURN(env.home_cg, CgroupPathOfPid(getpid()));
+  std::string t = "/tmp/taogate-bench-XXXXXX";
+  if (!mkdtemp(t.data())) return ErrnoStatus(errno, "mkdtemp");
+  env.tmp = t;
+  std::string fs = t + "/bpffs";
+  if (mkdir(fs.c_str(), 0700) != 0) return ErrnoStatus(errno, "mkdir bpffs");
+  if (mount("bpf", fs.c_str(), "bpf", 0, "mode=0700") != 0) return ErrnoStatus(errno, "mount bpffs");
+  env.bpffs = fs;
+  env.pin_root = fs + "/taogate";
+  std::string base = StrCat(mnt, "/taogate-bench-", getpid());
+  TG_ASSIGN_OR_RETURN(env.governed, ScopedCgroup::Create(base));
+  TG_ASSIGN_OR_RETURN(env.workload, ScopedCgroup::Create(base + "/w"));
+  TG_ASSIGN_OR_RETURN(env.baseline, ScopedCgroup::Create(base + "-baseline"));
+  GateOptions o;
+  o.pin_root = env.pin_root;
+  o.governed_cgroup = env.governed.path();
+  o.max_grants = 1'100'000;
+  TG_ASSIGN_OR_RETURN(env.gate, Gate::OpenOrAdopt(o));
+  return absl::OkStatus();
+}
+
+struct Listener {
+  UniqueFd fd;
+  sockaddr_in addr{};
+};
+
+Listener Listen() {
+  Listener l;
+  l.fd = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  l.addr.sin_family = AF_INET;
+  l.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(l.addr);
+  bind(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), len);
+  listen(l.fd.get(), 1024);
+  getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), &len);
+  return l;
+}
+
+// One timed cycle; returns ns, or 0 if the connect failed.
+uint64_t Cycle(const Listener& l) {
+  uint64_t t0 = NowNs();
+  UniqueFd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (connect(c.get(), reinterpret_cast<const sockaddr*>(&l.addr), sizeof(l.addr)) != 0) return 0;
+  UniqueFd s(accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  linger lg{1, 0};
+  setsockopt(c.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  c.Reset();
+  s.Reset();
+  return NowNs() - t0;
+}
+
+struct Side {
+  double best = 1e18;
+};
+
+// Runs `rounds` interleaved rounds; `before(hooked)` runs untimed before
+// every cycle. Fails if any cycle's connect fails.
+absl::Status Measure(Env& env, const Listener& l, int rounds, int iters, Side& hooked, Side& base,
+                     const std::function<absl::Status(bool)>& before) {
+  for (int r = 0; r < rounds; ++r) {
+    for (int half = 0; half < 2; ++half) {
+      bool in_gate = (r + half) % 2 == 0;
+      TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), in_gate ? env.workload.path() : env.baseline.path()));
+      uint64_t total = 0;
+      for (int i = 0; i < iters; ++i) {
+        if (before) TG_RETURN_IF_ERROR(before(in_gate));
+        uint64_t ns = Cycle(l);
+        if (ns == 0) return ErrnoStatus(errno, in_gate ? "connect (gated)" : "connect (baseline)");
+        total += ns;
+      }
+      Side& s = in_gate ? hooked : base;
+      s.best = std::min(s.best, static_cast<double>(total) / iters);
+    }
+  }
+  return MoveToCgroup(getpid(), env.home_cg);
+}
+
+absl::Status AddPrefixes(Gate& gate, int n, std::mt19937& rng) {
+  for (int i = 0; i < n; ++i) {
+    uint32_t ip = (10u << 24) | (rng() & 0xffffff);
+    int len = 16 + static_cast<int>(rng() % 17);
+    char buf[INET_ADDRSTRLEN];
+    uint32_t be = htonl(ip);
+    inet_ntop(AF_INET, &be, buf, sizeof(buf));
+    Target t;
+    t.cidr = StrCat(buf, "/", len);
+    t.proto = Proto::kTcp;
+    t.port_lo = t.port_hi = static_cast<uint16_t>(1 + rng() % 65535);
+    TG_RETURN_IF_ERROR(gate.AddTarget(t));
+  }
+  return absl::OkStatus();
+}
+
+// Tops the grant map up to `n` live grants that never match the loop.
+absl::Status FillGrants(Gate& gate, size_t& have, size_t n, std::mt19937& rng) {
+  uint64_t expiry = NowNs() + 3600ull * 1000000000ull;
+  TaoId tao{};
+  while (have < n) {
+    uint32_t ip = (10u << 24) | (rng() & 0xffffff);
+    char buf[INET_ADDRSTRLEN];
+    uint32_t be = htonl(ip);
+    inet_ntop(AF_INET, &be, buf, sizeof(buf));
+    GrantTarget g{Proto::kTcp, buf, static_cast<uint16_t>(1 + rng() % 65535), ""};
+    absl::Status s = gate.InstallGrant(1'000'000 + rng() % 1'000'000, g, tao, expiry);
+    if (s.code() == absl::StatusCode::kAlreadyExists) continue;
+    TG_RETURN_IF_ERROR(s);
+    ++have;
+  }
+  return absl::OkStatus();
+}
+
+// Mean ns per run of the attached connect4 program, from the kernel's own
+// BPF run-time statistics (enabled only while `stats` is held open).
+double ProgMeanNs(const std::string& pin_root) {
+  UniqueFd link(bpf_obj_get((pin_root + "/links/connect4").c_str()));
+  bpf_link_info li{};
+  uint32_t len = sizeof(li);
+  if (!link || bpf_obj_get_info_by_fd(link.get(), &li, &len) != 0) return 0;
+  UniqueFd prog(bpf_prog_get_fd_by_id(li.prog_id));
+  bpf_prog_info pi{};
+  len = sizeof(pi);
+  if (!prog || bpf_obj_get_info_by_fd(prog.get(), &pi, &len) != 0 || pi.run_cnt == 0) return 0;
+  return static_cast<double>(pi.run_time_ns) / pi.run_cnt;
+}
+
+absl::Status Run(bench::Report& report, bool quick) {
+  Env env;
+  TG_RETURN_IF_ERROR(Setup(env));
+  Gate& gate = *env.gate;
+  std::mt19937 rng(42);
+  const int kPrefixes = 10'000;
+  const int rounds = quick ? 3 : 15, iters = quick ? 200 : 2000;
+  TG_RETURN_IF_ERROR(AddPrefixes(gate, kPrefixes, rng));
+  Listener open = Listen(), prot = Listen();
+  Target pt;
+  pt.cidr = "127.0.0.1/32";
+  pt.proto = Proto::kTcp;
+  pt.port_lo = pt.port_hi = ntohs(prot.addr.sin_port);
+  TG_RETURN_IF_ERROR(gate.AddTarget(pt));
+  uint64_t w_id = 0;
+  TG_ASSIGN_OR_RETURN(w_id, CgroupId(env.workload.path()));
+
+  size_t have = 0;
+  std::vector<size_t> grant_counts = quick ? std::vector<size_t>{1, 10'000}
+                                           : std::vector<size_t>{1, 10'000, 1'000'000};
+  for (size_t n : grant_counts) {
+    TG_RETURN_IF_ERROR(FillGrants(gate, have, n, rng));
+    Side hooked, base;
+    UniqueFd stats;
+    if (n == 10'000) stats = UniqueFd(bpf_enable_stats(BPF_STATS_RUN_TIME));
+    TG_RETURN_IF_ERROR(Measure(env, open, rounds, iters, hooked, base, nullptr));
+    nlohmann::json params = {{"grants", n}, {"prefixes", kPrefixes}};
+    report.Add({"connect_overhead", hooked.best, "ns", base.best, params});
+    if (stats) {
+      report.Add({"connect4_prog_ns", ProgMeanNs(env.pin_root), "ns", std::nullopt, params});
+    }
+    if (n == 10'000) {
+      GrantTarget g{Proto::kTcp, "127.0.0.1", ntohs(prot.addr.sin_port), ""};
+      TaoId tao{};
+      Side gh, gb;
+      // Gated: a fresh grant before each connect, consumed by it. Baseline:
+      // the same untimed map work, then the grant is revoked.
+      auto install = [&](bool in_gate) -> absl::Status {
+        TG_RETURN_IF_ERROR(gate.PollEvents(0, [](const DecisionEvent&) {}).status());
+        TG_RETURN_IF_ERROR(gate.InstallGrant(w_id, g, tao, NowNs() + 10'000'000'000ull));
+        return in_gate ? absl::OkStatus() : gate.RevokeGrant(w_id, g);
+      };
+      TG_RETURN_IF_ERROR(Measure(env, prot, rounds, iters / 2, gh, gb, install));
+      report.Add({"connect_grant_overhead", gh.best, "ns", gb.best, params});
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) quick |= std::strcmp(argv[i], "--quick") == 0;
+  taogate::bench::Report report;
+  std::string json = taogate::bench::JsonPathFromArgs(argc, argv);
+  if (geteuid() != 0) {
+    std::cout << "taogate-bench-connect: skipped (needs root for BPF and cgroups)\n";
+    return report.Emit(json) ? 0 : 1;
+  }
+  absl::Status s = Run(report, quick);
+  if (!s.ok()) {
+    std::cerr << "taogate-bench-connect: " << s.message() << "\n";
+    return 1;
+  }
+  return report.Emit(json) ? 0 : 1;
+}

@@ -1,0 +1,31 @@
+// taogatectl gate detach --pin-root DIR: the explicit operator action that
+// removes kernel enforcement (the agent never detaches on exit).
+#include <iostream>
+
+#include "command.h"
+#include "taogate/bpf/gate.h"
+
+namespace taogate::cli {
+namespace {
+
+void Register(CLI::App& root) {
+  auto* gate = root.add_subcommand("gate", "Operate the pinned kernel gate");
+  gate->require_subcommand(1);
+  auto* detach = gate->add_subcommand(
+      "detach", "Detach every pinned gate program and remove the pins: ENDS ENFORCEMENT");
+  static std::string pin_root;
+  detach->add_option("--pin-root", pin_root, "bpffs directory of the pinned gate (no default)")
+      ->required();
+  detach->callback([] {
+    absl::Status s = bpf::Gate::Detach(pin_root);
+    if (!s.ok()) {
+      ExitCode() = Fail(std::string(s.message()));
+      return;
+    }
+    std::cout << "detached " << pin_root << "\n";
+  });
+}
+
+}  // namespace
+TG_CLI_COMMAND(Register);
+}  // namespace taogate::cli

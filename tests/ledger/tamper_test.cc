@@ -1,0 +1,182 @@
+// Tamper matrix: each attack on the files is detected by VerifyLedger (and
+// refused by Open) naming the right seq.
+#include <gtest/gtest.h>
+
+#include "ledger/ledger_testing.h"
+#include "taogate/ledger/ledger.h"
+#include "taogate/ledger/ledger_format.h"
+#include "taogate/ledger/base64.h"
+#include "taogate/ledger/segment.h"
+#include "taogate/ledger/verify.h"
+#include "testing/testing.h"
+
+namespace taogate::ledger {
+namespace {
+
+using namespace taogate::ledger::testing;
+
+class TamperTest : public ::testing::Test {
+ protected:
+  void MakeLedger(uint64_t n, Signer* signer = nullptr) {
+    auto l = OpenOrDie(Options(dir_, signer));
+    AppendSamples(*l, n);
+  }
+  uint64_t Off(size_t seq) { return FrameOffsets(seg_).at(seq); }
+  std::optional<uint64_t> VerifyBadSeq(const std::optional<NoteVerifier>& key = std::nullopt) {
+    auto v = VerifyLedger(dir_, key);
+    if (v.ok()) return std::nullopt;
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss) << v.status();
+    last_error_ = std::string(v.status().message());
+    return BadSeq(v.status());
+  }
+  std::optional<uint64_t> OpenBadSeq() {
+    auto l = Ledger::Open(Options(dir_));
+    if (l.ok()) return std::nullopt;
+    EXPECT_EQ(l.status().code(), absl::StatusCode::kDataLoss) << l.status();
+    return BadSeq(l.status());
+  }
+  // Re-encodes record `seq` (payload edited by `edit`) with a correct CRC.
+  void RewriteRecord(size_t seq, const std::function<void(Record&)>& edit) {
+    std::string d = ReadBytes(seg_);
+    uint64_t off = Off(seq);
+    std::string frame = FrameAt(d, off);
+    Record r = *DecodePayload(frame.substr(format::kFrameHeaderSize));
+    edit(r);
+    std::string nf = EncodeFrame(EncodePayload(r.seq, r.time_ns, r.kind, r.prev_hash, r.fields));
+    WriteBytes(seg_, d.substr(0, off) + nf + d.substr(off + frame.size()));
+  }
+
+  taogate::testing::TempDir tmp_;
+  std::string dir_ = (tmp_.path() / "ledger").string();
+  std::string seg_ = SegmentPath(dir_);
+  std::string last_error_;
+};
+
+TEST_F(TamperTest, IntactLedgerVerifies) {
+  MakeLedger(10);
+  EXPECT_EQ(VerifyBadSeq(), std::nullopt);
+}
+
+TEST_F(TamperTest, FlippedPayloadByte) {
+  MakeLedger(10);
+  FlipByte(seg_, Off(4) + format::kFrameHeaderSize + 60);
+  EXPECT_EQ(VerifyBadSeq(), 4u);
+  EXPECT_NE(last_error_.find("CRC32C mismatch"), std::string::npos) << last_error_;
+  EXPECT_EQ(OpenBadSeq(), 4u);  // not a torn tail: whole records follow
+}
+
+TEST_F(TamperTest, FlippedLengthByte) {
+  MakeLedger(10);
+  FlipByte(seg_, Off(6));
+  EXPECT_EQ(VerifyBadSeq(), 6u);
+  EXPECT_EQ(OpenBadSeq(), 6u);
+}
+
+TEST_F(TamperTest, DeletedRecord) {
+  MakeLedger(10);
+  std::string d = ReadBytes(seg_);
+  WriteBytes(seg_, d.substr(0, Off(4)) + d.substr(Off(5)));
+  EXPECT_EQ(VerifyBadSeq(), 4u);
+  EXPECT_NE(last_error_.find("found seq 5 where seq 4 belongs"), std::string::npos) << last_error_;
+  EXPECT_EQ(OpenBadSeq(), 4u);
+}
+
+TEST_F(TamperTest, SwappedRecords) {
+  MakeLedger(10);
+  std::string d = ReadBytes(seg_);
+  std::string a = FrameAt(d, Off(3)), b = FrameAt(d, Off(4));
+  WriteBytes(seg_, d.substr(0, Off(3)) + b + a + d.substr(Off(5)));
+  EXPECT_EQ(VerifyBadSeq(), 3u);
+  EXPECT_EQ(OpenBadSeq(), 3u);
+}
+
+TEST_F(TamperTest, TruncatedMidRecordIsATornTailThatOpenRepairsAndTheCheckpointExposes) {
+  auto signer = TestSigner();
+  MakeLedger(10, signer.get());  // closing checkpoint = seq 10 over 10 records
+  TruncateFile(seg_, Off(6) + 20);
+  EXPECT_EQ(VerifyBadSeq(), 6u);
+  EXPECT_NE(last_error_.find("torn tail"), std::string::npos) << last_error_;
+  {
+    auto l = OpenOrDie(Options(dir_));
+    EXPECT_TRUE(l->recovery().truncated_tail);
+    EXPECT_EQ(l->recovery().tail_seq, 6u);
+    EXPECT_EQ(l->Size(), 6u);
+  }
+  // The records are gone for good, but DIR/checkpoint (and every witness
+  // holding it) still says there were 11.
+  EXPECT_EQ(VerifyBadSeq(*ParseNoteVerifier(signer->VerifierKey())), 6u);
+  EXPECT_NE(last_error_.find("were removed"), std::string::npos) << last_error_;
+}
+
+TEST_F(TamperTest, AppendedForgedRecordWithCorrectCrc) {
+  MakeLedger(10);
+  // A copy of record 2 renumbered as seq 10: valid frame, broken chain.
+  std::string d = ReadBytes(seg_);
+  Record r = *DecodePayload(FrameAt(d, Off(2)).substr(format::kFrameHeaderSize));
+  r.seq = 10;
+  r.fields = {{"actor", "mallory"}, {"decision", "PERMIT"}};
+  WriteBytes(seg_, d + EncodeFrame(EncodePayload(r.seq, r.time_ns, RecordKind::kIssued, r.prev_hash, r.fields)));
+  EXPECT_EQ(VerifyBadSeq(), 10u);
+  EXPECT_NE(last_error_.find("prev_hash"), std::string::npos) << last_error_;
+  EXPECT_EQ(OpenBadSeq(), 10u);
+}
+
+TEST_F(TamperTest, AlteredRecordWithRecomputedCrcBreaksTheChainAtTheNextRecord) {
+  MakeLedger(10);
+  RewriteRecord(5, [](Record& r) { r.fields[2].second = "agent:mallory"; });
+  EXPECT_EQ(VerifyBadSeq(), 6u);
+  EXPECT_NE(last_error_.find("seq 5 altered"), std::string::npos) << last_error_;
+  EXPECT_EQ(OpenBadSeq(), 6u);
+}
+
+TEST_F(TamperTest, ChainConsistentRewriteIsCaughtByTheCheckpointSignature) {
+  auto signer = TestSigner();
+  MakeLedger(10, signer.get());  // seq 10 is the closing CHECKPOINT
+  // The attacker alters seq 3, re-chains every later record and even fixes
+  // the checkpoint's root hash; only the signature cannot be redone.
+  MerkleTree tree;
+  Hash prev{};
+  std::string d = ReadBytes(seg_), out = d.substr(0, format::kSegmentHeaderSize);
+  for (uint64_t off : FrameOffsets(seg_)) {
+    Record r = *DecodePayload(FrameAt(d, off).substr(format::kFrameHeaderSize));
+    if (r.seq == 3) r.fields[2].second = "agent:mallory";
+    if (r.kind == RecordKind::kCheckpoint)
+      for (auto& [k, v] : r.fields)
+        if (k == "root_hash") v = Base64Encode(*tree.RootAt(r.seq));
+    std::string payload = EncodePayload(r.seq, r.time_ns, r.kind, prev, r.fields);
+    prev = LeafHash(payload);
+    tree.Append(prev);
+    out += EncodeFrame(payload);
+  }
+  WriteBytes(seg_, out);
+  std::remove((dir_ + "/checkpoint").c_str());
+  EXPECT_EQ(VerifyBadSeq(), std::nullopt);  // without the key nothing can tell
+  EXPECT_EQ(VerifyBadSeq(*ParseNoteVerifier(signer->VerifierKey())), 10u);
+  EXPECT_NE(last_error_.find("signature"), std::string::npos) << last_error_;
+}
+
+TEST_F(TamperTest, ForgedExtensionAfterTheLastCheckpointIsReportedAsUnsigned) {
+  auto signer = TestSigner();
+  MakeLedger(5, signer.get());  // seq 5 = CHECKPOINT
+  {
+    // A chain-consistent forged record after the last checkpoint is
+    // indistinguishable from a real one written just before a crash; verify
+    // says how much of the ledger no signature covers.
+    auto l = OpenOrDie(Options(dir_));
+    AppendSamples(*l, 1);
+  }
+  auto v = VerifyLedger(dir_, *ParseNoteVerifier(signer->VerifierKey()));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->unsigned_tail, 1u);
+  EXPECT_NE(v->OneLine().find("1 records after the last checkpoint"), std::string::npos);
+}
+
+TEST_F(TamperTest, GarbageInsteadOfASegmentHeader) {
+  MakeLedger(3);
+  FlipByte(seg_, 2);
+  EXPECT_EQ(VerifyBadSeq(), 0u);
+  EXPECT_EQ(OpenBadSeq(), 0u);
+}
+
+}  // namespace
+}  // namespace taogate::ledger
