@@ -4,7 +4,9 @@
 #include <time.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "taogate/agent/bundle_verifier.h"
@@ -134,8 +136,14 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   rc.max_clock_skew_ms = c.max_clock_skew_ms;
   rc.max_grant_ms = c.max_grant_ms;
   p.redeemer = std::make_unique<Redeemer>(rc, *p.verifier, *p.evidence, *p.grants, WallMs);
+  EventConsumerOptions eo;
+  eo.denied_flush_ms = c.denied_flush_ms;
+  eo.denied_max_records = c.denied_max_records;
+  p.consumer = std::make_unique<EventConsumer>(*p.gate, *p.evidence, p.metrics, eo);
   TG_ASSIGN_OR_RETURN(uint64_t restored,
-                      ForEachConsumed(*p.ledger, [&](const TaoId& id) { p.redeemer->RestoreConsumed(id); }));
+                      ForEachConsumed(
+                          *p.ledger, [&](const TaoId& id) { p.redeemer->RestoreConsumed(id); },
+                          [&](const TaoId& id) { p.consumer->RestoreExercised(id); }));
 
   // 6. STARTED, consumer, sockets, metrics.
   TG_RETURN_IF_ERROR(p.ledger->Append(ledger::RecordKind::kStarted,
@@ -144,10 +152,6 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
                          .status());
   p.control = std::make_unique<GateNodeControl>(p.config, *p.gate, *p.grants, *p.ledger, *p.evidence,
                                                 p.metrics, *p.redeemer);
-  EventConsumerOptions eo;
-  eo.denied_flush_ms = c.denied_flush_ms;
-  eo.denied_max_records = c.denied_max_records;
-  p.consumer = std::make_unique<EventConsumer>(*p.gate, *p.evidence, p.metrics, eo);
   p.consumer->Start();
 
   ServiceOptions so;

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <cstring>
 
 #include "taogate/common/hex.h"
 #include "taogate/common/log.h"
@@ -15,6 +16,12 @@ int64_t MonoMs() {
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace
+
+size_t EventConsumer::IdHash::operator()(const TaoId& id) const {
+  size_t h;
+  std::memcpy(&h, id.data(), sizeof(h));
+  return h;
+}
 
 EventConsumer::EventConsumer(bpf::Gate& gate, Evidence& evidence, Metrics& metrics,
                              EventConsumerOptions options)
@@ -42,6 +49,10 @@ void EventConsumer::Handle(const bpf::DecisionEvent& e) {
   if (e.verdict != bpf::Verdict::kAllowGrant) {
     metrics_.DeniedEvents(1);
     denied_.Add(DeniedKey{e.cgroup_id, std::string(bpf::VerdictName(e.verdict)), TargetOf(e)});
+    return;
+  }
+  if (!exercised_.insert(e.tao_id).second) {
+    log::Warn("duplicate grant event ignored (re-read after restart)", {{"cgroup_id", std::to_string(e.cgroup_id)}});
     return;
   }
   Evidence::Fields f = {

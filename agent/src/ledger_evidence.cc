@@ -31,16 +31,26 @@ absl::StatusOr<uint64_t> LedgerEvidence::Append(Kind kind, Fields fields) {
 }
 
 absl::StatusOr<uint64_t> ForEachConsumed(const ledger::Ledger& ledger,
-                                         const std::function<void(const TaoId&)>& consumed) {
+                                         const std::function<void(const TaoId&)>& consumed,
+                                         const std::function<void(const TaoId&)>& exercised) {
   uint64_t n = 0;
   absl::Status bad;
   absl::Status st = ledger.Scan(0, [&](const ledger::Record& r) {
-    if (r.kind != ledger::RecordKind::kConsumed) return true;
+    const bool is_exercised = r.kind == ledger::RecordKind::kExercised;
+    if (r.kind != ledger::RecordKind::kConsumed && !(is_exercised && exercised)) return true;
     auto hex = r.Field("tao_id");
     std::string raw;
     if (hex) {
       auto bytes = FromHex(*hex);
       if (bytes.ok()) raw.assign(bytes->begin(), bytes->end());
+    }
+    if (is_exercised) {
+      if (raw.size() == 16) {
+        TaoId id{};
+        std::memcpy(id.data(), raw.data(), id.size());
+        exercised(id);
+      }
+      return true;
     }
     if (raw.size() != 16) {
       bad = absl::DataLossError(StrCat("CONSUMED record ", r.seq, " has no valid tao_id"));

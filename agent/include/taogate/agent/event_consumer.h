@@ -13,6 +13,7 @@
 #include <atomic>
 #include <memory>
 #include <thread>
+#include <unordered_set>
 
 #include "taogate/agent/deps.h"
 #include "taogate/agent/denied_aggregator.h"
@@ -31,6 +32,9 @@ class EventConsumer {
  public:
   EventConsumer(bpf::Gate& gate, Evidence& evidence, Metrics& metrics, EventConsumerOptions options);
   ~EventConsumer();
+  // Ids already recorded as EXERCISED (from the ledger at start): a grant is
+  // one-shot, so an event for one of these is a re-read after a crash.
+  void RestoreExercised(const TaoId& id) { exercised_.insert(id); }
   void Start();
   void Stop();
 
@@ -47,6 +51,10 @@ class EventConsumer {
   Metrics& metrics_;
   const EventConsumerOptions options_;
   DeniedAggregator denied_;
+  struct IdHash {
+    size_t operator()(const TaoId& id) const;
+  };
+  std::unordered_set<TaoId, IdHash> exercised_;  // consumer thread only (after Start)
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

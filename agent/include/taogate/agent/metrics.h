@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 
 struct mg_context;
+struct mg_connection;
 
 namespace taogate::agent {
 
@@ -64,8 +65,8 @@ class MetricsServer {
 
  private:
   MetricsServer() = default;
-  static int HandleMetrics(struct mg_connection* conn, void* self);
-  static int HandleHealth(struct mg_connection* conn, void* self);
+  static int HandleMetrics(::mg_connection* conn, void* self);
+  static int HandleHealth(::mg_connection* conn, void* self);
 
   Handlers handlers_;
   mg_context* ctx_ = nullptr;
