@@ -5,6 +5,7 @@
 // ledger verifies offline.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
@@ -21,7 +22,7 @@ class CrashKernelTest : public AgentTest {};
 
 TEST_F(CrashKernelTest, SigkillDuringRedeemLoopNeverDoubleSpends) {
   uint64_t w1 = MakeWorkload("w1");
-  constexpr int kTaos = 60;
+  constexpr int kTaos = 150;
   for (int i = 0; i < kTaos; ++i) WriteTao(Mint(w1, protected_->port()));
   StartAgent();
 
@@ -68,6 +69,10 @@ TEST_F(CrashKernelTest, SigkillDuringRedeemLoopNeverDoubleSpends) {
   EXPECT_LE(ok_connects, consumed.size()) << result.out;
   EXPECT_GT(consumed.size(), 0u) << result.out;
 
+  RecordProperty("kills", kills);
+  RecordProperty("consumed", static_cast<int>(consumed.size()));
+  std::cout << "kills=" << kills << " consumed=" << consumed.size() << " exercised=" << exercised.size()
+            << " accepted=" << protected_->accepted() << std::endl;
   auto v = ledger::VerifyLedger(ledger_dir_);
   EXPECT_TRUE(v.ok()) << v.status();
 }

@@ -74,9 +74,12 @@ TEST_F(KillSwitchKernelTest, EngagedDeniesConnectsAndStopsEstablishedFlows) {
   EXPECT_LE(open_->bytes(), at_engage + 1) << "egress of the established flow kept flowing";
   stream.join();
   EXPECT_TRUE(RunIn("w1", {"connect", "127.0.0.1", OpenPort()}).Has("CONNECT ERR EPERM"));
-  // A genuine TAO does not get through a kill switch either.
+  // A genuine TAO does not get through a kill switch either. (The
+  // quarantined workload cannot even reach the agent's socket: the unix
+  // connect hook denies it, so its client times out.)
   auto red = RunIn("w1", {"redeem-connect", workload_sock_, WriteTao(Mint(w1_, protected_->port())),
                           "127.0.0.1", std::to_string(protected_->port())});
+  EXPECT_TRUE(red.Has("REDEEM ERR")) << red.out;
   EXPECT_TRUE(red.Has("CONNECT ERR EPERM")) << red.out;
   // Other workloads are untouched.
   EXPECT_TRUE(RunIn("w2", {"connect", "127.0.0.1", OpenPort()}).Has("CONNECT OK"));
