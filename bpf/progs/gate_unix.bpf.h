@@ -49,7 +49,6 @@ static __always_inline int decide_unix(struct bpf_sock_addr *ctx, __u8 hook)
 
 	if (!c)
 		return 0;
-	count(TG_CNT_CHECKED);
 	d.cgroup_id = workload_id(c);
 	if (read_sun_path(ctx, &gk.path) < 0) {
 		if (quarantine_of(c, d.cgroup_id)) {
@@ -71,6 +70,7 @@ static __always_inline int decide_unix(struct bpf_sock_addr *ctx, __u8 hook)
 		kind = TG_TARGET_PROTECT; /* relative path: cannot be matched */
 	if (!needs_grant(c, kind))
 		return 1;
+	count(TG_CNT_CHECKED);
 	gk.cgroup_id = d.cgroup_id;
 	d.verdict = consume_grant(&tg_unix_grants, &gk, d.tao_id);
 	return finish(&d);

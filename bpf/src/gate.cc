@@ -37,7 +37,8 @@ using internal::kHooks;
 constexpr long kBpfFsMagic = 0xcafe4a11;
 
 bool g_verbose = false;
-int PrintLibbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
+__attribute__((format(printf, 2, 0))) int PrintLibbpf(enum libbpf_print_level level,
+                                                      const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG && !g_verbose) return 0;
   if (level == LIBBPF_INFO && !g_verbose) return 0;
   return vfprintf(stderr, fmt, args);
@@ -195,67 +196,131 @@ absl::Status Gate::Load(const GateOptions& o) {
   });
 }
 
-// Attaches every loaded program. A hook with a pinned link gets the new
-// program swapped in atomically (cgroup links) or a new link attached before
-// the old one is removed (tracing links cannot be updated), so some version
-// of each hook is enforcing at every instant.
+// Attaches every loaded program except an on-demand sys_enter (see
+// GateOptions::syscall_hook_always).
 absl::Status Gate::AttachAll() {
-  UniqueFd cg(open(options_.governed_cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!cg) return ErrnoStatus(errno, "open " + options_.governed_cgroup);
+  tg_config c{};
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.tg_config), &zero, &c) != 0) {
+    return ErrnoStatus(errno, "read tg_config");
+  }
+  std::lock_guard<std::mutex> lock(links_mu_);
   for (const HookDef& h : kHooks) {
-    HookStatus st{h.name, HookState::kAbsent, ""};
+    hooks_.push_back({h.name, HookState::kAbsent, ""});
     bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
     if (!bpf_program__autoload(prog)) {
-      st.detail = "kernel lacks this attach type (needs 6.7+)";
-      hooks_.push_back(st);
+      hooks_.back().detail = "kernel lacks this attach type (needs 6.7+)";
       continue;
     }
-    std::string path = LinkPath(options_.pin_root, h.name);
-    auto link = std::make_unique<Link>();
-    link->name = h.name;
-    bool swapped = false;
-    if (access(path.c_str(), F_OK) == 0) {
-      bpf_link* old = bpf_link__open(path.c_str());
-      if (old && bpf_link__update_program(old, prog) == 0) {
-        link->link = old;
-        swapped = true;
-      } else if (old) {
-        link->link = old;  // keep enforcing with the old program until replaced
-      }
+    if (!Wanted(h, c.quarantine_armed || c.quarantine_all, c.kill_armed)) {
+      TG_RETURN_IF_ERROR(DetachHookLocked(h));  // adopt: drop a stale one
+      continue;
     }
-    if (!swapped) {
-      bpf_link* fresh = h.kind == AttachKind::kCgroup ? bpf_program__attach_cgroup(prog, cg.get())
-                                                      : bpf_program__attach_trace(prog);
-      if (!fresh) {
-        int err = errno;
-        st.detail = StrCat("attach failed: ", std::strerror(err));
-        if (h.required) return ErrnoStatus(err, StrCat("attach ", h.name));
-        hooks_.push_back(st);
-        continue;
-      }
-      std::string tmp = path + "_new";  // bpffs refuses names with dots
-      unlink(tmp.c_str());
-      if (int err = bpf_link__pin(fresh, tmp.c_str()); err != 0) {
-        bpf_link__destroy(fresh);
-        return ErrnoStatus(-err, "pin link " + tmp);
-      }
-      if (link->link) {  // retire the old link only now that the new one runs
-        bpf_link__unpin(link->link);
-        bpf_link__detach(link->link);
-        bpf_link__destroy(link->link);
-        unlink(path.c_str());
-      }
-      bpf_link__unpin(fresh);
-      if (int err = bpf_link__pin(fresh, path.c_str()); err != 0) {
-        bpf_link__destroy(fresh);
-        return ErrnoStatus(-err, "pin link " + path);
-      }
-      link->link = fresh;
+    TG_RETURN_IF_ERROR(AttachHookLocked(h));
+  }
+  return absl::OkStatus();
+}
+
+bool Gate::Wanted(const HookDef& h, bool quarantined, bool kill_armed) const {
+  switch (h.demand) {
+    case internal::Demand::kAlways: return true;
+    case internal::Demand::kWhileQuarantined: return quarantined;
+    case internal::Demand::kWhileKillArmed: return kill_armed || options_.syscall_hook_always;
+  }
+  return true;
+}
+
+HookStatus* Gate::StatusLocked(const char* name) {
+  for (HookStatus& st : hooks_) {
+    if (st.name == name) return &st;
+  }
+  return nullptr;
+}
+
+// Attaches one hook. A pinned link gets the new program swapped in
+// atomically (cgroup links); otherwise (none pinned, or a tracing link, which
+// cannot be updated) a new link is attached and pinned before the old one is
+// removed, so some version of the hook enforces at every instant.
+absl::Status Gate::AttachHookLocked(const HookDef& h) {
+  HookStatus* st = StatusLocked(h.name);
+  bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
+  std::string path = LinkPath(options_.pin_root, h.name);
+  for (auto& l : links_) {
+    if (l->name == h.name) return absl::OkStatus();  // already attached by us
+  }
+  auto link = std::make_unique<Link>();
+  link->name = h.name;
+  bool swapped = false;
+  if (access(path.c_str(), F_OK) == 0) {
+    link->link = bpf_link__open(path.c_str());
+    swapped = link->link && bpf_link__update_program(link->link, prog) == 0;
+  }
+  if (!swapped) {
+    UniqueFd cg(open(options_.governed_cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!cg) return ErrnoStatus(errno, "open " + options_.governed_cgroup);
+    bpf_link* fresh = h.kind == AttachKind::kCgroup ? bpf_program__attach_cgroup(prog, cg.get())
+                                                    : bpf_program__attach_trace(prog);
+    if (!fresh) {
+      int err = errno;
+      st->detail = StrCat("attach failed: ", std::strerror(err));
+      if (h.required) return ErrnoStatus(err, StrCat("attach ", h.name));
+      return absl::OkStatus();  // reported absent (old link, if any, keeps running)
     }
-    st.state = h.degraded ? HookState::kDegraded : HookState::kEnforcing;
-    st.detail = h.degraded ? h.degraded : "";
-    hooks_.push_back(st);
-    links_.push_back(std::move(link));
+    std::string tmp = path + "_new";  // bpffs refuses names with dots
+    unlink(tmp.c_str());
+    if (int err = bpf_link__pin(fresh, tmp.c_str()); err != 0) {
+      bpf_link__destroy(fresh);
+      return ErrnoStatus(-err, "pin link " + tmp);
+    }
+    if (link->link) {  // retire the old link only now that the new one runs
+      bpf_link__detach(link->link);
+      bpf_link__destroy(link->link);
+      unlink(path.c_str());
+    }
+    bpf_link__unpin(fresh);
+    if (int err = bpf_link__pin(fresh, path.c_str()); err != 0) {
+      bpf_link__destroy(fresh);
+      return ErrnoStatus(-err, "pin link " + path);
+    }
+    link->link = fresh;
+  }
+  st->state = h.degraded ? HookState::kDegraded : HookState::kEnforcing;
+  st->detail = h.degraded ? h.degraded : "";
+  links_.push_back(std::move(link));
+  return absl::OkStatus();
+}
+
+absl::Status Gate::DetachHookLocked(const HookDef& h) {
+  const char* name = h.name;
+  std::string path = LinkPath(options_.pin_root, name);
+  for (auto it = links_.begin(); it != links_.end(); ++it) {
+    if ((*it)->name == name) {
+      links_.erase(it);  // closes our fd
+      break;
+    }
+  }
+  // Tracing links have no BPF_LINK_DETACH: removing the pin (with our fd
+  // closed) releases them.
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  if (fd) (void)bpf_link_detach(fd.get());
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "unpin " + path);
+  if (HookStatus* st = StatusLocked(name)) {
+    st->state = HookState::kAbsent;
+    st->detail = internal::OnDemandNote(h.demand);
+  }
+  return absl::OkStatus();
+}
+
+// Attaches (attach=true) the on-demand hooks the state needs, or drops
+// (attach=false) those it no longer needs. Callers attach before arming and
+// drop after disarming, so an armed quarantine always has its hooks.
+absl::Status Gate::SyncOnDemandHooks(bool quarantined, bool kill_armed, bool attach) {
+  std::lock_guard<std::mutex> lock(links_mu_);
+  for (const HookDef& h : kHooks) {
+    if (h.demand == internal::Demand::kAlways) continue;
+    bool want = Wanted(h, quarantined, kill_armed);
+    if (attach && want) TG_RETURN_IF_ERROR(AttachHookLocked(h));
+    if (!attach && !want) TG_RETURN_IF_ERROR(DetachHookLocked(h));
   }
   return absl::OkStatus();
 }
@@ -281,49 +346,6 @@ absl::Status Gate::Detach(const std::string& pin_root) {
   rmdir((pin_root + "/maps").c_str());
   rmdir(pin_root.c_str());
   return first;
-}
-
-ProbeReport Gate::ProbePinned(const std::string& pin_root) {
-  ProbeReport r;
-  for (const HookDef& h : kHooks) {
-    HookStatus st{h.name, HookState::kAbsent, "no pinned link"};
-    std::string path = LinkPath(pin_root, h.name);
-    UniqueFd fd(bpf_obj_get(path.c_str()));
-    if (fd) {
-      bpf_link_info info{};
-      uint32_t len = sizeof(info);
-      bool attached = false;
-      if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0) {
-        attached = info.type == BPF_LINK_TYPE_CGROUP ? info.cgroup.cgroup_id != 0
-                                                     : info.type == BPF_LINK_TYPE_TRACING;
-      }
-      if (attached) {
-        st.state = h.degraded ? HookState::kDegraded : HookState::kEnforcing;
-        st.detail = h.degraded ? h.degraded : "";
-      } else {
-        st.detail = "pinned link is detached";
-      }
-    }
-    r.hooks.push_back(st);
-  }
-  for (const auto& a : internal::kNotLoaded) r.hooks.push_back({a.name, HookState::kAbsent, a.reason});
-  return r;
-}
-
-ProbeReport Gate::Probe() const {
-  ProbeReport r;
-  r.hooks = hooks_;
-  for (const auto& a : internal::kNotLoaded) r.hooks.push_back({a.name, HookState::kAbsent, a.reason});
-  return r;
-}
-
-std::string_view HookStateName(HookState s) {
-  switch (s) {
-    case HookState::kEnforcing: return "enforcing";
-    case HookState::kDegraded: return "degraded";
-    case HookState::kAbsent: return "absent";
-  }
-  return "absent";
 }
 
 }  // namespace taogate::bpf

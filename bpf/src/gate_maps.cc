@@ -1,16 +1,17 @@
-// Gate map programming: targets, grants, quarantine, config, counters and
-// the decision-event reader. Every map write is checked; a failure is an
+// Gate map programming: targets, grants, quarantine and config. Every map write is checked; a failure is an
 // error for the caller, never silently ignored.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "gate_bpf.skel.h"
 #include "gate_internal.h"
+#include "hooks.h"
 #include "target.h"
 #include "taogate/bpf/gate.h"
 #include "taogate/bpf/gate_format.h"
@@ -32,9 +33,10 @@ std::vector<uint8_t> Protos(Proto p) {
   return {static_cast<uint8_t>(p)};
 }
 
-// Calls fn(map_fd, key bytes) for every LPM key a target expands to.
-absl::Status ForEachLpmKey(gate_bpf* skel, const Target& t,
-                           const std::function<absl::Status(int, const void*)>& fn) {
+// Calls fn(map_fd, key bytes, proto, port) for every LPM key a target
+// expands to.
+using LpmFn = std::function<absl::Status(int, const void*, uint8_t, uint16_t)>;
+absl::Status ForEachLpmKey(gate_bpf* skel, const Target& t, const LpmFn& fn) {
   TG_ASSIGN_OR_RETURN(internal::Prefix pfx, internal::ParseCidr(t.cidr));
   TG_ASSIGN_OR_RETURN(std::vector<uint16_t> ports, internal::ExpandPorts(t.port_lo, t.port_hi));
   for (uint8_t proto : Protos(t.proto)) {
@@ -46,7 +48,7 @@ absl::Status ForEachLpmKey(gate_bpf* skel, const Target& t,
         k.port_be[0] = port >> 8;
         k.port_be[1] = port & 0xff;
         std::memcpy(k.addr, pfx.addr.bytes.data(), 4);
-        TG_RETURN_IF_ERROR(fn(bpf_map__fd(skel->maps.tg_targets4), &k));
+        TG_RETURN_IF_ERROR(fn(bpf_map__fd(skel->maps.tg_targets4), &k, proto, port));
       } else {
         tg_lpm6_key k{};
         k.prefixlen = 24 + pfx.len;
@@ -54,7 +56,7 @@ absl::Status ForEachLpmKey(gate_bpf* skel, const Target& t,
         k.port_be[0] = port >> 8;
         k.port_be[1] = port & 0xff;
         std::memcpy(k.addr, pfx.addr.bytes.data(), 16);
-        TG_RETURN_IF_ERROR(fn(bpf_map__fd(skel->maps.tg_targets6), &k));
+        TG_RETURN_IF_ERROR(fn(bpf_map__fd(skel->maps.tg_targets6), &k, proto, port));
       }
     }
   }
@@ -78,8 +80,32 @@ absl::StatusOr<tg_grant_key> IpGrantKey(uint64_t cgroup_id, const GrantTarget& g
 
 }  // namespace
 
+// tg_target_ports / anyport_targets must stay a superset of the tries (the
+// hook skips the tries on a miss): count up before inserting a new key and
+// down only after deleting one. targets_mu_ serializes the read-modify-write.
+absl::Status Gate::CountPort(uint8_t proto, uint16_t port, int delta) {
+  if (port == 0) {
+    return WriteConfig([&](void* p) {
+      auto* c = static_cast<tg_config*>(p);
+      c->anyport_targets = static_cast<uint32_t>(static_cast<int>(c->anyport_targets) + delta);
+    });
+  }
+  int fd = bpf_map__fd(skel_->maps.tg_target_ports);
+  tg_port_key k{port, proto, 0};
+  uint32_t n = 0;
+  if (bpf_map_lookup_elem(fd, &k, &n) != 0) n = 0;
+  n = static_cast<uint32_t>(static_cast<int>(n) + delta);
+  if (n == 0) {
+    if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT) return ErrnoStatus(errno, "port count");
+  } else if (bpf_map_update_elem(fd, &k, &n, BPF_ANY) != 0) {
+    return ErrnoStatus(errno, "port count");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Gate::AddTarget(const Target& t) {
   tg_target_val v{static_cast<uint32_t>(t.kind), t.rule_id};
+  std::lock_guard<std::mutex> lock(targets_mu_);
   if (!t.unix_path.empty()) {
     TG_ASSIGN_OR_RETURN(tg_unix_key k, internal::UnixKey(t.unix_path));
     if (bpf_map_update_elem(bpf_map__fd(skel_->maps.tg_unix_targets), &k, &v, BPF_ANY) != 0) {
@@ -87,15 +113,21 @@ absl::Status Gate::AddTarget(const Target& t) {
     }
     return RecomputeFlags();
   }
-  return ForEachLpmKey(skel_, t, [&](int fd, const void* key) {
+  return ForEachLpmKey(skel_, t, [&](int fd, const void* key, uint8_t proto, uint16_t port) {
+    tg_target_val old{};
+    bool exists = bpf_map_lookup_elem(fd, key, &old) == 0;
+    if (!exists) TG_RETURN_IF_ERROR(CountPort(proto, port, +1));
     if (bpf_map_update_elem(fd, key, &v, BPF_ANY) != 0) {
-      return ErrnoStatus(errno, "add target " + t.cidr);
+      absl::Status err = ErrnoStatus(errno, "add target " + t.cidr);
+      if (!exists) (void)CountPort(proto, port, -1);
+      return err;
     }
     return absl::OkStatus();
   });
 }
 
 absl::Status Gate::RemoveTarget(const Target& t) {
+  std::lock_guard<std::mutex> lock(targets_mu_);
   if (!t.unix_path.empty()) {
     TG_ASSIGN_OR_RETURN(tg_unix_key k, internal::UnixKey(t.unix_path));
     if (bpf_map_delete_elem(bpf_map__fd(skel_->maps.tg_unix_targets), &k) != 0 && errno != ENOENT) {
@@ -103,11 +135,11 @@ absl::Status Gate::RemoveTarget(const Target& t) {
     }
     return RecomputeFlags();
   }
-  return ForEachLpmKey(skel_, t, [&](int fd, const void* key) {
-    if (bpf_map_delete_elem(fd, key) != 0 && errno != ENOENT) {
-      return ErrnoStatus(errno, "remove target " + t.cidr);
+  return ForEachLpmKey(skel_, t, [&](int fd, const void* key, uint8_t proto, uint16_t port) {
+    if (bpf_map_delete_elem(fd, key) != 0) {
+      return errno == ENOENT ? absl::OkStatus() : ErrnoStatus(errno, "remove target " + t.cidr);
     }
-    return absl::OkStatus();
+    return CountPort(proto, port, -1);
   });
 }
 
@@ -218,6 +250,8 @@ absl::Status Gate::Release(uint64_t cgroup_id) {
 }
 
 absl::Status Gate::QuarantineAll(QuarantineMode mode) {
+  bool kill = static_cast<uint32_t>(mode) & TG_QUARANTINE_KILL;
+  TG_RETURN_IF_ERROR(SyncOnDemandHooks(true, kill, /*attach=*/true));  // hooks before arming
   TG_RETURN_IF_ERROR(WriteConfig([&](void* p) {
     static_cast<tg_config*>(p)->quarantine_all = static_cast<uint32_t>(mode);
   }));
@@ -262,88 +296,21 @@ absl::Status Gate::RecomputeFlags() {
     uk = un;
     prev = &uk;
   }
-  return WriteConfig([&](void* p) {
+  tg_config cur{};
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.tg_config), &zero, &cur) != 0) {
+    return ErrnoStatus(errno, "read tg_config");
+  }
+  bool quarantined = armed || cur.quarantine_all;
+  bool kill_armed = kill || (cur.quarantine_all & TG_QUARANTINE_KILL);
+  TG_RETURN_IF_ERROR(SyncOnDemandHooks(quarantined, kill_armed, /*attach=*/true));
+  TG_RETURN_IF_ERROR(WriteConfig([&](void* p) {
     auto* c = static_cast<tg_config*>(p);
-    c->kill_armed = kill || (c->quarantine_all & TG_QUARANTINE_KILL);
+    c->kill_armed = kill_armed;
     c->unix_protected = unix_protected;
     c->quarantine_armed = armed;
-  });
-}
-
-absl::StatusOr<std::map<std::string, uint64_t>> Gate::Counters() const {
-  static const char* kNames[TG_CNT_MAX] = {
-      "checked", "allow_grant", "deny", "deny_expired", "deny_quarantine",
-      "deny_raw", "skb_dropped", "kill", "events_lost"};
-  int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return ErrnoStatus(-ncpu, "possible cpus");
-  std::map<std::string, uint64_t> out;
-  std::vector<uint64_t> vals(ncpu);
-  for (uint32_t i = 0; i < TG_CNT_MAX; ++i) {
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.tg_counters), &i, vals.data()) != 0) {
-      return ErrnoStatus(errno, "read counters");
-    }
-    uint64_t sum = 0;
-    for (uint64_t v : vals) sum += v;
-    out[kNames[i]] = sum;
-  }
-  return out;
-}
-
-std::string_view VerdictName(Verdict v) {
-  switch (v) {
-    case Verdict::kAllowGrant: return "allow_grant";
-    case Verdict::kDeny: return "deny";
-    case Verdict::kDenyQuarantine: return "deny_quarantine";
-    case Verdict::kDenyRaw: return "deny_raw";
-    case Verdict::kKill: return "kill";
-    case Verdict::kDenyExpired: return "deny_expired";
-  }
-  return "unknown";
-}
-
-namespace internal {
-namespace {
-const char* HookName(uint8_t h) {
-  static const char* kNames[] = {"?", "connect4", "connect6", "sendmsg4", "sendmsg6",
-                                 "connect_unix", "sendmsg_unix", "sock_create", "sys_enter"};
-  return h < sizeof(kNames) / sizeof(kNames[0]) ? kNames[h] : "?";
-}
-}  // namespace
-
-// Records are checked for size and copied out before the callback sees them.
-int OnRingRecord(void* ctx, void* data, size_t size) {
-  auto* fn = *static_cast<const std::function<void(const DecisionEvent&)>**>(ctx);
-  if (size < sizeof(tg_decision_event) || fn == nullptr) return 0;
-  tg_decision_event raw;
-  std::memcpy(&raw, data, sizeof(raw));
-  DecisionEvent e;
-  e.time_ns = raw.time_ns;
-  e.cgroup_id = raw.cgroup_id;
-  std::memcpy(e.tao_id.data(), raw.tao_id, 16);
-  e.verdict = static_cast<Verdict>(raw.verdict);
-  e.hook = HookName(raw.hook);
-  e.pid = raw.pid;
-  e.family = raw.family;
-  e.proto = raw.proto;
-  e.port = raw.port;
-  if (raw.family == AF_INET || raw.family == AF_INET6) {
-    e.address = IpToString(raw.family, raw.addr);
-  } else if (raw.family == AF_UNIX) {
-    e.address.assign(reinterpret_cast<const char*>(raw.addr),
-                     strnlen(reinterpret_cast<const char*>(raw.addr), sizeof(raw.addr)));
-  }
-  (*fn)(e);
-  return 0;
-}
-}  // namespace internal
-
-absl::StatusOr<int> Gate::PollEvents(int timeout_ms,
-                                     const std::function<void(const DecisionEvent&)>& fn) {
-  poll_fn_ = &fn;
-  int n = ring_buffer__poll(ring_, timeout_ms);
-  poll_fn_ = nullptr;
-  if (n < 0 && n != -EINTR) return ErrnoStatus(-n, "ring_buffer__poll");
-  return n < 0 ? 0 : n;
+  }));
+  return SyncOnDemandHooks(quarantined, kill_armed, /*attach=*/false);
 }
 
 }  // namespace taogate::bpf

@@ -10,6 +10,15 @@ namespace taogate::bpf::internal {
 
 enum class AttachKind { kCgroup, kTracing };
 
+// When a hook is attached. On-demand hooks cost nothing while idle: the skb
+// programs would otherwise run for every packet of every governed socket,
+// and the syscall hook for every syscall on the host.
+enum class Demand {
+  kAlways,
+  kWhileQuarantined,  // attached before a quarantine is armed, dropped after release
+  kWhileKillArmed,    // same for kill quarantines (unless syscall_hook_always)
+};
+
 // Not in Debian's libbpf 1.1 / linux-libc-dev 6.1 headers; values from the
 // kernel's enum bpf_attach_type (verified against this kernel's BTF).
 inline constexpr uint32_t kAttachCgroupUnixConnect = 49;
@@ -22,28 +31,44 @@ struct HookDef {
   bool required;          // OpenOrAdopt fails if it cannot attach
   uint32_t attach_type;   // non-zero: set before load (unknown to libbpf 1.1)
   const char* degraded;   // non-null: reported as degraded with this reason
+  Demand demand;
 };
 
+inline constexpr const char* kSkbOnDemand =
+    "on demand: attached while a quarantine is engaged (it then drops established flows too)";
+
 inline constexpr HookDef kHooks[] = {
-    {"connect4", "tg_connect4", AttachKind::kCgroup, true, 0, nullptr},
-    {"connect6", "tg_connect6", AttachKind::kCgroup, true, 0, nullptr},
-    {"sendmsg4", "tg_sendmsg4", AttachKind::kCgroup, true, 0, nullptr},
-    {"sendmsg6", "tg_sendmsg6", AttachKind::kCgroup, true, 0, nullptr},
+    {"connect4", "tg_connect4", AttachKind::kCgroup, true, 0, nullptr, Demand::kAlways},
+    {"connect6", "tg_connect6", AttachKind::kCgroup, true, 0, nullptr, Demand::kAlways},
+    {"sendmsg4", "tg_sendmsg4", AttachKind::kCgroup, true, 0, nullptr, Demand::kAlways},
+    {"sendmsg6", "tg_sendmsg6", AttachKind::kCgroup, true, 0, nullptr, Demand::kAlways},
     {"connect_unix", "tg_connect_unix", AttachKind::kCgroup, false, kAttachCgroupUnixConnect,
      "matches the literal sun_path: aliases via symlinks, hard links or bind mounts are not "
-     "covered; relative paths are denied while unix targets are protected"},
+     "covered; relative paths are denied while unix targets are protected",
+     Demand::kAlways},
     {"sendmsg_unix", "tg_sendmsg_unix", AttachKind::kCgroup, false, kAttachCgroupUnixSendmsg,
      "matches the literal sun_path: aliases via symlinks, hard links or bind mounts are not "
-     "covered; relative paths are denied while unix targets are protected"},
+     "covered; relative paths are denied while unix targets are protected",
+     Demand::kAlways},
     {"sock_create", "tg_sock_create", AttachKind::kCgroup, true, 0,
-     "denies raw IP sockets; AF_PACKET never reaches this hook and is handled by sys_enter "
-     "(process killed on socket(AF_PACKET))"},
-    {"skb_egress", "tg_skb_egress", AttachKind::kCgroup, true, 0, nullptr},
-    {"skb_ingress", "tg_skb_ingress", AttachKind::kCgroup, true, 0, nullptr},
+     "denies raw IP sockets; AF_PACKET never reaches this hook: governed workloads must lack "
+     "CAP_NET_RAW, or run with syscall_hook_always (killed on socket(AF_PACKET))",
+     Demand::kAlways},
+    {"skb_egress", "tg_skb_egress", AttachKind::kCgroup, true, 0, nullptr, Demand::kWhileQuarantined},
+    {"skb_ingress", "tg_skb_ingress", AttachKind::kCgroup, true, 0, nullptr, Demand::kWhileQuarantined},
     {"sys_enter", "tg_sys_enter", AttachKind::kTracing, false, 0,
      "kill on syscall: SIGKILL is delivered on return to user space, so the triggering "
-     "syscall itself completes"},
+     "syscall itself completes",
+     Demand::kWhileKillArmed},
 };
+
+inline constexpr const char* kSysEnterOnDemand =
+    "on demand: attached while a kill quarantine is engaged (GateOptions.syscall_hook_always "
+    "keeps it attached, which also kills governed processes on socket(AF_PACKET))";
+
+inline const char* OnDemandNote(Demand d) {
+  return d == Demand::kWhileKillArmed ? kSysEnterOnDemand : kSkbOnDemand;
+}
 
 // Hooks of the design that this gate does not load on this kind of kernel.
 struct AbsentHook {

@@ -26,6 +26,7 @@ struct KeysArgs {
   std::string handle = "0x81000010";
   bool force = false;
   std::string expect_key_id;
+  std::string owner_auth;
   std::string bundle;
   std::string bundle_out;
   std::string pem;
@@ -84,6 +85,7 @@ int Init() {
   keys::KeysInitOptions o;
   o.tcti = a.tcti;
   o.force = a.force;
+  o.owner_auth = a.owner_auth;
   auto handle = ParseHandle(a.handle);
   if (!handle.ok()) return Fail(std::string(handle.status().message()));
   o.persistent_handle = *handle;
@@ -169,6 +171,9 @@ void Register(CLI::App& root) {
       "init", "Create (or adopt) the non-exportable TPM root key; prints its public key and id");
   tcti(init);
   init->add_flag("--force", a.force, "replace whatever is at the handle with a new key");
+  init->add_option("--owner-auth", a.owner_auth,
+                   "owner hierarchy authorization (prefer the environment variable)")
+      ->envname("TAOGATE_TPM_OWNER_AUTH");
   init->add_option("--expect-key-id", a.expect_key_id, "adopt only a key with this id (hex)");
   init->add_option("--bundle-out", a.bundle_out, "also write a trust bundle holding this root");
   init->add_option("--name", a.name, "root name in the bundle");

@@ -33,6 +33,15 @@ absl::Status TpmError(TSS2_RC rc, std::string_view what) {
       case TPM2_RC_SESSION_MEMORY: case TPM2_RC_CANCELED: case TPM2_RC_NV_UNAVAILABLE:
         return absl::UnavailableError(StrCat(msg, " (TPM busy)"));
       default:
+        break;
+    }
+    // Format-1 codes carry a handle/session/parameter index in bits 6-11.
+    const TSS2_RC fmt1 = base & (TPM2_RC_FMT1 | 0x3f);
+    if ((base & TPM2_RC_FMT1) && (fmt1 == TPM2_RC_AUTH_FAIL || fmt1 == TPM2_RC_BAD_AUTH))
+      return absl::PermissionDeniedError(
+          StrCat(msg, " (wrong or missing authorization, e.g. the owner hierarchy's)"));
+    switch (base) {
+      default:
         return absl::FailedPreconditionError(msg);
     }
   }

@@ -198,6 +198,22 @@ void IssuingKeyManager::Shutdown() {
   }
 }
 
+IssuingKeyManager::Status IssuingKeyManager::Describe() const {
+  Status s;
+  s.software_mode = root_->software_mode();
+  s.root_key_id = root_->key_id();
+  s.issuing = Current().ok();
+  std::lock_guard lock(mu_);
+  if (current_) {
+    s.key_id = current_->key_id();
+    s.counter = current_->certificate_body().counter();
+    s.not_after_ms = current_->certificate_body().not_after_ms();
+  }
+  s.rotations = rotations_;
+  s.last_error = std::string(last_status_.message());
+  return s;
+}
+
 uint64_t IssuingKeyManager::rotations() const {
   std::lock_guard lock(mu_);
   return rotations_;

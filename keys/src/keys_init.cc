@@ -1,5 +1,8 @@
 #include "taogate/keys/keys_init.h"
 
+#include <openssl/crypto.h>
+
+#include <algorithm>
 #include <cstdio>
 
 #include "src/esys.h"
@@ -76,6 +79,16 @@ absl::StatusOr<KeysInitResult> KeysInit(const KeysInitOptions& options) {
         StrCat("persistent handle ", HandleHex(handle), " is outside the owner range 0x81000000-0x817fffff"));
   internal::ScopedSigpipeBlock no_sigpipe;
   TG_ASSIGN_OR_RETURN(internal::EsysContext ctx, internal::EsysContext::Open(options.tcti));
+  if (!options.owner_auth.empty()) {
+    TPM2B_AUTH auth{};
+    if (options.owner_auth.size() > sizeof(auth.buffer))
+      return absl::InvalidArgumentError("owner authorization is longer than 64 bytes");
+    auth.size = static_cast<UINT16>(options.owner_auth.size());
+    std::copy(options.owner_auth.begin(), options.owner_auth.end(), auth.buffer);
+    TSS2_RC rc = Esys_TR_SetAuth(ctx.get(), ESYS_TR_RH_OWNER, &auth);
+    OPENSSL_cleanse(&auth, sizeof(auth));
+    if (rc != TSS2_RC_SUCCESS) return internal::TpmError(rc, "set owner authorization");
+  }
   TG_ASSIGN_OR_RETURN(bool exists, internal::PersistentExists(ctx.get(), handle));
   if (exists && !options.force) {
     absl::StatusOr<PublicKey> existing = ReadRootKeyAt(ctx.get(), handle);

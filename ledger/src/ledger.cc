@@ -75,8 +75,12 @@ absl::Status Ledger::Load() {
   const std::string& dir = options_.dir;
   if (!options_.read_only) {
     std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
+    bool created = std::filesystem::create_directories(dir, ec);
     if (ec) return absl::UnavailableError(StrCat("create ", dir, ": ", ec.message()));
+    if (created) {  // make the new directory's own entry durable
+      std::string parent = std::filesystem::absolute(dir).parent_path().string();
+      TG_RETURN_IF_ERROR(fileio::FsyncDir(parent));
+    }
     std::string lock = StrCat(dir, "/LOCK");
     im.lock_fd.Reset(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!im.lock_fd) return ErrnoStatus(errno, StrCat("open ", lock));
@@ -84,10 +88,14 @@ absl::Status Ledger::Load() {
       return absl::FailedPreconditionError(StrCat(dir, ": ledger is open by another writer"));
   }
   std::optional<Record> last_checkpoint;
-  auto scan = ScanLedger(dir, [&](const Record& r, std::string_view, size_t, uint64_t off) {
+  auto scan = ScanLedger(dir, [&](const RecordHeader& r, std::string_view payload, const std::string&, uint64_t off) {
     im.offsets.push_back(off);
     im.tree.Append(r.hash);
-    if (r.kind == RecordKind::kCheckpoint) last_checkpoint = r;
+    if (r.kind == RecordKind::kCheckpoint) {
+      auto cp = DecodePayload(payload, r.hash);
+      if (!cp.ok()) return cp.status();
+      last_checkpoint = std::move(*cp);
+    }
     return absl::OkStatus();
   });
   if (!scan.ok()) return scan.status();
@@ -122,11 +130,9 @@ absl::Status Ledger::Load() {
   im.durable_size = scan->records;
   im.last_hash = scan->records > 0 ? im.tree.Leaf(scan->records - 1) : Hash{};
   if (last_checkpoint) {
-    auto size = last_checkpoint->Field("tree_size");
-    im.last_checkpoint_size = last_checkpoint->seq;
+    im.last_checkpoint_size = last_checkpoint->seq;  // a CHECKPOINT at seq N covers N records
     auto note = NoteFromCheckpointRecord(*last_checkpoint);
     if (note.ok()) im.latest_note = *note;
-    (void)size;
   }
   if (im.segments.empty()) {
     if (options_.read_only) return absl::OkStatus();
@@ -169,10 +175,46 @@ absl::StatusOr<Record> Ledger::Read(uint64_t seq) const {
   return impl_->ReadLocked(seq);
 }
 
+absl::Status Ledger::Impl::ReadBatch(uint64_t seq, uint64_t n, std::vector<Record>& out) const {
+  constexpr uint64_t kChunkBytes = 1 << 20;
+  std::shared_lock s(state_mu);
+  size_t si = SegmentIndex(seq);
+  const SegmentFile& seg = segments[si];
+  uint64_t seg_end = si + 1 < segments.size() ? std::min(n, segments[si + 1].first_seq) : n;
+  uint64_t end = seq + 1;
+  while (end < seg_end && offsets[end] - offsets[seq] < kChunkBytes) ++end;
+  uint64_t start = offsets[seq], stop;
+  if (end < seg_end) {
+    stop = offsets[end];
+  } else {  // the segment's last wanted frame: its length is in its header
+    TG_ASSIGN_OR_RETURN(std::string hdr, fileio::PReadExact(seg.fd.get(), offsets[end - 1], format::kFrameHeaderSize, seg.path));
+    uint32_t len = 0;
+    for (int i = 3; i >= 0; --i) len = len << 8 | static_cast<uint8_t>(hdr[static_cast<size_t>(i)]);
+    if (len == 0 || len > format::kMaxPayloadSize) return CorruptionError(end - 1, seg.path, offsets[end - 1], "invalid frame length");
+    stop = offsets[end - 1] + format::kFrameHeaderSize + len;
+  }
+  TG_ASSIGN_OR_RETURN(std::string buf, fileio::PReadExact(seg.fd.get(), start, stop - start, seg.path));
+  for (uint64_t k = seq; k < end; ++k) {
+    FrameParse f = ParseFrame(buf, offsets[k] - start);
+    if (f.status != FrameStatus::kOk) return CorruptionError(k, seg.path, offsets[k], FrameStatusName(f.status));
+    auto rec = DecodePayload(f.payload);
+    if (!rec.ok()) return CorruptionError(k, seg.path, offsets[k], std::string(rec.status().message()));
+    if (rec->seq != k || rec->hash != tree.Leaf(k))
+      return CorruptionError(k, seg.path, offsets[k], "record changed on disk since it was appended");
+    out.push_back(std::move(*rec));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Ledger::Scan(uint64_t from, const std::function<bool(const Record&)>& fn) const {
-  for (uint64_t seq = from; seq < Size(); ++seq) {
-    TG_ASSIGN_OR_RETURN(Record r, Read(seq));
-    if (!fn(r)) break;
+  // Reads up to 1 MiB of frames per pread; fn runs without any ledger lock.
+  const uint64_t n = Size();
+  std::vector<Record> batch;
+  for (uint64_t seq = from; seq < n; seq += batch.size()) {
+    batch.clear();
+    TG_RETURN_IF_ERROR(impl_->ReadBatch(seq, n, batch));
+    for (const Record& r : batch)
+      if (!fn(r)) return absl::OkStatus();
   }
   return absl::OkStatus();
 }

@@ -78,6 +78,8 @@ struct Ledger::Impl {
   absl::Status StartSegment(uint64_t first_seq);
   size_t SegmentIndex(uint64_t seq) const;  // state_mu held
   absl::StatusOr<Record> ReadLocked(uint64_t seq) const;  // state_mu held
+  // Appends records seq.. (at most ~1 MiB, one segment, < n) to out; takes state_mu.
+  absl::Status ReadBatch(uint64_t seq, uint64_t n, std::vector<Record>& out) const;
 };
 
 int64_t NowNs();

@@ -60,14 +60,19 @@ Hash NodeHash(const Hash& left, const Hash& right) {
   buf[0] = 0x01;
   std::copy(left.begin(), left.end(), buf + 1);
   std::copy(right.begin(), right.end(), buf + 33);
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  SHA256_Update(&c, buf, sizeof(buf));
   Hash h;
-  SHA256(buf, sizeof(buf), h.data());
+  SHA256_Final(h.data(), &c);
   return h;
 }
 
 Hash EmptyRoot() {
+  SHA256_CTX c;
+  SHA256_Init(&c);
   Hash h;
-  SHA256(nullptr, 0, h.data());
+  SHA256_Final(h.data(), &c);
   return h;
 }
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 
+#include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/ledger/crc32c.h"
 #include "taogate/ledger/ledger_format.h"
@@ -68,19 +69,28 @@ std::optional<std::string_view> Record::Field(std::string_view name) const {
 }
 
 bool IsAllowedFieldName(std::string_view name) {
-  return std::find(kAllowed.begin(), kAllowed.end(), name) != kAllowed.end();
+  static const std::array<std::string_view, kAllowed.size()> sorted = [] {
+    auto a = kAllowed;
+    std::sort(a.begin(), a.end());
+    return a;
+  }();
+  return std::binary_search(sorted.begin(), sorted.end(), name);
 }
 bool IsCheckpointFieldName(std::string_view name) {
   return std::find(kCheckpointOnly.begin(), kCheckpointOnly.end(), name) != kCheckpointOnly.end();
 }
 
-absl::Status ValidateFields(const Fields& fields, bool allow_checkpoint_fields) {
-  if (fields.size() > format::kMaxFields)
-    return absl::InvalidArgumentError(StrCat("too many fields: ", fields.size(), " > ", format::kMaxFields));
-  for (size_t i = 0; i < fields.size(); ++i) {
+namespace {
+
+using FieldView = std::pair<std::string_view, std::string_view>;
+
+absl::Status ValidateFieldViews(const FieldView* fields, size_t n, bool allow_checkpoint_fields) {
+  if (n > format::kMaxFields)
+    return absl::InvalidArgumentError(StrCat("too many fields: ", n, " > ", format::kMaxFields));
+  for (size_t i = 0; i < n; ++i) {
     const auto& [name, value] = fields[i];
     bool allowed = IsAllowedFieldName(name) || (allow_checkpoint_fields && IsCheckpointFieldName(name));
-    if (!ValidName(name) || !allowed)
+    if (!allowed)
       return absl::InvalidArgumentError(StrCat("field '", ValidName(name) ? name : "<invalid name>",
                                                "' is not in the ledger allowlist"));
     for (size_t j = 0; j < i; ++j)
@@ -93,6 +103,59 @@ absl::Status ValidateFields(const Fields& fields, bool allow_checkpoint_fields) 
         return absl::InvalidArgumentError(StrCat("field '", name, "' value contains a control character"));
   }
   return absl::OkStatus();
+}
+
+// The one payload parser: fills `h` and up to kMaxFields views into `fields`
+// (no allocation) and validates everything.
+absl::Status ParsePayload(std::string_view p, RecordHeader& h, FieldView* fields, size_t& n) {
+  auto bad = [](std::string_view why) { return absl::DataLossError(StrCat("malformed record: ", why)); };
+  if (p.size() < format::kPayloadFixedSize) return bad("shorter than the fixed header");
+  if (p.size() > format::kMaxPayloadSize) return bad("longer than the maximum payload");
+  if (static_cast<uint8_t>(p[0]) != format::kPayloadVersion) return bad("unknown version");
+  h.seq = GetLE(p.data() + 1, 8);
+  h.time_ns = static_cast<int64_t>(GetLE(p.data() + 9, 8));
+  uint16_t kind = static_cast<uint16_t>(GetLE(p.data() + 17, 2));
+  if (kind == 0 || kind > kMaxRecordKind) return bad(StrCat("unknown kind ", kind));
+  h.kind = static_cast<RecordKind>(kind);
+  std::memcpy(h.prev_hash.data(), p.data() + 19, 32);
+  n = static_cast<uint8_t>(p[51]);
+  if (n > format::kMaxFields) return bad("too many fields");
+  size_t off = format::kPayloadFixedSize;
+  for (size_t i = 0; i < n; ++i) {
+    if (off + 1 > p.size()) return bad("truncated field name length");
+    size_t nlen = static_cast<uint8_t>(p[off++]);
+    if (off + nlen + 2 > p.size()) return bad("truncated field name");
+    std::string_view name = p.substr(off, nlen);
+    off += nlen;
+    size_t vlen = GetLE(p.data() + off, 2);
+    off += 2;
+    if (off + vlen > p.size()) return bad("truncated field value");
+    fields[i] = {name, p.substr(off, vlen)};
+    off += vlen;
+  }
+  if (off != p.size()) return bad("trailing bytes after the last field");
+  absl::Status v = ValidateFieldViews(fields, n, h.kind == RecordKind::kCheckpoint);
+  if (!v.ok()) return bad(std::string(v.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateFields(const Fields& fields, bool allow_checkpoint_fields) {
+  if (fields.size() > format::kMaxFields)
+    return absl::InvalidArgumentError(StrCat("too many fields: ", fields.size(), " > ", format::kMaxFields));
+  FieldView views[format::kMaxFields];
+  for (size_t i = 0; i < fields.size(); ++i) views[i] = {fields[i].first, fields[i].second};
+  return ValidateFieldViews(views, fields.size(), allow_checkpoint_fields);
+}
+
+absl::StatusOr<RecordHeader> CheckPayload(std::string_view payload, const Hash& leaf_hash) {
+  RecordHeader h;
+  FieldView views[format::kMaxFields];
+  size_t n = 0;
+  TG_RETURN_IF_ERROR(ParsePayload(payload, h, views, n));
+  h.hash = leaf_hash;
+  return h;
 }
 
 std::string EncodePayload(uint64_t seq, int64_t time_ns, RecordKind kind, const Hash& prev_hash,
@@ -114,37 +177,21 @@ std::string EncodePayload(uint64_t seq, int64_t time_ns, RecordKind kind, const 
   return s;
 }
 
-absl::StatusOr<Record> DecodePayload(std::string_view p) {
-  auto bad = [](std::string_view why) { return absl::DataLossError(StrCat("malformed record: ", why)); };
-  if (p.size() < format::kPayloadFixedSize) return bad("shorter than the fixed header");
-  if (p.size() > format::kMaxPayloadSize) return bad("longer than the maximum payload");
-  if (static_cast<uint8_t>(p[0]) != format::kPayloadVersion) return bad("unknown version");
+absl::StatusOr<Record> DecodePayload(std::string_view p) { return DecodePayload(p, LeafHash(p)); }
+
+absl::StatusOr<Record> DecodePayload(std::string_view p, const Hash& leaf_hash) {
+  RecordHeader h;
+  FieldView views[format::kMaxFields];
+  size_t n = 0;
+  TG_RETURN_IF_ERROR(ParsePayload(p, h, views, n));
   Record r;
-  r.seq = GetLE(p.data() + 1, 8);
-  r.time_ns = static_cast<int64_t>(GetLE(p.data() + 9, 8));
-  uint16_t kind = static_cast<uint16_t>(GetLE(p.data() + 17, 2));
-  if (kind == 0 || kind > kMaxRecordKind) return bad(StrCat("unknown kind ", kind));
-  r.kind = static_cast<RecordKind>(kind);
-  std::memcpy(r.prev_hash.data(), p.data() + 19, 32);
-  size_t count = static_cast<uint8_t>(p[51]);
-  size_t off = format::kPayloadFixedSize;
-  r.fields.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
-    if (off + 1 > p.size()) return bad("truncated field name length");
-    size_t nlen = static_cast<uint8_t>(p[off++]);
-    if (off + nlen + 2 > p.size()) return bad("truncated field name");
-    std::string name(p.substr(off, nlen));
-    off += nlen;
-    size_t vlen = GetLE(p.data() + off, 2);
-    off += 2;
-    if (off + vlen > p.size()) return bad("truncated field value");
-    r.fields.emplace_back(std::move(name), std::string(p.substr(off, vlen)));
-    off += vlen;
-  }
-  if (off != p.size()) return bad("trailing bytes after the last field");
-  absl::Status v = ValidateFields(r.fields, r.kind == RecordKind::kCheckpoint);
-  if (!v.ok()) return bad(std::string(v.message()));
-  r.hash = LeafHash(p);
+  r.seq = h.seq;
+  r.time_ns = h.time_ns;
+  r.kind = h.kind;
+  r.prev_hash = h.prev_hash;
+  r.hash = leaf_hash;
+  r.fields.reserve(n);
+  for (size_t i = 0; i < n; ++i) r.fields.emplace_back(std::string(views[i].first), std::string(views[i].second));
   return r;
 }
 

@@ -1,14 +1,22 @@
 #include "taogate/ledger/segment.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/cord.h"
+#include "taogate/common/fd.h"
 #include "taogate/common/hex.h"
+#include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/ledger/ledger_format.h"
 
@@ -22,17 +30,35 @@ uint32_t GetU32(const char* p) {
          uint32_t{static_cast<uint8_t>(p[2])} << 16 | uint32_t{static_cast<uint8_t>(p[3])} << 24;
 }
 
-absl::StatusOr<std::string> ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::UnavailableError(StrCat(path, ": cannot open"));
-  std::string s;
-  in.seekg(0, std::ios::end);
-  s.resize(static_cast<size_t>(in.tellg()));
-  in.seekg(0);
-  in.read(s.data(), static_cast<std::streamsize>(s.size()));
-  if (!in) return absl::UnavailableError(StrCat(path, ": read failed"));
-  return s;
-}
+// A read-only private mapping of a whole file (no copy into the heap).
+class MappedFile {
+ public:
+  static absl::StatusOr<MappedFile> Open(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return ErrnoStatus(errno, StrCat("open ", path));
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, StrCat("stat ", path));
+    MappedFile m;
+    m.size_ = static_cast<size_t>(st.st_size);
+    if (m.size_ == 0) return m;
+    void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+    if (p == MAP_FAILED) return ErrnoStatus(errno, StrCat("mmap ", path));
+    ::madvise(p, m.size_, MADV_SEQUENTIAL);
+    m.data_ = static_cast<const char*>(p);
+    return m;
+  }
+  MappedFile() = default;
+  MappedFile(MappedFile&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  MappedFile& operator=(MappedFile&&) = delete;
+  ~MappedFile() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
+  }
+  std::string_view view() const { return {data_ ? data_ : "", size_}; }
+
+ private:
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 // True if any CRC-valid frame starts after `from`: then the bad bytes before
 // it are not a torn final write but damage in the middle of the ledger.
@@ -43,6 +69,26 @@ bool AnyValidFrameAfter(std::string_view d, size_t from) {
     if (ParseFrame(d, pos).status == FrameStatus::kOk) return true;
   }
   return false;
+}
+
+// Leaf hashes of all payloads, split across the machine's cores.
+std::vector<Hash> LeafHashes(const std::vector<std::pair<size_t, std::string_view>>& frames) {
+  std::vector<Hash> out(frames.size());
+  auto work = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) out[i] = LeafHash(frames[i].second);
+  };
+  size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
+  if (frames.size() < 4096 || threads == 1) {
+    work(0, frames.size());
+    return out;
+  }
+  std::vector<std::thread> ts;
+  size_t chunk = (frames.size() + threads - 1) / threads;
+  for (size_t t = 1; t < threads; ++t)
+    ts.emplace_back(work, std::min(frames.size(), t * chunk), std::min(frames.size(), (t + 1) * chunk));
+  work(0, std::min(frames.size(), chunk));
+  for (auto& t : ts) t.join();
+  return out;
 }
 
 }  // namespace
@@ -148,8 +194,9 @@ absl::StatusOr<ScanOutcome> ScanLedger(const std::string& dir, const RecordVisit
   for (size_t si = 0; si < out.segments.size(); ++si) {
     SegmentInfo& seg = out.segments[si];
     bool last = si + 1 == out.segments.size();
-    auto data = ReadWhole(seg.path);
-    if (!data.ok()) return data.status();
+    auto mapped = MappedFile::Open(seg.path);
+    if (!mapped.ok()) return mapped.status();
+    std::optional<std::string_view> data = mapped->view();
     seg.file_bytes = data->size();
     auto hdr = DecodeSegmentHeader(*data);
     if (!hdr.ok()) {
@@ -163,36 +210,51 @@ absl::StatusOr<ScanOutcome> ScanLedger(const std::string& dir, const RecordVisit
       return CorruptionError(seq, seg.path, 0,
                              StrCat("segment starts at seq ", *hdr, " (file name says ", seg.first_seq,
                                     "), want ", seq, ": records missing or out of order"));
+    // Pass 1 (sequential, cheap): frame boundaries and CRCs, up to the first
+    // bad frame. Pass 2 (parallel): leaf hashes, the dominant cost. Pass 3
+    // (sequential): decode, seq and chain checks in seq order, so the first
+    // bad seq is reported even when a later frame is also bad.
+    std::vector<std::pair<size_t, std::string_view>> frames;
     size_t off = format::kSegmentHeaderSize;
+    std::optional<FrameParse> bad;
     while (off < data->size()) {
       FrameParse f = ParseFrame(*data, off);
       if (f.status != FrameStatus::kOk) {
-        uint64_t rest = data->size() - off;
-        if (last && rest <= kMaxTornTailBytes && !AnyValidFrameAfter(*data, off + 1)) {
-          out.torn_tail = TornTail{seq, si, off, rest, std::string(FrameStatusName(f.status))};
-          break;
-        }
-        return CorruptionError(seq, seg.path, off, FrameStatusName(f.status));
+        bad = f;
+        break;
       }
-      auto rec = DecodePayload(f.payload);
-      if (!rec.ok()) return CorruptionError(seq, seg.path, off, std::string(rec.status().message()));
+      frames.emplace_back(off, f.payload);
+      off = f.next;
+    }
+    std::vector<Hash> hashes = LeafHashes(frames);
+    for (size_t i = 0; i < frames.size(); ++i) {
+      auto [foff, payload] = frames[i];
+      auto rec = CheckPayload(payload, hashes[i]);
+      if (!rec.ok()) return CorruptionError(seq, seg.path, foff, std::string(rec.status().message()));
       if (rec->seq != seq)
-        return CorruptionError(seq, seg.path, off,
+        return CorruptionError(seq, seg.path, foff,
                                StrCat("found seq ", rec->seq, " where seq ", seq,
                                       " belongs: records missing, reordered or inserted"));
       if (rec->prev_hash != prev)
-        return CorruptionError(seq, seg.path, off,
+        return CorruptionError(seq, seg.path, foff,
                                seq == 0 ? std::string("first record's prev_hash is not zero")
                                         : StrCat("prev_hash does not match the hash of seq ", seq - 1,
                                                  ": seq ", seq - 1, " altered or seq ", seq, " forged"));
       if (visit) {
-        absl::Status s = visit(*rec, f.payload, si, off);
+        absl::Status s = visit(*rec, payload, seg.path, foff);
         if (!s.ok()) return s;
       }
       prev = rec->hash;
-      out.payload_bytes += f.payload.size();
+      out.payload_bytes += payload.size();
       ++seq;
-      off = f.next;
+    }
+    if (bad) {
+      uint64_t rest = data->size() - off;
+      if (last && rest <= kMaxTornTailBytes && !AnyValidFrameAfter(*data, off + 1)) {
+        out.torn_tail = TornTail{seq, si, off, rest, std::string(FrameStatusName(bad->status))};
+      } else {
+        return CorruptionError(seq, seg.path, off, FrameStatusName(bad->status));
+      }
     }
     seg.valid_bytes = out.torn_tail ? out.torn_tail->offset : data->size();
     if (out.torn_tail) break;

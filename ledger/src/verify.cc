@@ -88,10 +88,10 @@ std::string VerifySummary::OneLine() const {
 absl::StatusOr<VerifySummary> VerifyLedger(const std::string& dir, const std::optional<NoteVerifier>& key) {
   VerifySummary sum;
   MerkleTree tree;
-  auto scan = ScanLedger(dir, [&](const Record& r, std::string_view, size_t seg, uint64_t off) {
+  auto scan = ScanLedger(dir, [&](const RecordHeader& r, std::string_view payload, const std::string& seg, uint64_t off) {
     if (r.kind == RecordKind::kCheckpoint) {
-      // File path for messages: recomputed cheaply only on checkpoints.
-      TG_RETURN_IF_ERROR(CheckCheckpointRecord(r, tree, key, sum, StrCat("segment ", seg), off));
+      TG_ASSIGN_OR_RETURN(Record cp, DecodePayload(payload, r.hash));
+      TG_RETURN_IF_ERROR(CheckCheckpointRecord(cp, tree, key, sum, seg, off));
     }
     tree.Append(r.hash);
     return absl::OkStatus();

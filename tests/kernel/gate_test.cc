@@ -32,6 +32,22 @@ TEST_F(EnforceTest, GovernedConnectToProtectedTcpIsEperm) {
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", open.port); }), 0);
 }
 
+// TCP Fast Open connects from sendto(): must go through the same hook.
+TEST_F(EnforceTest, FastOpenSendtoIsDenied) {
+  Listener prot = ListenTcp();
+  Protect(StrCat("tcp:127.0.0.1:", prot.port));
+  EXPECT_EQ(RunIn(a_.path(), [&] {
+              UniqueFd fd(socket(AF_INET, SOCK_STREAM, 0));
+              sockaddr_in sa{};
+              sa.sin_family = AF_INET;
+              sa.sin_port = htons(prot.port);
+              sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+              ssize_t n = sendto(fd.get(), "x", 1, MSG_FASTOPEN,
+                                 reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+              return n >= 0 ? 0 : errno;
+            }), EPERM);
+}
+
 TEST_F(EnforceTest, UngovernedProcessIsUnaffected) {
   Listener prot = ListenTcp();
   Protect(StrCat("tcp:127.0.0.1:", prot.port));
@@ -69,6 +85,30 @@ TEST_F(EnforceTest, MoreSpecificPrefixDoesNotHideBroaderProtection) {
   Protect(StrCat("tcp:127.0.0.1:", other.port));  // /32, another port
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), EPERM);
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", other.port); }), EPERM);
+}
+
+TEST_F(EnforceTest, EveryPortTargetIsDenied) {
+  Listener l = ListenTcp();
+  Protect("tcp:127.0.0.0/24:*");
+  EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), EPERM);
+  auto t = ParseTarget("tcp:127.0.0.0/24:*");
+  ASSERT_TRUE(gate_->RemoveTarget(*t).ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), 0);
+}
+
+// The hook skips the tries when no entry has the destination's port; the
+// port counts must stay right as overlapping targets come and go.
+TEST_F(EnforceTest, RemovingOneTargetKeepsOthersWithTheSamePort) {
+  Listener l = ListenTcp();
+  Protect(StrCat("tcp:127.0.0.1:", l.port));
+  Protect(StrCat("tcp:127.0.0.0/8:", l.port));
+  Protect(StrCat("tcp:127.0.0.0/8:", l.port));  // re-adding must not double count
+  auto narrow = ParseTarget(StrCat("tcp:127.0.0.1:", l.port));
+  ASSERT_TRUE(gate_->RemoveTarget(*narrow).ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), EPERM);
+  auto wide = ParseTarget(StrCat("tcp:127.0.0.0/8:", l.port));
+  ASSERT_TRUE(gate_->RemoveTarget(*wide).ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), 0);
 }
 
 TEST_F(EnforceTest, UdpSendmsgAndConnectedUdpAreDenied) {
@@ -147,7 +187,11 @@ TEST_F(EnforceTest, RawSocketCreationIsDenied) {
   EXPECT_EQ(RunIn("", [] { return socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) >= 0 ? 0 : errno; }), 0);
 }
 
-TEST_F(EnforceTest, PacketSocketKillsGovernedProcess) {
+TEST_F(EnforceTest, PacketSocketKillsGovernedProcessWithSyscallHook) {
+  gate_.reset();
+  ASSERT_TRUE(Gate::Detach(pin_root_).ok());
+  gate_ = OpenGate(Mode::kProtectListed, /*syscall_hook_always=*/true);
+  ASSERT_NE(gate_, nullptr);
   EXPECT_EQ(RunIn(a_.path(), [] {
               int fd = socket(AF_PACKET, SOCK_RAW, 0);
               (void)fd;
@@ -179,12 +223,20 @@ TEST_F(EnforceTest, ProbeReportsOnlyWhatAttached) {
     }
     return HookState::kAbsent;
   };
-  for (const char* h : {"connect4", "connect6", "sendmsg4", "sendmsg6", "skb_egress"}) {
+  for (const char* h : {"connect4", "connect6", "sendmsg4", "sendmsg6"}) {
     EXPECT_EQ(state(r, h), HookState::kEnforcing) << h;
     EXPECT_EQ(state(pinned, h), HookState::kEnforcing) << h;
   }
   EXPECT_EQ(state(r, "connect_unix"), HookState::kDegraded);
   EXPECT_EQ(state(r, "lsm/socket_connect"), HookState::kAbsent);
+  // On-demand hooks: absent until a quarantine needs them.
+  EXPECT_EQ(state(r, "skb_egress"), HookState::kAbsent);
+  EXPECT_EQ(state(pinned, "skb_egress"), HookState::kAbsent);
+  ASSERT_TRUE(gate_->Quarantine(IdOf(b_.path()), QuarantineMode::kNetwork).ok());
+  EXPECT_EQ(state(gate_->Probe(), "skb_egress"), HookState::kEnforcing);
+  EXPECT_EQ(state(Gate::ProbePinned(pin_root_), "skb_ingress"), HookState::kEnforcing);
+  ASSERT_TRUE(gate_->Release(IdOf(b_.path())).ok());
+  EXPECT_EQ(state(Gate::ProbePinned(pin_root_), "skb_egress"), HookState::kAbsent);
   gate_.reset();
   ASSERT_TRUE(Gate::Detach(pin_root_).ok());
   ProbeReport after = Gate::ProbePinned(pin_root_);

@@ -131,6 +131,22 @@ TEST_F(GrantTest, UdpAndUnixGrantsAreOneShot) {
   EXPECT_EQ(RunIn(b_.path(), [&] { return TryConnectUnix(path); }), EPERM);
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnectUnix(path); }), 0);
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnectUnix(path); }), EPERM);
+
+  DrainEvents();
+  ASSERT_EQ(events_.size(), 5u);
+  EXPECT_EQ(events_[0].hook, "sendmsg4");
+  EXPECT_EQ(events_[0].verdict, Verdict::kAllowGrant);
+  EXPECT_EQ(events_[0].proto, IPPROTO_UDP);
+  EXPECT_EQ(events_[0].tao_id, Tao(11));
+  EXPECT_EQ(events_[1].verdict, Verdict::kDeny);
+  EXPECT_EQ(events_[2].hook, "connect_unix");
+  EXPECT_EQ(events_[2].verdict, Verdict::kDeny);
+  EXPECT_EQ(events_[2].cgroup_id, IdOf(b_.path()));
+  EXPECT_EQ(events_[3].verdict, Verdict::kAllowGrant);
+  EXPECT_EQ(events_[3].family, AF_UNIX);
+  EXPECT_EQ(events_[3].tao_id, Tao(12));
+  EXPECT_EQ(events_[3].address, path.substr(0, 16));
+  EXPECT_EQ(events_[4].verdict, Verdict::kDeny);
 }
 
 TEST_F(GrantTest, EventsCarryTheDecisionFields) {

@@ -203,11 +203,12 @@ void GateTest::TearDown() {
   root_ = ScopedCgroup();
 }
 
-std::unique_ptr<Gate> GateTest::OpenGate(Mode mode) {
+std::unique_ptr<Gate> GateTest::OpenGate(Mode mode, bool syscall_hook_always) {
   GateOptions o;
   o.pin_root = pin_root_;
   o.governed_cgroup = root_.path();
   o.mode = mode;
+  o.syscall_hook_always = syscall_hook_always;
   auto g = Gate::OpenOrAdopt(o);
   EXPECT_TRUE(g.ok()) << g.status();
   return g.ok() ? std::move(*g) : nullptr;

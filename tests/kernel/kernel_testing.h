@@ -63,7 +63,7 @@ class GateTest : public ::testing::Test {
   void TearDown() override;
 
   // Opens (or adopts) the gate for this test's governed root.
-  std::unique_ptr<Gate> OpenGate(Mode mode = Mode::kProtectListed);
+  std::unique_ptr<Gate> OpenGate(Mode mode = Mode::kProtectListed, bool syscall_hook_always = false);
   void Protect(const std::string& spec);
   uint64_t IdOf(const std::string& cgroup);
   // Drains pending events into events_.

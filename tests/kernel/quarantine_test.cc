@@ -107,6 +107,34 @@ TEST_F(QuarantineTest, KillModeKillsOnNextSyscallOnly) {
     }
   }
   EXPECT_TRUE(saw_kill);
+  // The global syscall hook exists only while a kill is engaged.
+  auto sys_enter = [&] {
+    for (const auto& h : Gate::ProbePinned(pin_root_).hooks) {
+      if (h.name == "sys_enter") return h.state;
+    }
+    return HookState::kAbsent;
+  };
+  EXPECT_EQ(sys_enter(), HookState::kDegraded);
+  ASSERT_TRUE(gate_->Release(IdOf(a_.path())).ok());
+  EXPECT_EQ(sys_enter(), HookState::kAbsent);
+  EXPECT_FALSE(bystander.Wait(100).has_value());
+}
+
+TEST_F(QuarantineTest, KillQuarantineSurvivesLoaderRestart) {
+  ASSERT_TRUE(gate_->Quarantine(IdOf(a_.path()), QuarantineMode::kKill).ok());
+  gate_.reset();  // the loader goes away; the pinned kill hook stays
+  Child victim(a_.path(), [] {
+    for (;;) (void)getppid();
+    return 0;
+  });
+  EXPECT_EQ(victim.Wait(5000), 128 + SIGKILL);
+  gate_ = OpenGate();
+  ASSERT_NE(gate_, nullptr);
+  Child again(a_.path(), [] {
+    for (;;) (void)getppid();
+    return 0;
+  });
+  EXPECT_EQ(again.Wait(5000), 128 + SIGKILL);
 }
 
 TEST_F(QuarantineTest, QuarantineAllCoversEveryWorkloadButNotOutsiders) {

@@ -2,6 +2,7 @@
 // mlocked storage and wiping, fail-closed issuance. (The same paths with a
 // real TPM are in tpm_chain_test.cc and tpm_failure_test.cc.)
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -108,9 +109,18 @@ TEST(IssuingKeyTest, FailedRotationStopsIssuanceUntilTheRootReturns) {
   EXPECT_NE(st.message().find("root offline"), std::string::npos) << st;
   EXPECT_EQ(m->Current().status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(m->SignTao(testing::TaoBody()).status().code(), absl::StatusCode::kUnavailable);
+  auto down = m->Describe();
+  EXPECT_FALSE(down.issuing);
+  EXPECT_EQ(down.last_error, "root key could not certify a new issuing key: root offline");
+  EXPECT_TRUE(down.software_mode);
   root.up_ = true;
   ASSERT_TRUE(m->Rotate().ok());
   EXPECT_TRUE(m->SignTao(testing::TaoBody()).ok());
+  auto up = m->Describe();
+  EXPECT_TRUE(up.issuing);
+  EXPECT_TRUE(up.last_error.empty());
+  EXPECT_EQ(up.key_id, (*m->Current())->key_id());
+  EXPECT_EQ(up.rotations, 2u);
 }
 
 TEST(IssuingKeyTest, CreateFailsWithoutARoot) {
@@ -132,6 +142,21 @@ TEST(IssuingKeyTest, SchedulerRotatesAndReportsEachRotation) {
   m->StopScheduler();
   EXPECT_GE(seen.load(), 4);
   EXPECT_EQ(m->rotations(), static_cast<uint64_t>(seen.load()));
+}
+
+TEST(SoftwareRootSignerTest, LoadOrCreatePersistsOnePrivateKeyFile) {
+  taogate::testing::TempDir dir;
+  const std::string path = (dir.path() / "dev-root.pem").string();
+  auto first = SoftwareRootSigner::LoadOrCreate(path);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto second = SoftwareRootSigner::LoadOrCreate(path);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ((*second)->key_id(), (*first)->key_id());
+  EXPECT_TRUE((*second)->software_mode());
+  taogate::testing::WriteFile(path, "not a key");
+  EXPECT_EQ(SoftwareRootSigner::LoadOrCreate(path).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(IssuingKeyTest, InconsistentScheduleRefused) {

@@ -6,6 +6,7 @@
 #include "src/esys.h"
 #include "taogate/common/hex.h"
 #include "taogate/keys/keys_init.h"
+#include "taogate/keys/root_signer.h"
 
 namespace taogate::keys {
 namespace {
@@ -135,6 +136,51 @@ TEST_F(KeysInitTest, ForceRotatesToANewKey) {
 TEST_F(KeysInitTest, LeavesNoTransientObjectsBehind) {
   // swtpm has 3 object slots: a leak per init would fail the third round.
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Init(/*force=*/true).ok()) << i;
+  EXPECT_EQ(TransientObjects(), 0);
+}
+
+// Interop: the key id and the certificate signatures are what a third party
+// computes with the openssl CLI from the published PEM.
+TEST_F(KeysInitTest, KeyIdAndSignaturesCheckOutWithOpenSslCli) {
+  auto init = Init();
+  ASSERT_TRUE(init.ok());
+  auto dir = dir_.path();
+  taogate::testing::WriteFile(dir / "root.pem", init->public_key.ToPem());
+  auto der = RunCommand({"/usr/bin/openssl", "pkey", "-pubin", "-in", (dir / "root.pem").string(),
+                         "-outform", "DER", "-out", (dir / "root.der").string()});
+  ASSERT_EQ(der.exit_code, 0) << der.err;
+  EXPECT_EQ(ToHex(crypto::Sha256(taogate::testing::ReadFile(dir / "root.der"))),
+            ToHex(init->public_key.key_id()));
+
+  TpmRootSignerOptions so;
+  so.tcti = tcti();
+  auto root = TpmRootSigner::Open(so);
+  ASSERT_TRUE(root.ok()) << root.status();
+  std::string msg = std::string(kIssuerCertDomain) + "certificate body bytes";
+  auto sig = (*root)->Sign(msg);
+  ASSERT_TRUE(sig.ok()) << sig.status();
+  taogate::testing::WriteFile(dir / "msg.bin", msg);
+  taogate::testing::WriteFile(dir / "sig.der", *sig);
+  auto verify = RunCommand({"/usr/bin/openssl", "dgst", "-sha256", "-verify", (dir / "root.pem").string(),
+                            "-signature", (dir / "sig.der").string(), (dir / "msg.bin").string()});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find("Verified OK"), std::string::npos) << verify.out;
+}
+
+TEST_F(KeysInitTest, OwnerAuthorizationIsUsedWhenThePlatformSetOne) {
+  auto set = RunCommand({"/usr/bin/tpm2_changeauth", "-T", tcti(), "-c", "owner", "owner-secret"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  auto without = Init();
+  EXPECT_EQ(without.status().code(), absl::StatusCode::kPermissionDenied) << without.status();
+  EXPECT_NE(without.status().message().find("authorization"), std::string::npos) << without.status();
+  KeysInitOptions o;
+  o.tcti = tcti();
+  o.owner_auth = "wrong";
+  EXPECT_EQ(KeysInit(o).status().code(), absl::StatusCode::kPermissionDenied);
+  o.owner_auth = "owner-secret";
+  auto with = KeysInit(o);
+  ASSERT_TRUE(with.ok()) << with.status();
+  EXPECT_TRUE(with->created);
   EXPECT_EQ(TransientObjects(), 0);
 }
 

@@ -124,6 +124,18 @@ TEST_F(TrustBundleTest, FlippedSignatureByteRefused) {
   EXPECT_EQ(Verify(c.SerializeAsString()).code(), absl::StatusCode::kUnauthenticated);
 }
 
+TEST_F(TrustBundleTest, EverySingleBitFlipOfTheCertificateIsRefused) {
+  const std::string good = GoodCert();
+  TrustBundle bundle = BundleOf(*root_);
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string bad = good;
+      bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
+      EXPECT_FALSE(bundle.VerifyCertificate(bad, NowMs(), false).ok()) << "byte " << i << " bit " << bit;
+    }
+  }
+}
+
 TEST_F(TrustBundleTest, ExpiredCertificateRefused) {
   auto b = testing::CertBody(issuing_->public_key(), *root_);
   b.set_not_before_ms(NowMs() - 7'200'000);
@@ -227,6 +239,37 @@ TEST_F(TrustBundleTest, MalformedBundlesRefused) {
   EXPECT_EQ(TrustBundle::Parse(typo).status().code(), absl::StatusCode::kInvalidArgument);
   auto dup = TrustBundle::FromRoots({TrustedRoot{"a", root_->public_key()}, TrustedRoot{"b", root_->public_key()}});
   EXPECT_EQ(dup.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PublicKeyTest, OnlyP256AndEd25519RootsAreAccepted) {
+  for (const char* alg : {"RSA", "P-384"}) {
+    auto dir = taogate::testing::TempDir();
+    auto path = (dir.path() / "k.pem").string();
+    std::vector<std::string> gen = {"/usr/bin/openssl", "genpkey", "-out", path + ".key"};
+    if (std::string(alg) == "RSA") {
+      gen.insert(gen.begin() + 2, {"-algorithm", "RSA"});
+    } else {
+      gen.insert(gen.begin() + 2, {"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"});
+    }
+    ASSERT_EQ(taogate::testing::RunCommand(gen).exit_code, 0) << alg;
+    ASSERT_EQ(taogate::testing::RunCommand({"/usr/bin/openssl", "pkey", "-in", path + ".key", "-pubout",
+                                            "-out", path}).exit_code, 0);
+    auto k = PublicKey::FromPem(taogate::testing::ReadFile(path));
+    EXPECT_EQ(k.status().code(), absl::StatusCode::kInvalidArgument) << alg;
+  }
+}
+
+TEST(PublicKeyTest, DerPemRoundTripKeepsTheKeyId) {
+  auto root = *SoftwareRootSigner::Generate();
+  auto from_pem = PublicKey::FromPem(root->public_key().ToPem());
+  ASSERT_TRUE(from_pem.ok());
+  auto from_der = PublicKey::FromDer(root->public_key_der());
+  ASSERT_TRUE(from_der.ok());
+  EXPECT_EQ(from_pem->key_id(), root->key_id());
+  EXPECT_EQ(from_der->key_id(), root->key_id());
+  EXPECT_EQ(root->key_id(), crypto::Sha256(root->public_key_der()));
+  EXPECT_EQ(PublicKey::FromDer(root->public_key_der() + "x").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -209,6 +209,13 @@ TEST_F(LedgerTest, SegmentsRotateAndReadAcrossThem) {
   auto l = OpenOrDie(o);
   AppendSamples(*l, 10);
   for (uint64_t i = 0; i < 160; i += 13) EXPECT_EQ(l->Read(i)->fields, SampleFields(i));
+  uint64_t next = 3;
+  ASSERT_TRUE(l->Scan(3, [&](const Record& r) {
+                 EXPECT_EQ(r.seq, next++);
+                 EXPECT_EQ(r.fields, SampleFields(r.seq));
+                 return true;
+               }).ok());
+  EXPECT_EQ(next, 160u);
   auto v = VerifyLedger(dir_);
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_GE(v->segments, segs);
@@ -226,6 +233,28 @@ TEST_F(LedgerTest, OneWriterManyReaders) {
   EXPECT_EQ((*ro)->Size(), 4u);
   EXPECT_EQ((*ro)->Read(3)->fields, SampleFields(3));
   EXPECT_EQ((*ro)->Append(RecordKind::kIssued, {}).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace taogate::ledger
+
+namespace taogate::ledger {
+namespace {
+
+TEST(LedgerLiveTamperTest, ReadAndScanRefuseRecordsChangedUnderAnOpenLedger) {
+  taogate::testing::TempDir tmp;
+  std::string dir = (tmp.path() / "ledger").string();
+  auto l = testing::OpenOrDie(testing::Options(dir));
+  testing::AppendSamples(*l, 10);
+  std::string seg = testing::SegmentPath(dir);
+  testing::FlipByte(seg, testing::FrameOffsets(seg).at(6) + 8 + 40);
+  EXPECT_EQ(l->Read(6).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(l->Read(5).ok());
+  uint64_t seen = 0;
+  absl::Status s = l->Scan(0, [&](const Record&) { return ++seen > 0; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(BadSeq(s), 6u);
+  EXPECT_EQ(seen, 0u);  // the whole chunk is checked before fn sees any of it
 }
 
 }  // namespace

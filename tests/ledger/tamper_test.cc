@@ -180,3 +180,48 @@ TEST_F(TamperTest, GarbageInsteadOfASegmentHeader) {
 
 }  // namespace
 }  // namespace taogate::ledger
+
+namespace taogate::ledger {
+namespace {
+
+// Segments over 4096 records are hashed on several threads; the first bad
+// seq must still be the one reported.
+TEST(TamperLargeTest, ParallelScanStillNamesTheFirstBadSeq) {
+  taogate::testing::TempDir tmp;
+  std::string dir = (tmp.path() / "ledger").string();
+  {
+    auto o = testing::Options(dir);
+    o.fsync = false;
+    auto l = testing::OpenOrDie(o);
+    testing::AppendSamples(*l, 6000);
+  }
+  ASSERT_TRUE(VerifyLedger(dir).ok());
+  {
+    // Scan (used to rebuild indexes) crosses its 1 MiB read chunks seamlessly.
+    auto ro = testing::Options(dir);
+    ro.read_only = true;
+    auto l = testing::OpenOrDie(ro);
+    uint64_t next = 0;
+    ASSERT_TRUE(l->Scan(0, [&](const Record& r) { return r.seq == next++; }).ok());
+    EXPECT_EQ(next, 6000u);
+  }
+  std::string seg = testing::SegmentPath(dir);
+  auto offs = testing::FrameOffsets(seg);
+  // Break the chain at 4500 (valid CRC) and the CRC at 5200: 4500 comes first.
+  {
+    std::string d = testing::ReadBytes(seg);
+    std::string frame = testing::FrameAt(d, offs[4500]);
+    Record r = *DecodePayload(frame.substr(format::kFrameHeaderSize));
+    r.fields[0].second = "tao-F500";  // same length
+    std::string nf = EncodeFrame(EncodePayload(r.seq, r.time_ns, r.kind, r.prev_hash, r.fields));
+    ASSERT_EQ(nf.size(), frame.size());
+    d.replace(offs[4500], nf.size(), nf);
+    testing::WriteBytes(seg, d);
+  }
+  testing::FlipByte(seg, offs[5200] + format::kFrameHeaderSize + 3);
+  auto v = VerifyLedger(dir);
+  EXPECT_EQ(BadSeq(v.status()), 4501u) << v.status();
+}
+
+}  // namespace
+}  // namespace taogate::ledger

@@ -21,6 +21,13 @@
  *   into one entry per port by the loader. IPv4-mapped IPv6 destinations are
  *   looked up in tg_targets4.
  *
+ * tg_target_ports (HASH): key struct tg_port_key {proto, port (host order)},
+ *   value u32 = number of exact-port LPM entries (either family, any kind)
+ *   with that proto and port. Together with tg_config.anyport_targets it
+ *   lets the hook skip both LPM lookups in protect mode when no entry can
+ *   match. The loader keeps it a superset of the tries: it counts up before
+ *   inserting into a trie and down only after deleting from it.
+ *
  * tg_unix_targets (HASH): key struct tg_unix_key (sun_path bytes, truncated
  *   at the first NUL for pathname sockets, zero padded; abstract sockets keep
  *   their leading NUL and their exact length), value struct tg_target_val.
@@ -87,7 +94,7 @@ enum tg_hook {
 };
 
 enum tg_counter {
-	TG_CNT_CHECKED = 0,        /* governed connect/sendmsg seen */
+	TG_CNT_CHECKED = 0,        /* governed connect/sendmsg that needed a grant */
 	TG_CNT_ALLOW_GRANT,
 	TG_CNT_DENY,
 	TG_CNT_DENY_EXPIRED,
@@ -118,6 +125,12 @@ struct tg_lpm6_key {
 struct tg_target_val {
 	__u32 kind;      /* enum tg_target_kind */
 	__u32 rule_id;
+};
+
+struct tg_port_key {
+	__u16 port;
+	__u8 proto;
+	__u8 pad;          /* must be 0 */
 };
 
 struct tg_unix_key {
@@ -155,7 +168,7 @@ struct tg_config {
 	__u32 kill_armed;        /* non-zero while any KILL quarantine exists */
 	__u32 unix_protected;    /* non-zero while tg_unix_targets has a PROTECT */
 	__u32 quarantine_armed;  /* non-zero while tg_quarantine is non-empty */
-	__u32 pad;
+	__u32 anyport_targets;   /* any-port (port 0) entries in the IP tries */
 };
 
 struct tg_decision_event {

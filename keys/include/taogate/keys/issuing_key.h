@@ -113,6 +113,19 @@ class IssuingKeyManager {
   // Stops the scheduler and releases (wipes) the current key for good.
   void Shutdown();
 
+  // For the governor's status API and metrics.
+  struct Status {
+    bool software_mode = false;  // shown to operators: development mode
+    bool issuing = false;        // Current() would succeed now
+    KeyId key_id{};              // current issuing key (zero if none)
+    KeyId root_key_id{};
+    uint64_t counter = 0;
+    int64_t not_after_ms = 0;
+    uint64_t rotations = 0;
+    std::string last_error;      // empty after a successful rotation
+  };
+  Status Describe() const;
+
   bool software_mode() const { return root_->software_mode(); }
   uint64_t rotations() const;
   absl::Status last_rotation_status() const;

@@ -28,6 +28,9 @@ struct KeysInitOptions {
   bool force = false;
   // If set, an existing key is adopted only if it has this id.
   std::optional<KeyId> expected_key_id;
+  // Owner hierarchy authorization, if the platform set one (needed to create
+  // the SRK and to persist/evict). At most 64 bytes; wiped after use.
+  std::string owner_auth;
 };
 
 struct KeysInitResult {

@@ -47,8 +47,11 @@ struct TpmRootSignerOptions {
 // thread-safe). Sign() queues a request to it and waits. After any TPM error
 // the worker drops its context, and the next request reconnects, re-reads
 // the key and checks it is still the same key (so a TPM that went away and
-// came back recovers by itself). Destruction stops the worker and closes the
-// context; pending requests fail with Cancelled.
+// came back recovers by itself). Every TPM signature is verified against the
+// pinned public key before it is returned (a key swapped at the handle, or a
+// faulty TPM, yields FailedPrecondition, never a bad signature).
+// Destruction stops the worker and closes the context; pending requests fail
+// with Cancelled.
 class TpmRootSigner final : public RootSigner {
  public:
   // Connects and reads the key; Unavailable if the TPM is missing or busy,

@@ -63,6 +63,15 @@ struct Record {
   std::optional<std::string_view> Field(std::string_view name) const;
 };
 
+// A record without its fields (what a scan needs for most records).
+struct RecordHeader {
+  uint64_t seq = 0;
+  int64_t time_ns = 0;
+  RecordKind kind = RecordKind::kIssued;
+  Hash prev_hash{};
+  Hash hash{};
+};
+
 bool IsAllowedFieldName(std::string_view name);
 bool IsCheckpointFieldName(std::string_view name);
 // InvalidArgument naming the offending field: unknown name, duplicate name,
@@ -76,6 +85,11 @@ std::string EncodePayload(uint64_t seq, int64_t time_ns, RecordKind kind, const 
 // Strict decoder: DataLoss on any malformation (bad version, unknown kind,
 // truncated or trailing bytes, non-allowlisted or invalid field). Fills hash.
 absl::StatusOr<Record> DecodePayload(std::string_view payload);
+// Same, with the leaf hash already computed by the caller (= LeafHash(payload)).
+absl::StatusOr<Record> DecodePayload(std::string_view payload, const Hash& leaf_hash);
+
+// Validates a payload exactly as DecodePayload does, without copying fields.
+absl::StatusOr<RecordHeader> CheckPayload(std::string_view payload, const Hash& leaf_hash);
 
 // Frame = u32 len || u32 crc32c(len bytes || payload) || payload.
 std::string EncodeFrame(std::string_view payload);

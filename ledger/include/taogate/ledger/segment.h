@@ -44,8 +44,9 @@ struct SegmentInfo {
   uint64_t file_bytes = 0;
 };
 
-// Incomplete or corrupt bytes at the very end of the last segment: what a
-// crash during a write leaves. Never accepted anywhere else.
+// Incomplete or corrupt bytes at the very end of the last segment, with no
+// whole valid frame after them: what a crash during a write leaves. Bad bytes
+// followed by any CRC-valid frame, or in an earlier segment, are corruption.
 struct TornTail {
   uint64_t seq = 0;  // seq the first bad frame would have had
   size_t segment = 0;
@@ -61,10 +62,12 @@ struct ScanOutcome {
   std::optional<TornTail> torn_tail;
 };
 
-// Called for each valid record in seq order with its segment index and frame
-// offset. A non-OK return stops the scan and is returned by ScanLedger.
+// Called for each valid record in seq order with its header (already fully
+// validated), payload bytes (DecodePayload them for the fields), segment
+// file path and frame offset. A non-OK return stops the scan and is returned.
 using RecordVisitor =
-    std::function<absl::Status(const Record& r, std::string_view payload, size_t segment, uint64_t offset)>;
+    std::function<absl::Status(const RecordHeader& r, std::string_view payload, const std::string& segment_path,
+                               uint64_t offset)>;
 
 // Largest tail (from the first bad frame to end of file) still treated as a
 // torn write rather than corruption; a group-commit batch is capped below it.
