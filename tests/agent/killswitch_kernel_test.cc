@@ -165,5 +165,32 @@ TEST_F(KillSwitchKernelTest, StrictModeRefusesSoftwareRoots) {
   EXPECT_TRUE(st->strict_keys());
 }
 
+TEST_F(KillSwitchKernelTest, TaogatectlOperatesTheAgent) {
+  StartAgent();
+  std::string ctl = taogate::testing::BinPath("taogatectl");
+  auto engage = taogate::testing::RunCommand(
+      {ctl, "agent", "--socket", operator_sock_, "killswitch", "engage", "--workload", "w1", "--reason", "cli drill"});
+  EXPECT_EQ(engage.exit_code, 0) << engage.err;
+  EXPECT_TRUE(RunIn("w1", {"connect", "127.0.0.1", OpenPort()}).Has("CONNECT ERR EPERM"));
+  auto status = taogate::testing::RunCommand({ctl, "agent", "--socket", operator_sock_, "status"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("\"quarantined_workloads\": \"1\""), std::string::npos) << status.out;
+  auto tail = taogate::testing::RunCommand({ctl, "agent", "--socket", operator_sock_, "ledger-tail", "-n", "5"});
+  EXPECT_EQ(tail.exit_code, 0) << tail.err;
+  EXPECT_NE(tail.out.find("KILLSWITCH"), std::string::npos) << tail.out;
+  auto proof = taogate::testing::RunCommand({ctl, "agent", "--socket", operator_sock_, "ledger-proof", "0"});
+  EXPECT_EQ(proof.exit_code, 0) << proof.err;
+  EXPECT_NE(proof.out.find("root_hex"), std::string::npos) << proof.out;
+  auto release = taogate::testing::RunCommand(
+      {ctl, "agent", "--socket", operator_sock_, "killswitch", "release", "--workload", "w1"});
+  EXPECT_EQ(release.exit_code, 0) << release.err;
+  EXPECT_TRUE(RunIn("w1", {"connect", "127.0.0.1", OpenPort()}).Has("CONNECT OK"));
+  // A workload redeems with `taogatectl redeem`; operator commands from the
+  // workload socket are refused.
+  auto refused = taogate::testing::RunCommand({ctl, "agent", "--socket", workload_sock_, "status"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("OPERATOR_ONLY"), std::string::npos) << refused.err;
+}
+
 }  // namespace
 }  // namespace taogate::agent::testing

@@ -2,7 +2,7 @@
 // ledger RecordKinds:
 //   kConsumed -> CONSUMED        kExercised -> EXERCISED
 //   kRejected -> REJECTED        kDenied    -> DENIED (kernel denials, aggregated)
-//   kKillSwitch -> KILL_SWITCH   kOperatorRefused -> REJECTED (reason_code OPERATOR_ONLY)
+//   kKillSwitch -> KILLSWITCH    kOperatorRefused -> REJECTED (reason_code OPERATOR_ONLY)
 // Field names must be in the ledger's allowlist (record.h); anything else is
 // InvalidArgument from the ledger, which callers treat as "not recorded"
 // (fail closed).

@@ -3,7 +3,7 @@
 //
 // Kill switch: engage writes the pinned quarantine map (per workload) or the
 // pinned config's quarantine_all (scope all) FIRST -- the protective action
-// never waits for anything -- then appends KILL_SWITCH to the ledger; release
+// never waits for anything -- then appends KILLSWITCH to the ledger; release
 // appends KILL_SWITCH durably FIRST and only then clears the map, so no
 // release is ever unrecorded. Both live in bpffs pins, so they survive agent
 // restarts, and neither needs the governor.
