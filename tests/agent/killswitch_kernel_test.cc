@@ -93,8 +93,12 @@ TEST_F(KillSwitchKernelTest, SurvivesAgentRestartAndAgentAbsence) {
   StartAgent();
   ASSERT_TRUE(Engage("w1").ok());
   StopAgent();
-  // No agent at all: the pinned quarantine still denies.
+  // No agent at all: the pinned quarantine still denies, and so does the
+  // default deny of protected targets for everyone else (SIGTERM left the
+  // gate enforcing).
   EXPECT_TRUE(RunIn("w1", {"connect", "127.0.0.1", OpenPort()}).Has("CONNECT ERR EPERM"));
+  EXPECT_TRUE(RunIn("w2", {"connect", "127.0.0.1", std::to_string(protected_->port())}).Has("CONNECT ERR EPERM"));
+  EXPECT_TRUE(RunIn("w2", {"connect", "127.0.0.1", OpenPort()}).Has("CONNECT OK"));
   StartAgent();
   EXPECT_TRUE(RunIn("w1", {"connect", "127.0.0.1", OpenPort()}).Has("CONNECT ERR EPERM"));
   auto st = Operator()->Status();
