@@ -5,6 +5,8 @@
 // map. Every TAO targets its own port so grants never collide.
 //
 // Needs root (bpffs, cgroups); without it prints a note and reports nothing.
+// TG_BENCH_NOFSYNC=1 turns the ledger fsync off (diagnosis only: it shows
+// how much of the latency is the disk; reported figures always fsync).
 // Workload processes are forked before any thread exists in this process.
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -190,6 +192,7 @@ int main(int argc, char** argv) {
   cfg.metrics_port = -1;
   cfg.protected_targets = {"tcp:127.0.0.2:*"};
   cfg.log_level = "warn";
+  cfg.ledger_fsync = getenv("TG_BENCH_NOFSYNC") == nullptr;
   log::SetLevel(log::Level::kWarn);
   auto daemon = agent::AgentDaemon::Start(cfg);
   if (!daemon.ok()) {
