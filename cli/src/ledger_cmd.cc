@@ -23,6 +23,7 @@ using Json = nlohmann::ordered_json;
 struct Args {
   std::string dir;
   std::string pubkey;
+  std::vector<std::string> witness;
   uint64_t seq = 0;
   uint64_t size = 0;
   uint64_t from = 0;
@@ -66,7 +67,15 @@ int Verify() {
     if (!k.ok()) return Fail(StrCat(A().pubkey, ": ", k.status().message()), 2);
     key = *k;
   }
-  auto sum = ledger::VerifyLedger(A().dir, key);
+  std::vector<std::string> notes;
+  for (const auto& path : A().witness) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Fail(StrCat(path, ": cannot open"), 2);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    notes.push_back(ss.str());
+  }
+  auto sum = ledger::VerifyLedger(A().dir, key, notes);
   if (!sum.ok()) {
     auto seq = ledger::BadSeq(sum.status());
     if (!seq) return Fail(StrCat("ledger verify: ", sum.status().message()), 2);
@@ -132,6 +141,8 @@ void Register(CLI::App& root) {
       "verify", "Check framing, hash chain, Merkle roots and checkpoint signatures; exit 0 iff intact");
   dir(verify);
   verify->add_option("--pubkey", A().pubkey, "Checkpoint key: PEM Ed25519 public key or C2SP vkey");
+  verify->add_option("--checkpoint", A().witness,
+                     "A checkpoint note kept elsewhere (witness); the ledger must contain its tree (repeatable)");
   verify->callback([] { ExitCode() = Verify(); });
 
   auto* tail = cmd->add_subcommand("tail", "Print the last records as JSON lines");

@@ -41,32 +41,28 @@ absl::Status CheckCheckpointRecord(const Record& r, const MerkleTree& tree, cons
   return absl::OkStatus();
 }
 
-// DIR/checkpoint (the latest note, also held by witnesses) must describe a
-// prefix of this ledger: catches truncation at a record boundary.
-absl::Status CheckCheckpointFile(const std::string& dir, const MerkleTree& tree,
-                                 const std::optional<NoteVerifier>& key, VerifySummary& sum) {
-  std::string path = StrCat(dir, "/checkpoint");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::OkStatus();
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto fail = [&](uint64_t seq, std::string_view why) { return CorruptionError(seq, path, 0, why); };
-  auto parsed = ParseSignedNote(ss.str());
-  if (!parsed.ok()) return fail(tree.Size(), StrCat("checkpoint file: ", parsed.status().message()));
+// A signed note (DIR/checkpoint or a witness's copy) must describe a prefix of
+// this ledger: catches removal of records at a record boundary, which the
+// chain alone cannot see.
+absl::Status CheckNoteAgainstTree(std::string_view text, const std::string& label, const MerkleTree& tree,
+                                  const std::optional<NoteVerifier>& key) {
+  auto fail = [&](uint64_t seq, std::string_view why) { return CorruptionError(seq, label, 0, why); };
+  auto parsed = ParseSignedNote(text);
+  if (!parsed.ok()) return fail(tree.Size(), StrCat("checkpoint note: ", parsed.status().message()));
   auto body = ParseCheckpointBody(parsed->body);
-  if (!body.ok()) return fail(tree.Size(), StrCat("checkpoint file: ", body.status().message()));
+  if (!body.ok()) return fail(tree.Size(), StrCat("checkpoint note: ", body.status().message()));
+  if (key) {
+    absl::Status s = VerifyNote(*parsed, *key);
+    if (!s.ok()) return fail(body->tree_size, StrCat("checkpoint note signature: ", s.message()));
+  }
   if (body->tree_size > tree.Size())
-    return fail(tree.Size(), StrCat("checkpoint file covers ", body->tree_size, " records but the ledger has ",
+    return fail(tree.Size(), StrCat("checkpoint note covers ", body->tree_size, " records but the ledger has ",
                                     tree.Size(), ": records from seq ", tree.Size(), " were removed"));
   auto root = tree.RootAt(body->tree_size);
   if (!root.ok() || *root != body->root)
     return fail(body->tree_size == 0 ? 0 : body->tree_size - 1,
-                StrCat("checkpoint file root does not match records 0..", body->tree_size - 1));
-  if (key) {
-    absl::Status s = VerifyNote(*parsed, *key);
-    if (!s.ok()) return fail(body->tree_size, StrCat("checkpoint file signature: ", s.message()));
-  }
-  sum.checkpoint_file_checked = true;
+                StrCat("checkpoint note root does not match records 0..", body->tree_size - 1,
+                       ": the ledger was rewritten"));
   return absl::OkStatus();
 }
 
@@ -82,10 +78,16 @@ std::string VerifySummary::OneLine() const {
   }
   if (last_checkpoint_size) s += StrCat(", last checkpoint at size ", *last_checkpoint_size);
   s += StrCat(", ", unsigned_tail, " records after the last checkpoint");
+  if (witness_notes_checked > 0) s += StrCat(", consistent with ", witness_notes_checked, " witness checkpoints");
   return s;
 }
 
 absl::StatusOr<VerifySummary> VerifyLedger(const std::string& dir, const std::optional<NoteVerifier>& key) {
+  return VerifyLedger(dir, key, {});
+}
+
+absl::StatusOr<VerifySummary> VerifyLedger(const std::string& dir, const std::optional<NoteVerifier>& key,
+                                           const std::vector<std::string>& witness_notes) {
   VerifySummary sum;
   MerkleTree tree;
   auto scan = ScanLedger(dir, [&](const RecordHeader& r, std::string_view payload, const std::string& seg, uint64_t off) {
@@ -107,7 +109,17 @@ absl::StatusOr<VerifySummary> VerifyLedger(const std::string& dir, const std::op
   sum.records = scan->records;
   sum.segments = scan->segments.size();
   sum.payload_bytes = scan->payload_bytes;
-  TG_RETURN_IF_ERROR(CheckCheckpointFile(dir, tree, key, sum));
+  std::string path = StrCat(dir, "/checkpoint");
+  std::ifstream in(path, std::ios::binary);
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    TG_RETURN_IF_ERROR(CheckNoteAgainstTree(ss.str(), path, tree, key));
+    sum.checkpoint_file_checked = true;
+  }
+  for (size_t i = 0; i < witness_notes.size(); ++i)
+    TG_RETURN_IF_ERROR(CheckNoteAgainstTree(witness_notes[i], StrCat("witness note ", i + 1), tree, key));
+  sum.witness_notes_checked = witness_notes.size();
   sum.unsigned_tail = sum.last_checkpoint_size ? sum.records - *sum.last_checkpoint_size - 1 : sum.records;
   TG_ASSIGN_OR_RETURN(sum.root, tree.RootAt(tree.Size()));
   return sum;

@@ -3,6 +3,7 @@
 // allow-by-grant and deny reported on the ring buffer.
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -90,6 +91,31 @@ TEST_F(GrantTest, GrantIsForOneTargetOnly) {
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", other.port); }), EPERM);
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", prot_.port, SOCK_DGRAM); }), EPERM);
   EXPECT_EQ(ConnectFrom(a_.path()), 0);
+}
+
+TEST_F(GrantTest, WorkloadIdOfPidResolvesNestedCallers) {
+  auto c = ScopedCgroup::Create(a_.path() + "/container");
+  ASSERT_TRUE(c.ok());
+  int ctl[2];
+  ASSERT_EQ(pipe(ctl), 0);
+  Child nested(c->path(), [&] {
+    char x;
+    return read(ctl[0], &x, 1) == 1 ? 0 : 1;
+  });
+  // Wait until the child has moved itself.
+  for (int i = 0; i < 200; ++i) {
+    auto cg = CgroupPathOfPid(nested.pid());
+    if (cg.ok() && *cg == c->path()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto id = gate_->WorkloadIdOfPid(nested.pid());
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, IdOf(a_.path()));
+  EXPECT_EQ(gate_->WorkloadIdOfPid(getpid()).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_EQ(write(ctl[1], "x", 1), 1);
+  EXPECT_EQ(nested.Wait(5000), 0);
+  close(ctl[0]);
+  close(ctl[1]);
 }
 
 TEST_F(GrantTest, PodLevelGrantServesNestedContainer) {

@@ -57,6 +57,22 @@ TEST_F(LedgerCliTest, VerifyNamesTheFirstBadSeq) {
   EXPECT_NE(r.err.find("CRC32C"), std::string::npos) << r.err;
 }
 
+TEST_F(LedgerCliTest, VerifyAgainstAWitnessCheckpoint) {
+  std::string witness = (tmp_.path() / "witness.note").string();
+  taogate::testing::WriteFile(witness, taogate::testing::ReadFile(dir_ + "/checkpoint"));
+  auto ok = RunCommand({BinPath("taogatectl"), "ledger", "verify", "--dir", dir_, "--pubkey", vkey_,
+                        "--checkpoint", witness});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("consistent with 1 witness checkpoints"), std::string::npos) << ok.out;
+  std::string seg = SegmentPath(dir_);
+  TruncateFile(seg, FrameOffsets(seg).at(15));
+  std::remove((dir_ + "/checkpoint").c_str());
+  auto bad = RunCommand({BinPath("taogatectl"), "ledger", "verify", "--dir", dir_, "--pubkey", vkey_,
+                         "--checkpoint", witness});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("FAILED at seq 15"), std::string::npos) << bad.err;
+}
+
 TEST_F(LedgerCliTest, ProveOutputVerifies) {
   auto r = RunCommand({BinPath("taogatectl"), "ledger", "prove", "--dir", dir_, "--seq", "7", "--size", "20"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -108,6 +108,26 @@ TEST_F(TamperTest, TruncatedMidRecordIsATornTailThatOpenRepairsAndTheCheckpointE
   EXPECT_NE(last_error_.find("were removed"), std::string::npos) << last_error_;
 }
 
+TEST_F(TamperTest, RecordsRemovedWithTheCheckpointFileAreCaughtByAWitnessNote) {
+  auto signer = TestSigner();
+  MakeLedger(10, signer.get());
+  std::string witness = ReadBytes(dir_ + "/checkpoint");  // note over 10 records
+  auto key = *ParseNoteVerifier(signer->VerifierKey());
+  ASSERT_TRUE(VerifyLedger(dir_, key, {witness}).ok());
+  // Cut at a record boundary (seq 7 onwards, including the CHECKPOINT) and
+  // delete DIR/checkpoint: the files alone now look like a clean 7-record ledger.
+  TruncateFile(seg_, Off(7));
+  std::remove((dir_ + "/checkpoint").c_str());
+  EXPECT_TRUE(VerifyLedger(dir_, key).ok());
+  auto v = VerifyLedger(dir_, key, {witness});
+  EXPECT_EQ(BadSeq(v.status()), 7u) << v.status();
+  EXPECT_NE(std::string(v.status().message()).find("were removed"), std::string::npos);
+  // A forged witness note is refused on its signature.
+  std::string forged = witness;
+  forged[forged.find('\n') + 1] = '9';
+  EXPECT_FALSE(VerifyLedger(dir_, key, {forged}).ok());
+}
+
 TEST_F(TamperTest, AppendedForgedRecordWithCorrectCrc) {
   MakeLedger(10);
   // A copy of record 2 renumbered as seq 10: valid frame, broken chain.

@@ -21,6 +21,8 @@
 // which must be called from one thread at a time.
 #pragma once
 
+#include <sys/types.h>
+
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -140,6 +142,12 @@ class Gate {
   bool adopted() const { return adopted_; }
   uint64_t governed_root_id() const { return governed_root_id_; }
   uint32_t governed_level() const { return governed_level_; }
+  const GateOptions& options() const { return options_; }
+
+  // The grant key for a caller: the id of the workload cgroup (direct child
+  // of the governed root) that contains pid, e.g. the peer of the agent's
+  // unix socket (SO_PEERCRED). NotFound if pid is not governed.
+  absl::StatusOr<uint64_t> WorkloadIdOfPid(pid_t pid) const;
 
   absl::Status AddTarget(const Target& t);
   absl::Status RemoveTarget(const Target& t);

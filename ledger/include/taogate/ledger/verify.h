@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "taogate/ledger/merkle.h"
@@ -25,6 +26,7 @@ struct VerifySummary {
   // the chain, but not against a forged extension (nothing signed covers them).
   uint64_t unsigned_tail = 0;
   bool checkpoint_file_checked = false;
+  uint64_t witness_notes_checked = 0;
   Hash root{};
 
   // "ledger OK: 1000 records in 1 segments, root ..., 10 checkpoints (10 signatures verified), ..."
@@ -38,5 +40,10 @@ struct VerifySummary {
 // signature does not verify. NotFound/Unavailable for an unreadable directory.
 absl::StatusOr<VerifySummary> VerifyLedger(const std::string& dir,
                                            const std::optional<NoteVerifier>& key = std::nullopt);
+// Also checks checkpoint notes kept elsewhere (witnesses, an auditor's earlier
+// copy): each must verify (with a key) and match a prefix of this ledger, so
+// records removed together with DIR/checkpoint are still caught.
+absl::StatusOr<VerifySummary> VerifyLedger(const std::string& dir, const std::optional<NoteVerifier>& key,
+                                           const std::vector<std::string>& witness_notes);
 
 }  // namespace taogate::ledger
