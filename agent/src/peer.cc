@@ -55,6 +55,13 @@ bool CgroupPathWithin(const std::string& path, const std::string& root) {
          path[root.size()] == '/';
 }
 
+std::string WorkloadCgroupPath(const std::string& path, const std::string& root) {
+  std::string base = root == "/" ? "" : root;
+  if (path.size() <= base.size() + 1 || !CgroupPathWithin(path, root) || path == root) return {};
+  size_t slash = path.find('/', base.size() + 1);
+  return slash == std::string::npos ? path : path.substr(0, slash);
+}
+
 absl::StatusOr<PeerIdentity> PeerOfSocket(int fd, const std::string& cgroup2_mount) {
   struct ucred cred {};
   socklen_t len = sizeof(cred);

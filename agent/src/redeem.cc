@@ -98,10 +98,13 @@ RedeemOutcome Redeemer::RejectUnknownPeer(std::string_view wire, const absl::Sta
 
 absl::Status Redeemer::CheckBinding(const v1::TaoBody& body, const PeerIdentity& peer,
                                     std::string* code) const {
-  if (!CgroupPathWithin(peer.cgroup_path, config_.governed_root)) {
+  // Workloads live strictly below the governed root (the kernel keys grants
+  // on the root's children).
+  if (peer.cgroup_path == config_.governed_root ||
+      !CgroupPathWithin(peer.cgroup_path, config_.governed_root)) {
     *code = reason::kNotGoverned;
     return absl::PermissionDeniedError(
-        StrCat("caller cgroup ", peer.cgroup_path, " is outside the governed subtree"));
+        StrCat("caller cgroup ", peer.cgroup_path, " is not below the governed root"));
   }
   const auto& b = body.binding();
   *code = reason::kWrongCgroup;
@@ -112,9 +115,10 @@ absl::Status Redeemer::CheckBinding(const v1::TaoBody& body, const PeerIdentity&
   // governed subtree (a pod-level cgroup serves its containers).
   std::string path = peer.cgroup_path;
   uint64_t id = peer.cgroup_id;
-  while (true) {
+  // The governed root itself is never a valid binding: it would let every
+  // workload redeem the TAO.
+  while (path != config_.governed_root) {
     if (id == b.cgroup_id()) return absl::OkStatus();
-    if (path == config_.governed_root) break;
     auto slash = path.rfind('/');
     if (slash == std::string::npos || slash == 0) break;
     path.resize(slash);
@@ -170,11 +174,12 @@ RedeemOutcome Redeemer::Redeem(std::string_view wire, const PeerIdentity& peer) 
       {"target", TargetString(body->target())},
       {"node_id", body->binding().node_id()},
       {"cgroup_id", std::to_string(peer.cgroup_id)},
-      {"binding_cgroup_id", std::to_string(body->binding().cgroup_id())},
+      {"workload", peer.cgroup_path},
       {"pid", std::to_string(peer.pid)},
-      {"issuer_key_id", ToHex(body->issuer_key_id())},
+      {"key_id", ToHex(body->issuer_key_id())},
       {"policy_sha256", ToHex(body->policy_bundle_sha256())},
-      {"decision_seq", std::to_string(body->decision_ledger_index())},
+      {"decision_id", std::to_string(body->decision_ledger_index())},
+      {"expires_at", std::to_string(body->expires_at_ms())},
   };
   auto seq = evidence_.Append(Evidence::Kind::kConsumed, std::move(f));
   if (!seq.ok())
@@ -182,7 +187,11 @@ RedeemOutcome Redeemer::Redeem(std::string_view wire, const PeerIdentity& peer) 
                   reason::kLedgerUnavailable, wire, &*body, &peer);
 
   int64_t expires = std::min(body->expires_at_ms(), now + config_.max_grant_ms);
-  uint64_t grant_cgroup = body->binding().cgroup_id() != 0 ? body->binding().cgroup_id() : peer.cgroup_id;
+  // The kernel keys grants on the workload-level cgroup (the child of the
+  // governed root that contains the caller); fall back to the binding.
+  uint64_t grant_cgroup = peer.workload_cgroup_id != 0   ? peer.workload_cgroup_id
+                          : body->binding().cgroup_id() != 0 ? body->binding().cgroup_id()
+                                                             : peer.cgroup_id;
   if (absl::Status st = grants_.InstallGrant(grant_cgroup, body->target(), id, expires); !st.ok())
     return Reject(absl::InternalError(StrCat("TAO consumed at seq ", *seq,
                                              " but the kernel grant failed: ", st.message())),

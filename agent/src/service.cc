@@ -1,7 +1,10 @@
 #include "taogate/agent/service.h"
 
+#include <chrono>
+
 #include "taogate/common/hex.h"
 #include "taogate/common/log.h"
+#include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 
 namespace taogate::agent {
@@ -18,7 +21,15 @@ AgentServiceImpl::AgentServiceImpl(ServiceOptions opts, Redeemer& redeemer, Node
 absl::StatusOr<PeerIdentity> AgentServiceImpl::Peer(grpc::ServerContext* ctx) const {
   int fd = FdFromGrpcPeer(ctx->peer());
   if (fd < 0) return absl::PermissionDeniedError(StrCat("unidentifiable peer ", ctx->peer()));
-  return PeerOfSocket(fd, opts_.cgroup2_mount);
+  TG_ASSIGN_OR_RETURN(PeerIdentity p, PeerOfSocket(fd, opts_.cgroup2_mount));
+  if (std::string w = WorkloadCgroupPath(p.cgroup_path, opts_.governed_root); !w.empty()) {
+    if (w == p.cgroup_path) {
+      p.workload_cgroup_id = p.cgroup_id;
+    } else {
+      TG_ASSIGN_OR_RETURN(p.workload_cgroup_id, CgroupIdOfPath(opts_.cgroup2_mount + w));
+    }
+  }
+  return p;
 }
 
 grpc::Status AgentServiceImpl::AuthorizeOperator(grpc::ServerContext* ctx, std::string_view method,
@@ -38,7 +49,7 @@ grpc::Status AgentServiceImpl::AuthorizeOperator(grpc::ServerContext* ctx, std::
     *who = *peer;
     return grpc::Status::OK;
   }
-  Evidence::Fields f = {{"method", std::string(method)}, {"reason", why}};
+  Evidence::Fields f = {{"reason_code", "OPERATOR_ONLY"}, {"event", std::string(method)}, {"reason", why}};
   if (peer.ok()) {
     f.emplace_back("cgroup_id", std::to_string(peer->cgroup_id));
     f.emplace_back("pid", std::to_string(peer->pid));
@@ -52,9 +63,13 @@ grpc::Status AgentServiceImpl::AuthorizeOperator(grpc::ServerContext* ctx, std::
 
 grpc::Status AgentServiceImpl::Redeem(grpc::ServerContext* ctx, const v1::RedeemRequest* req,
                                       v1::RedeemResponse* resp) {
+  auto start = std::chrono::steady_clock::now();
   auto peer = Peer(ctx);
   RedeemOutcome out = peer.ok() ? redeemer_.Redeem(req->tao(), *peer)
                                 : redeemer_.RejectUnknownPeer(req->tao(), peer.status());
+  if (opts_.on_redeem)
+    opts_.on_redeem(out, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now() - start).count());
   if (!out.status.ok()) {
     ctx->AddTrailingMetadata("taogate-reason", out.reason_code);
     return ToGrpc(out.status);

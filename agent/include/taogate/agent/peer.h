@@ -22,6 +22,9 @@ struct PeerIdentity {
   gid_t gid = 0;
   std::string cgroup_path;  // as in /proc/<pid>/cgroup ("/taogate/w1"), relative to the cgroup2 root
   uint64_t cgroup_id = 0;   // inode number of the cgroup directory (= bpf_get_current_cgroup_id)
+  // Id of the ancestor that is a direct child of the governed root (what the
+  // kernel gate keys grants and quarantine on); 0 when not governed.
+  uint64_t workload_cgroup_id = 0;
 };
 
 // Resolves the peer of connected unix socket `fd`. `cgroup2_mount` is the
@@ -34,6 +37,9 @@ int FdFromGrpcPeer(const std::string& peer);
 
 // cgroup id (inode) of a cgroup v2 directory.
 absl::StatusOr<uint64_t> CgroupIdOfPath(const std::string& abs_path);
+
+// "/gov/w1/c2" under "/gov" -> "/gov/w1"; empty unless strictly below root.
+std::string WorkloadCgroupPath(const std::string& path, const std::string& root);
 
 // True if `path` equals `root` or lies below it (cgroup paths, '/'-separated).
 bool CgroupPathWithin(const std::string& path, const std::string& root);

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <set>
 #include <string>
 
@@ -31,6 +32,8 @@ struct ServiceOptions {
   std::set<uid_t> operator_uids = {0};
   std::string governed_root = "/taogate";
   std::string cgroup2_mount;
+  // Called after every Redeem with its outcome and latency (metrics).
+  std::function<void(const RedeemOutcome&, int64_t latency_ns)> on_redeem;
 };
 
 class AgentServiceImpl final : public v1::Agent::Service {

@@ -1,0 +1,40 @@
+// Client of the agent's unix-socket gRPC API (taogate::agent_api), for
+// taogatectl, workloads, tests and benchmarks. A refused call returns the
+// gRPC status as absl::Status (same code; message starts with the reason
+// code, e.g. "REPLAY: ..."); reason_code() gives the trailing
+// "taogate-reason" of the last failed Redeem.
+//
+// Thread-safe (one channel, any number of concurrent calls), except
+// last_reason(), which reflects whichever call failed last.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent.grpc.pb.h"
+
+namespace taogate::agent {
+
+class AgentClient {
+ public:
+  // Does not connect yet; calls fail with Unavailable if nobody listens.
+  static std::unique_ptr<AgentClient> ForSocket(const std::string& path, int timeout_ms = 10'000);
+
+  // `reason` (optional) receives the refusal's reason code.
+  absl::StatusOr<v1::RedeemResponse> Redeem(const std::string& tao_wire, std::string* reason = nullptr);
+  absl::StatusOr<v1::StatusResponse> Status();
+  absl::StatusOr<v1::ProbeResponse> Probe();
+  absl::StatusOr<v1::KillSwitchResponse> KillSwitch(const v1::KillSwitchRequest& req);
+  absl::StatusOr<v1::LedgerTailResponse> LedgerTail(uint32_t count);
+  absl::StatusOr<v1::LedgerProofResponse> LedgerProof(uint64_t seq, uint64_t tree_size);
+
+ private:
+  AgentClient() = default;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Agent::Stub> stub_;
+  int timeout_ms_ = 10'000;
+};
+
+}  // namespace taogate::agent

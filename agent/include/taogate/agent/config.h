@@ -1,0 +1,71 @@
+// taogate-agent configuration: a YAML file (deploy/agent/agent.yaml is the
+// annotated example) overridden by command-line flags. Every key is optional
+// except node_id; unknown keys are refused so a typo never silently weakens
+// enforcement.
+//
+// Plain data; not thread-safe to mutate, safe to read from many threads.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace taogate::agent {
+
+struct AgentConfig {
+  std::string node_id;
+  // cgroup v2 mount; empty = found in /proc/self/mountinfo.
+  std::string cgroup2_mount;
+  // Governed subtree, as a cgroup path below the cgroup2 mount ("/taogate").
+  // Created if missing. Workloads are its direct children (and below).
+  std::string governed_cgroup = "/taogate";
+  std::string pin_root = "/sys/fs/bpf/taogate";
+  bool mount_bpffs = false;  // mount a bpffs on pin_root's parent if needed
+  std::string mode = "protect-listed";  // or "deny-all"
+
+  std::string ledger_dir = "/var/lib/taogate/ledger";
+  // Ed25519 PEM key that signs ledger checkpoints; created (0600) if
+  // missing. Empty: no checkpoints.
+  std::string ledger_key;
+  uint64_t checkpoint_every_records = 10'000;
+  int64_t checkpoint_every_ms = 60'000;
+  bool ledger_fsync = true;  // false only for tests that measure nothing durable
+
+  std::string workload_socket = "/run/taogate/agent.sock";
+  std::string operator_socket = "/run/taogate/operator.sock";
+  std::vector<uid_t> operator_uids = {0};
+
+  std::string trust_bundle = "/etc/taogate/trust-bundle.json";
+  bool strict_keys = true;  // refuse software-mode (non-TPM) roots and certificates
+  int64_t max_clock_skew_ms = 2'000;
+  int64_t max_grant_ms = 60'000;
+
+  // Prometheus /metrics and /healthz; the address must be loopback.
+  std::string metrics_address = "127.0.0.1";
+  int metrics_port = 9464;  // -1: off
+
+  // Static protected targets, bpf::ParseTarget syntax ("tcp:10.0.0.5:5432").
+  std::vector<std::string> protected_targets;
+
+  // Kernel DENIED events are aggregated per (cgroup, verdict, target) and
+  // written at most every denied_flush_ms, at most denied_max_records per
+  // flush (the rest are summed into one overflow record).
+  int64_t denied_flush_ms = 1'000;
+  uint32_t denied_max_records = 32;
+
+  std::string log_level = "info";
+};
+
+// Parses YAML text over `base` (keys present replace base's values).
+absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfig base = {});
+absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig base = {});
+
+// Checks values and fills derived ones (cgroup2_mount). InvalidArgument
+// naming the offending key.
+absl::Status FinalizeConfig(AgentConfig& config);
+
+}  // namespace taogate::agent

@@ -1,0 +1,62 @@
+// The ring-buffer consumer: one thread that drains the gate's decision
+// events and writes evidence.
+//   TG_ALLOW_GRANT -> one EXERCISED record per event (tao id, workload
+//                     cgroup, target, pid, hook; record time = when seen).
+//   any deny       -> counted in a DeniedAggregator, flushed as DENIED
+//                     records every flush interval (bounded per interval).
+// It also sweeps consumed/expired grants out of the kernel map periodically.
+//
+// Start() spawns the thread; Stop() (or the destructor) stops it after a
+// final drain and flush. The gate and evidence must outlive this object.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <unordered_set>
+
+#include "taogate/agent/deps.h"
+#include "taogate/agent/denied_aggregator.h"
+#include "taogate/agent/metrics.h"
+#include "taogate/bpf/gate.h"
+
+namespace taogate::agent {
+
+struct EventConsumerOptions {
+  int64_t denied_flush_ms = 1'000;
+  uint32_t denied_max_records = 32;
+  int64_t sweep_every_ms = 5'000;
+};
+
+class EventConsumer {
+ public:
+  EventConsumer(bpf::Gate& gate, Evidence& evidence, Metrics& metrics, EventConsumerOptions options);
+  ~EventConsumer();
+  // Ids already recorded as EXERCISED (from the ledger at start): a grant is
+  // one-shot, so an event for one of these is a re-read after a crash.
+  void RestoreExercised(const TaoId& id) { exercised_.insert(id); }
+  void Start();
+  void Stop();
+
+  // The target string of an event ("tcp:127.0.0.1:5432").
+  static std::string TargetOf(const bpf::DecisionEvent& e);
+
+ private:
+  void Loop();
+  void Handle(const bpf::DecisionEvent& e);
+  void FlushDenied();
+
+  bpf::Gate& gate_;
+  Evidence& evidence_;
+  Metrics& metrics_;
+  const EventConsumerOptions options_;
+  DeniedAggregator denied_;
+  struct IdHash {
+    size_t operator()(const TaoId& id) const;
+  };
+  std::unordered_set<TaoId, IdHash> exercised_;  // consumer thread only (after Start)
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace taogate::agent

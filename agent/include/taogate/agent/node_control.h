@@ -1,0 +1,62 @@
+// NodeControl over the kernel gate and the node ledger: status, probe, kill
+// switch, ledger tail and inclusion proofs.
+//
+// Kill switch: engage writes the pinned quarantine map (per workload) or the
+// pinned config's quarantine_all (scope all) FIRST -- the protective action
+// never waits for anything -- then appends KILLSWITCH to the ledger; release
+// appends KILL_SWITCH durably FIRST and only then clears the map, so no
+// release is ever unrecorded. Both live in bpffs pins, so they survive agent
+// restarts, and neither needs the governor.
+//
+// Thread-safe; the kill-switch operations are serialised.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "taogate/agent/config.h"
+#include "taogate/agent/gate_grants.h"
+#include "taogate/agent/metrics.h"
+#include "taogate/agent/redeem.h"
+#include "taogate/agent/service.h"
+#include "taogate/ledger/ledger.h"
+
+namespace taogate::agent {
+
+class GateNodeControl final : public NodeControl {
+ public:
+  GateNodeControl(const AgentConfig& config, bpf::Gate& gate, GateGrants& grants, ledger::Ledger& ledger,
+                  Evidence& evidence, Metrics& metrics, Redeemer& redeemer);
+
+  void FillStatus(v1::StatusResponse* out) override;
+  void FillProbe(v1::ProbeResponse* out) override;
+  absl::StatusOr<v1::KillSwitchResponse> KillSwitch(const v1::KillSwitchRequest& req,
+                                                   const PeerIdentity& who) override;
+  absl::StatusOr<v1::LedgerTailResponse> LedgerTail(uint32_t count) override;
+  absl::StatusOr<v1::LedgerProofResponse> LedgerProof(uint64_t seq, uint64_t tree_size) override;
+
+  // SHA-256 over the sorted static protected-target list (the "bundle" in force).
+  const std::string& targets_sha256() const { return targets_sha256_; }
+
+ private:
+  struct Scope {
+    bool all = false;
+    uint64_t cgroup_id = 0;
+    std::string path;   // absolute cgroup dir when known (needed for freeze)
+    std::string label;  // "all", "workload:/w1", "cgroup:123"
+  };
+  absl::StatusOr<Scope> ResolveScope(const v1::KillSwitchRequest& req) const;
+  uint64_t CountWorkloads() const;
+
+  const AgentConfig& config_;
+  bpf::Gate& gate_;
+  GateGrants& grants_;
+  ledger::Ledger& ledger_;
+  Evidence& evidence_;
+  Metrics& metrics_;
+  Redeemer& redeemer_;
+  std::string targets_sha256_;
+  std::mutex killswitch_mu_;
+};
+
+}  // namespace taogate::agent

@@ -1,0 +1,90 @@
+#include "taogate/agent/client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+
+namespace taogate::agent {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+}  // namespace
+
+std::unique_ptr<AgentClient> AgentClient::ForSocket(const std::string& path, int timeout_ms) {
+  std::unique_ptr<AgentClient> c(new AgentClient());
+  grpc::ChannelArguments args;
+  // One connection per client object (tests use one client per workload).
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  c->channel_ = grpc::CreateCustomChannel("unix:" + path, grpc::InsecureChannelCredentials(), args);
+  c->stub_ = v1::Agent::NewStub(c->channel_);
+  c->timeout_ms_ = timeout_ms;
+  return c;
+}
+
+#define TG_CALL(Method, Req, Resp)                                                      \
+  grpc::ClientContext ctx;                                                              \
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_)); \
+  ctx.set_wait_for_ready(true);                                                         \
+  grpc::Status s = stub_->Method(&ctx, Req, &Resp)
+
+absl::StatusOr<v1::RedeemResponse> AgentClient::Redeem(const std::string& tao_wire, std::string* reason) {
+  v1::RedeemRequest req;
+  req.set_tao(tao_wire);
+  v1::RedeemResponse resp;
+  TG_CALL(Redeem, req, resp);
+  if (!s.ok()) {
+    if (reason != nullptr) {
+      auto md = ctx.GetServerTrailingMetadata();
+      auto it = md.find("taogate-reason");
+      *reason = it == md.end() ? "" : std::string(it->second.data(), it->second.size());
+    }
+    return FromGrpc(s);
+  }
+  return resp;
+}
+
+absl::StatusOr<v1::StatusResponse> AgentClient::Status() {
+  v1::StatusResponse resp;
+  TG_CALL(Status, v1::StatusRequest(), resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
+}
+
+absl::StatusOr<v1::ProbeResponse> AgentClient::Probe() {
+  v1::ProbeResponse resp;
+  TG_CALL(Probe, v1::ProbeRequest(), resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
+}
+
+absl::StatusOr<v1::KillSwitchResponse> AgentClient::KillSwitch(const v1::KillSwitchRequest& req) {
+  v1::KillSwitchResponse resp;
+  TG_CALL(KillSwitch, req, resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
+}
+
+absl::StatusOr<v1::LedgerTailResponse> AgentClient::LedgerTail(uint32_t count) {
+  v1::LedgerTailRequest req;
+  req.set_count(count);
+  v1::LedgerTailResponse resp;
+  TG_CALL(LedgerTail, req, resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
+}
+
+absl::StatusOr<v1::LedgerProofResponse> AgentClient::LedgerProof(uint64_t seq, uint64_t tree_size) {
+  v1::LedgerProofRequest req;
+  req.set_seq(seq);
+  req.set_tree_size(tree_size);
+  v1::LedgerProofResponse resp;
+  TG_CALL(LedgerProof, req, resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
+}
+
+}  // namespace taogate::agent

@@ -1,0 +1,124 @@
+#include "taogate/agent/config.h"
+
+#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "taogate/bpf/cgroup.h"
+#include "taogate/bpf/gate.h"
+#include "taogate/common/status.h"
+#include "taogate/common/strings.h"
+
+namespace taogate::agent {
+namespace {
+
+template <typename T>
+absl::Status Get(const YAML::Node& n, const char* key, T* out) {
+  if (!n[key]) return absl::OkStatus();
+  try {
+    *out = n[key].as<T>();
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(StrCat("config key ", key, ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+bool IsLoopback(const std::string& addr) {
+  in_addr a4{};
+  in6_addr a6{};
+  if (inet_pton(AF_INET, addr.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  return inet_pton(AF_INET6, addr.c_str(), &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+}  // namespace
+
+absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfig c) {
+  YAML::Node n;
+  try {
+    n = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(StrCat("config: ", e.what()));
+  }
+  if (n.IsNull()) return c;
+  if (!n.IsMap()) return absl::InvalidArgumentError("config: top level must be a mapping");
+  static const std::set<std::string> kKeys = {
+      "node_id", "cgroup2_mount", "governed_cgroup", "pin_root", "mount_bpffs", "mode",
+      "ledger_dir", "ledger_key", "checkpoint_every_records", "checkpoint_every_ms",
+      "ledger_fsync", "workload_socket", "operator_socket", "operator_uids", "trust_bundle",
+      "strict_keys", "max_clock_skew_ms", "max_grant_ms", "metrics_address", "metrics_port",
+      "protected_targets", "denied_flush_ms", "denied_max_records", "log_level"};
+  for (const auto& kv : n) {
+    std::string key = kv.first.as<std::string>();
+    if (kKeys.count(key) == 0) return absl::InvalidArgumentError(StrCat("config: unknown key ", key));
+  }
+  TG_RETURN_IF_ERROR(Get(n, "node_id", &c.node_id));
+  TG_RETURN_IF_ERROR(Get(n, "cgroup2_mount", &c.cgroup2_mount));
+  TG_RETURN_IF_ERROR(Get(n, "governed_cgroup", &c.governed_cgroup));
+  TG_RETURN_IF_ERROR(Get(n, "pin_root", &c.pin_root));
+  TG_RETURN_IF_ERROR(Get(n, "mount_bpffs", &c.mount_bpffs));
+  TG_RETURN_IF_ERROR(Get(n, "mode", &c.mode));
+  TG_RETURN_IF_ERROR(Get(n, "ledger_dir", &c.ledger_dir));
+  TG_RETURN_IF_ERROR(Get(n, "ledger_key", &c.ledger_key));
+  TG_RETURN_IF_ERROR(Get(n, "checkpoint_every_records", &c.checkpoint_every_records));
+  TG_RETURN_IF_ERROR(Get(n, "checkpoint_every_ms", &c.checkpoint_every_ms));
+  TG_RETURN_IF_ERROR(Get(n, "ledger_fsync", &c.ledger_fsync));
+  TG_RETURN_IF_ERROR(Get(n, "workload_socket", &c.workload_socket));
+  TG_RETURN_IF_ERROR(Get(n, "operator_socket", &c.operator_socket));
+  TG_RETURN_IF_ERROR(Get(n, "operator_uids", &c.operator_uids));
+  TG_RETURN_IF_ERROR(Get(n, "trust_bundle", &c.trust_bundle));
+  TG_RETURN_IF_ERROR(Get(n, "strict_keys", &c.strict_keys));
+  TG_RETURN_IF_ERROR(Get(n, "max_clock_skew_ms", &c.max_clock_skew_ms));
+  TG_RETURN_IF_ERROR(Get(n, "max_grant_ms", &c.max_grant_ms));
+  TG_RETURN_IF_ERROR(Get(n, "metrics_address", &c.metrics_address));
+  TG_RETURN_IF_ERROR(Get(n, "metrics_port", &c.metrics_port));
+  TG_RETURN_IF_ERROR(Get(n, "protected_targets", &c.protected_targets));
+  TG_RETURN_IF_ERROR(Get(n, "denied_flush_ms", &c.denied_flush_ms));
+  TG_RETURN_IF_ERROR(Get(n, "denied_max_records", &c.denied_max_records));
+  TG_RETURN_IF_ERROR(Get(n, "log_level", &c.log_level));
+  return c;
+}
+
+absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig base) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(StrCat("config file ", path, " cannot be read"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto c = ParseConfig(ss.str(), std::move(base));
+  if (!c.ok()) return absl::InvalidArgumentError(StrCat(path, ": ", c.status().message()));
+  return c;
+}
+
+absl::Status FinalizeConfig(AgentConfig& c) {
+  auto bad = [](std::string_view key, std::string_view why) {
+    return absl::InvalidArgumentError(StrCat("config ", key, ": ", why));
+  };
+  if (c.node_id.empty()) return bad("node_id", "required");
+  if (c.governed_cgroup.empty() || c.governed_cgroup[0] != '/' || c.governed_cgroup == "/" ||
+      c.governed_cgroup.find("..") != std::string::npos || c.governed_cgroup.back() == '/')
+    return bad("governed_cgroup", "must be an absolute cgroup path below the root, e.g. /taogate");
+  if (c.mode != "protect-listed" && c.mode != "deny-all") return bad("mode", "protect-listed | deny-all");
+  if (c.ledger_dir.empty()) return bad("ledger_dir", "required");
+  if (c.workload_socket.empty() || c.operator_socket.empty() || c.workload_socket == c.operator_socket)
+    return bad("operator_socket", "workload and operator sockets must be two different paths");
+  if (c.trust_bundle.empty()) return bad("trust_bundle", "required");
+  if (c.max_clock_skew_ms < 0 || c.max_clock_skew_ms > 300'000) return bad("max_clock_skew_ms", "0..300000");
+  if (c.max_grant_ms <= 0 || c.max_grant_ms > 3'600'000) return bad("max_grant_ms", "1..3600000");
+  if (c.metrics_port > 65535 || c.metrics_port < -1) return bad("metrics_port", "-1..65535");
+  if (c.metrics_port >= 0 && !IsLoopback(c.metrics_address))
+    return bad("metrics_address", "must be a loopback address");
+  if (c.denied_flush_ms < 10) return bad("denied_flush_ms", ">= 10");
+  if (c.denied_max_records == 0) return bad("denied_max_records", ">= 1");
+  for (const auto& t : c.protected_targets) {
+    if (auto p = bpf::ParseTarget(t); !p.ok())
+      return bad("protected_targets", StrCat(t, ": ", p.status().message()));
+  }
+  if (c.cgroup2_mount.empty()) {
+    TG_ASSIGN_OR_RETURN(c.cgroup2_mount, bpf::Cgroup2Mount());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace taogate::agent

@@ -1,0 +1,226 @@
+#include "taogate/agent/daemon.h"
+
+#include <sys/stat.h>
+#include <time.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "taogate/agent/bundle_verifier.h"
+#include "taogate/agent/event_consumer.h"
+#include "taogate/agent/gate_grants.h"
+#include "taogate/agent/ledger_evidence.h"
+#include "taogate/agent/metrics.h"
+#include "taogate/agent/node_control.h"
+#include "taogate/agent/service.h"
+#include "taogate/agent/unix_server.h"
+#include "taogate/bpf/cgroup.h"
+#include "taogate/common/log.h"
+#include "taogate/common/status.h"
+#include "taogate/common/strings.h"
+#include "taogate/common/version.h"
+
+namespace taogate::agent {
+namespace {
+
+int64_t WallMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// The checkpoint key: read, or created with mode 0600.
+absl::StatusOr<crypto::Ed25519PrivateKey> LoadOrCreateKey(const std::string& path) {
+  std::ifstream in(path);
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return crypto::Ed25519PrivateKey::FromPem(ss.str());
+  }
+  TG_ASSIGN_OR_RETURN(auto key, crypto::Ed25519PrivateKey::Generate());
+  TG_ASSIGN_OR_RETURN(std::string pem, key.ToPem());
+  mode_t old = umask(077);
+  std::ofstream out(path, std::ios::trunc);
+  out << pem;
+  out.close();
+  umask(old);
+  if (!out) return absl::UnavailableError(StrCat("cannot write ledger key ", path));
+  return key;
+}
+
+}  // namespace
+
+struct AgentDaemon::Parts {
+  AgentConfig config;
+  Metrics metrics;
+  std::unique_ptr<ledger::Signer> signer;
+  std::unique_ptr<ledger::Ledger> ledger;
+  std::unique_ptr<LedgerEvidence> evidence;
+  std::unique_ptr<BundleVerifier> verifier;
+  std::unique_ptr<bpf::Gate> gate;
+  std::unique_ptr<GateGrants> grants;
+  std::unique_ptr<Redeemer> redeemer;
+  std::unique_ptr<GateNodeControl> control;
+  std::unique_ptr<EventConsumer> consumer;
+  std::unique_ptr<AgentServiceImpl> workload_svc, operator_svc;
+  std::unique_ptr<UnixGrpcServer> workload_srv, operator_srv;
+  std::unique_ptr<MetricsServer> metrics_srv;
+  bool stopped = false;
+};
+
+absl::StatusOr<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(AgentConfig config) {
+  std::unique_ptr<AgentDaemon> d(new AgentDaemon());
+  d->p_ = std::make_unique<Parts>();
+  if (absl::Status st = d->Init(std::move(config)); !st.ok()) {
+    d->Stop();
+    return st;
+  }
+  return d;
+}
+
+absl::Status AgentDaemon::Init(AgentConfig config) {
+  TG_RETURN_IF_ERROR(FinalizeConfig(config));
+  Parts& p = *p_;
+  p.config = std::move(config);
+  const AgentConfig& c = p.config;
+
+  // 1. Ledger.
+  ledger::LedgerOptions lo;
+  lo.dir = c.ledger_dir;
+  lo.origin = StrCat("taogate/node/", c.node_id);
+  lo.fsync = c.ledger_fsync;
+  if (!c.ledger_key.empty()) {
+    TG_ASSIGN_OR_RETURN(auto key, LoadOrCreateKey(c.ledger_key));
+    TG_ASSIGN_OR_RETURN(auto signer, ledger::Ed25519Signer::Create(StrCat("taogate-node-", c.node_id), std::move(key)));
+    p.signer = std::move(signer);
+    lo.signer = p.signer.get();
+    lo.checkpoint_every_records = c.checkpoint_every_records;
+    lo.checkpoint_every = std::chrono::milliseconds(c.checkpoint_every_ms);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(c.ledger_dir, ec);
+  TG_ASSIGN_OR_RETURN(p.ledger, ledger::Ledger::Open(lo));
+  if (p.ledger->recovery().truncated_tail)
+    log::Warn("ledger torn tail truncated", {{"file", p.ledger->recovery().file},
+                                             {"why", p.ledger->recovery().why}});
+  p.evidence = std::make_unique<LedgerEvidence>(*p.ledger);
+
+  // 2. Trust bundle.
+  TG_ASSIGN_OR_RETURN(keys::TrustBundle bundle, keys::TrustBundle::Load(c.trust_bundle));
+  p.verifier = std::make_unique<BundleVerifier>(std::move(bundle), c.strict_keys, c.max_clock_skew_ms);
+
+  // 3. Governed root and the kernel gate.
+  std::string governed_abs = c.cgroup2_mount + c.governed_cgroup;
+  TG_RETURN_IF_ERROR(bpf::CreateCgroup(governed_abs));
+  bpf::GateOptions go;
+  go.pin_root = c.pin_root;
+  go.governed_cgroup = governed_abs;
+  go.mode = c.mode == "deny-all" ? bpf::Mode::kDenyAllExceptAllowlisted : bpf::Mode::kProtectListed;
+  go.mount_bpffs = c.mount_bpffs;
+  TG_ASSIGN_OR_RETURN(p.gate, bpf::Gate::OpenOrAdopt(go));
+  TG_ASSIGN_OR_RETURN(p.grants, GateGrants::Create(*p.gate, c.pin_root, go.mode));
+
+  // 4. Static protected targets.
+  for (const auto& spec : c.protected_targets) {
+    TG_ASSIGN_OR_RETURN(bpf::Target t, bpf::ParseTarget(spec));
+    TG_RETURN_IF_ERROR(p.gate->AddProtectedTarget(t));
+  }
+
+  // 5. Restart safety: every TAO consumed before stays consumed.
+  RedeemConfig rc;
+  rc.node_id = c.node_id;
+  rc.governed_root = c.governed_cgroup;
+  rc.cgroup2_mount = c.cgroup2_mount;
+  rc.max_clock_skew_ms = c.max_clock_skew_ms;
+  rc.max_grant_ms = c.max_grant_ms;
+  p.redeemer = std::make_unique<Redeemer>(rc, *p.verifier, *p.evidence, *p.grants, WallMs);
+  EventConsumerOptions eo;
+  eo.denied_flush_ms = c.denied_flush_ms;
+  eo.denied_max_records = c.denied_max_records;
+  p.consumer = std::make_unique<EventConsumer>(*p.gate, *p.evidence, p.metrics, eo);
+  TG_ASSIGN_OR_RETURN(uint64_t restored,
+                      ForEachConsumed(
+                          *p.ledger, [&](const TaoId& id) { p.redeemer->RestoreConsumed(id); },
+                          [&](const TaoId& id) { p.consumer->RestoreExercised(id); }));
+
+  // 6. STARTED, consumer, sockets, metrics.
+  TG_RETURN_IF_ERROR(p.ledger->Append(ledger::RecordKind::kStarted,
+                                      {{"component", "agent"}, {"version", kVersion},
+                                       {"node_id", c.node_id}, {"count", std::to_string(restored)}})
+                         .status());
+  p.control = std::make_unique<GateNodeControl>(p.config, *p.gate, *p.grants, *p.ledger, *p.evidence,
+                                                p.metrics, *p.redeemer);
+  p.consumer->Start();
+
+  ServiceOptions so;
+  so.governed_root = c.governed_cgroup;
+  so.cgroup2_mount = c.cgroup2_mount;
+  so.operator_uids = std::set<uid_t>(c.operator_uids.begin(), c.operator_uids.end());
+  Metrics* m = &p.metrics;
+  so.on_redeem = [m](const RedeemOutcome& out, int64_t ns) { m->RedeemDone(out.status.ok(), out.reason_code, ns); };
+  so.operator_socket = false;
+  p.workload_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.control, *p.evidence);
+  so.operator_socket = true;
+  p.operator_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.control, *p.evidence);
+  TG_ASSIGN_OR_RETURN(p.workload_srv,
+                      UnixGrpcServer::Start({.path = c.workload_socket, .mode = 0666}, {p.workload_svc.get()}));
+  TG_ASSIGN_OR_RETURN(p.operator_srv,
+                      UnixGrpcServer::Start({.path = c.operator_socket, .mode = 0600}, {p.operator_svc.get()}));
+
+  if (c.metrics_port >= 0) {
+    Parts* pp = &p;
+    MetricsServer::Handlers h;
+    h.metrics_text = [pp] {
+      std::string extra = StrCat("# TYPE taogate_agent_ledger_size gauge\ntaogate_agent_ledger_size ",
+                                 pp->ledger->Size(), "\n");
+      if (auto k = pp->gate->Counters(); k.ok()) {
+        extra += "# TYPE taogate_kernel_decisions_total counter\n";
+        for (const auto& [name, v] : *k) extra += StrCat("taogate_kernel_decisions_total{kind=\"", name, "\"} ", v, "\n");
+      }
+      return pp->metrics.Render(extra);
+    };
+    h.healthy = [pp]() -> absl::Status {
+      if (!pp->evidence->last_append_ok()) return absl::UnavailableError("ledger: last append failed");
+      for (const auto& hk : pp->gate->Probe().hooks)
+        if ((hk.name == "connect4" || hk.name == "connect6") && hk.state == bpf::HookState::kAbsent)
+          return absl::UnavailableError(StrCat("hook ", hk.name, " absent"));
+      return absl::OkStatus();
+    };
+    TG_ASSIGN_OR_RETURN(p.metrics_srv, MetricsServer::Start(c.metrics_address, c.metrics_port, std::move(h)));
+  }
+  log::Info("agent started", {{"node", c.node_id},
+                              {"governed", governed_abs},
+                              {"adopted", p.gate->adopted() ? "true" : "false"},
+                              {"restored_consumed", std::to_string(restored)},
+                              {"workload_socket", c.workload_socket},
+                              {"operator_socket", c.operator_socket},
+                              {"metrics_port", std::to_string(metrics_port())},
+                              {"strict_keys", c.strict_keys ? "true" : "false"}});
+  return absl::OkStatus();
+}
+
+int AgentDaemon::metrics_port() const { return p_ && p_->metrics_srv ? p_->metrics_srv->port() : -1; }
+
+void AgentDaemon::Stop() {
+  if (!p_ || p_->stopped) return;
+  Parts& p = *p_;
+  p.stopped = true;
+  // No new calls first, then drain events, then close the ledger. The gate
+  // is closed, never detached: pinned links and maps keep enforcing.
+  if (p.metrics_srv) p.metrics_srv->Stop();
+  if (p.workload_srv) p.workload_srv->Shutdown();
+  if (p.operator_srv) p.operator_srv->Shutdown();
+  if (p.consumer) p.consumer->Stop();
+  p.operator_srv.reset();
+  p.workload_srv.reset();
+  p.consumer.reset();
+  p.ledger.reset();
+  p.gate.reset();
+  if (p.redeemer) log::Info("agent stopped; kernel enforcement left in place", {{"node", p.config.node_id}});
+}
+
+AgentDaemon::~AgentDaemon() { Stop(); }
+
+}  // namespace taogate::agent

@@ -1,0 +1,118 @@
+#include "taogate/agent/event_consumer.h"
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "taogate/common/hex.h"
+#include "taogate/common/log.h"
+#include "taogate/common/strings.h"
+
+namespace taogate::agent {
+namespace {
+int64_t MonoMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+size_t EventConsumer::IdHash::operator()(const TaoId& id) const {
+  size_t h;
+  std::memcpy(&h, id.data(), sizeof(h));
+  return h;
+}
+
+EventConsumer::EventConsumer(bpf::Gate& gate, Evidence& evidence, Metrics& metrics,
+                             EventConsumerOptions options)
+    : gate_(gate), evidence_(evidence), metrics_(metrics), options_(options),
+      denied_(options.denied_max_records) {}
+
+EventConsumer::~EventConsumer() { Stop(); }
+
+void EventConsumer::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void EventConsumer::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string EventConsumer::TargetOf(const bpf::DecisionEvent& e) {
+  if (e.family == AF_UNIX) return StrCat("unix:", e.address);
+  std::string proto = e.proto == 6 ? "tcp" : e.proto == 17 ? "udp" : StrCat("proto", int{e.proto});
+  if (e.family == AF_INET6) return StrCat(proto, ":[", e.address, "]:", e.port);
+  if (e.family == AF_INET) return StrCat(proto, ":", e.address, ":", e.port);
+  return StrCat("family", e.family, ":", proto);
+}
+
+void EventConsumer::Handle(const bpf::DecisionEvent& e) {
+  if (e.verdict != bpf::Verdict::kAllowGrant) {
+    metrics_.DeniedEvents(1);
+    denied_.Add(DeniedKey{e.cgroup_id, std::string(bpf::VerdictName(e.verdict)), TargetOf(e)});
+    return;
+  }
+  if (!exercised_.insert(e.tao_id).second) {
+    log::Warn("duplicate grant event ignored (re-read after restart)", {{"cgroup_id", std::to_string(e.cgroup_id)}});
+    return;
+  }
+  Evidence::Fields f = {
+      {"tao_id", ToHex(std::string_view(reinterpret_cast<const char*>(e.tao_id.data()), e.tao_id.size()))},
+      {"cgroup_id", std::to_string(e.cgroup_id)},
+      {"target", TargetOf(e)},
+      {"pid", std::to_string(e.pid)},
+      {"event", e.hook},
+      {"verdict", std::string(bpf::VerdictName(e.verdict))},
+  };
+  metrics_.Exercised();
+  if (auto seq = evidence_.Append(Evidence::Kind::kExercised, std::move(f)); !seq.ok())
+    metrics_.LedgerError();
+}
+
+void EventConsumer::FlushDenied() {
+  auto summaries = denied_.Flush();
+  for (const DeniedSummary& s : summaries) {
+    Evidence::Fields f;
+    if (s.overflow) {
+      f = {{"event", "denied_overflow"}, {"count", std::to_string(s.count)}};
+      metrics_.DeniedSuppressed(s.count);
+    } else {
+      f = {{"cgroup_id", std::to_string(s.key.cgroup_id)},
+           {"verdict", s.key.verdict},
+           {"target", s.key.target},
+           {"count", std::to_string(s.count)},
+           {"event", "kernel_deny"}};
+    }
+    if (evidence_.Append(Evidence::Kind::kDenied, std::move(f)).ok()) {
+      metrics_.DeniedRecords(1);
+    } else {
+      metrics_.LedgerError();
+    }
+  }
+}
+
+void EventConsumer::Loop() {
+  const std::function<void(const bpf::DecisionEvent&)> fn = [this](const bpf::DecisionEvent& e) { Handle(e); };
+  int64_t next_flush = MonoMs() + options_.denied_flush_ms;
+  int64_t next_sweep = MonoMs() + options_.sweep_every_ms;
+  while (true) {
+    bool stopping = stop_.load();
+    auto n = gate_.PollEvents(stopping ? 0 : 100, fn);
+    if (!n.ok()) {
+      log::Error("ring buffer poll failed", {{"error", std::string(n.status().message())}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    int64_t now = MonoMs();
+    if (stopping || now >= next_flush) {
+      if (!denied_.empty()) FlushDenied();
+      next_flush = now + options_.denied_flush_ms;
+    }
+    if (now >= next_sweep) {
+      if (auto s = gate_.SweepExpiredGrants(); !s.ok())
+        log::Warn("grant sweep failed", {{"error", std::string(s.status().message())}});
+      next_sweep = now + options_.sweep_every_ms;
+    }
+    if (stopping) return;
+  }
+}
+
+}  // namespace taogate::agent

@@ -1,0 +1,70 @@
+#include "taogate/agent/ledger_evidence.h"
+
+#include <cstring>
+
+#include "taogate/common/hex.h"
+#include "taogate/common/log.h"
+#include "taogate/common/strings.h"
+
+namespace taogate::agent {
+
+ledger::RecordKind LedgerEvidence::ToRecordKind(Kind kind) {
+  switch (kind) {
+    case Kind::kConsumed: return ledger::RecordKind::kConsumed;
+    case Kind::kExercised: return ledger::RecordKind::kExercised;
+    case Kind::kRejected: return ledger::RecordKind::kRejected;
+    case Kind::kDenied: return ledger::RecordKind::kDenied;
+    case Kind::kKillSwitch: return ledger::RecordKind::kKillSwitch;
+    case Kind::kOperatorRefused: return ledger::RecordKind::kRejected;
+  }
+  return ledger::RecordKind::kRejected;
+}
+
+absl::StatusOr<uint64_t> LedgerEvidence::Append(Kind kind, Fields fields) {
+  auto seq = ledger_.Append(ToRecordKind(kind), std::move(fields));
+  last_ok_ = seq.ok();
+  if (!seq.ok()) {
+    ++failures_;
+    log::Error("ledger append failed", {{"error", std::string(seq.status().message())}});
+  }
+  return seq;
+}
+
+absl::StatusOr<uint64_t> ForEachConsumed(const ledger::Ledger& ledger,
+                                         const std::function<void(const TaoId&)>& consumed,
+                                         const std::function<void(const TaoId&)>& exercised) {
+  uint64_t n = 0;
+  absl::Status bad;
+  absl::Status st = ledger.Scan(0, [&](const ledger::Record& r) {
+    const bool is_exercised = r.kind == ledger::RecordKind::kExercised;
+    if (r.kind != ledger::RecordKind::kConsumed && !(is_exercised && exercised)) return true;
+    auto hex = r.Field("tao_id");
+    std::string raw;
+    if (hex) {
+      auto bytes = FromHex(*hex);
+      if (bytes.ok()) raw.assign(bytes->begin(), bytes->end());
+    }
+    if (is_exercised) {
+      if (raw.size() == 16) {
+        TaoId id{};
+        std::memcpy(id.data(), raw.data(), id.size());
+        exercised(id);
+      }
+      return true;
+    }
+    if (raw.size() != 16) {
+      bad = absl::DataLossError(StrCat("CONSUMED record ", r.seq, " has no valid tao_id"));
+      return false;
+    }
+    TaoId id{};
+    std::memcpy(id.data(), raw.data(), id.size());
+    consumed(id);
+    ++n;
+    return true;
+  });
+  if (!st.ok()) return st;
+  if (!bad.ok()) return bad;
+  return n;
+}
+
+}  // namespace taogate::agent

@@ -1,0 +1,184 @@
+#include "taogate/agent/node_control.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "taogate/common/crypto.h"
+#include "taogate/common/hex.h"
+#include "taogate/common/log.h"
+#include "taogate/common/status.h"
+#include "taogate/common/strings.h"
+#include "taogate/common/version.h"
+
+namespace taogate::agent {
+namespace {
+
+std::string HashHex(const ledger::Hash& h) { return ToHex(std::span<const uint8_t>(h.data(), h.size())); }
+
+// Operator text goes to the ledger bounded and printable.
+std::string CleanReason(const std::string& r) {
+  std::string out;
+  for (char c : r.substr(0, 160)) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
+  return out;
+}
+
+absl::Status WriteCgroupFile(const std::string& dir, const char* file, const char* value) {
+  std::ofstream f(dir + "/" + file);
+  if (!(f << value) || !f.flush()) return absl::UnavailableError(StrCat("cannot write ", dir, "/", file));
+  return absl::OkStatus();
+}
+
+void FillHooks(const bpf::ProbeReport& r, google::protobuf::RepeatedPtrField<v1::HookStatus>* out) {
+  for (const auto& h : r.hooks) {
+    auto* s = out->Add();
+    s->set_hook(h.name);
+    s->set_state(std::string(bpf::HookStateName(h.state)));
+    s->set_detail(h.detail);
+  }
+}
+
+}  // namespace
+
+GateNodeControl::GateNodeControl(const AgentConfig& config, bpf::Gate& gate, GateGrants& grants,
+                                 ledger::Ledger& ledger, Evidence& evidence, Metrics& metrics,
+                                 Redeemer& redeemer)
+    : config_(config), gate_(gate), grants_(grants), ledger_(ledger), evidence_(evidence),
+      metrics_(metrics), redeemer_(redeemer) {
+  std::vector<std::string> t = config.protected_targets;
+  std::sort(t.begin(), t.end());
+  std::string joined;
+  for (const auto& s : t) joined += s + "\n";
+  targets_sha256_ = ToHex(crypto::Sha256(joined));
+}
+
+void GateNodeControl::FillStatus(v1::StatusResponse* out) {
+  out->set_node_id(config_.node_id);
+  out->set_version(kVersion);
+  FillHooks(gate_.Probe(), out->mutable_hooks());
+  uint64_t size = ledger_.Size();
+  out->set_ledger_size(size);
+  if (auto root = ledger_.RootAt(size); root.ok()) out->set_ledger_root_hex(HashHex(*root));
+  out->set_consumed_total(redeemer_.ConsumedCount());
+  out->set_rejected_total(metrics_.rejected_total());
+  auto q = grants_.QuarantinedCount();
+  auto all = grants_.QuarantineAllEngaged();
+  uint64_t quarantined = q.ok() ? *q : 0;
+  if (all.ok() && *all) quarantined = std::max(quarantined, CountWorkloads());
+  out->set_quarantined_workloads(quarantined);
+  out->set_strict_keys(config_.strict_keys);
+  out->set_policy_sha256(targets_sha256_);
+}
+
+void GateNodeControl::FillProbe(v1::ProbeResponse* out) { FillHooks(gate_.Probe(), out->mutable_hooks()); }
+
+uint64_t GateNodeControl::CountWorkloads() const {
+  std::error_code ec;
+  uint64_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(config_.cgroup2_mount + config_.governed_cgroup, ec))
+    if (e.is_directory(ec)) ++n;
+  return n;
+}
+
+absl::StatusOr<GateNodeControl::Scope> GateNodeControl::ResolveScope(const v1::KillSwitchRequest& req) const {
+  int set = (req.all() ? 1 : 0) + (req.workload().empty() ? 0 : 1) + (req.cgroup_id() != 0 ? 1 : 0);
+  if (set != 1) return absl::InvalidArgumentError("scope: exactly one of workload, cgroup_id, all");
+  Scope s;
+  if (req.all()) {
+    s.all = true;
+    s.label = "all";
+    return s;
+  }
+  if (req.cgroup_id() != 0) {
+    s.cgroup_id = req.cgroup_id();
+    s.label = StrCat("cgroup:", req.cgroup_id());
+    return s;
+  }
+  // A workload is named relative to the governed root: "w1" or "/w1".
+  std::string w = req.workload();
+  if (w[0] != '/') w = "/" + w;
+  if (w.find("..") != std::string::npos || w.size() < 2)
+    return absl::InvalidArgumentError(StrCat("bad workload name ", req.workload()));
+  std::string top = w.substr(0, w.find('/', 1));  // the workload-level cgroup
+  s.path = config_.cgroup2_mount + config_.governed_cgroup + top;
+  TG_ASSIGN_OR_RETURN(s.cgroup_id, CgroupIdOfPath(s.path));
+  s.label = StrCat("workload:", top);
+  return s;
+}
+
+absl::StatusOr<v1::KillSwitchResponse> GateNodeControl::KillSwitch(const v1::KillSwitchRequest& req,
+                                                                  const PeerIdentity& who) {
+  if (req.action() != v1::KILL_SWITCH_ENGAGE && req.action() != v1::KILL_SWITCH_RELEASE)
+    return absl::InvalidArgumentError("action must be ENGAGE or RELEASE");
+  TG_ASSIGN_OR_RETURN(Scope scope, ResolveScope(req));
+  const bool engage = req.action() == v1::KILL_SWITCH_ENGAGE;
+  if (engage && req.mode() == v1::KILL_SWITCH_MODE_FREEZE && scope.path.empty())
+    return absl::InvalidArgumentError("freeze needs a workload scope (a cgroup path)");
+  bpf::QuarantineMode qmode =
+      req.mode() == v1::KILL_SWITCH_MODE_KILL ? bpf::QuarantineMode::kKill : bpf::QuarantineMode::kNetwork;
+  const char* mode_name = req.mode() == v1::KILL_SWITCH_MODE_KILL     ? "kill"
+                          : req.mode() == v1::KILL_SWITCH_MODE_FREEZE ? "freeze"
+                                                                      : "deny";
+  Evidence::Fields f = {{"event", engage ? "engage" : "release"},
+                        {"scope", scope.label},
+                        {"cgroup_id", std::to_string(scope.cgroup_id)},
+                        {"verdict", engage ? mode_name : "released"},
+                        {"reason", CleanReason(req.reason())},
+                        {"uid", std::to_string(who.uid)},
+                        {"pid", std::to_string(who.pid)}};
+
+  std::lock_guard<std::mutex> l(killswitch_mu_);
+  v1::KillSwitchResponse resp;
+  resp.set_affected_cgroups(scope.all ? CountWorkloads() : 1);
+  if (engage) {
+    TG_RETURN_IF_ERROR(scope.all ? gate_.QuarantineAll(qmode) : gate_.Quarantine(scope.cgroup_id, qmode));
+    if (req.mode() == v1::KILL_SWITCH_MODE_FREEZE) TG_RETURN_IF_ERROR(WriteCgroupFile(scope.path, "cgroup.freeze", "1"));
+    metrics_.KillSwitchChange();
+    log::Warn("kill switch engaged", {{"scope", scope.label}, {"mode", mode_name}});
+    auto seq = evidence_.Append(Evidence::Kind::kKillSwitch, std::move(f));
+    if (!seq.ok())
+      return absl::UnavailableError(StrCat("kill switch ENGAGED for ", scope.label,
+                                           " but the ledger refused the record: ", seq.status().message()));
+    resp.set_ledger_seq(*seq);
+    return resp;
+  }
+  TG_ASSIGN_OR_RETURN(uint64_t seq, evidence_.Append(Evidence::Kind::kKillSwitch, std::move(f)));
+  TG_RETURN_IF_ERROR(scope.all ? gate_.ReleaseAll() : gate_.Release(scope.cgroup_id));
+  if (!scope.path.empty()) (void)WriteCgroupFile(scope.path, "cgroup.freeze", "0");
+  metrics_.KillSwitchChange();
+  log::Warn("kill switch released", {{"scope", scope.label}});
+  resp.set_ledger_seq(seq);
+  return resp;
+}
+
+absl::StatusOr<v1::LedgerTailResponse> GateNodeControl::LedgerTail(uint32_t count) {
+  v1::LedgerTailResponse out;
+  uint64_t size = ledger_.Size();
+  out.set_size(size);
+  uint64_t from = size > count ? size - count : 0;
+  for (uint64_t seq = from; seq < size; ++seq) {
+    TG_ASSIGN_OR_RETURN(ledger::Record r, ledger_.Read(seq));
+    auto* rec = out.add_records();
+    rec->set_seq(r.seq);
+    rec->set_time_ns(r.time_ns);
+    rec->set_kind(ledger::KindName(r.kind));
+    rec->set_hash_hex(HashHex(r.hash));
+    for (const auto& [k, v] : r.fields) (*rec->mutable_fields())[k] = v;
+  }
+  return out;
+}
+
+absl::StatusOr<v1::LedgerProofResponse> GateNodeControl::LedgerProof(uint64_t seq, uint64_t tree_size) {
+  if (tree_size == 0) tree_size = ledger_.Size();
+  TG_ASSIGN_OR_RETURN(ledger::InclusionProof p, ledger_.ProveInclusion(seq, tree_size));
+  v1::LedgerProofResponse out;
+  out.set_seq(p.seq);
+  out.set_tree_size(p.tree_size);
+  out.set_leaf_hash_hex(HashHex(p.leaf_hash));
+  out.set_root_hex(HashHex(p.root));
+  for (const auto& h : p.path) out.add_audit_path_hex(HashHex(h));
+  if (auto note = ledger_.LatestCheckpoint()) out.set_checkpoint(*note);
+  return out;
+}
+
+}  // namespace taogate::agent

@@ -1,0 +1,53 @@
+// Agent configuration: YAML parsing, unknown keys refused, unsafe values refused.
+#include "taogate/agent/config.h"
+
+#include <gtest/gtest.h>
+
+namespace taogate::agent {
+namespace {
+
+TEST(AgentConfigTest, ParsesKeys) {
+  auto c = ParseConfig("node_id: n1\nprotected_targets: [\"tcp:10.0.0.5:5432\"]\nmetrics_port: 9999\n"
+                       "operator_uids: [0, 1001]\nstrict_keys: false\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->node_id, "n1");
+  EXPECT_EQ(c->protected_targets.size(), 1u);
+  EXPECT_EQ(c->metrics_port, 9999);
+  EXPECT_EQ(c->operator_uids.size(), 2u);
+  EXPECT_FALSE(c->strict_keys);
+}
+
+TEST(AgentConfigTest, UnknownKeyRefused) {
+  EXPECT_EQ(ParseConfig("node_id: n1\nstrict_kyes: false\n").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AgentConfigTest, NonLoopbackMetricsRefused) {
+  AgentConfig c;
+  c.node_id = "n1";
+  c.cgroup2_mount = "/sys/fs/cgroup";
+  c.metrics_address = "0.0.0.0";
+  EXPECT_EQ(FinalizeConfig(c).code(), absl::StatusCode::kInvalidArgument);
+  c.metrics_address = "127.0.0.1";
+  EXPECT_TRUE(FinalizeConfig(c).ok());
+}
+
+TEST(AgentConfigTest, BadTargetAndSameSocketsRefused) {
+  AgentConfig c;
+  c.node_id = "n1";
+  c.cgroup2_mount = "/sys/fs/cgroup";
+  c.protected_targets = {"tcp:not-an-ip:5432"};
+  EXPECT_FALSE(FinalizeConfig(c).ok());
+  c.protected_targets.clear();
+  c.operator_socket = c.workload_socket;
+  EXPECT_FALSE(FinalizeConfig(c).ok());
+}
+
+TEST(AgentConfigTest, MissingNodeIdRefused) {
+  AgentConfig c;
+  c.cgroup2_mount = "/sys/fs/cgroup";
+  EXPECT_FALSE(FinalizeConfig(c).ok());
+}
+
+}  // namespace
+}  // namespace taogate::agent
