@@ -10,12 +10,23 @@
 #include "command.h"
 #include "taogate/bpf/cgroup.h"
 #include "taogate/bpf/gate.h"
+#include "taogate/bpflsm/lsm_loader.h"
 
 namespace taogate::cli {
 namespace {
 
+// BPF LSM: whether the programs load and attach on this kernel (probed by
+// attaching and detaching them with no cgroup governed). The agent does not
+// govern through LSM yet, so an attachable hook is "available", never
+// "enforcing"; file and exec governance have no cgroup-hook fallback.
+std::string LsmState(const bpflsm::LsmProbe& p, const bpflsm::HookStatus* h) {
+  if (!p.attach_ok) return "absent";
+  return h != nullptr && !h->enforcing ? "absent" : "available";
+}
+
 int Probe(const std::string& pin_root, bool json) {
   bpf::ProbeReport r = bpf::Gate::ProbePinned(pin_root);
+  bpflsm::LsmProbe lsm = bpflsm::ProbeLsm();
   auto mount = bpf::Cgroup2Mount();
   bool btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
   if (json) {
@@ -28,6 +39,14 @@ int Probe(const std::string& pin_root, bool json) {
                             {"state", std::string(bpf::HookStateName(h.state))},
                             {"detail", h.detail}});
     }
+    j["lsm"] = {{"active_lsms", lsm.active_lsms},
+                {"bpf_lsm_active", lsm.bpf_lsm_active},
+                {"state", LsmState(lsm, nullptr)},
+                {"detail", lsm.detail},
+                {"hooks", nlohmann::json::array()}};
+    for (const auto& h : lsm.hooks)
+      j["lsm"]["hooks"].push_back(
+          {{"hook", "lsm/" + h.hook}, {"state", LsmState(lsm, &h)}, {"detail", h.detail}});
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << "pin root: " << pin_root << "\n"
@@ -39,6 +58,12 @@ int Probe(const std::string& pin_root, bool json) {
       if (!h.detail.empty()) std::cout << "  (" << h.detail << ")";
       std::cout << "\n";
     }
+    std::cout << "BPF LSM: " << LsmState(lsm, nullptr) << " (active LSMs: "
+              << (lsm.active_lsms.empty() ? "unknown" : lsm.active_lsms) << ")";
+    if (!lsm.detail.empty()) std::cout << "  " << lsm.detail;
+    std::cout << "\n";
+    for (const auto& h : lsm.hooks)
+      std::cout << "  lsm/" << h.hook << "  " << LsmState(lsm, &h) << "\n";
   }
   return 0;
 }
