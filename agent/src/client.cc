@@ -28,7 +28,8 @@ std::unique_ptr<AgentClient> AgentClient::ForSocket(const std::string& path, int
 #define TG_CALL(Method, Req, Resp)                                                      \
   grpc::ClientContext ctx;                                                              \
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_)); \
-  ctx.set_wait_for_ready(true);                                                         \
+  /* fail fast: a refused connect (e.g. kill switch engaged) is an answer */              \
+  ctx.set_wait_for_ready(false);                                                        \
   grpc::Status s = stub_->Method(&ctx, Req, &Resp)
 
 absl::StatusOr<v1::RedeemResponse> AgentClient::Redeem(const std::string& tao_wire, std::string* reason) {

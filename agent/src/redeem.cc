@@ -178,7 +178,7 @@ RedeemOutcome Redeemer::Redeem(std::string_view wire, const PeerIdentity& peer) 
       {"pid", std::to_string(peer.pid)},
       {"key_id", ToHex(body->issuer_key_id())},
       {"policy_sha256", ToHex(body->policy_bundle_sha256())},
-      {"decision_id", std::to_string(body->decision_ledger_index())},
+      {"issued_seq", std::to_string(body->decision_ledger_index())},  // governor ledger seq of ISSUED
       {"expires_at", std::to_string(body->expires_at_ms())},
   };
   auto seq = evidence_.Append(Evidence::Kind::kConsumed, std::move(f));
