@@ -54,20 +54,7 @@ void WriteFileOrDie(const std::string& path, const std::string& data, mode_t mod
 int Listen(int family, int type, const char* addr, uint16_t port) {
   int fd = socket(family, type | SOCK_CLOEXEC, 0);
   sockaddr_storage ss{};
-  socklen_t len;
-  if (family == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    inet_pton(AF_INET, addr, &sin->sin_addr);
-    len = sizeof(*sin);
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    inet_pton(AF_INET6, addr, &sin6->sin6_addr);
-    len = sizeof(*sin6);
-  }
+  socklen_t len = InetAddr(family, addr, port, &ss);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||

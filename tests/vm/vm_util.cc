@@ -37,24 +37,26 @@ int RunIn(const std::string& cg, const std::function<int()>& fn) {
   return 2000;
 }
 
+socklen_t InetAddr(int family, const char* addr, uint16_t port, sockaddr_storage* ss) {
+  if (family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    inet_pton(AF_INET, addr, &sin->sin_addr);
+    return sizeof(*sin);
+  }
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(ss);
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = htons(port);
+  inet_pton(AF_INET6, addr, &sin6->sin6_addr);
+  return sizeof(*sin6);
+}
+
 int ConnectInet(int family, int type, const char* addr, uint16_t port) {
   int fd = socket(family, type | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno;
   sockaddr_storage ss{};
-  socklen_t len;
-  if (family == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    inet_pton(AF_INET, addr, &sin->sin_addr);
-    len = sizeof(*sin);
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    inet_pton(AF_INET6, addr, &sin6->sin6_addr);
-    len = sizeof(*sin6);
-  }
+  socklen_t len = InetAddr(family, addr, port, &ss);
   int rc = connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 ? 0 : errno;
   close(fd);
   return rc;

@@ -3,6 +3,7 @@
 // machine-readable lines on the serial console. Single-threaded.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -35,6 +36,8 @@ constexpr uint16_t kUdpProtected = 7004;
 int RunIn(const std::string& cg, const std::function<int()>& fn);
 
 // Blocking connect; returns 0 or errno. type is SOCK_STREAM or SOCK_DGRAM.
+// Fills `ss` with an AF_INET/AF_INET6 address; returns its length.
+socklen_t InetAddr(int family, const char* addr, uint16_t port, sockaddr_storage* ss);
 int ConnectInet(int family, int type, const char* addr, uint16_t port);
 int ConnectUnix(const std::string& path);
 // open(path, flags): 0 or errno.
