@@ -1,6 +1,8 @@
-// taogatectl probe [--json] [--pin-root DIR]: per kernel hook, whether the
-// gate pinned under DIR is enforcing, degraded (and how) or absent. Reads
-// pinned link state only: nothing reports enforcing unless it is attached.
+// taogatectl probe [--json] [--pin-root DIR]: per capability (network, unix,
+// files, exec, self-protection, kill switch), which mechanism enforces it on
+// this kernel and whether it is enforcing, degraded (and how) or absent; then
+// per kernel hook. Reads pinned link state: nothing reports enforcing unless
+// it is attached (the LSM rows need the agent's pins under DIR/lsm).
 #include <unistd.h>
 
 #include <iostream>
@@ -11,17 +13,21 @@
 #include "taogate/bpf/cgroup.h"
 #include "taogate/bpf/gate.h"
 #include "taogate/bpflsm/lsm_loader.h"
+#include "taogate/enforce/enforcer.h"
 
 namespace taogate::cli {
 namespace {
 
 // BPF LSM: whether the programs load and attach on this kernel (probed by
-// attaching and detaching them with no cgroup governed). The agent does not
-// govern through LSM yet, so an attachable hook is "available", never
-// "enforcing"; file and exec governance have no cgroup-hook fallback.
+// attaching and detaching them with no cgroup governed). Whether they enforce
+// is the capability table's business (it needs the agent's pins).
 std::string LsmState(const bpflsm::LsmProbe& p, const bpflsm::HookStatus* h) {
   if (!p.attach_ok) return "absent";
   return h != nullptr && !h->enforcing ? "absent" : "available";
+}
+
+bool LsmPinned(const std::string& pin_root) {
+  return access((pin_root + "/lsm/link_tg_file_open").c_str(), F_OK) == 0;
 }
 
 int Probe(const std::string& pin_root, bool json) {
@@ -29,10 +35,18 @@ int Probe(const std::string& pin_root, bool json) {
   bpflsm::LsmProbe lsm = bpflsm::ProbeLsm();
   auto mount = bpf::Cgroup2Mount();
   bool btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+  std::vector<enforce::Capability> caps = enforce::ProbeCapabilities(r, lsm, LsmPinned(pin_root));
   if (json) {
     nlohmann::json j;
     j["pin_root"] = pin_root;
     j["kernel"] = {{"btf", btf}, {"cgroup2_mount", mount.ok() ? *mount : ""}};
+    j["capabilities"] = nlohmann::json::array();
+    for (const auto& c : caps)
+      j["capabilities"].push_back({{"capability", c.name},
+                                   {"mechanism", std::string(enforce::MechanismName(c.mechanism))},
+                                   {"state", std::string(bpf::HookStateName(c.state))},
+                                   {"hooks", c.hooks},
+                                   {"detail", c.detail}});
     j["hooks"] = nlohmann::json::array();
     for (const auto& h : r.hooks) {
       j["hooks"].push_back({{"hook", h.name},
@@ -51,7 +65,17 @@ int Probe(const std::string& pin_root, bool json) {
   } else {
     std::cout << "pin root: " << pin_root << "\n"
               << "kernel BTF: " << (btf ? "yes" : "no") << ", cgroup2: "
-              << (mount.ok() ? *mount : std::string("not mounted")) << "\n";
+              << (mount.ok() ? *mount : std::string("not mounted")) << "\n"
+              << "capabilities:\n";
+    for (const auto& c : caps) {
+      std::string state(bpf::HookStateName(c.state));
+      std::cout << "  " << c.name << std::string(c.name.size() < 17 ? 17 - c.name.size() : 1, ' ') << state
+                << std::string(state.size() < 10 ? 10 - state.size() : 1, ' ') << enforce::MechanismName(c.mechanism);
+      if (!c.hooks.empty()) std::cout << " (" << c.hooks << ")";
+      if (!c.detail.empty()) std::cout << ": " << c.detail;
+      std::cout << "\n";
+    }
+    std::cout << "hooks:\n";
     for (const auto& h : r.hooks) {
       std::cout << "  " << h.name << std::string(h.name.size() < 24 ? 24 - h.name.size() : 1, ' ')
                 << bpf::HookStateName(h.state);

@@ -1,0 +1,145 @@
+// taogate::enforce: picks, per capability, the kernel mechanism that enforces
+// it on the running kernel, and routes file, exec and self-protection rules
+// to that mechanism.
+//
+//   capability       BPF LSM kernel (lsm=...,bpf)      other kernels
+//   network-inet     cgroup/connect4|6, sendmsg4|6     same (enforcing)
+//   network-unix     cgroup/connect_unix (literal path; degraded)
+//   files            lsm/file_open (+ path hooks)      tp_btf/sys_exit kill (degraded)
+//   exec             lsm/bprm_check_security           tp_btf/sched_process_exec kill (degraded)
+//   self-protection  lsm/task_kill, ptrace, bpf, ...   absent
+//   kill-switch      cgroup_skb + tp_btf/sys_enter     same (enforcing)
+//
+// Network stays on the cgroup hooks on every kernel: they carry the grant
+// protocol, quarantine and EXERCISED events, and loading lsm/socket_connect
+// as well would consume a grant twice (docs/lsm.md). The LSM programs are
+// therefore loaded with Options.network = false.
+//
+// LSM lifecycle: Open() loads a fresh set of LSM programs, governs the
+// governed root, protects this process (self-protection) and, when a pin dir
+// is set, replaces the previous agent's pins with its own only after its
+// programs are attached -- so a restart never has a window without file,
+// exec and self-protection enforcement. The gate's fallback hooks are pinned
+// by bpf::Gate itself.
+//
+// Rules are kept by path; the inode is resolved when the rule is added (a
+// file replaced by rename() later is a new inode: protect its directory with
+// a subtree rule to cover files that do not exist yet).
+//
+// Thread safety: all methods may be called from several threads (one mutex);
+// PollLsmEvents from one thread at a time.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "taogate/bpf/gate.h"
+#include "taogate/bpflsm/lsm_loader.h"
+
+namespace taogate::enforce {
+
+// Deny bits (the same values in lsm_gate.h and gate_format.h).
+inline constexpr uint32_t kDenyRead = 0x1;
+inline constexpr uint32_t kDenyWrite = 0x2;
+inline constexpr uint32_t kDenyExec = 0x4;
+
+enum class Mechanism { kLsm, kCgroupHooks, kKillOnSyscall, kNone };
+std::string_view MechanismName(Mechanism m);  // "bpf-lsm", "cgroup-bpf", "kill-on-syscall", "none"
+
+struct Capability {
+  std::string name;        // "network-inet", "network-unix", "files", "exec", "self-protection", "kill-switch"
+  Mechanism mechanism = Mechanism::kNone;
+  bpf::HookState state = bpf::HookState::kAbsent;
+  std::string hooks;       // the programs, e.g. "lsm/file_open"
+  std::string detail;      // what is degraded, or why absent
+};
+
+enum class LsmMode { kAuto, kOff, kRequire };
+
+struct EnforcerOptions {
+  std::string cgroup2_mount;    // cgroup v2 mount point
+  std::string governed_cgroup;  // absolute path of the governed root
+  // bpffs directory for the LSM pins (e.g. <pin_root>/lsm); empty: the LSM
+  // programs live as long as this object (tests).
+  std::string lsm_pin_dir;
+  LsmMode lsm = LsmMode::kAuto;
+  // Processes governed tasks may not signal or ptrace (the agent).
+  std::vector<pid_t> protected_pids;
+};
+
+// One rule as configured: "r:/path", "w:/path", "rw:/dir/" (trailing slash:
+// the directory and everything below), or an exec rule for a binary.
+struct PathRule {
+  std::string path;   // absolute; trailing '/' stripped
+  uint32_t deny = 0;  // kDeny* bits
+  bool subtree = false;
+};
+// Parses "r:PATH", "w:PATH", "rw:PATH" (files) or "PATH" with exec=true.
+absl::StatusOr<PathRule> ParseFileRule(std::string_view spec);
+absl::StatusOr<PathRule> ParseExecRule(std::string_view path);
+
+// A BPF LSM denial (file, exec, self-protection), for the node ledger.
+struct LsmDenial {
+  uint64_t cgroup_id = 0;
+  uint32_t pid = 0;
+  std::string hook;   // "file_open", "bprm_check", "task_kill", ...
+  uint64_t ino = 0;
+  uint32_t target_pid = 0;
+};
+
+class Enforcer {
+ public:
+  // gate: the cgroup gate (for the kill-on-syscall fallback and the network
+  // capabilities); may be null when only LSM is wanted (then files and exec
+  // are absent where LSM is).
+  static absl::StatusOr<std::unique_ptr<Enforcer>> Open(bpf::Gate* gate, const EnforcerOptions& options);
+  ~Enforcer();
+  Enforcer(const Enforcer&) = delete;
+  Enforcer& operator=(const Enforcer&) = delete;
+
+  // True if the BPF LSM programs are loaded and govern the governed root.
+  bool lsm() const { return lsm_ != nullptr; }
+  // Why LSM is not used, if !lsm().
+  const std::string& lsm_detail() const { return lsm_detail_; }
+
+  // Adds or replaces the rule for rule.path (re-resolving its inode).
+  // FailedPrecondition when neither LSM nor the fallback is available.
+  absl::Status Protect(const PathRule& rule);
+  absl::Status Unprotect(const std::string& path);
+  std::vector<PathRule> Rules() const;
+
+  std::vector<Capability> Capabilities() const;
+
+  // Drains LSM denial events (no-op returning 0 without LSM).
+  absl::StatusOr<int> PollLsmEvents(int timeout_ms, const std::function<void(const LsmDenial&)>& fn);
+
+ private:
+  Enforcer() = default;
+  absl::Status ApplyLocked(const PathRule& rule, uint64_t dev, uint64_t ino);
+
+  struct Installed {
+    PathRule rule;
+    uint64_t dev = 0, ino = 0;
+  };
+  EnforcerOptions options_;
+  bpf::Gate* gate_ = nullptr;
+  std::unique_ptr<bpflsm::LsmGate> lsm_;
+  std::string lsm_detail_;
+  mutable std::mutex mu_;
+  std::map<std::string, Installed> rules_;
+};
+
+// The same table for `taogatectl probe`, from pinned state and an LSM probe
+// (nothing is loaded for long: ProbeLsm attaches and detaches at once).
+std::vector<Capability> ProbeCapabilities(const bpf::ProbeReport& gate, const bpflsm::LsmProbe& lsm,
+                                          bool lsm_pinned);
+
+}  // namespace taogate::enforce

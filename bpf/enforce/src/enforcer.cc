@@ -1,0 +1,279 @@
+#include "taogate/enforce/enforcer.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "taogate/bpflsm/lsm_keys.h"
+#include "taogate/common/log.h"
+#include "taogate/common/strings.h"
+
+namespace taogate::enforce {
+namespace {
+
+constexpr std::string_view kUnixDetail = "literal path match: another path to the same socket is not matched";
+
+std::string_view HookName(uint8_t hook) {
+  switch (hook) {
+    case bpf::TG_HOOK_SOCKET_CONNECT: return "socket_connect";
+    case bpf::TG_HOOK_FILE_OPEN: return "file_open";
+    case bpf::TG_HOOK_BPRM_CHECK: return "bprm_check";
+    case bpf::TG_HOOK_TASK_KILL: return "task_kill";
+    case bpf::TG_HOOK_PTRACE: return "ptrace";
+    case bpf::TG_HOOK_BPF: return "bpf";
+    case bpf::TG_HOOK_UNIX_CONNECT: return "unix_connect";
+    case bpf::TG_HOOK_SOCKET_SENDMSG: return "socket_sendmsg";
+    case bpf::TG_HOOK_PATH_WRITE: return "path_write";
+    case bpf::TG_HOOK_CGROUP_ESCAPE: return "cgroup_escape";
+    case bpf::TG_HOOK_SELF_STATE: return "self_state";
+    default: return "unknown";
+  }
+}
+
+const bpf::HookStatus* FindGateHook(const bpf::ProbeReport& r, std::string_view name) {
+  for (const auto& h : r.hooks)
+    if (h.name == name) return &h;
+  return nullptr;
+}
+
+bool LsmHookOn(const std::vector<bpflsm::HookStatus>& hooks, std::string_view hook) {
+  for (const auto& h : hooks)
+    if (h.hook == hook) return h.enforcing;
+  return false;
+}
+
+// The network, unix and kill-switch rows come from the cgroup gate alone.
+void GateRows(const bpf::ProbeReport& r, std::vector<Capability>& out) {
+  auto state_of = [&](std::initializer_list<std::string_view> names, std::string* detail) {
+    bpf::HookState worst = bpf::HookState::kEnforcing;
+    for (auto n : names) {
+      const bpf::HookStatus* h = FindGateHook(r, n);
+      bpf::HookState s = h ? h->state : bpf::HookState::kAbsent;
+      if (h && !h->detail.empty() && s != bpf::HookState::kEnforcing && detail->empty()) *detail = h->detail;
+      if (s == bpf::HookState::kAbsent || (s == bpf::HookState::kDegraded && worst == bpf::HookState::kEnforcing))
+        worst = s;
+      if (worst == bpf::HookState::kAbsent) break;
+    }
+    return worst;
+  };
+  Capability inet{"network-inet", Mechanism::kCgroupHooks, {}, "cgroup/connect4|6, cgroup/sendmsg4|6", ""};
+  inet.state = state_of({"connect4", "connect6", "sendmsg4", "sendmsg6"}, &inet.detail);
+  Capability unix{"network-unix", Mechanism::kCgroupHooks, {}, "cgroup/connect_unix, cgroup/sendmsg_unix", ""};
+  unix.state = state_of({"connect_unix", "sendmsg_unix"}, &unix.detail);
+  if (unix.state == bpf::HookState::kEnforcing) {
+    unix.state = bpf::HookState::kDegraded;
+    unix.detail = std::string(kUnixDetail);
+  }
+  Capability kill{"kill-switch", Mechanism::kCgroupHooks, {}, "cgroup_skb/egress|ingress, tp_btf/sys_enter", ""};
+  kill.state = state_of({"skb_egress", "skb_ingress"}, &kill.detail);
+  for (auto* c : {&inet, &unix, &kill})
+    if (c->state == bpf::HookState::kAbsent) c->mechanism = Mechanism::kNone;
+  out.push_back(std::move(inet));
+  out.push_back(std::move(unix));
+  out.push_back(std::move(kill));
+}
+
+// files / exec / self-protection rows.
+void FileRows(bool lsm, const std::vector<bpflsm::HookStatus>& lsm_hooks, const std::string& lsm_why,
+              const bpf::ProbeReport* gate, std::vector<Capability>& out) {
+  struct Row {
+    const char* name;
+    const char* lsm_hook;
+    const char* lsm_label;
+    const char* gate_hook;  // fallback, or null
+  };
+  for (const Row& row : {Row{"files", "file_open", "lsm/file_open, lsm/path_*", "file_open"},
+                         Row{"exec", "bprm_check_security", "lsm/bprm_check_security", "exec"},
+                         Row{"self-protection", "task_kill", "lsm/task_kill, lsm/ptrace_access_check, lsm/bpf",
+                             nullptr}}) {
+    Capability c{row.name, Mechanism::kNone, bpf::HookState::kAbsent, "", ""};
+    if (lsm && LsmHookOn(lsm_hooks, row.lsm_hook)) {
+      c.mechanism = Mechanism::kLsm;
+      c.state = bpf::HookState::kEnforcing;
+      c.hooks = row.lsm_label;
+    } else if (row.gate_hook != nullptr && gate != nullptr) {
+      const bpf::HookStatus* h = FindGateHook(*gate, row.gate_hook);
+      c.mechanism = Mechanism::kKillOnSyscall;
+      c.hooks = StrCat(std::string_view(row.gate_hook) == "exec" ? "tp_btf/sched_process_exec" : "tp_btf/sys_exit",
+                       " + SIGKILL");
+      c.state = h ? h->state : bpf::HookState::kAbsent;
+      c.detail = h ? h->detail : "gate has no fallback hook";
+      if (c.state == bpf::HookState::kEnforcing) c.state = bpf::HookState::kDegraded;
+    } else {
+      c.detail = lsm ? "LSM hook not on this kernel" : StrCat("no BPF LSM: ", lsm_why);
+    }
+    out.push_back(std::move(c));
+  }
+}
+
+}  // namespace
+
+std::string_view MechanismName(Mechanism m) {
+  switch (m) {
+    case Mechanism::kLsm: return "bpf-lsm";
+    case Mechanism::kCgroupHooks: return "cgroup-bpf";
+    case Mechanism::kKillOnSyscall: return "kill-on-syscall";
+    case Mechanism::kNone: return "none";
+  }
+  return "none";
+}
+
+absl::StatusOr<PathRule> ParseFileRule(std::string_view spec) {
+  size_t colon = spec.find(':');
+  if (colon == std::string_view::npos)
+    return absl::InvalidArgumentError(StrCat("file rule \"", spec, "\": want r:PATH, w:PATH or rw:PATH"));
+  std::string_view mode = spec.substr(0, colon);
+  PathRule r;
+  if (mode == "r") r.deny = kDenyRead;
+  else if (mode == "w") r.deny = kDenyWrite;
+  else if (mode == "rw") r.deny = kDenyRead | kDenyWrite;
+  else return absl::InvalidArgumentError(StrCat("file rule \"", spec, "\": mode must be r, w or rw"));
+  std::string path(spec.substr(colon + 1));
+  if (path.empty() || path[0] != '/')
+    return absl::InvalidArgumentError(StrCat("file rule \"", spec, "\": path must be absolute"));
+  if (path.size() > 1 && path.back() == '/') {
+    r.subtree = true;
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+  }
+  r.path = std::move(path);
+  return r;
+}
+
+absl::StatusOr<PathRule> ParseExecRule(std::string_view path) {
+  if (path.empty() || path[0] != '/' || path.back() == '/')
+    return absl::InvalidArgumentError(StrCat("binary \"", path, "\": want an absolute file path"));
+  return PathRule{std::string(path), kDenyExec, false};
+}
+
+absl::StatusOr<std::unique_ptr<Enforcer>> Enforcer::Open(bpf::Gate* gate, const EnforcerOptions& options) {
+  std::unique_ptr<Enforcer> e(new Enforcer());
+  e->options_ = options;
+  e->gate_ = gate;
+  if (options.lsm == LsmMode::kOff) {
+    e->lsm_detail_ = "disabled by configuration";
+    return e;
+  }
+  bpflsm::LsmGate::Options lo;
+  lo.quiet = options.lsm == LsmMode::kAuto;
+  lo.network = false;
+  auto loaded = bpflsm::LsmGate::Load(lo);
+  if (!loaded.ok()) {
+    if (options.lsm == LsmMode::kRequire) return loaded.status();
+    e->lsm_detail_ = std::string(loaded.status().message());
+    return e;
+  }
+  std::unique_ptr<bpflsm::LsmGate> lsm = std::move(*loaded);
+  TG_ASSIGN_OR_RETURN(bpflsm::CgroupRef root,
+                      bpflsm::ResolveCgroup(options.cgroup2_mount, options.governed_cgroup));
+  TG_RETURN_IF_ERROR(lsm->Govern(root));
+  for (pid_t pid : options.protected_pids) TG_RETURN_IF_ERROR(lsm->ProtectPid(pid));
+  if (!options.lsm_pin_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.lsm_pin_dir, ec);
+    if (ec) return absl::UnavailableError(StrCat("create ", options.lsm_pin_dir, ": ", ec.message()));
+    // Ours are attached: dropping the previous pins leaves no gap.
+    TG_RETURN_IF_ERROR(bpflsm::LsmGate::Unpin(options.lsm_pin_dir));
+    TG_RETURN_IF_ERROR(lsm->Pin(options.lsm_pin_dir));
+  }
+  e->lsm_ = std::move(lsm);
+  return e;
+}
+
+Enforcer::~Enforcer() = default;
+
+absl::Status Enforcer::ApplyLocked(const PathRule& rule, uint64_t dev, uint64_t ino) {
+  if (lsm_) {
+    bpf::tg_inode_key k{dev, ino};
+    return lsm_->ProtectInode(k, rule.deny, rule.subtree);
+  }
+  if (gate_ == nullptr)
+    return absl::FailedPreconditionError(
+        StrCat("cannot protect ", rule.path, ": no BPF LSM (", lsm_detail_, ") and no cgroup gate"));
+  return gate_->ProtectInode(dev, ino, rule.deny, rule.subtree);
+}
+
+absl::Status Enforcer::Protect(const PathRule& rule) {
+  if (rule.deny == 0 || (rule.deny & ~(kDenyRead | kDenyWrite | kDenyExec)) != 0)
+    return absl::InvalidArgumentError(StrCat("rule for ", rule.path, ": bad deny bits ", rule.deny));
+  TG_ASSIGN_OR_RETURN(bpf::tg_inode_key key, bpflsm::MakeInodeKey(rule.path));
+  struct stat st {};
+  if (stat(rule.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && (rule.deny & kDenyExec))
+    return absl::InvalidArgumentError(StrCat("exec rule for ", rule.path, ": a directory"));
+  std::lock_guard lock(mu_);
+  auto it = rules_.find(rule.path);
+  if (it != rules_.end() && (it->second.dev != key.dev || it->second.ino != key.ino)) {
+    // The path now names another inode: the stale one is no longer this rule.
+    TG_RETURN_IF_ERROR(lsm_ ? lsm_->UnprotectInode({it->second.dev, it->second.ino})
+                            : gate_->UnprotectInode(it->second.dev, it->second.ino));
+  }
+  // Several rules may name one inode (a hard link): the union of their bits.
+  PathRule merged = rule;
+  for (const auto& [path, other] : rules_)
+    if (path != rule.path && other.dev == key.dev && other.ino == key.ino) {
+      merged.deny |= other.rule.deny;
+      merged.subtree = merged.subtree || other.rule.subtree;
+    }
+  TG_RETURN_IF_ERROR(ApplyLocked(merged, key.dev, key.ino));
+  rules_[rule.path] = Installed{rule, key.dev, key.ino};
+  return absl::OkStatus();
+}
+
+absl::Status Enforcer::Unprotect(const std::string& path) {
+  std::lock_guard lock(mu_);
+  auto it = rules_.find(path);
+  if (it == rules_.end()) return absl::NotFoundError(StrCat("no rule for ", path));
+  Installed gone = it->second;
+  rules_.erase(it);
+  PathRule rest{gone.rule.path, 0, false};
+  for (const auto& [p, other] : rules_)
+    if (other.dev == gone.dev && other.ino == gone.ino) {
+      rest.deny |= other.rule.deny;
+      rest.subtree = rest.subtree || other.rule.subtree;
+    }
+  if (rest.deny != 0) return ApplyLocked(rest, gone.dev, gone.ino);
+  if (lsm_) return lsm_->UnprotectInode({gone.dev, gone.ino});
+  return gate_->UnprotectInode(gone.dev, gone.ino);
+}
+
+std::vector<PathRule> Enforcer::Rules() const {
+  std::lock_guard lock(mu_);
+  std::vector<PathRule> out;
+  for (const auto& [path, r] : rules_) out.push_back(r.rule);
+  return out;
+}
+
+std::vector<Capability> Enforcer::Capabilities() const {
+  std::vector<Capability> out;
+  bpf::ProbeReport report;
+  if (gate_ != nullptr) report = gate_->Probe();
+  if (gate_ != nullptr) GateRows(report, out);
+  std::vector<bpflsm::HookStatus> none;
+  FileRows(lsm_ != nullptr, lsm_ ? lsm_->hooks() : none, lsm_detail_, gate_ ? &report : nullptr, out);
+  return out;
+}
+
+absl::StatusOr<int> Enforcer::PollLsmEvents(int timeout_ms, const std::function<void(const LsmDenial&)>& fn) {
+  if (!lsm_) return 0;
+  TG_ASSIGN_OR_RETURN(std::vector<bpf::tg_lsm_event> events, lsm_->PollEvents(timeout_ms));
+  int n = 0;
+  for (const auto& ev : events) {
+    if (ev.verdict != bpf::TG_VERDICT_DENY) continue;
+    fn(LsmDenial{ev.cgroup_id, ev.pid, std::string(HookName(ev.hook)), ev.ino, ev.target_pid});
+    ++n;
+  }
+  return n;
+}
+
+std::vector<Capability> ProbeCapabilities(const bpf::ProbeReport& gate, const bpflsm::LsmProbe& lsm,
+                                          bool lsm_pinned) {
+  std::vector<Capability> out;
+  GateRows(gate, out);
+  // "Available" (loads here) is reported as the LSM mechanism only if the
+  // agent has it pinned; otherwise the row says what would enforce.
+  bool lsm_on = lsm.attach_ok && lsm_pinned;
+  FileRows(lsm_on, lsm.hooks, lsm.attach_ok ? "BPF LSM loads but no agent has it pinned" : lsm.detail, &gate, out);
+  return out;
+}
+
+}  // namespace taogate::enforce
