@@ -11,6 +11,7 @@
 #include "taogate/bpf/gate.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "taogate/enforce/enforcer.h"
 
 namespace taogate::agent {
 namespace {
@@ -49,7 +50,7 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
       "ledger_dir", "ledger_key", "checkpoint_every_records", "checkpoint_every_ms",
       "ledger_fsync", "workload_socket", "operator_socket", "operator_uids", "trust_bundle",
       "strict_keys", "max_clock_skew_ms", "max_grant_ms", "metrics_address", "metrics_port",
-      "protected_targets", "denied_flush_ms", "denied_max_records", "log_level"};
+      "protected_targets", "protected_files", "protected_binaries", "lsm", "denied_flush_ms", "denied_max_records", "log_level"};
   for (const auto& kv : n) {
     std::string key = kv.first.as<std::string>();
     if (kKeys.count(key) == 0) return absl::InvalidArgumentError(StrCat("config: unknown key ", key));
@@ -75,6 +76,9 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
   TG_RETURN_IF_ERROR(Get(n, "metrics_address", &c.metrics_address));
   TG_RETURN_IF_ERROR(Get(n, "metrics_port", &c.metrics_port));
   TG_RETURN_IF_ERROR(Get(n, "protected_targets", &c.protected_targets));
+  TG_RETURN_IF_ERROR(Get(n, "protected_files", &c.protected_files));
+  TG_RETURN_IF_ERROR(Get(n, "protected_binaries", &c.protected_binaries));
+  TG_RETURN_IF_ERROR(Get(n, "lsm", &c.lsm));
   TG_RETURN_IF_ERROR(Get(n, "denied_flush_ms", &c.denied_flush_ms));
   TG_RETURN_IF_ERROR(Get(n, "denied_max_records", &c.denied_max_records));
   TG_RETURN_IF_ERROR(Get(n, "log_level", &c.log_level));
@@ -115,6 +119,11 @@ absl::Status FinalizeConfig(AgentConfig& c) {
     if (auto p = bpf::ParseTarget(t); !p.ok())
       return bad("protected_targets", StrCat(t, ": ", p.status().message()));
   }
+  for (const auto& f : c.protected_files)
+    if (auto r = enforce::ParseFileRule(f); !r.ok()) return bad("protected_files", std::string(r.status().message()));
+  for (const auto& b : c.protected_binaries)
+    if (auto r = enforce::ParseExecRule(b); !r.ok()) return bad("protected_binaries", std::string(r.status().message()));
+  if (c.lsm != "auto" && c.lsm != "off" && c.lsm != "require") return bad("lsm", "auto | off | require");
   if (c.cgroup2_mount.empty()) {
     TG_ASSIGN_OR_RETURN(c.cgroup2_mount, bpf::Cgroup2Mount());
   }

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/common/version.h"
+#include "taogate/enforce/enforcer.h"
 
 namespace taogate::agent {
 namespace {
@@ -61,6 +63,7 @@ struct AgentDaemon::Parts {
   std::unique_ptr<BundleVerifier> verifier;
   std::unique_ptr<bpf::Gate> gate;
   std::unique_ptr<GateGrants> grants;
+  std::unique_ptr<enforce::Enforcer> enforcer;  // after gate (holds a pointer to it)
   std::unique_ptr<Redeemer> redeemer;
   std::unique_ptr<GateNodeControl> control;
   std::unique_ptr<EventConsumer> consumer;
@@ -128,6 +131,31 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
     TG_RETURN_IF_ERROR(p.gate->AddProtectedTarget(t));
   }
 
+  // 4b. Files, exec and self-protection: BPF LSM where the kernel has it,
+  // else the gate's kill-on-syscall fallback (degraded), per capability.
+  enforce::EnforcerOptions eopt;
+  eopt.cgroup2_mount = c.cgroup2_mount;
+  eopt.governed_cgroup = governed_abs;
+  eopt.lsm_pin_dir = c.pin_root + "/lsm";
+  eopt.lsm = c.lsm == "off" ? enforce::LsmMode::kOff
+             : c.lsm == "require" ? enforce::LsmMode::kRequire
+                                  : enforce::LsmMode::kAuto;
+  eopt.protected_pids = {getpid()};
+  TG_ASSIGN_OR_RETURN(p.enforcer, enforce::Enforcer::Open(p.gate.get(), eopt));
+  for (const auto& spec : c.protected_files) {
+    TG_ASSIGN_OR_RETURN(enforce::PathRule rule, enforce::ParseFileRule(spec));
+    TG_RETURN_IF_ERROR(p.enforcer->Protect(rule));
+  }
+  for (const auto& spec : c.protected_binaries) {
+    TG_ASSIGN_OR_RETURN(enforce::PathRule rule, enforce::ParseExecRule(spec));
+    TG_RETURN_IF_ERROR(p.enforcer->Protect(rule));
+  }
+  for (const auto& cap : p.enforcer->Capabilities())
+    log::Info("capability", {{"capability", cap.name},
+                             {"mechanism", std::string(enforce::MechanismName(cap.mechanism))},
+                             {"state", std::string(bpf::HookStateName(cap.state))},
+                             {"detail", cap.detail}});
+
   // 5. Restart safety: every TAO consumed before stays consumed.
   RedeemConfig rc;
   rc.node_id = c.node_id;
@@ -140,6 +168,7 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   eo.denied_flush_ms = c.denied_flush_ms;
   eo.denied_max_records = c.denied_max_records;
   p.consumer = std::make_unique<EventConsumer>(*p.gate, *p.evidence, p.metrics, eo);
+  p.consumer->set_enforcer(p.enforcer.get());
   TG_ASSIGN_OR_RETURN(uint64_t restored,
                       ForEachConsumed(
                           *p.ledger, [&](const TaoId& id) { p.redeemer->RestoreConsumed(id); },
@@ -152,6 +181,7 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
                          .status());
   p.control = std::make_unique<GateNodeControl>(p.config, *p.gate, *p.grants, *p.ledger, *p.evidence,
                                                 p.metrics, *p.redeemer);
+  p.control->set_enforcer(p.enforcer.get());
   p.consumer->Start();
 
   ServiceOptions so;
@@ -217,6 +247,7 @@ void AgentDaemon::Stop() {
   p.workload_srv.reset();
   p.consumer.reset();
   p.ledger.reset();
+  p.enforcer.reset();  // LSM programs stay pinned
   p.gate.reset();
   if (p.redeemer) log::Info("agent stopped; kernel enforcement left in place", {{"node", p.config.node_id}});
 }

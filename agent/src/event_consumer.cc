@@ -38,6 +38,7 @@ void EventConsumer::Stop() {
 }
 
 std::string EventConsumer::TargetOf(const bpf::DecisionEvent& e) {
+  if (e.ino != 0) return StrCat(e.hook == "exec" ? "exec" : "file", ":ino=", e.ino);
   if (e.family == AF_UNIX) return StrCat("unix:", e.address);
   std::string proto = e.proto == 6 ? "tcp" : e.proto == 17 ? "udp" : StrCat("proto", int{e.proto});
   if (e.family == AF_INET6) return StrCat(proto, ":[", e.address, "]:", e.port);
@@ -100,6 +101,16 @@ void EventConsumer::Loop() {
     if (!n.ok()) {
       log::Error("ring buffer poll failed", {{"error", std::string(n.status().message())}});
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (enforcer_ != nullptr) {
+      auto m = enforcer_->PollLsmEvents(0, [this](const enforce::LsmDenial& d) {
+        metrics_.DeniedEvents(1);
+        std::string target = d.target_pid != 0 ? StrCat("pid:", d.target_pid)
+                             : d.ino != 0      ? StrCat("ino:", d.ino)
+                                               : std::string("-");
+        denied_.Add(DeniedKey{d.cgroup_id, StrCat("lsm/", d.hook), std::move(target)});
+      });
+      if (!m.ok()) log::Error("LSM ring buffer poll failed", {{"error", std::string(m.status().message())}});
     }
     int64_t now = MonoMs();
     if (stopping || now >= next_flush) {

@@ -38,6 +38,18 @@ void FillHooks(const bpf::ProbeReport& r, google::protobuf::RepeatedPtrField<v1:
   }
 }
 
+void FillCapabilities(const enforce::Enforcer* e, google::protobuf::RepeatedPtrField<v1::Capability>* out) {
+  if (e == nullptr) return;
+  for (const auto& c : e->Capabilities()) {
+    auto* s = out->Add();
+    s->set_capability(c.name);
+    s->set_mechanism(std::string(enforce::MechanismName(c.mechanism)));
+    s->set_state(std::string(bpf::HookStateName(c.state)));
+    s->set_hooks(c.hooks);
+    s->set_detail(c.detail);
+  }
+}
+
 }  // namespace
 
 GateNodeControl::GateNodeControl(const AgentConfig& config, bpf::Gate& gate, GateGrants& grants,
@@ -56,6 +68,7 @@ void GateNodeControl::FillStatus(v1::StatusResponse* out) {
   out->set_node_id(config_.node_id);
   out->set_version(kVersion);
   FillHooks(gate_.Probe(), out->mutable_hooks());
+  FillCapabilities(enforcer_, out->mutable_capabilities());
   uint64_t size = ledger_.Size();
   out->set_ledger_size(size);
   if (auto root = ledger_.RootAt(size); root.ok()) out->set_ledger_root_hex(HashHex(*root));
@@ -70,7 +83,10 @@ void GateNodeControl::FillStatus(v1::StatusResponse* out) {
   out->set_policy_sha256(targets_sha256_);
 }
 
-void GateNodeControl::FillProbe(v1::ProbeResponse* out) { FillHooks(gate_.Probe(), out->mutable_hooks()); }
+void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
+  FillHooks(gate_.Probe(), out->mutable_hooks());
+  FillCapabilities(enforcer_, out->mutable_capabilities());
+}
 
 uint64_t GateNodeControl::CountWorkloads() const {
   std::error_code ec;

@@ -272,6 +272,7 @@ int main() {
   Report("probe_reports_bpf_lsm", probe.bpf_lsm_active && probe.attach_ok && all_enforcing,
          "active_lsms=" + probe.active_lsms + ",attach_ok=" + (probe.attach_ok ? "yes" : "no") +
              ",hooks=" + hooks);
+  RunEnforcerScenarios(env);
   RunPinScenario(env, std::move(*gate));
 
   kill(env.agent, SIGKILL);

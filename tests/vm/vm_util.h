@@ -60,6 +60,7 @@ void RunFileScenarios(Env& env);
 void RunSelfProtectionScenarios(Env& env);
 void RunPriorDenyScenario(Env& env);
 void RunCostInfo(Env& env);  // TAOGATE-VM-INFO only
+void RunEnforcerScenarios(Env& env);  // enforce::Enforcer picks BPF LSM
 void RunPinScenario(Env& env, std::unique_ptr<bpflsm::LsmGate> gate);
 
 }  // namespace taogate::vmtest

@@ -6,7 +6,6 @@
 #include <filesystem>
 
 #include "taogate/bpflsm/lsm_keys.h"
-#include "taogate/common/log.h"
 #include "taogate/common/strings.h"
 
 namespace taogate::enforce {

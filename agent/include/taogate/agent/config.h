@@ -51,6 +51,16 @@ struct AgentConfig {
   // Static protected targets, bpf::ParseTarget syntax ("tcp:10.0.0.5:5432").
   std::vector<std::string> protected_targets;
 
+  // Files and binaries (enforce::ParseFileRule / ParseExecRule syntax):
+  // "r:/path", "w:/path", "rw:/dir/" (trailing slash: the directory and
+  // below); binaries are absolute paths whose exec is refused. Enforced by
+  // BPF LSM where it loads, else by the gate's kill-on-syscall fallback.
+  std::vector<std::string> protected_files;
+  std::vector<std::string> protected_binaries;
+  // BPF LSM use: "auto" (where the kernel has it), "off", "require" (refuse
+  // to start without it).
+  std::string lsm = "auto";
+
   // Kernel DENIED events are aggregated per (cgroup, verdict, target) and
   // written at most every denied_flush_ms, at most denied_max_records per
   // flush (the rest are summed into one overflow record).

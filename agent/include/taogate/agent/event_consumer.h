@@ -2,7 +2,9 @@
 // events and writes evidence.
 //   TG_ALLOW_GRANT -> one EXERCISED record per event (tao id, workload
 //                     cgroup, target, pid, hook; record time = when seen).
-//   any deny       -> counted in a DeniedAggregator, flushed as DENIED
+//   BPF LSM denials (files, exec, self-protection; from the Enforcer, if
+//   set) and any gate deny
+//                  -> counted in a DeniedAggregator, flushed as DENIED
 //                     records every flush interval (bounded per interval).
 // It also sweeps consumed/expired grants out of the kernel map periodically.
 //
@@ -19,6 +21,7 @@
 #include "taogate/agent/denied_aggregator.h"
 #include "taogate/agent/metrics.h"
 #include "taogate/bpf/gate.h"
+#include "taogate/enforce/enforcer.h"
 
 namespace taogate::agent {
 
@@ -35,6 +38,8 @@ class EventConsumer {
   // Ids already recorded as EXERCISED (from the ledger at start): a grant is
   // one-shot, so an event for one of these is a re-read after a crash.
   void RestoreExercised(const TaoId& id) { exercised_.insert(id); }
+  // Also drain the BPF LSM's denials (call before Start).
+  void set_enforcer(enforce::Enforcer* e) { enforcer_ = e; }
   void Start();
   void Stop();
 
@@ -47,6 +52,7 @@ class EventConsumer {
   void FlushDenied();
 
   bpf::Gate& gate_;
+  enforce::Enforcer* enforcer_ = nullptr;
   Evidence& evidence_;
   Metrics& metrics_;
   const EventConsumerOptions options_;

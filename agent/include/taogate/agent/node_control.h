@@ -19,6 +19,7 @@
 #include "taogate/agent/metrics.h"
 #include "taogate/agent/redeem.h"
 #include "taogate/agent/service.h"
+#include "taogate/enforce/enforcer.h"
 #include "taogate/ledger/ledger.h"
 
 namespace taogate::agent {
@@ -34,6 +35,10 @@ class GateNodeControl final : public NodeControl {
                                                    const PeerIdentity& who) override;
   absl::StatusOr<v1::LedgerTailResponse> LedgerTail(uint32_t count) override;
   absl::StatusOr<v1::LedgerProofResponse> LedgerProof(uint64_t seq, uint64_t tree_size) override;
+
+  // Status and probe report its capability table; set once at start,
+  // before the sockets open. May stay null (then no capability rows).
+  void set_enforcer(const enforce::Enforcer* e) { enforcer_ = e; }
 
   // SHA-256 over the sorted static protected-target list (the "bundle" in force).
   const std::string& targets_sha256() const { return targets_sha256_; }
@@ -56,6 +61,7 @@ class GateNodeControl final : public NodeControl {
   Metrics& metrics_;
   Redeemer& redeemer_;
   std::string targets_sha256_;
+  const enforce::Enforcer* enforcer_ = nullptr;
   std::mutex killswitch_mu_;
 };
 

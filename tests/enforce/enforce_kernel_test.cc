@@ -1,0 +1,167 @@
+// The agent's capability chooser on a kernel WITHOUT BPF LSM (this CI
+// kernel): files and exec fall back to the cgroup gate's kill-on-syscall
+// hooks, reported as degraded, and still stop a governed process from using
+// a protected file or running a listed binary. Attacks come from a governed
+// cgroup created by the test; ungoverned processes are untouched.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "kernel/kernel_testing.h"
+#include "taogate/enforce/enforcer.h"
+
+namespace taogate::enforce {
+namespace {
+
+using bpf::HookState;
+using bpf::testing::RunIn;
+
+constexpr int kKilled = 128 + SIGKILL;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const Capability* Row(const std::vector<Capability>& rows, const std::string& name) {
+  for (const auto& c : rows)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+// Opens path with flags and, if that worked, writes "X": the write is what
+// the protection must prevent.
+int OpenAndWrite(const std::string& path, int flags) {
+  int fd = open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return 10 + errno % 100;
+  if ((flags & O_ACCMODE) != O_RDONLY && write(fd, "X", 1) != 1) return 9;
+  close(fd);
+  return 0;
+}
+
+int Exec(const std::string& path, const std::string& marker) {
+  // A shell script would exec /bin/sh, not the listed binary: exec the copy
+  // of `touch` itself; if it runs, the marker appears.
+  execl(path.c_str(), "touch", marker.c_str(), static_cast<char*>(nullptr));
+  return 20;
+}
+
+class EnforceKernelTest : public bpf::testing::GateTest {
+ protected:
+  void SetUp() override {
+    GateTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    gate_ = OpenGate();
+    ASSERT_NE(gate_, nullptr);
+    dir_ = (tmp_.path() / "files").string();
+    ASSERT_EQ(mkdir(dir_.c_str(), 0755), 0);
+    db_ = dir_ + "/records.sqlite";
+    std::ofstream(db_) << "SQLite format 3";
+    std::filesystem::copy_file("/usr/bin/touch", dir_ + "/listed-touch");
+    chmod((dir_ + "/listed-touch").c_str(), 0755);
+  }
+  std::unique_ptr<Enforcer> Open(LsmMode mode = LsmMode::kAuto) {
+    EnforcerOptions o;
+    o.cgroup2_mount = *bpf::Cgroup2Mount();
+    o.governed_cgroup = root_.path();
+    o.lsm = mode;
+    o.protected_pids = {getpid()};
+    auto e = Enforcer::Open(gate_.get(), o);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return e.ok() ? std::move(*e) : nullptr;
+  }
+  std::string dir_, db_;
+};
+
+TEST_F(EnforceKernelTest, WithoutLsmFilesAndExecAreDegradedKillOnSyscall) {
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  if (e->lsm()) GTEST_SKIP() << "this kernel has BPF LSM; the VM test covers it";
+  auto rows = e->Capabilities();
+  ASSERT_NE(Row(rows, "files"), nullptr);
+  EXPECT_EQ(Row(rows, "files")->mechanism, Mechanism::kKillOnSyscall);
+  EXPECT_NE(Row(rows, "files")->state, HookState::kEnforcing);
+  EXPECT_EQ(Row(rows, "self-protection")->state, HookState::kAbsent);
+  EXPECT_EQ(Row(rows, "network-inet")->state, HookState::kEnforcing);
+
+  auto rule = ParseFileRule("w:" + db_);
+  ASSERT_TRUE(rule.ok());
+  ASSERT_TRUE(e->Protect(*rule).ok());
+  rows = e->Capabilities();
+  EXPECT_EQ(Row(rows, "files")->state, HookState::kDegraded) << Row(rows, "files")->detail;
+  EXPECT_FALSE(Row(rows, "files")->detail.empty());
+}
+
+TEST_F(EnforceKernelTest, GovernedWriterIsKilledBeforeItWritesReadersAndOthersAreNot) {
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  if (e->lsm()) GTEST_SKIP() << "this kernel has BPF LSM; the VM test covers it";
+  ASSERT_TRUE(e->Protect(*ParseFileRule("w:" + db_)).ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_WRONLY); }), kKilled);
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_RDWR | O_APPEND); }), kKilled);
+  EXPECT_EQ(Slurp(db_), "SQLite format 3");
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_RDONLY); }), 0);
+  // Another name for the same inode is the same file.
+  ASSERT_EQ(link(db_.c_str(), (dir_ + "/alias").c_str()), 0);
+  EXPECT_EQ(RunIn(b_.path(), [&] { return OpenAndWrite(dir_ + "/alias", O_WRONLY); }), kKilled);
+  // Ungoverned: untouched.
+  EXPECT_EQ(RunIn("", [&] { return OpenAndWrite(db_, O_WRONLY | O_APPEND); }), 0);
+  EXPECT_EQ(Slurp(db_), "SQLite format 3X");
+  // Unprotected: the governed writer works again.
+  ASSERT_TRUE(e->Unprotect(db_).ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_WRONLY | O_APPEND); }), 0);
+  EXPECT_FALSE(e->Unprotect(db_).ok());
+}
+
+TEST_F(EnforceKernelTest, GovernedExecOfListedBinaryNeverRunsIt) {
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  if (e->lsm()) GTEST_SKIP() << "this kernel has BPF LSM; the VM test covers it";
+  const std::string tool = dir_ + "/listed-touch";
+  ASSERT_TRUE(e->Protect(*ParseExecRule(tool)).ok());
+  const std::string m1 = dir_ + "/ran-governed", m2 = dir_ + "/ran-ungoverned";
+  EXPECT_EQ(RunIn(a_.path(), [&] { return Exec(tool, m1); }), kKilled);
+  EXPECT_FALSE(std::filesystem::exists(m1)) << "the listed binary ran in a governed cgroup";
+  EXPECT_EQ(RunIn("", [&] { return Exec(tool, m2); }), 0);
+  EXPECT_TRUE(std::filesystem::exists(m2));
+  // Unlisted binaries still run for governed workloads.
+  EXPECT_EQ(RunIn(a_.path(), [&] { return Exec("/usr/bin/touch", m1); }), 0);
+  EXPECT_TRUE(std::filesystem::exists(m1));
+}
+
+TEST_F(EnforceKernelTest, RulesNeedAnExistingPathAndValidBits) {
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  EXPECT_FALSE(e->Protect(*ParseFileRule("w:" + dir_ + "/missing")).ok());
+  EXPECT_EQ(e->Protect(PathRule{db_, 0, false}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(e->Protect(PathRule{dir_, kDenyExec, false}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(e->Rules().empty());
+}
+
+TEST_F(EnforceKernelTest, RequireLsmRefusesToStartWithoutIt) {
+  EnforcerOptions o;
+  o.cgroup2_mount = *bpf::Cgroup2Mount();
+  o.governed_cgroup = root_.path();
+  o.lsm = LsmMode::kRequire;
+  auto e = Enforcer::Open(gate_.get(), o);
+  if (e.ok() && (*e)->lsm()) GTEST_SKIP() << "this kernel has BPF LSM";
+  EXPECT_FALSE(e.ok());
+}
+
+TEST_F(EnforceKernelTest, LsmOffIsReportedAsConfigured) {
+  auto e = Open(LsmMode::kOff);
+  ASSERT_NE(e, nullptr);
+  EXPECT_FALSE(e->lsm());
+  EXPECT_EQ(e->lsm_detail(), "disabled by configuration");
+}
+
+}  // namespace
+}  // namespace taogate::enforce
