@@ -11,7 +11,10 @@
 //   connect-flood HOST PORT N        -> "FLOOD OK=<n> DENIED=<n>"
 //   stream HOST PORT MS              -> connect, then write one byte every 5 ms for MS
 //   op-release SOCK WORKLOAD         -> "OP OK" | "OP ERR <code>"
+//   append PATH                      -> "WROTE" (opens PATH for append, writes one byte)
+//   exec PATH ARG                    -> becomes PATH ARG
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -80,6 +83,20 @@ int main(int argc, char** argv) {
   const std::string& cmd = a[0];
   if (cmd == "redeem" && a.size() == 3) {
     return Redeem(*AgentClient::ForSocket(a[1]), ReadAll(a[2])) ? 0 : 1;
+  }
+  // "append PATH": opens PATH for append and writes one byte; "exec PATH ARG":
+  // replaces itself with PATH (what file and exec governance must stop).
+  if (cmd == "append" && a.size() == 2) {
+    int fd = open(a[1].c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return 3;
+    bool wrote = write(fd, "X", 1) == 1;
+    close(fd);
+    std::cout << (wrote ? "WROTE" : "WRITE FAILED") << std::endl;
+    return wrote ? 0 : 4;
+  }
+  if (cmd == "exec" && a.size() == 3) {
+    execl(a[1].c_str(), a[1].c_str(), a[2].c_str(), static_cast<char*>(nullptr));
+    return 5;
   }
   if (cmd == "connect" && a.size() == 3) return Connect(a[1], std::stoi(a[2])) == 0 ? 0 : 1;
   if (cmd == "redeem-connect" && a.size() == 5) {
