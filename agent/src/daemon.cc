@@ -171,7 +171,7 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   p.consumer->set_enforcer(p.enforcer.get());
   TG_ASSIGN_OR_RETURN(uint64_t restored,
                       ForEachConsumed(
-                          *p.ledger, [&](const TaoId& id) { p.redeemer->RestoreConsumed(id); },
+                          *p.ledger, [&](const TaoId& id, int64_t exp) { p.redeemer->RestoreConsumed(id, exp); },
                           [&](const TaoId& id) { p.consumer->RestoreExercised(id); }));
 
   // 6. STARTED, consumer, sockets, metrics.

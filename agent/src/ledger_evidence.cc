@@ -1,5 +1,6 @@
 #include "taogate/agent/ledger_evidence.h"
 
+#include <charconv>
 #include <cstring>
 
 #include "taogate/common/hex.h"
@@ -31,7 +32,7 @@ absl::StatusOr<uint64_t> LedgerEvidence::Append(Kind kind, Fields fields) {
 }
 
 absl::StatusOr<uint64_t> ForEachConsumed(const ledger::Ledger& ledger,
-                                         const std::function<void(const TaoId&)>& consumed,
+                                         const std::function<void(const TaoId&, int64_t)>& consumed,
                                          const std::function<void(const TaoId&)>& exercised) {
   uint64_t n = 0;
   absl::Status bad;
@@ -58,7 +59,12 @@ absl::StatusOr<uint64_t> ForEachConsumed(const ledger::Ledger& ledger,
     }
     TaoId id{};
     std::memcpy(id.data(), raw.data(), id.size());
-    consumed(id);
+    int64_t expires = INT64_MAX;
+    if (auto e = r.Field("expires_at")) {
+      auto [end, ec] = std::from_chars(e->data(), e->data() + e->size(), expires);
+      if (ec != std::errc() || end != e->data() + e->size()) expires = INT64_MAX;
+    }
+    consumed(id, expires);
     ++n;
     return true;
   });

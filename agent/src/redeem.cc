@@ -46,9 +46,36 @@ Redeemer::Redeemer(RedeemConfig config, TaoVerifier& verifier, Evidence& evidenc
       grants_(grants),
       now_ms_(std::move(now_ms)) {}
 
-void Redeemer::RestoreConsumed(const TaoId& id) {
+void Redeemer::RestoreConsumed(const TaoId& id, int64_t expires_at_ms) {
   std::lock_guard<std::mutex> l(mu_);
-  consumed_.insert(id);
+  consumed_.emplace(id, expires_at_ms);
+}
+
+size_t Redeemer::PruneLocked(int64_t now_ms) {
+  const int64_t cutoff = now_ms - config_.max_clock_skew_ms - kPruneMarginMs;
+  size_t n = 0;
+  for (auto it = consumed_.begin(); it != consumed_.end();) {
+    if (it->second < cutoff) {
+      horizon_ms_ = std::max(horizon_ms_, it->second);
+      it = consumed_.erase(it);
+      ++n;
+    } else {
+      ++it;
+    }
+  }
+  next_prune_ms_ = now_ms + kPruneEveryMs;
+  return n;
+}
+
+size_t Redeemer::PruneConsumed() {
+  int64_t now = now_ms_();
+  std::lock_guard<std::mutex> l(mu_);
+  return PruneLocked(now);
+}
+
+int64_t Redeemer::horizon_ms() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return horizon_ms_;
 }
 
 size_t Redeemer::ConsumedCount() const {
@@ -56,9 +83,13 @@ size_t Redeemer::ConsumedCount() const {
   return consumed_.size();
 }
 
-bool Redeemer::Claim(const TaoId& id) {
+bool Redeemer::Claim(const TaoId& id, int64_t expires_at_ms) {
+  int64_t now = now_ms_();
   std::lock_guard<std::mutex> l(mu_);
-  return consumed_.insert(id).second;
+  // Below the horizon the id may have been pruned: never claimable.
+  if (expires_at_ms <= horizon_ms_) return false;
+  if (now >= next_prune_ms_) PruneLocked(now);
+  return consumed_.emplace(id, expires_at_ms).second;
 }
 
 RedeemOutcome Redeemer::Reject(absl::Status status, std::string reason_code, std::string_view wire,
@@ -161,9 +192,12 @@ RedeemOutcome Redeemer::Redeem(std::string_view wire, const PeerIdentity& peer) 
 
   TaoId id{};
   std::memcpy(id.data(), body->id().data(), id.size());
-  if (!Claim(id))
-    return Reject(absl::AlreadyExistsError("TAO was already consumed"), reason::kReplay, wire, &*body,
-                  &peer);
+  if (!Claim(id, body->expires_at_ms()))
+    return Reject(absl::AlreadyExistsError(body->expires_at_ms() <= horizon_ms()
+                                               ? "TAO expired before the agent's consumed-index horizon "
+                                                 "(was the clock set back?)"
+                                               : "TAO was already consumed"),
+                  reason::kReplay, wire, &*body, &peer);
 
   // From here on the TAO is spent whatever happens (fail closed).
   Evidence::Fields f = {

@@ -137,6 +137,33 @@ TEST_F(RedeemTest, ForgedSignatureRefused) {
                  absl::StatusCode::kUnauthenticated);
 }
 
+// The consumed index is pruned once TAOs are long expired (memory stays
+// bounded on a busy node), yet a pruned TAO can never be redeemed again, not
+// even with the wall clock set back to before its expiry.
+TEST_F(RedeemTest, ConsumedIndexPrunedButPrunedTaoNeverRedeemable) {
+  std::string old_wire = issuer_.SignToWire(issuer_.ValidBody());
+  ASSERT_TRUE(redeemer_.Redeem(old_wire, Caller()).status.ok());
+  EXPECT_EQ(redeemer_.ConsumedCount(), 1u);
+
+  const int64_t later = now_ms_ + 10 * 60'000;
+  now_ms_ = later;
+  v1::TaoBody fresh = issuer_.ValidBody();
+  fresh.set_not_before_ms(later - 1'000);
+  fresh.set_expires_at_ms(later + 30'000);
+  ASSERT_TRUE(Redeem(fresh, Caller()).status.ok());
+  EXPECT_EQ(redeemer_.ConsumedCount(), 1u) << "the expired TAO's id should have been pruned";
+  EXPECT_GE(redeemer_.horizon_ms(), testing::NowMs());
+
+  // Attack: set the clock back so the old TAO looks valid again, replay it.
+  now_ms_ = later - 10 * 60'000;
+  auto replay = redeemer_.Redeem(old_wire, Caller());
+  EXPECT_EQ(replay.reason_code, reason::kReplay);
+  EXPECT_THAT(std::string(replay.status.message()), HasSubstr("horizon"));
+  EXPECT_EQ(grants_.installed_, 2);
+  // Only the fresh TAO is left, and it has not expired.
+  EXPECT_EQ(redeemer_.PruneConsumed(), 0u);
+}
+
 TEST_F(RedeemTest, WrongKeyRefused) {
   TestIssuer other;
   ExpectRejected(redeemer_.Redeem(other.SignToWire(other.ValidBody()), Caller()),

@@ -34,15 +34,16 @@ class LedgerEvidence final : public Evidence {
   std::atomic<uint64_t> failures_{0};
 };
 
-// Scans the whole ledger and calls `consumed` with the id of every CONSUMED
-// record (restart safety: the claim set is rebuilt from these) and
+// Scans the whole ledger and calls `consumed` with the id and expires_at
+// (INT64_MAX when absent) of every CONSUMED record (restart safety: the
+// claim set is rebuilt from these) and
 // `exercised` (if set) with the id of every EXERCISED record (so a kernel
 // event re-read from the pinned ring buffer after a crash is not recorded
 // twice). Returns the number of CONSUMED records. DataLoss if a CONSUMED
 // record's tao_id is missing or malformed: starting with a partial index
 // could let a spent TAO be redeemed again.
 absl::StatusOr<uint64_t> ForEachConsumed(const ledger::Ledger& ledger,
-                                         const std::function<void(const TaoId&)>& consumed,
+                                         const std::function<void(const TaoId&, int64_t)>& consumed,
                                          const std::function<void(const TaoId&)>& exercised = nullptr);
 
 }  // namespace taogate::agent

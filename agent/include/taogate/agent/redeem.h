@@ -15,7 +15,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "absl/status/status.h"
 #include "taogate/agent/deps.h"
@@ -62,9 +62,21 @@ class Redeemer {
 
   RedeemOutcome Redeem(std::string_view wire, const PeerIdentity& peer);
 
-  // Marks ids as consumed (from the ledger's CONSUMED records at start).
-  void RestoreConsumed(const TaoId& id);
+  // Marks ids as consumed (from the ledger's CONSUMED records at start);
+  // expires_at_ms is the TAO's expiry (INT64_MAX if the record has none).
+  void RestoreConsumed(const TaoId& id, int64_t expires_at_ms = INT64_MAX);
   size_t ConsumedCount() const;
+
+  // Forgets consumed ids whose TAO expired more than max_clock_skew_ms +
+  // kPruneMarginMs ago: the time-window check refuses them anyway. It also
+  // raises the horizon: a TAO expiring at or before the latest pruned expiry
+  // is refused outright, so even a wall clock set back cannot replay a
+  // pruned id. Runs by itself every kPruneEveryMs of redeems; returns how
+  // many ids were dropped.
+  size_t PruneConsumed();
+  int64_t horizon_ms() const;
+  static constexpr int64_t kPruneMarginMs = 60'000;
+  static constexpr int64_t kPruneEveryMs = 60'000;
 
   // Builds the refusal for a call whose peer could not be identified.
   RedeemOutcome RejectUnknownPeer(std::string_view wire, const absl::Status& why);
@@ -73,7 +85,8 @@ class Redeemer {
   RedeemOutcome Reject(absl::Status status, std::string reason_code, std::string_view wire,
                        const v1::TaoBody* body, const PeerIdentity* peer);
   absl::Status CheckBinding(const v1::TaoBody& body, const PeerIdentity& peer, std::string* code) const;
-  bool Claim(const TaoId& id);
+  bool Claim(const TaoId& id, int64_t expires_at_ms);
+  size_t PruneLocked(int64_t now_ms);
 
   RedeemConfig config_;
   TaoVerifier& verifier_;
@@ -85,7 +98,10 @@ class Redeemer {
     size_t operator()(const TaoId& id) const;
   };
   mutable std::mutex mu_;
-  std::unordered_set<TaoId, IdHash> consumed_;  // guarded by mu_
+  // id -> the TAO's expires_at_ms; guarded by mu_, as are the two below.
+  std::unordered_map<TaoId, int64_t, IdHash> consumed_;
+  int64_t horizon_ms_ = INT64_MIN;
+  int64_t next_prune_ms_ = INT64_MIN;
 };
 
 }  // namespace taogate::agent
