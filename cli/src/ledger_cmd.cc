@@ -2,13 +2,16 @@
 // proofs over a ledger directory. Opens the ledger read-only (no writer lock),
 // so it works next to a running daemon. Hashes print as base64, as in
 // checkpoint notes.
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "command.h"
+#include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "taogate/keys/trust_bundle.h"
 #include "taogate/ledger/base64.h"
 #include "taogate/ledger/ledger.h"
 #include "taogate/ledger/segment.h"
@@ -23,6 +26,8 @@ using Json = nlohmann::ordered_json;
 struct Args {
   std::string dir;
   std::string pubkey;
+  std::string key_cert, trust_bundle;
+  bool strict = false;
   std::vector<std::string> witness;
   uint64_t seq = 0;
   uint64_t size = 0;
@@ -56,6 +61,35 @@ absl::StatusOr<std::unique_ptr<ledger::Ledger>> OpenReadOnly() {
   return ledger::Ledger::Open(o);
 }
 
+std::string ReadFileOr(const std::string& path, bool* ok) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *ok = static_cast<bool>(in);
+  return ss.str();
+}
+
+// --key-cert + --trust-bundle: the checkpoint key must be vouched for by a
+// trusted root (the governor's TPM root), for purpose "ledger-checkpoint".
+// Returns the root's name.
+absl::StatusOr<std::string> CertifyCheckpointKey(const ledger::NoteVerifier& key) {
+  bool ok = false;
+  std::string cert = ReadFileOr(A().key_cert, &ok);
+  if (!ok) return absl::NotFoundError(StrCat(A().key_cert, ": cannot read"));
+  TG_ASSIGN_OR_RETURN(keys::TrustBundle bundle, keys::TrustBundle::Load(A().trust_bundle));
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  auto issuer = bundle.VerifyCertificate(cert, now_ms, A().strict);
+  if (!issuer.ok()) return absl::UnauthenticatedError(StrCat(A().key_cert, ": ", issuer.status().message()));
+  if (issuer->purpose != "ledger-checkpoint")
+    return absl::UnauthenticatedError(
+        StrCat(A().key_cert, ": certificate is for \"", issuer->purpose, "\", not \"ledger-checkpoint\""));
+  if (issuer->issuing_public_key != key.public_key)
+    return absl::UnauthenticatedError(StrCat(A().key_cert, ": certifies another key than --pubkey"));
+  return StrCat(issuer->root_name, issuer->software_mode ? " (software mode)" : "");
+}
+
 int Verify() {
   std::optional<ledger::NoteVerifier> key;
   if (!A().pubkey.empty()) {
@@ -66,6 +100,16 @@ int Verify() {
     auto k = ledger::ParseNoteVerifier(ss.str());
     if (!k.ok()) return Fail(StrCat(A().pubkey, ": ", k.status().message()), 2);
     key = *k;
+  }
+  if (A().key_cert.empty() != A().trust_bundle.empty())
+    return Fail("--key-cert and --trust-bundle go together", 2);
+  std::string certified_by;
+  if (!A().key_cert.empty()) {
+    if (!key) return Fail("--key-cert needs --pubkey (the checkpoint key it certifies)", 2);
+    auto root = CertifyCheckpointKey(*key);
+    if (!root.ok())
+      return Fail(StrCat("ledger verify: checkpoint key not certified: ", root.status().message()), 1);
+    certified_by = *root;
   }
   std::vector<std::string> notes;
   for (const auto& path : A().witness) {
@@ -82,6 +126,7 @@ int Verify() {
     return Fail(StrCat("ledger verify: FAILED at seq ", *seq, ": ", sum.status().message()), 1);
   }
   std::cout << sum->OneLine() << "\n";
+  if (!certified_by.empty()) std::cout << "checkpoint key certified by root " << certified_by << "\n";
   return 0;
 }
 
@@ -141,6 +186,10 @@ void Register(CLI::App& root) {
       "verify", "Check framing, hash chain, Merkle roots and checkpoint signatures; exit 0 iff intact");
   dir(verify);
   verify->add_option("--pubkey", A().pubkey, "Checkpoint key: PEM Ed25519 public key or C2SP vkey");
+  verify->add_option("--key-cert", A().key_cert,
+                     "The checkpoint key's issuer certificate (taogatectl gov checkpoint --key-cert-out)");
+  verify->add_option("--trust-bundle", A().trust_bundle, "Trust bundle the --key-cert must chain to");
+  verify->add_flag("--strict", A().strict, "Refuse software-mode roots and certificates");
   verify->add_option("--checkpoint", A().witness,
                      "A checkpoint note kept elsewhere (witness); the ledger must contain its tree (repeatable)");
   verify->callback([] { ExitCode() = Verify(); });

@@ -71,6 +71,59 @@ TEST_F(GovernorCliTest, RequestApproveAndFetchTheTao) {
   EXPECT_TRUE(tao.ParseFromString(taogate::testing::ReadFile(write_tao)));
 }
 
+// An auditor checks the governor's ledger offline with a checkpoint key that
+// must chain to the trust bundle's root; a key from elsewhere, a certificate
+// for another key, or a bundle with another root are each refused.
+TEST_F(GovernorCliTest, LedgerVerifyCertifiesTheCheckpointKeyAgainstTheTrustBundle) {
+  auto d = gov_.dir();
+  auto cert = (d / "checkpoint.cert").string();
+  auto r = As("agent", {"gov", "checkpoint", "--key-cert-out", cert});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto at = r.out.find("verifier key: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  std::string vkey = r.out.substr(at + 14);
+  vkey = vkey.substr(0, vkey.find('\n'));
+  taogate::testing::WriteFile(d / "checkpoint.vkey", vkey);
+  auto openssl = [](std::vector<std::string> a) {
+    a.insert(a.begin(), "/usr/bin/openssl");
+    return RunCommand(a);
+  };
+  ASSERT_EQ(openssl({"pkey", "-in", gov_.root_key_path(), "-pubout", "-out", (d / "root.pub").string()}).exit_code, 0);
+  auto bundle = (d / "bundle.json").string();
+  ASSERT_EQ(Ctl({"keys", "bundle-add", "--bundle", bundle, "--pem", (d / "root.pub").string(), "--name", "dev-root",
+                 "--software"}).exit_code, 0);
+  std::vector<std::string> verify = {"ledger", "verify", "--dir", gov_.ledger_dir(), "--pubkey",
+                                     (d / "checkpoint.vkey").string(), "--key-cert", cert};
+  auto with = [&](std::vector<std::string> extra) {
+    auto a = verify;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return Ctl(a);
+  };
+  r = with({"--trust-bundle", bundle});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("certified by root dev-root"), std::string::npos) << r.out;
+  // Strict audits refuse a software root.
+  r = with({"--trust-bundle", bundle, "--strict"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("not certified"), std::string::npos) << r.err;
+  // A bundle holding another root.
+  ASSERT_EQ(openssl({"genpkey", "-algorithm", "ed25519", "-out", (d / "other.pem").string()}).exit_code, 0);
+  ASSERT_EQ(openssl({"pkey", "-in", (d / "other.pem").string(), "-pubout", "-out", (d / "other.pub").string()})
+                .exit_code, 0);
+  auto other_bundle = (d / "other-bundle.json").string();
+  ASSERT_EQ(Ctl({"keys", "bundle-add", "--bundle", other_bundle, "--pem", (d / "other.pub").string(),
+                 "--software"}).exit_code, 0);
+  r = with({"--trust-bundle", other_bundle});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  // A checkpoint key the certificate is not about (forged checkpoints).
+  r = Ctl({"ledger", "verify", "--dir", gov_.ledger_dir(), "--pubkey", (d / "other.pub").string(), "--key-cert",
+           cert, "--trust-bundle", bundle});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("certifies another key"), std::string::npos) << r.err;
+  // Half the flags is a usage error, not a silent skip.
+  EXPECT_EQ(Ctl({"ledger", "verify", "--dir", gov_.ledger_dir(), "--key-cert", cert}).exit_code, 2);
+}
+
 TEST_F(GovernorCliTest, BadBundleActivationPrintsTheLine) {
   auto bad = gov_.dir() / "bad.yaml";
   taogate::testing::WriteFile(bad, "version: 1\nname: x\nroles: 7\n");
