@@ -45,8 +45,8 @@ struct {
 // rule of a directory above it? Walks d_parent up to the file system's root
 // (like the LSM programs: a bind mount of a directory below a protected one
 // is still below it). Returns the matched deny bits and the rule's key.
-static __always_inline __u32 inode_denied(struct dentry *dentry, __u32 want,
-					  struct tg_gate_inode_key *hit)
+static __always_inline __u32 inode_denied(const struct tg_config *c, struct dentry *dentry,
+					  __u32 want, struct tg_gate_inode_key *hit)
 {
 	struct tg_gate_inode_val *v;
 	struct dentry *parent;
@@ -62,6 +62,8 @@ static __always_inline __u32 inode_denied(struct dentry *dentry, __u32 want,
 			    (depth == 0 || (v->flags & TG_GATE_INODE_SUBTREE)))
 				return v->deny & want;
 		}
+		if (!c->inodes_subtree)
+			return 0; /* no subtree rules: the file's own inode decides */
 		parent = BPF_CORE_READ(dentry, d_parent);
 		if (!parent || parent == dentry)
 			return 0;
@@ -114,19 +116,19 @@ int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 
 	if (ret < 0)
 		return 0;
-	id = BPF_CORE_READ(regs, orig_ax) & ~(long)X32_SYSCALL_BIT;
+	id = regs->orig_ax & ~(long)X32_SYSCALL_BIT; /* trusted BTF pointers: direct loads */
 	if (!is_open_nr(id, 0) && !is_open_nr(id, 1))
 		return 0;
 	task = bpf_get_current_task_btf();
-	if (!is_open_nr(id, BPF_CORE_READ(task, thread_info.status) & TS_COMPAT))
+	if (!is_open_nr(id, task->thread_info.status & TS_COMPAT))
 		return 0;
 	c = gate_config();
 	if (!c || !c->inodes_protected || !governed_task(c))
 		return 0;
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || (unsigned long)ret >= BPF_CORE_READ(fdt, max_fds))
+	fdt = task->files->fdt;
+	if (!fdt || (unsigned long)ret >= fdt->max_fds)
 		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[ret]) != 0 || !f)
 		return 0; /* closed again by another thread: nothing was handed out here */
 	fmode = BPF_CORE_READ(f, f_mode);
@@ -136,7 +138,7 @@ int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 		want |= TG_GATE_DENY_WRITE;
 	if (!want)
 		return 0; /* O_PATH: neither readable nor writable */
-	denied = inode_denied(BPF_CORE_READ(f, f_path.dentry), want, &hit);
+	denied = inode_denied(c, BPF_CORE_READ(f, f_path.dentry), want, &hit);
 	if (denied)
 		kill_for_inode(c, TG_HOOK_OPEN_KILL, TG_CNT_KILL_OPEN, denied, &hit);
 	return 0;
@@ -154,7 +156,8 @@ int BPF_PROG(tg_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_b
 
 	if (!c || !c->inodes_protected || !governed_task(c))
 		return 0;
-	denied = inode_denied(BPF_CORE_READ(bprm, file, f_path.dentry), TG_GATE_DENY_EXEC, &hit);
+	denied = inode_denied(c, BPF_CORE_READ(bprm, file, f_path.dentry), TG_GATE_DENY_EXEC,
+			      &hit);
 	if (denied)
 		kill_for_inode(c, TG_HOOK_EXEC_KILL, TG_CNT_KILL_EXEC, denied, &hit);
 	return 0;

@@ -20,12 +20,21 @@ static_assert(kDenyRead == TG_GATE_DENY_READ && kDenyWrite == TG_GATE_DENY_WRITE
                   kDenyExec == TG_GATE_DENY_EXEC,
               "public deny bits must equal the map format's");
 
-absl::StatusOr<size_t> CountEntries(int fd) {
+struct InodeCounts {
+  uint32_t total = 0;
+  uint32_t subtree = 0;
+};
+
+absl::StatusOr<InodeCounts> CountEntries(int fd) {
   tg_gate_inode_key key{}, next{};
   const void* prev = nullptr;
-  size_t n = 0;
+  InodeCounts n;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    ++n;
+    tg_gate_inode_val v{};
+    ++n.total;
+    // A lookup failure (entry just deleted) counts as subtree: the count
+    // may only err towards walking more.
+    if (bpf_map_lookup_elem(fd, &next, &v) != 0 || (v.flags & TG_GATE_INODE_SUBTREE)) ++n.subtree;
     key = next;
     prev = &key;
   }
@@ -33,10 +42,17 @@ absl::StatusOr<size_t> CountEntries(int fd) {
   return n;
 }
 
+void SetCounts(void* p, const InodeCounts& n) {
+  auto* c = static_cast<tg_config*>(p);
+  c->inodes_protected = n.total;
+  c->inodes_subtree = n.subtree;
+}
+
 }  // namespace
 
 absl::StatusOr<size_t> Gate::ProtectedInodeCount() {
-  return CountEntries(bpf_map__fd(skel_->maps.tg_inodes));
+  TG_ASSIGN_OR_RETURN(InodeCounts n, CountEntries(bpf_map__fd(skel_->maps.tg_inodes)));
+  return n.total;
 }
 
 absl::Status Gate::ProtectInode(uint64_t kdev, uint64_t ino, uint32_t deny, bool subtree) {
@@ -61,13 +77,19 @@ absl::Status Gate::ProtectInode(uint64_t kdev, uint64_t ino, uint32_t deny, bool
   int fd = bpf_map__fd(skel_->maps.tg_inodes);
   tg_gate_inode_key k{kdev, ino};
   tg_gate_inode_val v{deny, subtree ? static_cast<uint32_t>(TG_GATE_INODE_SUBTREE) : 0u};
-  if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) != 0) {
-    return ErrnoStatus(errno, StrCat("protect inode ", kdev, ":", ino));
+  // The programs walk parents only while inodes_subtree > 0: raise it
+  // before a subtree entry goes in (and recount exactly afterwards).
+  if (subtree) {
+    TG_RETURN_IF_ERROR(
+        WriteConfig([&](void* p) { static_cast<tg_config*>(p)->inodes_subtree += 1; }));
   }
-  TG_ASSIGN_OR_RETURN(size_t n, CountEntries(fd));
-  return WriteConfig([&](void* p) {
-    static_cast<tg_config*>(p)->inodes_protected = static_cast<uint32_t>(n);
-  });
+  if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) != 0) {
+    absl::Status err = ErrnoStatus(errno, StrCat("protect inode ", kdev, ":", ino));
+    if (auto n = CountEntries(fd); n.ok()) (void)WriteConfig([&](void* p) { SetCounts(p, *n); });
+    return err;
+  }
+  TG_ASSIGN_OR_RETURN(InodeCounts n, CountEntries(fd));
+  return WriteConfig([&](void* p) { SetCounts(p, n); });
 }
 
 absl::Status Gate::UnprotectInode(uint64_t kdev, uint64_t ino) {
@@ -79,11 +101,9 @@ absl::Status Gate::UnprotectInode(uint64_t kdev, uint64_t ino) {
     if (errno != ENOENT) return ErrnoStatus(errno, StrCat("unprotect inode ", kdev, ":", ino));
     result = absl::NotFoundError(StrCat("inode ", kdev, ":", ino, " is not protected"));
   }
-  TG_ASSIGN_OR_RETURN(size_t n, CountEntries(fd));
-  TG_RETURN_IF_ERROR(WriteConfig([&](void* p) {
-    static_cast<tg_config*>(p)->inodes_protected = static_cast<uint32_t>(n);
-  }));
-  if (n == 0) {
+  TG_ASSIGN_OR_RETURN(InodeCounts n, CountEntries(fd));
+  TG_RETURN_IF_ERROR(WriteConfig([&](void* p) { SetCounts(p, n); }));
+  if (n.total == 0) {
     tg_config c{};
     uint32_t zero = 0;
     if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.tg_config), &zero, &c) != 0) {

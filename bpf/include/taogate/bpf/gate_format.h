@@ -60,7 +60,9 @@
  *                            apply to everything below this directory (up to
  *                            TG_MAX_DIR_DEPTH levels, same file system)
  *   tg_config.inodes_protected mirrors the entry count: the two tracing
- *   programs are attached only while it is non-zero.
+ *   programs are attached only while it is non-zero. tg_config.inodes_subtree
+ *   counts the subtree entries: while it is 0 the programs look up only the
+ *   file's own inode and skip the parent walk.
  *
  * tg_config (ARRAY, 1 entry): struct tg_config.
  * tg_counters (PERCPU_ARRAY, TG_CNT_MAX entries of u64).
@@ -210,7 +212,7 @@ struct tg_config {
 	__u32 quarantine_armed;  /* non-zero while tg_quarantine is non-empty */
 	__u32 anyport_targets;   /* any-port (port 0) entries in the IP tries */
 	__u32 inodes_protected;  /* entries in tg_inodes (0: file hooks detached) */
-	__u32 pad;               /* 0 */
+	__u32 inodes_subtree;    /* of which TG_GATE_INODE_SUBTREE (0: no dir walk) */
 };
 
 struct tg_gate_inode_key {
