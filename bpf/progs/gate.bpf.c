@@ -2,8 +2,9 @@
 // taogate's kernel gate. Map formats: bpf/include/taogate/bpf/gate_format.h.
 //
 // Governance: the cgroup programs are attached at the governed subtree root,
-// so they only ever run for processes inside it. The one global program
-// (tp_btf/sys_enter) checks the governed root itself before doing anything.
+// so they only ever run for processes inside it. The global programs
+// (tp_btf/sys_enter, sys_exit, sched_process_exec) check the governed root
+// themselves before doing anything.
 //
 // Verdict for a governed connect/sendmsg (first match wins):
 //   1. quarantined (all, or the workload's cgroup)       -> deny
@@ -351,5 +352,6 @@ int tg_sendmsg6(struct bpf_sock_addr *ctx)
 
 #include "gate_unix.bpf.h"
 #include "gate_kill.bpf.h"
+#include "gate_file.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

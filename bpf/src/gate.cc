@@ -212,7 +212,9 @@ absl::Status Gate::AttachAll() {
       hooks_.back().detail = "kernel lacks this attach type (needs 6.7+)";
       continue;
     }
-    if (!Wanted(h, c.quarantine_armed || c.quarantine_all, c.kill_armed)) {
+    internal::DemandState want{c.quarantine_armed || c.quarantine_all != 0, c.kill_armed != 0,
+                               c.inodes_protected != 0};
+    if (!Wanted(h, want)) {
       TG_RETURN_IF_ERROR(DetachHookLocked(h));  // adopt: drop a stale one
       continue;
     }
@@ -221,11 +223,12 @@ absl::Status Gate::AttachAll() {
   return absl::OkStatus();
 }
 
-bool Gate::Wanted(const HookDef& h, bool quarantined, bool kill_armed) const {
+bool Gate::Wanted(const HookDef& h, const internal::DemandState& s) const {
   switch (h.demand) {
     case internal::Demand::kAlways: return true;
-    case internal::Demand::kWhileQuarantined: return quarantined;
-    case internal::Demand::kWhileKillArmed: return kill_armed || options_.syscall_hook_always;
+    case internal::Demand::kWhileQuarantined: return s.quarantined;
+    case internal::Demand::kWhileKillArmed: return s.kill_armed || options_.syscall_hook_always;
+    case internal::Demand::kWhileInodesProtected: return s.inodes;
   }
   return true;
 }
@@ -314,11 +317,11 @@ absl::Status Gate::DetachHookLocked(const HookDef& h) {
 // Attaches (attach=true) the on-demand hooks the state needs, or drops
 // (attach=false) those it no longer needs. Callers attach before arming and
 // drop after disarming, so an armed quarantine always has its hooks.
-absl::Status Gate::SyncOnDemandHooks(bool quarantined, bool kill_armed, bool attach) {
+absl::Status Gate::SyncOnDemandHooks(const internal::DemandState& s, bool attach) {
   std::lock_guard<std::mutex> lock(links_mu_);
   for (const HookDef& h : kHooks) {
     if (h.demand == internal::Demand::kAlways) continue;
-    bool want = Wanted(h, quarantined, kill_armed);
+    bool want = Wanted(h, s);
     if (attach && want) TG_RETURN_IF_ERROR(AttachHookLocked(h));
     if (!attach && !want) TG_RETURN_IF_ERROR(DetachHookLocked(h));
   }

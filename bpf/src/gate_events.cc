@@ -19,7 +19,7 @@ namespace taogate::bpf {
 absl::StatusOr<std::map<std::string, uint64_t>> Gate::Counters() const {
   static const char* kNames[TG_CNT_MAX] = {
       "checked", "allow_grant", "deny", "deny_expired", "deny_quarantine",
-      "deny_raw", "skb_dropped", "kill", "events_lost"};
+      "deny_raw", "skb_dropped", "kill", "events_lost", "kill_open", "kill_exec"};
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return ErrnoStatus(-ncpu, "possible cpus");
   std::map<std::string, uint64_t> out;
@@ -51,7 +51,8 @@ namespace internal {
 namespace {
 const char* HookName(uint8_t h) {
   static const char* kNames[] = {"?", "connect4", "connect6", "sendmsg4", "sendmsg6",
-                                 "connect_unix", "sendmsg_unix", "sock_create", "sys_enter"};
+                                 "connect_unix", "sendmsg_unix", "sock_create", "sys_enter",
+                                 "file_open",    "exec"};
   return h < sizeof(kNames) / sizeof(kNames[0]) ? kNames[h] : "?";
 }
 }  // namespace
@@ -72,7 +73,10 @@ int OnRingRecord(void* ctx, void* data, size_t size) {
   e.family = raw.family;
   e.proto = raw.proto;
   e.port = raw.port;
-  if (raw.family == AF_INET || raw.family == AF_INET6) {
+  if (raw.hook == TG_HOOK_OPEN_KILL || raw.hook == TG_HOOK_EXEC_KILL) {
+    std::memcpy(&e.dev, raw.addr, 8);
+    std::memcpy(&e.ino, raw.addr + 8, 8);
+  } else if (raw.family == AF_INET || raw.family == AF_INET6) {
     e.address = IpToString(raw.family, raw.addr);
   } else if (raw.family == AF_UNIX) {
     e.address.assign(reinterpret_cast<const char*>(raw.addr),

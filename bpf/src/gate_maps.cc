@@ -251,7 +251,8 @@ absl::Status Gate::Release(uint64_t cgroup_id) {
 
 absl::Status Gate::QuarantineAll(QuarantineMode mode) {
   bool kill = static_cast<uint32_t>(mode) & TG_QUARANTINE_KILL;
-  TG_RETURN_IF_ERROR(SyncOnDemandHooks(true, kill, /*attach=*/true));  // hooks before arming
+  // Hooks before arming (an attach-only pass never detaches anything).
+  TG_RETURN_IF_ERROR(SyncOnDemandHooks(internal::DemandState{true, kill, false}, /*attach=*/true));
   TG_RETURN_IF_ERROR(WriteConfig([&](void* p) {
     static_cast<tg_config*>(p)->quarantine_all = static_cast<uint32_t>(mode);
   }));
@@ -276,6 +277,7 @@ absl::Status Gate::WriteConfig(const std::function<void(void*)>& edit) {
 
 // kill_armed and unix_protected summarize the maps so hot paths skip work.
 absl::Status Gate::RecomputeFlags() {
+  std::lock_guard<std::mutex> demand_lock(demand_mu_);
   uint32_t kill = 0, unix_protected = 0, armed = 0;
   int qfd = bpf_map__fd(skel_->maps.tg_quarantine);
   uint64_t qk = 0, qn = 0;
@@ -303,14 +305,15 @@ absl::Status Gate::RecomputeFlags() {
   }
   bool quarantined = armed || cur.quarantine_all;
   bool kill_armed = kill || (cur.quarantine_all & TG_QUARANTINE_KILL);
-  TG_RETURN_IF_ERROR(SyncOnDemandHooks(quarantined, kill_armed, /*attach=*/true));
+  internal::DemandState want{quarantined, kill_armed, cur.inodes_protected != 0};
+  TG_RETURN_IF_ERROR(SyncOnDemandHooks(want, /*attach=*/true));
   TG_RETURN_IF_ERROR(WriteConfig([&](void* p) {
     auto* c = static_cast<tg_config*>(p);
     c->kill_armed = kill_armed;
     c->unix_protected = unix_protected;
     c->quarantine_armed = armed;
   }));
-  return SyncOnDemandHooks(quarantined, kill_armed, /*attach=*/false);
+  return SyncOnDemandHooks(want, /*attach=*/false);
 }
 
 }  // namespace taogate::bpf

@@ -17,6 +17,14 @@ enum class Demand {
   kAlways,
   kWhileQuarantined,  // attached before a quarantine is armed, dropped after release
   kWhileKillArmed,    // same for kill quarantines (unless syscall_hook_always)
+  kWhileInodesProtected,  // attached before the first tg_inodes entry, dropped after the last
+};
+
+// What the on-demand hooks are wanted for right now.
+struct DemandState {
+  bool quarantined = false;
+  bool kill_armed = false;
+  bool inodes = false;
 };
 
 // Not in Debian's libbpf 1.1 / linux-libc-dev 6.1 headers; values from the
@@ -60,13 +68,30 @@ inline constexpr HookDef kHooks[] = {
      "kill on syscall: SIGKILL is delivered on return to user space, so the triggering "
      "syscall itself completes",
      Demand::kWhileKillArmed},
+    {"file_open", "tg_sys_exit", AttachKind::kTracing, false, 0,
+     "DEGRADED kill on open (tp_btf/sys_exit; no BPF LSM): a governed process that opens a "
+     "protected inode is SIGKILLed before it returns to user space, but the open itself "
+     "completes, so O_CREAT/O_TRUNC side effects happen before the kill; truncate(2), "
+     "unlink, rename, chmod without open and fds obtained without open (SCM_RIGHTS, "
+     "pidfd_getfd, io_uring, inherited) are not covered",
+     Demand::kWhileInodesProtected},
+    {"exec", "tg_sched_exec", AttachKind::kTracing, false, 0,
+     "DEGRADED kill on exec (tp_btf/sched_process_exec; no BPF LSM): the listed binary is "
+     "loaded and the exec completes, but the process is SIGKILLed before it runs any user "
+     "code; #! scripts are matched by their interpreter, and loading the binary via ld.so "
+     "or mmap is an open (also set TG_DENY_READ)",
+     Demand::kWhileInodesProtected},
 };
 
 inline constexpr const char* kSysEnterOnDemand =
     "on demand: attached while a kill quarantine is engaged (GateOptions.syscall_hook_always "
     "keeps it attached, which also kills governed processes on socket(AF_PACKET))";
 
+inline constexpr const char* kInodesOnDemand =
+    "no protected files: attached while Gate::ProtectInode entries exist";
+
 inline const char* OnDemandNote(Demand d) {
+  if (d == Demand::kWhileInodesProtected) return kInodesOnDemand;
   return d == Demand::kWhileKillArmed ? kSysEnterOnDemand : kSkbOnDemand;
 }
 

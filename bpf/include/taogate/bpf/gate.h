@@ -41,6 +41,7 @@ struct ring_buffer;
 namespace taogate::bpf {
 namespace internal {
 struct HookDef;
+struct DemandState;
 }
 
 enum class Mode { kProtectListed = 0, kDenyAllExceptAllowlisted = 1 };
@@ -48,6 +49,11 @@ enum class Proto : uint8_t { kAny = 0, kTcp = 6, kUdp = 17 };
 enum class TargetKind : uint32_t { kProtect = 1, kAllow = 2 };
 enum class QuarantineMode : uint32_t { kNetwork = 1, kKill = 3 };  // kill includes network
 enum class HookState { kEnforcing, kDegraded, kAbsent };
+
+// Gate::ProtectInode deny bits (= lsm_gate.h TG_DENY_READ/WRITE/EXEC).
+inline constexpr uint32_t kDenyRead = 0x1;
+inline constexpr uint32_t kDenyWrite = 0x2;
+inline constexpr uint32_t kDenyExec = 0x4;
 
 struct GateOptions {
   std::string pin_root = "/sys/fs/bpf/taogate";
@@ -110,6 +116,10 @@ struct DecisionEvent {
   uint8_t proto = 0;
   uint16_t port = 0;
   std::string address;      // IP text, or the first 16 bytes of a unix path
+  // hooks "file_open" / "exec": the matching rule's inode (the file, or the
+  // protected directory above it) and the deny bits that matched (proto).
+  uint64_t dev = 0;         // kernel s_dev encoding
+  uint64_t ino = 0;
 };
 
 struct HookStatus {
@@ -169,6 +179,23 @@ class Gate {
   absl::Status QuarantineAll(QuarantineMode mode);
   absl::Status ReleaseAll();
 
+  // Protected files (kill-on-open / kill-on-exec fallback, gate_file.bpf.h;
+  // tg_inodes in gate_format.h). kdev is the kernel's s_dev encoding
+  // (major << 20) | minor, NOT stat()'s st_dev: use bpflsm::KernelDev /
+  // bpflsm::MakeInodeKey. deny is kDenyRead | kDenyWrite | kDenyExec (the
+  // same bits as lsm_gate.h's TG_DENY_*; other bits are stored but ignored
+  // here); subtree: the bits also apply to everything below a directory.
+  // A governed process that opens (read / write) or execs a matching inode
+  // is SIGKILLed before it runs user code again (reported DEGRADED: the
+  // open or exec itself completes). The two global tracing hooks ("file_open",
+  // "exec") are attached before the first entry is inserted and detached
+  // after the last is removed; ProtectInode fails (and inserts nothing) if
+  // they cannot be attached. Re-protecting an inode replaces its bits.
+  absl::Status ProtectInode(uint64_t kdev, uint64_t ino, uint32_t deny, bool subtree);
+  // NotFound if the inode was not protected.
+  absl::Status UnprotectInode(uint64_t kdev, uint64_t ino);
+  absl::StatusOr<size_t> ProtectedInodeCount();
+
   ProbeReport Probe() const;
   absl::StatusOr<std::map<std::string, uint64_t>> Counters() const;
 
@@ -183,8 +210,8 @@ class Gate {
   absl::Status AttachAll();
   absl::Status AttachHookLocked(const internal::HookDef& h);
   absl::Status DetachHookLocked(const internal::HookDef& h);
-  absl::Status SyncOnDemandHooks(bool quarantined, bool kill_armed, bool attach);
-  bool Wanted(const internal::HookDef& h, bool quarantined, bool kill_armed) const;
+  absl::Status SyncOnDemandHooks(const internal::DemandState& s, bool attach);
+  bool Wanted(const internal::HookDef& h, const internal::DemandState& s) const;
   HookStatus* StatusLocked(const char* name);
   absl::Status WriteConfig(const std::function<void(void*)>& edit);
   absl::Status RecomputeFlags();
@@ -203,6 +230,9 @@ class Gate {
   uint32_t governed_level_ = 0;
   std::mutex config_mu_;
   std::mutex targets_mu_;
+  // Serializes changes of what the on-demand hooks are wanted for
+  // (quarantine flags, protected-inode count) with their attach/detach.
+  std::mutex demand_mu_;
 };
 
 }  // namespace taogate::bpf

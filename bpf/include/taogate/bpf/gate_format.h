@@ -41,9 +41,36 @@
  * tg_quarantine (HASH): key u64 workload-level cgroup id, value u32 mode
  *   (TG_QUARANTINE_NET | TG_QUARANTINE_KILL).
  *
+ * tg_inodes (HASH, TG_MAX_INODES): protected files and directories for the
+ *   kill-on-open / kill-on-exec fallback (gate_file.bpf.h). Byte for byte the
+ *   layout and bit values of bpf/lsm/lsm_gate.h's tg_inode_key /
+ *   tg_inode_value (checked by tests/kernel/inode_format_test.cc), and the
+ *   same map name, so one key builder (bpflsm::MakeInodeKey) serves both.
+ *   key   struct tg_gate_inode_key, 16 bytes:
+ *           0..7   dev  u64  the KERNEL encoding of the superblock dev_t
+ *                            (s_dev): (major << 20) | minor -- NOT stat()'s
+ *                            st_dev; convert with bpflsm::KernelDev
+ *           8..15  ino  u64  inode number
+ *   value struct tg_gate_inode_val, 8 bytes:
+ *           0..3   deny  u32 TG_GATE_DENY_READ 0x1 (open with FMODE_READ),
+ *                            TG_GATE_DENY_WRITE 0x2 (open with FMODE_WRITE),
+ *                            TG_GATE_DENY_EXEC 0x4 (execve of this binary);
+ *                            other bits (e.g. the LSM's 0x8) are ignored here
+ *           4..7   flags u32 TG_GATE_INODE_SUBTREE 0x1: the deny bits also
+ *                            apply to everything below this directory (up to
+ *                            TG_MAX_DIR_DEPTH levels, same file system)
+ *   tg_config.inodes_protected mirrors the entry count: the two tracing
+ *   programs are attached only while it is non-zero. tg_config.inodes_subtree
+ *   counts the subtree entries: while it is 0 the programs look up only the
+ *   file's own inode and skip the parent walk.
+ *
  * tg_config (ARRAY, 1 entry): struct tg_config.
  * tg_counters (PERCPU_ARRAY, TG_CNT_MAX entries of u64).
- * tg_events (RINGBUF): records of struct tg_decision_event.
+ * tg_events (RINGBUF): records of struct tg_decision_event. For the file
+ *   hooks (TG_HOOK_OPEN_KILL, TG_HOOK_EXEC_KILL) family is 0, proto holds
+ *   the deny bits that matched and addr holds {u64 dev, u64 ino} (host
+ *   order) of the matching rule's inode (the file itself, or the protected
+ *   directory above it for a subtree rule).
  */
 #ifndef TAOGATE_BPF_GATE_FORMAT_H_
 #define TAOGATE_BPF_GATE_FORMAT_H_
@@ -56,7 +83,7 @@
 namespace taogate::bpf {
 #endif
 
-#define TG_FORMAT_VERSION 1
+#define TG_FORMAT_VERSION 2  /* 2: tg_inodes, tg_config.inodes_protected */
 
 enum tg_mode {
 	TG_MODE_PROTECT_LISTED = 0,   /* deny listed targets unless granted */
@@ -91,7 +118,20 @@ enum tg_hook {
 	TG_HOOK_SENDMSG_UNIX = 6,
 	TG_HOOK_SOCK_CREATE = 7,
 	TG_HOOK_SYS_ENTER = 8,
+	TG_HOOK_OPEN_KILL = 9,   /* tp_btf/sys_exit of open*: probe name "file_open" */
+	TG_HOOK_EXEC_KILL = 10,  /* tp_btf/sched_process_exec: probe name "exec" */
 };
+
+/* tg_inodes deny bits and flags: equal to lsm_gate.h's TG_DENY_READ,
+ * TG_DENY_WRITE, TG_DENY_EXEC and TG_INODE_SUBTREE. */
+enum tg_gate_inode_bits {
+	TG_GATE_DENY_READ = 0x1,
+	TG_GATE_DENY_WRITE = 0x2,
+	TG_GATE_DENY_EXEC = 0x4,
+};
+#define TG_GATE_INODE_SUBTREE 0x1
+#define TG_MAX_INODES 16384
+#define TG_MAX_DIR_DEPTH 16
 
 enum tg_counter {
 	TG_CNT_CHECKED = 0,        /* governed connect/sendmsg that needed a grant */
@@ -103,6 +143,8 @@ enum tg_counter {
 	TG_CNT_SKB_DROPPED,
 	TG_CNT_KILL,
 	TG_CNT_EVENTS_LOST,        /* ring buffer full */
+	TG_CNT_KILL_OPEN,          /* killed after opening a protected inode */
+	TG_CNT_KILL_EXEC,          /* killed after exec of a protected binary */
 	TG_CNT_MAX,
 };
 
@@ -169,6 +211,18 @@ struct tg_config {
 	__u32 unix_protected;    /* non-zero while tg_unix_targets has a PROTECT */
 	__u32 quarantine_armed;  /* non-zero while tg_quarantine is non-empty */
 	__u32 anyport_targets;   /* any-port (port 0) entries in the IP tries */
+	__u32 inodes_protected;  /* entries in tg_inodes (0: file hooks detached) */
+	__u32 inodes_subtree;    /* of which TG_GATE_INODE_SUBTREE (0: no dir walk) */
+};
+
+struct tg_gate_inode_key {
+	__u64 dev;   /* kernel s_dev encoding: (major << 20) | minor */
+	__u64 ino;
+};
+
+struct tg_gate_inode_val {
+	__u32 deny;  /* TG_GATE_DENY_* */
+	__u32 flags; /* TG_GATE_INODE_SUBTREE */
 };
 
 struct tg_decision_event {
@@ -182,7 +236,8 @@ struct tg_decision_event {
 	__u8 family;         /* AF_INET, AF_INET6, AF_UNIX */
 	__u8 hook;           /* enum tg_hook */
 	__u8 pad[3];
-	__u8 addr[16];       /* IP (network order) or first 16 path bytes */
+	__u8 addr[16];       /* IP (network order), first 16 path bytes, or
+			      * {u64 dev, u64 ino} for the file hooks */
 };
 
 #ifdef __cplusplus
@@ -190,7 +245,9 @@ static_assert(sizeof(struct tg_decision_event) == 64, "event layout");
 static_assert(sizeof(struct tg_grant_key) == 32, "grant key layout");
 static_assert(sizeof(struct tg_unix_grant_key) == 120, "unix grant key layout");
 static_assert(sizeof(struct tg_grant_val) == 32, "grant value layout");
-static_assert(sizeof(struct tg_config) == 40, "config layout");
+static_assert(sizeof(struct tg_config) == 48, "config layout");
+static_assert(sizeof(struct tg_gate_inode_key) == 16, "inode key layout");
+static_assert(sizeof(struct tg_gate_inode_val) == 8, "inode value layout");
 }  // namespace taogate::bpf
 #endif
 

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+// Kill-on-open and kill-on-exec: the file and exec fallback for kernels
+// without BPF LSM (lsm/file_open and lsm/bprm_check_security are refused
+// there). Included by gate.bpf.c. Map format: gate_format.h (tg_inodes).
+//
+// Both programs are global tracing programs: the loader attaches them only
+// while tg_inodes is non-empty (tg_config.inodes_protected), and each one
+// leaves on its cheapest test first and acts only for tasks inside the
+// governed subtree. Neither can make the syscall fail; they SIGKILL the
+// process before it returns to user space:
+//   - open: the open completes (O_CREAT / O_TRUNC side effects happen), but
+//     the thread never runs user code again, so it never uses the fd.
+//   - exec: the new image is loaded but the process dies before its first
+//     user instruction.
+// Matching is on {s_dev, i_ino} of the opened file (and of its parent
+// directories for subtree rules), so symlinks, hard links, relative paths
+// and /proc/self/fd re-opens name the same inode and cannot dodge it.
+
+/* x86_64 syscall numbers, and the i386 numbers a 64-bit process can reach
+ * with int $0x80 (IA32 emulation): both tables must be covered. x32 calls
+ * carry bit 30 and share these numbers. */
+#define NR_OPEN 2
+#define NR_CREAT 85
+#define NR_OPENAT 257
+#define NR_OPEN_BY_HANDLE_AT 304
+#define NR_OPENAT2 437
+#define NR32_OPEN 5
+#define NR32_CREAT 8
+#define NR32_OPENAT 295
+#define NR32_OPEN_BY_HANDLE_AT 342
+#define NR32_OPENAT2 437
+#define X32_SYSCALL_BIT 0x40000000
+#define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit syscall is active */
+#define FMODE_READ 0x1
+#define FMODE_WRITE 0x2
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TG_MAX_INODES);
+	__type(key, struct tg_gate_inode_key);
+	__type(value, struct tg_gate_inode_val);
+} tg_inodes SEC(".maps");
+
+// Does a rule deny any of `want` for `dentry`: its own rule, or a subtree
+// rule of a directory above it? Walks d_parent up to the file system's root
+// (like the LSM programs: a bind mount of a directory below a protected one
+// is still below it). Returns the matched deny bits and the rule's key.
+static __always_inline __u32 inode_denied(const struct tg_config *c, struct dentry *dentry,
+					  __u32 want, struct tg_gate_inode_key *hit)
+{
+	struct tg_gate_inode_val *v;
+	struct dentry *parent;
+	struct inode *inode;
+
+	for (int depth = 0; depth < TG_MAX_DIR_DEPTH; depth++) {
+		inode = BPF_CORE_READ(dentry, d_inode);
+		if (inode) {
+			hit->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+			hit->ino = BPF_CORE_READ(inode, i_ino);
+			v = bpf_map_lookup_elem(&tg_inodes, hit);
+			if (v && (v->deny & want) &&
+			    (depth == 0 || (v->flags & TG_GATE_INODE_SUBTREE)))
+				return v->deny & want;
+		}
+		if (!c->inodes_subtree)
+			return 0; /* no subtree rules: the file's own inode decides */
+		parent = BPF_CORE_READ(dentry, d_parent);
+		if (!parent || parent == dentry)
+			return 0;
+		dentry = parent;
+	}
+	return 0;
+}
+
+static __always_inline int governed_task(const struct tg_config *c)
+{
+	return bpf_get_current_ancestor_cgroup_id(c->governed_level) == c->governed_root_id;
+}
+
+static __always_inline void kill_for_inode(const struct tg_config *c, __u8 hook, __u32 cnt,
+					   __u32 denied, const struct tg_gate_inode_key *hit)
+{
+	struct decision d = { .hook = hook, .verdict = TG_KILL };
+
+	bpf_send_signal(SIGKILL);
+	d.cgroup_id = workload_id(c);
+	d.proto = denied;
+	__builtin_memcpy(d.addr, hit, sizeof(*hit));
+	count(cnt);
+	emit(&d);
+}
+
+static __always_inline int is_open_nr(long id, int compat)
+{
+	if (compat)
+		return id == NR32_OPEN || id == NR32_CREAT || id == NR32_OPENAT ||
+		       id == NR32_OPEN_BY_HANDLE_AT || id == NR32_OPENAT2;
+	return id == NR_OPEN || id == NR_CREAT || id == NR_OPENAT ||
+	       id == NR_OPEN_BY_HANDLE_AT || id == NR_OPENAT2;
+}
+
+// Global: every syscall exit on the host. Order: failed syscall, syscall
+// number (either table), config, governed subtree, then the fd table.
+SEC("tp_btf/sys_exit")
+int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task;
+	struct tg_gate_inode_key hit = {};
+	struct tg_config *c;
+	struct fdtable *fdt;
+	struct file **fds;
+	struct file *f = NULL;
+	__u32 want = 0, denied;
+	unsigned int fmode;
+	long id;
+
+	if (ret < 0)
+		return 0;
+	id = regs->orig_ax & ~(long)X32_SYSCALL_BIT; /* trusted BTF pointers: direct loads */
+	if (!is_open_nr(id, 0) && !is_open_nr(id, 1))
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (!is_open_nr(id, task->thread_info.status & TS_COMPAT))
+		return 0;
+	c = gate_config();
+	if (!c || !c->inodes_protected || !governed_task(c))
+		return 0;
+	fdt = task->files->fdt;
+	if (!fdt || (unsigned long)ret >= fdt->max_fds)
+		return 0;
+	fds = fdt->fd;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[ret]) != 0 || !f)
+		return 0; /* closed again by another thread: nothing was handed out here */
+	fmode = BPF_CORE_READ(f, f_mode);
+	if (fmode & FMODE_READ)
+		want |= TG_GATE_DENY_READ;
+	if (fmode & FMODE_WRITE)
+		want |= TG_GATE_DENY_WRITE;
+	if (!want)
+		return 0; /* O_PATH: neither readable nor writable */
+	denied = inode_denied(c, BPF_CORE_READ(f, f_path.dentry), want, &hit);
+	if (denied)
+		kill_for_inode(c, TG_HOOK_OPEN_KILL, TG_CNT_KILL_OPEN, denied, &hit);
+	return 0;
+}
+
+// Runs in the exec'ing task after the point of no return, before the new
+// image executes anything in user space. bprm->file is the binary the
+// kernel loaded (for #! scripts: the interpreter).
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(tg_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct tg_gate_inode_key hit = {};
+	struct tg_config *c = gate_config();
+	__u32 denied;
+
+	if (!c || !c->inodes_protected || !governed_task(c))
+		return 0;
+	denied = inode_denied(c, BPF_CORE_READ(bprm, file, f_path.dentry), TG_GATE_DENY_EXEC,
+			      &hit);
+	if (denied)
+		kill_for_inode(c, TG_HOOK_EXEC_KILL, TG_CNT_KILL_EXEC, denied, &hit);
+	return 0;
+}
