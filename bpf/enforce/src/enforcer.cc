@@ -64,8 +64,12 @@ void GateRows(const bpf::ProbeReport& r, std::vector<Capability>& out) {
     unix.state = bpf::HookState::kDegraded;
     unix.detail = std::string(kUnixDetail);
   }
+  // The kill switch's hooks attach on demand (while engaged); it is ready
+  // whenever the gate itself is in force.
   Capability kill{"kill-switch", Mechanism::kCgroupHooks, {}, "cgroup_skb/egress|ingress, tp_btf/sys_enter", ""};
-  kill.state = state_of({"skb_egress", "skb_ingress"}, &kill.detail);
+  kill.state = state_of({"connect4", "connect6"}, &kill.detail);
+  if (kill.state != bpf::HookState::kAbsent)
+    kill.detail = "cgroup_skb and sys_enter attach while engaged; kill mode acts on the next syscall";
   for (auto* c : {&inet, &unix, &kill})
     if (c->state == bpf::HookState::kAbsent) c->mechanism = Mechanism::kNone;
   out.push_back(std::move(inet));
