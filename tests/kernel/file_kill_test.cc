@@ -125,6 +125,12 @@ TEST_F(FileKillTest, CompatInt80OpenIsKilled) {
               if (fd < 0) return 1;
               return write(fd, "PWNED", 5) == 5 ? 0 : errno;
             }), kKilled);
+  // A 32-bit syscall first must not make the next native open look like a
+  // compat one (the syscall table is chosen per syscall).
+  EXPECT_EQ(RunIn(a_.path(), [&] {
+              if (int80_open(free_file) < 0) return 1;
+              return OpenAndWrite(f, O_WRONLY | O_APPEND);
+            }), kKilled);
   EXPECT_EQ(ReadFile(f), "original\n");
 }
 
