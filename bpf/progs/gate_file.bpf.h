@@ -33,6 +33,7 @@
 #define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit syscall is active */
 #define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
+#define O_TRUNC 01000
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -99,6 +100,25 @@ static __always_inline int is_open_nr(long id, int compat)
 	       id == NR_OPEN_BY_HANDLE_AT || id == NR_OPENAT2;
 }
 
+// The open flags the caller passed (only O_TRUNC is used: O_RDONLY|O_TRUNC
+// truncates a file yet yields a read-only struct file). The argument
+// registers are still the caller's at sys_exit.
+static __always_inline __u64 open_flags(struct pt_regs *regs, long id, int compat)
+{
+	__u64 how_flags = 0, flags;
+
+	if (compat)
+		flags = id == NR32_OPEN ? regs->cx : regs->dx;
+	else
+		flags = id == NR_OPEN ? regs->si : regs->dx;
+	if (id == NR_OPENAT2) { /* same number in both tables; dx = struct open_how * */
+		bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)flags);
+		barrier_var(how_flags);
+		flags = how_flags;
+	}
+	return flags;
+}
+
 // Global: every syscall exit on the host. Order: failed syscall, syscall
 // number (either table), config, governed subtree, then the fd table.
 SEC("tp_btf/sys_exit")
@@ -112,6 +132,7 @@ int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 	struct file *f = NULL;
 	__u32 want = 0, denied;
 	unsigned int fmode;
+	int compat;
 	long id;
 
 	if (ret < 0)
@@ -120,7 +141,8 @@ int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 	if (!is_open_nr(id, 0) && !is_open_nr(id, 1))
 		return 0;
 	task = bpf_get_current_task_btf();
-	if (!is_open_nr(id, task->thread_info.status & TS_COMPAT))
+	compat = task->thread_info.status & TS_COMPAT;
+	if (!is_open_nr(id, compat))
 		return 0;
 	c = gate_config();
 	if (!c || !c->inodes_protected || !governed_task(c))
@@ -134,7 +156,7 @@ int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 	fmode = BPF_CORE_READ(f, f_mode);
 	if (fmode & FMODE_READ)
 		want |= TG_GATE_DENY_READ;
-	if (fmode & FMODE_WRITE)
+	if ((fmode & FMODE_WRITE) || (open_flags(regs, id, compat) & O_TRUNC))
 		want |= TG_GATE_DENY_WRITE;
 	if (!want)
 		return 0; /* O_PATH: neither readable nor writable */

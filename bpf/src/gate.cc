@@ -129,6 +129,22 @@ absl::StatusOr<std::unique_ptr<Gate>> Gate::OpenOrAdopt(const GateOptions& optio
 }
 
 absl::Status Gate::Load(const GateOptions& o) {
+  absl::Status st = LoadOnce(o, o.file_hooks);
+  if (!st.ok()) {
+    if (!o.file_hooks) return st;
+    // The file fallback is optional: a kernel whose verifier refuses it must
+    // still get network enforcement. ProtectInode then fails (fail closed).
+    gate_bpf::destroy(skel_);
+    skel_ = nullptr;
+    if (!LoadOnce(o, false).ok()) return st;
+    file_hooks_error_ = std::string(st.message());
+  }
+  return FinishLoad(o);
+}
+
+// Opens the skeleton, reuses pinned maps and loads the programs.
+absl::Status Gate::LoadOnce(const GateOptions& o, bool file_hooks) {
+  adopted_ = false;
   skel_ = gate_bpf::open();
   if (!skel_) return ErrnoStatus(errno, "open BPF skeleton");
   bpf_map__set_max_entries(skel_->maps.tg_grants, o.max_grants);
@@ -159,10 +175,19 @@ absl::Status Gate::Load(const GateOptions& o) {
       bpf_program__set_expected_attach_type(prog, static_cast<bpf_attach_type>(h.attach_type));
       if (!unix_ok) bpf_program__set_autoload(prog, false);
     }
+    if (h.demand == internal::Demand::kWhileInodesProtected && !file_hooks) {
+      bpf_program__set_autoload(prog, false);
+    }
   }
   if (int err = gate_bpf::load(skel_); err != 0) {
     return ErrnoStatus(-err, "load BPF programs (run with verbose for the verifier log)");
   }
+  return absl::OkStatus();
+}
+
+// Pins new maps and writes the config of a loaded gate.
+absl::Status Gate::FinishLoad(const GateOptions& o) {
+  struct bpf_map* map;
   bpf_object__for_each_map(map, skel_->obj) {
     if (bpf_map__is_internal(map)) continue;
     std::string path = StrCat(o.pin_root, "/maps/", bpf_map__name(map));
@@ -209,7 +234,14 @@ absl::Status Gate::AttachAll() {
     hooks_.push_back({h.name, HookState::kAbsent, ""});
     bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
     if (!bpf_program__autoload(prog)) {
-      hooks_.back().detail = "kernel lacks this attach type (needs 6.7+)";
+      if (h.demand != internal::Demand::kWhileInodesProtected) {
+        hooks_.back().detail = "kernel lacks this attach type (needs 6.7+)";
+      } else if (!options_.file_hooks) {
+        hooks_.back().detail = "disabled (GateOptions.file_hooks = false): protected files unenforced";
+      } else {
+        hooks_.back().detail =
+            StrCat("failed to load on this kernel, protected files unenforced: ", file_hooks_error_);
+      }
       continue;
     }
     internal::DemandState want{c.quarantine_armed || c.quarantine_all != 0, c.kill_armed != 0,
@@ -248,6 +280,7 @@ absl::Status Gate::AttachHookLocked(const HookDef& h) {
   HookStatus* st = StatusLocked(h.name);
   bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
   std::string path = LinkPath(options_.pin_root, h.name);
+  if (!bpf_program__autoload(prog)) return absl::OkStatus();  // not loaded: stays absent, says why
   for (auto& l : links_) {
     if (l->name == h.name) return absl::OkStatus();  // already attached by us
   }
@@ -307,9 +340,10 @@ absl::Status Gate::DetachHookLocked(const HookDef& h) {
   UniqueFd fd(bpf_obj_get(path.c_str()));
   if (fd) (void)bpf_link_detach(fd.get());
   if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "unpin " + path);
-  if (HookStatus* st = StatusLocked(name)) {
+  HookStatus* st = StatusLocked(name);
+  if (st && bpf_program__autoload(bpf_object__find_program_by_name(skel_->obj, h.prog))) {
     st->state = HookState::kAbsent;
-    st->detail = internal::OnDemandNote(h.demand);
+    st->detail = internal::OnDemandNote(h.demand);  // a never-loaded hook keeps its reason
   }
   return absl::OkStatus();
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "kernel/file_kill_testing.h"
+#include "taogate/common/strings.h"
 
 namespace taogate::bpf::testing {
 namespace {
@@ -145,6 +146,34 @@ TEST_F(ExecKillTest, ProtectionSurvivesLoaderExitAndIsAdopted) {
   EXPECT_EQ(ReadFile(f), "original\n");
   UnprotectPath(f);
   EXPECT_EQ(Find(Gate::ProbePinned(pin_root_), "file_open")->state, HookState::kAbsent);
+}
+
+// Without the fallback loaded, protecting a file is refused (never a silent
+// gap) while the rest of the gate still enforces.
+TEST_F(ExecKillTest, WithoutFileHooksProtectInodeFailsClosed) {
+  gate_.reset();
+  ASSERT_TRUE(Gate::Detach(pin_root_).ok());
+  GateOptions o;
+  o.pin_root = pin_root_;
+  o.governed_cgroup = root_.path();
+  o.file_hooks = false;
+  auto g = Gate::OpenOrAdopt(o);
+  ASSERT_TRUE(g.ok()) << g.status();
+  gate_ = std::move(*g);
+  std::string f = MakeFile("secret");
+  bpf::tg_inode_key k = KeyOf(f);
+  EXPECT_EQ(gate_->ProtectInode(k.dev, k.ino, kDenyWrite, false).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*gate_->ProtectedInodeCount(), 0u);
+  ASSERT_TRUE(gate_->Quarantine(IdOf(b_.path()), QuarantineMode::kNetwork).ok());
+  ASSERT_TRUE(gate_->Release(IdOf(b_.path())).ok());  // a detach pass
+  ProbeReport r = gate_->Probe();
+  EXPECT_EQ(Find(r, "file_open")->state, HookState::kAbsent);
+  EXPECT_NE(Find(r, "file_open")->detail.find("file_hooks = false"), std::string::npos);
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(f, O_WRONLY | O_APPEND); }), 0);
+  Listener prot = ListenTcp();
+  Protect(StrCat("tcp:127.0.0.1:", prot.port));
+  EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", prot.port); }), EPERM);
 }
 
 }  // namespace

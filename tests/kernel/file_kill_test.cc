@@ -21,6 +21,16 @@ TEST_F(FileKillTest, WriteOpenOfWriteProtectedFileIsKilledAndWritesNothing) {
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(f, O_WRONLY | O_APPEND); }), kKilled);
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(f, O_RDWR | O_APPEND); }), kKilled);
   EXPECT_EQ(ReadFile(f), "original\n");
+  // O_RDONLY|O_TRUNC truncates through a read-only file: killed (the
+  // truncation itself is the documented side effect of the fallback).
+  std::string g = MakeFile("second");
+  ProtectPath(g, kDenyWrite);
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(g, O_RDONLY | O_TRUNC); }), kKilled);
+  EXPECT_EQ(RunIn(a_.path(), [&] {
+              struct { uint64_t flags, mode, resolve; } how{O_RDONLY | O_TRUNC, 0, 0};
+              long fd = syscall(SYS_openat2, AT_FDCWD, g.c_str(), &how, sizeof(how));
+              return fd < 0 ? errno : 0;
+            }), kKilled);
   // Reading is not denied by a write-only rule.
   std::string leak = dir_ + "/leak";
   EXPECT_EQ(RunIn(a_.path(), [&] { return ReadInto(f, leak); }), 0);
@@ -114,6 +124,12 @@ TEST_F(FileKillTest, CompatInt80OpenIsKilled) {
               int fd = int80_open(f);
               if (fd < 0) return 1;
               return write(fd, "PWNED", 5) == 5 ? 0 : errno;
+            }), kKilled);
+  // A 32-bit syscall first must not make the next native open look like a
+  // compat one (the syscall table is chosen per syscall).
+  EXPECT_EQ(RunIn(a_.path(), [&] {
+              if (int80_open(free_file) < 0) return 1;
+              return OpenAndWrite(f, O_WRONLY | O_APPEND);
             }), kKilled);
   EXPECT_EQ(ReadFile(f), "original\n");
 }

@@ -72,6 +72,12 @@ struct GateOptions {
   // is engaged (and stays pinned while it is). true: always attached, which
   // also kills a governed process on socket(AF_PACKET).
   bool syscall_hook_always = false;
+  // Load the kill-on-open / kill-on-exec fallback (tp_btf/sys_exit,
+  // tp_btf/sched_process_exec; attached only while ProtectInode entries
+  // exist). false, e.g. where the BPF LSM gate enforces files: the hooks are
+  // reported absent and ProtectInode fails. If the kernel refuses to load
+  // them, the gate loads without them and reports why.
+  bool file_hooks = true;
 };
 
 // A protected (or, in deny-all mode, allowlisted) destination: either an IP
@@ -207,6 +213,8 @@ class Gate {
  private:
   Gate() = default;
   absl::Status Load(const GateOptions& options);
+  absl::Status LoadOnce(const GateOptions& options, bool file_hooks);
+  absl::Status FinishLoad(const GateOptions& options);
   absl::Status AttachAll();
   absl::Status AttachHookLocked(const internal::HookDef& h);
   absl::Status DetachHookLocked(const internal::HookDef& h);
@@ -226,6 +234,7 @@ class Gate {
   ring_buffer* ring_ = nullptr;
   const std::function<void(const DecisionEvent&)>* poll_fn_ = nullptr;
   bool adopted_ = false;
+  std::string file_hooks_error_;  // why the file fallback did not load
   uint64_t governed_root_id_ = 0;
   uint32_t governed_level_ = 0;
   std::mutex config_mu_;
