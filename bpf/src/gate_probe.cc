@@ -47,7 +47,6 @@ ProbeReport Gate::ProbePinned(const std::string& pin_root) {
     }
     r.hooks.push_back(st);
   }
-  for (const auto& a : internal::kNotLoaded) r.hooks.push_back({a.name, HookState::kAbsent, a.reason});
   return r;
 }
 
@@ -57,7 +56,6 @@ ProbeReport Gate::Probe() const {
     std::lock_guard<std::mutex> lock(links_mu_);
     r.hooks = hooks_;
   }
-  for (const auto& a : internal::kNotLoaded) r.hooks.push_back({a.name, HookState::kAbsent, a.reason});
   return r;
 }
 

@@ -95,17 +95,4 @@ inline const char* OnDemandNote(Demand d) {
   return d == Demand::kWhileKillArmed ? kSysEnterOnDemand : kSkbOnDemand;
 }
 
-// Hooks of the design that this gate does not load on this kind of kernel.
-struct AbsentHook {
-  const char* name;
-  const char* reason;
-};
-inline constexpr AbsentHook kNotLoaded[] = {
-    {"lsm/socket_connect", "BPF LSM programs are not loaded by this gate (trampolines refused "
-                           "on this kernel); cgroup hooks enforce connects instead"},
-    {"lsm/file_open", "BPF LSM programs are not loaded by this gate; protected files unenforced"},
-    {"lsm/bprm_check_security",
-     "BPF LSM programs are not loaded by this gate; exec of listed binaries unenforced"},
-};
-
 }  // namespace taogate::bpf::internal

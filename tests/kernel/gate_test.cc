@@ -228,7 +228,6 @@ TEST_F(EnforceTest, ProbeReportsOnlyWhatAttached) {
     EXPECT_EQ(state(pinned, h), HookState::kEnforcing) << h;
   }
   EXPECT_EQ(state(r, "connect_unix"), HookState::kDegraded);
-  EXPECT_EQ(state(r, "lsm/socket_connect"), HookState::kAbsent);
   // On-demand hooks: absent until a quarantine needs them.
   EXPECT_EQ(state(r, "skb_egress"), HookState::kAbsent);
   EXPECT_EQ(state(pinned, "skb_egress"), HookState::kAbsent);
