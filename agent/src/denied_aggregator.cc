@@ -4,31 +4,41 @@
 
 namespace taogate::agent {
 
-void DeniedAggregator::Add(const DeniedKey& key, uint64_t n) {
+void DeniedAggregator::Pending::Note(uint64_t n, int64_t ms) {
+  count += n;
+  if (ms == 0) return;
+  if (first_ms == 0 || ms < first_ms) first_ms = ms;
+  last_ms = std::max(last_ms, ms);
+}
+
+void DeniedAggregator::Add(const DeniedKey& key, uint64_t n, int64_t event_ms) {
   auto it = counts_.find(key);
   if (it != counts_.end()) {
-    it->second += n;
+    it->second.Note(n, event_ms);
   } else if (counts_.size() < max_keys_) {
-    counts_.emplace(key, n);
+    counts_[key].Note(n, event_ms);
   } else {
-    dropped_keys_events_ += n;
+    dropped_.Note(n, event_ms);
   }
 }
 
 std::vector<DeniedSummary> DeniedAggregator::Flush() {
   std::vector<DeniedSummary> all;
   all.reserve(counts_.size());
-  for (auto& [k, n] : counts_) all.push_back({k, n, false});
+  for (auto& [k, p] : counts_) all.push_back({k, p.count, false, p.first_ms, p.last_ms});
   counts_.clear();
   std::stable_sort(all.begin(), all.end(),
                    [](const DeniedSummary& a, const DeniedSummary& b) { return a.count > b.count; });
-  uint64_t rest = dropped_keys_events_;
-  dropped_keys_events_ = 0;
+  Pending rest = dropped_;
+  dropped_ = Pending{};
   if (all.size() > max_records_) {
-    for (size_t i = max_records_; i < all.size(); ++i) rest += all[i].count;
+    for (size_t i = max_records_; i < all.size(); ++i) {
+      rest.Note(all[i].count, all[i].first_ms);
+      if (all[i].last_ms != 0) rest.Note(0, all[i].last_ms);
+    }
     all.resize(max_records_);
   }
-  if (rest > 0) all.push_back({DeniedKey{}, rest, true});
+  if (rest.count > 0) all.push_back({DeniedKey{}, rest.count, true, rest.first_ms, rest.last_ms});
   return all;
 }
 

@@ -1,6 +1,7 @@
 #include "taogate/agent/event_consumer.h"
 
 #include <sys/socket.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstring>
@@ -14,6 +15,18 @@ namespace {
 int64_t MonoMs() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// Wall-clock ms of a kernel event stamped with CLOCK_MONOTONIC ns
+// (bpf_ktime_get_ns): now minus the event's age.
+int64_t EventWallMs(uint64_t mono_ns) {
+  using namespace std::chrono;
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now_mono_ns = int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+  int64_t age_ms = (now_mono_ns - static_cast<int64_t>(mono_ns)) / 1'000'000;
+  if (mono_ns == 0 || age_ms < 0) age_ms = 0;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count() - age_ms;
 }
 }  // namespace
 
@@ -49,7 +62,8 @@ std::string EventConsumer::TargetOf(const bpf::DecisionEvent& e) {
 void EventConsumer::Handle(const bpf::DecisionEvent& e) {
   if (e.verdict != bpf::Verdict::kAllowGrant) {
     metrics_.DeniedEvents(1);
-    denied_.Add(DeniedKey{e.cgroup_id, std::string(bpf::VerdictName(e.verdict)), TargetOf(e)});
+    denied_.Add(DeniedKey{e.cgroup_id, std::string(bpf::VerdictName(e.verdict)), TargetOf(e)}, 1,
+                EventWallMs(e.time_ns));
     return;
   }
   if (!exercised_.insert(e.tao_id).second) {
@@ -69,12 +83,21 @@ void EventConsumer::Handle(const bpf::DecisionEvent& e) {
     metrics_.LedgerError();
 }
 
+namespace {
+void AddTimes(const DeniedSummary& s, Evidence::Fields& f) {
+  if (s.first_ms == 0) return;
+  f.emplace_back("first_seen_ms", std::to_string(s.first_ms));
+  f.emplace_back("last_seen_ms", std::to_string(s.last_ms));
+}
+}  // namespace
+
 void EventConsumer::FlushDenied() {
   auto summaries = denied_.Flush();
   for (const DeniedSummary& s : summaries) {
     Evidence::Fields f;
     if (s.overflow) {
       f = {{"event", "denied_overflow"}, {"count", std::to_string(s.count)}};
+      AddTimes(s, f);
       metrics_.DeniedSuppressed(s.count);
     } else {
       f = {{"cgroup_id", std::to_string(s.key.cgroup_id)},
@@ -82,6 +105,7 @@ void EventConsumer::FlushDenied() {
            {"target", s.key.target},
            {"count", std::to_string(s.count)},
            {"event", "kernel_deny"}};
+      AddTimes(s, f);
     }
     if (evidence_.Append(Evidence::Kind::kDenied, std::move(f)).ok()) {
       metrics_.DeniedRecords(1);
@@ -108,7 +132,7 @@ void EventConsumer::Loop() {
         std::string target = d.target_pid != 0 ? StrCat("pid:", d.target_pid)
                              : d.ino != 0      ? StrCat("ino:", d.ino)
                                                : std::string("-");
-        denied_.Add(DeniedKey{d.cgroup_id, StrCat("lsm/", d.hook), std::move(target)});
+        denied_.Add(DeniedKey{d.cgroup_id, StrCat("lsm/", d.hook), std::move(target)}, 1, EventWallMs(d.time_ns));
       });
       if (!m.ok()) log::Error("LSM ring buffer poll failed", {{"error", std::string(m.status().message())}});
     }

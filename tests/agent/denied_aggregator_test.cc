@@ -36,5 +36,26 @@ TEST(DeniedAggregatorTest, LargestCountsKept) {
   EXPECT_EQ(out[1].count, 1u);
 }
 
+// A summary says when its events happened: records are written a flush
+// interval later, so ledger order alone would misplace them.
+TEST(DeniedAggregatorTest, SummariesCarryFirstAndLastEventTime) {
+  DeniedAggregator a(1, 2);
+  a.Add({7, "deny", "a"}, 1, 5'000);
+  a.Add({7, "deny", "a"}, 1, 3'000);
+  a.Add({7, "deny", "a"}, 1, 9'000);
+  a.Add({8, "deny", "b"}, 1, 4'000);   // over max_records: into the overflow
+  a.Add({9, "deny", "c"}, 1, 12'000);  // over max_keys: into the overflow
+  a.Add({7, "deny", "a"}, 1, 0);       // unknown time: counted, times unchanged
+  auto out = a.Flush();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].count, 4u);
+  EXPECT_EQ(out[0].first_ms, 3'000);
+  EXPECT_EQ(out[0].last_ms, 9'000);
+  ASSERT_TRUE(out[1].overflow);
+  EXPECT_EQ(out[1].count, 2u);
+  EXPECT_EQ(out[1].first_ms, 4'000);
+  EXPECT_EQ(out[1].last_ms, 12'000);
+}
+
 }  // namespace
 }  // namespace taogate::agent

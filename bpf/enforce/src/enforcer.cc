@@ -262,7 +262,7 @@ absl::StatusOr<int> Enforcer::PollLsmEvents(int timeout_ms, const std::function<
   int n = 0;
   for (const auto& ev : events) {
     if (ev.verdict != bpf::TG_VERDICT_DENY) continue;
-    fn(LsmDenial{ev.cgroup_id, ev.pid, std::string(HookName(ev.hook)), ev.ino, ev.target_pid});
+    fn(LsmDenial{ev.cgroup_id, ev.pid, std::string(HookName(ev.hook)), ev.ino, ev.target_pid, ev.time_ns});
     ++n;
   }
   return n;

@@ -93,6 +93,7 @@ struct LsmDenial {
   std::string hook;   // "file_open", "bprm_check", "task_kill", ...
   uint64_t ino = 0;
   uint32_t target_pid = 0;
+  uint64_t time_ns = 0;  // CLOCK_MONOTONIC (bpf_ktime_get_ns)
 };
 
 class Enforcer {
