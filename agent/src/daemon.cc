@@ -12,6 +12,7 @@
 #include "taogate/agent/bundle_verifier.h"
 #include "taogate/agent/event_consumer.h"
 #include "taogate/agent/gate_grants.h"
+#include "taogate/agent/governor_watch.h"
 #include "taogate/agent/ledger_evidence.h"
 #include "taogate/agent/metrics.h"
 #include "taogate/agent/node_control.h"
@@ -67,6 +68,11 @@ struct AgentDaemon::Parts {
   std::unique_ptr<AgentServiceImpl> workload_svc, operator_svc;
   std::unique_ptr<UnixGrpcServer> workload_srv, operator_srv;
   std::unique_ptr<MetricsServer> metrics_srv;
+  // Governor streams (only with governor_address).
+  std::unique_ptr<TargetSync> target_sync;
+  std::unique_ptr<GovernedNodeControl> governed_control;
+  std::unique_ptr<GovernorWatch> governor_watch;
+  NodeControl* served_control = nullptr;  // what the sockets serve
   bool stopped = false;
 };
 
@@ -128,6 +134,21 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
     TG_RETURN_IF_ERROR(p.gate->AddProtectedTarget(t));
   }
 
+  // 4b. Governor protected targets: the cached set (or the fail-closed
+  // catch-all) is in the maps before any socket opens; the streams start
+  // below, once the kill-switch path exists, and never delay the start.
+  governance::ClientTls governor_tls;
+  if (!c.governor_address.empty()) {
+    TG_ASSIGN_OR_RETURN(governor_tls, governance::LoadClientTls(c.governor_ca, c.governor_cert, c.governor_key));
+    governor_tls.server_name = c.governor_server_name;
+    TargetSyncOptions to;
+    to.cache_path = c.targets_cache;
+    to.node_id = c.node_id;
+    to.static_targets = c.protected_targets;
+    p.target_sync = std::make_unique<TargetSync>(*p.gate, *p.ledger, /*sink=*/nullptr, std::move(to));
+    TG_RETURN_IF_ERROR(p.target_sync->Start());
+  }
+
   // 5. Restart safety: every TAO consumed before stays consumed.
   RedeemConfig rc;
   rc.node_id = c.node_id;
@@ -153,6 +174,17 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   p.control = std::make_unique<GateNodeControl>(p.config, *p.gate, *p.grants, *p.ledger, *p.evidence,
                                                 p.metrics, *p.redeemer);
   p.consumer->Start();
+  p.served_control = p.control.get();
+  if (p.target_sync) {
+    p.governed_control = std::make_unique<GovernedNodeControl>(*p.control, *p.target_sync);
+    p.served_control = p.governed_control.get();
+    GovernorWatchOptions wo;
+    wo.address = c.governor_address;
+    wo.tls = std::move(governor_tls);
+    wo.node_id = c.node_id;
+    wo.retry_max_ms = c.governor_retry_max_ms;
+    p.governor_watch = GovernorWatch::Start(std::move(wo), *p.target_sync, *p.control);
+  }
 
   ServiceOptions so;
   so.governed_root = c.governed_cgroup;
@@ -161,9 +193,9 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   Metrics* m = &p.metrics;
   so.on_redeem = [m](const RedeemOutcome& out, int64_t ns) { m->RedeemDone(out.status.ok(), out.reason_code, ns); };
   so.operator_socket = false;
-  p.workload_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.control, *p.evidence);
+  p.workload_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.served_control, *p.evidence);
   so.operator_socket = true;
-  p.operator_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.control, *p.evidence);
+  p.operator_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.served_control, *p.evidence);
   TG_ASSIGN_OR_RETURN(p.workload_srv,
                       UnixGrpcServer::Start({.path = c.workload_socket, .mode = 0666}, {p.workload_svc.get()}));
   TG_ASSIGN_OR_RETURN(p.operator_srv,
@@ -179,6 +211,7 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
         extra += "# TYPE taogate_kernel_decisions_total counter\n";
         for (const auto& [name, v] : *k) extra += StrCat("taogate_kernel_decisions_total{kind=\"", name, "\"} ", v, "\n");
       }
+      if (pp->governor_watch) extra += GovernorMetricsText(pp->governor_watch->state(), pp->target_sync->state());
       return pp->metrics.Render(extra);
     };
     h.healthy = [pp]() -> absl::Status {
@@ -207,6 +240,9 @@ void AgentDaemon::Stop() {
   if (!p_ || p_->stopped) return;
   Parts& p = *p_;
   p.stopped = true;
+  // The governor streams first: no kill switch or target update may race
+  // the teardown below.
+  if (p.governor_watch) p.governor_watch->Stop();
   // No new calls first, then drain events, then close the ledger. The gate
   // is closed, never detached: pinned links and maps keep enforcing.
   if (p.metrics_srv) p.metrics_srv->Stop();

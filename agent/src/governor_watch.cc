@@ -1,0 +1,193 @@
+#include "taogate/agent/governor_watch.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+
+#include <grpcpp/grpcpp.h>
+
+#include "governor.grpc.pb.h"
+#include "taogate/common/log.h"
+#include "taogate/common/strings.h"
+
+namespace taogate::agent {
+
+std::unique_ptr<GovernorWatch> GovernorWatch::Start(GovernorWatchOptions options, TargetSync& sync,
+                                                    NodeControl& control) {
+  std::unique_ptr<GovernorWatch> w(new GovernorWatch(std::move(options), sync, control));
+  w->threads_[kTargets] = std::thread([p = w.get()] { p->Loop(kTargets); });
+  w->threads_[kKill] = std::thread([p = w.get()] { p->Loop(kKill); });
+  log::Info("governor watch started", {{"governor", w->options_.address}});
+  return w;
+}
+
+GovernorWatch::GovernorWatch(GovernorWatchOptions options, TargetSync& sync, NodeControl& control)
+    : options_(std::move(options)), sync_(sync), control_(control) {}
+
+GovernorWatch::~GovernorWatch() { Stop(); }
+
+void GovernorWatch::Stop() {
+  {
+    std::lock_guard l(mu_);
+    stopping_ = true;
+    for (auto* c : ctx_)
+      if (c) c->TryCancel();
+  }
+  cv_.notify_all();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+GovernorWatchState GovernorWatch::state() const {
+  std::lock_guard l(mu_);
+  return state_;
+}
+
+void GovernorWatch::SetError(const std::string& e) {
+  std::lock_guard l(mu_);
+  state_.last_error = e;
+}
+
+void GovernorWatch::Loop(Stream s) {
+  std::mt19937_64 rng(std::random_device{}() ^ static_cast<uint64_t>(s));
+  int64_t backoff = options_.retry_initial_ms;
+  while (true) {
+    grpc::ClientContext ctx;
+    {
+      std::lock_guard l(mu_);
+      if (stopping_) return;
+      ctx_[s] = &ctx;
+    }
+    bool delivered = s == kTargets ? RunTargets(&ctx) : RunKill(&ctx);
+    {
+      std::unique_lock l(mu_);
+      ctx_[s] = nullptr;
+      (s == kTargets ? state_.targets_connected : state_.killswitch_connected) = false;
+      ++state_.reconnects;
+      if (stopping_) return;
+      if (delivered) backoff = options_.retry_initial_ms;
+      // +-25 % jitter so a fleet does not reconnect in lockstep.
+      std::uniform_int_distribution<int64_t> jitter(-backoff / 4, backoff / 4);
+      cv_.wait_for(l, std::chrono::milliseconds(backoff + jitter(rng)), [&] { return stopping_; });
+      if (stopping_) return;
+      backoff = std::min(backoff * 2, options_.retry_max_ms);
+    }
+  }
+}
+
+bool GovernorWatch::RunTargets(grpc::ClientContext* ctx) {
+  // A fresh channel per attempt: gRPC's own channel backoff (up to minutes)
+  // must not delay a reconnect our backoff already decided on.
+  auto stub = v1::Governor::NewStub(governance::MakeGovernorChannel(options_.address, options_.tls));
+  v1::WatchProtectedTargetsRequest req;
+  req.set_node_id(options_.node_id);
+  auto reader = stub->WatchProtectedTargets(ctx, req);
+  v1::ProtectedTargets msg;
+  bool delivered = false;
+  while (reader->Read(&msg)) {
+    if (!delivered) {
+      std::lock_guard l(mu_);
+      state_.targets_connected = true;
+      state_.last_error.clear();
+      log::Info("governor protected-target stream connected", {{"governor", options_.address}});
+    }
+    delivered = true;
+    (void)sync_.Apply(msg);  // logs, records and keeps the previous set on error
+  }
+  grpc::Status st = reader->Finish();
+  std::string err = StrCat("protected-target stream: ", governance::FromGrpc(st).ToString());
+  SetError(err);
+  bool stopping;
+  {
+    std::lock_guard l(mu_);
+    stopping = stopping_;
+  }
+  if (!stopping) log::Warn("governor stream ended; keeping the last protected-target set", {{"error", err}});
+  return delivered;
+}
+
+bool GovernorWatch::RunKill(grpc::ClientContext* ctx) {
+  auto stub = v1::Governor::NewStub(governance::MakeGovernorChannel(options_.address, options_.tls));
+  v1::WatchKillSwitchRequest req;
+  req.set_node_id(options_.node_id);
+  auto reader = stub->WatchKillSwitch(ctx, req);
+  v1::GovernorKillSwitchRequest msg;
+  bool delivered = false;
+  // The stream sends nothing until a kill switch exists: being connected is
+  // only visible as "the call has not failed". Mark it after the first read
+  // or when the call is still alive; here, optimistically after Read starts.
+  {
+    std::lock_guard l(mu_);
+    state_.killswitch_connected = true;
+  }
+  while (reader->Read(&msg)) {
+    delivered = true;
+    OnKillSwitch(msg);
+  }
+  grpc::Status st = reader->Finish();
+  std::string err = StrCat("kill-switch stream: ", governance::FromGrpc(st).ToString());
+  SetError(err);
+  bool stopping;
+  {
+    std::lock_guard l(mu_);
+    stopping = stopping_;
+  }
+  if (!stopping) log::Warn("governor stream ended; kill-switch state unchanged", {{"error", err}});
+  return delivered;
+}
+
+void GovernorWatch::OnKillSwitch(const v1::GovernorKillSwitchRequest& m) {
+  if (!m.node_id().empty() && m.node_id() != options_.node_id) return;
+  const std::string scope = m.workload().empty() ? "all" : m.workload();
+  std::lock_guard l(kill_mu_);
+  auto it = kill_state_.find(scope);
+  bool engaged = it != kill_state_.end() && it->second;
+  if (m.engage() == engaged) return;  // a replay, or a release of something we did not engage
+  v1::KillSwitchRequest req;
+  req.set_action(m.engage() ? v1::KILL_SWITCH_ENGAGE : v1::KILL_SWITCH_RELEASE);
+  if (m.workload().empty()) {
+    req.set_all(true);
+  } else {
+    req.set_workload(m.workload());
+  }
+  req.set_mode(v1::KILL_SWITCH_MODE_DENY);
+  req.set_reason(StrCat("governor #", m.sequence(), ": ", m.reason()));
+  PeerIdentity self;
+  self.pid = getpid();
+  self.uid = getuid();
+  auto r = control_.KillSwitch(req, self);
+  if (!r.ok()) {
+    std::string e = StrCat("governor kill switch #", m.sequence(), " (", scope, "): ", r.status().message());
+    log::Error("governor kill switch not applied", {{"error", e}});
+    SetError(e);
+    return;
+  }
+  kill_state_[scope] = m.engage();
+  std::lock_guard l2(mu_);
+  ++state_.killswitch_applied;
+}
+
+void GovernedNodeControl::FillStatus(v1::StatusResponse* out) {
+  inner_.FillStatus(out);
+  TargetSyncState t = sync_.state();
+  out->set_policy_sha256(t.have_bundle ? t.policy_sha256 : "");
+}
+
+std::string GovernorMetricsText(const GovernorWatchState& w, const TargetSyncState& t) {
+  auto g = [](const char* name, const char* type, uint64_t v) {
+    return StrCat("# TYPE ", name, " ", type, "\n", name, " ", v, "\n");
+  };
+  return StrCat("# TYPE taogate_agent_governor_connected gauge\n",
+                "taogate_agent_governor_connected{stream=\"targets\"} ", w.targets_connected ? 1 : 0, "\n",
+                "taogate_agent_governor_connected{stream=\"killswitch\"} ", w.killswitch_connected ? 1 : 0, "\n",
+                g("taogate_agent_governor_stream_ends_total", "counter", w.reconnects),
+                g("taogate_agent_governor_killswitch_applied_total", "counter", w.killswitch_applied),
+                g("taogate_agent_protected_targets", "gauge", t.targets),
+                g("taogate_agent_protected_targets_not_enforced", "gauge", t.not_enforced),
+                g("taogate_agent_targets_fail_closed", "gauge", t.fail_closed ? 1 : 0),
+                g("taogate_agent_targets_applied_total", "counter", t.applied_total),
+                g("taogate_agent_targets_rejected_total", "counter", t.rejected_total));
+}
+
+}  // namespace taogate::agent

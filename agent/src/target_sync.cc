@@ -1,0 +1,383 @@
+#include "taogate/agent/target_sync.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "taogate/common/crypto.h"
+#include "taogate/common/fd.h"
+#include "taogate/common/hex.h"
+#include "taogate/common/log.h"
+#include "taogate/common/strings.h"
+
+namespace taogate::agent {
+namespace {
+
+constexpr char kMagic[8] = {'T', 'G', 'T', 'A', 'R', 'G', 'S', '1'};
+constexpr size_t kHeader = 8 + 4 + 32;
+constexpr uint32_t kMaxPortsPerTarget = 4096;  // bpf's limit after port expansion
+constexpr size_t kMaxUnixPath = 107;           // sun_path minus the NUL
+constexpr size_t kMaxFsPath = 4095;
+
+const bpf::Target kCatchAll4{.cidr = "0.0.0.0/0", .proto = bpf::Proto::kAny};
+const bpf::Target kCatchAll6{.cidr = "::/0", .proto = bpf::Proto::kAny};
+
+absl::Status Bad(int i, std::string_view why) {
+  return absl::InvalidArgumentError(StrCat("targets[", i, "]: ", why));
+}
+
+bool Printable(const std::string& s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+// "10.1.2.3/8" -> "10.0.0.0/8"; no prefix = a host.
+absl::StatusOr<std::string> CanonicalCidr(const std::string& cidr) {
+  size_t slash = cidr.find('/');
+  std::string ip = cidr.substr(0, slash);
+  uint8_t b[16] = {};
+  int family = inet_pton(AF_INET, ip.c_str(), b) == 1 ? AF_INET : inet_pton(AF_INET6, ip.c_str(), b) == 1 ? AF_INET6 : 0;
+  if (family == 0) return absl::InvalidArgumentError(StrCat("bad address '", cidr, "'"));
+  int max = family == AF_INET ? 32 : 128, len = max;
+  if (slash != std::string::npos) {
+    std::string l = cidr.substr(slash + 1);
+    if (l.empty() || l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos)
+      return absl::InvalidArgumentError(StrCat("bad prefix in '", cidr, "'"));
+    len = std::stoi(l);
+    if (len > max) return absl::InvalidArgumentError(StrCat("bad prefix in '", cidr, "'"));
+  }
+  for (int bit = len; bit < max; ++bit) b[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family, b, buf, sizeof buf);
+  return StrCat(buf, "/", len);
+}
+
+const char* ProtoName(bpf::Proto p) { return p == bpf::Proto::kTcp ? "tcp" : p == bpf::Proto::kUdp ? "udp" : "any"; }
+
+std::string KeyOf(const bpf::Target& t) {
+  if (!t.unix_path.empty()) return "unix|" + t.unix_path;
+  return StrCat(ProtoName(t.proto), "|", t.cidr, "|", t.port_lo, "|", t.port_hi);
+}
+
+}  // namespace
+
+absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg) {
+  const std::string& sha = msg.policy_sha256();
+  if (sha.size() != 64 || sha.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return absl::InvalidArgumentError("policy_sha256 must be 64 lowercase hex digits");
+  if (static_cast<size_t>(msg.targets_size()) > kMaxProtectedTargets)
+    return absl::InvalidArgumentError(StrCat("too many targets: ", msg.targets_size()));
+  for (int i = 0; i < msg.targets_size(); ++i) {
+    const v1::ProtectedTarget& t = msg.targets(i);
+    if (t.name().size() > 256 || !Printable(t.name())) return Bad(i, "bad name");
+    switch (t.proto()) {
+      case v1::TARGET_PROTO_TCP:
+      case v1::TARGET_PROTO_UDP: {
+        if (!t.path().empty()) return Bad(i, "a network target has no path");
+        if (auto c = CanonicalCidr(t.cidr()); !c.ok()) return Bad(i, std::string(c.status().message()));
+        uint32_t lo = t.port_from(), hi = t.port_to();
+        if (lo > 65535 || hi > 65535) return Bad(i, "port out of range");
+        bool any = (lo == 0 && hi == 0) || (lo <= 1 && hi == 65535);
+        if (!any && (lo == 0 || hi < lo)) return Bad(i, StrCat("bad port range ", lo, "-", hi));
+        if (!any && hi - lo + 1 > kMaxPortsPerTarget)
+          return Bad(i, StrCat("port range ", lo, "-", hi, " wider than ", kMaxPortsPerTarget));
+        break;
+      }
+      case v1::TARGET_PROTO_UNIX:
+      case v1::TARGET_PROTO_FILE:
+      case v1::TARGET_PROTO_EXEC: {
+        const std::string& p = t.path();
+        if (!t.cidr().empty() || t.port_from() != 0 || t.port_to() != 0)
+          return Bad(i, "a path target has no cidr or ports");
+        if (p.empty() || p[0] != '/') return Bad(i, "path must be absolute");
+        if (p.find('\0') != std::string::npos || !Printable(p)) return Bad(i, "path has control characters");
+        if (p.size() > (t.proto() == v1::TARGET_PROTO_UNIX ? kMaxUnixPath : kMaxFsPath))
+          return Bad(i, "path too long");
+        break;
+      }
+      default:
+        return Bad(i, StrCat("unknown proto ", static_cast<int>(t.proto())));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ProtectedTargets> LoadTargetsCache(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (access(path.c_str(), F_OK) != 0) return absl::NotFoundError(StrCat("no targets cache ", path));
+    return absl::DataLossError(StrCat("targets cache ", path, " cannot be read"));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string data = ss.str();
+  auto corrupt = [&](std::string_view why) {
+    return absl::DataLossError(StrCat("targets cache ", path, " is corrupt: ", why));
+  };
+  if (data.size() < kHeader) return corrupt("short header");
+  if (std::memcmp(data.data(), kMagic, 8) != 0) return corrupt("bad magic");
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n |= static_cast<uint32_t>(static_cast<uint8_t>(data[8 + i])) << (8 * i);
+  if (n > kMaxCachePayload) return corrupt("payload length too large");
+  if (data.size() != kHeader + n) return corrupt("length mismatch");
+  std::string_view payload(data.data() + kHeader, n);
+  crypto::Sha256Digest d = crypto::Sha256(payload);
+  if (std::memcmp(d.data(), data.data() + 12, 32) != 0) return corrupt("checksum mismatch");
+  v1::ProtectedTargets msg;
+  if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return corrupt("bad protobuf");
+  if (auto st = ValidateProtectedTargets(msg); !st.ok()) return corrupt(std::string(st.message()));
+  return msg;
+}
+
+absl::Status SaveTargetsCache(const std::string& path, const v1::ProtectedTargets& msg) {
+  std::string payload;
+  if (!msg.SerializeToString(&payload) || payload.size() > kMaxCachePayload)
+    return absl::InvalidArgumentError("targets cache: cannot serialize");
+  std::string data(kMagic, 8);
+  uint32_t n = static_cast<uint32_t>(payload.size());
+  for (int i = 0; i < 4; ++i) data.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  crypto::Sha256Digest d = crypto::Sha256(payload);
+  data.append(reinterpret_cast<const char*>(d.data()), d.size());
+  data += payload;
+
+  const std::string tmp = path + ".tmp";
+  auto fail = [&](const char* what) {
+    int e = errno;
+    unlink(tmp.c_str());
+    return absl::UnavailableError(StrCat("targets cache ", path, ": ", what, ": ", strerror(e)));
+  };
+  {
+    UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) return fail("open");
+    for (size_t off = 0; off < data.size();) {
+      ssize_t w = write(fd.get(), data.data() + off, data.size() - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return fail("write");
+      off += static_cast<size_t>(w);
+    }
+    if (fsync(fd.get()) != 0) return fail("fsync");
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) return fail("rename");
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  UniqueFd dfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd.valid()) (void)fsync(dfd.get());
+  return absl::OkStatus();
+}
+
+TargetSync::TargetSync(bpf::Gate& gate, ledger::Ledger& ledger, FileExecSink* sink, TargetSyncOptions options)
+    : gate_(gate), ledger_(ledger), sink_(sink), options_(std::move(options)) {
+  for (const auto& spec : options_.static_targets) {
+    auto t = bpf::ParseTarget(spec);
+    if (!t.ok()) continue;  // FinalizeConfig refused these already
+    if (t->unix_path.empty()) {
+      if (auto c = CanonicalCidr(t->cidr); c.ok()) t->cidr = *c;
+    }
+    Entry e;
+    e.target = *t;
+    static_[KeyOf(*t)] = e;
+  }
+}
+
+absl::Status TargetSync::Start() {
+  std::lock_guard l(mu_);
+  auto cached = LoadTargetsCache(options_.cache_path);
+  if (cached.ok()) {
+    // A previous run may have left the catch-all pinned: the first valid set lifts it.
+    state_.fail_closed = true;
+    if (ApplyLocked(*cached, "cache").ok()) {
+      log::Info("protected targets restored from cache",
+                {{"path", options_.cache_path}, {"policy_sha256", state_.policy_sha256},
+                 {"count", std::to_string(state_.targets)}});
+      return absl::OkStatus();
+    }
+  } else if (cached.status().code() == absl::StatusCode::kNotFound) {
+    log::Warn("no protected-target cache: failing closed until the governor sends a set",
+              {{"path", options_.cache_path}});
+  } else {
+    state_.last_error = std::string(cached.status().message());
+    log::Error("protected-target cache unusable: treated as no cache, failing closed",
+               {{"path", options_.cache_path}, {"error", state_.last_error}});
+    RecordLocked("cache_rejected", "", 0, state_.last_error);
+  }
+  return EngageFailClosedLocked();
+}
+
+absl::Status TargetSync::Apply(const v1::ProtectedTargets& msg) {
+  std::lock_guard l(mu_);
+  return ApplyLocked(msg, "governor");
+}
+
+TargetSyncState TargetSync::state() const {
+  std::lock_guard l(mu_);
+  return state_;
+}
+
+absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char* source) {
+  const bool from_cache = std::strcmp(source, "cache") == 0;
+  auto reject = [&](const absl::Status& st) {
+    ++state_.rejected_total;
+    state_.last_error = std::string(st.message());
+    log::Error("protected-target update rejected; previous set stays",
+               {{"source", source}, {"error", state_.last_error}});
+    const std::string& sha = msg.policy_sha256();
+    bool sha_ok = sha.size() == 64 && sha.find_first_not_of("0123456789abcdef") == std::string::npos;
+    RecordLocked(from_cache ? "cache_rejected" : "rejected", sha_ok ? sha : "", msg.targets_size(),
+                 state_.last_error);
+    return st;
+  };
+  if (absl::Status st = ValidateProtectedTargets(msg); !st.ok()) return reject(st);
+
+  EntryMap wanted;
+  for (const auto& t : msg.targets()) {
+    Entry e;
+    e.proto = t.proto();
+    if (t.proto() == v1::TARGET_PROTO_TCP || t.proto() == v1::TARGET_PROTO_UDP) {
+      e.target.cidr = *CanonicalCidr(t.cidr());
+      bool any = (t.port_from() == 0 && t.port_to() == 0) || (t.port_from() <= 1 && t.port_to() == 65535);
+      e.target.port_lo = any ? 0 : static_cast<uint16_t>(t.port_from());
+      e.target.port_hi = any ? 0 : static_cast<uint16_t>(t.port_to());
+      e.target.proto = t.proto() == v1::TARGET_PROTO_TCP ? bpf::Proto::kTcp : bpf::Proto::kUdp;
+      wanted[KeyOf(e.target)] = e;
+    } else if (t.proto() == v1::TARGET_PROTO_UNIX) {
+      e.target.unix_path = t.path();
+      wanted[KeyOf(e.target)] = e;
+    } else {
+      e.path = t.path();
+      wanted[StrCat(t.proto() == v1::TARGET_PROTO_FILE ? "file|" : "exec|", t.path())] = e;
+    }
+  }
+
+  // Add first (a transient superset only denies more), rolling back on error.
+  std::vector<const Entry*> added;
+  uint64_t not_enforced = 0;
+  absl::Status add_error;
+  for (const auto& [key, e] : wanted) {
+    bool fs = e.path.size() > 0;
+    if (fs && !sink_) {
+      ++not_enforced;
+      if (!applied_.count(key))
+        log::Warn("FILE/EXEC target not enforced (no enforcement sink on this agent)", {{"path", e.path}});
+      continue;
+    }
+    if (applied_.count(key)) continue;
+    absl::Status st = fs ? sink_->Protect(e.proto, e.path) : gate_.AddTarget(e.target);
+    if (!st.ok()) {
+      add_error = absl::UnavailableError(StrCat("cannot protect ", key, ": ", st.message()));
+      break;
+    }
+    added.push_back(&e);
+  }
+  if (!add_error.ok()) {
+    for (const Entry* e : added) {
+      if (!e->path.empty()) (void)sink_->Unprotect(e->proto, e->path);
+      else if (!static_.count(KeyOf(e->target))) (void)gate_.RemoveTarget(e->target);
+    }
+    (void)ReaddLocked(applied_);
+    return reject(add_error);
+  }
+  uint64_t removed = 0;
+  for (const auto& [key, e] : applied_) {
+    if (wanted.count(key) || static_.count(key)) continue;
+    absl::Status st;
+    if (!e.path.empty()) {
+      if (sink_) st = sink_->Unprotect(e.proto, e.path);
+    } else {
+      st = gate_.RemoveTarget(e.target);
+    }
+    if (!st.ok()) log::Warn("cannot unprotect a removed target (it stays protected)", {{"target", key}, {"error", std::string(st.message())}});
+    ++removed;
+  }
+  applied_ = std::move(wanted);
+  // Removing a key may have removed a map entry another target shares.
+  (void)ReaddLocked(applied_);
+  if (state_.fail_closed) {
+    if (absl::Status st = LiftFailClosedLocked(); !st.ok())
+      log::Error("cannot lift the fail-closed catch-all (stays denying)", {{"error", std::string(st.message())}});
+  }
+
+  std::string persist_error;
+  if (!from_cache) {
+    if (absl::Status st = SaveTargetsCache(options_.cache_path, msg); !st.ok()) {
+      persist_error = std::string(st.message());
+      log::Error("protected targets applied but not cached", {{"error", persist_error}});
+    }
+  }
+  state_.have_bundle = true;
+  state_.policy_sha256 = msg.policy_sha256();
+  state_.targets = applied_.size();
+  state_.not_enforced = not_enforced;
+  ++state_.applied_total;
+  state_.last_error = persist_error;
+  log::Info("protected targets applied", {{"source", source}, {"policy_sha256", msg.policy_sha256()},
+                                          {"count", std::to_string(applied_.size())},
+                                          {"added", std::to_string(added.size())},
+                                          {"removed", std::to_string(removed)},
+                                          {"not_enforced", std::to_string(not_enforced)}});
+  ledger::Fields f = {{"component", "agent"},
+                      {"event", from_cache ? "cache_applied" : "applied"},
+                      {"node_id", options_.node_id},
+                      {"policy_sha256", msg.policy_sha256()},
+                      {"count", std::to_string(applied_.size())},
+                      {"added", std::to_string(added.size())},
+                      {"removed", std::to_string(removed)},
+                      {"not_enforced", std::to_string(not_enforced)}};
+  if (!persist_error.empty()) f.push_back({"error", persist_error.substr(0, 200)});
+  if (auto seq = ledger_.Append(ledger::RecordKind::kPolicyActivated, std::move(f)); !seq.ok())
+    log::Error("ledger refused POLICY_ACTIVATED", {{"error", std::string(seq.status().message())}});
+  return absl::OkStatus();
+}
+
+absl::Status TargetSync::EngageFailClosedLocked() {
+  TG_RETURN_IF_ERROR(gate_.AddTarget(kCatchAll4));
+  TG_RETURN_IF_ERROR(gate_.AddTarget(kCatchAll6));
+  state_.fail_closed = true;
+  log::Warn("fail closed: every IP destination of governed workloads needs a grant until the "
+            "governor's first protected-target set is applied");
+  RecordLocked("fail_closed", "", 0, state_.last_error);
+  return absl::OkStatus();
+}
+
+absl::Status TargetSync::LiftFailClosedLocked() {
+  TG_RETURN_IF_ERROR(gate_.RemoveTarget(kCatchAll4));
+  TG_RETURN_IF_ERROR(gate_.RemoveTarget(kCatchAll6));
+  state_.fail_closed = false;
+  // The catch-all's keys may coincide with wanted targets: put those back.
+  return ReaddLocked(applied_);
+}
+
+absl::Status TargetSync::ReaddLocked(const EntryMap& wanted) {
+  absl::Status first;
+  auto add = [&](const Entry& e) {
+    if (!e.path.empty()) return;
+    if (absl::Status st = gate_.AddTarget(e.target); !st.ok() && first.ok()) first = st;
+  };
+  for (const auto& [k, e] : wanted) add(e);
+  for (const auto& [k, e] : static_) add(e);
+  if (state_.fail_closed) {
+    if (absl::Status st = gate_.AddTarget(kCatchAll4); !st.ok() && first.ok()) first = st;
+    if (absl::Status st = gate_.AddTarget(kCatchAll6); !st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
+void TargetSync::RecordLocked(std::string event, const std::string& sha, uint64_t count,
+                              const std::string& error) {
+  ledger::Fields f = {{"component", "agent"}, {"event", std::move(event)}, {"node_id", options_.node_id},
+                      {"count", std::to_string(count)}};
+  if (!sha.empty()) f.push_back({"policy_sha256", sha});
+  if (!error.empty()) {
+    std::string e;
+    for (char c : error.substr(0, 200)) e.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
+    f.push_back({"error", e});
+  }
+  if (auto seq = ledger_.Append(ledger::RecordKind::kPolicyActivated, std::move(f)); !seq.ok())
+    log::Error("ledger refused POLICY_ACTIVATED", {{"error", std::string(seq.status().message())}});
+}
+
+}  // namespace taogate::agent
