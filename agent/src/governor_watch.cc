@@ -97,13 +97,7 @@ bool GovernorWatch::RunTargets(grpc::ClientContext* ctx) {
   }
   grpc::Status st = reader->Finish();
   std::string err = StrCat("protected-target stream: ", governance::FromGrpc(st).ToString());
-  SetError(err);
-  bool stopping;
-  {
-    std::lock_guard l(mu_);
-    stopping = stopping_;
-  }
-  if (!stopping) log::Warn("governor stream ended; keeping the last protected-target set", {{"error", err}});
+  ReportEnd(kTargets, delivered, err, "governor stream ended; keeping the last protected-target set");
   return delivered;
 }
 
@@ -112,29 +106,70 @@ bool GovernorWatch::RunKill(grpc::ClientContext* ctx) {
   v1::WatchKillSwitchRequest req;
   req.set_node_id(options_.node_id);
   auto reader = stub->WatchKillSwitch(ctx, req);
-  v1::GovernorKillSwitchRequest msg;
-  bool delivered = false;
-  // The stream sends nothing until a kill switch exists: being connected is
-  // only visible as "the call has not failed". Mark it after the first read
-  // or when the call is still alive; here, optimistically after Read starts.
+  // The governor replays its whole history on connect. Applying it message
+  // by message would briefly release (then re-engage) a kill switch whose
+  // history is engage/release/engage, so what arrives within kHistoryMs of
+  // the first message is collapsed to the last message per scope. A reader
+  // thread feeds a queue so that window can be timed.
+  constexpr auto kHistory = std::chrono::milliseconds(300);
+  std::mutex qmu;
+  std::condition_variable qcv;
+  std::vector<v1::GovernorKillSwitchRequest> queue;
+  bool done = false;
+  std::thread feeder([&] {
+    v1::GovernorKillSwitchRequest m;
+    while (reader->Read(&m)) {
+      std::lock_guard l(qmu);
+      queue.push_back(m);
+      qcv.notify_all();
+    }
+    std::lock_guard l(qmu);
+    done = true;
+    qcv.notify_all();
+  });
   {
     std::lock_guard l(mu_);
-    state_.killswitch_connected = true;
+    state_.killswitch_connected = true;  // the stream is silent until a kill switch exists
   }
-  while (reader->Read(&msg)) {
+  bool delivered = false, history = true;
+  std::unique_lock l(qmu);
+  while (true) {
+    qcv.wait(l, [&] { return done || !queue.empty(); });
+    if (queue.empty() && done) break;
+    if (history) {
+      qcv.wait_for(l, kHistory, [&] { return done; });
+      history = false;
+      std::map<std::string, v1::GovernorKillSwitchRequest> last;
+      for (auto& m : queue) last[m.workload()] = std::move(m);
+      queue.clear();
+      l.unlock();
+      for (const auto& [scope, m] : last) OnKillSwitch(m);
+      l.lock();
+    } else {
+      std::vector<v1::GovernorKillSwitchRequest> batch;
+      batch.swap(queue);
+      l.unlock();
+      for (const auto& m : batch) OnKillSwitch(m);
+      l.lock();
+    }
     delivered = true;
-    OnKillSwitch(msg);
   }
+  l.unlock();
+  feeder.join();
   grpc::Status st = reader->Finish();
   std::string err = StrCat("kill-switch stream: ", governance::FromGrpc(st).ToString());
-  SetError(err);
-  bool stopping;
-  {
-    std::lock_guard l(mu_);
-    stopping = stopping_;
-  }
-  if (!stopping) log::Warn("governor stream ended; kill-switch state unchanged", {{"error", err}});
+  ReportEnd(kKill, delivered, err, "governor stream ended; kill-switch state unchanged");
   return delivered;
+}
+
+void GovernorWatch::ReportEnd(Stream s, bool delivered, const std::string& err, const char* what) {
+  std::lock_guard l(mu_);
+  if (stopping_) return;
+  // One warning per distinct error in a row: a governor that stays down does
+  // not flood the log at every retry.
+  if (delivered || err != last_logged_[s]) log::Warn(what, {{"error", err}});
+  last_logged_[s] = err;
+  state_.last_error = err;
 }
 
 void GovernorWatch::OnKillSwitch(const v1::GovernorKillSwitchRequest& m) {

@@ -23,8 +23,14 @@ constexpr uint32_t kMaxPortsPerTarget = 4096;  // bpf's limit after port expansi
 constexpr size_t kMaxUnixPath = 107;           // sun_path minus the NUL
 constexpr size_t kMaxFsPath = 4095;
 
-const bpf::Target kCatchAll4{.cidr = "0.0.0.0/0", .proto = bpf::Proto::kAny};
-const bpf::Target kCatchAll6{.cidr = "::/0", .proto = bpf::Proto::kAny};
+bpf::Target CatchAll(const char* cidr) {
+  bpf::Target t;
+  t.cidr = cidr;
+  t.proto = bpf::Proto::kAny;  // every port, TCP and UDP
+  return t;
+}
+const bpf::Target kCatchAll4 = CatchAll("0.0.0.0/0");
+const bpf::Target kCatchAll6 = CatchAll("::/0");
 
 absl::Status Bad(int i, std::string_view why) {
   return absl::InvalidArgumentError(StrCat("targets[", i, "]: ", why));
@@ -250,6 +256,17 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
     } else {
       e.path = t.path();
       wanted[StrCat(t.proto() == v1::TARGET_PROTO_FILE ? "file|" : "exec|", t.path())] = e;
+    }
+  }
+
+  // A reconnect resends the set in force: make sure it is in the maps, but
+  // write no record and no cache for a non-change.
+  if (!from_cache && state_.have_bundle && !state_.fail_closed && msg.policy_sha256() == state_.policy_sha256) {
+    bool same = wanted.size() == applied_.size();
+    for (auto a = wanted.begin(), b = applied_.begin(); same && a != wanted.end(); ++a, ++b) same = a->first == b->first;
+    if (same) {
+      (void)ReaddLocked(applied_);
+      return absl::OkStatus();
     }
   }
 

@@ -3,6 +3,8 @@
 // process and the real kernel gate on test-created cgroups.
 #include <unistd.h>
 
+#include <iostream>
+
 #include <gtest/gtest.h>
 
 #include "agent/agent_harness.h"
@@ -27,6 +29,7 @@ class GovernorWatchKernelTest : public AgentTest {
     MakeWorkload("w1");
   }
   void TearDown() override {
+    if (getenv("TG_PRINT_AGENT_LOG") && dir_) std::cerr << Log();
     AgentTest::TearDown();
     gov_.reset();
     other_.reset();
@@ -178,6 +181,14 @@ TEST_F(GovernorWatchKernelTest, KillSwitchFromGovernor) {
   ASSERT_TRUE(GovKillSwitch(true).ok());
   for (int i = 0; i < 200 && Find(RecordKind::kKillSwitch, "event", "engage").size() < 2; ++i) usleep(50'000);
   ASSERT_EQ(Find(RecordKind::kKillSwitch, "event", "engage").size(), 2u) << "replayed history re-engaged";
+  // A restarted agent gets the history engage/release/engage replayed: it
+  // must not release, not even for a moment.
+  StopAgent();
+  StartAgent(GovYaml());
+  for (int i = 0; i < 100 && Find(RecordKind::kKillSwitch, "event", "engage").size() < 3; ++i) usleep(50'000);
+  usleep(500'000);
+  EXPECT_EQ(Find(RecordKind::kKillSwitch, "event", "release").size(), 1u) << "history replay released";
+  EXPECT_FALSE(Connects(open_->port()));
   gov_->Stop();
   usleep(1'500'000);
   EXPECT_FALSE(Connects(open_->port())) << "a governor disconnect released the kill switch";
@@ -220,7 +231,10 @@ TEST_F(GovernorWatchKernelTest, BadClientChainRefusedStateKept) {
   ASSERT_TRUE(rogue_ca.ok());
   auto rogue = governance::IssueCert(*rogue_ca, governance::ClientSpec("agent", gt::kAgent));
   ASSERT_TRUE(rogue.ok());
-  WriteAgentCert({.cert_pem = rogue->cert_pem, .key_pem = rogue->key_pem});
+  governance::ClientTls rogue_tls;
+  rogue_tls.cert_pem = rogue->cert_pem;
+  rogue_tls.key_pem = rogue->key_pem;
+  WriteAgentCert(rogue_tls);
 
   ASSERT_TRUE(gov_->Start()) << gov_->error();
   StartAgent(GovYaml());

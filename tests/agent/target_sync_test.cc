@@ -57,11 +57,11 @@ TEST(TargetSyncValidateTest, OneBadEntryRejectsTheWholeSet) {
 
 class TargetsCacheTest : public ::testing::Test {
  protected:
+  taogate::testing::TempDir dir_;  // before path_: members initialise in order
   std::string path_ = (dir_.path() / "targets.pb").string();
   std::string Bytes() { return taogate::testing::ReadFile(path_); }
   void Put(const std::string& b) { taogate::testing::WriteFile(path_, b); }
   absl::Status Load() { return LoadTargetsCache(path_).status(); }
-  taogate::testing::TempDir dir_;
 };
 
 TEST_F(TargetsCacheTest, RoundTrips) {

@@ -13,7 +13,9 @@
 // the kernel: the last set stays, and a kill switch stays engaged.
 //
 // Kill switch messages: the governor replays its whole history on every
-// connect; the watch remembers, per scope ("all" or a workload name), the
+// connect; what arrives within 300 ms of a stream's first message is
+// collapsed to the last message per scope (so an engage/release/engage
+// history never releases, even briefly), and the watch remembers, per scope ("all" or a workload name), the
 // last state it applied and only acts on a change, so replays neither repeat
 // ledger records nor release what is engaged. A release is only applied for a
 // scope this watch engaged (an operator's local kill switch is never released
@@ -81,6 +83,7 @@ class GovernorWatch {
   bool RunTargets(grpc::ClientContext* ctx);  // true if a message arrived
   bool RunKill(grpc::ClientContext* ctx);
   void SetError(const std::string& e);
+  void ReportEnd(Stream s, bool delivered, const std::string& err, const char* what);
 
   GovernorWatchOptions options_;
   TargetSync& sync_;
@@ -90,6 +93,7 @@ class GovernorWatch {
   bool stopping_ = false;
   grpc::ClientContext* ctx_[2] = {nullptr, nullptr};
   GovernorWatchState state_;
+  std::string last_logged_[2];  // last stream-end error logged, per stream
   std::mutex kill_mu_;
   std::map<std::string, bool> kill_state_;  // scope -> engaged by us
   std::thread threads_[2];
