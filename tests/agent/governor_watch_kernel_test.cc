@@ -1,6 +1,9 @@
 // The agent consuming the governor's streams, end to end: a real
 // taogate-governor (software keys, mTLS on loopback), a real taogate-agent
 // process and the real kernel gate on test-created cgroups.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -17,6 +20,24 @@ namespace {
 
 using ledger::RecordKind;
 namespace gt = governance::testing;
+
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    (void)!write(fd, req.data(), req.size());
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
+  }
+  close(fd);
+  return out;
+}
 
 class GovernorWatchKernelTest : public AgentTest {
  protected:
@@ -101,6 +122,7 @@ class GovernorWatchKernelTest : public AgentTest {
 // the fail-closed catch-all of a cacheless start is lifted by the first set.
 TEST_F(GovernorWatchKernelTest, ActivationProgramsTheGate) {
   ASSERT_TRUE(gov_->Start()) << gov_->error();
+  metrics_port_ = FreePort();
   StartAgent(GovYaml());
   ASSERT_TRUE(WaitApplied(ActiveHash())) << Log();
   EXPECT_FALSE(Find(RecordKind::kPolicyActivated, "event", "fail_closed").empty());
@@ -124,6 +146,14 @@ TEST_F(GovernorWatchKernelTest, ActivationProgramsTheGate) {
   auto cached = LoadTargetsCache(CachePath());
   ASSERT_TRUE(cached.ok()) << cached.status();
   EXPECT_EQ(cached->policy_sha256(), h2);
+  // Operators see the set in force.
+  auto st = Operator()->Status();
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->policy_sha256(), h2);
+  std::string m = HttpGet(metrics_port_, "/metrics");
+  EXPECT_NE(m.find("taogate_agent_governor_connected{stream=\"targets\"} 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("taogate_agent_targets_fail_closed 0"), std::string::npos) << m;
+  EXPECT_NE(m.find("taogate_agent_protected_targets_not_enforced 1"), std::string::npos) << m;  // the FILE target
 }
 
 // (b) Governor gone: the last set stays; an agent restarted while it is down
