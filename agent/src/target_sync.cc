@@ -350,10 +350,18 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
   return absl::OkStatus();
 }
 
+// In deny-all mode every destination without a grant is denied already:
+// the catch-all is only needed (and only written) in protect-listed mode.
+bool TargetSync::CatchAllWantedLocked() const {
+  return state_.fail_closed && gate_.options().mode == bpf::Mode::kProtectListed;
+}
+
 absl::Status TargetSync::EngageFailClosedLocked() {
-  TG_RETURN_IF_ERROR(gate_.AddTarget(kCatchAll4));
-  TG_RETURN_IF_ERROR(gate_.AddTarget(kCatchAll6));
   state_.fail_closed = true;
+  if (CatchAllWantedLocked()) {
+    TG_RETURN_IF_ERROR(gate_.AddTarget(kCatchAll4));
+    TG_RETURN_IF_ERROR(gate_.AddTarget(kCatchAll6));
+  }
   log::Warn("fail closed: every IP destination of governed workloads needs a grant until the "
             "governor's first protected-target set is applied");
   RecordLocked("fail_closed", "", 0, state_.last_error);
@@ -376,7 +384,7 @@ absl::Status TargetSync::ReaddLocked(const EntryMap& wanted) {
   };
   for (const auto& [k, e] : wanted) add(e);
   for (const auto& [k, e] : static_) add(e);
-  if (state_.fail_closed) {
+  if (CatchAllWantedLocked()) {
     if (absl::Status st = gate_.AddTarget(kCatchAll4); !st.ok() && first.ok()) first = st;
     if (absl::Status st = gate_.AddTarget(kCatchAll6); !st.ok() && first.ok()) first = st;
   }

@@ -68,7 +68,9 @@ class GovernorWatchKernelTest : public AgentTest {
     std::string d = dir_->path().string();
     return StrCat("governor_address: ", address, "\ngovernor_ca: ", gov_->dir().string(), "/ca.crt\n",
                   "governor_cert: ", d, "/agent.crt\ngovernor_key: ", d, "/agent.key\n",
-                  "targets_cache: ", CachePath(), "\ngovernor_retry_max_ms: 400\n");
+                  "targets_cache: ", CachePath(), "\ngovernor_retry_max_ms: 400\n",
+                  // The governor's certificate names localhost and 127.0.0.1.
+                  "governor_server_name: localhost\n");
   }
   // Activates the test bundle with its db target on `port`; returns the hash.
   std::string Activate(int port) {

@@ -20,7 +20,9 @@
 // the agent's own workload socket, so redeem keeps working -- are not
 // covered. The catch-all lives in the pinned maps, so it also holds while no
 // agent runs. It is lifted only by the first valid bundle applied. It never
-// touches quarantine, so a kill switch engaged meanwhile is unaffected.
+// touches quarantine, so a kill switch engaged meanwhile is unaffected. In
+// deny-all mode the gate denies every destination without a grant anyway,
+// so no catch-all is written there.
 //
 // Cache file format (little endian), written as temp + fsync + rename +
 // fsync(dir):
@@ -106,6 +108,7 @@ class TargetSync {
 
   absl::Status ApplyLocked(const v1::ProtectedTargets& msg, const char* source);
   absl::Status EngageFailClosedLocked();
+  bool CatchAllWantedLocked() const;
   absl::Status LiftFailClosedLocked();
   absl::Status ReaddLocked(const EntryMap& wanted);
   void RecordLocked(std::string event, const std::string& sha, uint64_t count, const std::string& error);
