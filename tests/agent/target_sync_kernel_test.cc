@@ -148,6 +148,18 @@ TEST_F(TargetSyncKernelTest, FileAndExecGoToTheSinkByDiff) {
   EXPECT_EQ(sink.paths(), (std::set<std::string>{"4:/etc/b", "4:/etc/c"}));
   EXPECT_TRUE(Connects(open_->port())) << "a rejected update left a target behind";
   EXPECT_EQ(sync_->state().not_enforced, 0u);
+  // The cache was written first and is rolled back with the gate.
+  EXPECT_EQ(LoadTargetsCache(dir_->path().string() + "/targets.pb")->policy_sha256(), std::string(64, 'b'));
+}
+
+TEST_F(TargetSyncKernelTest, FailedFirstSetLeavesNoCacheSoARestartFailsClosed) {
+  RecordingSink sink;
+  MakeSync({}, &sink);
+  ASSERT_TRUE(sync_->Start().ok());
+  EXPECT_FALSE(sync_->Apply(Set('a', {open_->port()}, {"/refuse"})).ok());
+  EXPECT_EQ(LoadTargetsCache(dir_->path().string() + "/targets.pb").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(sync_->state().fail_closed);
+  EXPECT_FALSE(Connects(protected_->port()));  // not in any set: only the catch-all denies it
 }
 
 TEST_F(TargetSyncKernelTest, WithoutSinkFileTargetsAreCountedNotEnforced) {

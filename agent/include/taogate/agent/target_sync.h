@@ -5,9 +5,10 @@
 // Apply(msg): the whole message is validated first; one malformed entry
 // rejects the whole update (logged + a POLICY_ACTIVATED record with
 // event=rejected) and the previous set stays. A valid message is applied by
-// diff (remove gone, add new, then re-add everything still wanted so that
-// entries sharing a map key with a removed one survive), persisted to the
-// cache, and recorded (POLICY_ACTIVATED, component=agent, event=applied).
+// diff after being persisted to the cache (add new, remove gone, then re-add
+// everything still wanted so that entries sharing a map key with a removed
+// one survive; on a failed add the additions and the cache are rolled back),
+// and recorded (POLICY_ACTIVATED, component=agent, event=applied).
 // Static config targets are never removed. FILE/EXEC entries go to the
 // optional FileExecSink; without one they are logged as not enforced and
 // counted (field not_enforced), not an error.
@@ -38,6 +39,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,9 @@ class FileExecSink {
 
 inline constexpr uint32_t kMaxCachePayload = 16u << 20;
 inline constexpr size_t kMaxProtectedTargets = 16384;
+
+// "10.1.2.3/8" -> "10.0.0.0/8" (host bits cleared); no prefix = a host.
+absl::StatusOr<std::string> CanonicalCidr(const std::string& cidr);
 
 // Checks every entry; InvalidArgument naming the first bad one.
 absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg);
@@ -119,6 +124,7 @@ class TargetSync {
   TargetSyncOptions options_;
   mutable std::mutex mu_;
   EntryMap applied_;
+  std::optional<v1::ProtectedTargets> applied_msg_;  // what the cache should hold
   EntryMap static_;
   TargetSyncState state_;
 };
