@@ -39,6 +39,11 @@ void GovernorWatch::Stop() {
     if (t.joinable()) t.join();
 }
 
+bool GovernorWatch::stopping() const {
+  std::lock_guard l(mu_);
+  return stopping_;
+}
+
 GovernorWatchState GovernorWatch::state() const {
   std::lock_guard l(mu_);
   return state_;
@@ -143,13 +148,17 @@ bool GovernorWatch::RunKill(grpc::ClientContext* ctx) {
       for (auto& m : queue) last[m.workload()] = std::move(m);
       queue.clear();
       l.unlock();
-      for (const auto& [scope, m] : last) OnKillSwitch(m);
+      if (!stopping()) {
+        for (const auto& [scope, m] : last) OnKillSwitch(m);
+      }
       l.lock();
     } else {
       std::vector<v1::GovernorKillSwitchRequest> batch;
       batch.swap(queue);
       l.unlock();
-      for (const auto& m : batch) OnKillSwitch(m);
+      if (!stopping()) {
+        for (const auto& m : batch) OnKillSwitch(m);
+      }
       l.lock();
     }
     delivered = true;

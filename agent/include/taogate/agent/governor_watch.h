@@ -83,6 +83,7 @@ class GovernorWatch {
   bool RunTargets(grpc::ClientContext* ctx);  // true if a message arrived
   bool RunKill(grpc::ClientContext* ctx);
   void SetError(const std::string& e);
+  bool stopping() const;
   void ReportEnd(Stream s, bool delivered, const std::string& err, const char* what);
 
   GovernorWatchOptions options_;
