@@ -50,7 +50,10 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
       "ledger_dir", "ledger_key", "checkpoint_every_records", "checkpoint_every_ms",
       "ledger_fsync", "workload_socket", "operator_socket", "operator_uids", "trust_bundle",
       "strict_keys", "max_clock_skew_ms", "max_grant_ms", "metrics_address", "metrics_port",
-      "protected_targets", "protected_files", "protected_binaries", "lsm", "denied_flush_ms", "denied_max_records", "log_level"};
+      "protected_targets", "protected_files", "protected_binaries", "lsm", "denied_flush_ms",
+      "denied_max_records", "log_level",
+      "governor_address", "governor_ca", "governor_cert", "governor_key", "governor_server_name",
+      "targets_cache", "governor_retry_max_ms"};
   for (const auto& kv : n) {
     std::string key = kv.first.as<std::string>();
     if (kKeys.count(key) == 0) return absl::InvalidArgumentError(StrCat("config: unknown key ", key));
@@ -82,6 +85,13 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
   TG_RETURN_IF_ERROR(Get(n, "denied_flush_ms", &c.denied_flush_ms));
   TG_RETURN_IF_ERROR(Get(n, "denied_max_records", &c.denied_max_records));
   TG_RETURN_IF_ERROR(Get(n, "log_level", &c.log_level));
+  TG_RETURN_IF_ERROR(Get(n, "governor_address", &c.governor_address));
+  TG_RETURN_IF_ERROR(Get(n, "governor_ca", &c.governor_ca));
+  TG_RETURN_IF_ERROR(Get(n, "governor_cert", &c.governor_cert));
+  TG_RETURN_IF_ERROR(Get(n, "governor_key", &c.governor_key));
+  TG_RETURN_IF_ERROR(Get(n, "governor_server_name", &c.governor_server_name));
+  TG_RETURN_IF_ERROR(Get(n, "targets_cache", &c.targets_cache));
+  TG_RETURN_IF_ERROR(Get(n, "governor_retry_max_ms", &c.governor_retry_max_ms));
   return c;
 }
 
@@ -124,6 +134,23 @@ absl::Status FinalizeConfig(AgentConfig& c) {
   for (const auto& b : c.protected_binaries)
     if (auto r = enforce::ParseExecRule(b); !r.ok()) return bad("protected_binaries", std::string(r.status().message()));
   if (c.lsm != "auto" && c.lsm != "off" && c.lsm != "require") return bad("lsm", "auto | off | require");
+  if (!c.governor_address.empty()) {
+    size_t colon = c.governor_address.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == c.governor_address.size())
+      return bad("governor_address", "host:port");
+    if (c.governor_ca.empty()) return bad("governor_ca", "required with governor_address");
+    if (c.governor_cert.empty()) return bad("governor_cert", "required with governor_address");
+    if (c.governor_key.empty()) return bad("governor_key", "required with governor_address");
+    if (c.governor_retry_max_ms < 100 || c.governor_retry_max_ms > 600'000)
+      return bad("governor_retry_max_ms", "100..600000");
+    if (c.targets_cache.empty()) {
+      std::string dir = c.ledger_dir;
+      while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+      size_t slash = dir.rfind('/');
+      std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
+      c.targets_cache = (parent == "/" ? "" : parent) + "/targets.pb";
+    }
+  }
   if (c.cgroup2_mount.empty()) {
     TG_ASSIGN_OR_RETURN(c.cgroup2_mount, bpf::Cgroup2Mount());
   }

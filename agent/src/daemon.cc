@@ -13,6 +13,7 @@
 #include "taogate/agent/bundle_verifier.h"
 #include "taogate/agent/event_consumer.h"
 #include "taogate/agent/gate_grants.h"
+#include "taogate/agent/governor_watch.h"
 #include "taogate/agent/ledger_evidence.h"
 #include "taogate/agent/metrics.h"
 #include "taogate/agent/node_control.h"
@@ -52,6 +53,47 @@ absl::StatusOr<crypto::Ed25519PrivateKey> LoadOrCreateKey(const std::string& pat
   return key;
 }
 
+// The governor's FILE and EXEC targets onto the Enforcer. Policy bundles do
+// not tell read from write, so a FILE target is protected against both; a
+// trailing '/' covers the directory and below. A path the agent's own config
+// protects keeps the config's rule. A path absent on this node has no inode
+// to protect: logged, not an error (a bundle is cluster-wide; protect the
+// directory to cover files created later).
+class EnforcerSink final : public FileExecSink {
+ public:
+  EnforcerSink(enforce::Enforcer& e, const std::vector<std::string>& files, const std::vector<std::string>& bins)
+      : e_(e) {
+    for (const auto& f : files)
+      if (auto r = enforce::ParseFileRule(f); r.ok()) static_.insert(r->path);
+    for (const auto& b : bins) static_.insert(b);
+  }
+  absl::Status Protect(v1::TargetProto kind, const std::string& path) override {
+    TG_ASSIGN_OR_RETURN(enforce::PathRule rule, RuleOf(kind, path));
+    if (static_.count(rule.path)) return absl::OkStatus();
+    absl::Status st = e_.Protect(rule);
+    if (absl::IsNotFound(st)) {
+      log::Warn("governor target path absent on this node; nothing to protect", {{"path", path}});
+      return absl::OkStatus();
+    }
+    return st;
+  }
+  absl::Status Unprotect(v1::TargetProto kind, const std::string& path) override {
+    TG_ASSIGN_OR_RETURN(enforce::PathRule rule, RuleOf(kind, path));
+    if (static_.count(rule.path)) return absl::OkStatus();
+    absl::Status st = e_.Unprotect(rule.path);
+    return absl::IsNotFound(st) ? absl::OkStatus() : st;
+  }
+
+ private:
+  static absl::StatusOr<enforce::PathRule> RuleOf(v1::TargetProto kind, const std::string& path) {
+    if (kind == v1::TARGET_PROTO_FILE) return enforce::ParseFileRule("rw:" + path);
+    if (kind == v1::TARGET_PROTO_EXEC) return enforce::ParseExecRule(path);
+    return absl::InvalidArgumentError(StrCat("not a file or exec target: ", path));
+  }
+  enforce::Enforcer& e_;
+  std::set<std::string> static_;
+};
+
 }  // namespace
 
 struct AgentDaemon::Parts {
@@ -70,6 +112,12 @@ struct AgentDaemon::Parts {
   std::unique_ptr<AgentServiceImpl> workload_svc, operator_svc;
   std::unique_ptr<UnixGrpcServer> workload_srv, operator_srv;
   std::unique_ptr<MetricsServer> metrics_srv;
+  // Governor streams (only with governor_address).
+  std::unique_ptr<FileExecSink> file_exec_sink;  // before target_sync, which uses it
+  std::unique_ptr<TargetSync> target_sync;
+  std::unique_ptr<GovernedNodeControl> governed_control;
+  std::unique_ptr<GovernorWatch> governor_watch;
+  NodeControl* served_control = nullptr;  // what the sockets serve
   bool stopped = false;
 };
 
@@ -156,6 +204,22 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
                              {"state", std::string(bpf::HookStateName(cap.state))},
                              {"detail", cap.detail}});
 
+  // 4c. Governor protected targets: the cached set (or the fail-closed
+  // catch-all) is in the maps before any socket opens; the streams start
+  // below, once the kill-switch path exists, and never delay the start.
+  governance::ClientTls governor_tls;
+  if (!c.governor_address.empty()) {
+    p.file_exec_sink = std::make_unique<EnforcerSink>(*p.enforcer, c.protected_files, c.protected_binaries);
+    TG_ASSIGN_OR_RETURN(governor_tls, governance::LoadClientTls(c.governor_ca, c.governor_cert, c.governor_key));
+    governor_tls.server_name = c.governor_server_name;
+    TargetSyncOptions to;
+    to.cache_path = c.targets_cache;
+    to.node_id = c.node_id;
+    to.static_targets = c.protected_targets;
+    p.target_sync = std::make_unique<TargetSync>(*p.gate, *p.ledger, p.file_exec_sink.get(), std::move(to));
+    TG_RETURN_IF_ERROR(p.target_sync->Start());
+  }
+
   // 5. Restart safety: every TAO consumed before stays consumed.
   RedeemConfig rc;
   rc.node_id = c.node_id;
@@ -183,6 +247,17 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
                                                 p.metrics, *p.redeemer);
   p.control->set_enforcer(p.enforcer.get());
   p.consumer->Start();
+  p.served_control = p.control.get();
+  if (p.target_sync) {
+    p.governed_control = std::make_unique<GovernedNodeControl>(*p.control, *p.target_sync);
+    p.served_control = p.governed_control.get();
+    GovernorWatchOptions wo;
+    wo.address = c.governor_address;
+    wo.tls = std::move(governor_tls);
+    wo.node_id = c.node_id;
+    wo.retry_max_ms = c.governor_retry_max_ms;
+    p.governor_watch = GovernorWatch::Start(std::move(wo), *p.target_sync, *p.control);
+  }
 
   ServiceOptions so;
   so.governed_root = c.governed_cgroup;
@@ -191,9 +266,9 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   Metrics* m = &p.metrics;
   so.on_redeem = [m](const RedeemOutcome& out, int64_t ns) { m->RedeemDone(out.status.ok(), out.reason_code, ns); };
   so.operator_socket = false;
-  p.workload_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.control, *p.evidence);
+  p.workload_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.served_control, *p.evidence);
   so.operator_socket = true;
-  p.operator_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.control, *p.evidence);
+  p.operator_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.served_control, *p.evidence);
   TG_ASSIGN_OR_RETURN(p.workload_srv,
                       UnixGrpcServer::Start({.path = c.workload_socket, .mode = 0666}, {p.workload_svc.get()}));
   TG_ASSIGN_OR_RETURN(p.operator_srv,
@@ -209,6 +284,7 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
         extra += "# TYPE taogate_kernel_decisions_total counter\n";
         for (const auto& [name, v] : *k) extra += StrCat("taogate_kernel_decisions_total{kind=\"", name, "\"} ", v, "\n");
       }
+      if (pp->governor_watch) extra += GovernorMetricsText(pp->governor_watch->state(), pp->target_sync->state());
       return pp->metrics.Render(extra);
     };
     h.healthy = [pp]() -> absl::Status {
@@ -237,6 +313,9 @@ void AgentDaemon::Stop() {
   if (!p_ || p_->stopped) return;
   Parts& p = *p_;
   p.stopped = true;
+  // The governor streams first: no kill switch or target update may race
+  // the teardown below.
+  if (p.governor_watch) p.governor_watch->Stop();
   // No new calls first, then drain events, then close the ledger. The gate
   // is closed, never detached: pinned links and maps keep enforcing.
   if (p.metrics_srv) p.metrics_srv->Stop();
@@ -246,6 +325,10 @@ void AgentDaemon::Stop() {
   p.operator_srv.reset();
   p.workload_srv.reset();
   p.consumer.reset();
+  p.governor_watch.reset();
+  p.governed_control.reset();
+  p.target_sync.reset();
+  p.file_exec_sink.reset();
   p.ledger.reset();
   p.enforcer.reset();  // LSM programs stay pinned
   p.gate.reset();

@@ -67,6 +67,19 @@ struct AgentConfig {
   int64_t denied_flush_ms = 1'000;
   uint32_t denied_max_records = 32;
 
+  // Governor streams (issue 8). Empty governor_address: no governor, only
+  // the static protected_targets (and no fail-closed catch-all). Otherwise
+  // governor_ca/cert/key (PEM paths, mTLS) are required.
+  std::string governor_address;      // "host:port"
+  std::string governor_ca;
+  std::string governor_cert;
+  std::string governor_key;
+  std::string governor_server_name;  // TLS name to check instead of the host part
+  // Last applied ProtectedTargets (written atomically). Empty: <parent of
+  // ledger_dir>/targets.pb.
+  std::string targets_cache;
+  int64_t governor_retry_max_ms = 30'000;  // reconnect backoff cap
+
   std::string log_level = "info";
 };
 

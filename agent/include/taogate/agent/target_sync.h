@@ -1,0 +1,132 @@
+// TargetSync: the governor's protected targets (v1::ProtectedTargets) in the
+// kernel gate's maps, the on-disk cache of the last applied set, and the
+// fail-closed catch-all used while no set is known.
+//
+// Apply(msg): the whole message is validated first; one malformed entry
+// rejects the whole update (logged + a POLICY_ACTIVATED record with
+// event=rejected) and the previous set stays. A valid message is applied by
+// diff after being persisted to the cache (add new, remove gone, then re-add
+// everything still wanted so that entries sharing a map key with a removed
+// one survive; on a failed add the additions and the cache are rolled back),
+// and recorded (POLICY_ACTIVATED, component=agent, event=applied).
+// Static config targets are never removed. FILE/EXEC entries go to the
+// optional FileExecSink; without one they are logged as not enforced and
+// counted (field not_enforced), not an error.
+//
+// Fail closed ("denies what is unknown"): Start() loads the cache. If there
+// is no usable cache (absent, corrupt, invalid) the catch-all targets
+// any:0.0.0.0/0:* and any:[::]/0:* are added with kind PROTECT: every IP
+// destination of a governed workload then needs a grant (a redeemed TAO), so
+// nothing is reachable without governance, while unix sockets -- including
+// the agent's own workload socket, so redeem keeps working -- are not
+// covered. The catch-all lives in the pinned maps, so it also holds while no
+// agent runs. It is lifted only by the first valid bundle applied. It never
+// touches quarantine, so a kill switch engaged meanwhile is unaffected. In
+// deny-all mode the gate denies every destination without a grant anyway,
+// so no catch-all is written there.
+//
+// Cache file format (little endian), written as temp + fsync + rename +
+// fsync(dir):
+//   [0..8)    magic "TGTARGS1"
+//   [8..12)   u32 payload length N (<= kMaxCachePayload)
+//   [12..44)  SHA-256 of the payload
+//   [44..44+N) payload: v1::ProtectedTargets, protobuf binary
+// Nothing may follow the payload. Anything else is DataLoss ("corrupt").
+//
+// Thread safety: all public methods are serialised by an internal mutex.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "governor.pb.h"
+#include "taogate/bpf/gate.h"
+#include "taogate/ledger/ledger.h"
+
+namespace taogate::agent {
+
+// FILE and EXEC protection is enforced elsewhere (LSM); the agent hands the
+// paths over through this interface. Implementations must be thread-safe.
+class FileExecSink {
+ public:
+  virtual ~FileExecSink() = default;
+  virtual absl::Status Protect(v1::TargetProto kind, const std::string& path) = 0;
+  virtual absl::Status Unprotect(v1::TargetProto kind, const std::string& path) = 0;
+};
+
+inline constexpr uint32_t kMaxCachePayload = 16u << 20;
+inline constexpr size_t kMaxProtectedTargets = 16384;
+
+// "10.1.2.3/8" -> "10.0.0.0/8" (host bits cleared); no prefix = a host.
+absl::StatusOr<std::string> CanonicalCidr(const std::string& cidr);
+
+// Checks every entry; InvalidArgument naming the first bad one.
+absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg);
+
+// NotFound if the file does not exist, DataLoss if it is corrupt.
+absl::StatusOr<v1::ProtectedTargets> LoadTargetsCache(const std::string& path);
+absl::Status SaveTargetsCache(const std::string& path, const v1::ProtectedTargets& msg);
+
+struct TargetSyncOptions {
+  std::string cache_path;
+  std::string node_id;
+  std::vector<std::string> static_targets;  // bpf::ParseTarget syntax, never removed
+};
+
+struct TargetSyncState {
+  bool have_bundle = false;  // a set (cached or received) is applied
+  bool fail_closed = false;  // the catch-all is in force
+  std::string policy_sha256;
+  uint64_t targets = 0;       // entries of the applied set
+  uint64_t not_enforced = 0;  // FILE/EXEC entries without a sink
+  uint64_t applied_total = 0;
+  uint64_t rejected_total = 0;
+  std::string last_error;
+};
+
+class TargetSync {
+ public:
+  // gate, ledger and sink (nullable) must outlive this object.
+  TargetSync(bpf::Gate& gate, ledger::Ledger& ledger, FileExecSink* sink, TargetSyncOptions options);
+
+  // Self-check at agent start: applies the cache, or engages the catch-all.
+  // Errors only if the gate refuses the catch-all (the agent must not start).
+  absl::Status Start();
+
+  // Validates, applies, persists, records. The previous set stays on error.
+  absl::Status Apply(const v1::ProtectedTargets& msg);
+
+  TargetSyncState state() const;
+
+ private:
+  struct Entry {
+    v1::TargetProto proto = v1::TARGET_PROTO_UNSPECIFIED;
+    bpf::Target target;  // TCP/UDP/UNIX
+    std::string path;    // FILE/EXEC
+  };
+  using EntryMap = std::map<std::string, Entry>;  // canonical key -> entry
+
+  absl::Status ApplyLocked(const v1::ProtectedTargets& msg, const char* source);
+  absl::Status EngageFailClosedLocked();
+  bool CatchAllWantedLocked() const;
+  absl::Status LiftFailClosedLocked();
+  absl::Status ReaddLocked(const EntryMap& wanted);
+  void RecordLocked(std::string event, const std::string& sha, uint64_t count, const std::string& error);
+
+  bpf::Gate& gate_;
+  ledger::Ledger& ledger_;
+  FileExecSink* sink_;
+  TargetSyncOptions options_;
+  mutable std::mutex mu_;
+  EntryMap applied_;
+  std::optional<v1::ProtectedTargets> applied_msg_;  // what the cache should hold
+  EntryMap static_;
+  TargetSyncState state_;
+};
+
+}  // namespace taogate::agent

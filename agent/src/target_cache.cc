@@ -1,0 +1,161 @@
+// Protected-target validation and the targets cache file (format in
+// target_sync.h).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "taogate/agent/target_sync.h"
+#include "taogate/common/crypto.h"
+#include "taogate/common/fd.h"
+#include "taogate/common/strings.h"
+
+namespace taogate::agent {
+namespace {
+
+constexpr char kMagic[8] = {'T', 'G', 'T', 'A', 'R', 'G', 'S', '1'};
+constexpr size_t kHeader = 8 + 4 + 32;
+constexpr uint32_t kMaxPortsPerTarget = 4096;  // bpf's limit after port expansion
+constexpr size_t kMaxUnixPath = 107;           // sun_path minus the NUL
+constexpr size_t kMaxFsPath = 4095;
+
+absl::Status Bad(int i, std::string_view why) {
+  return absl::InvalidArgumentError(StrCat("targets[", i, "]: ", why));
+}
+
+bool Printable(const std::string& s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CanonicalCidr(const std::string& cidr) {
+  size_t slash = cidr.find('/');
+  std::string ip = cidr.substr(0, slash);
+  uint8_t b[16] = {};
+  int family = inet_pton(AF_INET, ip.c_str(), b) == 1 ? AF_INET : inet_pton(AF_INET6, ip.c_str(), b) == 1 ? AF_INET6 : 0;
+  if (family == 0) return absl::InvalidArgumentError(StrCat("bad address '", cidr, "'"));
+  int max = family == AF_INET ? 32 : 128, len = max;
+  if (slash != std::string::npos) {
+    std::string l = cidr.substr(slash + 1);
+    if (l.empty() || l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos)
+      return absl::InvalidArgumentError(StrCat("bad prefix in '", cidr, "'"));
+    len = std::stoi(l);
+    if (len > max) return absl::InvalidArgumentError(StrCat("bad prefix in '", cidr, "'"));
+  }
+  for (int bit = len; bit < max; ++bit) b[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family, b, buf, sizeof buf);
+  return StrCat(buf, "/", len);
+}
+
+absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg) {
+  const std::string& sha = msg.policy_sha256();
+  if (sha.size() != 64 || sha.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return absl::InvalidArgumentError("policy_sha256 must be 64 lowercase hex digits");
+  if (static_cast<size_t>(msg.targets_size()) > kMaxProtectedTargets)
+    return absl::InvalidArgumentError(StrCat("too many targets: ", msg.targets_size()));
+  for (int i = 0; i < msg.targets_size(); ++i) {
+    const v1::ProtectedTarget& t = msg.targets(i);
+    if (t.name().size() > 256 || !Printable(t.name())) return Bad(i, "bad name");
+    switch (t.proto()) {
+      case v1::TARGET_PROTO_TCP:
+      case v1::TARGET_PROTO_UDP: {
+        if (!t.path().empty()) return Bad(i, "a network target has no path");
+        if (auto c = CanonicalCidr(t.cidr()); !c.ok()) return Bad(i, std::string(c.status().message()));
+        uint32_t lo = t.port_from(), hi = t.port_to();
+        if (lo > 65535 || hi > 65535) return Bad(i, "port out of range");
+        bool any = (lo == 0 && hi == 0) || (lo <= 1 && hi == 65535);
+        if (!any && (lo == 0 || hi < lo)) return Bad(i, StrCat("bad port range ", lo, "-", hi));
+        if (!any && hi - lo + 1 > kMaxPortsPerTarget)
+          return Bad(i, StrCat("port range ", lo, "-", hi, " wider than ", kMaxPortsPerTarget));
+        break;
+      }
+      case v1::TARGET_PROTO_UNIX:
+      case v1::TARGET_PROTO_FILE:
+      case v1::TARGET_PROTO_EXEC: {
+        const std::string& p = t.path();
+        if (!t.cidr().empty() || t.port_from() != 0 || t.port_to() != 0)
+          return Bad(i, "a path target has no cidr or ports");
+        if (p.empty() || p[0] != '/') return Bad(i, "path must be absolute");
+        if (p.find('\0') != std::string::npos || !Printable(p)) return Bad(i, "path has control characters");
+        if (p.size() > (t.proto() == v1::TARGET_PROTO_UNIX ? kMaxUnixPath : kMaxFsPath))
+          return Bad(i, "path too long");
+        break;
+      }
+      default:
+        return Bad(i, StrCat("unknown proto ", static_cast<int>(t.proto())));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ProtectedTargets> LoadTargetsCache(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (access(path.c_str(), F_OK) != 0) return absl::NotFoundError(StrCat("no targets cache ", path));
+    return absl::DataLossError(StrCat("targets cache ", path, " cannot be read"));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string data = ss.str();
+  auto corrupt = [&](std::string_view why) {
+    return absl::DataLossError(StrCat("targets cache ", path, " is corrupt: ", why));
+  };
+  if (data.size() < kHeader) return corrupt("short header");
+  if (std::memcmp(data.data(), kMagic, 8) != 0) return corrupt("bad magic");
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n |= static_cast<uint32_t>(static_cast<uint8_t>(data[8 + i])) << (8 * i);
+  if (n > kMaxCachePayload) return corrupt("payload length too large");
+  if (data.size() != kHeader + n) return corrupt("length mismatch");
+  std::string_view payload(data.data() + kHeader, n);
+  crypto::Sha256Digest d = crypto::Sha256(payload);
+  if (std::memcmp(d.data(), data.data() + 12, 32) != 0) return corrupt("checksum mismatch");
+  v1::ProtectedTargets msg;
+  if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return corrupt("bad protobuf");
+  if (auto st = ValidateProtectedTargets(msg); !st.ok()) return corrupt(std::string(st.message()));
+  return msg;
+}
+
+absl::Status SaveTargetsCache(const std::string& path, const v1::ProtectedTargets& msg) {
+  std::string payload;
+  if (!msg.SerializeToString(&payload) || payload.size() > kMaxCachePayload)
+    return absl::InvalidArgumentError("targets cache: cannot serialize");
+  std::string data(kMagic, 8);
+  uint32_t n = static_cast<uint32_t>(payload.size());
+  for (int i = 0; i < 4; ++i) data.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  crypto::Sha256Digest d = crypto::Sha256(payload);
+  data.append(reinterpret_cast<const char*>(d.data()), d.size());
+  data += payload;
+
+  const std::string tmp = path + ".tmp";
+  auto fail = [&](const char* what) {
+    int e = errno;
+    unlink(tmp.c_str());
+    return absl::UnavailableError(StrCat("targets cache ", path, ": ", what, ": ", strerror(e)));
+  };
+  {
+    UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) return fail("open");
+    for (size_t off = 0; off < data.size();) {
+      ssize_t w = write(fd.get(), data.data() + off, data.size() - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return fail("write");
+      off += static_cast<size_t>(w);
+    }
+    if (fsync(fd.get()) != 0) return fail("fsync");
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) return fail("rename");
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  UniqueFd dfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd.valid()) (void)fsync(dfd.get());
+  return absl::OkStatus();
+}
+
+}  // namespace taogate::agent
