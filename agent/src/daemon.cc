@@ -57,8 +57,8 @@ absl::StatusOr<crypto::Ed25519PrivateKey> LoadOrCreateKey(const std::string& pat
 // not tell read from write, so a FILE target is protected against both; a
 // trailing '/' covers the directory and below. A path the agent's own config
 // protects keeps the config's rule. A path absent on this node has no inode
-// to protect: logged, not an error (a bundle is cluster-wide; protect the
-// directory to cover files created later).
+// to protect: Protect says NotFound and TargetSync counts it as not enforced
+// rather than refusing the bundle (a bundle is cluster-wide).
 class EnforcerSink final : public FileExecSink {
  public:
   EnforcerSink(enforce::Enforcer& e, const std::vector<std::string>& files, const std::vector<std::string>& bins)
@@ -70,12 +70,7 @@ class EnforcerSink final : public FileExecSink {
   absl::Status Protect(v1::TargetProto kind, const std::string& path) override {
     TG_ASSIGN_OR_RETURN(enforce::PathRule rule, RuleOf(kind, path));
     if (static_.count(rule.path)) return absl::OkStatus();
-    absl::Status st = e_.Protect(rule);
-    if (absl::IsNotFound(st)) {
-      log::Warn("governor target path absent on this node; nothing to protect", {{"path", path}});
-      return absl::OkStatus();
-    }
-    return st;
+    return e_.Protect(rule);  // NotFound: absent on this node (TargetSync counts it)
   }
   absl::Status Unprotect(v1::TargetProto kind, const std::string& path) override {
     TG_ASSIGN_OR_RETURN(enforce::PathRule rule, RuleOf(kind, path));

@@ -144,8 +144,18 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
         log::Warn("FILE/EXEC target not enforced (no enforcement sink on this agent)", {{"path", e.path}});
       continue;
     }
-    if (applied_.count(key)) continue;
+    if (applied_.count(key) && !absent_.count(key)) continue;
     absl::Status st = fs ? sink_->Protect(e.proto, e.path) : gate_.AddTarget(e.target);
+    if (fs && absl::IsNotFound(st)) {
+      // The path does not exist on this node: no inode to protect. Counted
+      // as not enforced and retried on every update (protect the directory
+      // to cover files created later).
+      ++not_enforced;
+      if (absent_.insert(key).second)
+        log::Warn("FILE/EXEC target absent on this node, not enforced", {{"path", e.path}});
+      continue;
+    }
+    if (fs) absent_.erase(key);
     if (!st.ok()) {
       add_error = absl::UnavailableError(StrCat("cannot protect ", key, ": ", st.message()));
       break;
@@ -170,6 +180,7 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
   uint64_t removed = 0;
   for (const auto& [key, e] : applied_) {
     if (wanted.count(key) || static_.count(key)) continue;
+    absent_.erase(key);
     absl::Status st;
     if (!e.path.empty()) {
       if (sink_) st = sink_->Unprotect(e.proto, e.path);

@@ -4,8 +4,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include <gtest/gtest.h>
@@ -73,9 +75,14 @@ class GovernorWatchKernelTest : public AgentTest {
                   "governor_server_name: localhost\n");
   }
   // Activates the test bundle with its db target on `port`; returns the hash.
-  std::string Activate(int port) {
+  // `secrets`: replaces the bundle's file target line (file_paths / binaries).
+  std::string Activate(int port, const std::string& secrets = "") {
     std::string y = gt::TestPolicy(gov_->ApproverPublicKeys());
     y.replace(y.find("ports: [5432]"), 13, StrCat("ports: [", port, "]"));
+    if (!secrets.empty()) {
+      const std::string line = "    file_paths: [/etc/test/secret]";
+      y.replace(y.find(line), line.size(), secrets);
+    }
     v1::ActivatePolicyRequest req;
     req.set_bundle_yaml(y);
     req.set_name("db.yaml");
@@ -83,7 +90,7 @@ class GovernorWatchKernelTest : public AgentTest {
     grpc::ClientContext ctx;
     grpc::Status st = gov_->Client(gt::kAdmin)->ActivatePolicy(&ctx, req, &r);
     EXPECT_TRUE(st.ok()) << st.error_message();
-    EXPECT_TRUE(r.errors().empty());
+    EXPECT_TRUE(r.errors().empty()) << r.errors(0);
     return r.policy_sha256();
   }
   std::string ActiveHash() {
@@ -275,6 +282,36 @@ TEST_F(GovernorWatchKernelTest, BadClientChainRefusedStateKept) {
   EXPECT_TRUE(Find(RecordKind::kPolicyActivated, "event", "applied").empty()) << "a refused agent got a set";
   EXPECT_FALSE(Connects(open_->port()));   // the cached set holds
   EXPECT_TRUE(Connects(other_->port()));   // and is not the catch-all
+}
+
+// The bundle's file and binary targets reach the node: the agent protects
+// them with whatever the kernel offers (here the kill-on-syscall fallback),
+// and a later bundle without them lifts the protection.
+TEST_F(GovernorWatchKernelTest, FileAndBinaryTargetsFromTheBundleAreEnforced) {
+  std::string files = dir_->path().string() + "/gov-files";
+  std::filesystem::create_directories(files);
+  std::string db = files + "/ledger.db", tool = files + "/listed-touch";
+  taogate::testing::WriteFile(db, "rows");
+  chmod(db.c_str(), 0666);
+  std::filesystem::copy_file("/usr/bin/touch", tool);
+  chmod(tool.c_str(), 0755);
+  ASSERT_TRUE(gov_->Start()) << gov_->error();
+  StartAgent(GovYaml());
+  ASSERT_TRUE(WaitApplied(ActiveHash())) << Log();
+  std::string h1 = Activate(open_->port(), StrCat("    file_paths: [", db, "]\n  - id: tools\n    binaries: [", tool, "]"));
+  ASSERT_TRUE(WaitApplied(h1)) << Log();
+  auto w = RunIn("w1", {"append", db});
+  EXPECT_FALSE(w.Has("WROTE")) << w.out;
+  EXPECT_EQ(taogate::testing::ReadFile(db), "rows");
+  std::string marker = files + "/ran";
+  RunIn("w1", {"exec", tool, marker});
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "a binary the bundle lists ran";
+
+  std::string h2 = Activate(open_->port());  // back to the bundle without them
+  ASSERT_TRUE(WaitApplied(h2)) << Log();
+  EXPECT_TRUE(RunIn("w1", {"append", db}).Has("WROTE"));
+  RunIn("w1", {"exec", tool, marker});
+  EXPECT_TRUE(std::filesystem::exists(marker));
 }
 
 }  // namespace

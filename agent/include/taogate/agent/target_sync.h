@@ -40,6 +40,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -124,6 +125,7 @@ class TargetSync {
   TargetSyncOptions options_;
   mutable std::mutex mu_;
   EntryMap applied_;
+  std::set<std::string> absent_;  // FILE/EXEC keys whose path was missing: retried on every update
   std::optional<v1::ProtectedTargets> applied_msg_;  // what the cache should hold
   EntryMap static_;
   TargetSyncState state_;
