@@ -22,7 +22,10 @@ class CrashKernelTest : public AgentTest {};
 
 TEST_F(CrashKernelTest, SigkillDuringRedeemLoopNeverDoubleSpends) {
   uint64_t w1 = MakeWorkload("w1");
-  constexpr int kTaos = 150;
+  // Enough TAOs that the loop outlives the first kill on an idle machine
+  // (a redeem + connect takes 2 to 4 ms here); the workload retries while
+  // the agent is down.
+  constexpr int kTaos = 300;
   for (int i = 0; i < kTaos; ++i) WriteTao(Mint(w1, protected_->port()));
   StartAgent();
 
@@ -37,7 +40,7 @@ TEST_F(CrashKernelTest, SigkillDuringRedeemLoopNeverDoubleSpends) {
   std::mt19937 rng(std::random_device{}());
   int kills = 0;
   while (!done && kills < 6) {
-    usleep(std::uniform_int_distribution<int>(20'000, 250'000)(rng));
+    usleep(std::uniform_int_distribution<int>(20'000, kills == 0 ? 120'000 : 250'000)(rng));
     if (done) break;
     KillAgent();
     ++kills;

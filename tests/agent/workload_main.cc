@@ -132,7 +132,8 @@ int main(int argc, char** argv) {
     auto client = AgentClient::ForSocket(a[1], 3'000);
     for (const auto& f : files) {
       std::string wire = ReadAll(f);
-      for (int attempt = 0; attempt < 3; ++attempt) {
+      // An outage (agent killed, restarting) is retried for up to ~5 s.
+      for (int attempt = 0; attempt < 100; ++attempt) {
         std::string reason;
         auto r = client->Redeem(wire, &reason);
         if (r.ok()) {
@@ -142,6 +143,7 @@ int main(int argc, char** argv) {
         }
         std::cout << "REDEEM ERR " << (reason.empty() ? "UNAVAILABLE" : reason) << std::endl;
         if (!reason.empty()) break;  // a decision, not an outage
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       // Connect again anyway: must never succeed without a fresh grant.
       Connect(a[3], std::stoi(a[4]));
