@@ -53,29 +53,23 @@ absl::StatusOr<crypto::Ed25519PrivateKey> LoadOrCreateKey(const std::string& pat
   return key;
 }
 
-// The governor's FILE and EXEC targets onto the Enforcer. Policy bundles do
-// not tell read from write, so a FILE target is protected against both; a
-// trailing '/' covers the directory and below. A path the agent's own config
-// protects keeps the config's rule. A path absent on this node has no inode
-// to protect: Protect says NotFound and TargetSync counts it as not enforced
-// rather than refusing the bundle (a bundle is cluster-wide).
+// The governor's FILE and EXEC targets onto the Enforcer, as rules of
+// source "governor" (they combine with the config's rules on the same inode,
+// never replace them). Policy bundles do not tell read from write, so a FILE
+// target is protected against both; a trailing '/' covers the directory and
+// below. A path absent on this node has no inode to protect: Protect says
+// NotFound and TargetSync counts it as not enforced rather than refusing the
+// bundle (a bundle is cluster-wide).
 class EnforcerSink final : public FileExecSink {
  public:
-  EnforcerSink(enforce::Enforcer& e, const std::vector<std::string>& files, const std::vector<std::string>& bins)
-      : e_(e) {
-    for (const auto& f : files)
-      if (auto r = enforce::ParseFileRule(f); r.ok()) static_.insert(r->path);
-    for (const auto& b : bins) static_.insert(b);
-  }
+  explicit EnforcerSink(enforce::Enforcer& e) : e_(e) {}
   absl::Status Protect(v1::TargetProto kind, const std::string& path) override {
     TG_ASSIGN_OR_RETURN(enforce::PathRule rule, RuleOf(kind, path));
-    if (static_.count(rule.path)) return absl::OkStatus();
-    return e_.Protect(rule);  // NotFound: absent on this node (TargetSync counts it)
+    return e_.Protect(rule, "governor");
   }
   absl::Status Unprotect(v1::TargetProto kind, const std::string& path) override {
     TG_ASSIGN_OR_RETURN(enforce::PathRule rule, RuleOf(kind, path));
-    if (static_.count(rule.path)) return absl::OkStatus();
-    absl::Status st = e_.Unprotect(rule.path);
+    absl::Status st = e_.Unprotect(rule, "governor");
     return absl::IsNotFound(st) ? absl::OkStatus() : st;
   }
 
@@ -86,7 +80,6 @@ class EnforcerSink final : public FileExecSink {
     return absl::InvalidArgumentError(StrCat("not a file or exec target: ", path));
   }
   enforce::Enforcer& e_;
-  std::set<std::string> static_;
 };
 
 }  // namespace
@@ -204,7 +197,7 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   // below, once the kill-switch path exists, and never delay the start.
   governance::ClientTls governor_tls;
   if (!c.governor_address.empty()) {
-    p.file_exec_sink = std::make_unique<EnforcerSink>(*p.enforcer, c.protected_files, c.protected_binaries);
+    p.file_exec_sink = std::make_unique<EnforcerSink>(*p.enforcer);
     TG_ASSIGN_OR_RETURN(governor_tls, governance::LoadClientTls(c.governor_ca, c.governor_cert, c.governor_key));
     governor_tls.server_name = c.governor_server_name;
     TargetSyncOptions to;
@@ -214,6 +207,9 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
     p.target_sync = std::make_unique<TargetSync>(*p.gate, *p.ledger, p.file_exec_sink.get(), std::move(to));
     TG_RETURN_IF_ERROR(p.target_sync->Start());
   }
+  // The start-up rules are in: the new LSM programs replace the previous
+  // agent's pins only now (until here both sets enforced).
+  TG_RETURN_IF_ERROR(p.enforcer->Commit());
 
   // 5. Restart safety: every TAO consumed before stays consumed.
   RedeemConfig rc;

@@ -136,6 +136,7 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
   std::vector<const Entry*> added;
   uint64_t not_enforced = 0;
   absl::Status add_error;
+  const std::set<std::string> absent_before = absent_;  // restored on rollback
   for (const auto& [key, e] : wanted) {
     bool fs = e.path.size() > 0;
     if (fs && !sink_) {
@@ -146,13 +147,16 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
     }
     if (applied_.count(key) && !absent_.count(key)) continue;
     absl::Status st = fs ? sink_->Protect(e.proto, e.path) : gate_.AddTarget(e.target);
-    if (fs && absl::IsNotFound(st)) {
-      // The path does not exist on this node: no inode to protect. Counted
-      // as not enforced and retried on every update (protect the directory
-      // to cover files created later).
+    if (fs && !st.ok()) {
+      // No inode to protect here (the path does not exist on this node, an
+      // EXEC target is a directory) or no file enforcement on this node:
+      // counted as not enforced and retried on every update, never a reason
+      // to refuse the network part of the bundle (protect the directory to
+      // cover files created later).
       ++not_enforced;
       if (absent_.insert(key).second)
-        log::Warn("FILE/EXEC target absent on this node, not enforced", {{"path", e.path}});
+        log::Warn("FILE/EXEC target not enforced on this node",
+                  {{"path", e.path}, {"error", std::string(st.message())}});
       continue;
     }
     if (fs) absent_.erase(key);
@@ -168,6 +172,7 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
       else if (!static_.count(KeyOf(e->target))) (void)gate_.RemoveTarget(e->target);
     }
     (void)ReaddLocked(applied_);
+    absent_ = absent_before;
     if (!from_cache && persist_error.empty()) {
       if (applied_msg_) {
         (void)SaveTargetsCache(options_.cache_path, *applied_msg_);

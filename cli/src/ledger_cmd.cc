@@ -125,8 +125,12 @@ int Verify() {
     if (!seq) return Fail(StrCat("ledger verify: ", sum.status().message()), 2);
     return Fail(StrCat("ledger verify: FAILED at seq ", *seq, ": ", sum.status().message()), 1);
   }
+  if (!certified_by.empty() && sum->signatures_verified == 0)
+    return Fail("ledger verify: --key-cert given but no checkpoint signature was verified with that key", 1);
   std::cout << sum->OneLine() << "\n";
-  if (!certified_by.empty()) std::cout << "checkpoint key certified by root " << certified_by << "\n";
+  if (!certified_by.empty())
+    std::cout << "checkpoint key certified by root " << certified_by
+              << " (certificate valid now; a certificate's window is not checked against older checkpoints)\n";
   return 0;
 }
 

@@ -137,6 +137,52 @@ TEST_F(EnforceKernelTest, GovernedExecOfListedBinaryNeverRunsIt) {
   EXPECT_TRUE(std::filesystem::exists(m1));
 }
 
+// Two sources naming the same file never replace each other's rule: the
+// inode carries the union, and removing one source's rule keeps the other's.
+TEST_F(EnforceKernelTest, RulesOfTwoSourcesOnOneFileCombine) {
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  if (e->lsm()) GTEST_SKIP() << "this kernel has BPF LSM; the VM test covers it";
+  const std::string tool = dir_ + "/listed-touch";
+  ASSERT_TRUE(e->Protect(*ParseFileRule("w:" + tool), "config").ok());
+  ASSERT_TRUE(e->Protect(*ParseExecRule(tool), "governor").ok());
+  const std::string m = dir_ + "/ran";
+  EXPECT_EQ(RunIn(a_.path(), [&] { return Exec(tool, m); }), kKilled);
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(tool, O_WRONLY | O_APPEND); }), kKilled);
+  // The governor drops its exec rule: the config's write rule stays.
+  ASSERT_TRUE(e->Unprotect(*ParseExecRule(tool), "governor").ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(tool, O_WRONLY | O_APPEND); }), kKilled);
+  EXPECT_EQ(RunIn(a_.path(), [&] { return Exec(tool, m); }), 0);
+  EXPECT_TRUE(std::filesystem::exists(m));
+  // A governor rule on the same path does not lift the config's either.
+  ASSERT_TRUE(e->Protect(*ParseFileRule("rw:" + tool), "governor").ok());
+  ASSERT_TRUE(e->Unprotect(tool, "governor").ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(tool, O_WRONLY | O_APPEND); }), kKilled);
+}
+
+// A protected path replaced by another file: re-protecting it moves the rule
+// to the new inode, and the old inode keeps the rule of a hard link to it.
+TEST_F(EnforceKernelTest, ReprotectingAReplacedFileKeepsHardLinkRules) {
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  if (e->lsm()) GTEST_SKIP() << "this kernel has BPF LSM; the VM test covers it";
+  const std::string link_path = dir_ + "/records-link";
+  ASSERT_EQ(link(db_.c_str(), link_path.c_str()), 0);
+  ASSERT_TRUE(e->Protect(*ParseFileRule("w:" + db_)).ok());
+  ASSERT_TRUE(e->Protect(*ParseFileRule("w:" + link_path)).ok());
+  // Replace db_ with a new file (new inode), then re-protect db_.
+  std::ofstream(dir_ + "/new.sqlite") << "new";
+  ASSERT_EQ(rename((dir_ + "/new.sqlite").c_str(), db_.c_str()), 0);
+  ASSERT_TRUE(e->Protect(*ParseFileRule("w:" + db_)).ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_WRONLY | O_APPEND); }), kKilled);
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(link_path, O_WRONLY | O_APPEND); }), kKilled)
+      << "the old inode lost the hard link's rule";
+  // Dropping the link's rule frees the old inode; db_'s rule stays.
+  ASSERT_TRUE(e->Unprotect(link_path).ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(link_path, O_WRONLY | O_APPEND); }), 0);
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_WRONLY | O_APPEND); }), kKilled);
+}
+
 TEST_F(EnforceKernelTest, RulesNeedAnExistingPathAndValidBits) {
   auto e = Open();
   ASSERT_NE(e, nullptr);

@@ -81,6 +81,36 @@ void RunEnforcerScenarios(Env& env) {
              ErrName(g_read) + ",exec=" + ErrName(g_exec) + ",ungoverned_write=" + ErrName(u_write) +
              ",write_after_unprotect=" + ErrName(g_write_after));
   e->reset();  // detaches its programs (not pinned)
+
+  // Restart without a gap: agent 1 pins its programs with a rule and exits;
+  // agent 2 loads a fresh set that has no rule yet -- the pinned set must
+  // still refuse -- then adds its rules and commits, replacing the pins.
+  const std::string pins = env.bpffs + "/enf-lsm";
+  o.lsm_pin_dir = pins;
+  bool steps = false;
+  int during = -1, after = -1, released = -1;
+  {
+    auto e1 = enforce::Enforcer::Open(nullptr, o);
+    steps = e1.ok() && (*e1)->Protect(*wrule).ok() && (*e1)->Commit().ok();
+  }  // agent 1 gone: only its pins hold the programs
+  auto e2 = enforce::Enforcer::Open(nullptr, o);
+  if (steps && e2.ok()) {
+    during = RunIn(cg, [&] { return OpenErr(db, O_WRONLY); });  // e2 has no rule yet
+    steps = (*e2)->Protect(*wrule).ok() && (*e2)->Commit().ok();
+    after = RunIn(cg, [&] { return OpenErr(db, O_WRONLY); });
+    e2->reset();
+    released = RunIn(cg, [&] { return OpenErr(db, O_WRONLY); });  // still pinned: still denied
+    steps = steps && access((pins + "/link_tg_file_open").c_str(), F_OK) == 0 &&
+            access((pins + ".next").c_str(), F_OK) != 0;
+  }
+  (void)bpflsm::LsmGate::Unpin(pins);
+  rmdir(pins.c_str());
+  int unpinned = RunIn(cg, [&] { return OpenErr(db, O_WRONLY); });
+  Report("enforcer_restart_no_gap",
+         steps && Denied(during) && Denied(after) && Denied(released) && unpinned == 0,
+         "steps=" + std::string(steps ? "ok" : "failed") + ",before_commit=" + ErrName(during) +
+             ",after_commit=" + ErrName(after) + ",after_exit=" + ErrName(released) +
+             ",after_unpin=" + ErrName(unpinned));
   rmdir(cg.c_str());
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "taogate/bpflsm/lsm_keys.h"
 #include "taogate/common/strings.h"
@@ -171,72 +172,102 @@ absl::StatusOr<std::unique_ptr<Enforcer>> Enforcer::Open(bpf::Gate* gate, const 
                       bpflsm::ResolveCgroup(options.cgroup2_mount, options.governed_cgroup));
   TG_RETURN_IF_ERROR(lsm->Govern(root));
   for (pid_t pid : options.protected_pids) TG_RETURN_IF_ERROR(lsm->ProtectPid(pid));
-  if (!options.lsm_pin_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(options.lsm_pin_dir, ec);
-    if (ec) return absl::UnavailableError(StrCat("create ", options.lsm_pin_dir, ": ", ec.message()));
-    // Ours are attached: dropping the previous pins leaves no gap.
-    TG_RETURN_IF_ERROR(bpflsm::LsmGate::Unpin(options.lsm_pin_dir));
-    TG_RETURN_IF_ERROR(lsm->Pin(options.lsm_pin_dir));
-  }
   e->lsm_ = std::move(lsm);
   return e;
 }
 
 Enforcer::~Enforcer() = default;
 
-absl::Status Enforcer::ApplyLocked(const PathRule& rule, uint64_t dev, uint64_t ino) {
-  if (lsm_) {
-    bpf::tg_inode_key k{dev, ino};
-    return lsm_->ProtectInode(k, rule.deny, rule.subtree);
+absl::Status Enforcer::Commit() {
+  if (!lsm_ || options_.lsm_pin_dir.empty()) return absl::OkStatus();
+  const std::string& dir = options_.lsm_pin_dir;
+  const std::string next = dir + ".next";
+  std::error_code ec;
+  std::filesystem::create_directories(next, ec);
+  if (ec) return absl::UnavailableError(StrCat("create ", next, ": ", ec.message()));
+  TG_RETURN_IF_ERROR(bpflsm::LsmGate::Unpin(next));  // leftovers of a failed commit
+  TG_RETURN_IF_ERROR(lsm_->Pin(next));
+  // Ours are pinned: the previous set may go.
+  if (std::filesystem::exists(dir, ec)) {
+    TG_RETURN_IF_ERROR(bpflsm::LsmGate::Unpin(dir));
+    std::filesystem::remove(dir, ec);
+    if (ec) return absl::UnavailableError(StrCat("remove ", dir, ": ", ec.message()));
   }
-  if (gate_ == nullptr)
-    return absl::FailedPreconditionError(
-        StrCat("cannot protect ", rule.path, ": no BPF LSM (", lsm_detail_, ") and no cgroup gate"));
-  return gate_->ProtectInode(dev, ino, rule.deny, rule.subtree);
+  std::filesystem::rename(next, dir, ec);  // bpffs directories rename like any other
+  if (ec) return absl::UnavailableError(StrCat("rename ", next, " -> ", dir, ": ", ec.message(),
+                                               " (the new programs stay pinned under ", next, ")"));
+  return absl::OkStatus();
 }
 
-absl::Status Enforcer::Protect(const PathRule& rule) {
+absl::Status Enforcer::ApplyInodeLocked(uint64_t dev, uint64_t ino) {
+  uint32_t deny = 0;
+  bool subtree = false;
+  for (const auto& [k, r] : rules_)
+    if (r.dev == dev && r.ino == ino) {
+      deny |= r.rule.deny;
+      subtree = subtree || r.rule.subtree;
+    }
+  if (deny == 0) {
+    absl::Status st = lsm_ ? lsm_->UnprotectInode({dev, ino}) : gate_->UnprotectInode(dev, ino);
+    return absl::IsNotFound(st) ? absl::OkStatus() : st;
+  }
+  if (lsm_) return lsm_->ProtectInode(bpf::tg_inode_key{dev, ino}, deny, subtree);
+  if (gate_ == nullptr)
+    return absl::FailedPreconditionError(
+        StrCat("cannot protect inode ", ino, ": no BPF LSM (", lsm_detail_, ") and no cgroup gate"));
+  return gate_->ProtectInode(dev, ino, deny, subtree);
+}
+
+absl::Status Enforcer::Protect(const PathRule& rule, std::string_view source) {
   if (rule.deny == 0 || (rule.deny & ~(kDenyRead | kDenyWrite | kDenyExec)) != 0)
     return absl::InvalidArgumentError(StrCat("rule for ", rule.path, ": bad deny bits ", rule.deny));
+  if (!lsm_ && gate_ == nullptr)
+    return absl::FailedPreconditionError(
+        StrCat("cannot protect ", rule.path, ": no BPF LSM (", lsm_detail_, ") and no cgroup gate"));
   TG_ASSIGN_OR_RETURN(bpf::tg_inode_key key, bpflsm::MakeInodeKey(rule.path));
   struct stat st {};
   if (stat(rule.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && (rule.deny & kDenyExec))
     return absl::InvalidArgumentError(StrCat("exec rule for ", rule.path, ": a directory"));
+  const Key k{std::string(source), rule.path, (rule.deny & kDenyExec) != 0, rule.subtree};
   std::lock_guard lock(mu_);
-  auto it = rules_.find(rule.path);
-  if (it != rules_.end() && (it->second.dev != key.dev || it->second.ino != key.ino)) {
-    // The path now names another inode: the stale one is no longer this rule.
-    TG_RETURN_IF_ERROR(lsm_ ? lsm_->UnprotectInode({it->second.dev, it->second.ino})
-                            : gate_->UnprotectInode(it->second.dev, it->second.ino));
+  std::optional<Installed> before;
+  if (auto it = rules_.find(k); it != rules_.end()) before = it->second;
+  rules_[k] = Installed{rule, key.dev, key.ino};
+  absl::Status st_new = ApplyInodeLocked(key.dev, key.ino);
+  if (!st_new.ok()) {
+    // Leave the bookkeeping as the kernel has it.
+    if (before) rules_[k] = *before;
+    else rules_.erase(k);
+    (void)ApplyInodeLocked(key.dev, key.ino);
+    return st_new;
   }
-  // Several rules may name one inode (a hard link): the union of their bits.
-  PathRule merged = rule;
-  for (const auto& [path, other] : rules_)
-    if (path != rule.path && other.dev == key.dev && other.ino == key.ino) {
-      merged.deny |= other.rule.deny;
-      merged.subtree = merged.subtree || other.rule.subtree;
-    }
-  TG_RETURN_IF_ERROR(ApplyLocked(merged, key.dev, key.ino));
-  rules_[rule.path] = Installed{rule, key.dev, key.ino};
+  // The path named another inode before (file replaced): that inode keeps
+  // only the bits of the rules still on it (a hard link's, say).
+  if (before && (before->dev != key.dev || before->ino != key.ino))
+    TG_RETURN_IF_ERROR(ApplyInodeLocked(before->dev, before->ino));
   return absl::OkStatus();
 }
 
-absl::Status Enforcer::Unprotect(const std::string& path) {
+absl::Status Enforcer::Unprotect(const PathRule& rule, std::string_view source) {
+  const Key k{std::string(source), rule.path, (rule.deny & kDenyExec) != 0, rule.subtree};
   std::lock_guard lock(mu_);
-  auto it = rules_.find(path);
-  if (it == rules_.end()) return absl::NotFoundError(StrCat("no rule for ", path));
+  auto it = rules_.find(k);
+  if (it == rules_.end()) return absl::NotFoundError(StrCat("no ", source, " rule for ", rule.path));
   Installed gone = it->second;
   rules_.erase(it);
-  PathRule rest{gone.rule.path, 0, false};
-  for (const auto& [p, other] : rules_)
-    if (other.dev == gone.dev && other.ino == gone.ino) {
-      rest.deny |= other.rule.deny;
-      rest.subtree = rest.subtree || other.rule.subtree;
-    }
-  if (rest.deny != 0) return ApplyLocked(rest, gone.dev, gone.ino);
-  if (lsm_) return lsm_->UnprotectInode({gone.dev, gone.ino});
-  return gate_->UnprotectInode(gone.dev, gone.ino);
+  return ApplyInodeLocked(gone.dev, gone.ino);
+}
+
+absl::Status Enforcer::Unprotect(const std::string& path, std::string_view source) {
+  std::vector<PathRule> mine;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [k, r] : rules_)
+      if (k.source == source && k.path == path) mine.push_back(r.rule);
+  }
+  if (mine.empty()) return absl::NotFoundError(StrCat("no ", source, " rule for ", path));
+  for (const auto& r : mine) TG_RETURN_IF_ERROR(Unprotect(r, source));
+  return absl::OkStatus();
 }
 
 std::vector<PathRule> Enforcer::Rules() const {

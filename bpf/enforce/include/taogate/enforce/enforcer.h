@@ -16,15 +16,20 @@
 // therefore loaded with Options.network = false.
 //
 // LSM lifecycle: Open() loads a fresh set of LSM programs, governs the
-// governed root, protects this process (self-protection) and, when a pin dir
-// is set, replaces the previous agent's pins with its own only after its
-// programs are attached -- so a restart never has a window without file,
-// exec and self-protection enforcement. The gate's fallback hooks are pinned
-// by bpf::Gate itself.
+// governed root and protects the agent's pids; the caller then adds its
+// rules and calls Commit(), which pins the new set and only then removes the
+// previous agent's pins. Until Commit the previous pinned set keeps
+// enforcing alongside the new one, so neither a restart nor a start that
+// fails half way (the new programs die with this object) leaves a window
+// without file, exec and self-protection enforcement. The gate's fallback
+// hooks are pinned by bpf::Gate itself.
 //
-// Rules are kept by path; the inode is resolved when the rule is added (a
-// file replaced by rename() later is a new inode: protect its directory with
-// a subtree rule to cover files that do not exist yet).
+// Rules are kept per (source, path, kind, subtree) -- "config" rules and
+// "governor" rules never replace each other -- and each inode carries the
+// union of the deny bits of every rule that resolves to it (hard links,
+// a path named by two sources). The inode is resolved when the rule is
+// added (a file replaced by rename() later is a new inode: protect its
+// directory with a subtree rule to cover files that do not exist yet).
 //
 // Thread safety: all methods may be called from several threads (one mutex);
 // PollLsmEvents from one thread at a time.
@@ -38,6 +43,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -111,10 +117,19 @@ class Enforcer {
   // Why LSM is not used, if !lsm().
   const std::string& lsm_detail() const { return lsm_detail_; }
 
-  // Adds or replaces the rule for rule.path (re-resolving its inode).
+  // Pins the LSM programs (if any) and drops the previous agent's pins.
+  // Call once, after the start-up rules are in. No-op without LSM or pin dir.
+  absl::Status Commit();
+
+  // Adds or replaces the rule (source, rule.path, exec?, rule.subtree),
+  // re-resolving its inode. NotFound if the path does not exist;
   // FailedPrecondition when neither LSM nor the fallback is available.
-  absl::Status Protect(const PathRule& rule);
-  absl::Status Unprotect(const std::string& path);
+  absl::Status Protect(const PathRule& rule, std::string_view source = "config");
+  // Removes that rule (NotFound if absent); the inode keeps the bits of the
+  // rules left on it.
+  absl::Status Unprotect(const PathRule& rule, std::string_view source = "config");
+  // Every rule of `source` on `path`.
+  absl::Status Unprotect(const std::string& path, std::string_view source = "config");
   std::vector<PathRule> Rules() const;
 
   std::vector<Capability> Capabilities() const;
@@ -124,8 +139,14 @@ class Enforcer {
 
  private:
   Enforcer() = default;
-  absl::Status ApplyLocked(const PathRule& rule, uint64_t dev, uint64_t ino);
+  // Programs the union of every rule on (dev, ino), or unprotects it.
+  absl::Status ApplyInodeLocked(uint64_t dev, uint64_t ino);
 
+  struct Key {
+    std::string source, path;
+    bool exec = false, subtree = false;
+    auto operator<=>(const Key&) const = default;
+  };
   struct Installed {
     PathRule rule;
     uint64_t dev = 0, ino = 0;
@@ -135,7 +156,7 @@ class Enforcer {
   std::unique_ptr<bpflsm::LsmGate> lsm_;
   std::string lsm_detail_;
   mutable std::mutex mu_;
-  std::map<std::string, Installed> rules_;
+  std::map<Key, Installed> rules_;
 };
 
 // The same table for `taogatectl probe`, from pinned state and an LSM probe
