@@ -1,0 +1,232 @@
+// Holes a reviewer found in the kill-on-open fallback (issue 5), as attacks:
+// fds that reach a governed process without one of its own open*() calls
+// (a shared fd table, pidfd_getfd, io_uring), and a parent walk that gave
+// up after a fixed depth. Each test fails against the pre-fix programs.
+#include <sched.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "kernel/file_kill_testing.h"
+#include "taogate/common/strings.h"
+
+namespace taogate::bpf::testing {
+namespace {
+
+using taogate::testing::ReadFile;
+
+constexpr long kIoUringSetup = 425;  // both syscall tables
+
+// io_uring_setup(4 entries); 0 if it returned a ring fd, else errno.
+int IoUringSetup() {
+  alignas(8) unsigned char params[120] = {};  // struct io_uring_params, all zero
+  long fd = syscall(kIoUringSetup, 4, params);
+  if (fd < 0) return errno;
+  close(static_cast<int>(fd));
+  return 0;
+}
+
+// Lists the pids in a cgroup.
+std::string ProcsOf(const std::string& cgroup) {
+  return ReadFile(cgroup + "/cgroup.procs");
+}
+
+// Waits (bounded) until the cgroup has no processes; false on timeout.
+bool WaitEmpty(const std::string& cgroup) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!ProcsOf(cgroup).empty()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+// H1: clone(CLONE_FILES) without CLONE_THREAD shares the fd table with a
+// second process. The child opens the protected file and dies, but its fd
+// stays in the table the parent shares; the parent then writes through it.
+TEST_F(FileKillTest, CloneFilesChildCannotHandTheFdToItsParent) {
+  std::string f = MakeFile("secret");
+  ProtectPath(f, kDenyWrite);
+  EXPECT_EQ(RunIn(a_.path(), [&] {
+              int guess = dup(0);  // the lowest free slot: where the child's open lands
+              if (guess < 0) return errno;
+              close(guess);
+              long pid = syscall(SYS_clone, CLONE_FILES | SIGCHLD, nullptr, nullptr, nullptr,
+                                 nullptr);
+              if (pid < 0) return errno;
+              if (pid == 0) {
+                int fd = open(f.c_str(), O_WRONLY | O_APPEND);
+                _exit(fd == guess ? 0 : 1);
+              }
+              int ws = 0;
+              while (waitpid(static_cast<pid_t>(pid), &ws, 0) < 0 && errno == EINTR) {
+              }
+              if (write(guess, "PWNED", 5) != 5) return errno;  // the inherited fd
+              return 0;
+            }), kKilled);
+  EXPECT_EQ(ReadFile(f), "original\n");
+  EXPECT_TRUE(WaitEmpty(a_.path()));
+}
+
+// The child of such a clone is killed too, before it runs user code: it
+// never gets to create its marker file.
+TEST_F(FileKillTest, CloneFilesChildIsKilledBeforeItRuns) {
+  std::string f = MakeFile("secret"), marker = dir_ + "/marker";
+  ProtectPath(f, kDenyWrite);
+  EXPECT_EQ(RunIn(a_.path(), [&] {
+              long pid = syscall(SYS_clone, CLONE_FILES | SIGCHLD, nullptr, nullptr, nullptr,
+                                 nullptr);
+              if (pid < 0) return errno;
+              if (pid == 0) {
+                (void)OpenAndWrite(marker, O_WRONLY | O_CREAT);
+                sleep(5);  // bounded: outlives the check below if not killed
+                _exit(0);
+              }
+              int ws = 0;
+              while (waitpid(static_cast<pid_t>(pid), &ws, 0) < 0 && errno == EINTR) {
+              }
+              return 0;
+            }), kKilled);
+  ASSERT_TRUE(WaitEmpty(a_.path())) << "clone child survived: " << ProcsOf(a_.path());
+  EXPECT_FALSE(Exists(marker));
+}
+
+// What stays allowed: threads (same thread group) in a governed process,
+// ordinary fork, and CLONE_FILES outside the governed subtree.
+TEST_F(FileKillTest, ThreadsForkAndUngovernedCloneFilesAreUntouched) {
+  std::string f = MakeFile("secret"), free_file = MakeFile("free");
+  ProtectPath(f, kDenyWrite);
+  EXPECT_EQ(RunIn(a_.path(), [&] {
+              int rc = -1;
+              std::thread t([&] { rc = OpenAndWrite(free_file, O_WRONLY | O_APPEND); });
+              t.join();
+              if (rc != 0) return rc;
+              pid_t pid = fork();
+              if (pid == 0) _exit(OpenAndWrite(free_file, O_WRONLY | O_APPEND));
+              int ws = 0;
+              waitpid(pid, &ws, 0);
+              return WIFEXITED(ws) ? WEXITSTATUS(ws) : 100;
+            }), 0);
+  EXPECT_EQ(RunIn("", [&] {
+              long pid = syscall(SYS_clone, CLONE_FILES | SIGCHLD, nullptr, nullptr, nullptr,
+                                 nullptr);
+              if (pid < 0) return errno;
+              if (pid == 0) _exit(OpenAndWrite(f, O_WRONLY | O_APPEND));
+              int ws = 0;
+              waitpid(static_cast<pid_t>(pid), &ws, 0);
+              return WIFEXITED(ws) ? WEXITSTATUS(ws) : 100;
+            }), 0);
+  EXPECT_EQ(ReadFile(f), "original\nPWNED");
+}
+
+// H2: io_uring opens never pass through the syscall hooks, so a governed
+// io_uring_setup is killed while any file is protected.
+TEST_F(FileKillTest, IoUringSetupIsKilledWhileFilesAreProtected) {
+  int probe = RunIn("", IoUringSetup);
+  if (probe == ENOSYS || probe == EPERM) GTEST_SKIP() << "io_uring disabled on this kernel";
+  ASSERT_EQ(probe, 0);
+  std::string f = MakeFile("secret");
+  ProtectPath(f, kDenyWrite);
+  EXPECT_EQ(RunIn(a_.path(), IoUringSetup), kKilled);
+  EXPECT_EQ(RunIn("", IoUringSetup), 0);  // ungoverned: untouched
+  UnprotectPath(f);
+  EXPECT_EQ(RunIn(a_.path(), IoUringSetup), 0);  // nothing protected: allowed
+}
+
+// H2: pidfd_getfd copies an open fd out of another process: checked like an
+// open of the fd's inode.
+TEST_F(FileKillTest, PidfdGetfdOfAProtectedFdIsKilled) {
+  std::string f = MakeFile("secret");
+  ProtectPath(f, kDenyWrite);
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  Child helper("", [&] {  // ungoverned: may open it
+    int fd = open(f.c_str(), O_WRONLY | O_APPEND);
+    if (write(p[1], &fd, sizeof(fd)) != sizeof(fd)) return 1;
+    pause();
+    return 0;
+  });
+  ASSERT_GT(helper.pid(), 0);
+  int target = -1;
+  ASSERT_EQ(read(p[0], &target, sizeof(target)), static_cast<ssize_t>(sizeof(target)));
+  close(p[0]);
+  close(p[1]);
+  ASSERT_GE(target, 0);
+  auto steal = [&] {
+    long pidfd = syscall(SYS_pidfd_open, helper.pid(), 0);
+    if (pidfd < 0) return errno;
+    long fd = syscall(SYS_pidfd_getfd, static_cast<int>(pidfd), target, 0);
+    if (fd < 0) return errno;
+    return write(static_cast<int>(fd), "PWNED", 5) == 5 ? 0 : errno;
+  };
+  EXPECT_EQ(RunIn(a_.path(), steal), kKilled);
+  EXPECT_EQ(ReadFile(f), "original\n");
+  EXPECT_EQ(RunIn("", steal), 0);  // control: the call works ungoverned
+  EXPECT_EQ(ReadFile(f), "original\nPWNED");
+}
+
+std::string MakeDeep(const std::string& base, int levels) {
+  std::string d = base;
+  for (int i = 0; i < levels; ++i) {
+    d += "/d";
+    if (mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) return "";
+  }
+  return d;
+}
+
+// H3: the parent walk used to stop after 16 levels, so a file 17+ levels
+// below a protected directory matched nothing.
+TEST_F(FileKillTest, DeepFileUnderAProtectedSubtreeIsKilled) {
+  std::string vault = dir_ + "/vault", open_dir = dir_ + "/open";
+  ASSERT_EQ(mkdir(vault.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(open_dir.c_str(), 0755), 0);
+  ProtectPath(vault, kDenyWrite, /*subtree=*/true);
+  // The governed process builds the tree itself (mkdir is not an open).
+  EXPECT_EQ(RunIn(a_.path(), [&] {
+              std::string d = MakeDeep(vault, 20);
+              if (d.empty()) return 200;
+              return OpenAndWrite(d + "/f", O_WRONLY | O_CREAT);
+            }), kKilled);
+  std::string deep = vault + "/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/f";
+  EXPECT_EQ(ReadFile(deep), "");  // created (documented), never written
+  // Outside any protected subtree the same depth is fine.
+  EXPECT_EQ(RunIn(a_.path(), [&] {
+              std::string d = MakeDeep(open_dir, 20);
+              if (d.empty()) return 200;
+              return OpenAndWrite(d + "/f", O_WRONLY | O_CREAT);
+            }), 0);
+}
+
+// Deeper than the walk can see (TG_MAX_DIR_DEPTH = 64) while subtree rules
+// exist: fail closed. Without subtree rules only the file's own inode counts.
+TEST_F(FileKillTest, BeyondTheWalkDepthFailsClosedOnlyWithSubtreeRules) {
+  std::string vault = dir_ + "/vault", open_dir = dir_ + "/open";
+  ASSERT_EQ(mkdir(vault.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(open_dir.c_str(), 0755), 0);
+  std::string d = MakeDeep(open_dir, 70);
+  ASSERT_FALSE(d.empty());
+  std::string f = MakeFile("secret");
+  ProtectPath(f, kDenyWrite);
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(d + "/f", O_WRONLY | O_CREAT); }), 0);
+  ProtectPath(vault, kDenyWrite, /*subtree=*/true);
+  DrainEvents();
+  events_.clear();
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(d + "/f", O_WRONLY | O_APPEND); }),
+            kKilled);
+  // The walk cannot tell which rule is above: every access is denied.
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(d + "/f", O_RDONLY); }), kKilled);
+  EXPECT_EQ(RunIn("", [&] { return OpenAndWrite(d + "/f", O_WRONLY | O_APPEND); }), 0);
+  DrainEvents();
+  bpf::tg_inode_key k = KeyOf(d + "/f");
+  bool seen = false;
+  for (const DecisionEvent& e : events_) {
+    if (e.hook == "file_open" && e.ino == k.ino && e.dev == k.dev) seen = true;
+  }
+  EXPECT_TRUE(seen) << "fail-closed kill must name the file itself";
+}
+
+}  // namespace
+}  // namespace taogate::bpf::testing
