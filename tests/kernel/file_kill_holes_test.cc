@@ -3,10 +3,13 @@
 // (a shared fd table, pidfd_getfd, io_uring), and a parent walk that gave
 // up after a fixed depth. Each test fails against the pre-fix programs.
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <chrono>
+#include <fstream>
 #include <cstring>
 #include <thread>
 
@@ -166,6 +169,63 @@ TEST_F(FileKillTest, PidfdGetfdOfAProtectedFdIsKilled) {
   EXPECT_EQ(ReadFile(f), "original\n");
   EXPECT_EQ(RunIn("", steal), 0);  // control: the call works ungoverned
   EXPECT_EQ(ReadFile(f), "original\nPWNED");
+}
+
+// Is thread `tid` of this process blocked (state S) inside syscall `nr`?
+bool BlockedIn(pid_t tid, long nr) {
+  std::string base = StrCat("/proc/self/task/", tid);
+  std::ifstream sc(base + "/syscall");
+  long cur = -1;
+  if (!(sc >> cur) || cur != nr) return false;
+  std::string stat = ReadFile(base + "/stat");
+  size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S';
+}
+
+// M3: openat2's how->flags are re-read from user memory at sys_exit. A
+// thread blocks in openat2(fifo, O_RDONLY|O_TRUNC) while a sibling unmaps
+// `how`; when the open completes the flags cannot be read back. That must
+// count as O_TRUNC (a write), not as flags 0.
+TEST_F(FileKillTest, Openat2WithUnreadableHowCountsAsTruncate) {
+  std::string fifo = dir_ + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  ProtectPath(fifo, kDenyWrite);
+  int sync[2];
+  ASSERT_EQ(pipe(sync), 0);
+  Child child(a_.path(), [&] {
+    void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) return 201;
+    auto* how = static_cast<uint64_t*>(page);
+    how[0] = O_RDONLY | O_TRUNC;  // flags, mode, resolve
+    how[1] = how[2] = 0;
+    std::atomic<pid_t> tid{0};
+    long result = 0;
+    std::thread opener([&] {
+      tid = static_cast<pid_t>(syscall(SYS_gettid));
+      long fd = syscall(SYS_openat2, AT_FDCWD, fifo.c_str(), page, 3 * sizeof(uint64_t));
+      result = fd < 0 ? -errno : fd;
+    });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (tid.load() == 0 || !BlockedIn(tid.load(), SYS_openat2)) {
+      if (std::chrono::steady_clock::now() > deadline) _exit(202);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (munmap(page, 4096) != 0) _exit(203);
+    if (write(sync[1], "x", 1) != 1) _exit(204);  // the test opens the writer end
+    opener.join();
+    return result >= 0 ? 0 : static_cast<int>(-result);
+  });
+  ASSERT_GT(child.pid(), 0);
+  close(sync[1]);
+  char c;
+  ASSERT_EQ(read(sync[0], &c, 1), 1);
+  close(sync[0]);
+  int w = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // ungoverned
+  ASSERT_GE(w, 0) << std::strerror(errno);
+  std::optional<int> st = child.Wait(10000);
+  close(w);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(*st, kKilled);
 }
 
 std::string MakeDeep(const std::string& base, int levels) {
