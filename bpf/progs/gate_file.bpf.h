@@ -17,7 +17,8 @@
 // and /proc/self/fd re-opens name the same inode and cannot dodge it.
 // Besides open*(), while inodes are protected the sys_exit program also
 // checks pidfd_getfd (the new fd's inode, like an open) and kills any
-// governed io_uring_setup (io_uring opens bypass the syscall hooks), and
+// governed io_uring_setup / io_uring_enter (io_uring opens bypass the
+// syscall hooks), and
 // tg_sched_fork kills a governed process that creates another process
 // sharing its fd table (clone(CLONE_FILES) without CLONE_THREAD: the child
 // would open the protected file, die, and leave the fd to the parent); the
@@ -38,6 +39,7 @@
 #define NR32_OPENAT2 437
 #define NR_PIDFD_GETFD 438 /* same number in both tables */
 #define NR_IO_URING_SETUP 425 /* same number in both tables */
+#define NR_IO_URING_ENTER 426 /* same number in both tables */
 #define NR_CLONE 56
 #define NR_CLONE3 435 /* same number in both tables */
 #define NR32_CLONE 120
@@ -140,6 +142,7 @@ static __always_inline int is_clone_nr(long id, int compat)
 static __always_inline int is_watched_nr(long id)
 {
 	return is_open_nr(id, 0) || is_open_nr(id, 1) || id == NR_IO_URING_SETUP ||
+	       id == NR_IO_URING_ENTER ||
 	       id == NR_CLONE || id == NR32_CLONE || id == NR_CLONE3;
 }
 
@@ -199,8 +202,10 @@ int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	task = bpf_get_current_task_btf();
 	compat = task->thread_info.status & TS_COMPAT;
-	if (id == NR_IO_URING_SETUP) {
-		/* io_uring's own openat/files ops never pass through here. */
+	if (id == NR_IO_URING_SETUP || id == NR_IO_URING_ENTER) {
+		/* io_uring's own openat/files ops never pass through here. A
+		 * ring set up before the first rule dies at its next enter
+		 * (that call's batch has run; SQPOLL rings need no enter). */
 		c = gate_config();
 		if (c && c->inodes_protected && governed_task(c))
 			kill_for_inode(c, TG_HOOK_OPEN_KILL, TG_CNT_KILL_OPEN, 0, &hit);

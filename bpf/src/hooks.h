@@ -72,7 +72,7 @@ inline constexpr HookDef kHooks[] = {
      "DEGRADED kill on open (tp_btf/sys_exit; no BPF LSM): a governed process that opens a "
      "protected inode (open*, pidfd_getfd) is SIGKILLed before it returns to user space, but "
      "the open itself completes, so O_CREAT/O_TRUNC side effects happen before the kill; "
-     "governed io_uring_setup is killed while files are protected; truncate(2), unlink, "
+     "governed io_uring_setup/io_uring_enter are killed while files are protected; truncate(2), unlink, "
      "rename, chmod without open and fds received via SCM_RIGHTS or inherited are not "
      "covered",
      Demand::kWhileInodesProtected},

@@ -139,6 +139,38 @@ TEST_F(FileKillTest, IoUringSetupIsKilledWhileFilesAreProtected) {
   EXPECT_EQ(RunIn(a_.path(), IoUringSetup), 0);  // nothing protected: allowed
 }
 
+// A ring set up before the first rule: its next io_uring_enter is killed.
+TEST_F(FileKillTest, IoUringEnterOnAnOlderRingIsKilled) {
+  int probe = RunIn("", IoUringSetup);
+  if (probe == ENOSYS || probe == EPERM) GTEST_SKIP() << "io_uring disabled on this kernel";
+  int ready[2], go[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(go), 0);
+  Child child(a_.path(), [&] {
+    alignas(8) unsigned char params[120] = {};
+    long ring = syscall(kIoUringSetup, 4, params);
+    if (ring < 0) return errno;
+    if (write(ready[1], "r", 1) != 1) return 201;
+    char c;
+    if (read(go[0], &c, 1) != 1) return 202;
+    long n = syscall(kIoUringSetup + 1, static_cast<int>(ring), 0, 0, 0, nullptr, 0);
+    return n < 0 ? errno : 0;
+  });
+  ASSERT_GT(child.pid(), 0);
+  close(ready[1]);
+  close(go[0]);
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);  // ring exists, nothing protected yet
+  std::string f = MakeFile("secret");
+  ProtectPath(f, kDenyWrite);
+  ASSERT_EQ(write(go[1], "g", 1), 1);
+  std::optional<int> st = child.Wait(10000);
+  close(ready[0]);
+  close(go[1]);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(*st, kKilled);
+}
+
 // H2: pidfd_getfd copies an open fd out of another process: checked like an
 // open of the fd's inode.
 TEST_F(FileKillTest, PidfdGetfdOfAProtectedFdIsKilled) {
