@@ -68,6 +68,11 @@
  *   counts the subtree entries: while it is 0 the programs look up only the
  *   file's own inode and skip the parent walk.
  *
+ * tg_fork_doomed (TASK_STORAGE, BPF_F_NO_PREALLOC, key int (task fd, user
+ *   space never uses it), value u32 0): set by tg_sched_fork on the child of
+ *   a governed clone that shares its parent's fd table; tg_sys_exit kills a
+ *   task that has it at its first return from clone. Kernel-internal only.
+ *
  * tg_config (ARRAY, 1 entry): struct tg_config.
  * tg_counters (PERCPU_ARRAY, TG_CNT_MAX entries of u64).
  * tg_events (RINGBUF): records of struct tg_decision_event. For the file
@@ -75,7 +80,7 @@
  *   the deny bits that matched and addr holds {u64 dev, u64 ino} (host
  *   order) of the matching rule's inode (the file itself, or the protected
  *   directory above it for a subtree rule; the opened file itself when
- *   the parent walk ran out of TG_MAX_DIR_DEPTH levels). An io_uring_setup
+ *   the parent walk ran out of TG_MAX_DIR_DEPTH levels). An io_uring_setup/enter
  *   kill (TG_HOOK_OPEN_KILL) has proto 0 and addr all zero. A fork kill
  *   (TG_HOOK_FORK_KILL: a governed process created a process sharing its
  *   fd table) has proto 0 and addr {u64 child pid, 0}.
