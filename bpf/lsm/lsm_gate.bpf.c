@@ -21,19 +21,26 @@
 #define TG_BPF_FS_MAGIC 0xcafe4a11UL
 
 // Does an inode rule deny `want` for `dentry`: its own rule, or a
-// TG_INODE_SUBTREE rule of a directory above it on the same mount?
+// TG_INODE_SUBTREE rule of a directory above it on the same mount? The walk
+// is bounded (TG_LSM_MAX_DIR_DEPTH levels); a file deeper than that below its
+// file system root is denied (fail closed: a protected directory may be
+// further up). Returns the denying inode number (the file's own one, or 1 if
+// it has none yet, when the walk ran out), 0 to allow.
 static __always_inline __u64 tg_inode_denied(struct dentry *dentry, __u32 want)
 {
 	struct tg_inode_key key;
 	struct tg_inode_value *v;
 	struct dentry *parent;
 	struct inode *inode;
+	__u64 self = 1;
 
 	for (int depth = 0; depth < TG_LSM_MAX_DIR_DEPTH; depth++) {
 		inode = BPF_CORE_READ(dentry, d_inode);
 		if (inode) {  // a negative dentry (a name being created) has none
 			key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 			key.ino = BPF_CORE_READ(inode, i_ino);
+			if (depth == 0 && key.ino)
+				self = key.ino;
 			v = bpf_map_lookup_elem(&tg_inodes, &key);
 			if (v && (v->deny & want) &&
 			    (depth == 0 || (v->flags & TG_INODE_SUBTREE)))
@@ -44,7 +51,7 @@ static __always_inline __u64 tg_inode_denied(struct dentry *dentry, __u32 want)
 			return 0;
 		dentry = parent;
 	}
-	return 0;
+	return self; /* too deep to tell: fail closed */
 }
 
 SEC("lsm/file_open")

@@ -40,8 +40,9 @@ namespace taogate::bpf {
  * asks for bpf_get_current_ancestor_cgroup_id(i)); level 0 is the root. */
 #define TG_LSM_MAX_CGROUP_LEVEL 16
 /* Directory levels walked up from an opened file to find a protected
- * subtree (stops earlier at the root of the file's mount). */
-#define TG_LSM_MAX_DIR_DEPTH 16
+ * subtree (stops earlier at the root of the file's file system); a governed
+ * access to a file deeper than this is denied (fail closed). */
+#define TG_LSM_MAX_DIR_DEPTH 64
 
 /* Address families and protocols as the kernel numbers them (vmlinux.h has
  * no macros). proto is the socket's sk_protocol: TCP 6, UDP 17; unix

@@ -1,6 +1,6 @@
 // Protected inodes: the kill-on-open / kill-on-exec fallback's map
-// (tg_inodes, gate_format.h) and the on-demand attachment of its two global
-// tracing hooks. Order keeps enforcement fail-closed: the hooks are attached
+// (tg_inodes, gate_format.h) and the on-demand attachment of its three global
+// tracing hooks (open, exec, fork). Order keeps enforcement fail-closed: the hooks are attached
 // before the first entry goes in, and detached only after the last is gone.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -65,7 +65,7 @@ absl::Status Gate::ProtectInode(uint64_t kdev, uint64_t ino, uint32_t deny, bool
   TG_RETURN_IF_ERROR(SyncOnDemandHooks(internal::DemandState{false, false, true}, true));
   {
     std::lock_guard<std::mutex> links_lock(links_mu_);
-    for (const char* name : {"file_open", "exec"}) {
+    for (const char* name : {"file_open", "exec", "fork"}) {
       HookStatus* st = StatusLocked(name);
       if (st == nullptr || st->state == HookState::kAbsent) {
         return absl::FailedPreconditionError(
@@ -77,12 +77,15 @@ absl::Status Gate::ProtectInode(uint64_t kdev, uint64_t ino, uint32_t deny, bool
   int fd = bpf_map__fd(skel_->maps.tg_inodes);
   tg_gate_inode_key k{kdev, ino};
   tg_gate_inode_val v{deny, subtree ? static_cast<uint32_t>(TG_GATE_INODE_SUBTREE) : 0u};
-  // The programs walk parents only while inodes_subtree > 0: raise it
-  // before a subtree entry goes in (and recount exactly afterwards).
-  if (subtree) {
-    TG_RETURN_IF_ERROR(
-        WriteConfig([&](void* p) { static_cast<tg_config*>(p)->inodes_subtree += 1; }));
-  }
+  // The programs act only while inodes_protected > 0 and walk parents only
+  // while inodes_subtree > 0: raise both before the entry goes in (a program
+  // must never see an entry its counts say is absent) and recount exactly
+  // afterwards.
+  TG_RETURN_IF_ERROR(WriteConfig([&](void* p) {
+    auto* c = static_cast<tg_config*>(p);
+    c->inodes_protected += 1;
+    if (subtree) c->inodes_subtree += 1;
+  }));
   if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) != 0) {
     absl::Status err = ErrnoStatus(errno, StrCat("protect inode ", kdev, ":", ino));
     if (auto n = CountEntries(fd); n.ok()) (void)WriteConfig([&](void* p) { SetCounts(p, *n); });

@@ -70,16 +70,22 @@ inline constexpr HookDef kHooks[] = {
      Demand::kWhileKillArmed},
     {"file_open", "tg_sys_exit", AttachKind::kTracing, false, 0,
      "DEGRADED kill on open (tp_btf/sys_exit; no BPF LSM): a governed process that opens a "
-     "protected inode is SIGKILLed before it returns to user space, but the open itself "
-     "completes, so O_CREAT/O_TRUNC side effects happen before the kill; truncate(2), "
-     "unlink, rename, chmod without open and fds obtained without open (SCM_RIGHTS, "
-     "pidfd_getfd, io_uring, inherited) are not covered",
+     "protected inode (open*, pidfd_getfd) is SIGKILLed before it returns to user space, but "
+     "the open itself completes, so O_CREAT/O_TRUNC side effects happen before the kill; "
+     "governed io_uring_setup/io_uring_enter are killed while files are protected; truncate(2), unlink, "
+     "rename, chmod without open and fds received via SCM_RIGHTS or inherited are not "
+     "covered",
      Demand::kWhileInodesProtected},
     {"exec", "tg_sched_exec", AttachKind::kTracing, false, 0,
      "DEGRADED kill on exec (tp_btf/sched_process_exec; no BPF LSM): the listed binary is "
      "loaded and the exec completes, but the process is SIGKILLed before it runs any user "
      "code; #! scripts are matched by their interpreter, and loading the binary via ld.so "
      "or mmap is an open (also set TG_DENY_READ)",
+     Demand::kWhileInodesProtected},
+    {"fork", "tg_sched_fork", AttachKind::kTracing, false, 0,
+     "DEGRADED fd-table sharing (tp_btf/sched_process_fork; no BPF LSM): while files are "
+     "protected, a governed process that creates another process sharing its fd table "
+     "(clone(CLONE_FILES) without CLONE_THREAD) is SIGKILLed, and so is the child",
      Demand::kWhileInodesProtected},
 };
 

@@ -87,7 +87,7 @@ TEST_F(ExecKillTest, ExecKillEmitsAnEventWithTheInode) {
 
 TEST_F(ExecKillTest, HooksAreAttachedOnlyWhileAnInodeIsProtected) {
   ProbeReport before = gate_->Probe();
-  for (const char* name : {"file_open", "exec"}) {
+  for (const char* name : {"file_open", "exec", "fork"}) {
     const HookStatus* h = Find(before, name);
     ASSERT_NE(h, nullptr) << name;
     EXPECT_EQ(h->state, HookState::kAbsent);
@@ -106,6 +106,10 @@ TEST_F(ExecKillTest, HooksAreAttachedOnlyWhileAnInodeIsProtected) {
     EXPECT_NE(open_hook->detail.find("O_CREAT/O_TRUNC"), std::string::npos);
     EXPECT_EQ(exec_hook->state, HookState::kDegraded);
     EXPECT_NE(exec_hook->detail.find("before it runs any user code"), std::string::npos);
+    const HookStatus* fork_hook = Find(r, "fork");
+    ASSERT_NE(fork_hook, nullptr);
+    EXPECT_EQ(fork_hook->state, HookState::kDegraded);
+    EXPECT_NE(fork_hook->detail.find("CLONE_FILES"), std::string::npos);
   }
   // g's read bit was replaced: reading g is allowed now.
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(g, O_RDONLY); }), 0);
@@ -121,6 +125,7 @@ TEST_F(ExecKillTest, HooksAreAttachedOnlyWhileAnInodeIsProtected) {
   for (const ProbeReport& r : {gate_->Probe(), Gate::ProbePinned(pin_root_)}) {
     EXPECT_EQ(Find(r, "file_open")->state, HookState::kAbsent);
     EXPECT_EQ(Find(r, "exec")->state, HookState::kAbsent);
+    EXPECT_EQ(Find(r, "fork")->state, HookState::kAbsent);
   }
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(f, O_WRONLY | O_APPEND); }), 0);
   bpf::tg_inode_key k = KeyOf(f);

@@ -58,11 +58,20 @@
  *                            other bits (e.g. the LSM's 0x8) are ignored here
  *           4..7   flags u32 TG_GATE_INODE_SUBTREE 0x1: the deny bits also
  *                            apply to everything below this directory (up to
- *                            TG_MAX_DIR_DEPTH levels, same file system)
- *   tg_config.inodes_protected mirrors the entry count: the two tracing
- *   programs are attached only while it is non-zero. tg_config.inodes_subtree
+ *                            TG_MAX_DIR_DEPTH levels, same file system;
+ *                            while subtree rules exist, a file deeper than
+ *                            that below the file system root counts as
+ *                            matching: fail closed)
+ *   tg_config.inodes_protected mirrors the entry count (raised BEFORE an
+ *   entry goes in): the three tracing programs (open, exec, fork) are
+ *   attached only while it is non-zero. tg_config.inodes_subtree
  *   counts the subtree entries: while it is 0 the programs look up only the
  *   file's own inode and skip the parent walk.
+ *
+ * tg_fork_doomed (TASK_STORAGE, BPF_F_NO_PREALLOC, key int (task fd, user
+ *   space never uses it), value u32 0): set by tg_sched_fork on the child of
+ *   a governed clone that shares its parent's fd table; tg_sys_exit kills a
+ *   task that has it at its first return from clone. Kernel-internal only.
  *
  * tg_config (ARRAY, 1 entry): struct tg_config.
  * tg_counters (PERCPU_ARRAY, TG_CNT_MAX entries of u64).
@@ -70,7 +79,11 @@
  *   hooks (TG_HOOK_OPEN_KILL, TG_HOOK_EXEC_KILL) family is 0, proto holds
  *   the deny bits that matched and addr holds {u64 dev, u64 ino} (host
  *   order) of the matching rule's inode (the file itself, or the protected
- *   directory above it for a subtree rule).
+ *   directory above it for a subtree rule; the opened file itself when
+ *   the parent walk ran out of TG_MAX_DIR_DEPTH levels). An io_uring_setup/enter
+ *   kill (TG_HOOK_OPEN_KILL) has proto 0 and addr all zero. A fork kill
+ *   (TG_HOOK_FORK_KILL: a governed process created a process sharing its
+ *   fd table) has proto 0 and addr {u64 child pid, 0}.
  */
 #ifndef TAOGATE_BPF_GATE_FORMAT_H_
 #define TAOGATE_BPF_GATE_FORMAT_H_
@@ -120,6 +133,7 @@ enum tg_hook {
 	TG_HOOK_SYS_ENTER = 8,
 	TG_HOOK_OPEN_KILL = 9,   /* tp_btf/sys_exit of open*: probe name "file_open" */
 	TG_HOOK_EXEC_KILL = 10,  /* tp_btf/sched_process_exec: probe name "exec" */
+	TG_HOOK_FORK_KILL = 11,  /* tp_btf/sched_process_fork (CLONE_FILES): probe name "fork" */
 };
 
 /* tg_inodes deny bits and flags: equal to lsm_gate.h's TG_DENY_READ,
@@ -131,7 +145,7 @@ enum tg_gate_inode_bits {
 };
 #define TG_GATE_INODE_SUBTREE 0x1
 #define TG_MAX_INODES 16384
-#define TG_MAX_DIR_DEPTH 16
+#define TG_MAX_DIR_DEPTH 64
 
 enum tg_counter {
 	TG_CNT_CHECKED = 0,        /* governed connect/sendmsg that needed a grant */
