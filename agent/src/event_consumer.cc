@@ -51,7 +51,9 @@ void EventConsumer::Stop() {
 }
 
 std::string EventConsumer::TargetOf(const bpf::DecisionEvent& e) {
-  if (e.ino != 0) return StrCat(e.hook == "exec" ? "exec" : "file", ":ino=", e.ino);
+  if (e.hook == "fork") return "fork:clone_files";  // fd table shared with a new process
+  if (e.hook == "file_open" && e.ino == 0) return "io_uring";
+  if (e.ino != 0) return StrCat(e.hook == "exec" ? "exec" : "file", ":dev=", e.dev, ":ino=", e.ino);
   if (e.family == AF_UNIX) return StrCat("unix:", e.address);
   std::string proto = e.proto == 6 ? "tcp" : e.proto == 17 ? "udp" : StrCat("proto", int{e.proto});
   if (e.family == AF_INET6) return StrCat(proto, ":[", e.address, "]:", e.port);

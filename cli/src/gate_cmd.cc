@@ -23,8 +23,9 @@ void Register(CLI::App& root) {
   detach->add_option("--pin-root", pin_root, "bpffs directory of the pinned gate (no default)")
       ->required();
   detach->callback([] {
-    std::string lsm_dir = pin_root + "/lsm";
-    if (access(lsm_dir.c_str(), F_OK) == 0) {
+    // The agent's LSM pins, and those of a commit that did not finish.
+    for (const std::string& lsm_dir : {pin_root + "/lsm", pin_root + "/lsm-next"}) {
+      if (access(lsm_dir.c_str(), F_OK) != 0) continue;
       if (absl::Status s = bpflsm::LsmGate::Unpin(lsm_dir); !s.ok()) {
         ExitCode() = Fail(std::string(s.message()));
         return;

@@ -22,7 +22,7 @@ class RecordingSink : public FileExecSink {
  public:
   absl::Status Protect(v1::TargetProto kind, const std::string& path) override {
     std::lock_guard l(mu_);
-    if (path == "/refuse") return absl::UnavailableError("refused");
+    if (path == "/refuse" && !accept_refuse_) return absl::NotFoundError("absent on this node");
     paths_.insert(StrCat(static_cast<int>(kind), ":", path));
     return absl::OkStatus();
   }
@@ -35,10 +35,15 @@ class RecordingSink : public FileExecSink {
     std::lock_guard l(mu_);
     return paths_;
   }
+  void AcceptRefuse() {
+    std::lock_guard l(mu_);
+    accept_refuse_ = true;
+  }
 
  private:
   std::mutex mu_;
   std::set<std::string> paths_;
+  bool accept_refuse_ = false;
 };
 
 class TargetSyncKernelTest : public AgentTest {
@@ -143,23 +148,31 @@ TEST_F(TargetSyncKernelTest, FileAndExecGoToTheSinkByDiff) {
   EXPECT_EQ(sink.paths(), (std::set<std::string>{"4:/etc/a", "4:/etc/b"}));
   ASSERT_TRUE(sync_->Apply(Set('b', {}, {"/etc/b", "/etc/c"})).ok());
   EXPECT_EQ(sink.paths(), (std::set<std::string>{"4:/etc/b", "4:/etc/c"}));
-  // A sink failure rejects the update and rolls back what it added.
-  EXPECT_FALSE(sync_->Apply(Set('c', {open_->port()}, {"/etc/d", "/refuse"})).ok());
-  EXPECT_EQ(sink.paths(), (std::set<std::string>{"4:/etc/b", "4:/etc/c"}));
-  EXPECT_TRUE(Connects(open_->port())) << "a rejected update left a target behind";
+  // A path this node cannot enforce is counted as not enforced; the rest of
+  // the set (network targets included) still applies.
+  ASSERT_TRUE(sync_->Apply(Set('c', {open_->port()}, {"/etc/d", "/refuse"})).ok());
+  EXPECT_EQ(sink.paths(), (std::set<std::string>{"4:/etc/d"}));
+  EXPECT_FALSE(Connects(open_->port()));
+  EXPECT_EQ(sync_->state().not_enforced, 1u);
+  EXPECT_EQ(LoadTargetsCache(dir_->path().string() + "/targets.pb")->policy_sha256(), std::string(64, 'c'));
+  // ... and retried on every update until it can be enforced.
+  sink.AcceptRefuse();
+  ASSERT_TRUE(sync_->Apply(Set('d', {open_->port()}, {"/etc/d", "/refuse"})).ok());
+  EXPECT_EQ(sink.paths(), (std::set<std::string>{"4:/etc/d", "4:/refuse"}));
   EXPECT_EQ(sync_->state().not_enforced, 0u);
-  // The cache was written first and is rolled back with the gate.
-  EXPECT_EQ(LoadTargetsCache(dir_->path().string() + "/targets.pb")->policy_sha256(), std::string(64, 'b'));
 }
 
-TEST_F(TargetSyncKernelTest, FailedFirstSetLeavesNoCacheSoARestartFailsClosed) {
+TEST_F(TargetSyncKernelTest, FirstSetWithAnUnenforceableFileStillLiftsTheCatchAll) {
   RecordingSink sink;
   MakeSync({}, &sink);
   ASSERT_TRUE(sync_->Start().ok());
-  EXPECT_FALSE(sync_->Apply(Set('a', {open_->port()}, {"/refuse"})).ok());
-  EXPECT_EQ(LoadTargetsCache(dir_->path().string() + "/targets.pb").status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(sync_->state().fail_closed);
-  EXPECT_FALSE(Connects(protected_->port()));  // not in any set: only the catch-all denies it
+  ASSERT_TRUE(sync_->Apply(Set('a', {open_->port()}, {"/refuse"})).ok());
+  EXPECT_FALSE(sync_->state().fail_closed);
+  EXPECT_EQ(sync_->state().not_enforced, 1u);
+  EXPECT_TRUE(LoadTargetsCache(dir_->path().string() + "/targets.pb").ok());
+  EXPECT_TRUE(Connects(protected_->port()));  // not in the set, and the catch-all is gone
+  EXPECT_FALSE(Connects(open_->port()));
 }
 
 TEST_F(TargetSyncKernelTest, WithoutSinkFileTargetsAreCountedNotEnforced) {

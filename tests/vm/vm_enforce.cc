@@ -88,27 +88,39 @@ void RunEnforcerScenarios(Env& env) {
   const std::string pins = env.bpffs + "/enf-lsm";
   o.lsm_pin_dir = pins;
   bool steps = false;
+  std::string why;
+  auto step = [&](const absl::Status& st, const char* what) {
+    if (!st.ok() && why.empty()) why = std::string(what) + ": " + std::string(st.message());
+    return st.ok();
+  };
   int during = -1, after = -1, released = -1;
   {
     auto e1 = enforce::Enforcer::Open(nullptr, o);
-    steps = e1.ok() && (*e1)->Protect(*wrule).ok() && (*e1)->Commit().ok();
+    steps = step(e1.status(), "open1") && step((*e1)->Protect(*wrule), "protect1") &&
+            step((*e1)->Commit(), "commit1");
   }  // agent 1 gone: only its pins hold the programs
   auto e2 = enforce::Enforcer::Open(nullptr, o);
-  if (steps && e2.ok()) {
+  if (steps && step(e2.status(), "open2")) {
     during = RunIn(cg, [&] { return OpenErr(db, O_WRONLY); });  // e2 has no rule yet
-    steps = (*e2)->Protect(*wrule).ok() && (*e2)->Commit().ok();
+    steps = step((*e2)->Protect(*wrule), "protect2") && step((*e2)->Commit(), "commit2");
     after = RunIn(cg, [&] { return OpenErr(db, O_WRONLY); });
     e2->reset();
     released = RunIn(cg, [&] { return OpenErr(db, O_WRONLY); });  // still pinned: still denied
     steps = steps && access((pins + "/link_tg_file_open").c_str(), F_OK) == 0 &&
-            access((pins + ".next").c_str(), F_OK) != 0;
+            access((pins + "-next").c_str(), F_OK) != 0;
   }
   (void)bpflsm::LsmGate::Unpin(pins);
   rmdir(pins.c_str());
-  int unpinned = RunIn(cg, [&] { return OpenErr(db, O_WRONLY); });
+  // The last link reference goes with the pin; the kernel may detach it a
+  // little later (deferred release on 6.12), so allow up to 3 s.
+  int unpinned = -1;
+  for (int i = 0; i < 30 && unpinned != 0; ++i) {
+    if (i > 0) usleep(100'000);
+    unpinned = RunIn(cg, [&] { return OpenErr(db, O_WRONLY); });
+  }
   Report("enforcer_restart_no_gap",
          steps && Denied(during) && Denied(after) && Denied(released) && unpinned == 0,
-         "steps=" + std::string(steps ? "ok" : "failed") + ",before_commit=" + ErrName(during) +
+         "steps=" + std::string(steps ? "ok" : "failed:" + why) + ",before_commit=" + ErrName(during) +
              ",after_commit=" + ErrName(after) + ",after_exit=" + ErrName(released) +
              ",after_unpin=" + ErrName(unpinned));
   rmdir(cg.c_str());

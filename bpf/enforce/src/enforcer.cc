@@ -181,7 +181,8 @@ Enforcer::~Enforcer() = default;
 absl::Status Enforcer::Commit() {
   if (!lsm_ || options_.lsm_pin_dir.empty()) return absl::OkStatus();
   const std::string& dir = options_.lsm_pin_dir;
-  const std::string next = dir + ".next";
+  // bpffs refuses dots in names (reserved): "-next", not ".next".
+  const std::string next = dir + "-next";
   std::error_code ec;
   std::filesystem::create_directories(next, ec);
   if (ec) return absl::UnavailableError(StrCat("create ", next, ": ", ec.message()));
