@@ -55,6 +55,20 @@ absl::StatusOr<size_t> Gate::ProtectedInodeCount() {
   return n.total;
 }
 
+absl::StatusOr<std::vector<std::pair<uint64_t, uint64_t>>> Gate::ProtectedInodes() {
+  int fd = bpf_map__fd(skel_->maps.tg_inodes);
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  tg_gate_inode_key key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    out.emplace_back(next.dev, next.ino);
+    key = next;
+    prev = &key;
+  }
+  if (errno != ENOENT) return ErrnoStatus(errno, "iterate tg_inodes");
+  return out;
+}
+
 absl::Status Gate::ProtectInode(uint64_t kdev, uint64_t ino, uint32_t deny, bool subtree) {
   if ((deny & (kDenyRead | kDenyWrite | kDenyExec)) == 0) {
     return absl::InvalidArgumentError("ProtectInode needs kDenyRead, kDenyWrite or kDenyExec");

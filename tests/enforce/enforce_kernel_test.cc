@@ -183,6 +183,31 @@ TEST_F(EnforceKernelTest, ReprotectingAReplacedFileKeepsHardLinkRules) {
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_WRONLY | O_APPEND); }), kKilled);
 }
 
+// A restarted agent: the previous agent's pinned rules keep enforcing until
+// the new one has applied its own rules and commits; then a rule nobody
+// wants any more (dropped from the config meanwhile) is gone.
+TEST_F(EnforceKernelTest, CommitDropsRulesNoLongerWantedButNotBefore) {
+  if (auto probe = Open(); probe == nullptr || probe->lsm()) GTEST_SKIP() << "needs the fallback";
+  const std::string other = dir_ + "/other.db";
+  std::ofstream(other) << "other";
+  {
+    auto e1 = Open();
+    ASSERT_NE(e1, nullptr);
+    ASSERT_TRUE(e1->Protect(*ParseFileRule("w:" + db_)).ok());
+    ASSERT_TRUE(e1->Commit().ok());
+  }  // the agent is gone; the rule stays pinned
+  auto e2 = Open();
+  ASSERT_NE(e2, nullptr);
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_WRONLY | O_APPEND); }), kKilled)
+      << "a restart must not open a gap";
+  ASSERT_TRUE(e2->Protect(*ParseFileRule("w:" + other)).ok());
+  ASSERT_TRUE(e2->Commit().ok());
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_WRONLY | O_APPEND); }), 0)
+      << "a rule dropped from the config survived the restart";
+  EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(other, O_WRONLY | O_APPEND); }), kKilled);
+  EXPECT_EQ(gate_->ProtectedInodeCount().value_or(99), 1u);
+}
+
 TEST_F(EnforceKernelTest, RulesNeedAnExistingPathAndValidBits) {
   auto e = Open();
   ASSERT_NE(e, nullptr);

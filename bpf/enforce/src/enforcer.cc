@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <set>
 
 #include "taogate/bpflsm/lsm_keys.h"
 #include "taogate/common/strings.h"
@@ -178,7 +179,29 @@ absl::StatusOr<std::unique_ptr<Enforcer>> Enforcer::Open(bpf::Gate* gate, const 
 
 Enforcer::~Enforcer() = default;
 
+absl::Status Enforcer::DropStaleGateRules() {
+  if (gate_ == nullptr) return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(auto pinned, gate_->ProtectedInodes());
+  std::set<std::pair<uint64_t, uint64_t>> wanted;
+  if (!lsm_) {
+    std::lock_guard lock(mu_);
+    for (const auto& [k, r] : rules_) wanted.emplace(r.dev, r.ino);
+  }
+  for (const auto& inode : pinned) {
+    if (wanted.count(inode)) continue;
+    absl::Status st = gate_->UnprotectInode(inode.first, inode.second);
+    if (!st.ok() && !absl::IsNotFound(st)) return st;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Enforcer::Commit() {
+  // Rules pinned by a previous agent that no current rule wants (dropped
+  // from the config or the bundle while no agent ran, or all of them once
+  // BPF LSM enforces files): an unwanted inode number may be reused by an
+  // unrelated file, and the global fallback hooks stay attached while any
+  // inode is protected.
+  TG_RETURN_IF_ERROR(DropStaleGateRules());
   if (!lsm_ || options_.lsm_pin_dir.empty()) return absl::OkStatus();
   const std::string& dir = options_.lsm_pin_dir;
   // bpffs refuses dots in names (reserved): "-next", not ".next".

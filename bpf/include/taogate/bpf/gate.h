@@ -201,6 +201,9 @@ class Gate {
   // NotFound if the inode was not protected.
   absl::Status UnprotectInode(uint64_t kdev, uint64_t ino);
   absl::StatusOr<size_t> ProtectedInodeCount();
+  // Every protected inode as {kdev, ino} (e.g. to drop stale pinned rules
+  // after a restart).
+  absl::StatusOr<std::vector<std::pair<uint64_t, uint64_t>>> ProtectedInodes();
 
   ProbeReport Probe() const;
   absl::StatusOr<std::map<std::string, uint64_t>> Counters() const;

@@ -117,8 +117,10 @@ class Enforcer {
   // Why LSM is not used, if !lsm().
   const std::string& lsm_detail() const { return lsm_detail_; }
 
-  // Pins the LSM programs (if any) and drops the previous agent's pins.
-  // Call once, after the start-up rules are in. No-op without LSM or pin dir.
+  // Call once, after the start-up rules are in: drops inode rules pinned in
+  // the gate by a previous agent that no current rule wants (all of them when
+  // BPF LSM enforces files), then pins the LSM programs (if any) and drops the
+  // previous agent's LSM pins.
   absl::Status Commit();
 
   // Adds or replaces the rule (source, rule.path, exec?, rule.subtree),
@@ -139,6 +141,7 @@ class Enforcer {
 
  private:
   Enforcer() = default;
+  absl::Status DropStaleGateRules();
   // Programs the union of every rule on (dev, ino), or unprotects it.
   absl::Status ApplyInodeLocked(uint64_t dev, uint64_t ino);
 
