@@ -19,13 +19,6 @@ namespace {
 
 using ledger::RecordKind;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 const v1::Capability* Cap(const v1::StatusResponse& st, const std::string& name) {
   for (const auto& c : st.capabilities())
     if (c.capability() == name) return &c;
@@ -83,10 +76,10 @@ TEST_F(FilesKernelTest, GovernedWorkloadCannotWriteProtectedFileNorReadCredentia
   StartAgent(Rules());
   auto w = RunIn("w1", {"append", db_});
   EXPECT_FALSE(w.Has("WROTE")) << w.out;
-  EXPECT_EQ(Slurp(db_), "rows");
+  EXPECT_EQ(taogate::testing::ReadFile(db_), "rows");
   auto r = RunIn("w1", {"append", files_ + "/creds/token"});
   EXPECT_FALSE(r.Has("WROTE")) << r.out;
-  EXPECT_EQ(Slurp(files_ + "/creds/token"), "s3cr3t");
+  EXPECT_EQ(taogate::testing::ReadFile(files_ + "/creds/token"), "s3cr3t");
   // The denial is evidence.
   bool found = false;
   for (int i = 0; i < 30 && !found; ++i) {

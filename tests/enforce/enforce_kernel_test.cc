@@ -4,47 +4,28 @@
 // a protected file or running a listed binary. Attacks come from a governed
 // cgroup created by the test; ungoverned processes are untouched.
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
-#include "kernel/kernel_testing.h"
+#include "kernel/file_kill_testing.h"
 #include "taogate/enforce/enforcer.h"
 
 namespace taogate::enforce {
 namespace {
 
 using bpf::HookState;
+using bpf::testing::kKilled;
+using bpf::testing::OpenAndWrite;
 using bpf::testing::RunIn;
-
-constexpr int kKilled = 128 + SIGKILL;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using taogate::testing::ReadFile;
 
 const Capability* Row(const std::vector<Capability>& rows, const std::string& name) {
   for (const auto& c : rows)
     if (c.name == name) return &c;
   return nullptr;
-}
-
-// Opens path with flags and, if that worked, writes "X": the write is what
-// the protection must prevent.
-int OpenAndWrite(const std::string& path, int flags) {
-  int fd = open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return 10 + errno % 100;
-  if ((flags & O_ACCMODE) != O_RDONLY && write(fd, "X", 1) != 1) return 9;
-  close(fd);
-  return 0;
 }
 
 int Exec(const std::string& path, const std::string& marker) {
@@ -54,17 +35,14 @@ int Exec(const std::string& path, const std::string& marker) {
   return 20;
 }
 
-class EnforceKernelTest : public bpf::testing::GateTest {
+// The fallback tests' fixture: a gate on this test's governed subtree and a
+// directory of files.
+class EnforceKernelTest : public bpf::testing::FileKillTest {
  protected:
   void SetUp() override {
-    GateTest::SetUp();
+    FileKillTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    gate_ = OpenGate();
-    ASSERT_NE(gate_, nullptr);
-    dir_ = (tmp_.path() / "files").string();
-    ASSERT_EQ(mkdir(dir_.c_str(), 0755), 0);
-    db_ = dir_ + "/records.sqlite";
-    std::ofstream(db_) << "SQLite format 3";
+    db_ = MakeFile("records.sqlite", "SQLite format 3");
     std::filesystem::copy_file("/usr/bin/touch", dir_ + "/listed-touch");
     chmod((dir_ + "/listed-touch").c_str(), 0755);
   }
@@ -78,7 +56,7 @@ class EnforceKernelTest : public bpf::testing::GateTest {
     EXPECT_TRUE(e.ok()) << e.status();
     return e.ok() ? std::move(*e) : nullptr;
   }
-  std::string dir_, db_;
+  std::string db_;
 };
 
 TEST_F(EnforceKernelTest, WithoutLsmFilesAndExecAreDegradedKillOnSyscall) {
@@ -107,14 +85,14 @@ TEST_F(EnforceKernelTest, GovernedWriterIsKilledBeforeItWritesReadersAndOthersAr
   ASSERT_TRUE(e->Protect(*ParseFileRule("w:" + db_)).ok());
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_WRONLY); }), kKilled);
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_RDWR | O_APPEND); }), kKilled);
-  EXPECT_EQ(Slurp(db_), "SQLite format 3");
+  EXPECT_EQ(ReadFile(db_), "SQLite format 3");
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_RDONLY); }), 0);
   // Another name for the same inode is the same file.
   ASSERT_EQ(link(db_.c_str(), (dir_ + "/alias").c_str()), 0);
   EXPECT_EQ(RunIn(b_.path(), [&] { return OpenAndWrite(dir_ + "/alias", O_WRONLY); }), kKilled);
   // Ungoverned: untouched.
   EXPECT_EQ(RunIn("", [&] { return OpenAndWrite(db_, O_WRONLY | O_APPEND); }), 0);
-  EXPECT_EQ(Slurp(db_), "SQLite format 3X");
+  EXPECT_EQ(ReadFile(db_), "SQLite format 3PWNED");
   // Unprotected: the governed writer works again.
   ASSERT_TRUE(e->Unprotect(db_).ok());
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(db_, O_WRONLY | O_APPEND); }), 0);

@@ -20,14 +20,6 @@ namespace {
 
 bool Denied(int err) { return err == EACCES || err == EPERM; }
 
-int ExecTrue(const std::string& path) {
-  char arg0[] = "true";
-  char* argv[] = {arg0, nullptr};
-  char* envp[] = {nullptr};
-  execve(path.c_str(), argv, envp);
-  return errno;
-}
-
 }  // namespace
 
 void RunEnforcerScenarios(Env& env) {

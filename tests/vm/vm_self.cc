@@ -18,14 +18,6 @@
 namespace taogate::vmtest {
 namespace {
 
-int Exec(const std::string& path) {
-  char arg0[] = "true";
-  char* argv[] = {arg0, nullptr};
-  char* envp[] = {nullptr};
-  execve(path.c_str(), argv, envp);
-  return errno;  // only reached on failure
-}
-
 int BpfMapCreate() {
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof(attr));
@@ -115,9 +107,9 @@ void RunFileScenarios(Env& env) {
              ",ungov_chmod=" + ErrName(ungov_chmod) + ",intact=" + (intact ? "yes" : "no"));
 
   // Exec of a listed binary.
-  int x_gov = RunIn(env.gov_a, [&] { return Exec(listed); });
-  int x_ungov = RunIn(env.ungov, [&] { return Exec(listed); });
-  int x_other = RunIn(env.gov_a, [&] { return Exec("/bin/busybox"); });
+  int x_gov = RunIn(env.gov_a, [&] { return ExecTrue(listed); });
+  int x_ungov = RunIn(env.ungov, [&] { return ExecTrue(listed); });
+  int x_other = RunIn(env.gov_a, [&] { return ExecTrue("/bin/busybox"); });
   int x_read = RunIn(env.gov_a, [&] { return OpenErr(listed, O_RDONLY); });
   Report("exec_listed_denied", x_gov == EPERM && x_ungov == 0 && x_other == 0 && x_read == 0,
          "gov_exec=" + ErrName(x_gov) + ",ungov_exec=" + ErrName(x_ungov) +

@@ -110,6 +110,14 @@ int Done() {
 
 void Info(const std::string& text) { WriteLine("TAOGATE-VM-INFO " + text); }
 
+int ExecTrue(const std::string& path) {
+  char arg0[] = "true";
+  char* argv[] = {arg0, nullptr};
+  char* envp[] = {nullptr};
+  execve(path.c_str(), argv, envp);
+  return errno;  // only reached on failure
+}
+
 std::string ErrName(int err) {
   switch (err) {
     case 0: return "ok";

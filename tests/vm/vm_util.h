@@ -42,6 +42,8 @@ int ConnectInet(int family, int type, const char* addr, uint16_t port);
 int ConnectUnix(const std::string& path);
 // open(path, flags): 0 or errno.
 int OpenErr(const std::string& path, int flags);
+// execve(path) as busybox "true"; returns errno (only on failure).
+int ExecTrue(const std::string& path);
 
 // Prints "TAOGATE-VM-RESULT name=<name> status=pass|fail detail=<detail>".
 void Report(const std::string& name, bool pass, const std::string& detail);

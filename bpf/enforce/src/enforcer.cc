@@ -3,11 +3,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <optional>
 #include <set>
 
 #include "taogate/bpflsm/lsm_keys.h"
+#include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 
 namespace taogate::enforce {
@@ -248,10 +250,13 @@ absl::Status Enforcer::Protect(const PathRule& rule, std::string_view source) {
   if (!lsm_ && gate_ == nullptr)
     return absl::FailedPreconditionError(
         StrCat("cannot protect ", rule.path, ": no BPF LSM (", lsm_detail_, ") and no cgroup gate"));
-  TG_ASSIGN_OR_RETURN(bpf::tg_inode_key key, bpflsm::MakeInodeKey(rule.path));
+  // One stat gives the inode key (following symlinks, as MakeInodeKey does)
+  // and the file type.
   struct stat st {};
-  if (stat(rule.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && (rule.deny & kDenyExec))
+  if (stat(rule.path.c_str(), &st) != 0) return ErrnoStatus(errno, "stat " + rule.path);
+  if (S_ISDIR(st.st_mode) && (rule.deny & kDenyExec))
     return absl::InvalidArgumentError(StrCat("exec rule for ", rule.path, ": a directory"));
+  const bpf::tg_inode_key key{bpflsm::KernelDev(st.st_dev), st.st_ino};
   const Key k{std::string(source), rule.path, (rule.deny & kDenyExec) != 0, rule.subtree};
   std::lock_guard lock(mu_);
   std::optional<Installed> before;
