@@ -218,6 +218,22 @@ TEST_F(UnspecDestTest, ConnectedUdpSendtoWithNameIsDenied) {
   EXPECT_EQ(Arrivals(u4_), 0);
 }
 
+// udp_sendmsg accepts sin_family AF_UNSPEC as AF_INET: same address, same
+// verdict.
+TEST_F(UnspecDestTest, AfUnspecSendtoIsJudgedAsIpv4) {
+  for (const char* dst : {"127.0.0.1", "0.0.0.0"}) {
+    EXPECT_EQ(RunIn(a_.path(), [&] {
+                UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+                sockaddr_storage ss{};
+                socklen_t len = MakeSockaddr(dst, u4_.port, &ss);
+                ss.ss_family = AF_UNSPEC;
+                return sendto(fd.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&ss), len) == 1 ? 0
+                                                                                             : errno;
+              }), EPERM) << dst;
+    EXPECT_EQ(Arrivals(u4_), 0) << dst;
+  }
+}
+
 TEST_F(UnspecDestTest, BoundToLoopbackDeviceIsDenied) {
   EXPECT_EQ(RunIn(a_.path(), [&] {
               UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
