@@ -245,6 +245,22 @@ TEST_F(UnspecDestTest, BoundToLoopbackDeviceIsDenied) {
   EXPECT_EQ(Arrivals(t4_), 0);
 }
 
+// MPTCP connects its first subflow through the TCP connect hook.
+TEST_F(UnspecDestTest, MptcpToUnspecifiedIsDenied) {
+  constexpr int kIpprotoMptcp = 262;
+  UniqueFd probe(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, kIpprotoMptcp));
+  if (!probe) GTEST_SKIP() << "no MPTCP: " << strerror(errno);
+  for (const char* dst : {"127.0.0.1", "0.0.0.0"}) {
+    EXPECT_EQ(RunIn(a_.path(), [&] {
+                UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, kIpprotoMptcp));
+                sockaddr_storage ss{};
+                socklen_t len = MakeSockaddr(dst, t4_.port, &ss);
+                return connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0 ? 0 : errno;
+              }), EPERM) << dst;
+    EXPECT_EQ(Arrivals(t4_), 0) << dst;
+  }
+}
+
 // With a grant for 127.0.0.1:P, 0.0.0.0:P consumes it and connects exactly
 // to the checked address, once.
 TEST_F(UnspecDestTest, GrantForLoopbackServesUnspecifiedOnce) {
