@@ -111,18 +111,13 @@ class UnspecDestTest : public GateTest {
   Listener t4_, t6_, u4_, u6_;
 };
 
-TEST_F(UnspecDestTest, TcpConnectToUnspecifiedIsDenied) {
-  ExpectDenied({AF_INET, SOCK_STREAM, "0.0.0.0", How::kConnect, ""}, t4_, "127.0.0.1", "connect4");
-  ExpectDenied({AF_INET6, SOCK_STREAM, "::", How::kConnect, ""}, t6_, "::1", "connect6");
-  ExpectDenied({AF_INET6, SOCK_STREAM, "::ffff:0.0.0.0", How::kConnect, ""}, t4_, "127.0.0.1",
-               "connect6");
-}
-
-TEST_F(UnspecDestTest, FastOpenToUnspecifiedIsDenied) {
-  ExpectDenied({AF_INET, SOCK_STREAM, "0.0.0.0", How::kFastOpen, ""}, t4_, "127.0.0.1", "connect4");
-  ExpectDenied({AF_INET6, SOCK_STREAM, "::", How::kFastOpen, ""}, t6_, "::1", "connect6");
-  ExpectDenied({AF_INET6, SOCK_STREAM, "::ffff:0.0.0.0", How::kFastOpen, ""}, t4_, "127.0.0.1",
-               "connect6");
+// TCP Fast Open (sendto MSG_FASTOPEN) connects through the same hook.
+TEST_F(UnspecDestTest, TcpConnectAndFastOpenToUnspecifiedAreDenied) {
+  for (How how : {How::kConnect, How::kFastOpen}) {
+    ExpectDenied({AF_INET, SOCK_STREAM, "0.0.0.0", how, ""}, t4_, "127.0.0.1", "connect4");
+    ExpectDenied({AF_INET6, SOCK_STREAM, "::", how, ""}, t6_, "::1", "connect6");
+    ExpectDenied({AF_INET6, SOCK_STREAM, "::ffff:0.0.0.0", how, ""}, t4_, "127.0.0.1", "connect6");
+  }
 }
 
 TEST_F(UnspecDestTest, UdpConnectToUnspecifiedIsDenied) {
