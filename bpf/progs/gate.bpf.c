@@ -6,6 +6,9 @@
 // (tp_btf/sys_enter, sys_exit, sched_process_exec) check the governed root
 // themselves before doing anything.
 //
+// The destination judged is the one the kernel will use: an unspecified
+// address (0.0.0.0, ::, ::ffff:0.0.0.0) is resolved here as the kernel would
+// and written back into ctx first (check4/check6).
 // Verdict for a governed connect/sendmsg (first match wins):
 //   1. quarantined (all, or the workload's cgroup)       -> deny
 //   2. destination not protected under the current mode   -> allow
