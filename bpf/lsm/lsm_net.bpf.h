@@ -73,7 +73,7 @@ static __always_inline int tg_deny_target(__u64 cg, const struct tg_lsm_target_k
 // own source address only after this hook, from socket state another thread
 // can still change (bind) in between, and an LSM hook cannot rewrite the
 // address as cgroup/connect* does (gate.bpf.c). So governed processes may
-// not use it as a destination at all (fail closed; issue 12.1).
+// not use it as a destination at all (fail closed).
 static __always_inline bool tg_addr_unspecified(const struct tg_lsm_target_key *t)
 {
 	__u64 head;

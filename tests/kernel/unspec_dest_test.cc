@@ -1,4 +1,4 @@
-// Destinations the kernel rewrites after the cgroup hook ran (issue 12.1):
+// Destinations the kernel rewrites after the cgroup hook ran (docs/security.md):
 // 0.0.0.0 becomes the socket's source address or 127.0.0.1, `::` becomes
 // ::1 (or ::ffff:127.0.0.1), ::ffff:0.0.0.0 takes the IPv4 path. A governed
 // workload without a grant must not reach a service protected under its real
