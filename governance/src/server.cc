@@ -92,7 +92,8 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
     return absl::UnavailableError(StrCat("cannot listen on ", c.listen));
   if (!c.metrics_listen.empty()) {
     TG_ASSIGN_OR_RETURN(impl->metrics,
-                        internal::MetricsServer::Start(c.metrics_listen, impl->governor.get()));
+                        internal::MetricsServer::Start(c.metrics_listen, impl->governor.get(),
+                                                                impl->keys->health.get()));
   }
   if (!c.port_file.empty()) {
     std::string tmp = c.port_file + ".tmp";

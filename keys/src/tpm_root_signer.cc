@@ -81,11 +81,12 @@ struct TpmRootSigner::Worker {
       }
     }
     if (!job.sign) {
-      // A real round trip: the connection may have died since Connect().
-      absl::StatusOr<internal::EsysPtr<TPM2B_PUBLIC>> pub = internal::ReadPublic(ctx->get(), key.get());
-      if (!pub.ok()) {
+      // A real round trip (the connection may have died since Connect()),
+      // bounded in time, on the same key the signatures come from.
+      absl::Status st = Probe();
+      if (!st.ok()) {
         Disconnect();
-        return pub.status();
+        return st;
       }
       return std::string();
     }
@@ -127,6 +128,18 @@ struct TpmRootSigner::Worker {
           StrCat("TPM root key changed: expected ", ToHex(*want), ", found ", ToHex(k.key_id()),
                  " (refusing to sign)"));
     if (!public_key) public_key.emplace(std::move(k));
+    return absl::OkStatus();
+  }
+
+  absl::Status Probe() {
+    TG_ASSIGN_OR_RETURN(auto pub,
+                        internal::ReadPublicWithin(ctx->get(), key.get(), options.sign_timeout_ms));
+    TG_ASSIGN_OR_RETURN(PublicKey k, internal::PublicKeyOf(pub->publicArea));
+    std::lock_guard lock(mu);
+    if (public_key && public_key->key_id() != k.key_id())
+      return absl::FailedPreconditionError(
+          StrCat("TPM root key changed: expected ", ToHex(public_key->key_id()), ", found ",
+                 ToHex(k.key_id())));
     return absl::OkStatus();
   }
 
