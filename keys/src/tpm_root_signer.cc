@@ -47,6 +47,14 @@ struct TpmRootSigner::Worker {
         job.done.set_value(absl::CancelledError("TPM signer is shutting down"));
         return f;
       }
+      // A worker stuck on a hung TPM must not collect one probe per period.
+      for (const Job& queued : queue) {
+        if (!sign && !queued.sign) {
+          job.done.set_value(absl::DeadlineExceededError(
+              "previous TPM probe still waiting for the TPM worker (TPM hung?)"));
+          return f;
+        }
+      }
       queue.push_back(std::move(job));
     }
     cv.notify_one();

@@ -67,11 +67,14 @@ class TpmRootSigner final : public RootSigner {
   bool software_mode() const override { return false; }
   absl::StatusOr<std::string> Sign(std::string_view message) override;
   // The probe: through the worker thread, reconnects if needed and runs
-  // TPM2_ReadPublic on the persistent root key, bounded by sign_timeout_ms
-  // (DeadlineExceeded for a TPM that does not answer), and checks that the
-  // key read is still the pinned one (FailedPrecondition otherwise). It
-  // creates no transient object or session (nothing to flush on swtpm's 3
-  // transient slots). OkStatus iff the TPM can sign.
+  // TPM2_ReadPublic on the persistent root key (async ESYS, deadline
+  // sign_timeout_ms where the TCTI can time out; the caller never waits more
+  // than 2 x sign_timeout_ms + 1 s: DeadlineExceeded), and checks that the
+  // key read is still the pinned one (FailedPrecondition otherwise). While a
+  // probe is queued, another fails at once (a hung TPM does not collect
+  // one probe per period). It creates no transient object or session
+  // (nothing to flush on swtpm's 3 transient slots). OkStatus iff the TPM
+  // can sign.
   absl::Status CheckHealth() override;
 
  private:
