@@ -6,8 +6,7 @@
 
 #include <thread>
 
-#include "governor/governor_testing.h"
-#include "taogate/keys/swtpm.h"
+#include "governor/governor_tpm_testing.h"
 #include "taogate/ledger/ledger.h"
 
 namespace taogate::governance::testing {
@@ -16,18 +15,8 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-class GovernorTpmHealthTest : public ::testing::Test {
+class GovernorTpmHealthTest : public GovernorSwtpmTest {
  protected:
-  void SetUp() override {
-    if (system("command -v swtpm >/dev/null 2>&1") != 0) GTEST_SKIP() << "swtpm is not installed";
-    auto t = keys::Swtpm::Start((tpm_dir_.path() / "tpm").string());
-    ASSERT_TRUE(t.ok()) << t.status();
-    tpm_ = *std::move(t);
-  }
-  void TearDown() override {
-    gov_.Stop();
-    tpm_.reset();
-  }
   void StartWithGrace(int grace_s) {
     ASSERT_TRUE(gov_.Start({"--tpm-probe-interval-ms", "200", "--tpm-grace-s",
                             std::to_string(grace_s)},
@@ -73,9 +62,6 @@ class GovernorTpmHealthTest : public ::testing::Test {
     return n;
   }
 
-  taogate::testing::TempDir tpm_dir_;
-  std::unique_ptr<keys::Swtpm> tpm_;
-  GovernorProcess gov_;
 };
 
 TEST_F(GovernorTpmHealthTest, KilledTpmTurnsHealthRedAndStopsIssuanceAtOnce) {
