@@ -34,6 +34,8 @@ absl::Status LoadServerConfigYaml(const std::string& path, ServerConfig* c) {
       else if (k == "software_keys") c->keys.software_keys = v.as<bool>();
       else if (k == "software_root_key") c->keys.software_root_key = str();
       else if (k == "tpm_create_root") c->keys.tpm_create_root = v.as<bool>();
+      else if (k == "tpm_probe_interval_ms") c->keys.tpm_probe_interval_ms = v.as<int64_t>();
+      else if (k == "tpm_grace_s") c->keys.tpm_grace_ms = v.as<int64_t>() * 1000;
       else if (k == "approval_window_s") c->governor.approval_window_ms = v.as<int64_t>() * 1000;
       else if (k == "approval_max_age_s") c->governor.approval_max_age_ms = v.as<int64_t>() * 1000;
       else if (k == "checkpoint_every_records")

@@ -268,7 +268,7 @@ absl::Status Governor::Issue(Entry& e, std::chrono::seconds ttl, ledger::Fields 
     (void)Append(RecordKind::kDenied, std::move(f));
     return why;
   };
-  auto key = keys_->issuing->Current();
+  auto key = keys_->CurrentIssuingKey();  // Unavailable while the TPM is gone
   if (!key.ok()) return fail(key.status());
   auto policy_hash = FromHex(e.policy_hex);
   if (!policy_hash.ok()) return fail(policy_hash.status());

@@ -31,12 +31,18 @@ void GovernorKeys::OnRotate(const keys::IssuingKey& k) {
 }
 
 GovernorKeys::~GovernorKeys() {
+  health.reset();  // its thread uses root and issuing
   checkpoint.reset();
   if (checkpoint_manager) checkpoint_manager->Shutdown();
   if (issuing) issuing->Shutdown();
   checkpoint_manager.reset();
   issuing.reset();
   root.reset();
+}
+
+absl::StatusOr<std::shared_ptr<const keys::IssuingKey>> GovernorKeys::CurrentIssuingKey() const {
+  if (health) TG_RETURN_IF_ERROR(health->IssuanceAllowed());
+  return issuing->Current();
 }
 
 absl::StatusOr<std::unique_ptr<GovernorKeys>> OpenGovernorKeys(const KeyConfig& config) {
@@ -70,6 +76,12 @@ absl::StatusOr<std::unique_ptr<GovernorKeys>> OpenGovernorKeys(const KeyConfig& 
   io.on_rotate = [raw](const keys::IssuingKey& k) { raw->OnRotate(k); };
   TG_ASSIGN_OR_RETURN(keys->issuing, keys::IssuingKeyManager::Create(keys->root.get(), io));
   keys->issuing->StartScheduler();
+  if (config.tpm_probe_interval_ms <= 0 || config.tpm_grace_ms < 0)
+    return absl::InvalidArgumentError("tpm_probe_interval_ms must be > 0 and tpm_grace_s >= 0");
+  keys->health = std::make_unique<TpmHealth>(
+      keys->root.get(), keys->issuing.get(),
+      TpmHealthOptions{config.tpm_probe_interval_ms, config.tpm_grace_ms});
+  keys->health->Start();
 
   keys::IssuingKeyOptions co = io;
   co.on_rotate = nullptr;

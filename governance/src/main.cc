@@ -1,6 +1,7 @@
 // taogate-governor: policy, approvals, break-glass and TAO issuance over
 // mTLS gRPC. See docs/governor.md.
 #include <signal.h>
+#include <stdlib.h>
 
 #include <thread>
 
@@ -37,6 +38,11 @@ int main(int argc, char** argv) {
                                   "PEM file for the software root key (created if missing)");
   auto* create = app.add_flag("--tpm-create-root", f.keys.tpm_create_root,
                               "create the TPM root key if missing (idempotent)");
+  auto* probe = app.add_option("--tpm-probe-interval-ms", f.keys.tpm_probe_interval_ms,
+                               "how often the TPM root is probed (default 5000)");
+  int64_t grace_s = 0;
+  auto* grace = app.add_option("--tpm-grace-s", grace_s,
+                               "keep issuing this long after the TPM became unreachable (default 0)");
   auto* port_file = app.add_option("--port-file", f.port_file, "write the bound port here");
   auto* nofsync = app.add_flag("!--no-fsync", f.governor.ledger_fsync,
                                "benchmarks only: do not fdatasync ledger appends");
@@ -44,6 +50,9 @@ int main(int argc, char** argv) {
   app.add_flag("--debug", debug, "debug logging");
   CLI11_PARSE(app, argc, argv);
   if (debug) taogate::log::SetLevel(taogate::log::Level::kDebug);
+  // The TSS would print several lines per failed TPM probe; our own errors
+  // carry the decoded TPM return code. TSS2_LOG in the environment wins.
+  setenv("TSS2_LOG", "all+none", /*overwrite=*/0);
   if (!config_file.empty()) {
     auto s = taogate::governance::LoadServerConfigYaml(config_file, &c);
     if (!s.ok()) {
@@ -64,6 +73,8 @@ int main(int argc, char** argv) {
   if (*soft) c.keys.software_keys = f.keys.software_keys;
   if (*soft_key) c.keys.software_root_key = f.keys.software_root_key;
   if (*create) c.keys.tpm_create_root = f.keys.tpm_create_root;
+  if (*probe) c.keys.tpm_probe_interval_ms = f.keys.tpm_probe_interval_ms;
+  if (*grace) c.keys.tpm_grace_ms = grace_s * 1000;
   if (*port_file) c.port_file = f.port_file;
   if (*nofsync) c.governor.ledger_fsync = f.governor.ledger_fsync;
 

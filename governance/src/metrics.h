@@ -1,7 +1,10 @@
 // Loopback HTTP for /metrics (Prometheus text) and /healthz, on civetweb.
 // The server owns one civetweb context; destruction stops it before the
-// Governor it reads from goes away. Thread safety: civetweb threads only
-// read Governor::stats() and ledger size (both thread-safe).
+// Governor and TpmHealth it reads from go away. Thread safety: civetweb
+// threads only read Governor::stats(), ledger size and TpmHealth::Get()
+// (all thread-safe).
+// /healthz: 200 "ok (root: tpm|software ...)", or 503 with the reason
+// (shutting down; TPM root unreachable, and whether issuance has stopped).
 #pragma once
 
 #include <memory>
@@ -9,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "taogate/governance/governor.h"
+#include "taogate/governance/tpm_health.h"
 
 struct mg_context;
 struct mg_connection;
@@ -19,7 +23,8 @@ class MetricsServer {
  public:
   // `listen` is "127.0.0.1:PORT"; anything not on loopback is refused.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& listen,
-                                                              Governor* governor);
+                                                              Governor* governor,
+                                                              const TpmHealth* health);
   ~MetricsServer();
   int port() const { return port_; }
 
@@ -27,6 +32,7 @@ class MetricsServer {
   MetricsServer() = default;
   mg_context* ctx_ = nullptr;
   Governor* governor_ = nullptr;
+  const TpmHealth* health_ = nullptr;
   int port_ = 0;
   static int HandleMetrics(mg_connection* c, void* self);
   static int HandleHealth(mg_connection* c, void* self);

@@ -73,7 +73,7 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
     log::Warn("SOFTWARE KEYS: development mode, every TAO says software_mode", {});
   TG_ASSIGN_OR_RETURN(impl->governor, Governor::Create(c.governor, impl->keys.get(), policy_yaml,
                                                        c.policy_file));
-  impl->service = std::make_unique<GovernorService>(impl->governor.get());
+  impl->service = std::make_unique<GovernorService>(impl->governor.get(), c.governor.admins);
 
   grpc::SslServerCredentialsOptions tls(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -82,13 +82,18 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
   grpc::ServerBuilder b;
   b.AddListeningPort(c.listen, grpc::SslServerCredentials(tls), &impl->port);
   b.RegisterService(impl->service.get());
-  b.SetMaxReceiveMessageSize(32 << 20);  // policy bundles up to 16 MiB + framing
+  b.SetMaxReceiveMessageSize(kMaxRequestBytes);  // see service.h
+  // Without BDP probing a stream's HTTP/2 window stays at 64 KiB until the
+  // handler reads: a refused admin-only call then costs ~64 KiB, not the
+  // ~2 MiB a probed window grows to (measured; docs/governor.md).
+  b.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   impl->server = b.BuildAndStart();
   if (!impl->server || impl->port == 0)
     return absl::UnavailableError(StrCat("cannot listen on ", c.listen));
   if (!c.metrics_listen.empty()) {
     TG_ASSIGN_OR_RETURN(impl->metrics,
-                        internal::MetricsServer::Start(c.metrics_listen, impl->governor.get()));
+                        internal::MetricsServer::Start(c.metrics_listen, impl->governor.get(),
+                                                                impl->keys->health.get()));
   }
   if (!c.port_file.empty()) {
     std::string tmp = c.port_file + ".tmp";

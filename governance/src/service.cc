@@ -3,6 +3,7 @@
 #include <grpc/grpc_security_constants.h>
 
 #include "taogate/common/log.h"
+#include "taogate/common/strings.h"
 #include "taogate/governance/x509.h"
 
 namespace taogate::governance {
@@ -59,6 +60,30 @@ absl::StatusOr<std::string> PeerActor(const grpc::ServerContext& ctx) {
   return (*uris)[0];
 }
 
+template <typename Req, typename Resp, typename Fn>
+grpc::Status GovernorService::AdminOnly(grpc::ServerContext* ctx,
+                                        grpc::ServerUnaryStreamer<Req, Resp>* stream,
+                                        const char* what, Fn fn) {
+  auto actor = PeerActor(*ctx);
+  if (!actor.ok()) return ToGrpc(actor.status());
+  if (admins_.count(*actor) == 0) {
+    // Refused before the request is read: gRPC never buffers its body.
+    log::Warn("admin-only call refused before reading it",
+              {{"actor", *actor}, {"method", what}});
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        StrCat("only governor admins ", what));
+  }
+  Req req;
+  if (!stream->Read(&req))
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        StrCat("request not received (larger than ", kMaxRequestBytes,
+                               " bytes, or the client went away)"));
+  auto r = fn(*actor, req);
+  if (!r.ok()) return ToGrpc(r.status());
+  if (!stream->Write(*r)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  return grpc::Status::OK;
+}
+
 grpc::Status GovernorService::RequestAuthorization(grpc::ServerContext* ctx,
                                                    const v1::AuthorizationRequest* req,
                                                    v1::Decision* out) {
@@ -110,17 +135,20 @@ grpc::Status GovernorService::BreakGlass(grpc::ServerContext* ctx,
   return WithActor(ctx, [&](const std::string& a) { return Assign(g_->BreakGlass(a, *req), out); });
 }
 
-grpc::Status GovernorService::Review(grpc::ServerContext* ctx, const v1::ReviewRequest* req,
-                                     v1::ReviewResponse* out) {
-  return WithActor(ctx, [&](const std::string& a) { return Assign(g_->Review(a, *req), out); });
+grpc::Status GovernorService::StreamedReview(
+    grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<v1::ReviewRequest, v1::ReviewResponse>* s) {
+  return AdminOnly(ctx, s, "review break-glass", [&](const std::string& a, const v1::ReviewRequest& r) {
+    return g_->Review(a, r);
+  });
 }
 
-grpc::Status GovernorService::ActivatePolicy(grpc::ServerContext* ctx,
-                                             const v1::ActivatePolicyRequest* req,
-                                             v1::ActivatePolicyResponse* out) {
-  return WithActor(ctx, [&](const std::string& a) {
-    return Assign(g_->ActivatePolicy(a, *req), out);
-  });
+grpc::Status GovernorService::StreamedActivatePolicy(
+    grpc::ServerContext* ctx,
+    grpc::ServerUnaryStreamer<v1::ActivatePolicyRequest, v1::ActivatePolicyResponse>* s) {
+  return AdminOnly(ctx, s, "activate policy",
+                   [&](const std::string& a, const v1::ActivatePolicyRequest& r) {
+                     return g_->ActivatePolicy(a, r);
+                   });
 }
 
 grpc::Status GovernorService::GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest*,
@@ -160,10 +188,13 @@ grpc::Status GovernorService::LedgerProof(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status GovernorService::KillSwitch(grpc::ServerContext* ctx,
-                                         const v1::GovernorKillSwitchRequest* req,
-                                         v1::GovernorKillSwitchResponse* out) {
-  return WithActor(ctx, [&](const std::string& a) { return Assign(g_->KillSwitch(a, *req), out); });
+grpc::Status GovernorService::StreamedKillSwitch(
+    grpc::ServerContext* ctx,
+    grpc::ServerUnaryStreamer<v1::GovernorKillSwitchRequest, v1::GovernorKillSwitchResponse>* s) {
+  return AdminOnly(ctx, s, "use the kill switch",
+                   [&](const std::string& a, const v1::GovernorKillSwitchRequest& r) {
+                     return g_->KillSwitch(a, r);
+                   });
 }
 
 grpc::Status GovernorService::WatchKillSwitch(

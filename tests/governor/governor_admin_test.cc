@@ -196,22 +196,6 @@ TEST_F(GovernorAdminTest, KillSwitchIsBroadcastToWatchingAgents) {
   wctx.TryCancel();
 }
 
-std::string HttpGet(int port, const std::string& path) {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "";
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  if (write(fd.get(), req.data(), req.size()) < 0) return "";
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd.get(), buf, sizeof buf)) > 0) out.append(buf, n);
-  return out;
-}
-
 TEST_F(GovernorAdminTest, EveryDecisionIsInTheLedgerAndShutdownIsClean) {
   Read();
   v1::Decision d;
@@ -219,11 +203,8 @@ TEST_F(GovernorAdminTest, EveryDecisionIsInTheLedgerAndShutdownIsClean) {
   ASSERT_TRUE(gov_.Client(kPlugin)->RequestAuthorization(&c, ReadRequest(), &d).ok());
   grpc::ClientContext c2;
   ASSERT_TRUE(gov_.Client(kWriter)->RequestAuthorization(&c2, WriteRequest(), &d).ok());
-  // metrics port: from the log line "governor listening".
-  std::string log = gov_.log();
-  size_t at = log.find("\"metrics_port\":\"");
-  ASSERT_NE(at, std::string::npos) << log;
-  int mport = std::stoi(log.substr(at + 16));
+  int mport = gov_.MetricsPort();
+  ASSERT_GT(mport, 0) << gov_.log();
   EXPECT_NE(HttpGet(mport, "/healthz").find("200 OK"), std::string::npos);
   std::string metrics = HttpGet(mport, "/metrics");
   EXPECT_NE(metrics.find("taogate_governor_permits_total 1"), std::string::npos) << metrics;

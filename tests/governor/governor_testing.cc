@@ -1,6 +1,8 @@
 #include "governor/governor_testing.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,6 +10,7 @@
 #include <chrono>
 #include <thread>
 
+#include "taogate/common/fd.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
 
@@ -190,6 +193,28 @@ void GovernorProcess::Stop() {
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
+}
+
+int GovernorProcess::MetricsPort() const {
+  std::string l = log();
+  size_t at = l.find("\"metrics_port\":\"");
+  return at == std::string::npos ? 0 : std::stoi(l.substr(at + 16));
+}
+
+std::string HttpGet(int port, const std::string& path) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "";
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  if (write(fd.get(), req.data(), req.size()) < 0) return "";
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd.get(), buf, sizeof buf)) > 0) out.append(buf, n);
+  return out;
 }
 
 std::string GovernorProcess::log() const { return ReadFile(dir_.path() / "governor.log"); }

@@ -47,6 +47,9 @@ class GovernorProcess {
   bool Start(const std::vector<std::string>& extra_args = {}, const std::string& tcti = "");
   void Stop();  // SIGTERM and reap
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // The /metrics and /healthz port, from the "governor listening" log line.
+  int MetricsPort() const;
   const std::string& error() const { return error_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
@@ -74,6 +77,9 @@ class GovernorProcess {
   int port_ = 0;
   std::string error_;
 };
+
+// "HTTP/1.1 200 OK ... body" from a GET on 127.0.0.1:port ("" if unreachable).
+std::string HttpGet(int port, const std::string& path);
 
 // A read request from kAgent for tcp 127.0.0.1:5432 in cgroup /taogate/test.
 v1::AuthorizationRequest ReadRequest();

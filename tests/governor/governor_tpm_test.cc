@@ -2,7 +2,7 @@
 // checkpoints chain to the TPM key and pass strict verification.
 #include <gtest/gtest.h>
 
-#include "governor/governor_testing.h"
+#include "governor/governor_tpm_testing.h"
 #include "taogate/keys/keys_init.h"
 #include "taogate/keys/swtpm.h"
 #include "taogate/keys/trust_bundle.h"
@@ -11,23 +11,7 @@
 namespace taogate::governance::testing {
 namespace {
 
-class GovernorTpmTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (system("command -v swtpm >/dev/null 2>&1") != 0) GTEST_SKIP() << "swtpm is not installed";
-    auto t = keys::Swtpm::Start((tpm_dir_.path() / "tpm").string());
-    ASSERT_TRUE(t.ok()) << t.status();
-    tpm_ = *std::move(t);
-  }
-  void TearDown() override {
-    gov_.Stop();
-    tpm_.reset();
-  }
-
-  taogate::testing::TempDir tpm_dir_;
-  std::unique_ptr<keys::Swtpm> tpm_;
-  GovernorProcess gov_;
-};
+using GovernorTpmTest = GovernorSwtpmTest;
 
 TEST_F(GovernorTpmTest, TaosAndCheckpointsChainToTheTpmRootUnderStrictVerification) {
   ASSERT_TRUE(gov_.Start({}, tpm_->tcti())) << gov_.error();

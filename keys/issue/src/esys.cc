@@ -225,6 +225,29 @@ absl::StatusOr<EsysPtr<TPM2B_PUBLIC>> ReadPublic(ESYS_CONTEXT* ctx, ESYS_TR obje
   return out;
 }
 
+absl::StatusOr<EsysPtr<TPM2B_PUBLIC>> ReadPublicWithin(ESYS_CONTEXT* ctx, ESYS_TR object,
+                                                       int timeout_ms) {
+  TSS2_RC rc = Esys_ReadPublic_Async(ctx, object, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
+  if (rc != TSS2_RC_SUCCESS) return TpmError(rc, "ReadPublic");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  Esys_SetTimeout(ctx, 50);
+  TPM2B_PUBLIC* pub = nullptr;
+  TPM2B_NAME* name = nullptr;
+  TPM2B_NAME* qname = nullptr;
+  for (;;) {
+    rc = Esys_ReadPublic_Finish(ctx, &pub, &name, &qname);
+    if ((rc & 0xffff) != TSS2_BASE_RC_TRY_AGAIN) break;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return absl::DeadlineExceededError(
+          StrCat("ReadPublic: TPM did not answer within ", timeout_ms, " ms (TPM busy or hung)"));
+  }
+  EsysPtr<TPM2B_PUBLIC> out(pub);
+  Esys_Free(name);
+  Esys_Free(qname);
+  if (rc != TSS2_RC_SUCCESS) return TpmError(rc, "ReadPublic");
+  return out;
+}
+
 absl::StatusOr<EsysHandle> CreateSrk(ESYS_CONTEXT* ctx) {
   TPM2B_SENSITIVE_CREATE sensitive{};
   TPM2B_PUBLIC tmpl = SrkTemplate();

@@ -96,6 +96,11 @@ absl::StatusOr<PublicKey> PublicKeyOf(const TPMT_PUBLIC& pub);
 absl::StatusOr<bool> PersistentExists(ESYS_CONTEXT* ctx, uint32_t handle);
 absl::StatusOr<EsysHandle> OpenPersistent(ESYS_CONTEXT* ctx, uint32_t handle);
 absl::StatusOr<EsysPtr<TPM2B_PUBLIC>> ReadPublic(ESYS_CONTEXT* ctx, ESYS_TR object);
+// ReadPublic through the async ESYS calls: DeadlineExceeded after
+// `timeout_ms` if the TPM does not answer; discard the context after any
+// error (a command may be left in flight).
+absl::StatusOr<EsysPtr<TPM2B_PUBLIC>> ReadPublicWithin(ESYS_CONTEXT* ctx, ESYS_TR object,
+                                                       int timeout_ms);
 
 // The owner-hierarchy SRK as a transient object (flushed by the handle).
 absl::StatusOr<EsysHandle> CreateSrk(ESYS_CONTEXT* ctx);

@@ -47,6 +47,14 @@ struct TpmRootSigner::Worker {
         job.done.set_value(absl::CancelledError("TPM signer is shutting down"));
         return f;
       }
+      // A worker stuck on a hung TPM must not collect one probe per period.
+      for (const Job& queued : queue) {
+        if (!sign && !queued.sign) {
+          job.done.set_value(absl::DeadlineExceededError(
+              "previous TPM probe still waiting for the TPM worker (TPM hung?)"));
+          return f;
+        }
+      }
       queue.push_back(std::move(job));
     }
     cv.notify_one();
@@ -81,11 +89,12 @@ struct TpmRootSigner::Worker {
       }
     }
     if (!job.sign) {
-      // A real round trip: the connection may have died since Connect().
-      absl::StatusOr<internal::EsysPtr<TPM2B_PUBLIC>> pub = internal::ReadPublic(ctx->get(), key.get());
-      if (!pub.ok()) {
+      // A real round trip (the connection may have died since Connect()),
+      // bounded in time, on the same key the signatures come from.
+      absl::Status st = Probe();
+      if (!st.ok()) {
         Disconnect();
-        return pub.status();
+        return st;
       }
       return std::string();
     }
@@ -127,6 +136,18 @@ struct TpmRootSigner::Worker {
           StrCat("TPM root key changed: expected ", ToHex(*want), ", found ", ToHex(k.key_id()),
                  " (refusing to sign)"));
     if (!public_key) public_key.emplace(std::move(k));
+    return absl::OkStatus();
+  }
+
+  absl::Status Probe() {
+    TG_ASSIGN_OR_RETURN(auto pub,
+                        internal::ReadPublicWithin(ctx->get(), key.get(), options.sign_timeout_ms));
+    TG_ASSIGN_OR_RETURN(PublicKey k, internal::PublicKeyOf(pub->publicArea));
+    std::lock_guard lock(mu);
+    if (public_key && public_key->key_id() != k.key_id())
+      return absl::FailedPreconditionError(
+          StrCat("TPM root key changed: expected ", ToHex(public_key->key_id()), ", found ",
+                 ToHex(k.key_id())));
     return absl::OkStatus();
   }
 

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "taogate/governance/tpm_health.h"
 #include "taogate/keys/issuing_key.h"
 #include "taogate/keys/root_signer.h"
 #include "taogate/ledger/signer.h"
@@ -30,6 +31,10 @@ struct KeyConfig {
   std::string instance = "governor";
   int64_t issuing_lifetime_ms = 4 * 3600 * 1000;
   int64_t issuing_rotate_ms = 3600 * 1000;
+  // TPM health (tpm_health.h): probe period, and how long TAOs are still
+  // issued after the TPM became unreachable (0 = stop at once).
+  int64_t tpm_probe_interval_ms = 5000;
+  int64_t tpm_grace_ms = 0;
 };
 
 // ledger::Signer over a delegated Ed25519 key (purpose "ledger-checkpoint")
@@ -61,7 +66,12 @@ struct GovernorKeys {
   std::unique_ptr<keys::IssuingKeyManager> issuing;
   std::unique_ptr<keys::IssuingKeyManager> checkpoint_manager;
   std::unique_ptr<CheckpointSigner> checkpoint;
+  std::unique_ptr<TpmHealth> health;  // probes `root`; gates issuance
   ~GovernorKeys();
+
+  // The key to sign a TAO with now: Unavailable while the TPM root has been
+  // unreachable beyond the grace (TpmHealth), else issuing->Current().
+  absl::StatusOr<std::shared_ptr<const keys::IssuingKey>> CurrentIssuingKey() const;
 
  private:
   std::mutex hook_mu_;

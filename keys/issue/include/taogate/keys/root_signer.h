@@ -32,6 +32,9 @@ class RootSigner {
   // Signs `message` (the whole domain-separated message of keys_format.h;
   // hashing, if any, happens inside). Returns the signature bytes.
   virtual absl::StatusOr<std::string> Sign(std::string_view message) = 0;
+  // A cheap liveness probe of the root (the governor runs it periodically):
+  // OkStatus iff the root could sign now. A software root is always up.
+  virtual absl::Status CheckHealth() { return absl::OkStatus(); }
 };
 
 struct TpmRootSignerOptions {
@@ -63,8 +66,16 @@ class TpmRootSigner final : public RootSigner {
   const PublicKey& public_key() const override;
   bool software_mode() const override { return false; }
   absl::StatusOr<std::string> Sign(std::string_view message) override;
-  // Reconnects if needed and re-reads the key: OkStatus iff the TPM can sign.
-  absl::Status CheckHealth();
+  // The probe: through the worker thread, reconnects if needed and runs
+  // TPM2_ReadPublic on the persistent root key (async ESYS, deadline
+  // sign_timeout_ms where the TCTI can time out; the caller never waits more
+  // than 2 x sign_timeout_ms + 1 s: DeadlineExceeded), and checks that the
+  // key read is still the pinned one (FailedPrecondition otherwise). While a
+  // probe is queued, another fails at once (a hung TPM does not collect
+  // one probe per period). It creates no transient object or session
+  // (nothing to flush on swtpm's 3 transient slots). OkStatus iff the TPM
+  // can sign.
+  absl::Status CheckHealth() override;
 
  private:
   struct Worker;
