@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
       std::string reason;
       if (cmd == "status-flood") {
         (void)client->Status();
-      } else if (!client->Redeem(std::string("\x0a\x03bad", 6), &reason).ok() && reason == "RATE_LIMITED") {
+      } else if (!client->Redeem(std::string("\x0a\x03" "bad", 5), &reason).ok() && reason == "RATE_LIMITED") {
         ++limited;
       }
       ++calls;
