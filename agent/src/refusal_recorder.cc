@@ -30,16 +30,19 @@ RefusalRecorder::RefusalRecorder(Evidence& evidence, RefusalOptions options, std
 
 RefusalRecorder::~RefusalRecorder() { Stop(); }
 
+// A clock set back refills nothing (and takes nothing back).
+void RefusalRecorder::Refill(Bucket& b, int64_t now) const {
+  if (now <= b.last_ms) return;
+  b.tokens = std::min<double>(options_.burst, b.tokens + (now - b.last_ms) * options_.rate_per_s / 1000.0);
+  b.last_ms = now;
+}
+
 bool RefusalRecorder::Admit(const RefusalPeer& peer) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = buckets_.find(peer);
   if (it == buckets_.end()) return true;  // never refused (or untracked): full bucket
-  const int64_t now = now_ms_();
   Bucket& b = it->second;
-  if (now > b.last_ms) {
-    b.tokens = std::min<double>(options_.burst, b.tokens + (now - b.last_ms) * options_.rate_per_s / 1000.0);
-    b.last_ms = now;
-  }
+  Refill(b, now_ms_());
   if (b.tokens >= 1) return true;
   ++stats_.rate_limited;
   return false;
@@ -60,10 +63,7 @@ absl::StatusOr<bool> RefusalRecorder::Record(Evidence::Kind kind, const RefusalP
         it = buckets_.emplace(peer, Bucket{static_cast<double>(options_.burst), now}).first;
       if (it != buckets_.end()) {
         Bucket& b = it->second;
-        if (now > b.last_ms) {
-          b.tokens = std::min<double>(options_.burst, b.tokens + (now - b.last_ms) * options_.rate_per_s / 1000.0);
-          b.last_ms = now;
-        }
+        Refill(b, now);
         b.tokens = std::max(0.0, b.tokens - 1);
       }
     }
@@ -124,8 +124,8 @@ size_t RefusalRecorder::Flush() {
     global_records_ = 0;
     const int64_t now = now_ms_();
     for (auto it = buckets_.begin(); it != buckets_.end();) {  // a refilled bucket is the default
-      double t = it->second.tokens + std::max<int64_t>(0, now - it->second.last_ms) * options_.rate_per_s / 1000.0;
-      it = t >= options_.burst ? buckets_.erase(it) : std::next(it);
+      Refill(it->second, now);
+      it = it->second.tokens >= options_.burst ? buckets_.erase(it) : std::next(it);
     }
     std::swap(dropped, dropped_);
     std::swap(dropped_first, dropped_first_ms_);

@@ -101,6 +101,7 @@ class RefusalRecorder {
     double tokens = 0;
     int64_t last_ms = 0;
   };
+  void Refill(Bucket& b, int64_t now) const;
   void NoteDroppedLocked(uint64_t n, int64_t first_ms, int64_t last_ms);
   bool AppendSummary(Evidence::Kind kind, Evidence::Fields f);
 
