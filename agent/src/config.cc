@@ -53,7 +53,9 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
       "protected_targets", "protected_files", "protected_binaries", "lsm", "denied_flush_ms",
       "denied_max_records", "log_level",
       "governor_address", "governor_ca", "governor_cert", "governor_key", "governor_server_name",
-      "targets_cache", "governor_retry_max_ms"};
+      "targets_cache", "governor_retry_max_ms",
+      "ledger_reserve_bytes", "ledger_floor_bytes", "refusal_flush_ms", "refusal_peer_records",
+      "refusal_global_records", "refusal_rate_per_s", "refusal_burst"};
   for (const auto& kv : n) {
     std::string key = kv.first.as<std::string>();
     if (kKeys.count(key) == 0) return absl::InvalidArgumentError(StrCat("config: unknown key ", key));
@@ -92,6 +94,13 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
   TG_RETURN_IF_ERROR(Get(n, "governor_server_name", &c.governor_server_name));
   TG_RETURN_IF_ERROR(Get(n, "targets_cache", &c.targets_cache));
   TG_RETURN_IF_ERROR(Get(n, "governor_retry_max_ms", &c.governor_retry_max_ms));
+  TG_RETURN_IF_ERROR(Get(n, "ledger_reserve_bytes", &c.ledger_reserve_bytes));
+  TG_RETURN_IF_ERROR(Get(n, "ledger_floor_bytes", &c.ledger_floor_bytes));
+  TG_RETURN_IF_ERROR(Get(n, "refusal_flush_ms", &c.refusal_flush_ms));
+  TG_RETURN_IF_ERROR(Get(n, "refusal_peer_records", &c.refusal_peer_records));
+  TG_RETURN_IF_ERROR(Get(n, "refusal_global_records", &c.refusal_global_records));
+  TG_RETURN_IF_ERROR(Get(n, "refusal_rate_per_s", &c.refusal_rate_per_s));
+  TG_RETURN_IF_ERROR(Get(n, "refusal_burst", &c.refusal_burst));
   return c;
 }
 
@@ -125,6 +134,14 @@ absl::Status FinalizeConfig(AgentConfig& c) {
     return bad("metrics_address", "must be a loopback address");
   if (c.denied_flush_ms < 10) return bad("denied_flush_ms", ">= 10");
   if (c.denied_max_records == 0) return bad("denied_max_records", ">= 1");
+  if (c.ledger_floor_bytes > c.ledger_reserve_bytes)
+    return bad("ledger_floor_bytes", "must not exceed ledger_reserve_bytes");
+  if (c.refusal_flush_ms < 10 || c.refusal_flush_ms > 60'000) return bad("refusal_flush_ms", "10..60000");
+  if (c.refusal_peer_records == 0) return bad("refusal_peer_records", ">= 1");
+  if (c.refusal_global_records < c.refusal_peer_records)
+    return bad("refusal_global_records", "must be >= refusal_peer_records");
+  if (c.refusal_rate_per_s == 0) return bad("refusal_rate_per_s", ">= 1");
+  if (c.refusal_burst == 0) return bad("refusal_burst", ">= 1");
   for (const auto& t : c.protected_targets) {
     if (auto p = bpf::ParseTarget(t); !p.ok())
       return bad("protected_targets", StrCat(t, ": ", p.status().message()));

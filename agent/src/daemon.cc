@@ -90,6 +90,8 @@ struct AgentDaemon::Parts {
   std::unique_ptr<ledger::Signer> signer;
   std::unique_ptr<ledger::Ledger> ledger;
   std::unique_ptr<LedgerEvidence> evidence;
+  std::unique_ptr<StatvfsFreeSpace> free_space;
+  std::unique_ptr<ReservedEvidence> reserved;  // over evidence: what everything appends through
   std::unique_ptr<BundleVerifier> verifier;
   std::unique_ptr<bpf::Gate> gate;
   std::unique_ptr<GateGrants> grants;
@@ -145,6 +147,9 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
     log::Warn("ledger torn tail truncated", {{"file", p.ledger->recovery().file},
                                              {"why", p.ledger->recovery().why}});
   p.evidence = std::make_unique<LedgerEvidence>(*p.ledger);
+  p.free_space = std::make_unique<StatvfsFreeSpace>(c.ledger_dir);
+  p.reserved = std::make_unique<ReservedEvidence>(
+      *p.evidence, *p.free_space, SpaceReserve{c.ledger_reserve_bytes, c.ledger_floor_bytes});
 
   // 2. Trust bundle.
   TG_ASSIGN_OR_RETURN(keys::TrustBundle bundle, keys::TrustBundle::Load(c.trust_bundle));
@@ -218,11 +223,16 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   rc.cgroup2_mount = c.cgroup2_mount;
   rc.max_clock_skew_ms = c.max_clock_skew_ms;
   rc.max_grant_ms = c.max_grant_ms;
-  p.redeemer = std::make_unique<Redeemer>(rc, *p.verifier, *p.evidence, *p.grants, WallMs);
+  rc.refusals.flush_ms = c.refusal_flush_ms;
+  rc.refusals.peer_records = c.refusal_peer_records;
+  rc.refusals.global_records = c.refusal_global_records;
+  rc.refusals.rate_per_s = c.refusal_rate_per_s;
+  rc.refusals.burst = c.refusal_burst;
+  p.redeemer = std::make_unique<Redeemer>(rc, *p.verifier, *p.reserved, *p.grants, WallMs);
   EventConsumerOptions eo;
   eo.denied_flush_ms = c.denied_flush_ms;
   eo.denied_max_records = c.denied_max_records;
-  p.consumer = std::make_unique<EventConsumer>(*p.gate, *p.evidence, p.metrics, eo);
+  p.consumer = std::make_unique<EventConsumer>(*p.gate, *p.reserved, p.metrics, eo);
   p.consumer->set_enforcer(p.enforcer.get());
   TG_ASSIGN_OR_RETURN(uint64_t restored,
                       ForEachConsumed(
@@ -238,6 +248,7 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
                                                 p.metrics, *p.redeemer);
   p.control->set_enforcer(p.enforcer.get());
   p.consumer->Start();
+  p.redeemer->refusals().Start();
   p.served_control = p.control.get();
   if (p.target_sync) {
     p.governed_control = std::make_unique<GovernedNodeControl>(*p.control, *p.target_sync);
@@ -275,11 +286,13 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
         extra += "# TYPE taogate_kernel_decisions_total counter\n";
         for (const auto& [name, v] : *k) extra += StrCat("taogate_kernel_decisions_total{kind=\"", name, "\"} ", v, "\n");
       }
+      extra += RefusalMetricsText(pp->redeemer->refusals().stats(), pp->reserved->refused());
       if (pp->governor_watch) extra += GovernorMetricsText(pp->governor_watch->state(), pp->target_sync->state());
       return pp->metrics.Render(extra);
     };
     h.healthy = [pp]() -> absl::Status {
       if (!pp->evidence->last_append_ok()) return absl::UnavailableError("ledger: last append failed");
+      if (absl::Status st = pp->reserved->CheckRoom(Evidence::Kind::kConsumed); !st.ok()) return st;
       for (const auto& hk : pp->gate->Probe().hooks)
         if ((hk.name == "connect4" || hk.name == "connect6") && hk.state == bpf::HookState::kAbsent)
           return absl::UnavailableError(StrCat("hook ", hk.name, " absent"));
@@ -313,6 +326,7 @@ void AgentDaemon::Stop() {
   if (p.workload_srv) p.workload_srv->Shutdown();
   if (p.operator_srv) p.operator_srv->Shutdown();
   if (p.consumer) p.consumer->Stop();
+  if (p.redeemer) p.redeemer->refusals().Stop();  // last summaries, before the ledger closes
   p.operator_srv.reset();
   p.workload_srv.reset();
   p.consumer.reset();

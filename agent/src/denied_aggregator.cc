@@ -4,14 +4,16 @@
 
 namespace taogate::agent {
 
-void DeniedAggregator::Pending::Note(uint64_t n, int64_t ms) {
+template <typename Key>
+void CountAggregator<Key>::Pending::Note(uint64_t n, int64_t ms) {
   count += n;
   if (ms == 0) return;
   if (first_ms == 0 || ms < first_ms) first_ms = ms;
   last_ms = std::max(last_ms, ms);
 }
 
-void DeniedAggregator::Add(const DeniedKey& key, uint64_t n, int64_t event_ms) {
+template <typename Key>
+void CountAggregator<Key>::Add(const Key& key, uint64_t n, int64_t event_ms) {
   auto it = counts_.find(key);
   if (it != counts_.end()) {
     it->second.Note(n, event_ms);
@@ -22,13 +24,15 @@ void DeniedAggregator::Add(const DeniedKey& key, uint64_t n, int64_t event_ms) {
   }
 }
 
-std::vector<DeniedSummary> DeniedAggregator::Flush() {
-  std::vector<DeniedSummary> all;
+template <typename Key>
+std::vector<CountSummary<Key>> CountAggregator<Key>::Flush() {
+  using Summary = CountSummary<Key>;
+  std::vector<Summary> all;
   all.reserve(counts_.size());
   for (auto& [k, p] : counts_) all.push_back({k, p.count, false, p.first_ms, p.last_ms});
   counts_.clear();
   std::stable_sort(all.begin(), all.end(),
-                   [](const DeniedSummary& a, const DeniedSummary& b) { return a.count > b.count; });
+                   [](const Summary& a, const Summary& b) { return a.count > b.count; });
   Pending rest = dropped_;
   dropped_ = Pending{};
   if (all.size() > max_records_) {
@@ -38,8 +42,11 @@ std::vector<DeniedSummary> DeniedAggregator::Flush() {
     }
     all.resize(max_records_);
   }
-  if (rest.count > 0) all.push_back({DeniedKey{}, rest.count, true, rest.first_ms, rest.last_ms});
+  if (rest.count > 0) all.push_back({Key{}, rest.count, true, rest.first_ms, rest.last_ms});
   return all;
 }
+
+template class CountAggregator<DeniedKey>;
+template class CountAggregator<RefusalKey>;
 
 }  // namespace taogate::agent

@@ -1,10 +1,13 @@
 #include "taogate/agent/ledger_evidence.h"
 
+#include <sys/statvfs.h>
+
 #include <charconv>
 #include <cstring>
 
 #include "taogate/common/hex.h"
 #include "taogate/common/log.h"
+#include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 
 namespace taogate::agent {
@@ -29,6 +32,41 @@ absl::StatusOr<uint64_t> LedgerEvidence::Append(Kind kind, Fields fields) {
     log::Error("ledger append failed", {{"error", std::string(seq.status().message())}});
   }
   return seq;
+}
+
+bool IsEssential(Evidence::Kind kind) {
+  return kind == Evidence::Kind::kConsumed || kind == Evidence::Kind::kExercised ||
+         kind == Evidence::Kind::kKillSwitch;
+}
+
+absl::Status ReservedEvidence::CheckRoom(Kind kind) {
+  auto free = space_.FreeBytes();
+  // Unknown free space is no room (fail closed).
+  if (!free.ok())
+    return absl::UnavailableError(StrCat("node ledger free space unknown: ", free.status().message()));
+  if (IsEssential(kind)) {
+    if (*free >= reserve_.floor_bytes) return absl::OkStatus();
+    return absl::UnavailableError(
+        StrCat("node ledger low on space: ", *free, " bytes free, reserve ", reserve_.floor_bytes));
+  }
+  if (*free >= reserve_.reserve_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(StrCat("node ledger low on space: ", *free, " bytes free, reserve ",
+                                             reserve_.reserve_bytes, " kept for CONSUMED records"));
+}
+
+absl::StatusOr<uint64_t> ReservedEvidence::Append(Kind kind, Fields fields) {
+  if (absl::Status st = CheckRoom(kind); !st.ok()) {
+    if (refused_.fetch_add(1) == 0 || IsEssential(kind))
+      log::Error("ledger append refused", {{"error", std::string(st.message())}});
+    return st;
+  }
+  return inner_.Append(kind, std::move(fields));
+}
+
+absl::StatusOr<uint64_t> StatvfsFreeSpace::FreeBytes() {
+  struct statvfs v {};
+  if (statvfs(dir_.c_str(), &v) != 0) return ErrnoStatus(errno, StrCat("statvfs ", dir_));
+  return static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
 }
 
 absl::StatusOr<uint64_t> ForEachConsumed(const ledger::Ledger& ledger,

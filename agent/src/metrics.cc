@@ -68,6 +68,30 @@ std::string Metrics::Render(const std::string& extra) const {
   return o.str();
 }
 
+std::string RefusalMetricsText(const RefusalRecorder::Stats& s, uint64_t reserve_refused) {
+  std::ostringstream o;
+  o << "# HELP taogate_agent_refusals_total Refused redeems and operator calls.\n"
+    << "# TYPE taogate_agent_refusals_total counter\n"
+    << "taogate_agent_refusals_total " << s.refusals << "\n"
+    << "# HELP taogate_agent_refusal_records_total Ledger records written for refusals, by form.\n"
+    << "# TYPE taogate_agent_refusal_records_total counter\n"
+    << "taogate_agent_refusal_records_total{form=\"own\"} " << s.records << "\n"
+    << "taogate_agent_refusal_records_total{form=\"summary\"} " << s.summary_records << "\n"
+    << "# HELP taogate_agent_refusals_aggregated_total Refusals counted into summary records.\n"
+    << "# TYPE taogate_agent_refusals_aggregated_total counter\n"
+    << "taogate_agent_refusals_aggregated_total " << s.aggregated << "\n"
+    << "# HELP taogate_agent_refusals_dropped_total Refusals whose record could not be written.\n"
+    << "# TYPE taogate_agent_refusals_dropped_total counter\n"
+    << "taogate_agent_refusals_dropped_total " << s.dropped << "\n"
+    << "# HELP taogate_agent_refusals_rate_limited_total Redeems refused before verification (RATE_LIMITED).\n"
+    << "# TYPE taogate_agent_refusals_rate_limited_total counter\n"
+    << "taogate_agent_refusals_rate_limited_total " << s.rate_limited << "\n"
+    << "# HELP taogate_agent_ledger_reserve_refused_total Appends refused to keep the ledger's space reserve.\n"
+    << "# TYPE taogate_agent_ledger_reserve_refused_total counter\n"
+    << "taogate_agent_ledger_reserve_refused_total " << reserve_refused << "\n";
+  return o.str();
+}
+
 namespace {
 void Reply(mg_connection* conn, int code, const char* reason, const std::string& type, const std::string& body) {
   mg_printf(conn,

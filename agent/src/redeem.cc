@@ -44,7 +44,8 @@ Redeemer::Redeemer(RedeemConfig config, TaoVerifier& verifier, Evidence& evidenc
       verifier_(verifier),
       evidence_(evidence),
       grants_(grants),
-      now_ms_(std::move(now_ms)) {}
+      now_ms_(std::move(now_ms)),
+      refusals_(evidence_, config_.refusals, now_ms_) {}
 
 void Redeemer::RestoreConsumed(const TaoId& id, int64_t expires_at_ms) {
   std::lock_guard<std::mutex> l(mu_);
@@ -94,26 +95,31 @@ bool Redeemer::Claim(const TaoId& id, int64_t expires_at_ms) {
 
 RedeemOutcome Redeemer::Reject(absl::Status status, std::string reason_code, std::string_view wire,
                                const v1::TaoBody* body, const PeerIdentity* peer) {
-  Evidence::Fields f;
-  f.emplace_back("reason_code", reason_code);
-  f.emplace_back("reason", std::string(status.message()).substr(0, 200));
-  f.emplace_back("tao_sha256", ToHex(crypto::Sha256(wire)));
-  if (body != nullptr) {
-    f.emplace_back("tao_id", ToHex(body->id()));
-    f.emplace_back("actor", body->actor());
-    f.emplace_back("target", TargetString(body->target()));
-  }
-  if (peer != nullptr) {
-    f.emplace_back("cgroup_id", std::to_string(peer->cgroup_id));
-    f.emplace_back("pid", std::to_string(peer->pid));
-  }
+  // The fields (and the hash of up to 64 KiB of wire) are built only if the
+  // refusal gets its own record; repeats are counted.
+  auto recorded = refusals_.Record(Evidence::Kind::kRejected, RefusalPeer::Of(peer), reason_code, [&] {
+    Evidence::Fields f;
+    f.emplace_back("reason_code", reason_code);
+    f.emplace_back("reason", std::string(status.message()).substr(0, 200));
+    f.emplace_back("tao_sha256", ToHex(crypto::Sha256(wire)));
+    if (body != nullptr) {
+      f.emplace_back("tao_id", ToHex(body->id()));
+      f.emplace_back("actor", body->actor());
+      f.emplace_back("target", TargetString(body->target()));
+    }
+    if (peer != nullptr) {
+      f.emplace_back("cgroup_id", std::to_string(peer->cgroup_id));
+      f.emplace_back("pid", std::to_string(peer->pid));
+      f.emplace_back("uid", std::to_string(peer->uid));
+    }
+    return f;
+  });
   RedeemOutcome out;
-  auto seq = evidence_.Append(Evidence::Kind::kRejected, std::move(f));
-  if (!seq.ok()) {
+  if (!recorded.ok() && status.code() != absl::StatusCode::kUnavailable) {
     // The refusal stands; the missing record is itself an error worth surfacing.
     out.status = absl::UnavailableError(
         StrCat(reason_code, ": ", status.message(), " (and the ledger refused the record: ",
-               seq.status().message(), ")"));
+               recorded.status().message(), ")"));
   } else {
     out.status = absl::Status(status.code(), StrCat(reason_code, ": ", status.message()));
   }
@@ -163,6 +169,11 @@ absl::Status Redeemer::CheckBinding(const v1::TaoBody& body, const PeerIdentity&
 }
 
 RedeemOutcome Redeemer::Redeem(std::string_view wire, const PeerIdentity& peer) {
+  // A caller that keeps presenting bad TAOs is refused before any decoding
+  // or signature verification: a flood costs a map lookup per call.
+  if (!refusals_.Admit(RefusalPeer::Of(&peer)))
+    return Reject(absl::ResourceExhaustedError("too many refused redeems from this caller; retry later"),
+                  reason::kRateLimited, wire, nullptr, &peer);
   auto tao = tao::DecodeTao(wire);
   if (!tao.ok()) return Reject(tao.status(), reason::kMalformed, wire, nullptr, &peer);
   auto body = tao::DecodeBody(tao->body());
@@ -189,6 +200,11 @@ RedeemOutcome Redeemer::Redeem(std::string_view wire, const PeerIdentity& peer) 
     return Reject(absl::FailedPreconditionError(
                       StrCat("target ", TargetString(body->target()), " is not protected on this node")),
                   reason::kUnprotectedTarget, wire, &*body, &peer);
+
+  // No room for the CONSUMED record: refuse before the claim, so the TAO
+  // is not spent (the append below checks again and fails closed).
+  if (absl::Status st = evidence_.CheckRoom(Evidence::Kind::kConsumed); !st.ok())
+    return Reject(absl::UnavailableError(st.message()), reason::kLedgerUnavailable, wire, &*body, &peer);
 
   TaoId id{};
   std::memcpy(id.data(), body->id().data(), id.size());

@@ -49,15 +49,22 @@ grpc::Status AgentServiceImpl::AuthorizeOperator(grpc::ServerContext* ctx, std::
     *who = *peer;
     return grpc::Status::OK;
   }
-  Evidence::Fields f = {{"reason_code", "OPERATOR_ONLY"}, {"event", std::string(method)}, {"reason", why}};
-  if (peer.ok()) {
-    f.emplace_back("cgroup_id", std::to_string(peer->cgroup_id));
-    f.emplace_back("pid", std::to_string(peer->pid));
-    f.emplace_back("uid", std::to_string(peer->uid));
-  }
-  auto seq = evidence_.Append(Evidence::Kind::kOperatorRefused, std::move(f));
-  log::Warn("operator call refused", {{"method", std::string(method)}, {"reason", why}});
-  if (!seq.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "refused; ledger unavailable");
+  // Bounded like refused redeems: the first per (caller, reason) is its own
+  // record (and one log line), repeats are summarized (refusal_recorder.h).
+  const PeerIdentity* p = peer.ok() ? &*peer : nullptr;
+  auto recorded = redeemer_.refusals().Record(Evidence::Kind::kOperatorRefused, RefusalPeer::Of(p),
+                                              "OPERATOR_ONLY", [&] {
+    Evidence::Fields f = {{"reason_code", "OPERATOR_ONLY"}, {"event", std::string(method)}, {"reason", why}};
+    if (p != nullptr) {
+      f.emplace_back("cgroup_id", std::to_string(p->cgroup_id));
+      f.emplace_back("pid", std::to_string(p->pid));
+      f.emplace_back("uid", std::to_string(p->uid));
+    }
+    return f;
+  });
+  if (!recorded.ok() || *recorded)
+    log::Warn("operator call refused", {{"method", std::string(method)}, {"reason", why}});
+  if (!recorded.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "refused; ledger unavailable");
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, StrCat("OPERATOR_ONLY: ", why));
 }
 

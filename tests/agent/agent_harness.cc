@@ -344,6 +344,20 @@ std::vector<ledger::Record> AgentTest::Find(ledger::RecordKind kind, const std::
   return out;
 }
 
+uint64_t AgentTest::Refusals(const std::string& reason_code, uint64_t want, int timeout_ms) const {
+  uint64_t n = 0;
+  for (int i = 0; i <= timeout_ms / 50; ++i) {
+    n = 0;
+    for (const auto& r : Find(ledger::RecordKind::kRejected, "reason_code", reason_code)) {
+      auto c = r.Field("count");
+      n += c ? std::stoull(std::string(*c)) : 1;
+    }
+    if (n >= want) break;
+    usleep(50'000);
+  }
+  return n;
+}
+
 bool AgentTest::WaitFor(ledger::RecordKind kind, const std::string& name, const std::string& value,
                         int timeout_ms) const {
   for (int i = 0; i < timeout_ms / 50; ++i) {

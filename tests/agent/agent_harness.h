@@ -82,6 +82,10 @@ class AgentTest : public ::testing::Test {
   // Records of `kind` whose field `name` equals `value` (or all of `kind`).
   std::vector<ledger::Record> Find(ledger::RecordKind kind, const std::string& name = "",
                                    const std::string& value = "") const;
+  // Refusals with `reason_code` the ledger accounts for: 1 per own REJECTED
+  // record, `count` per summary (repeats are summarized every
+  // refusal_flush_ms); polls until at least `want` or the timeout.
+  uint64_t Refusals(const std::string& reason_code, uint64_t want = 0, int timeout_ms = 3'000) const;
   // Polls until Find(...) is non-empty or timeout.
   bool WaitFor(ledger::RecordKind kind, const std::string& name, const std::string& value,
                int timeout_ms = 3'000) const;

@@ -17,6 +17,20 @@ TEST(AgentConfigTest, ParsesKeys) {
   EXPECT_FALSE(c->strict_keys);
 }
 
+TEST(AgentConfigTest, ReserveAndRefusalKeys) {
+  auto c = ParseConfig("node_id: n1\nledger_reserve_bytes: 1048576\nledger_floor_bytes: 65536\n"
+                       "refusal_flush_ms: 500\nrefusal_peer_records: 2\nrefusal_global_records: 16\n"
+                       "refusal_rate_per_s: 10\nrefusal_burst: 20\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->ledger_reserve_bytes, 1048576u);
+  EXPECT_EQ(c->ledger_floor_bytes, 65536u);
+  EXPECT_EQ(c->refusal_burst, 20u);
+  c->cgroup2_mount = "/sys/fs/cgroup";
+  EXPECT_TRUE(FinalizeConfig(*c).ok());
+  c->ledger_floor_bytes = c->ledger_reserve_bytes + 1;  // the floor must lie below the reserve
+  EXPECT_EQ(FinalizeConfig(*c).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(AgentConfigTest, UnknownKeyRefused) {
   EXPECT_EQ(ParseConfig("node_id: n1\nstrict_kyes: false\n").status().code(),
             absl::StatusCode::kInvalidArgument);

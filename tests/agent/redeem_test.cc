@@ -8,6 +8,7 @@
 #include <atomic>
 #include <thread>
 
+#include "agent/redeem_fakes.h"
 #include "tao/tao_testing.h"
 #include "taogate/agent/redeem.h"
 #include "taogate/tao/signing.h"
@@ -17,56 +18,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::TestIssuer;
-
-class KeyVerifier : public TaoVerifier {
- public:
-  explicit KeyVerifier(std::array<uint8_t, 32> pub) : pub_(pub) {}
-  absl::Status VerifyChain(const v1::Tao& tao, const v1::TaoBody& body, int64_t) override {
-    return tao::VerifyTaoSignature(tao, body, pub_);
-  }
-
- private:
-  std::array<uint8_t, 32> pub_;
-};
-
-class MemoryEvidence : public Evidence {
- public:
-  absl::StatusOr<uint64_t> Append(Kind kind, Fields fields) override {
-    std::lock_guard<std::mutex> l(mu_);
-    if (fail_) return absl::ResourceExhaustedError("disk full");
-    records_.push_back({kind, std::move(fields)});
-    return records_.size() - 1;
-  }
-  size_t Count(Kind k) {
-    std::lock_guard<std::mutex> l(mu_);
-    return std::count_if(records_.begin(), records_.end(), [&](auto& r) { return r.first == k; });
-  }
-  std::string LastField(std::string_view name) {
-    std::lock_guard<std::mutex> l(mu_);
-    for (auto& [k, v] : records_.back().second)
-      if (k == name) return v;
-    return {};
-  }
-  bool fail_ = false;
-
- private:
-  std::mutex mu_;
-  std::vector<std::pair<Kind, Fields>> records_;
-};
-
-class MemoryGrants : public GrantTable {
- public:
-  bool IsProtected(const v1::Target& t) const override { return t.port() == 5432; }
-  absl::Status InstallGrant(uint64_t cgroup, const v1::Target&, const TaoId&, int64_t) override {
-    if (fail_) return absl::UnavailableError("map full");
-    ++installed_;
-    last_cgroup_ = cgroup;
-    return absl::OkStatus();
-  }
-  std::atomic<int> installed_{0};
-  uint64_t last_cgroup_ = 0;
-  bool fail_ = false;
-};
+using namespace fakes;
 
 class RedeemTest : public ::testing::Test {
  protected:

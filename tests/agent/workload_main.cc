@@ -11,6 +11,8 @@
 //   connect-flood HOST PORT N        -> "FLOOD OK=<n> DENIED=<n>"
 //   stream HOST PORT MS              -> connect, then write one byte every 5 ms for MS
 //   op-release SOCK WORKLOAD         -> "OP OK" | "OP ERR <code>"
+//   redeem-flood SOCK MS             -> malformed redeems for MS: "FLOOD CALLS=<n> RATE_LIMITED=<n>"
+//   status-flood SOCK MS             -> operator calls on SOCK for MS: "OPFLOOD CALLS=<n>"
 //   append PATH                      -> "WROTE" (opens PATH for append, writes one byte)
 //   exec PATH ARG                    -> becomes PATH ARG
 #include <arpa/inet.h>
@@ -185,6 +187,23 @@ int main(int argc, char** argv) {
     if (r.ok()) std::cout << "OP OK" << std::endl;
     else std::cout << "OP ERR " << absl::StatusCodeToString(r.status().code()) << std::endl;
     return r.ok() ? 0 : 1;
+  }
+  if ((cmd == "redeem-flood" || cmd == "status-flood") && a.size() == 3) {
+    auto client = AgentClient::ForSocket(a[1], 3'000);
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::stoi(a[2]));
+    uint64_t calls = 0, limited = 0;
+    while (std::chrono::steady_clock::now() < end) {
+      std::string reason;
+      if (cmd == "status-flood") {
+        (void)client->Status();
+      } else if (!client->Redeem(std::string("\x0a\x03" "bad", 5), &reason).ok() && reason == "RATE_LIMITED") {
+        ++limited;
+      }
+      ++calls;
+    }
+    if (cmd == "status-flood") std::cout << "OPFLOOD CALLS=" << calls << std::endl;
+    else std::cout << "FLOOD CALLS=" << calls << " RATE_LIMITED=" << limited << std::endl;
+    return 0;
   }
   std::cerr << "usage: see workload_main.cc\n";
   return 2;

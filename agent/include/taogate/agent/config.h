@@ -67,6 +67,23 @@ struct AgentConfig {
   int64_t denied_flush_ms = 1'000;
   uint32_t denied_max_records = 32;
 
+  // Free space kept on the ledger's filesystem: below ledger_reserve_bytes
+  // only CONSUMED, EXERCISED and KILLSWITCH records are written; below
+  // ledger_floor_bytes redeems fail (UNAVAILABLE) before the disk is full.
+  uint64_t ledger_reserve_bytes = 64ull << 20;
+  uint64_t ledger_floor_bytes = 4ull << 20;
+  // Refused redeems and operator calls (refusal_recorder.h): the first per
+  // (uid, workload cgroup, reason) is its own record, within
+  // refusal_peer_records per caller and refusal_global_records in all per
+  // refusal_flush_ms; repeats are summarized every refusal_flush_ms. A
+  // caller's refused redeems beyond refusal_burst, refilled at
+  // refusal_rate_per_s, are refused before verification (RATE_LIMITED).
+  int64_t refusal_flush_ms = 1'000;
+  uint32_t refusal_peer_records = 4;
+  uint32_t refusal_global_records = 64;
+  uint32_t refusal_rate_per_s = 100;
+  uint32_t refusal_burst = 200;
+
   // Governor streams (issue 8). Empty governor_address: no governor, only
   // the static protected_targets (and no fail-closed catch-all). Otherwise
   // governor_ca/cert/key (PEM paths, mTLS) are required.

@@ -1,7 +1,8 @@
-// The three things the redeem path depends on, each behind one small
-// interface so the decision logic is unit-tested without root, a TPM or a
-// disk (STYLE: secagentd). Production implementations wrap taogate::keys
-// (TaoVerifier), taogate::ledger (Evidence) and taogate::bpfgate (Gate).
+// The things the redeem path depends on, each behind one small interface so
+// the decision logic is unit-tested without root, a TPM or a disk (STYLE:
+// secagentd). Production implementations wrap taogate::keys (TaoVerifier),
+// taogate::ledger (Evidence), statvfs on the ledger's filesystem
+// (FreeSpace) and taogate::bpfgate (Gate).
 #pragma once
 
 #include <array>
@@ -32,6 +33,18 @@ class Evidence {
   enum class Kind { kConsumed, kExercised, kRejected, kDenied, kKillSwitch, kOperatorRefused };
   virtual ~Evidence() = default;
   virtual absl::StatusOr<uint64_t> Append(Kind kind, Fields fields) = 0;
+  // OK if an Append of `kind` would be admitted now (e.g. enough free space
+  // is left for it); otherwise the error that Append would return. The
+  // redeem path asks before it spends a TAO, so a TAO is not burnt when its
+  // CONSUMED record could not be written anyway.
+  virtual absl::Status CheckRoom(Kind) { return absl::OkStatus(); }
+};
+
+// Bytes free for the ledger on its filesystem (statvfs in production).
+class FreeSpace {
+ public:
+  virtual ~FreeSpace() = default;
+  virtual absl::StatusOr<uint64_t> FreeBytes() = 0;
 };
 
 // The kernel gate as the redeem path sees it.

@@ -8,10 +8,19 @@
 // (fail closed).
 //
 // Thread-safe (the ledger is); Append returns once durable.
+//
+// ReservedEvidence keeps free space in reserve on the ledger's filesystem so
+// that a CONSUMED record can always be written: below `reserve_bytes` only
+// the essential kinds (CONSUMED, EXERCISED, KILLSWITCH) are appended and
+// everything else (refusals, kernel denials) is refused with
+// RESOURCE_EXHAUSTED; below `floor_bytes` even those are refused, with
+// UNAVAILABLE "node ledger low on space: N bytes free, reserve M", before
+// the disk is actually full. Thread-safe if `inner` and `space` are.
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <string>
 
 #include "taogate/agent/deps.h"
 #include "taogate/ledger/ledger.h"
@@ -32,6 +41,41 @@ class LedgerEvidence final : public Evidence {
   ledger::Ledger& ledger_;
   std::atomic<bool> last_ok_{true};
   std::atomic<uint64_t> failures_{0};
+};
+
+struct SpaceReserve {
+  uint64_t reserve_bytes = 64ull << 20;  // non-essential records stop below this
+  uint64_t floor_bytes = 4ull << 20;     // essential records (and so redeems) stop below this
+};
+
+// CONSUMED, EXERCISED and KILLSWITCH: the records that must never be crowded out.
+bool IsEssential(Evidence::Kind kind);
+
+class ReservedEvidence final : public Evidence {
+ public:
+  ReservedEvidence(Evidence& inner, FreeSpace& space, SpaceReserve reserve)
+      : inner_(inner), space_(space), reserve_(reserve) {}
+  absl::StatusOr<uint64_t> Append(Kind kind, Fields fields) override;
+  absl::Status CheckRoom(Kind kind) override;
+  // Appends refused for want of space (metrics).
+  uint64_t refused() const { return refused_.load(); }
+
+ private:
+  Evidence& inner_;
+  FreeSpace& space_;
+  const SpaceReserve reserve_;
+  std::atomic<uint64_t> refused_{0};
+};
+
+// statvfs(dir): blocks available to unprivileged users (f_bavail), so the
+// root-only reserved blocks never count as room.
+class StatvfsFreeSpace final : public FreeSpace {
+ public:
+  explicit StatvfsFreeSpace(std::string dir) : dir_(std::move(dir)) {}
+  absl::StatusOr<uint64_t> FreeBytes() override;
+
+ private:
+  std::string dir_;
 };
 
 // Scans the whole ledger and calls `consumed` with the id and expires_at

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "taogate/agent/refusal_recorder.h"
 
 struct mg_context;
 struct mg_connection;
@@ -48,6 +49,10 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::string, uint64_t> rejected_;  // by reason code; guarded by mu_
 };
+
+// Refusal records (refusal_recorder.h) and appends refused by the ledger's
+// space reserve, as Prometheus text for Metrics::Render's `extra`.
+std::string RefusalMetricsText(const RefusalRecorder::Stats& s, uint64_t reserve_refused);
 
 class MetricsServer {
  public:

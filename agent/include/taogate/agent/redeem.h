@@ -9,6 +9,14 @@
 // After a restart the claim set is rebuilt from CONSUMED records
 // (RestoreConsumed), so a TAO consumed before a crash stays consumed.
 //
+// Refusals cost bounded records and CPU (refusal_recorder.h): a caller that
+// has spent its refused-redeem budget is refused first of all (RATE_LIMITED,
+// nothing decoded or verified), and each refusal goes through the
+// RefusalRecorder (first of each (caller, reason) recorded at once, repeats
+// summarized). Before the claim the evidence is asked whether a CONSUMED
+// record has room (Evidence::CheckRoom); if not, the redeem fails with
+// UNAVAILABLE (LEDGER_UNAVAILABLE) and the TAO is not spent.
+//
 // Thread-safe: any number of concurrent Redeem calls.
 #pragma once
 
@@ -20,6 +28,7 @@
 #include "absl/status/status.h"
 #include "taogate/agent/deps.h"
 #include "taogate/agent/peer.h"
+#include "taogate/agent/refusal_recorder.h"
 
 namespace taogate::agent {
 
@@ -29,6 +38,7 @@ struct RedeemConfig {
   std::string cgroup2_mount;               // to compute ancestor cgroup ids
   int64_t max_clock_skew_ms = 2'000;
   int64_t max_grant_ms = 60'000;           // a grant never outlives this, nor the TAO
+  RefusalOptions refusals = {};            // records and CPU a refusal may cost
 };
 
 // Reason codes: stable strings used in ledger records, gRPC messages and metrics.
@@ -45,6 +55,7 @@ inline constexpr char kReplay[] = "REPLAY";
 inline constexpr char kLedgerUnavailable[] = "LEDGER_UNAVAILABLE";
 inline constexpr char kGrantFailed[] = "GRANT_INSTALL_FAILED";
 inline constexpr char kPeerUnknown[] = "PEER_UNKNOWN";
+inline constexpr char kRateLimited[] = "RATE_LIMITED";
 }  // namespace reason
 
 struct RedeemOutcome {
@@ -81,6 +92,9 @@ class Redeemer {
   // Builds the refusal for a call whose peer could not be identified.
   RedeemOutcome RejectUnknownPeer(std::string_view wire, const absl::Status& why);
 
+  // Where every refusal of this agent is recorded (operator refusals too).
+  RefusalRecorder& refusals() { return refusals_; }
+
  private:
   RedeemOutcome Reject(absl::Status status, std::string reason_code, std::string_view wire,
                        const v1::TaoBody* body, const PeerIdentity* peer);
@@ -93,6 +107,7 @@ class Redeemer {
   Evidence& evidence_;
   GrantTable& grants_;
   std::function<int64_t()> now_ms_;
+  RefusalRecorder refusals_;
 
   struct IdHash {
     size_t operator()(const TaoId& id) const;

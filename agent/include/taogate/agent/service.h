@@ -1,7 +1,8 @@
 // The Agent gRPC service. One instance per socket: the workload socket
 // instance answers Redeem only; the operator instance answers everything,
 // but only to peers whose uid is allowlisted and who are not governed
-// workloads. Every refused operator call is a ledger record.
+// workloads. Every refused operator call is recorded in the ledger (its own
+// record or counted in a summary: refusal_recorder.h).
 #pragma once
 
 #include <sys/types.h>
