@@ -93,7 +93,8 @@ absl::StatusOr<std::string> MoveAside(const std::string& dir, const ScanOutcome&
     const SegmentInfo& s = scan.segments[i];
     if (i + 1 < scan.segments.size() && scan.segments[i + 1].first_seq <= from_seq) continue;
     std::string to = StrCat(aside, "/", std::filesystem::path(s.path).filename().string());
-    if (scan.torn_tail && scan.torn_tail->segment == i) {  // truncated in place next: keep the bytes
+    bool changes = (scan.torn_tail && scan.torn_tail->segment == i) || i + 1 == scan.segments.size();
+    if (changes) {  // truncated or appended to in place next: keep the bytes as they are now
       TG_RETURN_IF_ERROR(CopyDurably(s.path, to));
     } else if (::link(s.path.c_str(), to.c_str()) != 0) {
       return ErrnoStatus(errno, StrCat("link ", s.path, " to ", to));

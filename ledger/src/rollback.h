@@ -34,7 +34,8 @@ absl::StatusOr<std::optional<Mark>> ReadMark(const std::string& dir);
 absl::Status Check(const Mark& mark, const MerkleTree& tree, const std::string& dir, const ScanOutcome& scan);
 
 // Operator path: copies the segment(s) holding seqs from `from_seq` on (the
-// torn one by value, the others by hard link) and moves DIR/checkpoint into a
+// last one, which is truncated or appended to next, by value; earlier ones
+// by hard link) and moves DIR/checkpoint into a
 // new DIR/damaged-<unix ns>/, fsynced. Returns that directory.
 absl::StatusOr<std::string> MoveAside(const std::string& dir, const ScanOutcome& scan, uint64_t from_seq);
 

@@ -32,7 +32,9 @@ TEST_F(RollbackKernelTest, TruncatedConsumedRecordStopsTheAgentFromStartingSoThe
   uint64_t w1 = MakeWorkload("w1");
   StartAgent();
   std::string file = WriteTao(Mint(w1, protected_->port()));
-  ASSERT_TRUE(RunIn("w1", {"redeem", workload_sock_, file}).Has("REDEEM OK"));
+  std::string port = std::to_string(protected_->port());
+  auto first = RunIn("w1", {"redeem-connect", workload_sock_, file, "127.0.0.1", port});
+  ASSERT_TRUE(first.Has("REDEEM OK") && first.Has("CONNECT OK")) << first.out;  // the grant is used up
   StopAgent();  // the closing checkpoint covers the CONSUMED record
   uint64_t consumed = Find(RecordKind::kConsumed).at(0).seq;
   std::string seg = lt::SegmentPath(ledger_dir_);
@@ -40,7 +42,11 @@ TEST_F(RollbackKernelTest, TruncatedConsumedRecordStopsTheAgentFromStartingSoThe
   std::string refusal = StartAgentExpectingRefusal();
   EXPECT_NE(refusal.find("agent failed to start"), std::string::npos) << refusal;
   EXPECT_NE(refusal.find("only " + std::to_string(consumed) + " were recovered"), std::string::npos) << refusal;
-  EXPECT_FALSE(RunIn("w1", {"redeem", workload_sock_, file}).Has("REDEEM OK"));
+  // Before the fix the agent started, the CONSUMED record was gone, and this
+  // second use of the same TAO was granted and connected.
+  auto again = RunIn("w1", {"redeem-connect", workload_sock_, file, "127.0.0.1", port});
+  EXPECT_FALSE(again.Has("REDEEM OK")) << again.out;
+  EXPECT_FALSE(again.Has("CONNECT OK")) << again.out;
 }
 
 }  // namespace

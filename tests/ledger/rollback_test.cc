@@ -133,6 +133,22 @@ TEST_F(RollbackTest, AcceptLossKeepsTheDamageAsideAndRecordsTheLoss) {
   EXPECT_TRUE(VerifyLedger(dir_, *ParseNoteVerifier(signer_->VerifierKey())).ok());
 }
 
+TEST_F(RollbackTest, AcceptLossOfARewrittenHistoryKeepsACopyThatLaterAppendsDoNotTouch) {
+  MakeSigned(10);
+  std::string note = ReadBytes(dir_ + "/checkpoint");
+  std::filesystem::remove_all(dir_);
+  AppendUnsigned(11);
+  WriteBytes(dir_ + "/checkpoint", note);
+  std::string rewritten = ReadBytes(seg_);
+  ASSERT_TRUE(OpenStatus(/*accept_loss=*/true).ok());
+  ASSERT_TRUE(recovery_.loss_accepted);
+  AppendUnsigned(2);
+  EXPECT_EQ(ReadBytes(recovery_.moved_aside_to + "/" + SegmentFileName(0)), rewritten);
+  EXPECT_EQ(ReadBytes(recovery_.moved_aside_to + "/checkpoint"), note);
+  EXPECT_TRUE(OpenStatus().ok());
+  EXPECT_EQ(size_, 14u);  // 11 + LOSS_ACCEPTED + 2
+}
+
 TEST_F(RollbackTest, AcceptLossOnAnIntactLedgerChangesNothing) {
   MakeSigned(4);
   ASSERT_TRUE(OpenStatus(/*accept_loss=*/true).ok());
