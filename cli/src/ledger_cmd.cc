@@ -107,7 +107,8 @@ absl::StatusOr<ledger::CertifiedKey> CheckKeyRecord(const keys::TrustBundle& bun
   auto issuer = bundle.VerifyCertificate(*cert, r.time_ns / 1'000'000, A().strict);
   if (!issuer.ok()) return issuer.status();
   if (issuer->purpose != keys::kPurposeLedgerCheckpoint)
-    return absl::PermissionDeniedError(StrCat("certificate is for \"", issuer->purpose, "\", not \"ledger-checkpoint\""));
+    return absl::PermissionDeniedError(
+        StrCat("certificate is for \"", issuer->purpose, "\", not \"ledger-checkpoint\""));
   if (r.Field("key_id") != ToHex(issuer->issuing_key_id))
     return absl::InvalidArgumentError(StrCat("certificate is for key ", ToHex(issuer->issuing_key_id),
                                              ", the record names ", r.Field("key_id").value_or("none")));

@@ -183,8 +183,7 @@ absl::Status Ledger::Load() {
     // note that matches the records; verify reports any other).
     auto root = Base64Decode(last_checkpoint->Field("root_hash").value_or(""));
     auto tree_root = im.tree.RootAt(last_checkpoint->seq);
-    bool matches = root.ok() && tree_root.ok() &&
-                   std::string_view(*root) == std::string_view(reinterpret_cast<const char*>(tree_root->data()), tree_root->size());
+    bool matches = root.ok() && tree_root.ok() && *root == std::string(tree_root->begin(), tree_root->end());
     if (note.ok() && matches && (!mark || last_checkpoint->seq > mark->size) && !options_.read_only)
       TG_RETURN_IF_ERROR(fileio::WriteFileAtomic(dir, "checkpoint", *note));
   }

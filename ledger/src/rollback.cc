@@ -28,7 +28,8 @@ std::string WayOut(const std::string& dir) {
 
 absl::Status CopyDurably(const std::string& from, const std::string& to) {
   std::error_code ec;
-  if (!std::filesystem::copy_file(from, to, ec)) return absl::UnavailableError(StrCat("copy ", from, " to ", to, ": ", ec.message()));
+  if (!std::filesystem::copy_file(from, to, ec))
+    return absl::UnavailableError(StrCat("copy ", from, " to ", to, ": ", ec.message()));
   UniqueFd fd(::open(to.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd || ::fsync(fd.get()) != 0) return ErrnoStatus(errno, StrCat("fsync ", to));
   return absl::OkStatus();
