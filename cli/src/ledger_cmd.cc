@@ -1,14 +1,18 @@
 // taogatectl ledger verify|tail|show|prove|consistency: offline audit and
 // proofs over a ledger directory. Opens the ledger read-only (no writer lock),
 // so it works next to a running daemon. Hashes print as base64, as in
-// checkpoint notes.
+// checkpoint notes. `ledger recover --accept-loss` is the one writer here: the
+// operator's way past the rollback guard (docs/ledger.md), daemon stopped.
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "command.h"
+#include "taogate/common/crypto.h"
+#include "taogate/common/hex.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/keys/trust_bundle.h"
@@ -28,6 +32,7 @@ struct Args {
   std::string pubkey;
   std::string key_cert, trust_bundle;
   bool strict = false;
+  bool accept_loss = false;
   std::vector<std::string> witness;
   uint64_t seq = 0;
   uint64_t size = 0;
@@ -90,8 +95,33 @@ absl::StatusOr<std::string> CertifyCheckpointKey(const ledger::NoteVerifier& key
   return StrCat(issuer->root_name, issuer->software_mode ? " (software mode)" : "");
 }
 
+// --trust-bundle alone: each KEY_ROTATED "ledger-checkpoint" record's
+// certificate must chain to the bundle (at the record's time), be for that
+// purpose and name the record's key; `roots` collects who vouched.
+absl::StatusOr<ledger::CertifiedKey> CheckKeyRecord(const keys::TrustBundle& bundle, const ledger::Record& r,
+                                                    std::set<std::string>& roots) {
+  auto cert = ledger::Base64Decode(r.Field("certificate").value_or(""));
+  if (!cert.ok()) return absl::InvalidArgumentError("certificate field is not base64");
+  if (auto sha = r.Field("cert_sha256"); sha && *sha != ToHex(crypto::Sha256(*cert)))
+    return absl::InvalidArgumentError("cert_sha256 does not match the certificate");
+  auto issuer = bundle.VerifyCertificate(*cert, r.time_ns / 1'000'000, A().strict);
+  if (!issuer.ok()) return issuer.status();
+  if (issuer->purpose != keys::kPurposeLedgerCheckpoint)
+    return absl::PermissionDeniedError(
+        StrCat("certificate is for \"", issuer->purpose, "\", not \"ledger-checkpoint\""));
+  if (r.Field("key_id") != ToHex(issuer->issuing_key_id))
+    return absl::InvalidArgumentError(StrCat("certificate is for key ", ToHex(issuer->issuing_key_id),
+                                             ", the record names ", r.Field("key_id").value_or("none")));
+  roots.insert(StrCat(issuer->root_name, issuer->software_mode ? " (software mode)" : ""));
+  ledger::CertifiedKey k;
+  k.verifier.public_key = issuer->issuing_public_key;
+  k.not_before_ms = issuer->not_before_ms;
+  k.not_after_ms = issuer->not_after_ms;
+  return k;
+}
+
 int Verify() {
-  std::optional<ledger::NoteVerifier> key;
+  ledger::VerifyOptions opts;
   if (!A().pubkey.empty()) {
     std::ifstream in(A().pubkey);
     if (!in) return Fail(StrCat(A().pubkey, ": cannot open"), 2);
@@ -99,27 +129,37 @@ int Verify() {
     ss << in.rdbuf();
     auto k = ledger::ParseNoteVerifier(ss.str());
     if (!k.ok()) return Fail(StrCat(A().pubkey, ": ", k.status().message()), 2);
-    key = *k;
+    opts.key = *k;
   }
-  if (A().key_cert.empty() != A().trust_bundle.empty())
-    return Fail("--key-cert and --trust-bundle go together", 2);
+  if (!A().key_cert.empty() && A().trust_bundle.empty())
+    return Fail("--key-cert needs --trust-bundle (the roots it must chain to)", 2);
   std::string certified_by;
   if (!A().key_cert.empty()) {
-    if (!key) return Fail("--key-cert needs --pubkey (the checkpoint key it certifies)", 2);
-    auto root = CertifyCheckpointKey(*key);
+    if (!opts.key) return Fail("--key-cert needs --pubkey (the checkpoint key it certifies)", 2);
+    auto root = CertifyCheckpointKey(*opts.key);
     if (!root.ok())
       return Fail(StrCat("ledger verify: checkpoint key not certified: ", root.status().message()), 1);
     certified_by = *root;
   }
-  std::vector<std::string> notes;
+  std::optional<keys::TrustBundle> bundle;
+  std::set<std::string> roots;
+  const bool chain = !A().trust_bundle.empty() && A().key_cert.empty();
+  if (chain) {
+    if (opts.key) return Fail("--pubkey with --trust-bundle needs --key-cert; --trust-bundle alone follows the "
+                              "ledger's own checkpoint keys", 2);
+    auto b = keys::TrustBundle::Load(A().trust_bundle);
+    if (!b.ok()) return Fail(StrCat("ledger verify: ", b.status().message()), 2);
+    bundle = std::move(*b);
+    opts.key_chain = [&](const ledger::Record& r) { return CheckKeyRecord(*bundle, r, roots); };
+  }
   for (const auto& path : A().witness) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return Fail(StrCat(path, ": cannot open"), 2);
     std::stringstream ss;
     ss << in.rdbuf();
-    notes.push_back(ss.str());
+    opts.witness_notes.push_back(ss.str());
   }
-  auto sum = ledger::VerifyLedger(A().dir, key, notes);
+  auto sum = ledger::VerifyLedger(A().dir, opts);
   if (!sum.ok()) {
     auto seq = ledger::BadSeq(sum.status());
     if (!seq) return Fail(StrCat("ledger verify: ", sum.status().message()), 2);
@@ -127,10 +167,37 @@ int Verify() {
   }
   if (!certified_by.empty() && sum->signatures_verified == 0)
     return Fail("ledger verify: --key-cert given but no checkpoint signature was verified with that key", 1);
+  if (chain && sum->signatures_verified == 0)
+    return Fail("ledger verify: --trust-bundle given but the ledger has no checkpoint to verify", 1);
   std::cout << sum->OneLine() << "\n";
   if (!certified_by.empty())
     std::cout << "checkpoint key certified by root " << certified_by
               << " (certificate valid now; a certificate's window is not checked against older checkpoints)\n";
+  if (chain) {
+    std::cout << "every checkpoint signed by the checkpoint key current at its seq, each certified by root";
+    for (const auto& r : roots) std::cout << " " << r;
+    std::cout << " at the time it was recorded\n";
+  }
+  return 0;
+}
+
+int Recover() {
+  ledger::LedgerOptions o;
+  o.dir = A().dir;
+  o.accept_loss = A().accept_loss;
+  auto l = ledger::Ledger::Open(o);
+  if (!l.ok()) return Fail(StrCat("ledger recover: ", l.status().message()), 2);
+  const ledger::RecoveryInfo& r = (*l)->recovery();
+  if (!r.loss_accepted) {
+    std::cout << "ledger recover: nothing lost: " << (*l)->Size()
+              << " records, consistent with the last signed checkpoint\n";
+    return 0;
+  }
+  std::cout << "ledger recover: accepted the loss of "
+            << (r.checkpoint_size > r.recovered_size ? r.checkpoint_size - r.recovered_size : 0)
+            << " signed records (the checkpoint covered " << r.checkpoint_size << ", " << r.recovered_size
+            << " recovered); damaged files kept in " << r.moved_aside_to << "; LOSS_ACCEPTED recorded at seq "
+            << (*l)->Size() - 1 << "\n";
   return 0;
 }
 
@@ -192,11 +259,21 @@ void Register(CLI::App& root) {
   verify->add_option("--pubkey", A().pubkey, "Checkpoint key: PEM Ed25519 public key or C2SP vkey");
   verify->add_option("--key-cert", A().key_cert,
                      "The checkpoint key's issuer certificate (taogatectl gov checkpoint --key-cert-out)");
-  verify->add_option("--trust-bundle", A().trust_bundle, "Trust bundle the --key-cert must chain to");
+  verify->add_option("--trust-bundle", A().trust_bundle,
+                     "Trust bundle: alone, every checkpoint key recorded in the ledger (KEY_ROTATED) must chain to "
+                     "it; with --key-cert, that certificate must");
   verify->add_flag("--strict", A().strict, "Refuse software-mode roots and certificates");
   verify->add_option("--checkpoint", A().witness,
                      "A checkpoint note kept elsewhere (witness); the ledger must contain its tree (repeatable)");
   verify->callback([] { ExitCode() = Verify(); });
+
+  auto* recover = cmd->add_subcommand(
+      "recover", "Operator: accept the loss of signed records so the daemon can open the ledger again");
+  dir(recover);
+  recover->add_flag("--accept-loss", A().accept_loss,
+                    "Required: keep the damaged files in DIR/damaged-<ns>/ and record LOSS_ACCEPTED")
+      ->required();
+  recover->callback([] { ExitCode() = Recover(); });
 
   auto* tail = cmd->add_subcommand("tail", "Print the last records as JSON lines");
   dir(tail);

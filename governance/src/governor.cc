@@ -43,7 +43,9 @@ absl::StatusOr<std::unique_ptr<Governor>> Governor::Create(GovernorOptions optio
                                 {"scope", keys->root->software_mode() ? "software-keys" : "tpm"}})
                          .status());
   TG_ASSIGN_OR_RETURN(auto issuing_key, keys->issuing->Current());
-  for (const keys::IssuingKey* k : {&keys->checkpoint->key(), issuing_key.get()}) {
+  // The checkpoint key's KEY_ROTATED record (with its certificate) was
+  // written by Ledger::Open, before any checkpoint it signs.
+  for (const keys::IssuingKey* k : {issuing_key.get()}) {
     TG_RETURN_IF_ERROR(g->Append(RecordKind::kKeyRotated,
                                  {{"key_id", ToHex(k->key_id())},
                                   {"cert_sha256", ToHex(crypto::Sha256(k->certificate()))},

@@ -1,8 +1,10 @@
 #include "taogate/governance/governor_keys.h"
 
+#include "taogate/common/hex.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/keys/keys_init.h"
+#include "taogate/ledger/base64.h"
 
 namespace taogate::governance {
 
@@ -18,6 +20,16 @@ absl::StatusOr<std::string> CheckpointSigner::Sign(std::string_view msg) {
 
 std::string CheckpointSigner::VerifierKey() const {
   return ledger::Ed25519VerifierKey(name_, key_->public_key());
+}
+
+// The ledger writes this as KEY_ROTATED at open, before the key's first
+// checkpoint; with the certificate itself an auditor chains every
+// checkpoint to the trust bundle (taogatectl ledger verify --trust-bundle).
+ledger::Fields CheckpointSigner::KeyRecordFields() const {
+  return {{"key_id", ToHex(key_->key_id())},
+          {"cert_sha256", ToHex(crypto::Sha256(key_->certificate()))},
+          {"scope", key_->certificate_body().purpose()},
+          {"certificate", ledger::Base64Encode(key_->certificate())}};
 }
 
 void GovernorKeys::SetRotateHook(std::function<void(const keys::IssuingKey&)> hook) {

@@ -18,8 +18,41 @@
 #include "taogate/ledger/ledger_format.h"
 #include "taogate/ledger/note.h"
 #include "taogate/ledger/segment.h"
+#include "rollback.h"
 
 namespace taogate::ledger {
+namespace {
+
+// The rollback guard (ledger.h). Runs before Open changes any file; with
+// accept_loss it moves the damage aside instead of refusing.
+absl::Status GuardRollback(const LedgerOptions& o, const ScanOutcome& scan, const MerkleTree& tree,
+                           RecoveryInfo& recovery, std::optional<rollback::Mark>& mark) {
+  auto read = rollback::ReadMark(o.dir);
+  absl::Status guard = read.status();
+  if (read.ok()) {
+    mark = *read;
+    if (mark) guard = rollback::Check(*mark, tree, o.dir, scan);
+  }
+  if (guard.ok()) return guard;
+  if (!o.accept_loss) {
+    log::Error("ledger: refusing to open", {{"dir", o.dir}, {"error", std::string(guard.message())}});
+    return guard;
+  }
+  // Lost records start at the recovered size; a rewrite may start anywhere.
+  bool short_ledger = mark && mark->size > tree.Size();
+  TG_ASSIGN_OR_RETURN(std::string aside, rollback::MoveAside(o.dir, scan, short_ledger || !mark ? tree.Size() : 0));
+  recovery.loss_accepted = true;
+  recovery.checkpoint_size = mark ? mark->size : 0;
+  recovery.recovered_size = tree.Size();
+  recovery.moved_aside_to = aside;
+  recovery.loss = std::string(guard.message());
+  mark.reset();
+  log::Warn("ledger: operator accepted the loss of signed records",
+            {{"dir", o.dir}, {"moved_aside_to", aside}, {"error", recovery.loss}});
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 Ledger::Ledger(const LedgerOptions& options) : options_(options), impl_(std::make_unique<Impl>()) {
   impl_->options = options;
@@ -29,6 +62,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& option
   if (options.dir.empty()) return absl::InvalidArgumentError("ledger: empty directory");
   std::unique_ptr<Ledger> l(new Ledger(options));
   TG_RETURN_IF_ERROR(l->Load());
+  if (!options.read_only) TG_RETURN_IF_ERROR(l->AppendOpenRecords());
   Impl* im = l->impl_.get();
   if (options.signer && !options.read_only && options.checkpoint_every.count() > 0) {
     Ledger* self = l.get();
@@ -91,18 +125,29 @@ absl::Status Ledger::Load() {
   auto scan = ScanLedger(dir, [&](const RecordHeader& r, std::string_view payload, const std::string&, uint64_t off) {
     im.offsets.push_back(off);
     im.tree.Append(r.hash);
-    if (r.kind == RecordKind::kCheckpoint) {
-      auto cp = DecodePayload(payload, r.hash);
-      if (!cp.ok()) return cp.status();
-      last_checkpoint = std::move(*cp);
+    if (r.kind == RecordKind::kCheckpoint || r.kind == RecordKind::kKeyRotated) {
+      auto rec = DecodePayload(payload, r.hash);
+      if (!rec.ok()) return rec.status();
+      if (r.kind == RecordKind::kCheckpoint) {
+        last_checkpoint = std::move(*rec);
+      } else if (auto scope = rec->Field("scope"), key = rec->Field("key_id"); scope && key) {
+        im.key_by_scope[std::string(*scope)] = std::string(*key);
+      }
     }
     return absl::OkStatus();
   });
   if (!scan.ok()) return scan.status();
-  std::vector<SegmentInfo> segs = std::move(scan->segments);
+  std::optional<rollback::Mark> mark;
+  if (!options_.read_only) TG_RETURN_IF_ERROR(GuardRollback(options_, *scan, im.tree, recovery_, mark));
+  std::vector<SegmentInfo> segs = scan->segments;
   if (scan->torn_tail) {
     const TornTail& t = *scan->torn_tail;
-    recovery_ = {true, t.seq, segs[t.segment].path, t.offset, t.bytes, t.why};
+    recovery_.truncated_tail = true;
+    recovery_.tail_seq = t.seq;
+    recovery_.file = segs[t.segment].path;
+    recovery_.offset = t.offset;
+    recovery_.bytes_dropped = t.bytes;
+    recovery_.why = t.why;
     if (!options_.read_only) {
       const std::string& path = segs[t.segment].path;
       if (t.offset == 0) {
@@ -133,6 +178,14 @@ absl::Status Ledger::Load() {
     im.last_checkpoint_size = last_checkpoint->seq;  // a CHECKPOINT at seq N covers N records
     auto note = NoteFromCheckpointRecord(*last_checkpoint);
     if (note.ok()) im.latest_note = *note;
+    // A crash between the CHECKPOINT record and DIR/checkpoint leaves the
+    // file one checkpoint behind: catch the high-water mark up (only with a
+    // note that matches the records; verify reports any other).
+    auto root = Base64Decode(last_checkpoint->Field("root_hash").value_or(""));
+    auto tree_root = im.tree.RootAt(last_checkpoint->seq);
+    bool matches = root.ok() && tree_root.ok() && *root == std::string(tree_root->begin(), tree_root->end());
+    if (note.ok() && matches && (!mark || last_checkpoint->seq > mark->size) && !options_.read_only)
+      TG_RETURN_IF_ERROR(fileio::WriteFileAtomic(dir, "checkpoint", *note));
   }
   if (im.segments.empty()) {
     if (options_.read_only) return absl::OkStatus();

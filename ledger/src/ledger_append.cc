@@ -126,7 +126,7 @@ void Ledger::Impl::Flush(std::unique_lock<std::mutex>& lk) {
   cv.notify_all();
 }
 
-absl::StatusOr<uint64_t> Ledger::Append(RecordKind kind, Fields fields) {
+absl::StatusOr<uint64_t> Ledger::AppendDurable(RecordKind kind, const Fields& fields) {
   if (kind == RecordKind::kCheckpoint)
     return absl::InvalidArgumentError("CHECKPOINT records are written by Ledger::Checkpoint only");
   if (static_cast<uint16_t>(kind) == 0 || static_cast<uint16_t>(kind) > kMaxRecordKind)
@@ -135,17 +135,23 @@ absl::StatusOr<uint64_t> Ledger::Append(RecordKind kind, Fields fields) {
   if (options_.read_only) return absl::FailedPreconditionError("ledger opened read-only");
   Impl& im = *impl_;
   Pending p;
-  bool checkpoint_due = false;
-  {
-    std::unique_lock lk(im.mu);
-    im.cv.wait(lk, [&] { return !im.barrier; });
-    if (!im.broken.ok()) return im.broken;
-    im.Enqueue(p, kind, fields, NowNs());
-    im.WaitDurable(lk, p);
-    checkpoint_due = p.status.ok() && options_.signer && options_.checkpoint_every_records > 0 &&
-                     im.SinceCheckpoint() >= options_.checkpoint_every_records;
-  }
+  std::unique_lock lk(im.mu);
+  im.cv.wait(lk, [&] { return !im.barrier; });
+  if (!im.broken.ok()) return im.broken;
+  im.Enqueue(p, kind, fields, NowNs());
+  im.WaitDurable(lk, p);
   if (!p.status.ok()) return p.status;
+  return p.seq;
+}
+
+absl::StatusOr<uint64_t> Ledger::Append(RecordKind kind, Fields fields) {
+  TG_ASSIGN_OR_RETURN(uint64_t seq, AppendDurable(kind, fields));
+  Impl& im = *impl_;
+  bool checkpoint_due = false;
+  if (options_.signer && options_.checkpoint_every_records > 0) {
+    std::lock_guard g(im.mu);
+    checkpoint_due = im.SinceCheckpoint() >= options_.checkpoint_every_records;
+  }
   if (checkpoint_due) {
     std::unique_lock cp(im.checkpoint_mu, std::try_to_lock);  // one is enough
     if (cp.owns_lock()) {
@@ -154,7 +160,36 @@ absl::StatusOr<uint64_t> Ledger::Append(RecordKind kind, Fields fields) {
       if (!note.ok()) log::Warn("ledger: checkpoint failed", {{"error", std::string(note.status().message())}});
     }
   }
-  return p.seq;
+  return seq;
+}
+
+absl::Status Ledger::AppendOpenRecords() {
+  if (recovery_.loss_accepted) {
+    std::string why = recovery_.loss.substr(0, format::kMaxFieldValueSize);
+    for (char& c : why)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    Fields f = {{"event", "signed-records-lost"},
+                {"count", std::to_string(recovery_.checkpoint_size > recovery_.recovered_size
+                                             ? recovery_.checkpoint_size - recovery_.recovered_size
+                                             : 0)},
+                {"path", recovery_.moved_aside_to},
+                {"reason", "operator: taogatectl ledger recover --accept-loss"},
+                {"error", why}};
+    TG_RETURN_IF_ERROR(AppendDurable(RecordKind::kLossAccepted, f).status());
+  }
+  if (!options_.signer) return absl::OkStatus();
+  Fields key = options_.signer->KeyRecordFields();
+  if (key.empty()) return absl::OkStatus();
+  std::string scope, key_id;
+  for (const auto& [n, v] : key) {
+    if (n == "scope") scope = v;
+    if (n == "key_id") key_id = v;
+  }
+  auto it = impl_->key_by_scope.find(scope);
+  if (it != impl_->key_by_scope.end() && it->second == key_id) return absl::OkStatus();
+  TG_RETURN_IF_ERROR(AppendDurable(RecordKind::kKeyRotated, key).status());
+  impl_->key_by_scope[scope] = key_id;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Ledger::Checkpoint() {

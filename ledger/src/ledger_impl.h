@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -61,6 +62,8 @@ struct Ledger::Impl {
   std::mutex checkpoint_mu;
   std::optional<uint64_t> last_checkpoint_size;  // mu
   std::optional<std::string> latest_note;        // mu
+  // key_id of the last KEY_ROTATED record per scope (set by Open's scan).
+  std::map<std::string, std::string> key_by_scope;
   std::thread checkpointer;
   std::mutex stop_mu;
   std::condition_variable stop_cv;

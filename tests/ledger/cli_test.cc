@@ -73,6 +73,24 @@ TEST_F(LedgerCliTest, VerifyAgainstAWitnessCheckpoint) {
   EXPECT_NE(bad.err.find("FAILED at seq 15"), std::string::npos) << bad.err;
 }
 
+// The rollback guard's way out is an explicit operator command, never a
+// default: without --accept-loss it does nothing.
+TEST_F(LedgerCliTest, RecoverNeedsAcceptLossAndThenRecordsTheLoss) {
+  std::string seg = SegmentPath(dir_);
+  TruncateFile(seg, FrameOffsets(seg).at(13) + 20);  // inside a record the checkpoint covers
+  std::string damaged = ReadBytes(seg);
+  EXPECT_NE(RunCommand({BinPath("taogatectl"), "ledger", "recover", "--dir", dir_}).exit_code, 0);
+  EXPECT_EQ(ReadBytes(seg), damaged);
+  auto r = RunCommand({BinPath("taogatectl"), "ledger", "recover", "--dir", dir_, "--accept-loss"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("accepted the loss of 7 signed records"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("LOSS_ACCEPTED recorded at seq 13"), std::string::npos) << r.out;
+  auto v = RunCommand({BinPath("taogatectl"), "ledger", "verify", "--dir", dir_, "--pubkey", vkey_});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  auto again = RunCommand({BinPath("taogatectl"), "ledger", "recover", "--dir", dir_, "--accept-loss"});
+  EXPECT_NE(again.out.find("nothing lost"), std::string::npos) << again.out;
+}
+
 TEST_F(LedgerCliTest, ProveOutputVerifies) {
   auto r = RunCommand({BinPath("taogatectl"), "ledger", "prove", "--dir", dir_, "--seq", "7", "--size", "20"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -40,7 +40,8 @@ struct KeyConfig {
 // ledger::Signer over a delegated Ed25519 key (purpose "ledger-checkpoint")
 // certified by the root at start. It is not rotated while the process runs
 // (the C2SP key hash must stay stable between KeyHash and Sign); a restart
-// makes a new one, recorded as KEY_ROTATED.
+// makes a new one, which the ledger records as KEY_ROTATED with its
+// certificate (KeyRecordFields) before the key signs any checkpoint.
 class CheckpointSigner final : public ledger::Signer {
  public:
   CheckpointSigner(std::string name, std::shared_ptr<const keys::IssuingKey> key);
@@ -48,6 +49,7 @@ class CheckpointSigner final : public ledger::Signer {
   uint32_t KeyHash() const override { return key_hash_; }
   absl::StatusOr<std::string> Sign(std::string_view msg) override;
   std::string VerifierKey() const override;
+  ledger::Fields KeyRecordFields() const override;
   const keys::IssuingKey& key() const { return *key_; }
 
  private:

@@ -14,6 +14,15 @@
 // reopened, which re-validates the files. Open truncates a torn tail (the
 // incomplete final write of a crash) and logs it; it refuses corruption
 // anywhere else with the exact seq, file and offset.
+//
+// Rollback guard: DIR/checkpoint (the last signed tree head) is the ledger's
+// high-water mark. A writer's Open refuses with DataLoss, before it changes
+// any file, when the records it recovers are fewer than that checkpoint
+// covers or their root at its size differs: signed records were lost or
+// rewritten, and a CONSUMED record among them would let its TAO be redeemed
+// again. Only an operator gets past it (LedgerOptions::accept_loss, i.e.
+// `taogatectl ledger recover --accept-loss`). A torn tail after the
+// checkpoint is the normal crash case and is still truncated silently.
 #pragma once
 
 #include <chrono>
@@ -49,6 +58,11 @@ struct LedgerOptions {
   bool read_only = false;
   // A new segment starts once the current one reaches this size.
   uint64_t segment_max_bytes = 64ull << 20;
+  // Operator recovery only (taogatectl ledger recover --accept-loss; never a
+  // daemon): when the rollback guard fails, copy the damaged segments and
+  // DIR/checkpoint into DIR/damaged-<unix ns>/, truncate, and append a
+  // LOSS_ACCEPTED record that says what was lost.
+  bool accept_loss = false;
 };
 
 struct InclusionProof {
@@ -67,6 +81,12 @@ struct RecoveryInfo {
   uint64_t offset = 0;
   uint64_t bytes_dropped = 0;
   std::string why;
+  // Set only with accept_loss when the rollback guard failed.
+  bool loss_accepted = false;
+  uint64_t checkpoint_size = 0;   // what DIR/checkpoint covered
+  uint64_t recovered_size = 0;    // records kept
+  std::string moved_aside_to;     // DIR/damaged-<ns>
+  std::string loss;               // the DataLoss message Open would have returned
 };
 
 class Ledger {
@@ -105,6 +125,10 @@ class Ledger {
   struct Impl;
   explicit Ledger(const LedgerOptions& options);
   absl::Status Load();
+  // Appends the records Open owes: LOSS_ACCEPTED, the signer's key record.
+  absl::Status AppendOpenRecords();
+  // Append without the automatic checkpoint.
+  absl::StatusOr<uint64_t> AppendDurable(RecordKind kind, const Fields& fields);
 
   LedgerOptions options_;
   RecoveryInfo recovery_;

@@ -5,6 +5,11 @@
 //   DIR/seg-<first seq, 20 digits>.log   segment files, seq-ordered, dense
 //   DIR/checkpoint                latest signed checkpoint note (C2SP text),
 //                                 replaced atomically (write tmp, fsync, rename)
+//                                 after its CHECKPOINT record is durable; the
+//                                 high-water mark a writer's Open checks
+//                                 (ledger.h, "Rollback guard")
+//   DIR/damaged-<unix ns>/        what `ledger recover --accept-loss` set aside:
+//                                 segment copies and the old DIR/checkpoint
 //
 // Segment file:
 //   [0..8)    magic "TGLEDG01"
@@ -42,6 +47,17 @@
 // key_name, signature (base64 of 4-byte key hash || 64-byte Ed25519 sig).
 // The note body they sign is (C2SP tlog-checkpoint, one extension line):
 //   "<origin>\n<tree_size>\n<base64 root>\ntime <time_ns>\n"
+//
+// KEY_ROTATED records (kind 10) with scope "ledger-checkpoint" introduce a
+// checkpoint key: key_id (hex SHA-256 of the Ed25519 public key), cert_sha256
+// (hex SHA-256 of the certificate), scope, certificate (base64 of the
+// serialized keys IssuerCertificate). The ledger writes the signer's record
+// (Signer::KeyRecordFields) at open, before that key signs any checkpoint;
+// every CHECKPOINT is signed by the key of the last such record before it.
+//
+// LOSS_ACCEPTED records (kind 15) are written only by the ledger, after an
+// operator's accept_loss open: event, count (signed records lost), path
+// (the DIR/damaged-<ns> directory), reason, error.
 #pragma once
 
 #include <cstddef>

@@ -8,7 +8,7 @@
 //   target proto addr port path reason_code reason decision decision_id
 //   policy_sha256 rule key_id previous_key_id cert_sha256 scope approver
 //   approvals approvals_required nonce_sha256 not_before expires_at ttl_s
-//   ticket verdict count pid uid event component version error
+//   ticket verdict count pid uid event component version error certificate
 // Reserved for CHECKPOINT records written by the ledger itself:
 //   origin tree_size root_hash time_ns key_name signature
 #pragma once
@@ -41,8 +41,10 @@ enum class RecordKind : uint16_t {
   kApprovalRequested = 12,
   kExpired = 13,          // an unused grant or pending approval expired
   kStarted = 14,          // a daemon started with this ledger
+  kLossAccepted = 15,     // an operator accepted the loss of signed records
+                          // (taogatectl ledger recover --accept-loss)
 };
-inline constexpr uint16_t kMaxRecordKind = 14;
+inline constexpr uint16_t kMaxRecordKind = 15;
 
 // "ISSUED", "DENIED", ...; "UNKNOWN(n)" for values outside the enum.
 std::string KindName(RecordKind kind);

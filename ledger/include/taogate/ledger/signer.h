@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "taogate/common/crypto.h"
+#include "taogate/ledger/record.h"
 
 namespace taogate::ledger {
 
@@ -31,6 +32,12 @@ class Signer {
   virtual absl::StatusOr<std::string> Sign(std::string_view msg) = 0;
   // Verifier key text "<name>+<8 hex key hash>+<base64(type || public key)>".
   virtual std::string VerifierKey() const = 0;
+  // Fields of the KEY_ROTATED record that introduces this key in the ledger
+  // (ledger_format.h: key_id, cert_sha256, scope, certificate), or empty. A
+  // writer's Open appends it, before any checkpoint this key signs, unless
+  // the ledger's last KEY_ROTATED record of the same scope already names
+  // key_id. Lets an auditor follow checkpoint keys across restarts.
+  virtual Fields KeyRecordFields() const { return {}; }
 };
 
 // Ed25519 key hash: first 4 bytes (big-endian) of

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "taogate/ledger/merkle.h"
+#include "taogate/ledger/record.h"
 #include "taogate/ledger/signer.h"
 
 namespace taogate::ledger {
@@ -21,6 +23,7 @@ struct VerifySummary {
   uint64_t payload_bytes = 0;
   uint64_t checkpoints = 0;
   uint64_t signatures_verified = 0;  // 0 without a key
+  uint64_t checkpoint_keys = 0;      // KEY_ROTATED checkpoint keys accepted (key chain mode)
   std::optional<uint64_t> last_checkpoint_size;
   // Records after the last signed checkpoint: protected against alteration by
   // the chain, but not against a forged extension (nothing signed covers them).
@@ -45,5 +48,30 @@ absl::StatusOr<VerifySummary> VerifyLedger(const std::string& dir,
 // records removed together with DIR/checkpoint are still caught.
 absl::StatusOr<VerifySummary> VerifyLedger(const std::string& dir, const std::optional<NoteVerifier>& key,
                                            const std::vector<std::string>& witness_notes);
+
+// A checkpoint key as vouched for by a KEY_ROTATED record's certificate.
+struct CertifiedKey {
+  NoteVerifier verifier;
+  int64_t not_before_ms = 0;  // checkpoints it signs must lie in this window
+  int64_t not_after_ms = INT64_MAX;
+};
+// Checks the certificate a KEY_ROTATED record (scope "ledger-checkpoint")
+// carries, e.g. its chain to a trust bundle at the record's time; any error
+// fails the audit at that record.
+using CheckpointKeyCheck = std::function<absl::StatusOr<CertifiedKey>(const Record& key_rotated)>;
+
+struct VerifyOptions {
+  // One key for every checkpoint (node ledgers).
+  std::optional<NoteVerifier> key;
+  // Or follow the keys through the ledger (governor ledgers, a new key per
+  // start): each CHECKPOINT must be signed by the key of the last
+  // KEY_ROTATED "ledger-checkpoint" record before it, as accepted by this
+  // check, within that key's window. DIR/checkpoint and witness notes must be
+  // signed by one of the accepted keys.
+  CheckpointKeyCheck key_chain;
+  // Checkpoint notes kept elsewhere, as above.
+  std::vector<std::string> witness_notes;
+};
+absl::StatusOr<VerifySummary> VerifyLedger(const std::string& dir, const VerifyOptions& options);
 
 }  // namespace taogate::ledger
