@@ -8,65 +8,18 @@
 #include <atomic>
 #include <thread>
 
+#include "agent/redeem_testing.h"
 #include "tao/tao_testing.h"
 #include "taogate/agent/redeem.h"
-#include "taogate/tao/signing.h"
 
 namespace taogate::agent {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::TestIssuer;
-
-class KeyVerifier : public TaoVerifier {
- public:
-  explicit KeyVerifier(std::array<uint8_t, 32> pub) : pub_(pub) {}
-  absl::Status VerifyChain(const v1::Tao& tao, const v1::TaoBody& body, int64_t) override {
-    return tao::VerifyTaoSignature(tao, body, pub_);
-  }
-
- private:
-  std::array<uint8_t, 32> pub_;
-};
-
-class MemoryEvidence : public Evidence {
- public:
-  absl::StatusOr<uint64_t> Append(Kind kind, Fields fields) override {
-    std::lock_guard<std::mutex> l(mu_);
-    if (fail_) return absl::ResourceExhaustedError("disk full");
-    records_.push_back({kind, std::move(fields)});
-    return records_.size() - 1;
-  }
-  size_t Count(Kind k) {
-    std::lock_guard<std::mutex> l(mu_);
-    return std::count_if(records_.begin(), records_.end(), [&](auto& r) { return r.first == k; });
-  }
-  std::string LastField(std::string_view name) {
-    std::lock_guard<std::mutex> l(mu_);
-    for (auto& [k, v] : records_.back().second)
-      if (k == name) return v;
-    return {};
-  }
-  bool fail_ = false;
-
- private:
-  std::mutex mu_;
-  std::vector<std::pair<Kind, Fields>> records_;
-};
-
-class MemoryGrants : public GrantTable {
- public:
-  bool IsProtected(const v1::Target& t) const override { return t.port() == 5432; }
-  absl::Status InstallGrant(uint64_t cgroup, const v1::Target&, const TaoId&, int64_t) override {
-    if (fail_) return absl::UnavailableError("map full");
-    ++installed_;
-    last_cgroup_ = cgroup;
-    return absl::OkStatus();
-  }
-  std::atomic<int> installed_{0};
-  uint64_t last_cgroup_ = 0;
-  bool fail_ = false;
-};
+using testing::KeyVerifier;
+using testing::MemoryEvidence;
+using testing::MemoryGrants;
+using taogate::testing::TestIssuer;
 
 class RedeemTest : public ::testing::Test {
  protected:
@@ -94,7 +47,7 @@ class RedeemTest : public ::testing::Test {
   KeyVerifier verifier_;
   MemoryEvidence evidence_;
   MemoryGrants grants_;
-  std::atomic<int64_t> now_ms_{testing::NowMs()};
+  std::atomic<int64_t> now_ms_{taogate::testing::NowMs()};
   Redeemer redeemer_;
 };
 
@@ -152,7 +105,7 @@ TEST_F(RedeemTest, ConsumedIndexPrunedButPrunedTaoNeverRedeemable) {
   fresh.set_expires_at_ms(later + 30'000);
   ASSERT_TRUE(Redeem(fresh, Caller()).status.ok());
   EXPECT_EQ(redeemer_.ConsumedCount(), 1u) << "the expired TAO's id should have been pruned";
-  EXPECT_GE(redeemer_.horizon_ms(), testing::NowMs());
+  EXPECT_GE(redeemer_.horizon_ms(), taogate::testing::NowMs());
 
   // Attack: set the clock back so the old TAO looks valid again, replay it.
   now_ms_ = later - 10 * 60'000;
