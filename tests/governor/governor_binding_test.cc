@@ -8,6 +8,8 @@
 #include "agent/redeem_testing.h"
 #include "governor/governor_testing.h"
 #include "taogate/agent/redeem.h"
+#include "taogate/common/crypto.h"
+#include "taogate/governance/governor_format.h"
 #include "taogate/keys/root_signer.h"
 #include "taogate/keys/trust_bundle.h"
 #include "taogate/tao/codec.h"
@@ -139,6 +141,26 @@ TEST_F(GovernorBindingTest, CanonicalPodUidIsBoundWithThePath) {
   // A pod elsewhere with the uid in a longer name gets nothing.
   auto out = RedeemFrom(d.tao(), "/taogate/evil-pod7d1e1f3a-5b6c-4d7e-8f90-a1b2c3d4e5f6", 77);
   EXPECT_EQ(out.reason_code, agent::reason::kWrongCgroup) << out.status;
+}
+
+// Approvers sign the intent: it names the bound path (governor_format.h
+// section 1), so an approval for one workload's path is not one for another's.
+TEST_F(GovernorBindingTest, IntentCoversTheBoundPath) {
+  v1::Decision d;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(gov_.Client(kWriter)->RequestAuthorization(&ctx, WriteRequest(), &d).ok());
+  ASSERT_EQ(d.outcome(), v1::OUTCOME_PENDING_APPROVAL);
+  crypto::Sha256Hasher h;
+  h.Update(kIntentDomain);
+  for (const std::string& part : {d.decision_id(), std::string(kWriter), std::string("node-a"),
+                                  std::string("4242"), std::string(), std::string("/taogate/test"),
+                                  std::string("test"), std::string("db.write"),
+                                  std::string("tcp:127.0.0.1:5432"), d.policy_sha256(), std::string("30")}) {
+    h.Update(part);
+    h.Update(std::string_view("\0", 1));
+  }
+  auto want = h.Finish();
+  EXPECT_EQ(d.intent_sha256(), std::string(reinterpret_cast<const char*>(want.data()), want.size()));
 }
 
 // Break-glass takes the same declared attributes: its TAO is bound the same way.
