@@ -4,15 +4,11 @@
 
 #include <chrono>
 
+#include "taogate/rpc/client.h"
+
 namespace taogate::agent {
-namespace {
 
-absl::Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
-
-}  // namespace
+using rpc::FromGrpc;
 
 std::unique_ptr<AgentClient> AgentClient::ForSocket(const std::string& path, int timeout_ms) {
   std::unique_ptr<AgentClient> c(new AgentClient());

@@ -195,10 +195,10 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   // 4c. Governor protected targets: the cached set (or the fail-closed
   // catch-all) is in the maps before any socket opens; the streams start
   // below, once the kill-switch path exists, and never delay the start.
-  governance::ClientTls governor_tls;
+  rpc::ClientTls governor_tls;
   if (!c.governor_address.empty()) {
     p.file_exec_sink = std::make_unique<EnforcerSink>(*p.enforcer);
-    TG_ASSIGN_OR_RETURN(governor_tls, governance::LoadClientTls(c.governor_ca, c.governor_cert, c.governor_key));
+    TG_ASSIGN_OR_RETURN(governor_tls, rpc::LoadClientTls(c.governor_ca, c.governor_cert, c.governor_key));
     governor_tls.server_name = c.governor_server_name;
     TargetSyncOptions to;
     to.cache_path = c.targets_cache;

@@ -84,7 +84,7 @@ void GovernorWatch::Loop(Stream s) {
 bool GovernorWatch::RunTargets(grpc::ClientContext* ctx) {
   // A fresh channel per attempt: gRPC's own channel backoff (up to minutes)
   // must not delay a reconnect our backoff already decided on.
-  auto stub = v1::Governor::NewStub(governance::MakeGovernorChannel(options_.address, options_.tls));
+  auto stub = v1::Governor::NewStub(rpc::MakeGovernorChannel(options_.address, options_.tls));
   v1::WatchProtectedTargetsRequest req;
   req.set_node_id(options_.node_id);
   auto reader = stub->WatchProtectedTargets(ctx, req);
@@ -101,13 +101,13 @@ bool GovernorWatch::RunTargets(grpc::ClientContext* ctx) {
     (void)sync_.Apply(msg);  // logs, records and keeps the previous set on error
   }
   grpc::Status st = reader->Finish();
-  std::string err = StrCat("protected-target stream: ", governance::FromGrpc(st).ToString());
+  std::string err = StrCat("protected-target stream: ", rpc::FromGrpc(st).ToString());
   ReportEnd(kTargets, delivered, err, "governor stream ended; keeping the last protected-target set");
   return delivered;
 }
 
 bool GovernorWatch::RunKill(grpc::ClientContext* ctx) {
-  auto stub = v1::Governor::NewStub(governance::MakeGovernorChannel(options_.address, options_.tls));
+  auto stub = v1::Governor::NewStub(rpc::MakeGovernorChannel(options_.address, options_.tls));
   v1::WatchKillSwitchRequest req;
   req.set_node_id(options_.node_id);
   auto reader = stub->WatchKillSwitch(ctx, req);
@@ -166,7 +166,7 @@ bool GovernorWatch::RunKill(grpc::ClientContext* ctx) {
   l.unlock();
   feeder.join();
   grpc::Status st = reader->Finish();
-  std::string err = StrCat("kill-switch stream: ", governance::FromGrpc(st).ToString());
+  std::string err = StrCat("kill-switch stream: ", rpc::FromGrpc(st).ToString());
   ReportEnd(kKill, delivered, err, "governor stream ended; kill-switch state unchanged");
   return delivered;
 }

@@ -20,7 +20,7 @@
 
 #include "governor.grpc.pb.h"
 #include "report.h"
-#include "taogate/governance/client.h"
+#include "taogate/rpc/client.h"
 #include "taogate/governance/x509.h"
 
 namespace fs = std::filesystem;
@@ -105,11 +105,11 @@ struct Run {
   uint64_t errors = 0;
 };
 
-Run Measure(const std::string& addr, const governance::ClientTls& tls, int clients,
+Run Measure(const std::string& addr, const rpc::ClientTls& tls, int clients,
             std::chrono::milliseconds duration) {
   std::vector<std::unique_ptr<v1::Governor::Stub>> stubs;
   for (int i = 0; i < clients; ++i) {
-    stubs.push_back(v1::Governor::NewStub(governance::MakeGovernorChannel(addr, tls)));
+    stubs.push_back(v1::Governor::NewStub(rpc::MakeGovernorChannel(addr, tls)));
     v1::Decision d;  // warm up: TLS handshake outside the timed window
     grpc::ClientContext ctx;
     stubs.back()->RequestAuthorization(&ctx, Req(), &d);
@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
       rc = 1;
       break;
     }
-    governance::ClientTls tls{ca->cert_pem, client->cert_pem, client->key_pem, ""};
+    rpc::ClientTls tls{ca->cert_pem, client->cert_pem, client->key_pem, ""};
     std::string addr = "127.0.0.1:" + std::to_string(g.port);
     for (int clients : {1, 64}) {
       Run r = Measure(addr, tls, clients, std::chrono::milliseconds(clients == 1 ? 3000 : 5000));

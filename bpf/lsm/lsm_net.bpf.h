@@ -50,6 +50,43 @@ static __always_inline void tg_grant_key_of(struct tg_lsm_grant_key *gk, __u64 c
 	}
 }
 
+// Counts and reports the denial of a connect/send to `t`; returns -EPERM.
+static __always_inline int tg_deny_target(__u64 cg, const struct tg_lsm_target_key *t, __u8 family,
+					  __u8 hook)
+{
+	struct tg_lsm_event *e;
+
+	tg_count(TG_STAT_DENY);
+	e = tg_event(cg, hook, TG_VERDICT_DENY);
+	if (e) {
+		e->port = t->port;
+		e->proto = t->proto;
+		e->family = family;
+		__builtin_memcpy(e->addr, t->addr, sizeof(e->addr));
+		bpf_ringbuf_submit(e, 0);
+	}
+	return -EPERM;
+}
+
+// An unspecified destination: :: or ::ffff:0.0.0.0 (IPv4 0.0.0.0 is stored
+// v4-mapped). The kernel turns it into a loopback address or the socket's
+// own source address only after this hook, from socket state another thread
+// can still change (bind) in between, and an LSM hook cannot rewrite the
+// address as cgroup/connect* does (gate.bpf.c). So governed processes may
+// not use it as a destination at all (fail closed).
+static __always_inline bool tg_addr_unspecified(const struct tg_lsm_target_key *t)
+{
+	__u64 head;
+	__u32 tail;
+	__u16 mid;
+
+	__builtin_memcpy(&head, &t->addr[0], 8);
+	__builtin_memcpy(&mid, &t->addr[10], 2);
+	__builtin_memcpy(&tail, &t->addr[12], 4);
+	return head == 0 && t->addr[8] == 0 && t->addr[9] == 0 && tail == 0 &&
+	       (mid == 0 || mid == 0xffff);
+}
+
 // Connect to a protected target: allowed only by consuming a live grant.
 static __always_inline int tg_connect_decision(__u64 cg, struct tg_lsm_target_key *t, __u8 family,
 					       __u8 hook)
@@ -58,6 +95,8 @@ static __always_inline int tg_connect_decision(__u64 cg, struct tg_lsm_target_ke
 	struct tg_lsm_grant_val *g, grant;
 	struct tg_lsm_event *e;
 
+	if (t->proto != TG_PROTO_UNIX && tg_addr_unspecified(t))
+		return tg_deny_target(cg, t, family, hook);
 	if (!tg_target_protected(t))
 		return 0;
 	tg_grant_key_of(&gk, cg, t);
@@ -88,16 +127,7 @@ static __always_inline int tg_connect_decision(__u64 cg, struct tg_lsm_target_ke
 	}
 	return 0;
 deny:
-	tg_count(TG_STAT_DENY);
-	e = tg_event(cg, hook, TG_VERDICT_DENY);
-	if (e) {
-		e->port = t->port;
-		e->proto = t->proto;
-		e->family = family;
-		__builtin_memcpy(e->addr, t->addr, sizeof(e->addr));
-		bpf_ringbuf_submit(e, 0);
-	}
-	return -EPERM;
+	return tg_deny_target(cg, t, family, hook);
 }
 
 SEC("lsm/socket_connect")
@@ -174,6 +204,10 @@ int BPF_PROG(tg_socket_sendmsg, struct socket *sock, struct msghdr *msg, int siz
 	__builtin_memset(&t, 0, sizeof(t));
 	t.proto = BPF_CORE_READ(sock, sk, sk_protocol);
 	t.port = bpf_ntohs(sin6.sin6_port);
+	// udp_sendmsg takes sin_family AF_UNSPEC as AF_INET (udpv6_sendmsg
+	// ignores the name then): judge it as the IPv4 address it carries.
+	if (family == 0 /* AF_UNSPEC */ && BPF_CORE_READ(sock, sk, __sk_common.skc_family) == TG_AF_INET)
+		family = TG_AF_INET;
 	if (family == TG_AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&sin6;
 

@@ -6,6 +6,9 @@
 // (tp_btf/sys_enter, sys_exit, sched_process_exec) check the governed root
 // themselves before doing anything.
 //
+// The destination judged is the one the kernel will use: an unspecified
+// address (0.0.0.0, ::, ::ffff:0.0.0.0) is resolved here as the kernel would
+// and written back into ctx first (check4/check6).
 // Verdict for a governed connect/sendmsg (first match wins):
 //   1. quarantined (all, or the workload's cgroup)       -> deny
 //   2. destination not protected under the current mode   -> allow
@@ -300,26 +303,88 @@ static __always_inline int decide_ip(__u8 hook, __u8 proto, __u8 family, __u16 p
 	return finish(&d);
 }
 
+// Unspecified destinations. The kernel rewrites them only AFTER this hook:
+//   IPv4 0.0.0.0 (connect, UDP sendmsg, also reached from v6 sockets through
+//     ::ffff:0.0.0.0 or an AF_INET sockaddr): ip_route_output_key_hash_rcu
+//     sets daddr = saddr (connect: the socket's source address; sendmsg:
+//     ipc.addr, i.e. IP_PKTINFO's ipi_spec_dst or the socket's source, which
+//     is ctx->msg_src_ip4), and 127.0.0.1 if that is 0 too;
+//   IPv6 :: : tcp_v6_connect / __ip6_datagram_connect use ::1, or
+//     ::ffff:127.0.0.1 if the socket's rcv_saddr is v4-mapped;
+//     udpv6_sendmsg uses ::1.
+// So the gate computes that destination itself, writes it into ctx (the
+// kernel then connects or sends to exactly the address that was judged; a
+// later bind() by another thread changes nothing) and decides on it. The
+// common path pays one compare. Other 0.0.0.0/8 addresses and ::a.b.c.d are
+// unroutable here and left alone (tested). See docs/kernel.md.
+#define TG_LOOPBACK4 bpf_htonl(0x7f000001)
+
+static __always_inline __u32 real_dst4(struct bpf_sock_addr *ctx, __u8 hook)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u32 ip = 0;
+
+	if (hook == TG_HOOK_SENDMSG4)
+		ip = ctx->msg_src_ip4;
+	else if (sk)
+		ip = sk->src_ip4; /* the v4 source, also for a v6 socket */
+	return ip ? ip : TG_LOOPBACK4;
+}
+
 static __always_inline int check4(struct bpf_sock_addr *ctx, __u8 hook)
 {
 	__u8 addr[16] = {};
 	__u32 ip = ctx->user_ip4;
 
+	if (ip == 0) {
+		ip = real_dst4(ctx, hook);
+		ctx->user_ip4 = ip;
+	}
 	__builtin_memcpy(addr, &ip, 4);
 	return decide_ip(hook, ctx->protocol, AF_INET, bpf_ntohs(ctx->user_port), addr);
+}
+
+// `::` -> ::1, or ::ffff:127.0.0.1 on a connect from a socket whose source
+// is v4-mapped (for sendmsg6 the kernel converted that case before the hook).
+// Returns the v4 address for a v4-mapped result, else 0 with w set to ::1.
+static __always_inline __u32 real_dst6_any(struct bpf_sock_addr *ctx, __u8 hook, __u32 *w)
+{
+	struct bpf_sock *sk = ctx->sk;
+
+	if (hook == TG_HOOK_CONNECT6 && sk && sk->src_ip6[0] == 0 && sk->src_ip6[1] == 0 &&
+	    sk->src_ip6[2] == bpf_htonl(0x0000ffff)) {
+		w[2] = bpf_htonl(0x0000ffff);
+		w[3] = TG_LOOPBACK4;
+		return TG_LOOPBACK4;
+	}
+	w[3] = bpf_htonl(1);
+	return 0;
 }
 
 static __always_inline int check6(struct bpf_sock_addr *ctx, __u8 hook)
 {
 	__u32 w[4];
 	__u8 addr[16] = {};
+	__u32 v4 = 0;
 
 	w[0] = ctx->user_ip6[0];
 	w[1] = ctx->user_ip6[1];
 	w[2] = ctx->user_ip6[2];
 	w[3] = ctx->user_ip6[3];
-	if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0x0000ffff)) {
-		__builtin_memcpy(addr, &w[3], 4); /* ::ffff:a.b.c.d is IPv4 */
+	if (w[0] == 0 && w[1] == 0 && (w[2] | w[3]) == 0) {
+		v4 = real_dst6_any(ctx, hook, w);
+		ctx->user_ip6[2] = w[2];
+		ctx->user_ip6[3] = w[3];
+	} else if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0x0000ffff)) {
+		v4 = w[3]; /* ::ffff:a.b.c.d is IPv4 */
+		if (v4 == 0) {
+			/* ::ffff:0.0.0.0 takes the IPv4 path: 0.0.0.0 rules */
+			v4 = real_dst4(ctx, hook);
+			ctx->user_ip6[3] = v4;
+		}
+	}
+	if (v4) {
+		__builtin_memcpy(addr, &v4, 4);
 		return decide_ip(hook, ctx->protocol, AF_INET, bpf_ntohs(ctx->user_port), addr);
 	}
 	__builtin_memcpy(addr, w, 16);

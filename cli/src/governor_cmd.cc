@@ -20,7 +20,7 @@
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
 #include "taogate/governance/approval.h"
-#include "taogate/governance/client.h"
+#include "taogate/rpc/client.h"
 
 namespace taogate::cli {
 namespace {
@@ -56,13 +56,13 @@ std::unique_ptr<v1::Governor::Stub> Stub() {
     Fail("--governor (or TAOGATE_GOVERNOR) is required");
     return nullptr;
   }
-  auto tls = governance::LoadClientTls(c.ca, c.cert, c.key);
+  auto tls = rpc::LoadClientTls(c.ca, c.cert, c.key);
   if (!tls.ok()) {
     Fail(std::string(tls.status().message()));
     return nullptr;
   }
   tls->server_name = c.server_name;
-  return v1::Governor::NewStub(governance::MakeGovernorChannel(c.address, *tls));
+  return v1::Governor::NewStub(rpc::MakeGovernorChannel(c.address, *tls));
 }
 
 void Deadline(grpc::ClientContext& ctx, int s = 30) {

@@ -58,7 +58,7 @@ class GovernorWatchKernelTest : public AgentTest {
     other_.reset();
   }
 
-  void WriteAgentCert(const governance::ClientTls& tls) {
+  void WriteAgentCert(const rpc::ClientTls& tls) {
     std::string d = dir_->path().string();
     taogate::testing::WriteFile(d + "/agent.crt", tls.cert_pem);
     taogate::testing::WriteFile(d + "/agent.key", tls.key_pem);
@@ -119,7 +119,7 @@ class GovernorWatchKernelTest : public AgentTest {
     req.set_reason(engage ? "incident 7" : "incident 7 over");
     v1::GovernorKillSwitchResponse r;
     grpc::ClientContext ctx;
-    return governance::FromGrpc(gov_->Client(gt::kAdmin)->KillSwitch(&ctx, req, &r));
+    return rpc::FromGrpc(gov_->Client(gt::kAdmin)->KillSwitch(&ctx, req, &r));
   }
   std::string Log() const { return taogate::testing::ReadFile(agent_log_); }
 
@@ -270,7 +270,7 @@ TEST_F(GovernorWatchKernelTest, BadClientChainRefusedStateKept) {
   ASSERT_TRUE(rogue_ca.ok());
   auto rogue = governance::IssueCert(*rogue_ca, governance::ClientSpec("agent", gt::kAgent));
   ASSERT_TRUE(rogue.ok());
-  governance::ClientTls rogue_tls;
+  rpc::ClientTls rogue_tls;
   rogue_tls.cert_pem = rogue->cert_pem;
   rogue_tls.key_pem = rogue->key_pem;
   WriteAgentCert(rogue_tls);

@@ -117,13 +117,13 @@ TEST_F(GovernorAuthzTest, ClientWithoutValidCertificateIsRefused) {
   v1::Decision d;
   // Signed by another CA.
   GovernorProcess other;  // only for its CA
-  ClientTls foreign = other.TlsFor(kAgent);
+  rpc::ClientTls foreign = other.TlsFor(kAgent);
   foreign.ca_pem = gov_.ca().cert_pem;
   grpc::ClientContext c1;
   c1.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   EXPECT_FALSE(gov_.ClientWith(foreign)->RequestAuthorization(&c1, ReadRequest(), &d).ok());
   // No client certificate at all.
-  ClientTls none;
+  rpc::ClientTls none;
   none.ca_pem = gov_.ca().cert_pem;
   grpc::ClientContext c2;
   c2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -131,7 +131,7 @@ TEST_F(GovernorAuthzTest, ClientWithoutValidCertificateIsRefused) {
   // Valid chain, but no URI SAN: no identity.
   auto nouri = IssueCert(gov_.ca(), ClientSpec("spiffe://test.example/agent", ""));
   ASSERT_TRUE(nouri.ok());
-  ClientTls t{gov_.ca().cert_pem, nouri->cert_pem, nouri->key_pem, ""};
+  rpc::ClientTls t{gov_.ca().cert_pem, nouri->cert_pem, nouri->key_pem, ""};
   grpc::ClientContext c3;
   auto s = gov_.ClientWith(t)->RequestAuthorization(&c3, ReadRequest(), &d);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
@@ -141,7 +141,7 @@ TEST_F(GovernorAuthzTest, ClientWithoutValidCertificateIsRefused) {
   old.not_before_offset_s = -7200;
   auto expired = IssueCert(gov_.ca(), old);
   ASSERT_TRUE(expired.ok());
-  ClientTls te{gov_.ca().cert_pem, expired->cert_pem, expired->key_pem, ""};
+  rpc::ClientTls te{gov_.ca().cert_pem, expired->cert_pem, expired->key_pem, ""};
   grpc::ClientContext c4;
   c4.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   EXPECT_FALSE(gov_.ClientWith(te)->RequestAuthorization(&c4, ReadRequest(), &d).ok());

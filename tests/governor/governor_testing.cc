@@ -194,9 +194,9 @@ void GovernorProcess::Stop() {
 
 std::string GovernorProcess::log() const { return ReadFile(dir_.path() / "governor.log"); }
 
-ClientTls GovernorProcess::TlsFor(const std::string& identity) {
+rpc::ClientTls GovernorProcess::TlsFor(const std::string& identity) {
   auto c = IssueCert(ca_, ClientSpec("client", identity));
-  ClientTls t;
+  rpc::ClientTls t;
   t.ca_pem = ca_.cert_pem;
   if (c.ok()) {
     t.cert_pem = c->cert_pem;
@@ -205,8 +205,8 @@ ClientTls GovernorProcess::TlsFor(const std::string& identity) {
   return t;
 }
 
-std::unique_ptr<v1::Governor::Stub> GovernorProcess::ClientWith(const ClientTls& tls) {
-  return v1::Governor::NewStub(MakeGovernorChannel(address(), tls));
+std::unique_ptr<v1::Governor::Stub> GovernorProcess::ClientWith(const rpc::ClientTls& tls) {
+  return v1::Governor::NewStub(rpc::MakeGovernorChannel(address(), tls));
 }
 
 std::unique_ptr<v1::Governor::Stub> GovernorProcess::Client(const std::string& identity) {

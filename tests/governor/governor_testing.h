@@ -14,7 +14,7 @@
 
 #include "governor.grpc.pb.h"
 #include "taogate/common/crypto.h"
-#include "taogate/governance/client.h"
+#include "taogate/rpc/client.h"
 #include "taogate/governance/x509.h"
 #include "testing/testing.h"
 
@@ -52,8 +52,8 @@ class GovernorProcess {
 
   // A stub authenticated as `identity` (a client cert with that URI SAN).
   std::unique_ptr<v1::Governor::Stub> Client(const std::string& identity);
-  std::unique_ptr<v1::Governor::Stub> ClientWith(const ClientTls& tls);
-  ClientTls TlsFor(const std::string& identity);
+  std::unique_ptr<v1::Governor::Stub> ClientWith(const rpc::ClientTls& tls);
+  rpc::ClientTls TlsFor(const std::string& identity);
 
   const crypto::Ed25519PrivateKey& ApproverKey(const std::string& identity) const {
     return approver_keys_.at(identity);

@@ -1,4 +1,4 @@
-// Holes a reviewer found in the kill-on-open fallback (issue 5), as attacks:
+// Holes a reviewer found in the kill-on-open fallback, as attacks:
 // fds that reach a governed process without one of its own open*() calls
 // (a shared fd table, pidfd_getfd, io_uring), and a parent walk that gave
 // up after a fixed depth. Each test fails against the pre-fix programs.

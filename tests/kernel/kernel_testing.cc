@@ -27,10 +27,7 @@ uint64_t MonoNowNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
 }
 
-namespace {
-
-// Fills a sockaddr for an IP literal; returns its length (0 if bad).
-socklen_t MakeAddr(const std::string& addr, uint16_t port, sockaddr_storage* ss) {
+socklen_t MakeSockaddr(const std::string& addr, uint16_t port, sockaddr_storage* ss) {
   std::memset(ss, 0, sizeof(*ss));
   auto* s4 = reinterpret_cast<sockaddr_in*>(ss);
   if (inet_pton(AF_INET, addr.c_str(), &s4->sin_addr) == 1) {
@@ -46,6 +43,8 @@ socklen_t MakeAddr(const std::string& addr, uint16_t port, sockaddr_storage* ss)
   }
   return 0;
 }
+
+namespace {
 
 uint16_t BoundPort(int fd) {
   sockaddr_storage ss{};
@@ -64,25 +63,42 @@ sockaddr_un UnixAddr(const std::string& path) {
 
 }  // namespace
 
-Listener ListenTcp(int family) {
+static Listener BindOn(const std::string& ip, int type) {
   Listener l;
-  l.fd = UniqueFd(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_storage ss{};
-  socklen_t len = MakeAddr(family == AF_INET ? "127.0.0.1" : "::1", 0, &ss);
-  EXPECT_EQ(bind(l.fd.get(), reinterpret_cast<sockaddr*>(&ss), len), 0) << strerror(errno);
-  EXPECT_EQ(listen(l.fd.get(), 256), 0);
+  socklen_t len = MakeSockaddr(ip, 0, &ss);
+  l.fd = UniqueFd(socket(ss.ss_family, type | SOCK_CLOEXEC, 0));
+  EXPECT_EQ(bind(l.fd.get(), reinterpret_cast<sockaddr*>(&ss), len), 0) << ip << ": " << strerror(errno);
+  if (type == SOCK_STREAM) {
+    EXPECT_EQ(listen(l.fd.get(), 256), 0);
+  }
   l.port = BoundPort(l.fd.get());
   return l;
 }
 
-Listener BindUdp() {
-  Listener l;
-  l.fd = UniqueFd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_storage ss{};
-  socklen_t len = MakeAddr("127.0.0.1", 0, &ss);
-  EXPECT_EQ(bind(l.fd.get(), reinterpret_cast<sockaddr*>(&ss), len), 0) << strerror(errno);
-  l.port = BoundPort(l.fd.get());
-  return l;
+Listener ListenTcpOn(const std::string& ip) { return BindOn(ip, SOCK_STREAM); }
+Listener BindUdpOn(const std::string& ip) { return BindOn(ip, SOCK_DGRAM); }
+Listener ListenTcp(int family) { return ListenTcpOn(family == AF_INET ? "127.0.0.1" : "::1"); }
+Listener BindUdp() { return BindUdpOn("127.0.0.1"); }
+
+int Arrivals(const Listener& l, int wait_ms) {
+  int n = 0;
+  int type = 0;
+  socklen_t tl = sizeof(type);
+  getsockopt(l.fd.get(), SOL_SOCKET, SO_TYPE, &type, &tl);
+  pollfd p{l.fd.get(), POLLIN, 0};
+  while (poll(&p, 1, n == 0 ? wait_ms : 0) == 1) {
+    if (type == SOCK_STREAM) {
+      int c = accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) break;
+      close(c);
+    } else {
+      char buf[64];
+      if (recv(l.fd.get(), buf, sizeof(buf), MSG_DONTWAIT) < 0) break;
+    }
+    ++n;
+  }
+  return n;
 }
 
 Listener ListenUnix(const std::string& path, int type) {
@@ -99,7 +115,7 @@ Listener ListenUnix(const std::string& path, int type) {
 
 int TryConnect(const std::string& addr, uint16_t port, int type) {
   sockaddr_storage ss{};
-  socklen_t len = MakeAddr(addr, port, &ss);
+  socklen_t len = MakeSockaddr(addr, port, &ss);
   if (len == 0) return EINVAL;
   UniqueFd fd(socket(ss.ss_family, type | SOCK_CLOEXEC, 0));
   if (!fd) return errno;
@@ -108,7 +124,7 @@ int TryConnect(const std::string& addr, uint16_t port, int type) {
 
 int TrySendTo(const std::string& addr, uint16_t port) {
   sockaddr_storage ss{};
-  socklen_t len = MakeAddr(addr, port, &ss);
+  socklen_t len = MakeSockaddr(addr, port, &ss);
   UniqueFd fd(socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!fd) return errno;
   return sendto(fd.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&ss), len) == 1 ? 0 : errno;

@@ -4,6 +4,7 @@
 // a chosen cgroup. Everything is torn down on every path (RAII + TearDown).
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -30,7 +31,16 @@ struct Listener {
 };
 Listener ListenTcp(int family = 2 /*AF_INET*/);
 Listener BindUdp();
+// On a given IP literal ("127.0.0.2", "::1").
+Listener ListenTcpOn(const std::string& ip);
+Listener BindUdpOn(const std::string& ip);
+// Connections accepted (TCP) or datagrams read (UDP) on `l` within
+// wait_ms; drains them. Lets a test prove a destination was not reached.
+int Arrivals(const Listener& l, int wait_ms = 50);
 Listener ListenUnix(const std::string& path, int type = 1 /*SOCK_STREAM*/);
+
+// Fills *ss for an IP literal and port; returns its length (0 if bad).
+socklen_t MakeSockaddr(const std::string& addr, uint16_t port, sockaddr_storage* ss);
 
 // 0 on success, else errno. `addr` is an IP literal.
 int TryConnect(const std::string& addr, uint16_t port, int type = 1 /*SOCK_STREAM*/);

@@ -39,7 +39,7 @@
 #include "governor.pb.h"
 #include "taogate/agent/service.h"
 #include "taogate/agent/target_sync.h"
-#include "taogate/governance/client.h"
+#include "taogate/rpc/client.h"
 
 namespace grpc {
 class ClientContext;
@@ -49,7 +49,7 @@ namespace taogate::agent {
 
 struct GovernorWatchOptions {
   std::string address;  // "host:port"
-  governance::ClientTls tls;
+  rpc::ClientTls tls;
   std::string node_id;
   int64_t retry_initial_ms = 200;
   int64_t retry_max_ms = 30'000;

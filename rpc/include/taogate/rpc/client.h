@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace taogate::governance {
+namespace taogate::rpc {
 
 struct ClientTls {
   std::string ca_pem;    // CA bundle that signed the governor's certificate
@@ -32,4 +32,4 @@ std::shared_ptr<grpc::Channel> MakeGovernorChannel(const std::string& address,
 // grpc::Status -> absl::Status with the same code and message.
 absl::Status FromGrpc(const grpc::Status& s);
 
-}  // namespace taogate::governance
+}  // namespace taogate::rpc

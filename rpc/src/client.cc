@@ -1,11 +1,11 @@
-#include "taogate/governance/client.h"
+#include "taogate/rpc/client.h"
 
 #include <fstream>
 #include <sstream>
 
 #include "taogate/common/strings.h"
 
-namespace taogate::governance {
+namespace taogate::rpc {
 namespace {
 
 absl::StatusOr<std::string> ReadAll(const std::string& path) {
@@ -51,4 +51,4 @@ absl::Status FromGrpc(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
-}  // namespace taogate::governance
+}  // namespace taogate::rpc
