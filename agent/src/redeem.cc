@@ -22,12 +22,29 @@ std::string TargetString(const v1::Target& t) {
   }
 }
 
-// Kubernetes cgroup names carry the pod UID as "pod<uid>" (cgroupfs driver)
-// or "pod<uid with '_' for '-'>" (systemd driver).
-bool PathHasPod(const std::string& path, std::string uid) {
-  if (path.find("pod" + uid) != std::string::npos) return true;
-  std::replace(uid.begin(), uid.end(), '-', '_');
-  return path.find("pod" + uid) != std::string::npos;
+// True if a whole component of `path` is the pod-level cgroup kubelet
+// creates for pod `uid` (canonical, tao::IsCanonicalPodUid):
+//   cgroupfs driver: "pod<uid>"
+//   systemd driver:  "kubepods-pod<uid_>.slice" (guaranteed QoS) or
+//                    "kubepods-{burstable,besteffort}-pod<uid_>.slice"
+// where uid_ has '_' for '-'. Nothing else: a component that merely contains
+// the uid is another cgroup.
+bool PathHasPod(std::string_view path, const std::string& uid) {
+  std::string systemd_uid = uid;
+  std::replace(systemd_uid.begin(), systemd_uid.end(), '-', '_');
+  const std::string cgroupfs = "pod" + uid;
+  const std::string suffix = "pod" + systemd_uid + ".slice";
+  while (!path.empty()) {
+    size_t slash = path.find('/');
+    std::string_view comp = path.substr(0, slash);
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+    if (comp == cgroupfs) return true;
+    for (std::string_view qos : {"kubepods-", "kubepods-burstable-", "kubepods-besteffort-"})
+      if (comp.size() == qos.size() + suffix.size() && comp.substr(0, qos.size()) == qos &&
+          comp.substr(qos.size()) == suffix)
+        return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -145,16 +162,26 @@ absl::Status Redeemer::CheckBinding(const v1::TaoBody& body, const PeerIdentity&
   }
   const auto& b = body.binding();
   *code = reason::kWrongCgroup;
+  // The workload path is what the governor's policy matched; the caller's
+  // real cgroup must be that path or below it (by component, as the policy's
+  // cgroup_paths selectors match). Without it the TAO would bind only what
+  // the requester declared (the id), so it is refused.
+  const std::string& bound = b.workload_path();
+  if (bound.empty())
+    return absl::PermissionDeniedError(
+        "TAO carries no workload path binding (issued by an older governor); request a new one");
+  if (!CgroupPathWithin(peer.cgroup_path, bound))
+    return absl::PermissionDeniedError(
+        StrCat("TAO is bound to workload path ", bound, ", caller is in ", peer.cgroup_path));
   if (!b.pod_uid().empty() && !PathHasPod(peer.cgroup_path, b.pod_uid()))
     return absl::PermissionDeniedError("TAO is bound to another pod");
   if (b.cgroup_id() == 0) return absl::OkStatus();
-  // The binding may name the caller's cgroup or an ancestor inside the
-  // governed subtree (a pod-level cgroup serves its containers).
+  // The id may name the caller's cgroup or an ancestor, as long as that
+  // ancestor is inside the bound path and strictly below the governed root
+  // (a pod-level cgroup serves its containers; the root would serve all).
   std::string path = peer.cgroup_path;
   uint64_t id = peer.cgroup_id;
-  // The governed root itself is never a valid binding: it would let every
-  // workload redeem the TAO.
-  while (path != config_.governed_root) {
+  while (path != config_.governed_root && CgroupPathWithin(path, bound)) {
     if (id == b.cgroup_id()) return absl::OkStatus();
     auto slash = path.rfind('/');
     if (slash == std::string::npos || slash == 0) break;
@@ -164,8 +191,8 @@ absl::Status Redeemer::CheckBinding(const v1::TaoBody& body, const PeerIdentity&
     if (!parent.ok()) break;
     id = *parent;
   }
-  return absl::PermissionDeniedError(
-      StrCat("TAO is bound to cgroup ", b.cgroup_id(), ", caller is in cgroup ", peer.cgroup_id));
+  return absl::PermissionDeniedError(StrCat("TAO is bound to cgroup ", b.cgroup_id(), " in ", bound,
+                                            ", caller is in cgroup ", peer.cgroup_id));
 }
 
 RedeemOutcome Redeemer::Redeem(std::string_view wire, const PeerIdentity& peer) {

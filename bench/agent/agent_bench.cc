@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
         b.set_actor("spiffe://example.org/agent/bench");
         b.mutable_binding()->set_node_id("bench-node");
         b.mutable_binding()->set_cgroup_id(*id);
+        b.mutable_binding()->set_workload_path(gov_rel + "/c" + std::to_string(c) + "w" + std::to_string(w));
         b.set_action_class("db.read");
         b.mutable_target()->set_proto(v1::TARGET_PROTO_TCP);
         b.mutable_target()->set_address("127.0.0.2");

@@ -28,15 +28,35 @@ absl::Status ValidateCommon(const v1::WorkloadBinding& b, const std::string& wor
                             const std::string& action_class, const std::string& cgroup_path) {
   if (auto s = CheckText("binding.node_id", b.node_id(), tao::kMaxNodeIdBytes, true); !s.ok())
     return s;
-  if (auto s = CheckText("binding.pod_uid", b.pod_uid(), tao::kMaxPodUidBytes, false); !s.ok())
-    return s;
+  // A short or loose uid would be a fragment of unrelated cgroup names.
+  if (!b.pod_uid().empty() && !tao::IsCanonicalPodUid(b.pod_uid()))
+    return absl::InvalidArgumentError(
+        "binding.pod_uid must be a canonical pod UID (lowercase 8-4-4-4-12 hex)");
   if (b.cgroup_id() == 0 && b.pod_uid().empty())
     return absl::InvalidArgumentError("binding needs a cgroup_id or a pod_uid");
+  // The governor binds the path the policy is evaluated with; the requester
+  // only declares cgroup_path.
+  if (!b.workload_path().empty() && b.workload_path() != BoundWorkloadPath(cgroup_path))
+    return absl::InvalidArgumentError(
+        "binding.workload_path is set by the governor from cgroup_path; leave it empty");
   if (auto s = CheckText("workload", workload, 128, false); !s.ok()) return s;
   if (auto s = CheckText("action_class", action_class, tao::kMaxActionClassBytes, true); !s.ok())
     return s;
-  if (auto s = CheckText("cgroup_path", cgroup_path, 4095, false); !s.ok()) return s;
+  if (!cgroup_path.empty() && !tao::IsCanonicalCgroupPath(cgroup_path))
+    return absl::InvalidArgumentError(
+        StrCat("cgroup_path must be an absolute canonical cgroup path (no empty, '.' or '..' "
+               "components, no trailing '/', no control characters, at most ",
+               tao::kMaxPathBytes, " bytes)"));
   return absl::OkStatus();
+}
+
+std::string BoundWorkloadPath(const std::string& cgroup_path) {
+  return cgroup_path.empty() ? "/" : cgroup_path;
+}
+
+v1::WorkloadBinding BindWorkload(v1::WorkloadBinding b, const std::string& cgroup_path) {
+  b.set_workload_path(BoundWorkloadPath(cgroup_path));
+  return b;
 }
 
 absl::StatusOr<policies::TargetRef> ToTargetRef(const v1::Target& t) {
@@ -72,11 +92,10 @@ absl::StatusOr<policies::TargetRef> ToTargetRef(const v1::Target& t) {
 }
 
 policies::WorkloadAttributes ToAttributes(
-    const v1::WorkloadBinding& b, const std::string& cgroup_path,
-    const google::protobuf::Map<std::string, std::string>& labels) {
+    const v1::WorkloadBinding& b, const google::protobuf::Map<std::string, std::string>& labels) {
   policies::WorkloadAttributes a;
   a.node = b.node_id();
-  a.cgroup_path = cgroup_path;
+  a.cgroup_path = b.workload_path();
   for (const auto& [k, v] : labels) a.pod_labels[k] = v;
   return a;
 }
@@ -89,7 +108,7 @@ std::string IntentHash(const std::string& decision_id, const std::string& reques
   h.Update(kIntentDomain);
   for (const std::string& part :
        {decision_id, requester, b.node_id(), std::to_string(b.cgroup_id()), b.pod_uid(),
-        workload, action, target_text, policy_hex, std::to_string(ttl_s)}) {
+        b.workload_path(), workload, action, target_text, policy_hex, std::to_string(ttl_s)}) {
     h.Update(part);
     h.Update(std::string_view("\0", 1));
   }
@@ -116,7 +135,12 @@ ledger::Fields RequestFields(const std::string& decision_id, const std::string& 
                       {"node_id", LedgerSafe(b.node_id())},
                       {"cgroup_id", std::to_string(b.cgroup_id())}};
   if (!b.pod_uid().empty()) f.emplace_back("pod_uid", LedgerSafe(b.pod_uid()));
-  if (!workload.empty()) f.emplace_back("workload", LedgerSafe(workload));
+  // The path the TAO binds, as the agent's CONSUMED records name the
+  // caller's real cgroup; the declared name only for refused requests.
+  if (!b.workload_path().empty())
+    f.emplace_back("workload", LedgerSafe(b.workload_path(), tao::kMaxPathBytes));
+  else if (!workload.empty())
+    f.emplace_back("workload", LedgerSafe(workload));
   f.emplace_back("action_class", LedgerSafe(action));
   f.emplace_back("target", LedgerSafe(target_text));
   f.emplace_back("policy_sha256", policy_hex);

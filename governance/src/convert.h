@@ -13,14 +13,24 @@
 namespace taogate::governance::internal {
 
 // InvalidArgument naming the field: binding (node id required, cgroup id or
-// pod uid), sizes, no NUL or control characters anywhere.
+// canonical pod uid, no workload_path other than the one the governor
+// binds), canonical cgroup_path, sizes, no NUL or control characters anywhere.
 absl::Status ValidateCommon(const v1::WorkloadBinding& binding, const std::string& workload,
                             const std::string& action_class, const std::string& cgroup_path);
 
+// The workload path a TAO binds: the declared cgroup_path, or "/" (anywhere)
+// when none was declared (then only path-free selectors can match).
+std::string BoundWorkloadPath(const std::string& cgroup_path);
+// `b` with workload_path = BoundWorkloadPath(cgroup_path). Call after
+// ValidateCommon; the policy is then evaluated on the result (ToAttributes)
+// so that what the policy matched is exactly what the agent enforces.
+v1::WorkloadBinding BindWorkload(v1::WorkloadBinding b, const std::string& cgroup_path);
+
 absl::StatusOr<policies::TargetRef> ToTargetRef(const v1::Target& t);
+// Selector inputs: node and workload path from the bound binding, labels as
+// declared (not enforced by agents: docs/governor.md).
 policies::WorkloadAttributes ToAttributes(
-    const v1::WorkloadBinding& b, const std::string& cgroup_path,
-    const google::protobuf::Map<std::string, std::string>& labels);
+    const v1::WorkloadBinding& b, const google::protobuf::Map<std::string, std::string>& labels);
 
 // Intent hash (governor_format.h section 1).
 std::string IntentHash(const std::string& decision_id, const std::string& requester,

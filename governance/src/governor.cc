@@ -131,6 +131,7 @@ absl::StatusOr<v1::Decision> Governor::RequestAuthorization(const std::string& a
   TG_ASSIGN_OR_RETURN(e->id, internal::NewDecisionId());
   e->requester = actor;
   e->binding = req.binding();
+  e->binding.clear_workload_path();  // only the governor binds a path (below)
   e->workload = req.workload();
   e->action = req.action_class();
   e->target = req.target();
@@ -170,10 +171,11 @@ absl::StatusOr<v1::Decision> Governor::RequestAuthorization(const std::string& a
     return valid;
   }
   e->target_text = policies::FormatTargetRef(*target);
+  e->binding = internal::BindWorkload(req.binding(), req.cgroup_path());
 
   policies::Request pr;
   pr.actor = actor;
-  pr.workload = internal::ToAttributes(req.binding(), req.cgroup_path(), req.pod_labels());
+  pr.workload = internal::ToAttributes(e->binding, req.pod_labels());
   pr.action = req.action_class();
   pr.target = *target;
   policies::Decision pd = policy->Evaluate(pr);

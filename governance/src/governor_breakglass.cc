@@ -16,6 +16,7 @@ absl::StatusOr<v1::Decision> Governor::BreakGlass(const std::string& actor,
   TG_ASSIGN_OR_RETURN(e->id, internal::NewDecisionId());
   e->requester = actor;
   e->binding = req.binding();
+  e->binding.clear_workload_path();  // only the governor binds a path (below)
   e->workload = req.workload();
   e->action = req.action_class();
   e->target = req.target();
@@ -37,6 +38,7 @@ absl::StatusOr<v1::Decision> Governor::BreakGlass(const std::string& actor,
   auto valid = internal::ValidateCommon(req.binding(), req.workload(), req.action_class(),
                                         req.cgroup_path());
   if (!valid.ok()) return refuse(valid);
+  e->binding = internal::BindWorkload(req.binding(), req.cgroup_path());
   auto target = internal::ToTargetRef(req.target());
   if (!target.ok()) return refuse(target.status());
   e->target_text = policies::FormatTargetRef(*target);
@@ -52,7 +54,7 @@ absl::StatusOr<v1::Decision> Governor::BreakGlass(const std::string& actor,
 
   policies::BreakGlassRequest br;
   br.actor = actor;
-  br.workload = internal::ToAttributes(req.binding(), req.cgroup_path(), req.pod_labels());
+  br.workload = internal::ToAttributes(e->binding, req.pod_labels());
   br.action = req.action_class();
   br.target = *target;
   br.ttl = std::chrono::seconds(req.ttl_seconds());

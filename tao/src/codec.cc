@@ -55,9 +55,17 @@ absl::Status ValidateBinding(const v1::TaoBody& body) {
   const auto& b = body.binding();
   TG_RETURN_IF_ERROR(RejectCriticalUnknown(b, "binding"));
   TG_RETURN_IF_ERROR(CheckText("binding.node_id", b.node_id(), kMaxNodeIdBytes, true));
-  TG_RETURN_IF_ERROR(CheckText("binding.pod_uid", b.pod_uid(), kMaxPodUidBytes, false));
+  if (!b.pod_uid().empty() && !IsCanonicalPodUid(b.pod_uid()))
+    return InvalidArgumentError(
+        "binding.pod_uid is not a canonical pod UID (lowercase 8-4-4-4-12 hex)");
   if (b.cgroup_id() == 0 && b.pod_uid().empty())
     return InvalidArgumentError("binding names neither a cgroup id nor a pod uid");
+  // Optional here so that old TAOs still decode for inspection; agents refuse
+  // a TAO without it (agent/src/redeem.cc).
+  if (!b.workload_path().empty() && !IsCanonicalCgroupPath(b.workload_path()))
+    return InvalidArgumentError(
+        StrCat("binding.workload_path is not an absolute canonical cgroup path (at most ",
+               kMaxPathBytes, " bytes)"));
   return absl::OkStatus();
 }
 
@@ -89,6 +97,33 @@ absl::Status ValidateTarget(const v1::TaoBody& body) {
 }
 
 }  // namespace
+
+bool IsCanonicalPodUid(std::string_view uid) {
+  if (uid.size() != kPodUidBytes) return false;
+  for (size_t i = 0; i < uid.size(); ++i) {
+    const char c = uid[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsCanonicalCgroupPath(std::string_view path) {
+  if (path.empty() || path.size() > kMaxPathBytes || path.front() != '/' || HasControlChars(path))
+    return false;
+  if (path == "/") return true;
+  std::string_view rest = path.substr(1);
+  while (true) {
+    size_t slash = rest.find('/');
+    std::string_view comp = rest.substr(0, slash);
+    if (comp.empty() || comp == "." || comp == "..") return false;
+    if (slash == std::string_view::npos) return true;
+    rest.remove_prefix(slash + 1);
+  }
+}
 
 absl::Status ValidateBody(const v1::TaoBody& body) {
   TG_RETURN_IF_ERROR(RejectCriticalUnknown(body, "body"));
@@ -151,6 +186,9 @@ absl::StatusOr<std::string> EncodeBody(const v1::TaoBody& body) {
     if (!body.SerializeToCodedStream(&cos) || cos.HadError())
       return absl::InternalError("TaoBody serialization failed");
   }  // the stream flushes into `out` when it goes out of scope
+  // Never sign what no verifier would decode.
+  if (out.size() > kMaxBodyBytes)
+    return InvalidArgumentError(StrCat("TAO body is ", out.size(), " bytes, limit ", kMaxBodyBytes));
   return out;
 }
 

@@ -40,7 +40,8 @@ nlohmann::ordered_json BodyJson(const v1::TaoBody& b) {
   j["actor"] = b.actor();
   j["binding"] = {{"node_id", b.binding().node_id()},
                   {"cgroup_id", b.binding().cgroup_id()},
-                  {"pod_uid", b.binding().pod_uid()}};
+                  {"pod_uid", b.binding().pod_uid()},
+                  {"workload_path", b.binding().workload_path()}};
   j["action_class"] = b.action_class();
   nlohmann::ordered_json t;
   t["proto"] = ProtoName(b.target().proto());

@@ -292,6 +292,11 @@ v1::TaoBody AgentTest::Body(uint64_t cgroup_id, int port) const {
   b.set_actor("spiffe://example.org/agent/reporter");
   b.mutable_binding()->set_node_id(node_id_);
   b.mutable_binding()->set_cgroup_id(cgroup_id);
+  // The path the governor binds: the named workload's cgroup (else the root).
+  std::string path = governed_rel_;
+  for (const auto& [name, wid] : workloads_)
+    if (wid == cgroup_id) path = governed_rel_ + "/" + name;
+  b.mutable_binding()->set_workload_path(path);
   b.set_action_class("db.read");
   b.mutable_target()->set_proto(v1::TARGET_PROTO_TCP);
   b.mutable_target()->set_address("127.0.0.1");

@@ -70,7 +70,8 @@ class AgentTest : public ::testing::Test {
   // Runs the test-workload binary inside workload `name`.
   WorkloadResult RunIn(const std::string& name, std::vector<std::string> args, int timeout_ms = 60'000);
 
-  // A valid TAO body for workload cgroup `cgroup_id` and `port` on this node.
+  // A valid TAO body for workload cgroup `cgroup_id` and `port` on this node,
+  // bound to that workload's path (the governed root for an unknown id).
   v1::TaoBody Body(uint64_t cgroup_id, int port) const;
   std::string Sign(const v1::TaoBody& body) const;
   std::string Mint(uint64_t cgroup_id, int port) const { return Sign(Body(cgroup_id, port)); }

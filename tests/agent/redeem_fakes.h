@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "taogate/agent/deps.h"
@@ -26,6 +28,19 @@ class KeyVerifier : public TaoVerifier {
 
  private:
   std::array<uint8_t, 32> pub_;
+};
+
+// Delegates to any check (e.g. a keys::TrustBundle).
+class FunctionVerifier : public TaoVerifier {
+ public:
+  using Check = std::function<absl::Status(const v1::Tao&, int64_t)>;
+  explicit FunctionVerifier(Check check) : check_(std::move(check)) {}
+  absl::Status VerifyChain(const v1::Tao& tao, const v1::TaoBody&, int64_t now_ms) override {
+    return check_(tao, now_ms);
+  }
+
+ private:
+  Check check_;
 };
 
 class MemoryEvidence : public Evidence {

@@ -11,7 +11,6 @@
 #include "agent/redeem_fakes.h"
 #include "tao/tao_testing.h"
 #include "taogate/agent/redeem.h"
-#include "taogate/tao/signing.h"
 
 namespace taogate::agent {
 namespace {
@@ -46,7 +45,7 @@ class RedeemTest : public ::testing::Test {
   KeyVerifier verifier_;
   MemoryEvidence evidence_;
   MemoryGrants grants_;
-  std::atomic<int64_t> now_ms_{testing::NowMs()};
+  std::atomic<int64_t> now_ms_{taogate::testing::NowMs()};
   Redeemer redeemer_;
 };
 
@@ -104,7 +103,7 @@ TEST_F(RedeemTest, ConsumedIndexPrunedButPrunedTaoNeverRedeemable) {
   fresh.set_expires_at_ms(later + 30'000);
   ASSERT_TRUE(Redeem(fresh, Caller()).status.ok());
   EXPECT_EQ(redeemer_.ConsumedCount(), 1u) << "the expired TAO's id should have been pruned";
-  EXPECT_GE(redeemer_.horizon_ms(), testing::NowMs());
+  EXPECT_GE(redeemer_.horizon_ms(), taogate::testing::NowMs());
 
   // Attack: set the clock back so the old TAO looks valid again, replay it.
   now_ms_ = later - 10 * 60'000;

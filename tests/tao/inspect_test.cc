@@ -31,6 +31,7 @@ TEST_F(InspectTest, PrintsFieldsAsJson) {
   EXPECT_THAT(r.out, HasSubstr("\"id\": \"" + ToHex(body.id()) + "\""));
   EXPECT_THAT(r.out, HasSubstr("\"port\": 5432"));
   EXPECT_THAT(r.out, HasSubstr("\"node_id\": \"node-a\""));
+  EXPECT_THAT(r.out, HasSubstr("\"workload_path\": \"/taogate/w1\""));
 }
 
 TEST_F(InspectTest, MalformedFileFailsWithOneLine) {

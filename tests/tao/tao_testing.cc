@@ -63,6 +63,7 @@ v1::TaoBody TestIssuer::ValidBody() const {
   b.set_actor("spiffe://example.org/agent/reporter");
   b.mutable_binding()->set_node_id("node-a");
   b.mutable_binding()->set_cgroup_id(4242);
+  b.mutable_binding()->set_workload_path("/taogate/w1");
   b.set_action_class("db.read");
   b.mutable_target()->set_proto(v1::TARGET_PROTO_TCP);
   b.mutable_target()->set_address("127.0.0.1");

@@ -18,7 +18,8 @@ class TestIssuer {
   std::array<uint8_t, 32> public_key() const { return key_.PublicKey(); }
   const std::string& certificate() const { return certificate_; }
 
-  // A valid body: tcp 127.0.0.1:5432, node "node-a", cgroup 4242, window now..now+60s.
+  // A valid body: tcp 127.0.0.1:5432, node "node-a", cgroup 4242 in workload
+  // path /taogate/w1, window now..now+60s.
   v1::TaoBody ValidBody() const;
   // Encodes and signs `body` (must be valid); aborts the test on failure.
   v1::Tao Sign(const v1::TaoBody& body) const;

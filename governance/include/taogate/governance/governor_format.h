@@ -4,7 +4,8 @@
 //      "taogate.intent.v1\0"                     (18 bytes, kIntentDomain)
 //      then, each followed by one 0x00 byte:
 //        decision_id, requester (actor URI), binding.node_id,
-//        decimal binding.cgroup_id, binding.pod_uid, workload,
+//        decimal binding.cgroup_id, binding.pod_uid, binding.workload_path
+//        (the bound path: the declared cgroup_path, or "/"), workload,
 //        action_class, target text (policies::FormatTargetRef, e.g.
 //        "tcp:10.0.0.5:5432"), policy bundle sha256 (64 lower-case hex),
 //        decimal TTL seconds.
@@ -28,7 +29,9 @@
 //
 // 3. Ledger records written by the governor (ledger/record.h kinds). Every
 //    record carries decision_id where one exists, actor (who asked or acted)
-//    and policy_sha256. Free-text reasons are stored as
+//    and policy_sha256. Request records carry the binding: node_id,
+//    cgroup_id, pod_uid and workload = the bound workload path (the declared
+//    workload name only on a request refused before a path was bound). Free-text reasons are stored as
 //      reason = "sha256:<64 hex of the exact bytes> <redacted summary>"
 //    never verbatim (policies/reason.h).
 //      DENIED              request denied (rule, reason_code: policy |

@@ -18,14 +18,15 @@ namespace taogate::tao {
 
 inline constexpr uint32_t kTaoVersion = 1;
 inline constexpr size_t kMaxTaoBytes = 16 * 1024;
-inline constexpr size_t kMaxBodyBytes = 2 * 1024;
+// Above the sum of every field's limit: any body that validates fits.
+inline constexpr size_t kMaxBodyBytes = 4 * 1024;
 inline constexpr size_t kMaxCertificateBytes = 4 * 1024;
 inline constexpr size_t kIdBytes = 16;
 inline constexpr size_t kNonceBytes = 16;
 inline constexpr size_t kKeyIdBytes = 32;
 inline constexpr size_t kMaxActorBytes = 256;
 inline constexpr size_t kMaxNodeIdBytes = 253;
-inline constexpr size_t kMaxPodUidBytes = 64;
+inline constexpr size_t kPodUidBytes = 36;  // canonical UUID text
 inline constexpr size_t kMaxActionClassBytes = 64;
 inline constexpr size_t kMaxPathBytes = 1024;
 // A TAO is short-lived by construction: no window longer than this validates.
@@ -45,6 +46,15 @@ absl::StatusOr<v1::TaoBody> DecodeBody(std::string_view body_bytes);
 
 // Structural validation of a body (sizes, window, binding, target).
 absl::Status ValidateBody(const v1::TaoBody& body);
+
+// A Kubernetes pod UID in canonical form: lowercase 8-4-4-4-12 hex. Anything
+// shorter or looser could be a fragment of an unrelated cgroup name.
+bool IsCanonicalPodUid(std::string_view uid);
+
+// A cgroup v2 path as the kernel reports it: "/" or absolute with non-empty
+// components, none "." or "..", no trailing '/', no control characters, at
+// most kMaxPathBytes.
+bool IsCanonicalCgroupPath(std::string_view path);
 
 // Validates then serializes deterministically: the bytes an issuer signs.
 absl::StatusOr<std::string> EncodeBody(const v1::TaoBody& body);
