@@ -58,7 +58,9 @@ class NodeTargetKernelTest : public AgentTest {
   void TearDown() override {
     AgentTest::TearDown();
     wildcard_.Reset();
-    if (in_ns_) EXPECT_EQ(setns(home_ns_.get(), CLONE_NEWNET), 0);  // the namespace dies with its last user
+    if (in_ns_) {
+      EXPECT_EQ(setns(home_ns_.get(), CLONE_NEWNET), 0);  // the namespace dies with its last user
+    }
   }
 
   std::string Connect(const std::string& addr) {
