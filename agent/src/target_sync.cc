@@ -269,6 +269,7 @@ absl::Status TargetSync::SetNodeAddresses(const std::vector<std::string>& addrs_
   std::lock_guard l(mu_);
   std::vector<std::string> addrs = CanonicalAddresses(addrs_in);
   if (!started_) {
+    static_ = StaticOf(addrs);  // written to the gate by the first Start/Apply
     node_addrs_ = std::move(addrs);
     state_.node_addresses = node_addrs_.size();
     return absl::OkStatus();
