@@ -121,9 +121,9 @@ class TargetSync {
 
   TargetSyncState state() const;
 
-  // The node's addresses (any order; non-literals dropped). Before Start()
-  // it only sets the list Start() expands over; after, it re-expands every
-  // node target and applies the difference. On error the previous set (and
+  // The node's addresses (any order; non-literals dropped). Before the first
+  // Start() or Apply() it only sets the list they expand over; after, it
+  // re-expands every node target and applies the difference. On error the previous set (and
   // address list) stays.
   absl::Status SetNodeAddresses(const std::vector<std::string>& addrs);
 
