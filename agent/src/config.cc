@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "taogate/agent/node_addresses.h"
 #include "taogate/bpf/cgroup.h"
 #include "taogate/bpf/gate.h"
 #include "taogate/common/status.h"
@@ -143,8 +144,8 @@ absl::Status FinalizeConfig(AgentConfig& c) {
   if (c.refusal_rate_per_s == 0) return bad("refusal_rate_per_s", ">= 1");
   if (c.refusal_burst == 0) return bad("refusal_burst", ">= 1");
   for (const auto& t : c.protected_targets) {
-    if (auto p = bpf::ParseTarget(t); !p.ok())
-      return bad("protected_targets", StrCat(t, ": ", p.status().message()));
+    auto p = IsNodeTargetSpec(t) ? ParseNodeTarget(t) : bpf::ParseTarget(t);
+    if (!p.ok()) return bad("protected_targets", StrCat(t, ": ", p.status().message()));
   }
   for (const auto& f : c.protected_files)
     if (auto r = enforce::ParseFileRule(f); !r.ok()) return bad("protected_files", std::string(r.status().message()));

@@ -16,6 +16,7 @@
 #include "taogate/agent/governor_watch.h"
 #include "taogate/agent/ledger_evidence.h"
 #include "taogate/agent/metrics.h"
+#include "taogate/agent/node_addresses.h"
 #include "taogate/agent/node_control.h"
 #include "taogate/agent/service.h"
 #include "taogate/agent/unix_server.h"
@@ -104,7 +105,8 @@ struct AgentDaemon::Parts {
   std::unique_ptr<MetricsServer> metrics_srv;
   // Governor streams (only with governor_address).
   std::unique_ptr<FileExecSink> file_exec_sink;  // before target_sync, which uses it
-  std::unique_ptr<TargetSync> target_sync;
+  std::unique_ptr<TargetSync> target_sync;  // also without a governor (static + node targets)
+  std::unique_ptr<NodeAddressWatcher> node_watcher;  // feeds target_sync; stopped first
   std::unique_ptr<GovernedNodeControl> governed_control;
   std::unique_ptr<GovernorWatch> governor_watch;
   NodeControl* served_control = nullptr;  // what the sockets serve
@@ -166,8 +168,10 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   TG_ASSIGN_OR_RETURN(p.gate, bpf::Gate::OpenOrAdopt(go));
   TG_ASSIGN_OR_RETURN(p.grants, GateGrants::Create(*p.gate, c.pin_root, go.mode));
 
-  // 4. Static protected targets.
+  // 4. Static protected targets (node targets follow the node's addresses:
+  // TargetSync in 4c expands them).
   for (const auto& spec : c.protected_targets) {
+    if (IsNodeTargetSpec(spec)) continue;
     TG_ASSIGN_OR_RETURN(bpf::Target t, bpf::ParseTarget(spec));
     TG_RETURN_IF_ERROR(p.gate->AddProtectedTarget(t));
   }
@@ -200,18 +204,23 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   // 4c. Governor protected targets: the cached set (or the fail-closed
   // catch-all) is in the maps before any socket opens; the streams start
   // below, once the kill-switch path exists, and never delay the start.
+  // Node targets expand over the addresses dumped here, before any socket
+  // opens; the watcher keeps them current from then on.
   rpc::ClientTls governor_tls;
+  TargetSyncOptions to;
+  to.node_id = c.node_id;
+  to.static_targets = c.protected_targets;
   if (!c.governor_address.empty()) {
     p.file_exec_sink = std::make_unique<EnforcerSink>(*p.enforcer);
     TG_ASSIGN_OR_RETURN(governor_tls, rpc::LoadClientTls(c.governor_ca, c.governor_cert, c.governor_key));
     governor_tls.server_name = c.governor_server_name;
-    TargetSyncOptions to;
     to.cache_path = c.targets_cache;
-    to.node_id = c.node_id;
-    to.static_targets = c.protected_targets;
-    p.target_sync = std::make_unique<TargetSync>(*p.gate, *p.ledger, p.file_exec_sink.get(), std::move(to));
-    TG_RETURN_IF_ERROR(p.target_sync->Start());
   }
+  p.target_sync = std::make_unique<TargetSync>(*p.gate, *p.ledger, p.file_exec_sink.get(), std::move(to));
+  TG_ASSIGN_OR_RETURN(p.node_watcher, NodeAddressWatcher::Open());
+  TG_RETURN_IF_ERROR(p.target_sync->SetNodeAddresses(p.node_watcher->initial()));
+  TG_RETURN_IF_ERROR(p.target_sync->Start());
+  p.node_watcher->Start([ts = p.target_sync.get()](const std::vector<std::string>& a) { return ts->SetNodeAddresses(a); });
   // The start-up rules are in: the new LSM programs replace the previous
   // agent's pins only now (until here both sets enforced).
   TG_RETURN_IF_ERROR(p.enforcer->Commit());
@@ -247,10 +256,11 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   p.control = std::make_unique<GateNodeControl>(p.config, *p.gate, *p.grants, *p.ledger, *p.evidence,
                                                 p.metrics, *p.redeemer);
   p.control->set_enforcer(p.enforcer.get());
+  p.control->set_target_sync(p.target_sync.get());
   p.consumer->Start();
   p.redeemer->refusals().Start();
   p.served_control = p.control.get();
-  if (p.target_sync) {
+  if (!c.governor_address.empty()) {
     p.governed_control = std::make_unique<GovernedNodeControl>(*p.control, *p.target_sync);
     p.served_control = p.governed_control.get();
     GovernorWatchOptions wo;
@@ -288,6 +298,12 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
       }
       extra += RefusalMetricsText(pp->redeemer->refusals().stats(), pp->reserved->refused());
       if (pp->governor_watch) extra += GovernorMetricsText(pp->governor_watch->state(), pp->target_sync->state());
+      TargetSyncState ts = pp->target_sync->state();
+      extra += StrCat("# TYPE taogate_agent_node_addresses gauge\ntaogate_agent_node_addresses ", ts.node_addresses,
+                      "\n# TYPE taogate_agent_node_address_changes_total counter\n"
+                      "taogate_agent_node_address_changes_total ", ts.node_address_changes_total,
+                      "\n# TYPE taogate_agent_node_address_failures_total counter\n"
+                      "taogate_agent_node_address_failures_total ", ts.node_address_failures_total, "\n");
       return pp->metrics.Render(extra);
     };
     h.healthy = [pp]() -> absl::Status {
@@ -320,6 +336,7 @@ void AgentDaemon::Stop() {
   // The governor streams first: no kill switch or target update may race
   // the teardown below.
   if (p.governor_watch) p.governor_watch->Stop();
+  if (p.node_watcher) p.node_watcher->Stop();
   // No new calls first, then drain events, then close the ledger. The gate
   // is closed, never detached: pinned links and maps keep enforcing.
   if (p.metrics_srv) p.metrics_srv->Stop();
@@ -332,6 +349,7 @@ void AgentDaemon::Stop() {
   p.consumer.reset();
   p.governor_watch.reset();
   p.governed_control.reset();
+  p.node_watcher.reset();
   p.target_sync.reset();
   p.file_exec_sink.reset();
   p.ledger.reset();

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "taogate/agent/wildcard_listeners.h"
 #include "taogate/common/crypto.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/log.h"
@@ -81,11 +82,18 @@ void GateNodeControl::FillStatus(v1::StatusResponse* out) {
   out->set_quarantined_workloads(quarantined);
   out->set_strict_keys(config_.strict_keys);
   out->set_policy_sha256(targets_sha256_);
+  for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
 }
 
 void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
   FillHooks(gate_.Probe(), out->mutable_hooks());
   FillCapabilities(enforcer_, out->mutable_capabilities());
+  for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
+}
+
+std::vector<std::string> GateNodeControl::ExposureWarnings() const {
+  return WildcardExposureWarnings(target_sync_ ? target_sync_->NetworkTargetSpecs() : config_.protected_targets,
+                                  ReadWildcardListeners());
 }
 
 uint64_t GateNodeControl::CountWorkloads() const {

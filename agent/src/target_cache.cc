@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "taogate/agent/node_addresses.h"
 #include "taogate/agent/target_sync.h"
 #include "taogate/common/crypto.h"
 #include "taogate/common/fd.h"
@@ -67,7 +68,9 @@ absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg) {
       case v1::TARGET_PROTO_TCP:
       case v1::TARGET_PROTO_UDP: {
         if (!t.path().empty()) return Bad(i, "a network target has no path");
-        if (auto c = CanonicalCidr(t.cidr()); !c.ok()) return Bad(i, std::string(c.status().message()));
+        // "node": every address of the receiving node (node_addresses.h).
+        if (t.cidr() != kNodeKeyword)
+          if (auto c = CanonicalCidr(t.cidr()); !c.ok()) return Bad(i, std::string(c.status().message()));
         uint32_t lo = t.port_from(), hi = t.port_to();
         if (lo > 65535 || hi > 65535) return Bad(i, "port out of range");
         bool any = (lo == 0 && hi == 0) || (lo <= 1 && hi == 65535);

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "taogate/agent/node_addresses.h"
 #include "taogate/common/log.h"
 #include "taogate/common/strings.h"
 
@@ -30,20 +31,71 @@ std::string KeyOf(const bpf::Target& t) {
 
 TargetSync::TargetSync(bpf::Gate& gate, ledger::Ledger& ledger, FileExecSink* sink, TargetSyncOptions options)
     : gate_(gate), ledger_(ledger), sink_(sink), options_(std::move(options)) {
-  for (const auto& spec : options_.static_targets) {
-    auto t = bpf::ParseTarget(spec);
-    if (!t.ok()) continue;  // FinalizeConfig refused these already
-    if (t->unix_path.empty()) {
-      if (auto c = CanonicalCidr(t->cidr); c.ok()) t->cidr = *c;
+  static_ = StaticOf(node_addrs_);
+}
+
+TargetSync::EntryMap TargetSync::StaticOf(const std::vector<std::string>& addrs) const {
+  EntryMap out;
+  auto add = [&](bpf::Target t) {
+    if (t.unix_path.empty()) {
+      if (auto c = CanonicalCidr(t.cidr); c.ok()) t.cidr = *c;
     }
     Entry e;
-    e.target = *t;
-    static_[KeyOf(*t)] = e;
+    e.target = t;
+    out[KeyOf(t)] = e;
+  };
+  for (const auto& spec : options_.static_targets) {
+    if (IsNodeTargetSpec(spec)) {
+      auto n = ParseNodeTarget(spec);
+      if (!n.ok()) continue;  // FinalizeConfig refused these already
+      for (auto& t : ExpandNodeTarget(*n, addrs)) add(std::move(t));
+      continue;
+    }
+    auto t = bpf::ParseTarget(spec);
+    if (!t.ok()) continue;  // FinalizeConfig refused these already
+    add(*t);
   }
+  return out;
+}
+
+TargetSync::EntryMap TargetSync::WantedOf(const v1::ProtectedTargets& msg,
+                                          const std::vector<std::string>& addrs) const {
+  EntryMap wanted;
+  for (const auto& t : msg.targets()) {
+    Entry e;
+    e.proto = t.proto();
+    if (t.proto() == v1::TARGET_PROTO_TCP || t.proto() == v1::TARGET_PROTO_UDP) {
+      bool any = (t.port_from() == 0 && t.port_to() == 0) || (t.port_from() <= 1 && t.port_to() == 65535);
+      e.target.port_lo = any ? 0 : static_cast<uint16_t>(t.port_from());
+      e.target.port_hi = any ? 0 : static_cast<uint16_t>(t.port_to());
+      e.target.proto = t.proto() == v1::TARGET_PROTO_TCP ? bpf::Proto::kTcp : bpf::Proto::kUdp;
+      if (t.cidr() == kNodeKeyword) {
+        for (auto& x : ExpandNodeTarget(e.target, addrs)) {
+          Entry n = e;
+          n.target = std::move(x);
+          n.target.cidr = *CanonicalCidr(n.target.cidr);
+          wanted[KeyOf(n.target)] = n;
+        }
+        continue;
+      }
+      e.target.cidr = *CanonicalCidr(t.cidr());
+      wanted[KeyOf(e.target)] = e;
+    } else if (t.proto() == v1::TARGET_PROTO_UNIX) {
+      e.target.unix_path = t.path();
+      wanted[KeyOf(e.target)] = e;
+    } else {
+      e.path = t.path();
+      wanted[StrCat(t.proto() == v1::TARGET_PROTO_FILE ? "file|" : "exec|", t.path())] = e;
+    }
+  }
+  return wanted;
 }
 
 absl::Status TargetSync::Start() {
   std::lock_guard l(mu_);
+  started_ = true;
+  static_ = StaticOf(node_addrs_);
+  if (options_.cache_path.empty()) return ReaddLocked(applied_);  // no governor: static targets only
   auto cached = LoadTargetsCache(options_.cache_path);
   if (cached.ok()) {
     // A previous run may have left the catch-all pinned: the first valid set lifts it.
@@ -68,6 +120,7 @@ absl::Status TargetSync::Start() {
 
 absl::Status TargetSync::Apply(const v1::ProtectedTargets& msg) {
   std::lock_guard l(mu_);
+  started_ = true;  // node targets expand over the addresses known now
   return ApplyLocked(msg, "governor");
 }
 
@@ -91,25 +144,7 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
   };
   if (absl::Status st = ValidateProtectedTargets(msg); !st.ok()) return reject(st);
 
-  EntryMap wanted;
-  for (const auto& t : msg.targets()) {
-    Entry e;
-    e.proto = t.proto();
-    if (t.proto() == v1::TARGET_PROTO_TCP || t.proto() == v1::TARGET_PROTO_UDP) {
-      e.target.cidr = *CanonicalCidr(t.cidr());
-      bool any = (t.port_from() == 0 && t.port_to() == 0) || (t.port_from() <= 1 && t.port_to() == 65535);
-      e.target.port_lo = any ? 0 : static_cast<uint16_t>(t.port_from());
-      e.target.port_hi = any ? 0 : static_cast<uint16_t>(t.port_to());
-      e.target.proto = t.proto() == v1::TARGET_PROTO_TCP ? bpf::Proto::kTcp : bpf::Proto::kUdp;
-      wanted[KeyOf(e.target)] = e;
-    } else if (t.proto() == v1::TARGET_PROTO_UNIX) {
-      e.target.unix_path = t.path();
-      wanted[KeyOf(e.target)] = e;
-    } else {
-      e.path = t.path();
-      wanted[StrCat(t.proto() == v1::TARGET_PROTO_FILE ? "file|" : "exec|", t.path())] = e;
-    }
-  }
+  EntryMap wanted = WantedOf(msg, node_addrs_);
 
   // A reconnect resends the set in force: make sure it is in the maps, but
   // write no record and no cache for a non-change.
@@ -162,6 +197,7 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
     if (fs) absent_.erase(key);
     if (!st.ok()) {
       add_error = absl::UnavailableError(StrCat("cannot protect ", key, ": ", st.message()));
+      if (!fs) added.push_back(&e);  // a port range may be in part: rolled back with the others
       break;
     }
     added.push_back(&e);
@@ -227,6 +263,94 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
   if (auto seq = ledger_.Append(ledger::RecordKind::kPolicyActivated, std::move(f)); !seq.ok())
     log::Error("ledger refused POLICY_ACTIVATED", {{"error", std::string(seq.status().message())}});
   return absl::OkStatus();
+}
+
+absl::Status TargetSync::SetNodeAddresses(const std::vector<std::string>& addrs_in) {
+  std::lock_guard l(mu_);
+  std::vector<std::string> addrs = CanonicalAddresses(addrs_in);
+  if (!started_) {
+    static_ = StaticOf(addrs);  // written to the gate by the first Start/Apply
+    node_addrs_ = std::move(addrs);
+    state_.node_addresses = node_addrs_.size();
+    return absl::OkStatus();
+  }
+  if (addrs == node_addrs_) return absl::OkStatus();
+  const size_t before = node_addrs_.size();
+  EntryMap new_static = StaticOf(addrs);
+  EntryMap new_applied = applied_msg_ ? WantedOf(*applied_msg_, addrs) : applied_;
+  auto had = [&](const std::string& k) { return applied_.count(k) || static_.count(k); };
+  auto wants = [&](const std::string& k) { return new_applied.count(k) || new_static.count(k); };
+
+  // Additions first (a transient superset only denies more); on a failure
+  // they are rolled back and the previous set stays.
+  std::vector<const Entry*> added;
+  absl::Status add_error;
+  for (const EntryMap* m : {&new_applied, &new_static}) {
+    for (const auto& [key, e] : *m) {
+      if (!e.path.empty() || had(key) || !add_error.ok()) continue;
+      if (absl::Status st = gate_.AddTarget(e.target); !st.ok()) {
+        add_error = absl::UnavailableError(StrCat("cannot protect ", key, ": ", st.message()));
+        added.push_back(&e);  // a port range may be in part: rolled back with the others
+        continue;
+      }
+      added.push_back(&e);
+    }
+  }
+  if (!add_error.ok()) {
+    for (const Entry* e : added) (void)gate_.RemoveTarget(e->target);
+    (void)ReaddLocked(applied_);
+    ++state_.node_address_failures_total;
+    state_.last_error = std::string(add_error.message());
+    log::Error("node address change not applied; previous protected set stays",
+               {{"addresses", std::to_string(addrs.size())}, {"error", state_.last_error}});
+    RecordLocked("node_addresses_rejected", "", addrs.size(), state_.last_error);
+    return add_error;
+  }
+  uint64_t removed = 0;
+  for (const EntryMap* m : {&applied_, &static_}) {
+    for (const auto& [key, e] : *m) {
+      if (!e.path.empty() || wants(key)) continue;
+      if (absl::Status st = gate_.RemoveTarget(e.target); !st.ok())
+        log::Warn("cannot unprotect a gone node address (it stays protected)",
+                  {{"target", key}, {"error", std::string(st.message())}});
+      ++removed;
+    }
+  }
+  applied_ = std::move(new_applied);
+  static_ = std::move(new_static);
+  node_addrs_ = std::move(addrs);
+  (void)ReaddLocked(applied_);  // a removed key may have been shared
+  state_.targets = applied_.size();
+  state_.node_addresses = node_addrs_.size();
+  ++state_.node_address_changes_total;
+  log::Info("node addresses changed; node targets re-expanded",
+            {{"addresses_before", std::to_string(before)},
+             {"addresses", std::to_string(node_addrs_.size())},
+             {"added", std::to_string(added.size())},
+             {"removed", std::to_string(removed)}});
+  if (added.empty() && removed == 0) return absl::OkStatus();  // no node target: nothing to record
+  ledger::Fields f = {{"component", "agent"}, {"event", "node_addresses"}, {"node_id", options_.node_id},
+                      {"count", std::to_string(node_addrs_.size())},
+                      {"added", std::to_string(added.size())}, {"removed", std::to_string(removed)}};
+  if (auto seq = ledger_.Append(ledger::RecordKind::kPolicyActivated, std::move(f)); !seq.ok())
+    log::Error("ledger refused POLICY_ACTIVATED", {{"error", std::string(seq.status().message())}});
+  return absl::OkStatus();
+}
+
+std::vector<std::string> TargetSync::NetworkTargetSpecs() const {
+  std::lock_guard l(mu_);
+  std::vector<std::string> out;
+  for (const auto& spec : options_.static_targets)
+    if (!spec.starts_with("unix:")) out.push_back(spec);
+  if (!applied_msg_) return out;
+  for (const auto& t : applied_msg_->targets()) {
+    if (t.proto() != v1::TARGET_PROTO_TCP && t.proto() != v1::TARGET_PROTO_UDP) continue;
+    std::string addr = t.cidr().find(':') != std::string::npos ? StrCat("[", t.cidr(), "]") : t.cidr();
+    bool any = (t.port_from() == 0 && t.port_to() == 0) || (t.port_from() <= 1 && t.port_to() == 65535);
+    std::string ports = any ? "*" : StrCat(t.port_from(), "-", t.port_to());
+    out.push_back(StrCat(t.proto() == v1::TARGET_PROTO_TCP ? "tcp:" : "udp:", addr, ":", ports));
+  }
+  return out;
 }
 
 // In deny-all mode every destination without a grant is denied already:

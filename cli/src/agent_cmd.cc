@@ -53,6 +53,16 @@ int Show(const absl::StatusOr<T>& r) {
   return PrintJson(*r);
 }
 
+// Status and probe: the JSON, and each warning once more on stderr where an
+// operator sees it (e.g. a loopback target served on a wildcard address).
+template <typename T>
+int ShowWarned(const absl::StatusOr<T>& r) {
+  int rc = Show(r);
+  if (r.ok())
+    for (const auto& w : r->warnings()) std::cerr << "WARNING: " << w << "\n";
+  return rc;
+}
+
 void Register(CLI::App& root) {
   static std::string redeem_socket = kWorkloadSocket, redeem_file;
   auto* redeem = root.add_subcommand("redeem", "Present a TAO to this node's agent (as a workload)");
@@ -67,9 +77,9 @@ void Register(CLI::App& root) {
   auto client = [] { return agent::AgentClient::ForSocket(op_socket); };
 
   agent_cmd->add_subcommand("status", "Agent status: hooks, ledger, counters")
-      ->callback([client] { ExitCode() = Show(client()->Status()); });
+      ->callback([client] { ExitCode() = ShowWarned(client()->Status()); });
   agent_cmd->add_subcommand("probe", "Per-hook enforcement state")
-      ->callback([client] { ExitCode() = Show(client()->Probe()); });
+      ->callback([client] { ExitCode() = ShowWarned(client()->Probe()); });
 
   static std::string action, workload, mode = "deny", reason;
   static uint64_t cgroup_id = 0;

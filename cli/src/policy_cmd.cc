@@ -124,7 +124,8 @@ int Targets(const std::string& file) {
     if (n.range.tcp) protos.push_back("tcp");
     if (n.range.udp) protos.push_back("udp");
     j["networks"].push_back({{"target", n.target_id},
-                             {"cidr", StrCat(buf, "/", static_cast<int>(n.range.prefix_len))},
+                             {"cidr", n.range.node ? std::string(policies::kNodeCidr)
+                                                   : StrCat(buf, "/", static_cast<int>(n.range.prefix_len))},
                              {"ports", {n.range.port_lo, n.range.port_hi}},
                              {"protocols", protos}});
   }

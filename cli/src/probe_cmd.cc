@@ -3,6 +3,10 @@
 // this kernel and whether it is enforcing, degraded (and how) or absent; then
 // per kernel hook. Reads pinned link state: nothing reports enforcing unless
 // it is attached (the LSM rows need the agent's pins under DIR/lsm).
+// Then warnings: a protected loopback target (tcp:127.0.0.1:P) whose port is
+// served on a wildcard address here, reachable through every node address
+// (wildcard_listeners.h). The targets are the --target specs given, else the
+// running agent's (its Probe answer, over --agent-socket).
 #include <unistd.h>
 
 #include <iostream>
@@ -10,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "taogate/agent/client.h"
+#include "taogate/agent/wildcard_listeners.h"
 #include "taogate/bpf/cgroup.h"
 #include "taogate/bpf/gate.h"
 #include "taogate/bpflsm/lsm_loader.h"
@@ -30,7 +36,26 @@ bool LsmPinned(const std::string& pin_root) {
   return access((pin_root + "/lsm/link_tg_file_open").c_str(), F_OK) == 0;
 }
 
-int Probe(const std::string& pin_root, bool json) {
+// The exposure warnings and where the targets came from.
+std::vector<std::string> Warnings(const std::vector<std::string>& targets, const std::string& agent_socket,
+                                  std::string* source) {
+  if (!targets.empty()) {
+    *source = "--target";
+    return agent::WildcardExposureWarnings(targets, agent::ReadWildcardListeners());
+  }
+  auto r = agent::AgentClient::ForSocket(agent_socket, 2'000)->Probe();
+  if (!r.ok()) {
+    *source = "none (agent not reachable at " + agent_socket + "; pass --target SPEC to check targets)";
+    return {};
+  }
+  *source = "agent";
+  return {r->warnings().begin(), r->warnings().end()};
+}
+
+int Probe(const std::string& pin_root, bool json, const std::vector<std::string>& targets,
+          const std::string& agent_socket) {
+  std::string source;
+  std::vector<std::string> warnings = Warnings(targets, agent_socket, &source);
   bpf::ProbeReport r = bpf::Gate::ProbePinned(pin_root);
   bpflsm::LsmProbe lsm = bpflsm::ProbeLsm();
   auto mount = bpf::Cgroup2Mount();
@@ -61,6 +86,8 @@ int Probe(const std::string& pin_root, bool json) {
     for (const auto& h : lsm.hooks)
       j["lsm"]["hooks"].push_back(
           {{"hook", "lsm/" + h.hook}, {"state", LsmState(lsm, &h)}, {"detail", h.detail}});
+    j["warnings"] = warnings;
+    j["warnings_targets_from"] = source;
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << "pin root: " << pin_root << "\n"
@@ -88,6 +115,8 @@ int Probe(const std::string& pin_root, bool json) {
     std::cout << "\n";
     for (const auto& h : lsm.hooks)
       std::cout << "  lsm/" << h.hook << "  " << LsmState(lsm, &h) << "\n";
+    std::cout << "warnings (targets from " << source << "):" << (warnings.empty() ? " none" : "") << "\n";
+    for (const auto& w : warnings) std::cout << "  WARNING: " << w << "\n";
   }
   return 0;
 }
@@ -96,9 +125,14 @@ void Register(CLI::App& root) {
   auto* cmd = root.add_subcommand("probe", "Report each kernel hook as enforcing, degraded or absent");
   static std::string pin_root = "/sys/fs/bpf/taogate";
   static bool json = false;
+  static std::vector<std::string> targets;
+  static std::string agent_socket = "/run/taogate/operator.sock";
   cmd->add_option("--pin-root", pin_root, "bpffs directory of the pinned gate")->capture_default_str();
   cmd->add_flag("--json", json, "JSON output");
-  cmd->callback([] { ExitCode() = Probe(pin_root, json); });
+  cmd->add_option("--target", targets, "protected target to check for wildcard exposure (repeatable; "
+                                       "default: the running agent's targets)");
+  cmd->add_option("--agent-socket", agent_socket, "agent operator socket")->capture_default_str();
+  cmd->callback([] { ExitCode() = Probe(pin_root, json, targets, agent_socket); });
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ v1::ProtectedTargets ToProto(const policies::Policy& p) {
       if (!on) continue;
       auto* t = out.add_targets();
       t->set_proto(proto);
-      t->set_cidr(CidrText(n.range));
+      t->set_cidr(n.range.node ? std::string(policies::kNodeCidr) : CidrText(n.range));
       t->set_port_from(n.range.port_lo);
       t->set_port_to(n.range.port_hi);
       t->set_name(n.target_id);

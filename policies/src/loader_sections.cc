@@ -37,13 +37,13 @@ bool ReadNetwork(Walker& w, const YAML::Node& n, std::string_view path, TargetDe
   auto cv = w.StringSeq(f["cidrs"].value, cp, 64, false);
   if (!cv) good = false;
   for (size_t i = 0; cv && i < cv->size(); ++i) {
-    auto r = ParseCidr((*cv)[i].first);
+    auto r = ParseCidrOrNode((*cv)[i].first);
     if (!r.ok()) {
       w.Error((*cv)[i].second, At(cp, i), std::string(r.status().message()));
       good = false;
       continue;
     }
-    cidrs.push_back(*r);
+    cidrs.insert(cidrs.end(), r->begin(), r->end());
   }
   std::vector<std::pair<uint16_t, uint16_t>> ports;
   std::string pp = Sub(path, "ports");

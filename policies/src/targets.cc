@@ -70,6 +70,17 @@ absl::StatusOr<NetRange> ParseCidr(std::string_view text) {
   return r;
 }
 
+absl::StatusOr<std::vector<NetRange>> ParseCidrOrNode(std::string_view text) {
+  if (text != kNodeCidr) {
+    auto r = ParseCidr(text);
+    if (!r.ok()) return r.status();
+    return std::vector<NetRange>{*r};
+  }
+  NetRange v4 = *ParseCidr("127.0.0.0/8"), v6 = *ParseCidr("::1/128");
+  v4.node = v6.node = true;
+  return std::vector<NetRange>{v4, v6};
+}
+
 bool CidrContains(const NetRange& r, const IpAddress& ip) {
   if (r.family != ip.family) return false;
   unsigned full = r.prefix_len / 8;

@@ -192,7 +192,9 @@ void AgentTest::StartAgent(const std::string& extra_yaml) {
     << "strict_keys: " << (strict_keys_ ? "true" : "false") << "\n"
     << "metrics_port: " << metrics_port_ << "\n"
     << "denied_flush_ms: 200\n"
-    << "protected_targets: [\"tcp:127.0.0.1:" << protected_->port() << "\"]\n"
+    << "protected_targets: [\"tcp:127.0.0.1:" << protected_->port() << "\"";
+  for (const auto& t : extra_targets_) y << ", \"" << t << "\"";
+  y << "]\n"
     << extra_yaml;
   taogate::testing::WriteFile(config_path_, y.str());
   int out[2];

@@ -96,6 +96,7 @@ class AgentTest : public ::testing::Test {
   std::string workload_sock_, operator_sock_, ledger_dir_, config_path_, agent_log_;
   std::string node_id_ = "node-test";
   bool strict_keys_ = false;
+  std::vector<std::string> extra_targets_;  // appended to the config's protected_targets
   int metrics_port_ = -1;
   std::unique_ptr<keys::SoftwareRootSigner> root_;
   std::unique_ptr<keys::IssuingKeyManager> issuer_;

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/agent_harness.h"
+#include "taogate/agent/gate_grants.h"
 #include "taogate/common/strings.h"
 
 namespace taogate::agent::testing {
@@ -100,6 +101,24 @@ class TargetSyncKernelTest : public AgentTest {
     EXPECT_TRUE(r.Has("CONNECT OK") || r.Has("CONNECT ERR EPERM")) << r.out;
     return r.Has("CONNECT OK");
   }
+  static v1::ProtectedTargets WithNode(v1::ProtectedTargets m, int port) {
+    auto* t = m.add_targets();
+    t->set_proto(v1::TARGET_PROTO_TCP);
+    t->set_cidr("node");
+    t->set_port_from(port);
+    t->set_port_to(port);
+    return m;
+  }
+  // What the redeem path asks: is addr:port in the gate's maps?
+  bool InMaps(const std::string& addr, int port) {
+    auto g = GateGrants::Create(*gate_, pin_root_, bpf::Mode::kProtectListed);
+    EXPECT_TRUE(g.ok()) << g.status();
+    v1::Target t;
+    t.set_proto(v1::TARGET_PROTO_TCP);
+    t.set_address(addr);
+    t.set_port(port);
+    return g.ok() && (*g)->IsProtected(t);
+  }
   size_t Records(const std::string& event) {
     size_t n = 0;
     ledger_->Scan(0, [&](const ledger::Record& r) {
@@ -139,6 +158,67 @@ TEST_F(TargetSyncKernelTest, StaticTargetSharingAMapKeySurvivesGovernorRemoval) 
   ASSERT_TRUE(sync_->Apply(Set('b', {})).ok());
   EXPECT_FALSE(Connects(protected_->port())) << "removing the governor's target removed the static one";
   EXPECT_TRUE(Connects(open_->port()));
+}
+
+TEST_F(TargetSyncKernelTest, GovernorNodeTargetFollowsTheNodeAddresses) {
+  int p = open_->port();
+  MakeSync();
+  ASSERT_TRUE(sync_->SetNodeAddresses({"192.0.2.7", "fe80::7"}).ok());
+  ASSERT_TRUE(sync_->Apply(WithNode(Set('a', {}), p)).ok());
+  EXPECT_FALSE(Connects(p));  // 127.0.0.1 is a node address
+  EXPECT_TRUE(InMaps("192.0.2.7", p));
+  EXPECT_TRUE(InMaps("fe80::7", p));
+  ASSERT_TRUE(sync_->SetNodeAddresses({"192.0.2.9"}).ok());
+  EXPECT_TRUE(InMaps("192.0.2.9", p));
+  EXPECT_FALSE(InMaps("192.0.2.7", p));
+  EXPECT_FALSE(InMaps("fe80::7", p));
+  EXPECT_FALSE(Connects(p));
+  EXPECT_EQ(Records("node_addresses"), 1u);
+  EXPECT_EQ(sync_->state().node_address_changes_total, 1u);
+}
+
+TEST_F(TargetSyncKernelTest, GoneNodeAddressKeepsAnotherTargetsEntry) {
+  int p = open_->port();
+  MakeSync({StrCat("tcp:node:", p), StrCat("tcp:192.0.2.8:", p)});
+  ASSERT_TRUE(sync_->SetNodeAddresses({"192.0.2.7", "192.0.2.8"}).ok());
+  ASSERT_TRUE(sync_->Apply(Set('a', {})).ok());
+  ASSERT_TRUE(InMaps("192.0.2.7", p));
+  ASSERT_TRUE(sync_->SetNodeAddresses({}).ok());
+  EXPECT_FALSE(InMaps("192.0.2.7", p));
+  EXPECT_TRUE(InMaps("192.0.2.8", p)) << "the static target went with the node address";
+  EXPECT_FALSE(Connects(p));
+}
+
+TEST_F(TargetSyncKernelTest, StaticNodeTargetWithoutGovernorFollowsAddresses) {
+  int p = open_->port();
+  TargetSyncOptions o;  // no cache_path: no governor, static targets only
+  o.node_id = node_id_;
+  o.static_targets = {StrCat("tcp:node:", p)};
+  sync_ = std::make_unique<TargetSync>(*gate_, *ledger_, nullptr, o);
+  ASSERT_TRUE(sync_->SetNodeAddresses({"192.0.2.7"}).ok());
+  ASSERT_TRUE(sync_->Start().ok());
+  EXPECT_FALSE(sync_->state().fail_closed);
+  EXPECT_TRUE(Connects(protected_->port()));  // no catch-all
+  EXPECT_FALSE(Connects(p));
+  EXPECT_TRUE(InMaps("192.0.2.7", p));
+  ASSERT_TRUE(sync_->SetNodeAddresses({"192.0.2.9"}).ok());
+  EXPECT_FALSE(InMaps("192.0.2.7", p));
+  EXPECT_TRUE(InMaps("192.0.2.9", p));
+}
+
+TEST_F(TargetSyncKernelTest, AddressChangeTheMapsCannotHoldKeepsThePreviousSet) {
+  // 4096 ports per address: 17 IPv4 addresses (127/8 included) need more
+  // than the 65536 entries the map holds, so the change fails midway.
+  MakeSync({"tcp:node:1-4096"});
+  ASSERT_TRUE(sync_->SetNodeAddresses({"192.0.2.1"}).ok());
+  ASSERT_TRUE(sync_->Apply(Set('a', {})).ok());
+  std::vector<std::string> many;
+  for (int i = 2; i <= 17; ++i) many.push_back(StrCat("192.0.2.", i));
+  EXPECT_FALSE(sync_->SetNodeAddresses(many).ok());
+  EXPECT_TRUE(InMaps("192.0.2.1", 80));
+  EXPECT_FALSE(InMaps("192.0.2.2", 80)) << "additions not rolled back";
+  EXPECT_EQ(sync_->state().node_address_failures_total, 1u);
+  EXPECT_EQ(Records("node_addresses_rejected"), 1u);
 }
 
 TEST_F(TargetSyncKernelTest, FileAndExecGoToTheSinkByDiff) {

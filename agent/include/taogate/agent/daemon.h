@@ -8,9 +8,11 @@
 //   4. static protected targets into the gate's maps
 //   4b. files, exec, self-protection: enforce::Enforcer (BPF LSM where it
 //       loads, else the gate's kill-on-syscall fallback) and the config rules
-//   4c. with a governor: the cached protected-target set, or the fail-closed
+//   4c. node addresses dumped (rtnetlink) and node targets expanded; with a
+//       governor: the cached protected-target set, or the fail-closed
 //       catch-all (the streams start in step 6 and never delay the start);
-//       then the new LSM programs replace the previous agent's pins
+//       the address watcher starts; then the new LSM programs replace the
+//       previous agent's pins
 //   5. consumed-index rebuild from CONSUMED records (restart safety)
 //   6. STARTED record, ring-buffer consumer, sockets, metrics
 // Stop order is the reverse; Stop never detaches the gate, so enforcement

@@ -19,6 +19,7 @@
 #include "taogate/agent/metrics.h"
 #include "taogate/agent/redeem.h"
 #include "taogate/agent/service.h"
+#include "taogate/agent/target_sync.h"
 #include "taogate/enforce/enforcer.h"
 #include "taogate/ledger/ledger.h"
 
@@ -39,6 +40,11 @@ class GateNodeControl final : public NodeControl {
   // Status and probe report its capability table; set once at start,
   // before the sockets open. May stay null (then no capability rows).
   void set_enforcer(const enforce::Enforcer* e) { enforcer_ = e; }
+  // Status and probe warn about protected loopback targets whose port is
+  // served on a wildcard address (wildcard_listeners.h), over the targets
+  // this object declares (static and the governor's); set once at start. Null:
+  // the static config targets only.
+  void set_target_sync(const TargetSync* t) { target_sync_ = t; }
 
   // SHA-256 over the sorted static protected-target list (the "bundle" in force).
   const std::string& targets_sha256() const { return targets_sha256_; }
@@ -52,6 +58,7 @@ class GateNodeControl final : public NodeControl {
   };
   absl::StatusOr<Scope> ResolveScope(const v1::KillSwitchRequest& req) const;
   uint64_t CountWorkloads() const;
+  std::vector<std::string> ExposureWarnings() const;
 
   const AgentConfig& config_;
   bpf::Gate& gate_;
@@ -62,6 +69,7 @@ class GateNodeControl final : public NodeControl {
   Redeemer& redeemer_;
   std::string targets_sha256_;
   const enforce::Enforcer* enforcer_ = nullptr;
+  const TargetSync* target_sync_ = nullptr;
   std::mutex killswitch_mu_;
 };
 

@@ -33,6 +33,18 @@
 //   [44..44+N) payload: v1::ProtectedTargets, protobuf binary
 // Nothing may follow the payload. Anything else is DataLoss ("corrupt").
 //
+// Node targets (node_addresses.h): a static "tcp:node:5432" or a governor
+// entry with cidr "node" is expanded into one exact target per node address
+// (SetNodeAddresses). An address change is applied by diff like an update:
+// additions first (any failure rolls them back and the previous set stays,
+// fail closed), then removals, then everything still wanted is re-added (an
+// entry shared with another target survives); it is logged and recorded
+// (POLICY_ACTIVATED, component=agent, event=node_addresses, count = node
+// addresses, added, removed; event=node_addresses_rejected on failure).
+//
+// Without a governor (cache_path empty) Start() applies the static targets
+// only: no cache, no catch-all.
+//
 // Thread safety: all public methods are serialised by an internal mutex.
 #pragma once
 
@@ -76,7 +88,9 @@ absl::Status SaveTargetsCache(const std::string& path, const v1::ProtectedTarget
 struct TargetSyncOptions {
   std::string cache_path;
   std::string node_id;
-  std::vector<std::string> static_targets;  // bpf::ParseTarget syntax, never removed
+  // bpf::ParseTarget syntax or node targets ("tcp:node:5432"); never removed
+  // (a node target's entries follow the node's addresses).
+  std::vector<std::string> static_targets;
 };
 
 struct TargetSyncState {
@@ -88,6 +102,9 @@ struct TargetSyncState {
   uint64_t applied_total = 0;
   uint64_t rejected_total = 0;
   std::string last_error;
+  uint64_t node_addresses = 0;               // addresses node targets expand over
+  uint64_t node_address_changes_total = 0;   // applied address changes
+  uint64_t node_address_failures_total = 0;  // address changes refused (old set kept)
 };
 
 class TargetSync {
@@ -104,6 +121,16 @@ class TargetSync {
 
   TargetSyncState state() const;
 
+  // The node's addresses (any order; non-literals dropped). Before the first
+  // Start() or Apply() it only sets the list they expand over; after, it
+  // re-expands every node target and applies the difference. On error the previous set (and
+  // address list) stays.
+  absl::Status SetNodeAddresses(const std::vector<std::string>& addrs);
+
+  // The declared IP targets (static, then the governor's set) in
+  // bpf::ParseTarget syntax, node targets as "tcp:node:P", for status checks.
+  std::vector<std::string> NetworkTargetSpecs() const;
+
  private:
   struct Entry {
     v1::TargetProto proto = v1::TARGET_PROTO_UNSPECIFIED;
@@ -113,6 +140,8 @@ class TargetSync {
   using EntryMap = std::map<std::string, Entry>;  // canonical key -> entry
 
   absl::Status ApplyLocked(const v1::ProtectedTargets& msg, const char* source);
+  EntryMap WantedOf(const v1::ProtectedTargets& msg, const std::vector<std::string>& addrs) const;
+  EntryMap StaticOf(const std::vector<std::string>& addrs) const;
   absl::Status EngageFailClosedLocked();
   bool CatchAllWantedLocked() const;
   absl::Status LiftFailClosedLocked();
@@ -127,7 +156,9 @@ class TargetSync {
   EntryMap applied_;
   std::set<std::string> absent_;  // FILE/EXEC keys whose path was missing: retried on every update
   std::optional<v1::ProtectedTargets> applied_msg_;  // what the cache should hold
-  EntryMap static_;
+  EntryMap static_;  // static targets, node targets expanded
+  std::vector<std::string> node_addrs_;  // canonical, sorted
+  bool started_ = false;
   TargetSyncState state_;
 };
 

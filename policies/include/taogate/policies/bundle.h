@@ -49,6 +49,11 @@ struct NetRange {
   uint16_t port_hi = 0;
   bool tcp = false;
   bool udp = false;
+  // From the keyword `node` in `cidrs`: every address of the node a TAO is
+  // bound to. The loader makes two ranges, 127.0.0.0/8 and ::1/128 (what the
+  // governor can match without knowing a node's addresses), both with
+  // node = true; exports name them once, as "node" (see targets.h).
+  bool node = false;
 };
 
 struct TargetDef {

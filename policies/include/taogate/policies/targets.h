@@ -40,6 +40,12 @@ absl::StatusOr<IpAddress> ParseIp(std::string_view text);
 // "10.0.0.0/8", "fd00::/64": host bits must be zero.
 absl::StatusOr<NetRange> ParseCidr(std::string_view text);
 
+// The `cidrs` keyword for "every address of the node" (agent/.../node_addresses.h).
+inline constexpr std::string_view kNodeCidr = "node";
+// `cidrs` entry -> ranges: a CIDR gives one; `node` gives the two loopback
+// ranges with NetRange::node set.
+absl::StatusOr<std::vector<NetRange>> ParseCidrOrNode(std::string_view text);
+
 bool CidrContains(const NetRange& r, const IpAddress& ip);
 
 // Absolute, no empty, "." or ".." components, no NUL; a trailing '/' is allowed
@@ -52,6 +58,8 @@ bool PathUnder(std::string_view path, std::string_view prefix);
 
 // The protected-target part of a bundle, flattened for agents. Every entry
 // carries its target id so agents can report which target a denial hit.
+// A `node` entry appears once (range.node set, the 127.0.0.0/8 twin): send
+// it to agents as cidr "node", never as its loopback range.
 struct ProtectedTargetSet {
   struct Net {
     std::string target_id;
