@@ -278,9 +278,9 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   Metrics* m = &p.metrics;
   so.on_redeem = [m](const RedeemOutcome& out, int64_t ns) { m->RedeemDone(out.status.ok(), out.reason_code, ns); };
   so.operator_socket = false;
-  p.workload_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.served_control, *p.evidence);
+  p.workload_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.served_control);
   so.operator_socket = true;
-  p.operator_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.served_control, *p.evidence);
+  p.operator_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.served_control);
   TG_ASSIGN_OR_RETURN(p.workload_srv,
                       UnixGrpcServer::Start({.path = c.workload_socket, .mode = 0666}, {p.workload_svc.get()}));
   TG_ASSIGN_OR_RETURN(p.operator_srv,

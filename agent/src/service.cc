@@ -14,9 +14,8 @@ grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
-AgentServiceImpl::AgentServiceImpl(ServiceOptions opts, Redeemer& redeemer, NodeControl& control,
-                                   Evidence& evidence)
-    : opts_(std::move(opts)), redeemer_(redeemer), control_(control), evidence_(evidence) {}
+AgentServiceImpl::AgentServiceImpl(ServiceOptions opts, Redeemer& redeemer, NodeControl& control)
+    : opts_(std::move(opts)), redeemer_(redeemer), control_(control) {}
 
 absl::StatusOr<PeerIdentity> AgentServiceImpl::Peer(grpc::ServerContext* ctx) const {
   int fd = FdFromGrpcPeer(ctx->peer());

@@ -39,7 +39,7 @@ struct ServiceOptions {
 
 class AgentServiceImpl final : public v1::Agent::Service {
  public:
-  AgentServiceImpl(ServiceOptions opts, Redeemer& redeemer, NodeControl& control, Evidence& evidence);
+  AgentServiceImpl(ServiceOptions opts, Redeemer& redeemer, NodeControl& control);
 
   grpc::Status Redeem(grpc::ServerContext* ctx, const v1::RedeemRequest* req,
                       v1::RedeemResponse* resp) override;
@@ -62,7 +62,6 @@ class AgentServiceImpl final : public v1::Agent::Service {
   ServiceOptions opts_;
   Redeemer& redeemer_;
   NodeControl& control_;
-  Evidence& evidence_;
 };
 
 // absl -> gRPC status, message preserved.
