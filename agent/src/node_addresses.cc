@@ -87,6 +87,12 @@ void CollectAddr(const nlmsghdr* nh, std::set<std::string>* out) {
   if (a) out->insert(IpText(ifa->ifa_family, a));
 }
 
+// NLMSG_OK without its signed/unsigned comparison (clang -Wsign-compare).
+bool NlmsgOk(const nlmsghdr* nh, int left) {
+  return left >= static_cast<int>(sizeof(nlmsghdr)) && nh->nlmsg_len >= sizeof(nlmsghdr) &&
+         static_cast<int64_t>(nh->nlmsg_len) <= left;
+}
+
 // Reads the dump answering `seq` until NLMSG_DONE. Notifications that arrive
 // meanwhile are ignored: the dump is the newer truth.
 absl::StatusOr<std::vector<std::string>> ReadDump(int fd, uint32_t seq) {
@@ -98,7 +104,7 @@ absl::StatusOr<std::vector<std::string>> ReadDump(int fd, uint32_t seq) {
     if (n < 0 && errno == ENOBUFS) return absl::UnavailableError("netlink dump overrun");
     if (n < 0) return Errno("recv");
     int left = static_cast<int>(n);
-    for (auto* nh = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left)) {
+    for (auto* nh = reinterpret_cast<nlmsghdr*>(buf.data()); NlmsgOk(nh, left); nh = NLMSG_NEXT(nh, left)) {
       if (nh->nlmsg_seq != seq) continue;
       if (nh->nlmsg_type == NLMSG_DONE) {
         if (addrs.size() > kMaxNodeAddresses)
