@@ -10,14 +10,8 @@ namespace {
 using taogate::testing::BinPath;
 using taogate::testing::RunCommand;
 
-class CliTest : public GateTest {
+class CliTest : public OpenGateTest {
  protected:
-  void SetUp() override {
-    GateTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    gate_ = OpenGate();
-    ASSERT_NE(gate_, nullptr);
-  }
   std::string HookState(const std::string& hook) {
     auto r = RunCommand({BinPath("taogatectl"), "probe", "--json", "--pin-root", pin_root_});
     EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -19,13 +19,11 @@ namespace taogate::bpf::testing {
 
 inline constexpr int kKilled = 128 + SIGKILL;
 
-class FileKillTest : public GateTest {
+class FileKillTest : public OpenGateTest {
  protected:
   void SetUp() override {
-    GateTest::SetUp();
+    OpenGateTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    gate_ = OpenGate();
-    ASSERT_NE(gate_, nullptr);
     dir_ = (tmp_.path() / "files").string();
     ASSERT_EQ(mkdir(dir_.c_str(), 0755), 0);
   }

@@ -15,15 +15,7 @@
 namespace taogate::bpf::testing {
 namespace {
 
-class EnforceTest : public GateTest {
- protected:
-  void SetUp() override {
-    GateTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    gate_ = OpenGate();
-    ASSERT_NE(gate_, nullptr);
-  }
-};
+class EnforceTest : public OpenGateTest {};
 
 TEST_F(EnforceTest, GovernedConnectToProtectedTcpIsEperm) {
   Listener prot = ListenTcp(), open = ListenTcp();

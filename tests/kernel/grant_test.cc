@@ -18,13 +18,11 @@ namespace {
 
 constexpr uint64_t kTenSeconds = 10'000'000'000ull;
 
-class GrantTest : public GateTest {
+class GrantTest : public OpenGateTest {
  protected:
   void SetUp() override {
-    GateTest::SetUp();
+    OpenGateTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    gate_ = OpenGate();
-    ASSERT_NE(gate_, nullptr);
     prot_ = ListenTcp();
     Protect(StrCat("tcp:127.0.0.1:", prot_.port));
   }

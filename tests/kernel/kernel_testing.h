@@ -95,4 +95,15 @@ class GateTest : public ::testing::Test {
   std::vector<DecisionEvent> events_;
 };
 
+// A GateTest whose gate is open (protect-listed mode) before the test body.
+class OpenGateTest : public GateTest {
+ protected:
+  void SetUp() override {
+    GateTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    gate_ = OpenGate();
+    ASSERT_NE(gate_, nullptr);
+  }
+};
+
 }  // namespace taogate::bpf::testing

@@ -16,15 +16,7 @@
 namespace taogate::bpf::testing {
 namespace {
 
-class QuarantineTest : public GateTest {
- protected:
-  void SetUp() override {
-    GateTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    gate_ = OpenGate();
-    ASSERT_NE(gate_, nullptr);
-  }
-};
+class QuarantineTest : public OpenGateTest {};
 
 // Accepts one connection and returns whether `want` bytes arrive in time.
 bool Receives(int fd, int timeout_ms) {

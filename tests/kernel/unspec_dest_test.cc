@@ -74,13 +74,11 @@ std::string PeerOf(int fd) {
   return buf;
 }
 
-class UnspecDestTest : public GateTest {
+class UnspecDestTest : public OpenGateTest {
  protected:
   void SetUp() override {
-    GateTest::SetUp();
+    OpenGateTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    gate_ = OpenGate();
-    ASSERT_NE(gate_, nullptr);
     t4_ = ListenTcpOn("127.0.0.1");
     t6_ = ListenTcpOn("::1");
     u4_ = BindUdpOn("127.0.0.1");
