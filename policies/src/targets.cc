@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "taogate/common/path.h"
 #include "taogate/common/strings.h"
 
 namespace taogate::policies {
@@ -100,13 +101,7 @@ bool IsCanonicalPath(std::string_view p, bool allow_trailing_slash) {
     if (!allow_trailing_slash) return false;
     rest.remove_suffix(1);
   }
-  while (true) {
-    size_t slash = rest.find('/');
-    std::string_view comp = rest.substr(0, slash);
-    if (comp.empty() || comp == "." || comp == "..") return false;
-    if (slash == std::string_view::npos) return true;
-    rest.remove_prefix(slash + 1);
-  }
+  return CanonicalComponents(rest);
 }
 
 bool PathUnder(std::string_view path, std::string_view prefix) {

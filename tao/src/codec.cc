@@ -6,6 +6,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/unknown_field_set.h>
 
+#include "taogate/common/path.h"
 #include "taogate/common/strings.h"
 #include "taogate/common/status.h"
 
@@ -115,14 +116,7 @@ bool IsCanonicalCgroupPath(std::string_view path) {
   if (path.empty() || path.size() > kMaxPathBytes || path.front() != '/' || HasControlChars(path))
     return false;
   if (path == "/") return true;
-  std::string_view rest = path.substr(1);
-  while (true) {
-    size_t slash = rest.find('/');
-    std::string_view comp = rest.substr(0, slash);
-    if (comp.empty() || comp == "." || comp == "..") return false;
-    if (slash == std::string_view::npos) return true;
-    rest.remove_prefix(slash + 1);
-  }
+  return CanonicalComponents(path.substr(1));
 }
 
 absl::Status ValidateBody(const v1::TaoBody& body) {
