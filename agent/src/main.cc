@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
   auto* o_mp = app.add_option("--metrics-port", f.metrics_port, "loopback metrics port (-1 off)");
   auto* o_prot = app.add_option("--protect", protect, "protected target (repeatable), e.g. tcp:10.0.0.5:5432");
   auto* o_log = app.add_option("--log-level", f.log_level, "debug|info|warn|error");
+  bool check_only = false;
+  app.add_flag("--check-config", check_only, "check the configuration (file + flags) and exit: 0 valid, 2 not");
   CLI11_PARSE(app, argc, argv);
 
   AgentConfig c;
@@ -69,6 +71,14 @@ int main(int argc, char** argv) {
   if (o_prot->count()) c.protected_targets.insert(c.protected_targets.end(), protect.begin(), protect.end());
   if (o_log->count()) c.log_level = f.log_level;
   taogate::log::SetLevel(ParseLevel(c.log_level));
+  if (check_only) {
+    if (auto s = taogate::agent::FinalizeConfig(c); !s.ok()) {
+      std::cerr << "taogate-agent: " << s.message() << "\n";
+      return 2;
+    }
+    std::cout << "configuration OK\n";
+    return 0;
+  }
 
   // Block the stop signals in every thread; the main thread waits for them.
   sigset_t stop;

@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
                                "benchmarks only: do not fdatasync ledger appends");
   bool debug = false;
   app.add_flag("--debug", debug, "debug logging");
+  bool check_only = false;
+  app.add_flag("--check-config", check_only, "check the configuration file and exit: 0 valid, 2 not");
   CLI11_PARSE(app, argc, argv);
   if (debug) taogate::log::SetLevel(taogate::log::Level::kDebug);
   // The TSS would print several lines per failed TPM probe; our own errors
@@ -59,6 +61,10 @@ int main(int argc, char** argv) {
       taogate::log::Error("bad configuration", {{"error", std::string(s.message())}});
       return 2;
     }
+  }
+  if (check_only) {
+    std::cout << "configuration OK\n";
+    return 0;
   }
   if (*listen) c.listen = f.listen;
   if (*ca) c.tls_ca = f.tls_ca;
