@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/redeem_fakes.h"
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "taogate/agent/redeem.h"
 #include "taogate/common/crypto.h"
 #include "taogate/governance/governor_format.h"

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <thread>
 
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "taogate/common/fd.h"
 #include "taogate/common/hex.h"
 #include "taogate/governance/approval.h"

@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "ledger/ledger_testing.h"
 #include "taogate/ledger/base64.h"
 #include "taogate/ledger/ledger_format.h"

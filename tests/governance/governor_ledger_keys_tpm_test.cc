@@ -2,7 +2,7 @@
 // spanning restarts verifies with the trust bundle alone under --strict.
 #include <gtest/gtest.h>
 
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "taogate/keys/keys_init.h"
 #include "taogate/keys/swtpm.h"
 #include "taogate/keys/trust_bundle.h"

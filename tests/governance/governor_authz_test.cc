@@ -2,7 +2,7 @@
 // request hygiene and client authentication.
 #include <gtest/gtest.h>
 
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "taogate/common/hex.h"
 #include "taogate/keys/root_signer.h"
 #include "taogate/keys/trust_bundle.h"

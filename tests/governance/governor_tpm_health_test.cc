@@ -6,7 +6,7 @@
 
 #include <thread>
 
-#include "governor/governor_tpm_testing.h"
+#include "governance/governor_tpm_testing.h"
 #include "taogate/ledger/ledger.h"
 
 namespace taogate::governance::testing {

@@ -1,4 +1,4 @@
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// Test harness for tests/governor and bench/governor: a dev CA with client
+// Test harness for tests/governance and bench/governor: a dev CA with client
 // certificates per identity, a policy bundle with generated approver keys,
 // and a real taogate-governor process on 127.0.0.1 with an ephemeral port.
 #pragma once

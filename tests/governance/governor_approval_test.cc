@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "taogate/governance/approval.h"
 #include "taogate/ledger/ledger.h"
 
