@@ -1,4 +1,4 @@
-// Issue 12 item 6 with the root in a real (software) TPM: a governor ledger
+// Checkpoint keys with the root in a real (software) TPM: a governor ledger
 // spanning restarts verifies with the trust bundle alone under --strict.
 #include <gtest/gtest.h>
 
