@@ -1,5 +1,9 @@
 #include "report.h"
 
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -39,6 +43,32 @@ std::string JsonPathFromArgs(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i)
     if (std::strcmp(argv[i], "--json") == 0) return argv[i + 1];
   return {};
+}
+
+uint64_t MonotonicNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
+}
+
+double OpsPerSecond(int n, const std::function<void(int)>& op) {
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) op(i);
+  return n / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+absl::StatusOr<BestOf> Interleave(int rounds, const std::function<absl::StatusOr<double>(bool)>& half) {
+  BestOf best;
+  for (int r = 0; r < rounds; ++r) {
+    for (int h = 0; h < 2; ++h) {
+      const bool hooked = (r + h) % 2 == 0;
+      absl::StatusOr<double> mean = half(hooked);
+      if (!mean.ok()) return mean.status();
+      double& side = hooked ? best.hooked : best.base;
+      side = std::min(side, *mean);
+    }
+  }
+  return best;
 }
 
 }  // namespace taogate::bench

@@ -5,12 +5,16 @@
 // without hooks) and `ratio` = value / baseline.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
 
 namespace taogate::bench {
 
@@ -35,5 +39,23 @@ class Report {
 
 // Parses "--json PATH" from argv (the convention scripts/bench uses).
 std::string JsonPathFromArgs(int argc, char** argv);
+
+// CLOCK_MONOTONIC in nanoseconds.
+uint64_t MonotonicNs();
+
+// Operations per second of `n` calls of `op(i)`, timed as one loop.
+double OpsPerSecond(int n, const std::function<void(int)>& op);
+
+// The best (lowest) mean per side of interleaved A/B rounds.
+struct BestOf {
+  double hooked = 1e18;  // with the mechanism under test
+  double base = 1e18;    // without it, same run
+};
+
+// The method of the kernel benches: `rounds` rounds, each running
+// `half(true)` and `half(false)` with the order alternating per round, so
+// drift on a shared machine hits both sides. Each half times its own ops and
+// returns their mean; the first error ends the run.
+absl::StatusOr<BestOf> Interleave(int rounds, const std::function<absl::StatusOr<double>(bool hooked)>& half);
 
 }  // namespace taogate::bench

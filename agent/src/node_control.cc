@@ -168,6 +168,8 @@ absl::StatusOr<v1::KillSwitchResponse> GateNodeControl::KillSwitch(const v1::Kil
   }
   TG_ASSIGN_OR_RETURN(uint64_t seq, evidence_.Append(Evidence::Kind::kKillSwitch, std::move(f)));
   TG_RETURN_IF_ERROR(scope.all ? gate_.ReleaseAll() : gate_.Release(scope.cgroup_id));
+  // Thawing is best effort: the release above already lifted the kill
+  // switch in the kernel, and a cgroup left frozen denies, never allows.
   if (!scope.path.empty()) (void)WriteCgroupFile(scope.path, "cgroup.freeze", "0");
   metrics_.KillSwitchChange();
   log::Warn("kill switch released", {{"scope", scope.label}});

@@ -157,6 +157,8 @@ absl::Status SaveTargetsCache(const std::string& path, const v1::ProtectedTarget
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   UniqueFd dfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  // The rename is done; a lost directory fsync can at worst bring back the
+  // previous cache after a crash, which the governor's next push replaces.
   if (dfd.valid()) (void)fsync(dfd.get());
   return absl::OkStatus();
 }

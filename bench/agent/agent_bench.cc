@@ -25,11 +25,11 @@
 #include <vector>
 
 #include "report.h"
+#include "tao/tao_testing.h"
 #include "taogate/agent/client.h"
 #include "taogate/agent/daemon.h"
 #include "taogate/bpf/cgroup.h"
 #include "taogate/bpf/gate.h"
-#include "taogate/common/crypto.h"
 #include "taogate/common/log.h"
 #include "taogate/keys/issuing_key.h"
 #include "taogate/keys/trust_bundle.h"
@@ -48,10 +48,7 @@ struct Child {
   std::string dir;
 };
 
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
+using taogate::testing::NowMs;
 
 std::string ReadAll(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
@@ -109,7 +106,7 @@ int main(int argc, char** argv) {
   }
   std::string gov_rel = "/tg-bench-agent-" + std::to_string(getpid());
   std::string gov = *mnt + gov_rel;
-  (void)bpf::CreateCgroup(gov);
+  (void)bpf::CreateCgroup(gov);  // may exist; a real failure is caught at CgroupId below
   std::string sock = base + "/agent.sock";
 
   // Fork every workload process first (no threads exist yet).
@@ -120,7 +117,7 @@ int main(int argc, char** argv) {
       ch.dir = base + "/c" + std::to_string(c) + "w" + std::to_string(w);
       fs::create_directories(ch.dir);
       std::string cg = gov + "/c" + std::to_string(c) + "w" + std::to_string(w);
-      (void)bpf::CreateCgroup(cg);
+      (void)bpf::CreateCgroup(cg);  // as above
       int p[2];
       if (pipe(p) != 0) return 1;
       pid_t pid = fork();
@@ -151,26 +148,20 @@ int main(int argc, char** argv) {
     int per = kTotalPerConfig[c] / kConfigs[c];
     for (int w = 0; w < kConfigs[c]; ++w) {
       auto id = bpf::CgroupId(gov + "/c" + std::to_string(c) + "w" + std::to_string(w));
+      if (!id.ok()) {
+        std::cerr << "workload cgroup: " << id.status() << "\n";
+        return 1;
+      }
       for (int i = 0; i < per; ++i) {
-        v1::TaoBody b;
-        b.set_version(1);
-        std::string tid(16, '\0'), nonce(16, '\0');
-        (void)crypto::RandomBytes({reinterpret_cast<uint8_t*>(tid.data()), 16});
-        (void)crypto::RandomBytes({reinterpret_cast<uint8_t*>(nonce.data()), 16});
-        b.set_id(tid);
-        b.set_nonce(nonce);
+        v1::TaoBody b = testing::ValidTaoBody();
         b.set_actor("spiffe://example.org/agent/bench");
         b.mutable_binding()->set_node_id("bench-node");
         b.mutable_binding()->set_cgroup_id(*id);
         b.mutable_binding()->set_workload_path(gov_rel + "/c" + std::to_string(c) + "w" + std::to_string(w));
-        b.set_action_class("db.read");
-        b.mutable_target()->set_proto(v1::TARGET_PROTO_TCP);
         b.mutable_target()->set_address("127.0.0.2");
         b.mutable_target()->set_port(port++ % 64000 + 1024);
-        b.set_max_uses(1);
         b.set_not_before_ms(NowMs() - 1000);
         b.set_expires_at_ms(NowMs() + 4 * 60'000);
-        b.set_policy_bundle_sha256(std::string(32, 'p'));
         auto t = (*issuer)->SignTao(b);
         if (!t.ok()) return 1;
         char name[32];
@@ -228,6 +219,7 @@ int main(int argc, char** argv) {
   }
   (*daemon)->Stop();
   daemon->reset();
+  // Cleanup is best effort: the figures are already out.
   (void)bpf::Gate::Detach(cfg.pin_root);
   (void)bpf::DestroyCgroupTree(gov);
   umount2((base + "/bpffs").c_str(), MNT_DETACH);

@@ -22,19 +22,17 @@
 #include <bpf/bpf.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
+#include <functional>
 #include <iostream>
 #include <random>
 
+#include "gate_env.h"
 #include "report.h"
 #include "taogate/bpf/cgroup.h"
 #include "taogate/bpf/gate.h"
@@ -46,52 +44,8 @@ namespace {
 using namespace taogate;
 using namespace taogate::bpf;
 
-uint64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
-}
-
-// Everything the run creates, removed on every path (reverse order).
-struct Env {
-  std::string tmp, bpffs, pin_root, home_cg;
-  ScopedCgroup governed, workload, baseline;
-  std::unique_ptr<Gate> gate;
-  ~Env() {
-    if (!home_cg.empty()) (void)MoveToCgroup(getpid(), home_cg);
-    gate.reset();
-    if (!pin_root.empty()) (void)Gate::Detach(pin_root);
-    if (!bpffs.empty()) umount2(bpffs.c_str(), MNT_DETACH);
-    workload = ScopedCgroup();
-    governed = ScopedCgroup();
-    baseline = ScopedCgroup();
-    std::error_code ec;
-    if (!tmp.empty()) std::filesystem::remove_all(tmp, ec);
-  }
-};
-
-absl::Status Setup(Env& env) {
-  TG_ASSIGN_OR_RETURN(std::string mnt, Cgroup2Mount());
-  TG_ASSIGN_OR_RETURN(env.home_cg, CgroupPathOfPid(getpid()));
-  std::string t = "/tmp/taogate-bench-XXXXXX";
-  if (!mkdtemp(t.data())) return ErrnoStatus(errno, "mkdtemp");
-  env.tmp = t;
-  std::string fs = t + "/bpffs";
-  if (mkdir(fs.c_str(), 0700) != 0) return ErrnoStatus(errno, "mkdir bpffs");
-  if (mount("bpf", fs.c_str(), "bpf", 0, "mode=0700") != 0) return ErrnoStatus(errno, "mount bpffs");
-  env.bpffs = fs;
-  env.pin_root = fs + "/taogate";
-  std::string base = StrCat(mnt, "/taogate-bench-", getpid());
-  TG_ASSIGN_OR_RETURN(env.governed, ScopedCgroup::Create(base));
-  TG_ASSIGN_OR_RETURN(env.workload, ScopedCgroup::Create(base + "/w"));
-  TG_ASSIGN_OR_RETURN(env.baseline, ScopedCgroup::Create(base + "-baseline"));
-  GateOptions o;
-  o.pin_root = env.pin_root;
-  o.governed_cgroup = env.governed.path();
-  o.max_grants = 1'100'000;
-  TG_ASSIGN_OR_RETURN(env.gate, Gate::OpenOrAdopt(o));
-  return absl::OkStatus();
-}
+using bench::GateEnv;
+using bench::MonotonicNs;
 
 struct Listener {
   UniqueFd fd;
@@ -112,7 +66,7 @@ Listener Listen() {
 
 // One timed cycle; returns ns, or 0 if the connect failed.
 uint64_t Cycle(const Listener& l) {
-  uint64_t t0 = NowNs();
+  uint64_t t0 = MonotonicNs();
   UniqueFd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (connect(c.get(), reinterpret_cast<const sockaddr*>(&l.addr), sizeof(l.addr)) != 0) return 0;
   UniqueFd s(accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
@@ -120,33 +74,27 @@ uint64_t Cycle(const Listener& l) {
   setsockopt(c.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
   c.Reset();
   s.Reset();
-  return NowNs() - t0;
+  return MonotonicNs() - t0;
 }
-
-struct Side {
-  double best = 1e18;
-};
 
 // Runs `rounds` interleaved rounds; `before(hooked)` runs untimed before
 // every cycle. Fails if any cycle's connect fails.
-absl::Status Measure(Env& env, const Listener& l, int rounds, int iters, Side& hooked, Side& base,
-                     const std::function<absl::Status(bool)>& before) {
-  for (int r = 0; r < rounds; ++r) {
-    for (int half = 0; half < 2; ++half) {
-      bool in_gate = (r + half) % 2 == 0;
-      TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), in_gate ? env.workload.path() : env.baseline.path()));
-      uint64_t total = 0;
-      for (int i = 0; i < iters; ++i) {
-        if (before) TG_RETURN_IF_ERROR(before(in_gate));
-        uint64_t ns = Cycle(l);
-        if (ns == 0) return ErrnoStatus(errno, in_gate ? "connect (gated)" : "connect (baseline)");
-        total += ns;
-      }
-      Side& s = in_gate ? hooked : base;
-      s.best = std::min(s.best, static_cast<double>(total) / iters);
+absl::StatusOr<bench::BestOf> Measure(GateEnv& env, const Listener& l, int rounds, int iters,
+                                      const std::function<absl::Status(bool)>& before) {
+  auto best = bench::Interleave(rounds, [&](bool in_gate) -> absl::StatusOr<double> {
+    TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), in_gate ? env.workload.path() : env.baseline.path()));
+    uint64_t total = 0;
+    for (int i = 0; i < iters; ++i) {
+      if (before) TG_RETURN_IF_ERROR(before(in_gate));
+      uint64_t ns = Cycle(l);
+      if (ns == 0) return ErrnoStatus(errno, in_gate ? "connect (gated)" : "connect (baseline)");
+      total += ns;
     }
-  }
-  return MoveToCgroup(getpid(), env.home_cg);
+    return static_cast<double>(total) / iters;
+  });
+  TG_RETURN_IF_ERROR(best.status());
+  TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), env.home_cg));
+  return best;
 }
 
 // n random prefixes in 10/8, each protecting one port from `ports`.
@@ -168,7 +116,7 @@ absl::Status AddPrefixes(Gate& gate, int n, const std::vector<uint16_t>& ports, 
 
 // Tops the grant map up to `n` live grants that never match the loop.
 absl::Status FillGrants(Gate& gate, size_t& have, size_t n, std::mt19937& rng) {
-  uint64_t expiry = NowNs() + 3600ull * 1000000000ull;
+  uint64_t expiry = MonotonicNs() + 3600ull * 1000000000ull;
   TaoId tao{};
   while (have < n) {
     uint32_t ip = (10u << 24) | (rng() & 0xffffff);
@@ -199,8 +147,10 @@ double ProgMeanNs(const std::string& pin_root) {
 }
 
 absl::Status Run(bench::Report& report, bool quick, bool aa) {
-  Env env;
-  TG_RETURN_IF_ERROR(Setup(env));
+  GateEnv env;
+  GateOptions o;
+  o.max_grants = 1'100'000;
+  TG_RETURN_IF_ERROR(bench::SetUpGateEnv(env, "taogate-bench", /*with_baseline=*/true, o));
   Gate& gate = *env.gate;
   std::mt19937 rng(42);
   const int kPrefixes = 10'000;
@@ -224,9 +174,8 @@ absl::Status Run(bench::Report& report, bool quick, bool aa) {
   if (aa) {  // A/A check of the method: same loop, gate detached on both sides
     env.gate.reset();
     TG_RETURN_IF_ERROR(Gate::Detach(env.pin_root));
-    Side x, y;
-    TG_RETURN_IF_ERROR(Measure(env, open, rounds, iters, x, y, nullptr));
-    report.Add({"connect_aa_check", x.best, "ns", y.best, nlohmann::json::object()});
+    TG_ASSIGN_OR_RETURN(bench::BestOf aa_best, Measure(env, open, rounds, iters, nullptr));
+    report.Add({"connect_aa_check", aa_best.hooked, "ns", aa_best.base, nlohmann::json::object()});
     return absl::OkStatus();
   }
   size_t have = 0;
@@ -234,28 +183,26 @@ absl::Status Run(bench::Report& report, bool quick, bool aa) {
                                            : std::vector<size_t>{1, 10'000, 1'000'000};
   for (size_t n : grant_counts) {
     TG_RETURN_IF_ERROR(FillGrants(gate, have, n, rng));
-    Side hooked, base;
     UniqueFd stats;
     if (n == 10'000) stats = UniqueFd(bpf_enable_stats(BPF_STATS_RUN_TIME));
-    TG_RETURN_IF_ERROR(Measure(env, open, rounds, iters, hooked, base, nullptr));
+    TG_ASSIGN_OR_RETURN(bench::BestOf best, Measure(env, open, rounds, iters, nullptr));
     nlohmann::json params = {{"grants", n}, {"prefixes", kPrefixes}};
-    report.Add({"connect_overhead", hooked.best, "ns", base.best, params});
+    report.Add({"connect_overhead", best.hooked, "ns", best.base, params});
     if (stats) {
       report.Add({"connect4_prog_ns", ProgMeanNs(env.pin_root), "ns", std::nullopt, params});
     }
     if (n == 10'000) {
       GrantTarget g{Proto::kTcp, "127.0.0.1", ntohs(prot.addr.sin_port), ""};
       TaoId tao{};
-      Side gh, gb;
       // Gated: a fresh grant before each connect, consumed by it. Baseline:
       // the same untimed map work, then the grant is revoked.
       auto install = [&](bool in_gate) -> absl::Status {
         TG_RETURN_IF_ERROR(gate.PollEvents(0, [](const DecisionEvent&) {}).status());
-        TG_RETURN_IF_ERROR(gate.InstallGrant(w_id, g, tao, NowNs() + 10'000'000'000ull));
+        TG_RETURN_IF_ERROR(gate.InstallGrant(w_id, g, tao, MonotonicNs() + 10'000'000'000ull));
         return in_gate ? absl::OkStatus() : gate.RevokeGrant(w_id, g);
       };
-      TG_RETURN_IF_ERROR(Measure(env, prot, rounds, iters / 2, gh, gb, install));
-      report.Add({"connect_grant_overhead", gh.best, "ns", gb.best, params});
+      TG_ASSIGN_OR_RETURN(bench::BestOf grant, Measure(env, prot, rounds, iters / 2, install));
+      report.Add({"connect_grant_overhead", grant.hooked, "ns", grant.base, params});
     }
   }
   return absl::OkStatus();

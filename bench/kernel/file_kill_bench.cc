@@ -18,10 +18,8 @@
 //
 // Needs root; without it, prints why and emits an empty report.
 #include <fcntl.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +28,7 @@
 #include <functional>
 #include <iostream>
 
+#include "gate_env.h"
 #include "report.h"
 #include "taogate/bpf/cgroup.h"
 #include "taogate/bpf/gate.h"
@@ -40,98 +39,61 @@ namespace {
 using namespace taogate;
 using namespace taogate::bpf;
 
-uint64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
-}
+using bench::GateEnv;
 
-// Everything the run creates, removed on every path.
-struct Env {
-  std::string tmp, bpffs, pin_root, home_cg, file, guard;
+// The files the bench opens, and the unrelated inode whose protection
+// attaches the hooks, created in the env's temp dir.
+struct Files {
+  std::string file, guard;
   uint64_t guard_dev = 0, guard_ino = 0;
-  ScopedCgroup governed, workload;
-  std::unique_ptr<Gate> gate;
-  ~Env() {
-    if (!home_cg.empty()) (void)MoveToCgroup(getpid(), home_cg);
-    gate.reset();
-    if (!pin_root.empty()) (void)Gate::Detach(pin_root);
-    if (!bpffs.empty()) umount2(bpffs.c_str(), MNT_DETACH);
-    workload = ScopedCgroup();
-    governed = ScopedCgroup();
-    std::error_code ec;
-    if (!tmp.empty()) std::filesystem::remove_all(tmp, ec);
-  }
 };
 
-absl::Status Setup(Env& env) {
-  TG_ASSIGN_OR_RETURN(std::string mnt, Cgroup2Mount());
-  TG_ASSIGN_OR_RETURN(env.home_cg, CgroupPathOfPid(getpid()));
-  std::string t = "/tmp/taogate-bench-file-XXXXXX";
-  if (!mkdtemp(t.data())) return ErrnoStatus(errno, "mkdtemp");
-  env.tmp = t;
-  std::string fs = t + "/bpffs";
-  if (mkdir(fs.c_str(), 0700) != 0) return ErrnoStatus(errno, "mkdir bpffs");
-  if (mount("bpf", fs.c_str(), "bpf", 0, "mode=0700") != 0) return ErrnoStatus(errno, "mount bpffs");
-  env.bpffs = fs;
-  env.pin_root = fs + "/taogate";
-  env.file = t + "/a/b/c/open-me";
-  std::filesystem::create_directories(t + "/a/b/c");
-  env.guard = t + "/guarded";
-  for (const std::string& p : {env.file, env.guard}) {
+absl::StatusOr<Files> MakeFiles(const GateEnv& env) {
+  Files f;
+  f.file = env.tmp + "/a/b/c/open-me";
+  std::filesystem::create_directories(env.tmp + "/a/b/c");
+  f.guard = env.tmp + "/guarded";
+  for (const std::string& p : {f.file, f.guard}) {
     int fd = open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return ErrnoStatus(errno, "create " + p);
     close(fd);
   }
   struct stat st {};
-  if (stat(env.guard.c_str(), &st) != 0) return ErrnoStatus(errno, "stat");
-  env.guard_dev = (static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev);
-  env.guard_ino = st.st_ino;
-  std::string base = StrCat(mnt, "/taogate-bench-file-", getpid());
-  TG_ASSIGN_OR_RETURN(env.governed, ScopedCgroup::Create(base));
-  TG_ASSIGN_OR_RETURN(env.workload, ScopedCgroup::Create(base + "/w"));
-  GateOptions o;
-  o.pin_root = env.pin_root;
-  o.governed_cgroup = env.governed.path();
-  TG_ASSIGN_OR_RETURN(env.gate, Gate::OpenOrAdopt(o));
-  return absl::OkStatus();
+  if (stat(f.guard.c_str(), &st) != 0) return ErrnoStatus(errno, "stat");
+  f.guard_dev = (static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev);
+  f.guard_ino = st.st_ino;
+  return f;
 }
-
-struct Side {
-  double best = 1e18;
-};
 
 // Interleaved rounds: hooks attached (one unrelated inode protected) vs
 // detached. `op` is one timed operation; `cgroup` is where the process sits.
-absl::Status Measure(Env& env, const std::string& cgroup, int rounds, int iters,
-                     const std::function<bool()>& op, Side& hooked, Side& base) {
+absl::StatusOr<bench::BestOf> Measure(GateEnv& env, const Files& f, const std::string& cgroup,
+                                      int rounds, int iters, const std::function<bool()>& op) {
   TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), cgroup));
-  for (int r = 0; r < rounds; ++r) {
-    for (int half = 0; half < 2; ++half) {
-      bool attached = (r + half) % 2 == 0;
-      if (attached) {
-        TG_RETURN_IF_ERROR(
-            env.gate->ProtectInode(env.guard_dev, env.guard_ino, kDenyRead | kDenyWrite, false));
-      }
-      uint64_t t0 = NowNs();
-      for (int i = 0; i < iters; ++i) {
-        if (!op()) return ErrnoStatus(errno, "timed op");
-      }
-      double mean = static_cast<double>(NowNs() - t0) / iters;
-      if (attached) TG_RETURN_IF_ERROR(env.gate->UnprotectInode(env.guard_dev, env.guard_ino));
-      Side& s = attached ? hooked : base;
-      s.best = std::min(s.best, mean);
+  auto best = bench::Interleave(rounds, [&](bool attached) -> absl::StatusOr<double> {
+    if (attached) {
+      TG_RETURN_IF_ERROR(env.gate->ProtectInode(f.guard_dev, f.guard_ino, kDenyRead | kDenyWrite, false));
     }
-  }
-  return MoveToCgroup(getpid(), env.home_cg);
+    uint64_t t0 = bench::MonotonicNs();
+    for (int i = 0; i < iters; ++i) {
+      if (!op()) return ErrnoStatus(errno, "timed op");
+    }
+    double mean = static_cast<double>(bench::MonotonicNs() - t0) / iters;
+    if (attached) TG_RETURN_IF_ERROR(env.gate->UnprotectInode(f.guard_dev, f.guard_ino));
+    return mean;
+  });
+  TG_RETURN_IF_ERROR(best.status());
+  TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), env.home_cg));
+  return best;
 }
 
 absl::Status Run(bench::Report& report, bool quick) {
-  Env env;
-  TG_RETURN_IF_ERROR(Setup(env));
+  GateEnv env;
+  TG_RETURN_IF_ERROR(bench::SetUpGateEnv(env, "taogate-bench-file", /*with_baseline=*/false));
+  TG_ASSIGN_OR_RETURN(Files files, MakeFiles(env));
   int rounds = quick ? 6 : 40, iters = quick ? 2000 : 20000;
   auto open_close = [&] {
-    int fd = open(env.file.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = open(files.file.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     close(fd);
     return true;
@@ -146,9 +108,8 @@ absl::Status Run(bench::Report& report, bool quick) {
   for (const Case& c : {Case{"open_close_ungoverned_ns", outside, open_close},
                         Case{"open_close_governed_ns", env.workload.path(), open_close},
                         Case{"getppid_ns", outside, getppid_op}}) {
-    Side hooked, base;
-    TG_RETURN_IF_ERROR(Measure(env, c.cgroup, rounds, iters, c.op, hooked, base));
-    report.Add({c.name, hooked.best, "ns", base.best,
+    TG_ASSIGN_OR_RETURN(bench::BestOf best, Measure(env, files, c.cgroup, rounds, iters, c.op));
+    report.Add({c.name, best.hooked, "ns", best.base,
                 {{"rounds", rounds}, {"iters", iters}, {"protected_inodes", 1}}});
   }
   return absl::OkStatus();

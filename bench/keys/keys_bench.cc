@@ -28,6 +28,7 @@
 
 #include "report.h"
 #include "src/esys.h"
+#include "tao/tao_testing.h"
 #include "taogate/keys/issuing_key.h"
 #include "taogate/keys/keys_init.h"
 #include "taogate/keys/root_signer.h"
@@ -39,38 +40,6 @@ using namespace taogate;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-v1::TaoBody Body() {
-  v1::TaoBody b;
-  b.set_version(1);
-  b.set_id(std::string(16, 'i'));
-  b.set_nonce(std::string(16, 'n'));
-  b.set_issuer_key_id(std::string(32, 'k'));
-  b.set_actor("spiffe://example.org/agent/bench");
-  b.mutable_binding()->set_node_id("node-a");
-  b.mutable_binding()->set_cgroup_id(4242);
-  b.set_action_class("db.read");
-  b.mutable_target()->set_proto(v1::TARGET_PROTO_TCP);
-  b.mutable_target()->set_address("127.0.0.1");
-  b.mutable_target()->set_port(5432);
-  b.set_max_uses(1);
-  b.set_not_before_ms(NowMs());
-  b.set_expires_at_ms(NowMs() + 60'000);
-  b.set_policy_bundle_sha256(std::string(32, 'p'));
-  return b;
-}
-
-template <typename F>
-double Rate(int n, F&& f) {
-  auto t0 = Clock::now();
-  for (int i = 0; i < n; ++i) f(i);
-  return n / std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // CPU seconds of the calling thread.
 double ThreadCpuS() {
@@ -120,7 +89,7 @@ int main(int argc, char** argv) {
     auto raw_key = keys::LockedEd25519Key::Generate();
     if (!raw_key.ok()) Die(raw_key.status(), "locked key");
     constexpr int kTpmN = 600, kIssueN = 20000;
-    v1::TaoBody body = Body();
+    v1::TaoBody body = testing::ValidTaoBody();
     for (int round = 0; round < 3; ++round) {
       {  // Direct: one ESYS context, the TPM signs each TAO digest.
         keys::internal::ScopedSigpipeBlock no_sigpipe;
@@ -129,7 +98,7 @@ int main(int argc, char** argv) {
         auto key = keys::internal::OpenPersistent(ctx->get(), keys::kDefaultPersistentHandle);
         if (!key.ok()) Die(key.status(), "open key");
         const double cpu0 = ThreadCpuS() + ProcessCpuS((*tpm)->pid());
-        direct = std::max(direct, Rate(kTpmN, [&](int i) {
+        direct = std::max(direct, bench::OpsPerSecond(kTpmN, [&](int i) {
           body.set_decision_ledger_index(static_cast<uint64_t>(i));
           std::string msg(tao::kTaoSignatureDomain);
           msg.append(*tao::EncodeBody(body));
@@ -143,7 +112,7 @@ int main(int argc, char** argv) {
       so.tcti = io.tcti;
       auto root = keys::TpmRootSigner::Open(so);
       if (!root.ok()) Die(root.status(), "root signer");
-      root_sign = std::max(root_sign, Rate(kTpmN / 2, [&](int i) {
+      root_sign = std::max(root_sign, bench::OpsPerSecond(kTpmN / 2, [&](int i) {
         if (!(*root)->Sign(std::to_string(i)).ok()) Die(absl::InternalError("sign"), "root sign");
       }));
       keys::IssuingKeyOptions ko;
@@ -151,21 +120,21 @@ int main(int argc, char** argv) {
       auto m = keys::IssuingKeyManager::Create(root->get(), ko);
       if (!m.ok()) Die(m.status(), "issuing key manager");
       const double cpu0 = ThreadCpuS();
-      issue = std::max(issue, Rate(kIssueN, [&](int i) {
+      issue = std::max(issue, bench::OpsPerSecond(kIssueN, [&](int i) {
         body.set_decision_ledger_index(static_cast<uint64_t>(i));
         if (!(*m)->SignTao(body).ok()) Die(absl::InternalError("issue"), "issue");
       }));
       issue_cpu = std::max(issue_cpu, kIssueN / (ThreadCpuS() - cpu0));
       // The ceiling: one bare Ed25519 signature over a TAO-sized message.
       const std::string raw_msg(tao::kTaoSignatureDomain.size() + tao::EncodeBody(body)->size(), 'm');
-      raw = std::max(raw, Rate(kIssueN, [&](int) {
+      raw = std::max(raw, bench::OpsPerSecond(kIssueN, [&](int) {
         if (!raw_key->Sign(crypto::AsBytes(raw_msg)).ok()) Die(absl::InternalError("sign"), "raw");
       }));
       auto t0 = Clock::now();
       std::vector<std::thread> threads;
       for (int t = 0; t < 2; ++t)
         threads.emplace_back([&, t] {
-          v1::TaoBody b = Body();
+          v1::TaoBody b = testing::ValidTaoBody();
           for (int i = 0; i < kIssueN / 2; ++i) {
             b.set_decision_ledger_index(static_cast<uint64_t>(t * kIssueN + i));
             if (!(*m)->SignTao(b).ok()) Die(absl::InternalError("issue"), "issue 2t");

@@ -177,6 +177,8 @@ ScopedCgroup& ScopedCgroup::operator=(ScopedCgroup&& o) noexcept {
   return *this;
 }
 
+// Destroying is best effort (a move or a destructor cannot report): a cgroup
+// that still holds a process stays behind for the operator to remove.
 ScopedCgroup::~ScopedCgroup() {
   if (!path_.empty()) (void)DestroyCgroupTree(path_);
 }

@@ -338,7 +338,7 @@ absl::Status Gate::DetachHookLocked(const HookDef& h) {
   // Tracing links have no BPF_LINK_DETACH: removing the pin (with our fd
   // closed) releases them.
   UniqueFd fd(bpf_obj_get(path.c_str()));
-  if (fd) (void)bpf_link_detach(fd.get());
+  if (fd) (void)bpf_link_detach(fd.get());  // tracing links refuse; the unlink below decides
   if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "unpin " + path);
   HookStatus* st = StatusLocked(name);
   if (st && bpf_program__autoload(bpf_object__find_program_by_name(skel_->obj, h.prog))) {

@@ -102,6 +102,8 @@ absl::Status Gate::ProtectInode(uint64_t kdev, uint64_t ino, uint32_t deny, bool
   }));
   if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) != 0) {
     absl::Status err = ErrnoStatus(errno, StrCat("protect inode ", kdev, ":", ino));
+    // Recounts after the failed insert; if that fails too, a count left high
+    // only keeps the file hooks attached (fail closed). The insert's error wins.
     if (auto n = CountEntries(fd); n.ok()) (void)WriteConfig([&](void* p) { SetCounts(p, *n); });
     return err;
   }

@@ -119,6 +119,8 @@ absl::Status Gate::AddTarget(const Target& t) {
     if (!exists) TG_RETURN_IF_ERROR(CountPort(proto, port, +1));
     if (bpf_map_update_elem(fd, key, &v, BPF_ANY) != 0) {
       absl::Status err = ErrnoStatus(errno, "add target " + t.cidr);
+      // Undoes the +1 above; the update's error is what the caller needs, and
+      // a count left one high only keeps the port prefilter on (fail closed).
       if (!exists) (void)CountPort(proto, port, -1);
       return err;
     }

@@ -28,6 +28,7 @@ int PrintJson(const google::protobuf::Message& m) {
   google::protobuf::util::JsonPrintOptions o;
   o.add_whitespace = true;
   o.preserve_proto_field_names = true;
+  // Cannot fail for a message we parsed: it has no Any fields to resolve.
   (void)google::protobuf::util::MessageToJsonString(m, &out, o);
   std::cout << out;
   return 0;

@@ -74,11 +74,22 @@ int Rpc(const grpc::Status& s) {
   return Fail(StrCat("governor: code ", static_cast<int>(s.error_code()), ": ", s.error_message()));
 }
 
+// One unary call under the 30 s deadline: 0, or the failure's exit code.
+template <typename Req, typename Resp>
+int Call(v1::Governor::Stub& stub,
+         grpc::Status (v1::Governor::Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+         const Req& req, Resp* out) {
+  grpc::ClientContext ctx;
+  Deadline(ctx);
+  return Rpc((stub.*method)(&ctx, req, out));
+}
+
 void PrintJson(const google::protobuf::Message& m) {
   std::string out;
   google::protobuf::util::JsonPrintOptions o;
   o.add_whitespace = true;
   o.preserve_proto_field_names = true;
+  // Cannot fail for a message we parsed: it has no Any fields to resolve.
   (void)google::protobuf::util::MessageToJsonString(m, &out, o);
   std::cout << out;
 }
@@ -121,25 +132,39 @@ struct ReqFlags {
   std::string decision, key_file, verdict, note;
 } F;
 
-int Request() {
-  auto stub = Stub();
-  if (!stub) return 1;
-  v1::AuthorizationRequest r;
+// The binding, workload and action flags shared by `request` and `breakglass`.
+template <typename Request>
+void SetBinding(Request& r) {
   r.mutable_binding()->set_node_id(F.node);
   r.mutable_binding()->set_cgroup_id(F.cgroup_id);
   r.mutable_binding()->set_pod_uid(F.pod);
   r.set_workload(F.workload);
   r.set_cgroup_path(F.cgroup_path);
   r.set_action_class(F.action);
+}
+
+// --tao-out: the TAO bytes, if the decision carries one.
+void SaveTao(const v1::Decision& d) {
+  if (!F.tao_out.empty() && !d.tao().empty()) std::ofstream(F.tao_out, std::ios::binary) << d.tao();
+}
+
+// A final answer: saved (--tao-out), printed, and its exit code.
+int Show(const v1::Decision& d) {
+  SaveTao(d);
+  PrintJson(d);
+  return OutcomeExit(d);
+}
+
+int Request() {
+  auto stub = Stub();
+  if (!stub) return 1;
+  v1::AuthorizationRequest r;
+  SetBinding(r);
   r.set_reason(F.reason);
   if (!ParseTarget(F.target, r.mutable_target())) return Fail("bad --target (tcp:ADDR:PORT, unix:/path, ...)");
   v1::Decision d;
-  grpc::ClientContext ctx;
-  Deadline(ctx);
-  if (int rc = Rpc(stub->RequestAuthorization(&ctx, r, &d))) return rc;
-  if (!F.tao_out.empty() && !d.tao().empty()) std::ofstream(F.tao_out, std::ios::binary) << d.tao();
-  PrintJson(d);
-  return OutcomeExit(d);
+  if (int rc = Call(*stub, &v1::Governor::Stub::RequestAuthorization, r, &d)) return rc;
+  return Show(d);
 }
 
 int Get(bool watch) {
@@ -148,19 +173,15 @@ int Get(bool watch) {
   v1::GetDecisionRequest g;
   g.set_decision_id(F.decision);
   v1::Decision d;
-  grpc::ClientContext ctx;
   if (!watch) {
-    Deadline(ctx);
-    if (int rc = Rpc(stub->GetDecision(&ctx, g, &d))) return rc;
-  } else {
-    auto reader = stub->WatchDecision(&ctx, g);
-    while (reader->Read(&d)) PrintJson(d);
-    if (int rc = Rpc(reader->Finish())) return rc;
-    if (!F.tao_out.empty() && !d.tao().empty()) std::ofstream(F.tao_out, std::ios::binary) << d.tao();
-    return OutcomeExit(d);
+    if (int rc = Call(*stub, &v1::Governor::Stub::GetDecision, g, &d)) return rc;
+    return Show(d);
   }
-  if (!F.tao_out.empty() && !d.tao().empty()) std::ofstream(F.tao_out, std::ios::binary) << d.tao();
-  PrintJson(d);
+  grpc::ClientContext ctx;  // no deadline: streams until the decision is final
+  auto reader = stub->WatchDecision(&ctx, g);
+  while (reader->Read(&d)) PrintJson(d);
+  if (int rc = Rpc(reader->Finish())) return rc;
+  SaveTao(d);
   return OutcomeExit(d);
 }
 
@@ -175,9 +196,7 @@ int Approve(bool approve) {
   v1::GetDecisionRequest g;
   g.set_decision_id(F.decision);
   v1::Decision d;
-  grpc::ClientContext c1;
-  Deadline(c1);
-  if (int rc = Rpc(stub->GetDecision(&c1, g, &d))) return rc;
+  if (int rc = Call(*stub, &v1::Governor::Stub::GetDecision, g, &d)) return rc;
   // Show what is being signed: the approver must see the intent.
   std::cerr << "signing " << (approve ? "APPROVE" : "REJECT") << " for decision " << d.decision_id()
             << " requested by " << d.requester() << " (rule " << d.rule() << ")\n";
@@ -185,10 +204,9 @@ int Approve(bool approve) {
   int64_t now = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
   auto a = governance::SignApproval(d, approve, *key, now);
   if (!a.ok()) return Fail(std::string(a.status().message()));
-  grpc::ClientContext c2;
-  Deadline(c2);
   v1::Decision out;
-  if (int rc = Rpc(approve ? stub->Approve(&c2, *a, &out) : stub->Reject(&c2, *a, &out))) return rc;
+  if (int rc = Call(*stub, approve ? &v1::Governor::Stub::Approve : &v1::Governor::Stub::Reject, *a, &out))
+    return rc;
   PrintJson(out);
   return 0;
 }
@@ -197,23 +215,14 @@ int BreakGlass() {
   auto stub = Stub();
   if (!stub) return 1;
   v1::BreakGlassRequest r;
-  r.mutable_binding()->set_node_id(F.node);
-  r.mutable_binding()->set_cgroup_id(F.cgroup_id);
-  r.mutable_binding()->set_pod_uid(F.pod);
-  r.set_workload(F.workload);
-  r.set_cgroup_path(F.cgroup_path);
-  r.set_action_class(F.action);
+  SetBinding(r);
   r.set_incident_id(F.incident);
   r.set_justification(F.reason);
   r.set_ttl_seconds(F.ttl);
   if (!ParseTarget(F.target, r.mutable_target())) return Fail("bad --target");
   v1::Decision d;
-  grpc::ClientContext ctx;
-  Deadline(ctx);
-  if (int rc = Rpc(stub->BreakGlass(&ctx, r, &d))) return rc;
-  if (!F.tao_out.empty() && !d.tao().empty()) std::ofstream(F.tao_out, std::ios::binary) << d.tao();
-  PrintJson(d);
-  return OutcomeExit(d);
+  if (int rc = Call(*stub, &v1::Governor::Stub::BreakGlass, r, &d)) return rc;
+  return Show(d);
 }
 
 int Review() {
@@ -224,9 +233,7 @@ int Review() {
   r.set_verdict(F.verdict);
   r.set_note(F.note);
   v1::ReviewResponse out;
-  grpc::ClientContext ctx;
-  Deadline(ctx);
-  if (int rc = Rpc(stub->Review(&ctx, r, &out))) return rc;
+  if (int rc = Call(*stub, &v1::Governor::Stub::Review, r, &out)) return rc;
   PrintJson(out);
   return 0;
 }
@@ -265,8 +272,6 @@ struct AdminFlags {
 int Admin(const std::string& what) {
   auto stub = Stub();
   if (!stub) return 1;
-  grpc::ClientContext ctx;
-  if (what != "watch-targets") Deadline(ctx);
   if (what == "policy-activate") {
     bool ok = false;
     v1::ActivatePolicyRequest r;
@@ -274,7 +279,7 @@ int Admin(const std::string& what) {
     if (!ok) return Fail(StrCat("cannot read ", A.file));
     r.set_name(A.file);
     v1::ActivatePolicyResponse out;
-    if (int rc = Rpc(stub->ActivatePolicy(&ctx, r, &out))) return rc;
+    if (int rc = Call(*stub, &v1::Governor::Stub::ActivatePolicy, r, &out)) return rc;
     for (const auto& e : out.errors()) std::cerr << e << "\n";
     if (!out.errors().empty())
       return Fail(StrCat(A.file, ": refused; active bundle unchanged (", out.policy_sha256(), ")"));
@@ -283,7 +288,7 @@ int Admin(const std::string& what) {
   }
   if (what == "policy-get") {
     v1::GetPolicyResponse out;
-    if (int rc = Rpc(stub->GetPolicy(&ctx, {}, &out))) return rc;
+    if (int rc = Call(*stub, &v1::Governor::Stub::GetPolicy, v1::GetPolicyRequest(), &out)) return rc;
     if (A.file.empty()) std::cout << out.bundle_yaml();
     else std::ofstream(A.file, std::ios::binary) << out.bundle_yaml();
     std::cerr << "policy_sha256 " << out.policy_sha256() << "\n";
@@ -291,7 +296,8 @@ int Admin(const std::string& what) {
   }
   if (what == "checkpoint") {
     v1::LedgerCheckpointResponse out;
-    if (int rc = Rpc(stub->LedgerCheckpoint(&ctx, {}, &out))) return rc;
+    if (int rc = Call(*stub, &v1::Governor::Stub::LedgerCheckpoint, v1::LedgerCheckpointRequest(), &out))
+      return rc;
     std::cout << out.checkpoint() << "\nverifier key: " << out.verifier_key() << "\n";
     if (!A.file.empty()) std::ofstream(A.file, std::ios::binary) << out.key_certificate();
     return 0;
@@ -301,7 +307,7 @@ int Admin(const std::string& what) {
     r.set_seq(A.seq);
     r.set_tree_size(A.tree_size);
     v1::GovernorLedgerProofResponse out;
-    if (int rc = Rpc(stub->LedgerProof(&ctx, r, &out))) return rc;
+    if (int rc = Call(*stub, &v1::Governor::Stub::LedgerProof, r, &out)) return rc;
     PrintJson(out);
     return 0;
   }
@@ -312,12 +318,13 @@ int Admin(const std::string& what) {
     r.set_workload(A.workload);
     r.set_reason(A.reason);
     v1::GovernorKillSwitchResponse out;
-    if (int rc = Rpc(stub->KillSwitch(&ctx, r, &out))) return rc;
+    if (int rc = Call(*stub, &v1::Governor::Stub::KillSwitch, r, &out)) return rc;
     PrintJson(out);
     return 0;
   }
   v1::WatchProtectedTargetsRequest r;
   r.set_node_id(A.node);
+  grpc::ClientContext ctx;  // no deadline: streams until interrupted
   auto reader = stub->WatchProtectedTargets(&ctx, r);
   v1::ProtectedTargets t;
   while (reader->Read(&t)) PrintJson(t);

@@ -54,6 +54,9 @@ absl::StatusOr<std::unique_ptr<Governor>> Governor::Create(GovernorOptions optio
   }
   Governor* raw = g.get();
   keys->SetRotateHook([raw](const keys::IssuingKey& k) {
+    // Append logs a failure; the rotation has happened either way, and each
+    // TAO the new key signs carries its certificate, so the chain stays
+    // verifiable without this record.
     (void)raw->Append(RecordKind::kKeyRotated,
                       {{"key_id", ToHex(k.key_id())},
                        {"cert_sha256", ToHex(crypto::Sha256(k.certificate()))},
@@ -123,110 +126,145 @@ v1::Decision Governor::View(const Entry& e, const std::string& actor) const {
   return d;
 }
 
-absl::StatusOr<v1::Decision> Governor::RequestAuthorization(const std::string& actor,
-                                                            const v1::AuthorizationRequest& req) {
-  auto policy = this->policy();
-  const std::string policy_hex = policy->HashHex();
+namespace {
+
+// The parts of a request that must parse before the policy sees it.
+struct CheckedRequest {
+  policies::TargetRef target;
+  policies::ReasonRecord reason;
+};
+
+absl::StatusOr<CheckedRequest> CheckRequest(const v1::AuthorizationRequest& req) {
+  TG_RETURN_IF_ERROR(internal::ValidateCommon(req.binding(), req.workload(), req.action_class(),
+                                              req.cgroup_path()));
+  TG_ASSIGN_OR_RETURN(policies::TargetRef target, internal::ToTargetRef(req.target()));
+  auto reason = policies::SanitizeReason(req.reason());
+  if (!reason.ok())
+    return absl::InvalidArgumentError(StrCat("reason: ", std::string(reason.status().message())));
+  return CheckedRequest{std::move(target), *std::move(reason)};
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<Governor::Entry>> Governor::NewEntry(
+    const std::string& actor, const v1::WorkloadBinding& binding, const std::string& workload,
+    const std::string& action, const v1::Target& target, const std::string& policy_hex) {
   auto e = std::make_shared<Entry>();
   TG_ASSIGN_OR_RETURN(e->id, internal::NewDecisionId());
   e->requester = actor;
-  e->binding = req.binding();
-  e->binding.clear_workload_path();  // only the governor binds a path (below)
-  e->workload = req.workload();
-  e->action = req.action_class();
-  e->target = req.target();
+  e->binding = binding;
+  e->binding.clear_workload_path();  // only the governor binds a path (BindWorkload)
+  e->workload = workload;
+  e->action = action;
+  e->target = target;
   e->policy_hex = policy_hex;
-  auto deny = [&](std::string code, std::string why, ledger::Fields extra) -> absl::Status {
-    ledger::Fields f = RequestFields(e->id, actor, e->binding, e->workload, e->action,
-                                     e->target_text, policy_hex);
-    f.emplace_back("decision", "DENY");
-    f.emplace_back("reason_code", code);
-    f.emplace_back("error", internal::LedgerSafe(why));
-    for (auto& x : extra) f.push_back(std::move(x));
-    TG_RETURN_IF_ERROR(Append(RecordKind::kDenied, std::move(f)).status());
-    std::lock_guard l(mu_);
-    ++stats_.deny;
-    if (code == "rate_limited") ++stats_.rate_limited;
-    return absl::OkStatus();
-  };
-  if (auto s = limiter_->TryAcquire(actor); !s.ok()) {
-    TG_RETURN_IF_ERROR(deny("rate_limited", std::string(s.message()), {}));
-    return s;
-  }
-  auto valid = internal::ValidateCommon(req.binding(), req.workload(), req.action_class(),
-                                        req.cgroup_path());
-  absl::StatusOr<policies::TargetRef> target = absl::InvalidArgumentError("unset");
-  absl::StatusOr<policies::ReasonRecord> reason = absl::InvalidArgumentError("unset");
-  if (valid.ok()) {
-    target = internal::ToTargetRef(req.target());
-    valid = target.status();
-  }
-  if (valid.ok()) {
-    reason = policies::SanitizeReason(req.reason());
-    if (!reason.ok())
-      valid = absl::InvalidArgumentError(StrCat("reason: ", std::string(reason.status().message())));
-  }
-  if (!valid.ok()) {
-    TG_RETURN_IF_ERROR(deny("invalid", std::string(valid.message()), {}));
-    return valid;
-  }
-  e->target_text = policies::FormatTargetRef(*target);
-  e->binding = internal::BindWorkload(req.binding(), req.cgroup_path());
+  return e;
+}
 
+absl::Status Governor::RecordDenial(const Entry& e, const std::string& code, const std::string& why,
+                                    ledger::Fields extra) {
+  ledger::Fields f = RequestFields(e.id, e.requester, e.binding, e.workload, e.action,
+                                   e.target_text, e.policy_hex);
+  f.emplace_back("decision", "DENY");
+  f.emplace_back("reason_code", code);
+  f.emplace_back("error", internal::LedgerSafe(why));
+  for (auto& x : extra) f.push_back(std::move(x));
+  TG_RETURN_IF_ERROR(Append(RecordKind::kDenied, std::move(f)).status());
+  std::lock_guard l(mu_);
+  ++stats_.deny;
+  if (code == "rate_limited") ++stats_.rate_limited;
+  return absl::OkStatus();
+}
+
+policies::Decision Governor::Evaluate(const policies::Policy& policy, Entry& e,
+                                      const v1::AuthorizationRequest& req,
+                                      const policies::TargetRef& target) {
   policies::Request pr;
-  pr.actor = actor;
-  pr.workload = internal::ToAttributes(e->binding, req.pod_labels());
+  pr.actor = e.requester;
+  pr.workload = internal::ToAttributes(e.binding, req.pod_labels());
   pr.action = req.action_class();
-  pr.target = *target;
-  policies::Decision pd = policy->Evaluate(pr);
-  e->ttl = pd.ttl;
-  v1::Decision& d = e->decision;
-  d.set_decision_id(e->id);
+  pr.target = target;
+  policies::Decision pd = policy.Evaluate(pr);
+  e.ttl = pd.ttl;
+  v1::Decision& d = e.decision;
+  d.set_decision_id(e.id);
   d.set_rule(pd.rule_id);
   d.set_reason(pd.reason);
-  d.set_policy_sha256(policy_hex);
-  d.set_requester(actor);
-  d.set_intent_sha256(internal::IntentHash(e->id, actor, e->binding, e->workload, e->action,
-                                           e->target_text, policy_hex, e->ttl.count()));
-  const std::string reason_field = internal::ReasonField(*reason);
+  d.set_policy_sha256(e.policy_hex);
+  d.set_requester(e.requester);
+  d.set_intent_sha256(internal::IntentHash(e.id, e.requester, e.binding, e.workload, e.action,
+                                           e.target_text, e.policy_hex, e.ttl.count()));
+  return pd;
+}
 
-  if (pd.effect == policies::Effect::kDeny) {
-    d.set_outcome(v1::OUTCOME_DENY);
-    TG_RETURN_IF_ERROR(deny("policy", pd.reason, {{"rule", pd.rule_id}, {"reason", reason_field}}));
-    Remember(e);
-    return d;
-  }
-  if (pd.effect == policies::Effect::kRequireApproval && pd.approval) {
-    e->approval = *pd.approval;
-    e->pending_until_ms = NowMs() + options_.approval_window_ms;
-    d.set_outcome(v1::OUTCOME_PENDING_APPROVAL);
-    d.set_approvals_needed(pd.approval->count);
-    for (const auto& r : pd.approval->roles) d.add_approver_roles(r);
-    d.set_pending_until_ms(e->pending_until_ms);
-    ledger::Fields f = RequestFields(e->id, actor, e->binding, e->workload, e->action,
-                                     e->target_text, policy_hex);
-    f.emplace_back("decision", "REQUIRE_APPROVAL");
-    f.emplace_back("rule", pd.rule_id);
-    f.emplace_back("approvals_required", std::to_string(pd.approval->count));
-    std::string roles;
-    for (const auto& r : pd.approval->roles) roles += (roles.empty() ? "" : ",") + r;
-    f.emplace_back("scope", internal::LedgerSafe(roles));
-    f.emplace_back("expires_at", std::to_string(e->pending_until_ms));
-    f.emplace_back("reason", reason_field);
-    TG_ASSIGN_OR_RETURN(uint64_t seq, Append(RecordKind::kApprovalRequested, std::move(f)));
-    d.set_ledger_seq(seq);
-    {
-      std::lock_guard l(mu_);
-      ++stats_.pending;
-    }
-    Remember(e);
-    return d;
-  }
-  // PERMIT.
-  auto s = Issue(*e, pd.ttl, {{"rule", pd.rule_id}, {"reason", reason_field}});
-  if (!s.ok()) return s;
+absl::StatusOr<v1::Decision> Governor::Deny(std::shared_ptr<Entry> e, const policies::Decision& pd,
+                                            const std::string& reason_field) {
+  e->decision.set_outcome(v1::OUTCOME_DENY);
+  TG_RETURN_IF_ERROR(RecordDenial(*e, "policy", pd.reason, {{"rule", pd.rule_id}, {"reason", reason_field}}));
   Remember(e);
-  return View(*e, actor);
+  return e->decision;
+}
+
+absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
+                                                      const policies::Decision& pd,
+                                                      const std::string& reason_field) {
+  e->approval = *pd.approval;
+  e->pending_until_ms = NowMs() + options_.approval_window_ms;
+  v1::Decision& d = e->decision;
+  d.set_outcome(v1::OUTCOME_PENDING_APPROVAL);
+  d.set_approvals_needed(pd.approval->count);
+  for (const auto& r : pd.approval->roles) d.add_approver_roles(r);
+  d.set_pending_until_ms(e->pending_until_ms);
+  ledger::Fields f = RequestFields(e->id, e->requester, e->binding, e->workload, e->action,
+                                   e->target_text, e->policy_hex);
+  f.emplace_back("decision", "REQUIRE_APPROVAL");
+  f.emplace_back("rule", pd.rule_id);
+  f.emplace_back("approvals_required", std::to_string(pd.approval->count));
+  std::string roles;
+  for (const auto& r : pd.approval->roles) roles += (roles.empty() ? "" : ",") + r;
+  f.emplace_back("scope", internal::LedgerSafe(roles));
+  f.emplace_back("expires_at", std::to_string(e->pending_until_ms));
+  f.emplace_back("reason", reason_field);
+  TG_ASSIGN_OR_RETURN(uint64_t seq, Append(RecordKind::kApprovalRequested, std::move(f)));
+  d.set_ledger_seq(seq);
+  {
+    std::lock_guard l(mu_);
+    ++stats_.pending;
+  }
+  Remember(e);
+  return e->decision;
+}
+
+absl::StatusOr<v1::Decision> Governor::Permit(std::shared_ptr<Entry> e, const policies::Decision& pd,
+                                              const std::string& reason_field) {
+  TG_RETURN_IF_ERROR(Issue(*e, pd.ttl, {{"rule", pd.rule_id}, {"reason", reason_field}}));
+  Remember(e);
+  return View(*e, e->requester);
+}
+
+absl::StatusOr<v1::Decision> Governor::RequestAuthorization(const std::string& actor,
+                                                            const v1::AuthorizationRequest& req) {
+  auto policy = this->policy();
+  TG_ASSIGN_OR_RETURN(std::shared_ptr<Entry> e,
+                      NewEntry(actor, req.binding(), req.workload(), req.action_class(),
+                               req.target(), policy->HashHex()));
+  if (auto s = limiter_->TryAcquire(actor); !s.ok()) {
+    TG_RETURN_IF_ERROR(RecordDenial(*e, "rate_limited", std::string(s.message()), {}));
+    return s;
+  }
+  auto checked = CheckRequest(req);
+  if (!checked.ok()) {
+    TG_RETURN_IF_ERROR(RecordDenial(*e, "invalid", std::string(checked.status().message()), {}));
+    return checked.status();
+  }
+  e->target_text = policies::FormatTargetRef(checked->target);
+  e->binding = internal::BindWorkload(req.binding(), req.cgroup_path());
+  const policies::Decision pd = Evaluate(*policy, *e, req, checked->target);
+  const std::string reason_field = internal::ReasonField(checked->reason);
+  if (pd.effect == policies::Effect::kDeny) return Deny(std::move(e), pd, reason_field);
+  if (pd.effect == policies::Effect::kRequireApproval && pd.approval)
+    return AwaitApprovals(std::move(e), pd, reason_field);
+  return Permit(std::move(e), pd, reason_field);
 }
 
 absl::StatusOr<v1::Decision> Governor::GetDecision(const std::string& actor, const std::string& id) {
@@ -269,6 +307,8 @@ absl::Status Governor::Issue(Entry& e, std::chrono::seconds ttl, ledger::Fields 
     ledger::Fields f = {{"decision_id", e.id}, {"actor", internal::LedgerSafe(e.requester)},
                         {"decision", "DENY"}, {"reason_code", "issuance_failed"},
                         {"error", internal::LedgerSafe(std::string(why.message()))}};
+    // Append logs a failure; the caller gets `why` and no TAO either way
+    // (fail closed), so a lost DENIED record cannot grant anything.
     (void)Append(RecordKind::kDenied, std::move(f));
     return why;
   };

@@ -21,10 +21,11 @@ void Governor::ExpireLocked(Entry& e, int64_t now) {
   ++e.version;
   ++stats_.expired;
   cv_.notify_all();
-  // Recorded best effort: the decision is final either way (fail closed).
+  // Recorded best effort (Append logs a failure): the decision is final
+  // either way (fail closed).
   ledger::Fields f = {{"decision_id", e.id}, {"actor", internal::LedgerSafe(e.requester)},
                       {"decision", "EXPIRED"}, {"policy_sha256", e.policy_hex}};
-  (void)ledger_->Append(RecordKind::kExpired, std::move(f));
+  (void)Append(RecordKind::kExpired, std::move(f));
 }
 
 namespace {

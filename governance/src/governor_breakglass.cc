@@ -12,15 +12,9 @@ using ledger::RecordKind;
 absl::StatusOr<v1::Decision> Governor::BreakGlass(const std::string& actor,
                                                   const v1::BreakGlassRequest& req) {
   auto policy = this->policy();
-  auto e = std::make_shared<Entry>();
-  TG_ASSIGN_OR_RETURN(e->id, internal::NewDecisionId());
-  e->requester = actor;
-  e->binding = req.binding();
-  e->binding.clear_workload_path();  // only the governor binds a path (below)
-  e->workload = req.workload();
-  e->action = req.action_class();
-  e->target = req.target();
-  e->policy_hex = policy->HashHex();
+  TG_ASSIGN_OR_RETURN(std::shared_ptr<Entry> e,
+                      NewEntry(actor, req.binding(), req.workload(), req.action_class(),
+                               req.target(), policy->HashHex()));
   e->break_glass = true;
   auto refuse = [&](absl::Status why) -> absl::Status {
     ledger::Fields f = internal::RequestFields(e->id, actor, e->binding, e->workload, e->action,

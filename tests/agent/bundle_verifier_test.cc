@@ -4,20 +4,13 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
-
-#include "taogate/common/crypto.h"
-#include "taogate/keys/issuing_key.h"
-#include "taogate/keys/root_signer.h"
+#include "keys/keys_testing.h"
 #include "taogate/tao/codec.h"
 
 namespace taogate::agent {
 namespace {
 
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
+using keys::testing::NowMs;
 
 class BundleVerifierTest : public ::testing::Test {
  protected:
@@ -25,36 +18,13 @@ class BundleVerifierTest : public ::testing::Test {
     auto root = keys::SoftwareRootSigner::Generate();
     ASSERT_TRUE(root.ok());
     root_ = std::move(*root);
-    keys::IssuingKeyOptions io;
-    io.certificate_lifetime_ms = 10 * 60'000;
-    io.rotate_every_ms = 5 * 60'000;
-    io.max_tao_lifetime_ms = 2 * 60'000;
-    auto issuer = keys::IssuingKeyManager::Create(root_.get(), io);
+    auto issuer = keys::IssuingKeyManager::Create(root_.get(), keys::testing::TestIssuingOptions());
     ASSERT_TRUE(issuer.ok()) << issuer.status();
     issuer_ = std::move(*issuer);
   }
-  keys::TrustBundle Bundle(const keys::RootSigner& root) {
-    auto b = keys::TrustBundle::FromRoots({keys::TrustedRoot{"r", root.public_key(), 0, INT64_MAX, true}});
-    EXPECT_TRUE(b.ok());
-    return *b;
-  }
+  keys::TrustBundle Bundle(const keys::RootSigner& root) { return keys::testing::BundleOf(root, /*software=*/true); }
   v1::Tao Tao() {
-    v1::TaoBody b;
-    b.set_version(1);
-    b.set_id(std::string(16, 'i'));
-    b.set_nonce(std::string(16, 'n'));
-    b.set_actor("a");
-    b.mutable_binding()->set_node_id("n");
-    b.mutable_binding()->set_cgroup_id(1);
-    b.set_action_class("db.read");
-    b.mutable_target()->set_proto(v1::TARGET_PROTO_TCP);
-    b.mutable_target()->set_address("127.0.0.1");
-    b.mutable_target()->set_port(5432);
-    b.set_max_uses(1);
-    b.set_not_before_ms(NowMs());
-    b.set_expires_at_ms(NowMs() + 60'000);
-    b.set_policy_bundle_sha256(std::string(32, 'p'));
-    auto t = issuer_->SignTao(b);
+    auto t = issuer_->SignTao(keys::testing::ValidTaoBody());
     EXPECT_TRUE(t.ok()) << t.status();
     return *t;
   }

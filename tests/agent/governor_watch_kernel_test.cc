@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/agent_harness.h"
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "taogate/agent/target_sync.h"
 #include "taogate/common/strings.h"
 

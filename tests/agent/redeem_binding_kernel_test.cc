@@ -1,5 +1,5 @@
 // The TAO's workload binding as attacks against a real agent process, real
-// socket, real cgroups and the real kernel gate (issue 12 items 2 and 3).
+// socket, real cgroups and the real kernel gate.
 // The caller's identity is what the kernel says (SO_PEERCRED + pidfd ->
 // /proc/<pid>/cgroup), never what the requester declared to the governor.
 #include <gtest/gtest.h>

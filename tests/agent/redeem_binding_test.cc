@@ -1,4 +1,4 @@
-// The TAO's workload binding as attacks, without root (issue 12 items 2, 3):
+// The TAO's workload binding as attacks, without root:
 // the real Redeemer, real signed TAOs, and a directory tree standing in for
 // the cgroup2 mount so that ancestor cgroup ids are real inode numbers.
 //

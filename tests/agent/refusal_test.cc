@@ -203,6 +203,8 @@ TEST_F(RefusalTest, MeasureCpuPerRefusedRedeem) {
 TEST_F(RefusalTest, OperatorRefusalsSummarizedToo) {
   RefusalRecorder& r = redeemer_->refusals();
   RefusalPeer p{1000, 4242};
+  // Each Record's own verdict does not matter here: the summary below is
+  // what the test checks.
   for (int i = 0; i < 10'000; ++i)
     (void)r.Record(Kind::kOperatorRefused, p, "OPERATOR_ONLY",
                    [] { return Evidence::Fields{{"reason_code", "OPERATOR_ONLY"}, {"event", "Status"}}; });

@@ -1,4 +1,4 @@
-// Issue 12 item 5 on a real agent: cutting the ledger inside a CONSUMED
+// The ledger rollback guard on a real agent: cutting the ledger inside a CONSUMED
 // record that a signed checkpoint covers, then restarting, used to let the
 // same TAO be redeemed again. The agent now refuses to start, so nothing is
 // redeemed, until an operator runs `taogatectl ledger recover --accept-loss`.

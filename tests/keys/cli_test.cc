@@ -18,7 +18,7 @@ class KeysCliTest : public testing::SwtpmTest {
   std::string WriteTao(RootSigner& root, const std::string& name) {
     auto m = IssuingKeyManager::Create(&root, testing::TestIssuingOptions());
     EXPECT_TRUE(m.ok()) << m.status();
-    auto t = (*m)->SignTao(testing::TaoBody());
+    auto t = (*m)->SignTao(testing::ValidTaoBody());
     EXPECT_TRUE(t.ok()) << t.status();
     WriteFile(Path(name), t->SerializeAsString());
     return Path(name);

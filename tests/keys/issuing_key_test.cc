@@ -45,7 +45,7 @@ TEST(IssuingKeyTest, CurrentKeyIsCertifiedByTheRoot) {
   EXPECT_EQ(v->issuing_key_id, (*key)->key_id());
   EXPECT_TRUE(v->software_mode);
   EXPECT_EQ(v->instance, "test-governor");
-  auto tao = (*m)->SignTao(testing::TaoBody());
+  auto tao = (*m)->SignTao(testing::ValidTaoBody());
   ASSERT_TRUE(tao.ok()) << tao.status();
   EXPECT_TRUE(BundleOf(*root).VerifyTao(*tao, NowMs(), 0, false).ok());
 }
@@ -53,7 +53,7 @@ TEST(IssuingKeyTest, CurrentKeyIsCertifiedByTheRoot) {
 TEST(IssuingKeyTest, RotationKeepsOldCertificatesVerifiable) {
   auto root = *SoftwareRootSigner::Generate();
   auto m = *IssuingKeyManager::Create(root.get(), TestIssuingOptions());
-  auto old_tao = *m->SignTao(testing::TaoBody());
+  auto old_tao = *m->SignTao(testing::ValidTaoBody());
   auto old_key = *m->Current();
   ASSERT_TRUE(m->Rotate().ok());
   auto new_key = *m->Current();
@@ -82,7 +82,7 @@ TEST(IssuingKeyTest, PrivateKeysLiveInTheLockedHeapAndAreFreedOnRotationAndShutd
 TEST(IssuingKeyTest, TaoOutlivingItsCertificateIsNotSigned) {
   auto root = *SoftwareRootSigner::Generate();
   auto m = *IssuingKeyManager::Create(root.get(), TestIssuingOptions());
-  auto body = testing::TaoBody();
+  auto body = testing::ValidTaoBody();
   body.set_expires_at_ms((*m->Current())->certificate_body().not_after_ms() + 1);
   body.set_not_before_ms(body.expires_at_ms() - 60'000);
   EXPECT_EQ(m->SignTao(body).status().code(), absl::StatusCode::kFailedPrecondition);
@@ -108,14 +108,14 @@ TEST(IssuingKeyTest, FailedRotationStopsIssuanceUntilTheRootReturns) {
   EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(st.message().find("root offline"), std::string::npos) << st;
   EXPECT_EQ(m->Current().status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(m->SignTao(testing::TaoBody()).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(m->SignTao(testing::ValidTaoBody()).status().code(), absl::StatusCode::kUnavailable);
   auto down = m->Describe();
   EXPECT_FALSE(down.issuing);
   EXPECT_EQ(down.last_error, "root key could not certify a new issuing key: root offline");
   EXPECT_TRUE(down.software_mode);
   root.up_ = true;
   ASSERT_TRUE(m->Rotate().ok());
-  EXPECT_TRUE(m->SignTao(testing::TaoBody()).ok());
+  EXPECT_TRUE(m->SignTao(testing::ValidTaoBody()).ok());
   auto up = m->Describe();
   EXPECT_TRUE(up.issuing);
   EXPECT_TRUE(up.last_error.empty());

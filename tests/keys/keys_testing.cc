@@ -1,15 +1,8 @@
 #include "keys/keys_testing.h"
 
-#include <chrono>
-
-#include "taogate/tao/signing.h"
+#include "taogate/keys/keys_init.h"
 
 namespace taogate::keys::testing {
-
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 void SwtpmTest::SetUp() {
   if (system("command -v swtpm >/dev/null 2>&1") != 0) GTEST_SKIP() << "swtpm is not installed";
@@ -32,20 +25,32 @@ Swtpm& SwtpmTest::OtherTpm() {
   return *other_;
 }
 
+void InitializedTpmTest::SetUp() {
+  SwtpmTest::SetUp();
+  if (IsSkipped() || HasFatalFailure()) return;
+  KeysInitOptions o;
+  o.tcti = tcti();
+  ASSERT_TRUE(KeysInit(o).ok());
+}
+
+std::unique_ptr<TpmRootSigner> InitializedTpmTest::OpenRoot(int sign_timeout_ms) {
+  TpmRootSignerOptions so;
+  so.tcti = tcti();
+  so.sign_timeout_ms = sign_timeout_ms;
+  auto s = TpmRootSigner::Open(so);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s) : nullptr;
+}
+
+absl::Status InitializedTpmTest::ReplaceRootKey() {
+  KeysInitOptions o;
+  o.tcti = tcti();
+  o.force = true;
+  return KeysInit(o).status();
+}
+
 v1::IssuerCertificateBody CertBody(const std::array<uint8_t, 32>& pub, const RootSigner& root) {
-  v1::IssuerCertificateBody b;
-  b.set_version(1);
-  b.set_issuing_public_key(pub.data(), pub.size());
-  auto id = tao::KeyIdOf(pub);
-  b.set_issuing_key_id(id.data(), id.size());
-  b.set_not_before_ms(NowMs() - 60'000);
-  b.set_not_after_ms(NowMs() + 3'600'000);
-  b.set_purpose("tao-issuance");
-  b.set_counter(1);
-  b.set_root_key_id(root.key_id().data(), root.key_id().size());
-  b.set_software_mode(root.software_mode());
-  b.set_instance("test");
-  return b;
+  return taogate::testing::IssuerCertBody(pub, root.key_id(), root.software_mode());
 }
 
 std::string SignCertBytes(RootSigner& root, const std::string& body_bytes) {
@@ -61,30 +66,6 @@ std::string SignCertBytes(RootSigner& root, const std::string& body_bytes) {
 
 std::string SignCert(RootSigner& root, const v1::IssuerCertificateBody& body) {
   return SignCertBytes(root, body.SerializeAsString());
-}
-
-v1::TaoBody TaoBody() {
-  v1::TaoBody b;
-  b.set_version(1);
-  std::string id(16, '\0'), nonce(16, '\0');
-  (void)crypto::RandomBytes({reinterpret_cast<uint8_t*>(id.data()), id.size()});
-  (void)crypto::RandomBytes({reinterpret_cast<uint8_t*>(nonce.data()), nonce.size()});
-  b.set_id(id);
-  b.set_nonce(nonce);
-  b.set_issuer_key_id(std::string(32, '\0'));  // set by IssuingKey::SignTao
-  b.set_actor("spiffe://example.org/agent/reporter");
-  b.mutable_binding()->set_node_id("node-a");
-  b.mutable_binding()->set_cgroup_id(4242);
-  b.set_action_class("db.read");
-  b.mutable_target()->set_proto(v1::TARGET_PROTO_TCP);
-  b.mutable_target()->set_address("127.0.0.1");
-  b.mutable_target()->set_port(5432);
-  b.set_max_uses(1);
-  b.set_not_before_ms(NowMs());
-  b.set_expires_at_ms(NowMs() + 60'000);
-  b.set_policy_bundle_sha256(std::string(32, '\x11'));
-  b.set_decision_ledger_index(7);
-  return b;
 }
 
 TrustBundle BundleOf(const RootSigner& root, bool software) {

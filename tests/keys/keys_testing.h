@@ -12,11 +12,13 @@
 #include "taogate/keys/root_signer.h"
 #include "taogate/keys/swtpm.h"
 #include "taogate/keys/trust_bundle.h"
+#include "tao/tao_testing.h"
 #include "testing/testing.h"
 
 namespace taogate::keys::testing {
 
-int64_t NowMs();
+using ::taogate::testing::NowMs;
+using ::taogate::testing::ValidTaoBody;
 
 // One fresh swtpm in its own temp dir per test; killed in TearDown.
 class SwtpmTest : public ::testing::Test {
@@ -32,15 +34,22 @@ class SwtpmTest : public ::testing::Test {
   std::unique_ptr<Swtpm> other_;
 };
 
+// The same swtpm with the root key created (`keys init`) in SetUp.
+class InitializedTpmTest : public SwtpmTest {
+ protected:
+  void SetUp() override;
+  // A TpmRootSigner on this TPM; nullptr (and a test failure) if it cannot open.
+  std::unique_ptr<TpmRootSigner> OpenRoot(int sign_timeout_ms = 5000);
+  // `keys init --force`: another key at the root's handle (the attacker's swap).
+  absl::Status ReplaceRootKey();
+};
+
 // A certificate body for `issuing` as `root` would sign it, valid now-1m..now+1h.
 v1::IssuerCertificateBody CertBody(const std::array<uint8_t, 32>& issuing_public_key,
                                    const RootSigner& root);
 // Signs `body` (serialized as given) with `root` under the certificate domain.
 std::string SignCert(RootSigner& root, const v1::IssuerCertificateBody& body);
 std::string SignCertBytes(RootSigner& root, const std::string& body_bytes);
-
-// A valid TAO body for the TestIssuer defaults (window now..now+60s).
-v1::TaoBody TaoBody();
 
 TrustBundle BundleOf(const RootSigner& root, bool software = false);
 

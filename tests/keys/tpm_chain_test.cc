@@ -44,7 +44,7 @@ class TpmChainTest : public testing::SwtpmTest {
 TEST_F(TpmChainTest, TaoChainsToTheTpmRootInStrictMode) {
   ASSERT_NE(root_, nullptr);
   auto m = Manager(root_.get());
-  auto t = m->SignTao(testing::TaoBody());
+  auto t = m->SignTao(testing::ValidTaoBody());
   ASSERT_TRUE(t.ok()) << t.status();
   TrustBundle bundle = testing::BundleOf(*root_);
   auto body = bundle.VerifyTao(*t, NowMs(), 1000, /*strict=*/true);
@@ -60,7 +60,7 @@ TEST_F(TpmChainTest, CertificateFromAnotherTpmIsRefused) {
   ASSERT_NE(other, nullptr);
   ASSERT_NE(other->key_id(), root_->key_id());
   auto m = Manager(other.get());
-  auto t = *m->SignTao(testing::TaoBody());
+  auto t = *m->SignTao(testing::ValidTaoBody());
   auto r = testing::BundleOf(*root_).VerifyTao(t, NowMs(), 0, true);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_NE(r.status().message().find("unknown root key"), std::string::npos) << r.status();
@@ -78,7 +78,7 @@ TEST_F(TpmChainTest, ExpiredIssuingCertificateIsRefused) {
   auto o = testing::TestIssuingOptions();
   o.clock = [=] { return two_hours_ago; };
   auto m = Manager(root_.get(), o);
-  auto body = testing::TaoBody();
+  auto body = testing::ValidTaoBody();
   body.set_not_before_ms(two_hours_ago);
   body.set_expires_at_ms(two_hours_ago + 60'000);
   auto t = *m->SignTao(body);
@@ -116,8 +116,8 @@ TEST_F(TpmChainTest, SoftwareModeTaosRefusedInStrictModeOnly) {
   auto bundle = TrustBundle::FromRoots({TrustedRoot{"tpm", root_->public_key()},
                                         TrustedRoot{"dev", soft->public_key(), 0, INT64_MAX, true}});
   ASSERT_TRUE(bundle.ok());
-  auto soft_tao = *Manager(soft.get())->SignTao(testing::TaoBody());
-  auto tpm_tao = *Manager(root_.get())->SignTao(testing::TaoBody());
+  auto soft_tao = *Manager(soft.get())->SignTao(testing::ValidTaoBody());
+  auto tpm_tao = *Manager(root_.get())->SignTao(testing::ValidTaoBody());
   EXPECT_TRUE(bundle->VerifyTao(soft_tao, NowMs(), 0, /*strict=*/false).ok());
   auto r = bundle->VerifyTao(soft_tao, NowMs(), 0, /*strict=*/true);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
@@ -127,7 +127,7 @@ TEST_F(TpmChainTest, SoftwareModeTaosRefusedInStrictModeOnly) {
 
 TEST_F(TpmChainTest, RootRotationWithOverlapKeepsOldCertificatesValid) {
   auto m_old = Manager(root_.get());
-  auto old_tao = *m_old->SignTao(testing::TaoBody());
+  auto old_tao = *m_old->SignTao(testing::ValidTaoBody());
   // The new root is in another TPM (a replaced machine); swtpm serves one
   // connection at a time, so a second root in the same swtpm would wait for
   // root_'s worker to let go.
@@ -137,14 +137,14 @@ TEST_F(TpmChainTest, RootRotationWithOverlapKeepsOldCertificatesValid) {
   auto bundle = TrustBundle::FromRoots({TrustedRoot{"old", root_->public_key(), 0, retired},
                                         TrustedRoot{"new", new_root->public_key(), 0}});
   ASSERT_TRUE(bundle.ok());
-  auto new_tao = *Manager(new_root.get())->SignTao(testing::TaoBody());
+  auto new_tao = *Manager(new_root.get())->SignTao(testing::ValidTaoBody());
   EXPECT_TRUE(bundle->VerifyTao(old_tao, NowMs(), 0, true).ok());
   EXPECT_TRUE(bundle->VerifyTao(new_tao, NowMs(), 0, true).ok());
   // The retired root cannot vouch for anything new.
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   auto o = testing::TestIssuingOptions();
   o.backdate_ms = 0;
-  auto late = *Manager(root_.get(), o)->SignTao(testing::TaoBody());
+  auto late = *Manager(root_.get(), o)->SignTao(testing::ValidTaoBody());
   EXPECT_EQ(bundle->VerifyTao(late, NowMs(), 0, true).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

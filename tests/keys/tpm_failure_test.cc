@@ -12,49 +12,32 @@ namespace {
 
 using testing::NowMs;
 
-class TpmFailureTest : public testing::SwtpmTest {
- protected:
-  void SetUp() override {
-    SwtpmTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    KeysInitOptions o;
-    o.tcti = tcti();
-    ASSERT_TRUE(KeysInit(o).ok());
-  }
-  std::unique_ptr<TpmRootSigner> Open(int timeout_ms = 5000) {
-    TpmRootSignerOptions so;
-    so.tcti = tcti();
-    so.sign_timeout_ms = timeout_ms;
-    auto s = TpmRootSigner::Open(so);
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? *std::move(s) : nullptr;
-  }
-};
+using TpmFailureTest = testing::InitializedTpmTest;
 
 TEST_F(TpmFailureTest, KilledTpmStopsIssuanceAndRecoversWhenItReturns) {
-  auto root = Open();
+  auto root = OpenRoot();
   ASSERT_NE(root, nullptr);
   auto m = *IssuingKeyManager::Create(root.get(), testing::TestIssuingOptions());
-  ASSERT_TRUE(m->SignTao(testing::TaoBody()).ok());
+  ASSERT_TRUE(m->SignTao(testing::ValidTaoBody()).ok());
 
   tpm_->Kill();
   absl::Status st = m->Rotate();
   EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable) << st;
   EXPECT_NE(st.message().find("TPM"), std::string::npos) << st;
-  auto refused = m->SignTao(testing::TaoBody());
+  auto refused = m->SignTao(testing::ValidTaoBody());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
   EXPECT_EQ(root->CheckHealth().code(), absl::StatusCode::kUnavailable);
 
   ASSERT_TRUE(tpm_->Restart().ok());
   ASSERT_TRUE(m->Rotate().ok()) << m->last_rotation_status();
-  auto t = m->SignTao(testing::TaoBody());
+  auto t = m->SignTao(testing::ValidTaoBody());
   ASSERT_TRUE(t.ok()) << t.status();
   auto body = testing::BundleOf(*root).VerifyTao(*t, NowMs(), 0, /*strict=*/true);
   EXPECT_TRUE(body.ok()) << body.status();
 }
 
 TEST_F(TpmFailureTest, HungTpmTimesOutThenRecovers) {
-  auto root = Open(/*timeout_ms=*/300);
+  auto root = OpenRoot(/*sign_timeout_ms=*/300);
   ASSERT_NE(root, nullptr);
   ASSERT_EQ(kill(tpm_->pid(), SIGSTOP), 0);
   auto sig = root->Sign("hello");
@@ -86,17 +69,14 @@ TEST_F(TpmFailureTest, SignerCannotStartWithoutAKey) {
 }
 
 TEST_F(TpmFailureTest, SignerRefusesAKeySwappedWhileRunning) {
-  auto root = Open();
+  auto root = OpenRoot();
   ASSERT_NE(root, nullptr);
   // The TPM restarts and, meanwhile, someone replaces the key. (swtpm serves
   // one connection at a time, so the swap happens while the signer's
   // connection is dead.)
   tpm_->Kill();
   ASSERT_TRUE(tpm_->Restart().ok());
-  KeysInitOptions o;
-  o.tcti = tcti();
-  o.force = true;
-  ASSERT_TRUE(KeysInit(o).ok());
+  ASSERT_TRUE(ReplaceRootKey().ok());
   // The swtpm TCTI reconnects per command, so the TPM happily signs with the
   // new key at the same handle; the signer must refuse that signature, and
   // refuse the new key when it reconnects.

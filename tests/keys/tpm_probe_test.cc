@@ -10,29 +10,21 @@
 
 #include "keys/keys_testing.h"
 #include "src/esys.h"
-#include "taogate/keys/keys_init.h"
 
 namespace taogate::keys {
 namespace {
 
-class TpmProbeTest : public testing::SwtpmTest {
+class TpmProbeTest : public testing::InitializedTpmTest {
  protected:
   void SetUp() override {
-    SwtpmTest::SetUp();
+    InitializedTpmTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    KeysInitOptions o;
-    o.tcti = tcti();
-    ASSERT_TRUE(KeysInit(o).ok());
-    TpmRootSignerOptions so;
-    so.tcti = tcti();
-    so.sign_timeout_ms = 300;
-    auto s = TpmRootSigner::Open(so);
-    ASSERT_TRUE(s.ok()) << s.status();
-    root_ = *std::move(s);
+    root_ = OpenRoot(/*sign_timeout_ms=*/300);
+    ASSERT_NE(root_, nullptr);
   }
   void TearDown() override {
     root_.reset();
-    SwtpmTest::TearDown();
+    InitializedTpmTest::TearDown();
   }
   // Transient objects loaded in the TPM now (a fresh connection).
   uint32_t TransientObjects() {
@@ -73,10 +65,7 @@ TEST_F(TpmProbeTest, HungTpmFailsTheProbeWithinItsTimeout) {
 
 TEST_F(TpmProbeTest, ProbeRefusesAKeySwappedAtTheHandle) {
   ASSERT_TRUE(root_->CheckHealth().ok());
-  KeysInitOptions o;
-  o.tcti = tcti();
-  o.force = true;
-  ASSERT_TRUE(KeysInit(o).ok());
+  ASSERT_TRUE(ReplaceRootKey().ok());
   absl::Status st = root_->CheckHealth();
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
   EXPECT_NE(st.message().find("TPM root key changed"), std::string::npos) << st;

@@ -27,7 +27,7 @@ class TrustBundleTest : public ::testing::Test {
     return BundleOf(*root_).VerifyCertificate(cert, NowMs(), strict).status();
   }
   // Signs like IssuingKey::SignTao, but with the test's own issuing key.
-  v1::Tao SignTao(const std::string& cert, v1::TaoBody body = testing::TaoBody()) {
+  v1::Tao SignTao(const std::string& cert, v1::TaoBody body = testing::ValidTaoBody()) {
     auto kid = tao::KeyIdOf(issuing_->public_key());
     body.set_issuer_key_id(kid.data(), kid.size());
     auto bytes = tao::EncodeBody(body);
@@ -182,7 +182,7 @@ TEST_F(TrustBundleTest, ExpiredTaoRefused) {
 }
 
 TEST_F(TrustBundleTest, NotYetValidTaoRefused) {
-  v1::TaoBody body = testing::TaoBody();
+  v1::TaoBody body = testing::ValidTaoBody();
   body.set_not_before_ms(NowMs() + 600'000);
   body.set_expires_at_ms(NowMs() + 660'000);
   auto r = BundleOf(*root_).VerifyTao(SignTao(GoodCert(), body), NowMs(), 1000, false);

@@ -1,4 +1,4 @@
-// Checkpoint keys followed through KEY_ROTATED records (issue 12 item 6): a
+// Checkpoint keys followed through KEY_ROTATED records: a
 // ledger that spans restarts, each with a new checkpoint key, verifies with
 // the key chain alone; a key the chain does not vouch for, a certificate
 // swapped for another key's, or a checkpoint before any key is refused.

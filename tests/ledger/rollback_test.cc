@@ -1,4 +1,4 @@
-// Rollback attacks on a writer's Open (issue 12 item 5): records that a signed
+// Rollback attacks on a writer's Open: records that a signed
 // checkpoint covers must never disappear silently, or a CONSUMED record among
 // them lets its TAO be redeemed a second time after a restart.
 #include <gtest/gtest.h>

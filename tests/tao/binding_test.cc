@@ -1,6 +1,6 @@
-// The workload binding's fields are canonical or the TAO is malformed
-// (issue 12 items 2 and 3): a pod uid is a whole UUID, never a fragment that
-// any cgroup name could contain; a workload path is absolute and canonical.
+// The workload binding's fields are canonical or the TAO is malformed: a pod
+// uid is a whole UUID, never a fragment that any cgroup name could contain; a
+// workload path is absolute and canonical.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

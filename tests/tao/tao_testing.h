@@ -2,6 +2,9 @@
 // key with a self-consistent (software-mode) issuer certificate.
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <span>
 #include <string>
 
 #include "taogate/common/crypto.h"
@@ -11,6 +14,18 @@ namespace taogate::testing {
 
 int64_t NowMs();
 
+// The one valid TAO body of the tests and benchmarks: tcp 127.0.0.1:5432,
+// actor spiffe://example.org/agent/reporter, node "node-a", cgroup 4242 in
+// workload path /taogate/w1, db.read, one use, window now..now+60s, random id
+// and nonce. `issuer_key_id` all zero (the default) is what a signer that
+// fills it in itself (keys::IssuingKeyManager::SignTao) expects.
+v1::TaoBody ValidTaoBody(const std::array<uint8_t, 32>& issuer_key_id = {});
+
+// The one issuer-certificate body: for `issuing_public_key` under the root
+// whose key id is `root_key_id`, purpose tao-issuance, valid now-1m..now+1h.
+v1::IssuerCertificateBody IssuerCertBody(const std::array<uint8_t, 32>& issuing_public_key,
+                                         std::span<const uint8_t> root_key_id, bool software_mode);
+
 class TestIssuer {
  public:
   TestIssuer();
@@ -18,8 +33,7 @@ class TestIssuer {
   std::array<uint8_t, 32> public_key() const { return key_.PublicKey(); }
   const std::string& certificate() const { return certificate_; }
 
-  // A valid body: tcp 127.0.0.1:5432, node "node-a", cgroup 4242 in workload
-  // path /taogate/w1, window now..now+60s.
+  // ValidTaoBody() naming this issuer's key.
   v1::TaoBody ValidBody() const;
   // Encodes and signs `body` (must be valid); aborts the test on failure.
   v1::Tao Sign(const v1::TaoBody& body) const;

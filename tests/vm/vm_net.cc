@@ -48,7 +48,7 @@ void GrantSingleUse(Env& env) {
   auto tao = Tao(0x40);
   auto st = env.gate->InstallGrant(key, tao, bpflsm::LsmGate::MonotonicNowNs() + 60'000'000'000ull);
   auto dup = env.gate->InstallGrant(key, Tao(0x50), bpflsm::LsmGate::MonotonicNowNs() + 60'000'000'000ull);
-  (void)env.gate->PollEvents(0);  // drop older events
+  (void)env.gate->PollEvents(0);  // drop older events (a failed poll leaves none to mistake)
   auto fn = [] { return ConnectInet(AF_INET, SOCK_STREAM, "127.0.0.1", kTcpProtected); };
   int first = RunIn(env.gov_a, fn);
   int second = RunIn(env.gov_a, fn);

@@ -267,6 +267,8 @@ absl::Status Enforcer::Protect(const PathRule& rule, std::string_view source) {
     // Leave the bookkeeping as the kernel has it.
     if (before) rules_[k] = *before;
     else rules_.erase(k);
+    // Re-applies the old rule; if the kernel refuses that too, st_new is
+    // still the error to report, and the inode keeps its stricter entry.
     (void)ApplyInodeLocked(key.dev, key.ino);
     return st_new;
   }

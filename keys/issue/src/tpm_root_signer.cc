@@ -190,7 +190,7 @@ absl::StatusOr<std::unique_ptr<TpmRootSigner>> TpmRootSigner::Open(const TpmRoot
   auto worker = std::make_unique<Worker>(options);
   TG_ASSIGN_OR_RETURN(std::string ignored,
                       Await(worker->Submit(false, {}), options.sign_timeout_ms));
-  (void)ignored;
+  (void)ignored;  // the probe signature itself: only its success matters
   return std::unique_ptr<TpmRootSigner>(new TpmRootSigner(std::move(worker)));
 }
 

@@ -86,7 +86,7 @@ struct AgentConfig {
   uint32_t refusal_rate_per_s = 100;
   uint32_t refusal_burst = 200;
 
-  // Governor streams (issue 8). Empty governor_address: no governor, only
+  // Governor streams. Empty governor_address: no governor, only
   // the static protected_targets (and no fail-closed catch-all). Otherwise
   // governor_ca/cert/key (PEM paths, mTLS) are required.
   std::string governor_address;      // "host:port"

@@ -120,6 +120,31 @@ class Governor {
   bool IsAdmin(const std::string& actor) const;
   absl::Status Activate(const std::string& actor, const std::string& yaml,
                         const std::string& name, std::vector<std::string>* errors);
+  // RequestAuthorization's steps, in order. All require !mu_.
+  // A decision entry for a request (its workload path cleared: only the
+  // governor binds one).
+  absl::StatusOr<std::shared_ptr<Entry>> NewEntry(const std::string& actor,
+                                                  const v1::WorkloadBinding& binding,
+                                                  const std::string& workload,
+                                                  const std::string& action,
+                                                  const v1::Target& target,
+                                                  const std::string& policy_hex);
+  // Appends DENIED for `e` (reason_code `code`) and counts it.
+  absl::Status RecordDenial(const Entry& e, const std::string& code, const std::string& why,
+                            ledger::Fields extra);
+  // Evaluates `policy` on the validated request and fills e.decision's
+  // rule, reason, policy and intent hash.
+  static policies::Decision Evaluate(const policies::Policy& policy, Entry& e,
+                                     const v1::AuthorizationRequest& req,
+                                     const policies::TargetRef& target);
+  // The three outcomes: each records and remembers the decision.
+  absl::StatusOr<v1::Decision> Deny(std::shared_ptr<Entry> e, const policies::Decision& pd,
+                                    const std::string& reason_field);
+  absl::StatusOr<v1::Decision> AwaitApprovals(std::shared_ptr<Entry> e,
+                                              const policies::Decision& pd,
+                                              const std::string& reason_field);
+  absl::StatusOr<v1::Decision> Permit(std::shared_ptr<Entry> e, const policies::Decision& pd,
+                                      const std::string& reason_field);
   // Appends ISSUED and signs the TAO into entry->decision. Requires !mu_.
   absl::Status Issue(Entry& e, std::chrono::seconds ttl, ledger::Fields extra);
   absl::StatusOr<uint64_t> Append(ledger::RecordKind kind, ledger::Fields fields);

@@ -1,4 +1,4 @@
-// The requester must not choose where its TAO works (issue 12 items 2, 3):
+// The requester must not choose where its TAO works:
 // real governor, real mTLS, then the real agent-side Redeemer (in-memory
 // evidence and grants) given the caller's real cgroup, as the agent's
 // SO_PEERCRED lookup would give it.
@@ -6,11 +6,10 @@
 #include <gtest/gtest.h>
 
 #include "agent/redeem_fakes.h"
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "taogate/agent/redeem.h"
 #include "taogate/common/crypto.h"
 #include "taogate/governance/governor_format.h"
-#include "taogate/keys/root_signer.h"
 #include "taogate/keys/trust_bundle.h"
 #include "taogate/tao/codec.h"
 
@@ -25,17 +24,12 @@ class GovernorBindingTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(gov_.Start()) << gov_.error();
-    auto root = keys::SoftwareRootSigner::LoadOrCreate(gov_.root_key_path());
-    ASSERT_TRUE(root.ok()) << root.status();
-    auto b = keys::TrustBundle::FromRoots(
-        {keys::TrustedRoot{"dev", (*root)->public_key(), 0, INT64_MAX, true}});
+    auto b = gov_.SoftwareTrustBundle();
     ASSERT_TRUE(b.ok()) << b.status();
     bundle_ = std::make_unique<keys::TrustBundle>(std::move(*b));
   }
   grpc::Status Request(const v1::AuthorizationRequest& r, v1::Decision* d) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    return gov_.Client(kAgent)->RequestAuthorization(&ctx, r, d);
+    return gov_.Authorize(kAgent, r, d);
   }
   // The agent's verdict on `tao` presented from cgroup `path` with id `id`.
   agent::RedeemOutcome RedeemFrom(const std::string& tao, const std::string& path, uint64_t id) {

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <thread>
 
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "taogate/common/fd.h"
 #include "taogate/common/hex.h"
 #include "taogate/governance/approval.h"
@@ -210,16 +210,10 @@ TEST_F(GovernorAdminTest, EveryDecisionIsInTheLedgerAndShutdownIsClean) {
   EXPECT_NE(metrics.find("taogate_governor_permits_total 1"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("taogate_governor_pending_total 1"), std::string::npos) << metrics;
   gov_.Stop();
-  ledger::LedgerOptions lo;
-  lo.dir = gov_.ledger_dir();
-  lo.read_only = true;
-  auto l = ledger::Ledger::Open(lo);
-  ASSERT_TRUE(l.ok()) << l.status();
+  auto records = gov_.LedgerRecords();
+  ASSERT_TRUE(records.ok()) << records.status();
   std::vector<std::string> kinds;
-  ASSERT_TRUE((*l)->Scan(0, [&](const ledger::Record& r) {
-    kinds.push_back(ledger::KindName(r.kind));
-    return true;
-  }).ok());
+  for (const ledger::Record& r : *records) kinds.push_back(ledger::KindName(r.kind));
   // The checkpoint key's KEY_ROTATED comes first: Ledger::Open writes it.
   std::vector<std::string> expected = {"KEY_ROTATED", "STARTED", "KEY_ROTATED", "POLICY_ACTIVATED",
                                        "ISSUED", "DENIED", "APPROVAL_REQUESTED", "CHECKPOINT"};

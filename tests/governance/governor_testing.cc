@@ -1,4 +1,4 @@
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -12,7 +12,10 @@
 
 #include "taogate/common/fd.h"
 #include "taogate/common/hex.h"
+#include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "taogate/keys/root_signer.h"
+#include "taogate/ledger/ledger.h"
 
 namespace taogate::governance::testing {
 
@@ -236,6 +239,31 @@ std::unique_ptr<v1::Governor::Stub> GovernorProcess::ClientWith(const rpc::Clien
 
 std::unique_ptr<v1::Governor::Stub> GovernorProcess::Client(const std::string& identity) {
   return ClientWith(TlsFor(identity));
+}
+
+grpc::Status GovernorProcess::Authorize(const std::string& identity,
+                                        const v1::AuthorizationRequest& r, v1::Decision* d) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return Client(identity)->RequestAuthorization(&ctx, r, d);
+}
+
+absl::StatusOr<keys::TrustBundle> GovernorProcess::SoftwareTrustBundle() const {
+  TG_ASSIGN_OR_RETURN(auto root, keys::SoftwareRootSigner::LoadOrCreate(root_key_path()));
+  return keys::TrustBundle::FromRoots({keys::TrustedRoot{"dev", root->public_key(), 0, INT64_MAX, true}});
+}
+
+absl::StatusOr<std::vector<ledger::Record>> GovernorProcess::LedgerRecords() const {
+  ledger::LedgerOptions lo;
+  lo.dir = ledger_dir();
+  lo.read_only = true;
+  TG_ASSIGN_OR_RETURN(auto l, ledger::Ledger::Open(lo));
+  std::vector<ledger::Record> out;
+  TG_RETURN_IF_ERROR(l->Scan(0, [&](const ledger::Record& r) {
+    out.push_back(r);
+    return true;
+  }));
+  return out;
 }
 
 v1::AuthorizationRequest ReadRequest() {

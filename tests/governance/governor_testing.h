@@ -1,4 +1,4 @@
-// Test harness for tests/governor and bench/governor: a dev CA with client
+// Test harness for tests/governance and bench/governor: a dev CA with client
 // certificates per identity, a policy bundle with generated approver keys,
 // and a real taogate-governor process on 127.0.0.1 with an ephemeral port.
 #pragma once
@@ -16,6 +16,8 @@
 #include "taogate/common/crypto.h"
 #include "taogate/rpc/client.h"
 #include "taogate/governance/x509.h"
+#include "taogate/keys/trust_bundle.h"
+#include "taogate/ledger/record.h"
 #include "testing/testing.h"
 
 namespace taogate::governance::testing {
@@ -57,6 +59,15 @@ class GovernorProcess {
   std::unique_ptr<v1::Governor::Stub> Client(const std::string& identity);
   std::unique_ptr<v1::Governor::Stub> ClientWith(const rpc::ClientTls& tls);
   rpc::ClientTls TlsFor(const std::string& identity);
+  // RequestAuthorization as `identity`, under a 10 s deadline.
+  grpc::Status Authorize(const std::string& identity, const v1::AuthorizationRequest& r,
+                         v1::Decision* d);
+
+  // The trust bundle of the software root this governor was started with
+  // (Start() without a TPM): what an agent of this governor trusts.
+  absl::StatusOr<keys::TrustBundle> SoftwareTrustBundle() const;
+  // Every record of the governor's ledger, opened read-only (after Stop()).
+  absl::StatusOr<std::vector<ledger::Record>> LedgerRecords() const;
 
   const crypto::Ed25519PrivateKey& ApproverKey(const std::string& identity) const {
     return approver_keys_.at(identity);

@@ -2,7 +2,7 @@
 // checkpoints chain to the TPM key and pass strict verification.
 #include <gtest/gtest.h>
 
-#include "governor/governor_tpm_testing.h"
+#include "governance/governor_tpm_testing.h"
 #include "taogate/keys/keys_init.h"
 #include "taogate/keys/swtpm.h"
 #include "taogate/keys/trust_bundle.h"

@@ -1,13 +1,13 @@
-// Issue 12 items 5 and 6 on a real governor (software keys, persisted root):
-// its ledger spans restarts, each with a new checkpoint key, and verifies
-// with the trust bundle alone; a checkpoint key from another root or a
-// swapped KEY_ROTATED certificate is refused; and a governor whose ledger
-// lost signed records refuses to start.
+// Ledger rollback and checkpoint keys on a real governor (software keys,
+// persisted root): its ledger spans restarts, each with a new checkpoint
+// key, and verifies with the trust bundle alone; a checkpoint key from
+// another root or a swapped KEY_ROTATED certificate is refused; and a
+// governor whose ledger lost signed records refuses to start.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "ledger/ledger_testing.h"
 #include "taogate/ledger/base64.h"
 #include "taogate/ledger/ledger_format.h"

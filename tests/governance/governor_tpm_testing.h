@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "taogate/keys/swtpm.h"
 
 namespace taogate::governance::testing {

@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 
 namespace taogate::governance::testing {
 namespace {

@@ -1,8 +1,8 @@
-// Issue 12 item 6 with the root in a real (software) TPM: a governor ledger
+// Checkpoint keys with the root in a real (software) TPM: a governor ledger
 // spanning restarts verifies with the trust bundle alone under --strict.
 #include <gtest/gtest.h>
 
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "taogate/keys/keys_init.h"
 #include "taogate/keys/swtpm.h"
 #include "taogate/keys/trust_bundle.h"

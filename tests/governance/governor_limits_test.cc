@@ -8,7 +8,7 @@
 #include <fstream>
 #include <thread>
 
-#include "governor/governor_testing.h"
+#include "governance/governor_testing.h"
 #include "taogate/common/strings.h"
 
 namespace taogate::governance::testing {

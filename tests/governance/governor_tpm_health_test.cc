@@ -6,7 +6,7 @@
 
 #include <thread>
 
-#include "governor/governor_tpm_testing.h"
+#include "governance/governor_tpm_testing.h"
 #include "taogate/ledger/ledger.h"
 
 namespace taogate::governance::testing {
@@ -47,18 +47,12 @@ class GovernorTpmHealthTest : public GovernorSwtpmTest {
   }
   // DENIED records with reason_code issuance_failed, after Stop().
   int RefusalsInLedger() {
-    ledger::LedgerOptions lo;
-    lo.dir = gov_.ledger_dir();
-    lo.read_only = true;
-    auto l = ledger::Ledger::Open(lo);
-    EXPECT_TRUE(l.ok()) << l.status();
+    auto records = gov_.LedgerRecords();
+    EXPECT_TRUE(records.ok()) << records.status();
     int n = 0;
-    if (l.ok())
-      (void)(*l)->Scan(0, [&](const ledger::Record& r) {
-        if (r.kind == ledger::RecordKind::kDenied && r.Field("reason_code") == "issuance_failed")
-          ++n;
-        return true;
-      });
+    if (!records.ok()) return n;
+    for (const ledger::Record& r : *records)
+      if (r.kind == ledger::RecordKind::kDenied && r.Field("reason_code") == "issuance_failed") ++n;
     return n;
   }
 

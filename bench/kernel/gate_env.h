@@ -1,0 +1,33 @@
+// What a kernel bench creates, for taogate-bench-connect and
+// taogate-bench-file-kill: a temp dir with a private bpffs, a governed cgroup
+// <cgroup2>/<name>-<pid> with a workload `w` below it (and, on request, a
+// sibling `-baseline` outside it with no programs), and the gate attached to
+// the governed cgroup. Needs root. Not thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "taogate/bpf/cgroup.h"
+#include "taogate/bpf/gate.h"
+
+namespace taogate::bench {
+
+// Removed on every path, in reverse order: the process first goes back to
+// its own cgroup (`home_cg`), then the gate is detached, the bpffs unmounted,
+// the cgroups and the temp dir removed.
+struct GateEnv {
+  std::string tmp, bpffs, pin_root, home_cg;
+  bpf::ScopedCgroup governed, workload, baseline;
+  std::unique_ptr<bpf::Gate> gate;
+  ~GateEnv();
+};
+
+// Creates all of the above; `name` prefixes the temp dir and the cgroups
+// ("taogate-bench"); `options` are the gate's (pin_root and governed_cgroup
+// are filled in here).
+absl::Status SetUpGateEnv(GateEnv& env, const std::string& name, bool with_baseline,
+                          bpf::GateOptions options = {});
+
+}  // namespace taogate::bench
