@@ -16,6 +16,7 @@
 #include "taogate/common/crypto.h"
 #include "taogate/rpc/client.h"
 #include "taogate/governance/x509.h"
+#include "testing/http.h"
 #include "testing/testing.h"
 
 namespace taogate::governance::testing {
@@ -44,6 +45,7 @@ class GovernorProcess {
   ~GovernorProcess();
   // Starts taogate-governor with --software-keys (or the TPM `tcti`) and
   // waits for its port. Returns false (and fills error()) on failure.
+  // /metrics listens on 127.0.0.1:0 unless extra_args name --metrics-listen.
   bool Start(const std::vector<std::string>& extra_args = {}, const std::string& tcti = "");
   void Stop();  // SIGTERM and reap
   int port() const { return port_; }
@@ -79,7 +81,7 @@ class GovernorProcess {
 };
 
 // "HTTP/1.1 200 OK ... body" from a GET on 127.0.0.1:port ("" if unreachable).
-std::string HttpGet(int port, const std::string& path);
+using ::taogate::testing::HttpGet;
 
 // A read request from kAgent for tcp 127.0.0.1:5432 in cgroup /taogate/test.
 v1::AuthorizationRequest ReadRequest();
