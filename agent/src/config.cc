@@ -1,6 +1,5 @@
 #include "taogate/agent/config.h"
 
-#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -13,6 +12,7 @@
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/enforce/enforcer.h"
+#include "taogate/runtime/listen.h"
 
 namespace taogate::agent {
 namespace {
@@ -26,13 +26,6 @@ absl::Status Get(const YAML::Node& n, const char* key, T* out) {
     return absl::InvalidArgumentError(StrCat("config key ", key, ": ", e.what()));
   }
   return absl::OkStatus();
-}
-
-bool IsLoopback(const std::string& addr) {
-  in_addr a4{};
-  in6_addr a6{};
-  if (inet_pton(AF_INET, addr.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-  return inet_pton(AF_INET6, addr.c_str(), &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
 }  // namespace
@@ -51,6 +44,7 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
       "ledger_dir", "ledger_key", "checkpoint_every_records", "checkpoint_every_ms",
       "ledger_fsync", "workload_socket", "operator_socket", "operator_uids", "trust_bundle",
       "strict_keys", "max_clock_skew_ms", "max_grant_ms", "metrics_address", "metrics_port",
+      "metrics_allow_remote",
       "protected_targets", "protected_files", "protected_binaries", "lsm", "denied_flush_ms",
       "denied_max_records", "log_level",
       "governor_address", "governor_ca", "governor_cert", "governor_key", "governor_server_name",
@@ -81,6 +75,7 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
   TG_RETURN_IF_ERROR(Get(n, "max_grant_ms", &c.max_grant_ms));
   TG_RETURN_IF_ERROR(Get(n, "metrics_address", &c.metrics_address));
   TG_RETURN_IF_ERROR(Get(n, "metrics_port", &c.metrics_port));
+  TG_RETURN_IF_ERROR(Get(n, "metrics_allow_remote", &c.metrics_allow_remote));
   TG_RETURN_IF_ERROR(Get(n, "protected_targets", &c.protected_targets));
   TG_RETURN_IF_ERROR(Get(n, "protected_files", &c.protected_files));
   TG_RETURN_IF_ERROR(Get(n, "protected_binaries", &c.protected_binaries));
@@ -131,8 +126,8 @@ absl::Status FinalizeConfig(AgentConfig& c) {
   if (c.max_clock_skew_ms < 0 || c.max_clock_skew_ms > 300'000) return bad("max_clock_skew_ms", "0..300000");
   if (c.max_grant_ms <= 0 || c.max_grant_ms > 3'600'000) return bad("max_grant_ms", "1..3600000");
   if (c.metrics_port > 65535 || c.metrics_port < -1) return bad("metrics_port", "-1..65535");
-  if (c.metrics_port >= 0 && !IsLoopback(c.metrics_address))
-    return bad("metrics_address", "must be a loopback address");
+  if (c.metrics_port >= 0)
+    TG_RETURN_IF_ERROR(runtime::CheckListenHost("metrics_address", c.metrics_address, c.metrics_allow_remote));
   if (c.denied_flush_ms < 10) return bad("denied_flush_ms", ">= 10");
   if (c.denied_max_records == 0) return bad("denied_max_records", ">= 1");
   if (c.ledger_floor_bytes > c.ledger_reserve_bytes)

@@ -1,3 +1,4 @@
+#include "taogate/common/clock.h"
 #include "taogate/agent/daemon.h"
 
 #include <sys/stat.h>
@@ -26,14 +27,11 @@
 #include "taogate/common/strings.h"
 #include "taogate/common/version.h"
 #include "taogate/enforce/enforcer.h"
+#include "taogate/runtime/http_endpoint.h"
+#include "taogate/runtime/metrics_text.h"
 
 namespace taogate::agent {
 namespace {
-
-int64_t WallMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 // The checkpoint key: read, or created with mode 0600.
 absl::StatusOr<crypto::Ed25519PrivateKey> LoadOrCreateKey(const std::string& path) {
@@ -102,7 +100,7 @@ struct AgentDaemon::Parts {
   std::unique_ptr<EventConsumer> consumer;
   std::unique_ptr<AgentServiceImpl> workload_svc, operator_svc;
   std::unique_ptr<UnixGrpcServer> workload_srv, operator_srv;
-  std::unique_ptr<MetricsServer> metrics_srv;
+  std::unique_ptr<runtime::HttpEndpoint> metrics_srv;
   // Governor streams (only with governor_address).
   std::unique_ptr<FileExecSink> file_exec_sink;  // before target_sync, which uses it
   std::unique_ptr<TargetSync> target_sync;  // also without a governor (static + node targets)
@@ -237,7 +235,7 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   rc.refusals.global_records = c.refusal_global_records;
   rc.refusals.rate_per_s = c.refusal_rate_per_s;
   rc.refusals.burst = c.refusal_burst;
-  p.redeemer = std::make_unique<Redeemer>(rc, *p.verifier, *p.reserved, *p.grants, WallMs);
+  p.redeemer = std::make_unique<Redeemer>(rc, *p.verifier, *p.reserved, *p.grants, [] { return RealClock().WallMs(); });
   EventConsumerOptions eo;
   eo.denied_flush_ms = c.denied_flush_ms;
   eo.denied_max_records = c.denied_max_records;
@@ -288,33 +286,37 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
 
   if (c.metrics_port >= 0) {
     Parts* pp = &p;
-    MetricsServer::Handlers h;
+    runtime::HttpEndpoint::Handlers h;
     h.metrics_text = [pp] {
-      std::string extra = StrCat("# TYPE taogate_agent_ledger_size gauge\ntaogate_agent_ledger_size ",
-                                 pp->ledger->Size(), "\n");
+      std::string extra = runtime::Gauge("taogate_agent_ledger_size", "Records in the node ledger.",
+                                         static_cast<int64_t>(pp->ledger->Size()));
       if (auto k = pp->gate->Counters(); k.ok()) {
-        extra += "# TYPE taogate_kernel_decisions_total counter\n";
+        extra += runtime::Family("taogate_kernel_decisions_total", "counter",
+                                 "Decisions of the BPF programs, by kind (kernel counters).");
         for (const auto& [name, v] : *k) extra += StrCat("taogate_kernel_decisions_total{kind=\"", name, "\"} ", v, "\n");
       }
       extra += RefusalMetricsText(pp->redeemer->refusals().stats(), pp->reserved->refused());
       if (pp->governor_watch) extra += GovernorMetricsText(pp->governor_watch->state(), pp->target_sync->state());
       TargetSyncState ts = pp->target_sync->state();
-      extra += StrCat("# TYPE taogate_agent_node_addresses gauge\ntaogate_agent_node_addresses ", ts.node_addresses,
-                      "\n# TYPE taogate_agent_node_address_changes_total counter\n"
-                      "taogate_agent_node_address_changes_total ", ts.node_address_changes_total,
-                      "\n# TYPE taogate_agent_node_address_failures_total counter\n"
-                      "taogate_agent_node_address_failures_total ", ts.node_address_failures_total, "\n");
+      extra += StrCat(runtime::Gauge("taogate_agent_node_addresses", "Addresses of this node (node targets).",
+                                     static_cast<int64_t>(ts.node_addresses)),
+                      runtime::Counter("taogate_agent_node_address_changes_total",
+                                       "Changes of the node's address set applied.", ts.node_address_changes_total),
+                      runtime::Counter("taogate_agent_node_address_failures_total",
+                                       "Address changes refused (the old set kept).",
+                                       ts.node_address_failures_total));
       return pp->metrics.Render(extra);
     };
-    h.healthy = [pp]() -> absl::Status {
+    h.healthy = [pp]() -> absl::StatusOr<std::string> {
       if (!pp->evidence->last_append_ok()) return absl::UnavailableError("ledger: last append failed");
       if (absl::Status st = pp->reserved->CheckRoom(Evidence::Kind::kConsumed); !st.ok()) return st;
       for (const auto& hk : pp->gate->Probe().hooks)
         if ((hk.name == "connect4" || hk.name == "connect6") && hk.state == bpf::HookState::kAbsent)
           return absl::UnavailableError(StrCat("hook ", hk.name, " absent"));
-      return absl::OkStatus();
+      return std::string("ok");
     };
-    TG_ASSIGN_OR_RETURN(p.metrics_srv, MetricsServer::Start(c.metrics_address, c.metrics_port, std::move(h)));
+    TG_ASSIGN_OR_RETURN(p.metrics_srv, runtime::HttpEndpoint::Start({c.metrics_address, c.metrics_port}, "agent",
+                                                                    std::move(h)));
   }
   log::Info("agent started", {{"node", c.node_id},
                               {"governed", governed_abs},

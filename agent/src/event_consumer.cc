@@ -1,3 +1,4 @@
+#include "taogate/common/clock.h"
 #include "taogate/agent/event_consumer.h"
 
 #include <sys/socket.h>
@@ -12,21 +13,13 @@
 
 namespace taogate::agent {
 namespace {
-int64_t MonoMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
-
 // Wall-clock ms of a kernel event stamped with CLOCK_MONOTONIC ns
 // (bpf_ktime_get_ns): now minus the event's age.
 int64_t EventWallMs(uint64_t mono_ns) {
-  using namespace std::chrono;
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  int64_t now_mono_ns = int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+  const int64_t now_mono_ns = RealClock().MonoNs();
   int64_t age_ms = (now_mono_ns - static_cast<int64_t>(mono_ns)) / 1'000'000;
   if (mono_ns == 0 || age_ms < 0) age_ms = 0;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count() - age_ms;
+  return RealClock().WallMs() - age_ms;
 }
 }  // namespace
 
@@ -119,8 +112,8 @@ void EventConsumer::FlushDenied() {
 
 void EventConsumer::Loop() {
   const std::function<void(const bpf::DecisionEvent&)> fn = [this](const bpf::DecisionEvent& e) { Handle(e); };
-  int64_t next_flush = MonoMs() + options_.denied_flush_ms;
-  int64_t next_sweep = MonoMs() + options_.sweep_every_ms;
+  int64_t next_flush = RealClock().MonoMs() + options_.denied_flush_ms;
+  int64_t next_sweep = RealClock().MonoMs() + options_.sweep_every_ms;
   while (true) {
     bool stopping = stop_.load();
     auto n = gate_.PollEvents(stopping ? 0 : 100, fn);
@@ -138,7 +131,7 @@ void EventConsumer::Loop() {
       });
       if (!m.ok()) log::Error("LSM ring buffer poll failed", {{"error", std::string(m.status().message())}});
     }
-    int64_t now = MonoMs();
+    int64_t now = RealClock().MonoMs();
     if (stopping || now >= next_flush) {
       if (!denied_.empty()) FlushDenied();
       next_flush = now + options_.denied_flush_ms;

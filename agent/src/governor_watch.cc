@@ -10,6 +10,7 @@
 #include "governor.grpc.pb.h"
 #include "taogate/common/log.h"
 #include "taogate/common/strings.h"
+#include "taogate/runtime/metrics_text.h"
 
 namespace taogate::agent {
 
@@ -219,19 +220,24 @@ void GovernedNodeControl::FillStatus(v1::StatusResponse* out) {
 }
 
 std::string GovernorMetricsText(const GovernorWatchState& w, const TargetSyncState& t) {
-  auto g = [](const char* name, const char* type, uint64_t v) {
-    return StrCat("# TYPE ", name, " ", type, "\n", name, " ", v, "\n");
-  };
-  return StrCat("# TYPE taogate_agent_governor_connected gauge\n",
+  using runtime::Counter;
+  using runtime::Gauge;
+  return StrCat(runtime::Family("taogate_agent_governor_connected", "gauge",
+                                "1 while the governor stream is connected, by stream."),
                 "taogate_agent_governor_connected{stream=\"targets\"} ", w.targets_connected ? 1 : 0, "\n",
                 "taogate_agent_governor_connected{stream=\"killswitch\"} ", w.killswitch_connected ? 1 : 0, "\n",
-                g("taogate_agent_governor_stream_ends_total", "counter", w.reconnects),
-                g("taogate_agent_governor_killswitch_applied_total", "counter", w.killswitch_applied),
-                g("taogate_agent_protected_targets", "gauge", t.targets),
-                g("taogate_agent_protected_targets_not_enforced", "gauge", t.not_enforced),
-                g("taogate_agent_targets_fail_closed", "gauge", t.fail_closed ? 1 : 0),
-                g("taogate_agent_targets_applied_total", "counter", t.applied_total),
-                g("taogate_agent_targets_rejected_total", "counter", t.rejected_total));
+                Counter("taogate_agent_governor_stream_ends_total", "Governor streams that ended (then retried).",
+                        w.reconnects),
+                Counter("taogate_agent_governor_killswitch_applied_total", "Kill-switch states applied from the governor.",
+                        w.killswitch_applied),
+                Gauge("taogate_agent_protected_targets", "Entries of the protected-target set in force.",
+                      static_cast<int64_t>(t.targets)),
+                Gauge("taogate_agent_protected_targets_not_enforced", "FILE/EXEC targets without an enforcer.",
+                      static_cast<int64_t>(t.not_enforced)),
+                Gauge("taogate_agent_targets_fail_closed", "1 while the fail-closed catch-all is in force.",
+                      t.fail_closed ? 1 : 0),
+                Counter("taogate_agent_targets_applied_total", "Protected-target sets applied.", t.applied_total),
+                Counter("taogate_agent_targets_rejected_total", "Protected-target sets refused.", t.rejected_total));
 }
 
 }  // namespace taogate::agent

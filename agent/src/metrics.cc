@@ -1,13 +1,12 @@
 #include "taogate/agent/metrics.h"
 
-#include <civetweb.h>
-
-#include <cstring>
 #include <sstream>
 
-#include "taogate/common/strings.h"
+#include "taogate/runtime/metrics_text.h"
 
 namespace taogate::agent {
+
+using runtime::Counter;
 
 void Metrics::RedeemDone(bool ok, const std::string& reason_code, int64_t latency_ns) {
   if (ok) {
@@ -41,18 +40,15 @@ std::string Metrics::Render(const std::string& extra) const {
     std::lock_guard<std::mutex> l(mu_);
     for (const auto& [k, v] : rejected_) o << "taogate_agent_rejected_total{reason=\"" << k << "\"} " << v << "\n";
   }
-  o << "# TYPE taogate_agent_exercised_total counter\n"
-    << "taogate_agent_exercised_total " << exercised_.load() << "\n"
-    << "# TYPE taogate_agent_denied_events_total counter\n"
-    << "taogate_agent_denied_events_total " << denied_events_.load() << "\n"
-    << "# TYPE taogate_agent_denied_records_total counter\n"
-    << "taogate_agent_denied_records_total " << denied_records_.load() << "\n"
-    << "# TYPE taogate_agent_denied_suppressed_total counter\n"
-    << "taogate_agent_denied_suppressed_total " << denied_suppressed_.load() << "\n"
-    << "# TYPE taogate_agent_killswitch_changes_total counter\n"
-    << "taogate_agent_killswitch_changes_total " << killswitch_.load() << "\n"
-    << "# TYPE taogate_agent_ledger_errors_total counter\n"
-    << "taogate_agent_ledger_errors_total " << ledger_errors_.load() << "\n"
+  o << Counter("taogate_agent_exercised_total", "Grants used by a connect or open (kernel events).",
+                exercised_.load())
+    << Counter("taogate_agent_denied_events_total", "Denials reported by the kernel.", denied_events_.load())
+    << Counter("taogate_agent_denied_records_total", "DENIED ledger records written (aggregated).",
+               denied_records_.load())
+    << Counter("taogate_agent_denied_suppressed_total", "Denials counted into a summary, not recorded alone.",
+               denied_suppressed_.load())
+    << Counter("taogate_agent_killswitch_changes_total", "Kill-switch engages and releases.", killswitch_.load())
+    << Counter("taogate_agent_ledger_errors_total", "Ledger appends that failed.", ledger_errors_.load())
     << "# HELP taogate_agent_redeem_seconds Redeem latency (verify + durable CONSUMED + grant).\n"
     << "# TYPE taogate_agent_redeem_seconds histogram\n";
   uint64_t cum = 0;
@@ -91,58 +87,5 @@ std::string RefusalMetricsText(const RefusalRecorder::Stats& s, uint64_t reserve
     << "taogate_agent_ledger_reserve_refused_total " << reserve_refused << "\n";
   return o.str();
 }
-
-namespace {
-void Reply(mg_connection* conn, int code, const char* reason, const std::string& type, const std::string& body) {
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-            code, reason, type.c_str(), body.size());
-  mg_write(conn, body.data(), body.size());
-}
-}  // namespace
-
-int MetricsServer::HandleMetrics(mg_connection* conn, void* self) {
-  auto* s = static_cast<MetricsServer*>(self);
-  Reply(conn, 200, "OK", "text/plain; version=0.0.4", s->handlers_.metrics_text());
-  return 200;
-}
-
-int MetricsServer::HandleHealth(mg_connection* conn, void* self) {
-  auto* s = static_cast<MetricsServer*>(self);
-  absl::Status st = s->handlers_.healthy();
-  if (st.ok()) {
-    Reply(conn, 200, "OK", "text/plain", "ok\n");
-    return 200;
-  }
-  Reply(conn, 503, "Service Unavailable", "text/plain", std::string(st.message()) + "\n");
-  return 503;
-}
-
-absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& address, int port,
-                                                                    Handlers handlers) {
-  std::unique_ptr<MetricsServer> s(new MetricsServer());
-  s->handlers_ = std::move(handlers);
-  std::string host = address.find(':') != std::string::npos ? "[" + address + "]" : address;
-  std::string ports = StrCat(host, ":", port);
-  const char* options[] = {"listening_ports", ports.c_str(), "num_threads", "2",
-                           "request_timeout_ms", "5000", nullptr};
-  mg_callbacks cb{};
-  mg_init_library(0);
-  s->ctx_ = mg_start(&cb, nullptr, options);
-  if (s->ctx_ == nullptr) return absl::UnavailableError(StrCat("cannot serve metrics on ", ports));
-  mg_set_request_handler(s->ctx_, "/metrics$", &MetricsServer::HandleMetrics, s.get());
-  mg_set_request_handler(s->ctx_, "/healthz$", &MetricsServer::HandleHealth, s.get());
-  mg_server_port sp[4];
-  int n = mg_get_server_ports(s->ctx_, 4, sp);
-  s->port_ = n > 0 ? sp[0].port : port;
-  return s;
-}
-
-void MetricsServer::Stop() {
-  if (ctx_ != nullptr) mg_stop(ctx_);
-  ctx_ = nullptr;
-}
-
-MetricsServer::~MetricsServer() { Stop(); }
 
 }  // namespace taogate::agent

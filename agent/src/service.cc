@@ -6,13 +6,11 @@
 #include "taogate/common/log.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "taogate/rpc/status.h"
 
 namespace taogate::agent {
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
+using rpc::ToGrpc;
 
 AgentServiceImpl::AgentServiceImpl(ServiceOptions opts, Redeemer& redeemer, NodeControl& control)
     : opts_(std::move(opts)), redeemer_(redeemer), control_(control) {}

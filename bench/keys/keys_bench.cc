@@ -37,7 +37,7 @@
 #include "taogate/tao/signing.h"
 
 using namespace taogate;
-using Clock = std::chrono::steady_clock;
+using Stopwatch = std::chrono::steady_clock;
 
 namespace {
 
@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
       raw = std::max(raw, bench::OpsPerSecond(kIssueN, [&](int) {
         if (!raw_key->Sign(crypto::AsBytes(raw_msg)).ok()) Die(absl::InternalError("sign"), "raw");
       }));
-      auto t0 = Clock::now();
+      auto t0 = Stopwatch::now();
       std::vector<std::thread> threads;
       for (int t = 0; t < 2; ++t)
         threads.emplace_back([&, t] {
@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
           }
         });
       for (auto& th : threads) th.join();
-      issue2 = std::max(issue2, kIssueN / std::chrono::duration<double>(Clock::now() - t0).count());
+      issue2 = std::max(issue2, kIssueN / std::chrono::duration<double>(Stopwatch::now() - t0).count());
     }
     double load[1] = {0};
     getloadavg(load, 1);  // this VM is shared: say how busy it was

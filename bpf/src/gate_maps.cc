@@ -13,6 +13,7 @@
 #include "gate_internal.h"
 #include "hooks.h"
 #include "target.h"
+#include "taogate/common/clock.h"
 #include "taogate/bpf/gate.h"
 #include "taogate/bpf/gate_format.h"
 #include "taogate/common/strings.h"
@@ -22,11 +23,7 @@ namespace {
 
 using internal::IpAddr;
 
-uint64_t MonoNowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
-}
+uint64_t MonoNowNs() { return static_cast<uint64_t>(RealClock().MonoNs()); }
 
 std::vector<uint8_t> Protos(Proto p) {
   if (p == Proto::kAny) return {static_cast<uint8_t>(Proto::kTcp), static_cast<uint8_t>(Proto::kUdp)};

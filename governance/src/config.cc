@@ -26,6 +26,7 @@ absl::Status LoadServerConfigYaml(const std::string& path, ServerConfig* c) {
       else if (k == "tls_cert") c->tls_cert = str();
       else if (k == "tls_key") c->tls_key = str();
       else if (k == "metrics_listen") c->metrics_listen = str();
+      else if (k == "metrics_allow_remote") c->metrics_allow_remote = v.as<bool>();
       else if (k == "policy_file") c->policy_file = str();
       else if (k == "ledger_dir") c->governor.ledger_dir = str();
       else if (k == "instance") c->governor.instance = str();

@@ -1,3 +1,4 @@
+#include "taogate/common/clock.h"
 #include "taogate/governance/governor.h"
 
 #include "convert.h"
@@ -72,11 +73,7 @@ absl::StatusOr<std::unique_ptr<Governor>> Governor::Create(GovernorOptions optio
   return g;
 }
 
-int64_t Governor::NowMs() const {
-  if (options_.clock) return options_.clock();
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
+int64_t Governor::NowMs() const { return (options_.clock ? *options_.clock : RealClock()).WallMs(); }
 
 bool Governor::IsAdmin(const std::string& actor) const {
   for (const auto& a : options_.admins)

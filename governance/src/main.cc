@@ -25,7 +25,9 @@ int main(int argc, char** argv) {
   auto* cert = app.add_option("--tls-cert", f.tls_cert, "server certificate (PEM)");
   auto* key = app.add_option("--tls-key", f.tls_key, "server private key (PEM)");
   auto* metrics = app.add_option("--metrics-listen", f.metrics_listen,
-                                 "loopback HTTP for /metrics and /healthz ('' = off)");
+                                 "HTTP for /metrics and /healthz, loopback by default ('' = off)");
+  auto* remote = app.add_flag("--metrics-allow-remote", f.metrics_allow_remote,
+                              "allow a --metrics-listen address that is not loopback");
   auto* policy = app.add_option("--policy", f.policy_file, "initial policy bundle (YAML)");
   auto* ledger = app.add_option("--ledger-dir", f.governor.ledger_dir, "governor ledger directory");
   auto* instance = app.add_option("--instance", f.governor.instance, "instance name");
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
   if (*cert) c.tls_cert = f.tls_cert;
   if (*key) c.tls_key = f.tls_key;
   if (*metrics) c.metrics_listen = f.metrics_listen;
+  if (*remote) c.metrics_allow_remote = f.metrics_allow_remote;
   if (*policy) c.policy_file = f.policy_file;
   if (*ledger) c.governor.ledger_dir = f.governor.ledger_dir;
   if (*instance) c.governor.instance = f.governor.instance;

@@ -36,7 +36,7 @@ struct GovernorServer::Impl {
   std::unique_ptr<Governor> governor;
   std::unique_ptr<GovernorService> service;
   std::unique_ptr<grpc::Server> server;
-  std::unique_ptr<internal::MetricsServer> metrics;
+  std::unique_ptr<runtime::HttpEndpoint> metrics;
   int port = 0;
   std::once_flag shutdown_once;
 
@@ -92,8 +92,8 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
     return absl::UnavailableError(StrCat("cannot listen on ", c.listen));
   if (!c.metrics_listen.empty()) {
     TG_ASSIGN_OR_RETURN(impl->metrics,
-                        internal::MetricsServer::Start(c.metrics_listen, impl->governor.get(),
-                                                                impl->keys->health.get()));
+                        internal::StartMetrics(c.metrics_listen, c.metrics_allow_remote,
+                                               impl->governor.get(), impl->keys->health.get()));
   }
   if (!c.port_file.empty()) {
     std::string tmp = c.port_file + ".tmp";

@@ -5,14 +5,12 @@
 #include "taogate/common/log.h"
 #include "taogate/common/strings.h"
 #include "taogate/governance/x509.h"
+#include "taogate/rpc/status.h"
 
 namespace taogate::governance {
 namespace {
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
+using rpc::ToGrpc;
 
 // Runs `fn(actor)` for an authenticated caller; UNAUTHENTICATED otherwise.
 template <typename Fn>

@@ -6,17 +6,17 @@
 namespace taogate::governance {
 namespace {
 
-double Seconds(std::chrono::steady_clock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
+double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
 
 }  // namespace
 
 TpmHealth::TpmHealth(keys::RootSigner* root, keys::IssuingKeyManager* issuing,
                      TpmHealthOptions options)
     : root_(root), issuing_(issuing), options_(options), tpm_(!root->software_mode()) {
-  last_good_ = Clock::now();
+  last_good_ns_ = Now();
 }
+
+int64_t TpmHealth::Now() const { return (options_.clock ? *options_.clock : RealClock()).MonoNs(); }
 
 TpmHealth::~TpmHealth() {
   {
@@ -47,7 +47,7 @@ void TpmHealth::Loop() {
 
 void TpmHealth::ProbeOnce() {
   const absl::Status st = root_->CheckHealth();
-  const Clock::time_point now = Clock::now();
+  const int64_t now = Now();
   bool recovered = false;
   {
     std::lock_guard l(mu_);
@@ -55,16 +55,16 @@ void TpmHealth::ProbeOnce() {
       recovered = !up_;
       if (recovered)
         log::Info("TPM reachable again: issuance resumes",
-                  {{"unreachable_s", StrCat(static_cast<int64_t>(Seconds(now - down_since_)))}});
+                  {{"unreachable_s", StrCat(static_cast<int64_t>(Seconds(now - down_since_ns_)))}});
       up_ = true;
       stopped_logged_ = false;
-      last_good_ = now;
+      last_good_ns_ = now;
     } else {
       ++failures_;
       last_error_ = std::string(st.message());
       if (up_) {
         up_ = false;
-        down_since_ = now;
+        down_since_ns_ = now;
         log::Error("TPM unreachable", {{"error", last_error_},
                                        {"grace_s", StrCat(options_.grace_ms / 1000)}});
       }
@@ -83,30 +83,30 @@ void TpmHealth::ProbeOnce() {
   }
 }
 
-absl::Status TpmHealth::AllowedLocked(Clock::time_point now) const {
+absl::Status TpmHealth::AllowedLocked(int64_t now) const {
   if (up_) return absl::OkStatus();
-  if (now - down_since_ < std::chrono::milliseconds(options_.grace_ms)) return absl::OkStatus();
+  if (now - down_since_ns_ < options_.grace_ms * 1'000'000) return absl::OkStatus();
   return absl::UnavailableError(
-      StrCat("TPM root unreachable for ", static_cast<int64_t>(Seconds(now - down_since_)),
+      StrCat("TPM root unreachable for ", static_cast<int64_t>(Seconds(now - down_since_ns_)),
              " s (grace ", options_.grace_ms / 1000, " s): TAO issuance stopped until it is back: ",
              last_error_));
 }
 
 absl::Status TpmHealth::IssuanceAllowed() const {
   std::lock_guard l(mu_);
-  return AllowedLocked(Clock::now());
+  return AllowedLocked(Now());
 }
 
 TpmHealth::Snapshot TpmHealth::Get() const {
   std::lock_guard l(mu_);
-  const Clock::time_point now = Clock::now();
+  const int64_t now = Now();
   Snapshot s;
   s.tpm = tpm_;
   s.up = up_;
   s.issuing = AllowedLocked(now).ok();
   s.probe_failures = failures_;
-  s.seconds_since_good_probe = tpm_ ? Seconds(now - last_good_) : 0;
-  s.seconds_unreachable = up_ ? 0 : Seconds(now - down_since_);
+  s.seconds_since_good_probe = tpm_ ? Seconds(now - last_good_ns_) : 0;
+  s.seconds_unreachable = up_ ? 0 : Seconds(now - down_since_ns_);
   s.grace_ms = options_.grace_ms;
   s.last_error = last_error_;
   return s;

@@ -14,6 +14,7 @@
 
 #include "fileio.h"
 #include "ledger_impl.h"
+#include "taogate/common/clock.h"
 #include "taogate/common/log.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
@@ -23,12 +24,6 @@
 #include "taogate/ledger/segment.h"
 
 namespace taogate::ledger {
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 void Ledger::Impl::Enqueue(Pending& p, RecordKind kind, const Fields& fields, int64_t time_ns) {
   p.seq = next_seq++;
@@ -138,7 +133,7 @@ absl::StatusOr<uint64_t> Ledger::AppendDurable(RecordKind kind, const Fields& fi
   std::unique_lock lk(im.mu);
   im.cv.wait(lk, [&] { return !im.barrier; });
   if (!im.broken.ok()) return im.broken;
-  im.Enqueue(p, kind, fields, NowNs());
+  im.Enqueue(p, kind, fields, RealClock().WallNs());
   im.WaitDurable(lk, p);
   if (!p.status.ok()) return p.status;
   return p.seq;
@@ -213,7 +208,7 @@ absl::StatusOr<std::string> Ledger::Checkpoint() {
       std::shared_lock s(im.state_mu);
       root = im.tree.RootAt(size);
     }
-    CheckpointBody body{options_.origin, size, root.ok() ? *root : Hash{}, NowNs()};
+    CheckpointBody body{options_.origin, size, root.ok() ? *root : Hash{}, RealClock().WallNs()};
     std::string text = FormatCheckpointBody(body);
     absl::StatusOr<std::string> sig = root.ok() ? options_.signer->Sign(text) : root.status();
     if (!sig.ok()) {

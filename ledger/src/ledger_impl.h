@@ -85,6 +85,4 @@ struct Ledger::Impl {
   absl::Status ReadBatch(uint64_t seq, uint64_t n, std::vector<Record>& out) const;
 };
 
-int64_t NowNs();
-
 }  // namespace taogate::ledger

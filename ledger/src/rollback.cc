@@ -11,6 +11,7 @@
 
 #include "fileio.h"
 #include "ledger_impl.h"
+#include "taogate/common/clock.h"
 #include "taogate/common/fd.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
@@ -88,7 +89,7 @@ absl::Status Check(const Mark& mark, const MerkleTree& tree, const std::string& 
 }
 
 absl::StatusOr<std::string> MoveAside(const std::string& dir, const ScanOutcome& scan, uint64_t from_seq) {
-  std::string aside = StrCat(dir, "/damaged-", NowNs());
+  std::string aside = StrCat(dir, "/damaged-", RealClock().WallNs());
   if (::mkdir(aside.c_str(), 0700) != 0) return ErrnoStatus(errno, StrCat("mkdir ", aside));
   for (size_t i = 0; i < scan.segments.size(); ++i) {
     const SegmentInfo& s = scan.segments[i];

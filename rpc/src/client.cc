@@ -46,9 +46,4 @@ std::shared_ptr<grpc::Channel> MakeGovernorChannel(const std::string& address,
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(o), args);
 }
 
-absl::Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
-
 }  // namespace taogate::rpc

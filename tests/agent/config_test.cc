@@ -46,6 +46,21 @@ TEST(AgentConfigTest, NonLoopbackMetricsRefused) {
   EXPECT_TRUE(FinalizeConfig(c).ok());
 }
 
+// Prometheus scraping a pod: 0.0.0.0 only with the explicit opt-in.
+TEST(AgentConfigTest, NonLoopbackMetricsWithTheOptIn) {
+  auto c = ParseConfig("node_id: n1\nmetrics_address: 0.0.0.0\nmetrics_allow_remote: true\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  c->cgroup2_mount = "/sys/fs/cgroup";
+  EXPECT_TRUE(FinalizeConfig(*c).ok());
+  c->metrics_allow_remote = false;
+  absl::Status st = FinalizeConfig(*c);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("metrics_allow_remote"), absl::string_view::npos) << st;
+  c->metrics_address = "localhost";  // names are not addresses
+  c->metrics_allow_remote = true;
+  EXPECT_EQ(FinalizeConfig(*c).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(AgentConfigTest, BadTargetAndSameSocketsRefused) {
   AgentConfig c;
   c.node_id = "n1";

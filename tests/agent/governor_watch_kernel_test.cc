@@ -14,6 +14,7 @@
 
 #include "agent/agent_harness.h"
 #include "governance/governor_testing.h"
+#include "testing/http.h"
 #include "taogate/agent/target_sync.h"
 #include "taogate/common/strings.h"
 
@@ -23,23 +24,8 @@ namespace {
 using ledger::RecordKind;
 namespace gt = governance::testing;
 
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    (void)!write(fd, req.data(), req.size());
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
-  }
-  close(fd);
-  return out;
-}
+using ::taogate::testing::HttpGet;
+using ::taogate::testing::UndocumentedSamples;
 
 class GovernorWatchKernelTest : public AgentTest {
  protected:
@@ -163,6 +149,9 @@ TEST_F(GovernorWatchKernelTest, ActivationProgramsTheGate) {
   EXPECT_NE(m.find("taogate_agent_governor_connected{stream=\"targets\"} 1"), std::string::npos) << m;
   EXPECT_NE(m.find("taogate_agent_targets_fail_closed 0"), std::string::npos) << m;
   EXPECT_NE(m.find("taogate_agent_protected_targets_not_enforced 1"), std::string::npos) << m;  // the FILE target
+  // Every family the agent serves (governor streams included) is documented.
+  EXPECT_TRUE(UndocumentedSamples(m).empty()) << m;
+  EXPECT_NE(m.find("taogate_build_info{version=\""), std::string::npos) << m;
 }
 
 // (b) Governor gone: the last set stays; an agent restarted while it is down

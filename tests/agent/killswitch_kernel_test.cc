@@ -8,31 +8,15 @@
 #include <gtest/gtest.h>
 
 #include "agent/agent_harness.h"
+#include "testing/http.h"
 
 namespace taogate::agent::testing {
 namespace {
 
 using ledger::RecordKind;
 
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-  (void)!write(fd, req.data(), req.size());
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
-  close(fd);
-  return out;
-}
+using ::taogate::testing::HttpGet;
+using ::taogate::testing::UndocumentedSamples;
 
 class KillSwitchKernelTest : public AgentTest {
  protected:
@@ -157,6 +141,11 @@ TEST_F(KillSwitchKernelTest, MetricsAndHealthOnLoopback) {
   EXPECT_NE(m.find("taogate_agent_redeems_total 1"), std::string::npos) << m;
   EXPECT_NE(m.find("taogate_agent_redeem_seconds_count 1"), std::string::npos) << m;
   EXPECT_NE(m.find("taogate_kernel_decisions_total{kind=\"allow_grant\"}"), std::string::npos) << m;
+  EXPECT_TRUE(UndocumentedSamples(m).empty()) << m;
+  EXPECT_NE(m.find(",component=\"agent\"} 1"), std::string::npos) << m;
+  // The routes match exactly (the governor's and the agent's are one endpoint).
+  EXPECT_NE(HttpGet(metrics_port_, "/metrics/x").find("404"), std::string::npos);
+  EXPECT_NE(HttpGet(metrics_port_, "/healthzz").find("404"), std::string::npos);
 }
 
 TEST_F(KillSwitchKernelTest, StrictModeRefusesSoftwareRoots) {

@@ -18,12 +18,13 @@ declare -A ALLOW=(
   [common]=""
   [tao]="common"
   [rpc]="common"
+  [runtime]="common"
   [ledger]="common"
   [keys]="common tao"
   [policies]="common"
   [bpf]="common bpflsm enforce"
-  [agent]="common tao rpc ledger keys bpf bpflsm enforce"
-  [governance]="common tao rpc ledger keys policies"
+  [agent]="common tao rpc runtime ledger keys bpf bpflsm enforce"
+  [governance]="common tao rpc runtime ledger keys policies"
 )
 # The public include folder of each taogate/<x>/ prefix that is not <x>/include.
 own_prefix() { case $1 in bpf) echo "bpf bpflsm enforce";; *) echo "$1";; esac; }

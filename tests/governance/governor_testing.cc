@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -143,7 +144,6 @@ bool GovernorProcess::Start(const std::vector<std::string>& extra, const std::st
                                    "--tls-ca", (d / "ca.crt").string(),
                                    "--tls-cert", (d / "server.crt").string(),
                                    "--tls-key", (d / "server.key").string(),
-                                   "--metrics-listen", "127.0.0.1:0",
                                    "--policy", policy_path(),
                                    "--ledger-dir", ledger_dir(),
                                    "--admin", kAdmin};
@@ -152,6 +152,8 @@ bool GovernorProcess::Start(const std::vector<std::string>& extra, const std::st
   } else {
     argv.insert(argv.end(), {"--tcti", tcti, "--tpm-create-root"});
   }
+  if (std::find(extra.begin(), extra.end(), "--metrics-listen") == extra.end())
+    argv.insert(argv.end(), {"--metrics-listen", "127.0.0.1:0"});
   argv.insert(argv.end(), extra.begin(), extra.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -202,22 +204,6 @@ int GovernorProcess::MetricsPort() const {
   std::string l = log();
   size_t at = l.find("\"metrics_port\":\"");
   return at == std::string::npos ? 0 : std::stoi(l.substr(at + 16));
-}
-
-std::string HttpGet(int port, const std::string& path) {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "";
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  if (write(fd.get(), req.data(), req.size()) < 0) return "";
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd.get(), buf, sizeof buf)) > 0) out.append(buf, n);
-  return out;
 }
 
 std::string GovernorProcess::log() const { return ReadFile(dir_.path() / "governor.log"); }

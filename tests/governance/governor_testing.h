@@ -18,6 +18,7 @@
 #include "taogate/governance/x509.h"
 #include "taogate/keys/trust_bundle.h"
 #include "taogate/ledger/record.h"
+#include "testing/http.h"
 #include "testing/testing.h"
 
 namespace taogate::governance::testing {
@@ -46,6 +47,7 @@ class GovernorProcess {
   ~GovernorProcess();
   // Starts taogate-governor with --software-keys (or the TPM `tcti`) and
   // waits for its port. Returns false (and fills error()) on failure.
+  // /metrics listens on 127.0.0.1:0 unless extra_args name --metrics-listen.
   bool Start(const std::vector<std::string>& extra_args = {}, const std::string& tcti = "");
   void Stop();  // SIGTERM and reap
   int port() const { return port_; }
@@ -90,7 +92,7 @@ class GovernorProcess {
 };
 
 // "HTTP/1.1 200 OK ... body" from a GET on 127.0.0.1:port ("" if unreachable).
-std::string HttpGet(int port, const std::string& path);
+using ::taogate::testing::HttpGet;
 
 // A read request from kAgent for tcp 127.0.0.1:5432 in cgroup /taogate/test.
 v1::AuthorizationRequest ReadRequest();

@@ -65,6 +65,7 @@ TEST_F(GovernorTpmHealthTest, KilledTpmTurnsHealthRedAndStopsIssuanceAtOnce) {
   ASSERT_EQ(d.outcome(), v1::OUTCOME_PERMIT);
   EXPECT_NE(Health().find("ok (root: tpm)"), std::string::npos) << Health();
   EXPECT_NE(Metrics().find("taogate_governor_tpm_up 1"), std::string::npos);
+  EXPECT_TRUE(::taogate::testing::UndocumentedSamples(Metrics()).empty()) << Metrics();  // TPM families too
 
   tpm_->Kill();
   ASSERT_TRUE(WaitHealth(false, milliseconds(2000))) << Health();

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "keys/keys_testing.h"
+#include "testing/manual_clock.h"
 #include "taogate/keys/issuing_key.h"
 
 namespace taogate::keys {
@@ -90,11 +91,11 @@ TEST(IssuingKeyTest, TaoOutlivingItsCertificateIsNotSigned) {
 
 TEST(IssuingKeyTest, KeyPastItsIssuanceDeadlineIsNotUsed) {
   auto root = *SoftwareRootSigner::Generate();
-  std::atomic<int64_t> now{NowMs()};
+  taogate::testing::ManualClock now(NowMs());
   auto o = TestIssuingOptions();
-  o.clock = [&] { return now.load(); };
+  o.clock = &now;
   auto m = *IssuingKeyManager::Create(root.get(), o);
-  now += o.certificate_lifetime_ms - o.max_tao_lifetime_ms + 1;
+  now.Advance(o.certificate_lifetime_ms - o.max_tao_lifetime_ms + 1);
   EXPECT_EQ(m->Current().status().code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(m->Rotate().ok());
   EXPECT_TRUE(m->Current().ok());

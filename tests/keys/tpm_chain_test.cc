@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "keys/keys_testing.h"
+#include "testing/manual_clock.h"
 #include "taogate/keys/keys_init.h"
 
 namespace taogate::keys {
@@ -76,7 +77,8 @@ TEST_F(TpmChainTest, CertificateFromAnotherTpmIsRefused) {
 TEST_F(TpmChainTest, ExpiredIssuingCertificateIsRefused) {
   const int64_t two_hours_ago = NowMs() - 2 * 3'600'000;
   auto o = testing::TestIssuingOptions();
-  o.clock = [=] { return two_hours_ago; };
+  taogate::testing::ManualClock then(two_hours_ago);
+  o.clock = &then;
   auto m = Manager(root_.get(), o);
   auto body = testing::ValidTaoBody();
   body.set_not_before_ms(two_hours_ago);

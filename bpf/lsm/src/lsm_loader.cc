@@ -1,3 +1,4 @@
+#include "taogate/common/clock.h"
 #include "taogate/bpflsm/lsm_loader.h"
 
 #include <bpf/btf.h>
@@ -331,11 +332,7 @@ int LsmGate::MapFd(const std::string& name) const {
   return m ? bpf_map__fd(m) : -1;
 }
 
-uint64_t LsmGate::MonotonicNowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
+uint64_t LsmGate::MonotonicNowNs() { return static_cast<uint64_t>(RealClock().MonoNs()); }
 
 LsmProbe ProbeLsm() {
   LsmProbe probe;

@@ -1,3 +1,4 @@
+#include "taogate/common/clock.h"
 #include "taogate/keys/issuing_key.h"
 
 #include <algorithm>
@@ -10,15 +11,6 @@
 #include "taogate/tao/signing.h"
 
 namespace taogate::keys {
-namespace {
-
-int64_t SystemNowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
 IssuingKey::IssuingKey(LockedEd25519Key key, std::string certificate,
                        v1::IssuerCertificateBody body, int64_t issue_until_ms)
     : key_(std::move(key)),
@@ -70,7 +62,7 @@ absl::StatusOr<std::unique_ptr<IssuingKeyManager>> IssuingKeyManager::Create(
 
 IssuingKeyManager::~IssuingKeyManager() { Shutdown(); }
 
-int64_t IssuingKeyManager::Now() const { return options_.clock ? options_.clock() : SystemNowMs(); }
+int64_t IssuingKeyManager::Now() const { return (options_.clock ? *options_.clock : RealClock()).WallMs(); }
 
 absl::StatusOr<std::shared_ptr<const IssuingKey>> IssuingKeyManager::MakeKey(uint64_t counter) {
   TG_ASSIGN_OR_RETURN(LockedEd25519Key key, LockedEd25519Key::Generate(options_.require_locked_memory));

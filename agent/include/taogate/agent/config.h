@@ -44,9 +44,12 @@ struct AgentConfig {
   int64_t max_clock_skew_ms = 2'000;
   int64_t max_grant_ms = 60'000;
 
-  // Prometheus /metrics and /healthz; the address must be loopback.
+  // Prometheus /metrics and /healthz (runtime/http_endpoint.h). A numeric
+  // IP address; one not on loopback (e.g. 0.0.0.0 for a scraped pod) only
+  // with metrics_allow_remote.
   std::string metrics_address = "127.0.0.1";
   int metrics_port = 9464;  // -1: off
+  bool metrics_allow_remote = false;
 
   // Static protected targets, bpf::ParseTarget syntax ("tcp:10.0.0.5:5432"),
   // or node targets ("tcp:node:5432": every address of this node, kept

@@ -1,25 +1,18 @@
-// Agent metrics (Prometheus text format) and the loopback HTTP endpoint that
-// serves /metrics and /healthz (civetweb).
+// Agent metrics (Prometheus text format, every family with HELP and TYPE),
+// served on /metrics by runtime::HttpEndpoint (agent/src/daemon.cc).
 //
 // Metrics: lock-free counters and a fixed-bucket latency histogram; thread-
-// safe. MetricsServer owns the civetweb context; Stop (or the destructor)
-// waits for in-flight requests.
+// safe.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <string>
 
-#include "absl/status/statusor.h"
 #include "taogate/agent/refusal_recorder.h"
-
-struct mg_context;
-struct mg_connection;
 
 namespace taogate::agent {
 
@@ -53,29 +46,5 @@ class Metrics {
 // Refusal records (refusal_recorder.h) and appends refused by the ledger's
 // space reserve, as Prometheus text for Metrics::Render's `extra`.
 std::string RefusalMetricsText(const RefusalRecorder::Stats& s, uint64_t reserve_refused);
-
-class MetricsServer {
- public:
-  // `metrics_text` renders /metrics; `healthy` decides /healthz (200 "ok" or
-  // 503 with the reason). Both are called on civetweb threads.
-  struct Handlers {
-    std::function<std::string()> metrics_text;
-    std::function<absl::Status()> healthy;
-  };
-  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& address, int port,
-                                                              Handlers handlers);
-  ~MetricsServer();
-  void Stop();
-  int port() const { return port_; }
-
- private:
-  MetricsServer() = default;
-  static int HandleMetrics(::mg_connection* conn, void* self);
-  static int HandleHealth(::mg_connection* conn, void* self);
-
-  Handlers handlers_;
-  mg_context* ctx_ = nullptr;
-  int port_ = 0;
-};
 
 }  // namespace taogate::agent

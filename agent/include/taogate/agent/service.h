@@ -64,7 +64,4 @@ class AgentServiceImpl final : public v1::Agent::Service {
   NodeControl& control_;
 };
 
-// absl -> gRPC status, message preserved.
-grpc::Status ToGrpc(const absl::Status& s);
-
 }  // namespace taogate::agent

@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "governor.pb.h"
+#include "taogate/common/clock.h"
 #include "taogate/governance/governor_keys.h"
 #include "taogate/ledger/ledger.h"
 #include "taogate/policies/policy.h"
@@ -48,7 +49,7 @@ struct GovernorOptions {
   int64_t approval_max_age_ms = 5 * 60 * 1000;  // freshness of an approval signature
   int64_t approval_max_future_ms = 30 * 1000;
   size_t max_decisions = 100000;  // remembered decisions (oldest finished ones go first)
-  std::function<int64_t()> clock;  // unix ms; default system clock
+  const Clock* clock = nullptr;  // outlives the Governor; nullptr: RealClock()
 };
 
 class Governor {

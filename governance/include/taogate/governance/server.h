@@ -1,5 +1,6 @@
 // The taogate-governor process: configuration (YAML file + flags), the mTLS
-// gRPC server, and the loopback HTTP endpoint for /metrics and /healthz.
+// gRPC server, and the HTTP endpoint for /metrics and /healthz (loopback
+// unless metrics_allow_remote).
 //
 // Lifecycle: GovernorServer::Start opens keys, ledger and policy, then
 // listens; Shutdown() stops accepting, ends watch streams, drains in-flight
@@ -24,7 +25,8 @@ struct ServerConfig {
   std::string tls_ca;                     // PEM files
   std::string tls_cert;
   std::string tls_key;
-  std::string metrics_listen = "127.0.0.1:9464";  // empty = off; loopback only
+  std::string metrics_listen = "127.0.0.1:9464";  // empty = off
+  bool metrics_allow_remote = false;  // required for a metrics_listen not on loopback
   std::string policy_file;
   std::string port_file;  // if set, the bound gRPC port is written here
   KeyConfig keys;

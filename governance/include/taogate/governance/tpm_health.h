@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "taogate/common/clock.h"
 #include "taogate/keys/issuing_key.h"
 #include "taogate/keys/root_signer.h"
 
@@ -35,6 +36,7 @@ namespace taogate::governance {
 struct TpmHealthOptions {
   int64_t probe_interval_ms = 5000;
   int64_t grace_ms = 0;  // issuance continues this long after the TPM became unreachable
+  const Clock* clock = nullptr;  // monotonic time of probes and grace; nullptr: RealClock()
 };
 
 class TpmHealth {
@@ -63,10 +65,10 @@ class TpmHealth {
   Snapshot Get() const;
 
  private:
-  using Clock = std::chrono::steady_clock;
   void Loop();
   void ProbeOnce();
-  absl::Status AllowedLocked(Clock::time_point now) const;  // requires mu_
+  absl::Status AllowedLocked(int64_t now_ns) const;  // requires mu_
+  int64_t Now() const;  // monotonic ns from options_.clock
 
   keys::RootSigner* const root_;
   keys::IssuingKeyManager* const issuing_;
@@ -79,8 +81,8 @@ class TpmHealth {
   bool up_ = true;
   bool stopped_logged_ = false;  // "issuance stopped" logged for this outage
   uint64_t failures_ = 0;
-  Clock::time_point last_good_;
-  Clock::time_point down_since_;
+  int64_t last_good_ns_ = 0;   // monotonic
+  int64_t down_since_ns_ = 0;  // monotonic
   std::string last_error_;
   std::thread thread_;
 };

@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "taogate/rpc/status.h"  // FromGrpc, for every caller of a channel
 
 namespace taogate::rpc {
 
@@ -28,8 +29,5 @@ absl::StatusOr<ClientTls> LoadClientTls(const std::string& ca_file, const std::s
 // A channel to `address` ("host:port"). Does not connect yet.
 std::shared_ptr<grpc::Channel> MakeGovernorChannel(const std::string& address,
                                                    const ClientTls& tls);
-
-// grpc::Status -> absl::Status with the same code and message.
-absl::Status FromGrpc(const grpc::Status& s);
 
 }  // namespace taogate::rpc

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "taogate/common/clock.h"
 #include "taogate/common/crypto.h"
 #include "taogate/keys/keys_format.h"
 #include "taogate/keys/locked_key.h"
@@ -82,7 +83,7 @@ struct IssuingKeyOptions {
   // key keeps issuing until issue_until_ms.
   bool stop_issuing_on_rotation_failure = true;
   bool require_locked_memory = true;
-  std::function<int64_t()> clock;  // unix ms; default: system clock
+  const Clock* clock = nullptr;  // outlives the manager; nullptr: RealClock()
   // Called after each successful rotation (e.g. to append KEY_ROTATED to the
   // ledger), on the rotating thread, without internal locks held.
   std::function<void(const IssuingKey&)> on_rotate;
