@@ -111,7 +111,7 @@ absl::Status Measure(Env& env, const std::string& cgroup, int rounds, int iters,
       bool attached = (r + half) % 2 == 0;
       if (attached) {
         TG_RETURN_IF_ERROR(
-            env.gate->ProtectInode(env.guard_dev, env.guard_ino, kDenyRead | kDenyWrite, false));
+            env.gate->ProtectInode(env.guard_dev, env.guard_ino, TG_DENY_READ | TG_DENY_WRITE, false));
       }
       uint64_t t0 = NowNs();
       for (int i = 0; i < iters; ++i) {
