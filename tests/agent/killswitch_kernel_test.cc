@@ -34,14 +34,9 @@ std::string HttpGet(int port, const std::string& path) {
   return out;
 }
 
-class KillSwitchKernelTest : public AgentTest {
+class KillSwitchKernelTest : public TwoWorkloadTest {
  protected:
-  void SetUp() override {
-    AgentTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    w1_ = MakeWorkload("w1");
-    w2_ = MakeWorkload("w2");
-  }
+  KillSwitchKernelTest() { start_agent_ = false; }
   absl::StatusOr<v1::KillSwitchResponse> Engage(const std::string& workload, bool all = false) {
     v1::KillSwitchRequest req;
     req.set_action(v1::KILL_SWITCH_ENGAGE);
@@ -57,7 +52,6 @@ class KillSwitchKernelTest : public AgentTest {
     return Operator()->KillSwitch(req);
   }
   std::string OpenPort() const { return std::to_string(open_->port()); }
-  uint64_t w1_ = 0, w2_ = 0;
 };
 
 TEST_F(KillSwitchKernelTest, EngagedDeniesConnectsAndStopsEstablishedFlows) {
