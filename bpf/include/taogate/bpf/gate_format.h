@@ -307,6 +307,7 @@ struct tg_lsm_config {
 	__u32 flags;           /* reserved, 0 */
 };
 
+/* Numbers 1, 7 and 8 were the deleted network hooks; they are not reused. */
 enum tg_lsm_hook {
 	TG_LSM_HOOK_FILE_OPEN = 2,
 	TG_LSM_HOOK_BPRM_CHECK = 3,
