@@ -8,10 +8,9 @@
 #define TAOGATE_BPF_LSM_COMMON_BPF_H_
 
 #include "taogate/bpf/gate_format.h"
+#include "taogate/bpf/kernel_defs.bpf.h"
 
 #define EPERM 1
-#define FMODE_READ 0x1
-#define FMODE_WRITE 0x2
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

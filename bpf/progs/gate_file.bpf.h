@@ -45,8 +45,7 @@
 #define NR32_CLONE 120
 #define X32_SYSCALL_BIT 0x40000000
 #define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit syscall is active */
-#define FMODE_READ 0x1
-#define FMODE_WRITE 0x2
+#include "taogate/bpf/kernel_defs.bpf.h" /* FMODE_READ, FMODE_WRITE */
 #define O_TRUNC 01000
 
 struct {
