@@ -15,6 +15,7 @@
 #include "taogate/agent/event_consumer.h"
 #include "taogate/agent/gate_grants.h"
 #include "taogate/agent/governor_watch.h"
+#include "taogate/agent/kernel_adapters.h"
 #include "taogate/agent/ledger_evidence.h"
 #include "taogate/agent/metrics.h"
 #include "taogate/agent/node_addresses.h"
@@ -94,7 +95,9 @@ struct AgentDaemon::Parts {
   std::unique_ptr<BundleVerifier> verifier;
   std::unique_ptr<bpf::Gate> gate;
   std::unique_ptr<GateGrants> grants;
+  std::unique_ptr<GateKernel> kernel;           // over gate and grants
   std::unique_ptr<enforce::Enforcer> enforcer;  // after gate (holds a pointer to it)
+  std::unique_ptr<EnforcerAdapter> enforcement;  // over enforcer (null without one)
   std::unique_ptr<Redeemer> redeemer;
   std::unique_ptr<GateNodeControl> control;
   std::unique_ptr<EventConsumer> consumer;
@@ -104,6 +107,7 @@ struct AgentDaemon::Parts {
   // Governor streams (only with governor_address).
   std::unique_ptr<FileExecSink> file_exec_sink;  // before target_sync, which uses it
   std::unique_ptr<TargetSync> target_sync;  // also without a governor (static + node targets)
+  std::unique_ptr<TargetSyncSink> target_sink;  // over target_sync
   std::unique_ptr<NodeAddressWatcher> node_watcher;  // feeds target_sync; stopped first
   std::unique_ptr<GovernedNodeControl> governed_control;
   std::unique_ptr<GovernorWatch> governor_watch;
@@ -239,8 +243,10 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   EventConsumerOptions eo;
   eo.denied_flush_ms = c.denied_flush_ms;
   eo.denied_max_records = c.denied_max_records;
-  p.consumer = std::make_unique<EventConsumer>(*p.gate, *p.reserved, p.metrics, eo);
-  p.consumer->set_enforcer(p.enforcer.get());
+  p.kernel = std::make_unique<GateKernel>(*p.gate, *p.grants);
+  if (p.enforcer) p.enforcement = std::make_unique<EnforcerAdapter>(*p.enforcer);
+  p.consumer = std::make_unique<EventConsumer>(*p.kernel, *p.reserved, p.metrics, eo);
+  p.consumer->set_enforcer(p.enforcement.get());
   TG_ASSIGN_OR_RETURN(uint64_t restored,
                       ForEachConsumed(
                           *p.ledger, [&](const TaoId& id, int64_t exp) { p.redeemer->RestoreConsumed(id, exp); },
@@ -251,22 +257,23 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
                                       {{"component", "agent"}, {"version", kVersion},
                                        {"node_id", c.node_id}, {"count", std::to_string(restored)}})
                          .status());
-  p.control = std::make_unique<GateNodeControl>(p.config, *p.gate, *p.grants, *p.ledger, *p.evidence,
-                                                p.metrics, *p.redeemer);
-  p.control->set_enforcer(p.enforcer.get());
+  p.control = std::make_unique<GateNodeControl>(p.config, *p.kernel, *p.ledger, *p.evidence, p.metrics,
+                                                *p.redeemer);
+  p.control->set_enforcer(p.enforcement.get());
   p.control->set_target_sync(p.target_sync.get());
   p.consumer->Start();
   p.redeemer->refusals().Start();
   p.served_control = p.control.get();
   if (!c.governor_address.empty()) {
-    p.governed_control = std::make_unique<GovernedNodeControl>(*p.control, *p.target_sync);
+    p.target_sink = std::make_unique<TargetSyncSink>(*p.target_sync);
+    p.governed_control = std::make_unique<GovernedNodeControl>(*p.control, *p.target_sink);
     p.served_control = p.governed_control.get();
     GovernorWatchOptions wo;
     wo.address = c.governor_address;
     wo.tls = std::move(governor_tls);
     wo.node_id = c.node_id;
     wo.retry_max_ms = c.governor_retry_max_ms;
-    p.governor_watch = GovernorWatch::Start(std::move(wo), *p.target_sync, *p.control);
+    p.governor_watch = GovernorWatch::Start(std::move(wo), *p.target_sink, *p.control);
   }
 
   ServiceOptions so;

@@ -29,7 +29,7 @@ size_t EventConsumer::IdHash::operator()(const TaoId& id) const {
   return h;
 }
 
-EventConsumer::EventConsumer(bpf::Gate& gate, Evidence& evidence, Metrics& metrics,
+EventConsumer::EventConsumer(DecisionSource& gate, Evidence& evidence, Metrics& metrics,
                              EventConsumerOptions options)
     : gate_(gate), evidence_(evidence), metrics_(metrics), options_(options),
       denied_(options.denied_max_records) {}

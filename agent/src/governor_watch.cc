@@ -14,7 +14,7 @@
 
 namespace taogate::agent {
 
-std::unique_ptr<GovernorWatch> GovernorWatch::Start(GovernorWatchOptions options, TargetSync& sync,
+std::unique_ptr<GovernorWatch> GovernorWatch::Start(GovernorWatchOptions options, TargetSink& sync,
                                                     NodeControl& control) {
   std::unique_ptr<GovernorWatch> w(new GovernorWatch(std::move(options), sync, control));
   w->threads_[kTargets] = std::thread([p = w.get()] { p->Loop(kTargets); });
@@ -23,7 +23,7 @@ std::unique_ptr<GovernorWatch> GovernorWatch::Start(GovernorWatchOptions options
   return w;
 }
 
-GovernorWatch::GovernorWatch(GovernorWatchOptions options, TargetSync& sync, NodeControl& control)
+GovernorWatch::GovernorWatch(GovernorWatchOptions options, TargetSink& sync, NodeControl& control)
     : options_(std::move(options)), sync_(sync), control_(control) {}
 
 GovernorWatch::~GovernorWatch() { Stop(); }

@@ -39,7 +39,7 @@ void FillHooks(const bpf::ProbeReport& r, google::protobuf::RepeatedPtrField<v1:
   }
 }
 
-void FillCapabilities(const enforce::Enforcer* e, google::protobuf::RepeatedPtrField<v1::Capability>* out) {
+void FillCapabilities(const Enforcement* e, google::protobuf::RepeatedPtrField<v1::Capability>* out) {
   if (e == nullptr) return;
   for (const auto& c : e->Capabilities()) {
     auto* s = out->Add();
@@ -53,10 +53,9 @@ void FillCapabilities(const enforce::Enforcer* e, google::protobuf::RepeatedPtrF
 
 }  // namespace
 
-GateNodeControl::GateNodeControl(const AgentConfig& config, bpf::Gate& gate, GateGrants& grants,
-                                 ledger::Ledger& ledger, Evidence& evidence, Metrics& metrics,
-                                 Redeemer& redeemer)
-    : config_(config), gate_(gate), grants_(grants), ledger_(ledger), evidence_(evidence),
+GateNodeControl::GateNodeControl(const AgentConfig& config, KillSwitchGate& gate, ledger::Ledger& ledger,
+                                 Evidence& evidence, Metrics& metrics, Redeemer& redeemer)
+    : config_(config), gate_(gate), ledger_(ledger), evidence_(evidence),
       metrics_(metrics), redeemer_(redeemer) {
   std::vector<std::string> t = config.protected_targets;
   std::sort(t.begin(), t.end());
@@ -75,8 +74,8 @@ void GateNodeControl::FillStatus(v1::StatusResponse* out) {
   if (auto root = ledger_.RootAt(size); root.ok()) out->set_ledger_root_hex(HashHex(*root));
   out->set_consumed_total(redeemer_.ConsumedCount());
   out->set_rejected_total(metrics_.rejected_total());
-  auto q = grants_.QuarantinedCount();
-  auto all = grants_.QuarantineAllEngaged();
+  auto q = gate_.QuarantinedCount();
+  auto all = gate_.QuarantineAllEngaged();
   uint64_t quarantined = q.ok() ? *q : 0;
   if (all.ok() && *all) quarantined = std::max(quarantined, CountWorkloads());
   out->set_quarantined_workloads(quarantined);

@@ -72,7 +72,7 @@ absl::StatusOr<bench::BestOf> Measure(GateEnv& env, const Files& f, const std::s
   TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), cgroup));
   auto best = bench::Interleave(rounds, [&](bool attached) -> absl::StatusOr<double> {
     if (attached) {
-      TG_RETURN_IF_ERROR(env.gate->ProtectInode(f.guard_dev, f.guard_ino, kDenyRead | kDenyWrite, false));
+      TG_RETURN_IF_ERROR(env.gate->ProtectInode(f.guard_dev, f.guard_ino, TG_DENY_READ | TG_DENY_WRITE, false));
     }
     uint64_t t0 = bench::MonotonicNs();
     for (int i = 0; i < iters; ++i) {

@@ -2,16 +2,15 @@
 /*
  * lsm_common.bpf.h: maps and helpers shared by every taogate BPF LSM program.
  * Included once, by lsm_gate.bpf.c (one object, one skeleton, one set of
- * maps). Map layouts are in lsm_gate.h.
+ * maps). Map layouts: bpf/include/taogate/bpf/gate_format.h.
  */
 #ifndef TAOGATE_BPF_LSM_COMMON_BPF_H_
 #define TAOGATE_BPF_LSM_COMMON_BPF_H_
 
-#include "lsm_gate.h"
+#include "taogate/bpf/gate_format.h"
+#include "taogate/bpf/kernel_defs.bpf.h"
 
 #define EPERM 1
-#define FMODE_READ 0x1
-#define FMODE_WRITE 0x2
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -29,24 +28,9 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TG_LSM_MAX_TARGETS);
-	__type(key, struct tg_lsm_target_key);
-	__type(value, struct tg_lsm_target_val);
-} tg_lsm_targets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TG_LSM_MAX_GRANTS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct tg_lsm_grant_key);
-	__type(value, struct tg_lsm_grant_val);
-} tg_grants SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TG_LSM_MAX_INODES);
+	__uint(max_entries, TG_MAX_INODES);
 	__type(key, struct tg_inode_key);
-	__type(value, struct tg_inode_value);
+	__type(value, struct tg_inode_val);
 } tg_inodes SEC(".maps");
 
 struct {
@@ -63,7 +47,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TG_STAT_MAX);
+	__uint(max_entries, TG_LSM_STAT_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } tg_lsm_stats SEC(".maps");
@@ -101,35 +85,25 @@ static __always_inline __u64 tg_governed_cgroup(void)
 	return 0;
 }
 
-static __always_inline struct tg_lsm_event *tg_event(__u64 cgroup_id, __u8 hook, __u8 verdict)
+// Counts and reports a denial; returns -EPERM.
+static __always_inline int tg_deny(__u64 cgroup_id, __u8 hook, __u32 target_pid, __u64 ino)
 {
-	struct tg_lsm_event *e = bpf_ringbuf_reserve(&tg_lsm_events, sizeof(*e), 0);
+	struct tg_lsm_event *e;
 
+	tg_count(TG_LSM_STAT_DENY);
+	e = bpf_ringbuf_reserve(&tg_lsm_events, sizeof(*e), 0);
 	if (!e) {
-		tg_count(TG_STAT_EVENT_DROPPED);
-		return 0;
+		tg_count(TG_LSM_STAT_EVENT_DROPPED);
+		return -EPERM;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->time_ns = bpf_ktime_get_ns();
 	e->cgroup_id = cgroup_id;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->hook = hook;
-	e->verdict = verdict;
-	return e;
-}
-
-// Counts and reports a denial; returns -EPERM.
-static __always_inline int tg_deny(__u64 cgroup_id, __u8 hook, __u32 target_pid, __u64 ino)
-{
-	struct tg_lsm_event *e;
-
-	tg_count(TG_STAT_DENY);
-	e = tg_event(cgroup_id, hook, TG_VERDICT_DENY);
-	if (e) {
-		e->target_pid = target_pid;
-		e->ino = ino;
-		bpf_ringbuf_submit(e, 0);
-	}
+	e->target_pid = target_pid;
+	e->ino = ino;
+	bpf_ringbuf_submit(e, 0);
 	return -EPERM;
 }
 

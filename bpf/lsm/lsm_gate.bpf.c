@@ -3,7 +3,10 @@
 //   1. returns an earlier denial unchanged (a previous BPF LSM program's
 //      non-zero return is the `ret` argument);
 //   2. returns 0 at once unless the current task is in a governed cgroup;
-//   3. decides from the maps described byte by byte in lsm_gate.h.
+//   3. decides from the maps described byte by byte in
+//      bpf/include/taogate/bpf/gate_format.h.
+// Network targets are not decided here: the cgroup gate (bpf/progs) is the
+// one network path on every kernel (docs/decisions.md).
 // Denials are -EPERM, counted in tg_lsm_stats and reported on tg_lsm_events.
 // Nothing is logged on these paths.
 #include "vmlinux.h"
@@ -13,7 +16,6 @@
 #include <bpf/bpf_tracing.h>
 
 #include "lsm_common.bpf.h"
-#include "lsm_net.bpf.h"
 
 #define TG_CGROUP_SUPER_MAGIC 0x27e0ebUL
 #define TG_CGROUP2_SUPER_MAGIC 0x63677270UL
@@ -22,19 +24,19 @@
 
 // Does an inode rule deny `want` for `dentry`: its own rule, or a
 // TG_INODE_SUBTREE rule of a directory above it on the same mount? The walk
-// is bounded (TG_LSM_MAX_DIR_DEPTH levels); a file deeper than that below its
+// is bounded (TG_MAX_DIR_DEPTH levels); a file deeper than that below its
 // file system root is denied (fail closed: a protected directory may be
 // further up). Returns the denying inode number (the file's own one, or 1 if
 // it has none yet, when the walk ran out), 0 to allow.
 static __always_inline __u64 tg_inode_denied(struct dentry *dentry, __u32 want)
 {
 	struct tg_inode_key key;
-	struct tg_inode_value *v;
+	struct tg_inode_val *v;
 	struct dentry *parent;
 	struct inode *inode;
 	__u64 self = 1;
 
-	for (int depth = 0; depth < TG_LSM_MAX_DIR_DEPTH; depth++) {
+	for (int depth = 0; depth < TG_MAX_DIR_DEPTH; depth++) {
 		inode = BPF_CORE_READ(dentry, d_inode);
 		if (inode) {  // a negative dentry (a name being created) has none
 			key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
@@ -73,10 +75,10 @@ int BPF_PROG(tg_file_open, struct file *file, int ret)
 		unsigned long magic = BPF_CORE_READ(file, f_inode, i_sb, s_magic);
 
 		if (magic == TG_CGROUP2_SUPER_MAGIC || magic == TG_CGROUP_SUPER_MAGIC)
-			return tg_deny(cg, TG_HOOK_CGROUP_ESCAPE, 0,
+			return tg_deny(cg, TG_LSM_HOOK_CGROUP_ESCAPE, 0,
 				       BPF_CORE_READ(file, f_inode, i_ino));
 		if (magic == TG_BPF_FS_MAGIC)
-			return tg_deny(cg, TG_HOOK_SELF_STATE, 0, 0);
+			return tg_deny(cg, TG_LSM_HOOK_SELF_STATE, 0, 0);
 	}
 	if (mode & FMODE_READ)
 		want |= TG_DENY_READ;
@@ -85,7 +87,7 @@ int BPF_PROG(tg_file_open, struct file *file, int ret)
 	if (!want)
 		return 0;
 	ino = tg_inode_denied(BPF_CORE_READ(file, f_path.dentry), want);
-	return ino ? tg_deny(cg, TG_HOOK_FILE_OPEN, 0, ino) : 0;
+	return ino ? tg_deny(cg, TG_LSM_HOOK_FILE_OPEN, 0, ino) : 0;
 }
 
 // File systems that hold taogate's own state: pinned programs and maps
@@ -108,9 +110,9 @@ static __always_inline int tg_path_write(struct dentry *dentry)
 	if (!cg)
 		return 0;
 	if (tg_state_fs(BPF_CORE_READ(dentry, d_sb, s_magic)))
-		return tg_deny(cg, TG_HOOK_SELF_STATE, 0, 0);
+		return tg_deny(cg, TG_LSM_HOOK_SELF_STATE, 0, 0);
 	ino = tg_inode_denied(dentry, TG_DENY_WRITE);
-	return ino ? tg_deny(cg, TG_HOOK_PATH_WRITE, 0, ino) : 0;
+	return ino ? tg_deny(cg, TG_LSM_HOOK_PATH_WRITE, 0, ino) : 0;
 }
 
 SEC("lsm/path_truncate")
@@ -166,7 +168,7 @@ int BPF_PROG(tg_sb_umount, struct vfsmount *mnt, int flags, int ret)
 	cg = tg_governed_cgroup();
 	if (!cg)
 		return 0;
-	return tg_deny(cg, TG_HOOK_SELF_STATE, 0, 0);
+	return tg_deny(cg, TG_LSM_HOOK_SELF_STATE, 0, 0);
 }
 
 SEC("lsm/bprm_check_security")
@@ -180,7 +182,7 @@ int BPF_PROG(tg_bprm_check_security, struct linux_binprm *bprm, int ret)
 	if (!cg)
 		return 0;
 	ino = tg_inode_denied(BPF_CORE_READ(bprm, file, f_path.dentry), TG_DENY_EXEC);
-	return ino ? tg_deny(cg, TG_HOOK_BPRM_CHECK, 0, ino) : 0;
+	return ino ? tg_deny(cg, TG_LSM_HOOK_BPRM_CHECK, 0, ino) : 0;
 }
 
 // clone3(CLONE_INTO_CGROUP) places the child in another cgroup without
@@ -197,7 +199,7 @@ int BPF_PROG(tg_task_alloc, struct task_struct *task, __u64 clone_flags, int ret
 	cg = tg_governed_cgroup();
 	if (!cg)
 		return 0;
-	return tg_deny(cg, TG_HOOK_CGROUP_ESCAPE, 0, 0);
+	return tg_deny(cg, TG_LSM_HOOK_CGROUP_ESCAPE, 0, 0);
 }
 
 SEC("lsm/task_kill")
@@ -215,7 +217,7 @@ int BPF_PROG(tg_task_kill, struct task_struct *p, struct kernel_siginfo *info, i
 	tgid = BPF_CORE_READ(p, tgid);
 	if (!bpf_map_lookup_elem(&tg_agent_pids, &tgid))
 		return 0;
-	return tg_deny(cg, TG_HOOK_TASK_KILL, tgid, 0);
+	return tg_deny(cg, TG_LSM_HOOK_TASK_KILL, tgid, 0);
 }
 
 SEC("lsm/ptrace_access_check")
@@ -232,7 +234,7 @@ int BPF_PROG(tg_ptrace_access_check, struct task_struct *child, unsigned int mod
 	tgid = BPF_CORE_READ(child, tgid);
 	if (!bpf_map_lookup_elem(&tg_agent_pids, &tgid))
 		return 0;
-	return tg_deny(cg, TG_HOOK_PTRACE, tgid, 0);
+	return tg_deny(cg, TG_LSM_HOOK_PTRACE, tgid, 0);
 }
 
 // Governed tasks may not use bpf() at all: no map or program of ours can be
@@ -249,7 +251,7 @@ static __always_inline int tg_bpf_decision(int ret)
 	cg = tg_governed_cgroup();
 	if (!cg)
 		return 0;
-	return tg_deny(cg, TG_HOOK_BPF, 0, 0);
+	return tg_deny(cg, TG_LSM_HOOK_BPF, 0, 0);
 }
 
 SEC("lsm/bpf")

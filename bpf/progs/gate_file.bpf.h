@@ -45,15 +45,14 @@
 #define NR32_CLONE 120
 #define X32_SYSCALL_BIT 0x40000000
 #define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit syscall is active */
-#define FMODE_READ 0x1
-#define FMODE_WRITE 0x2
+#include "taogate/bpf/kernel_defs.bpf.h" /* FMODE_READ, FMODE_WRITE */
 #define O_TRUNC 01000
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TG_MAX_INODES);
-	__type(key, struct tg_gate_inode_key);
-	__type(value, struct tg_gate_inode_val);
+	__type(key, struct tg_inode_key);
+	__type(value, struct tg_inode_val);
 } tg_inodes SEC(".maps");
 
 // Does a rule deny any of `want` for `dentry`: its own rule, or a subtree
@@ -63,10 +62,10 @@ struct {
 // as matching (all of `want`) while subtree rules exist. Returns the matched
 // deny bits and the rule's key.
 static __always_inline __u32 inode_denied(const struct tg_config *c, struct dentry *dentry,
-					  __u32 want, struct tg_gate_inode_key *hit)
+					  __u32 want, struct tg_inode_key *hit)
 {
-	struct tg_gate_inode_key self = {};
-	struct tg_gate_inode_val *v;
+	struct tg_inode_key self = {};
+	struct tg_inode_val *v;
 	struct dentry *parent;
 	struct inode *inode;
 
@@ -79,7 +78,7 @@ static __always_inline __u32 inode_denied(const struct tg_config *c, struct dent
 				self = *hit;
 			v = bpf_map_lookup_elem(&tg_inodes, hit);
 			if (v && (v->deny & want) &&
-			    (depth == 0 || (v->flags & TG_GATE_INODE_SUBTREE)))
+			    (depth == 0 || (v->flags & TG_INODE_SUBTREE)))
 				return v->deny & want;
 		}
 		if (!c->inodes_subtree)
@@ -102,7 +101,7 @@ static __always_inline int governed_task(const struct tg_config *c)
 }
 
 static __always_inline void kill_for_inode(const struct tg_config *c, __u8 hook, __u32 cnt,
-					   __u32 denied, const struct tg_gate_inode_key *hit)
+					   __u32 denied, const struct tg_inode_key *hit)
 {
 	struct decision d = { .hook = hook, .verdict = TG_KILL };
 
@@ -185,7 +184,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *task;
-	struct tg_gate_inode_key hit = {};
+	struct tg_inode_key hit = {};
 	struct tg_config *c;
 	struct fdtable *fdt;
 	struct file **fds;
@@ -236,9 +235,9 @@ int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 		return 0; /* closed again by another thread: nothing was handed out here */
 	fmode = BPF_CORE_READ(f, f_mode);
 	if (fmode & FMODE_READ)
-		want |= TG_GATE_DENY_READ;
+		want |= TG_DENY_READ;
 	if ((fmode & FMODE_WRITE) || (open_flags(regs, id, compat) & O_TRUNC))
-		want |= TG_GATE_DENY_WRITE;
+		want |= TG_DENY_WRITE;
 	if (!want)
 		return 0; /* O_PATH: neither readable nor writable */
 	denied = inode_denied(c, BPF_CORE_READ(f, f_path.dentry), want, &hit);
@@ -253,13 +252,13 @@ int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(tg_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct tg_gate_inode_key hit = {};
+	struct tg_inode_key hit = {};
 	struct tg_config *c = gate_config();
 	__u32 denied;
 
 	if (!c || !c->inodes_protected || !governed_task(c))
 		return 0;
-	denied = inode_denied(c, BPF_CORE_READ(bprm, file, f_path.dentry), TG_GATE_DENY_EXEC,
+	denied = inode_denied(c, BPF_CORE_READ(bprm, file, f_path.dentry), TG_DENY_EXEC,
 			      &hit);
 	if (denied)
 		kill_for_inode(c, TG_HOOK_EXEC_KILL, TG_CNT_KILL_EXEC, denied, &hit);

@@ -16,25 +16,21 @@
 namespace taogate::bpf {
 namespace {
 
-static_assert(kDenyRead == TG_GATE_DENY_READ && kDenyWrite == TG_GATE_DENY_WRITE &&
-                  kDenyExec == TG_GATE_DENY_EXEC,
-              "public deny bits must equal the map format's");
-
 struct InodeCounts {
   uint32_t total = 0;
   uint32_t subtree = 0;
 };
 
 absl::StatusOr<InodeCounts> CountEntries(int fd) {
-  tg_gate_inode_key key{}, next{};
+  tg_inode_key key{}, next{};
   const void* prev = nullptr;
   InodeCounts n;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    tg_gate_inode_val v{};
+    tg_inode_val v{};
     ++n.total;
     // A lookup failure (entry just deleted) counts as subtree: the count
     // may only err towards walking more.
-    if (bpf_map_lookup_elem(fd, &next, &v) != 0 || (v.flags & TG_GATE_INODE_SUBTREE)) ++n.subtree;
+    if (bpf_map_lookup_elem(fd, &next, &v) != 0 || (v.flags & TG_INODE_SUBTREE)) ++n.subtree;
     key = next;
     prev = &key;
   }
@@ -58,7 +54,7 @@ absl::StatusOr<size_t> Gate::ProtectedInodeCount() {
 absl::StatusOr<std::vector<std::pair<uint64_t, uint64_t>>> Gate::ProtectedInodes() {
   int fd = bpf_map__fd(skel_->maps.tg_inodes);
   std::vector<std::pair<uint64_t, uint64_t>> out;
-  tg_gate_inode_key key{}, next{};
+  tg_inode_key key{}, next{};
   const void* prev = nullptr;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
     out.emplace_back(next.dev, next.ino);
@@ -70,8 +66,8 @@ absl::StatusOr<std::vector<std::pair<uint64_t, uint64_t>>> Gate::ProtectedInodes
 }
 
 absl::Status Gate::ProtectInode(uint64_t kdev, uint64_t ino, uint32_t deny, bool subtree) {
-  if ((deny & (kDenyRead | kDenyWrite | kDenyExec)) == 0) {
-    return absl::InvalidArgumentError("ProtectInode needs kDenyRead, kDenyWrite or kDenyExec");
+  if ((deny & (TG_DENY_READ | TG_DENY_WRITE | TG_DENY_EXEC)) == 0) {
+    return absl::InvalidArgumentError("ProtectInode needs TG_DENY_READ, TG_DENY_WRITE or TG_DENY_EXEC");
   }
   if (ino == 0) return absl::InvalidArgumentError("inode number 0");
   std::lock_guard<std::mutex> lock(demand_mu_);
@@ -89,8 +85,8 @@ absl::Status Gate::ProtectInode(uint64_t kdev, uint64_t ino, uint32_t deny, bool
     }
   }
   int fd = bpf_map__fd(skel_->maps.tg_inodes);
-  tg_gate_inode_key k{kdev, ino};
-  tg_gate_inode_val v{deny, subtree ? static_cast<uint32_t>(TG_GATE_INODE_SUBTREE) : 0u};
+  tg_inode_key k{kdev, ino};
+  tg_inode_val v{deny, subtree ? static_cast<uint32_t>(TG_INODE_SUBTREE) : 0u};
   // The programs act only while inodes_protected > 0 and walk parents only
   // while inodes_subtree > 0: raise both before the entry goes in (a program
   // must never see an entry its counts say is absent) and recount exactly
@@ -114,7 +110,7 @@ absl::Status Gate::ProtectInode(uint64_t kdev, uint64_t ino, uint32_t deny, bool
 absl::Status Gate::UnprotectInode(uint64_t kdev, uint64_t ino) {
   std::lock_guard<std::mutex> lock(demand_mu_);
   int fd = bpf_map__fd(skel_->maps.tg_inodes);
-  tg_gate_inode_key k{kdev, ino};
+  tg_inode_key k{kdev, ino};
   absl::Status result = absl::OkStatus();
   if (bpf_map_delete_elem(fd, &k) != 0) {
     if (errno != ENOENT) return ErrnoStatus(errno, StrCat("unprotect inode ", kdev, ":", ino));

@@ -374,4 +374,12 @@ bool AgentTest::WaitFor(ledger::RecordKind kind, const std::string& name, const 
   return false;
 }
 
+void TwoWorkloadTest::SetUp() {
+  AgentTest::SetUp();
+  if (IsSkipped() || HasFatalFailure()) return;
+  w1_ = MakeWorkload("w1");
+  w2_ = MakeWorkload("w2");
+  if (start_agent_) StartAgent();
+}
+
 }  // namespace taogate::agent::testing

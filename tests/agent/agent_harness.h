@@ -107,6 +107,16 @@ class AgentTest : public ::testing::Test {
   bool ready_ = false;
 };
 
+// The fixture most agent kernel tests share: the harness, workloads "w1" and
+// "w2" (cgroup ids in w1_, w2_), then the agent started -- unless the
+// derived fixture's constructor clears start_agent_.
+class TwoWorkloadTest : public AgentTest {
+ protected:
+  void SetUp() override;
+  bool start_agent_ = true;
+  uint64_t w1_ = 0, w2_ = 0;
+};
+
 std::string WorkloadBin();
 int FreePort();
 

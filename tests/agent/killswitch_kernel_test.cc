@@ -18,14 +18,9 @@ using ledger::RecordKind;
 using ::taogate::testing::HttpGet;
 using ::taogate::testing::UndocumentedSamples;
 
-class KillSwitchKernelTest : public AgentTest {
+class KillSwitchKernelTest : public TwoWorkloadTest {
  protected:
-  void SetUp() override {
-    AgentTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    w1_ = MakeWorkload("w1");
-    w2_ = MakeWorkload("w2");
-  }
+  KillSwitchKernelTest() { start_agent_ = false; }
   absl::StatusOr<v1::KillSwitchResponse> Engage(const std::string& workload, bool all = false) {
     v1::KillSwitchRequest req;
     req.set_action(v1::KILL_SWITCH_ENGAGE);
@@ -41,7 +36,6 @@ class KillSwitchKernelTest : public AgentTest {
     return Operator()->KillSwitch(req);
   }
   std::string OpenPort() const { return std::to_string(open_->port()); }
-  uint64_t w1_ = 0, w2_ = 0;
 };
 
 TEST_F(KillSwitchKernelTest, EngagedDeniesConnectsAndStopsEstablishedFlows) {

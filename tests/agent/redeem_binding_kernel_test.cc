@@ -13,15 +13,8 @@ using ledger::RecordKind;
 
 constexpr char kUid[] = "7d1e1f3a-5b6c-4d7e-8f90-a1b2c3d4e5f6";
 
-class RedeemBindingKernelTest : public AgentTest {
+class RedeemBindingKernelTest : public TwoWorkloadTest {
  protected:
-  void SetUp() override {
-    AgentTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    w1_ = MakeWorkload("w1");
-    w2_ = MakeWorkload("w2");
-    StartAgent();
-  }
   WorkloadResult RedeemConnect(const std::string& from, const v1::TaoBody& b) {
     return RunIn(from, {"redeem-connect", workload_sock_, WriteTao(Sign(b)), "127.0.0.1",
                         std::to_string(protected_->port())});
@@ -39,7 +32,6 @@ class RedeemBindingKernelTest : public AgentTest {
     b.mutable_binding()->set_workload_path(governed_rel_);
     return b;
   }
-  uint64_t w1_ = 0, w2_ = 0;
 };
 
 // w2 has no rule of its own: it declared w1's path (which the policy allows)

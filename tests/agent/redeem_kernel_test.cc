@@ -14,15 +14,8 @@ using ledger::RecordKind;
 
 std::string IdHex(const v1::TaoBody& b) { return ToHex(b.id()); }
 
-class RedeemKernelTest : public AgentTest {
+class RedeemKernelTest : public TwoWorkloadTest {
  protected:
-  void SetUp() override {
-    AgentTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    w1_ = MakeWorkload("w1");
-    w2_ = MakeWorkload("w2");
-    StartAgent();
-  }
   std::string Host() const { return "127.0.0.1"; }
   std::string Port() const { return std::to_string(protected_->port()); }
 
@@ -37,7 +30,6 @@ class RedeemKernelTest : public AgentTest {
     EXPECT_EQ(protected_->accepted(), 0);
   }
 
-  uint64_t w1_ = 0, w2_ = 0;
 };
 
 TEST_F(RedeemKernelTest, GenuineTaoOpensExactlyOneConnect) {

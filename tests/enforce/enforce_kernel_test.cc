@@ -191,7 +191,7 @@ TEST_F(EnforceKernelTest, RulesNeedAnExistingPathAndValidBits) {
   ASSERT_NE(e, nullptr);
   EXPECT_FALSE(e->Protect(*ParseFileRule("w:" + dir_ + "/missing")).ok());
   EXPECT_EQ(e->Protect(PathRule{db_, 0, false}).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(e->Protect(PathRule{dir_, kDenyExec, false}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(e->Protect(PathRule{dir_, bpf::TG_DENY_EXEC, false}).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(e->Rules().empty());
 }
 

@@ -11,14 +11,14 @@ TEST(ParseFileRule, ModesAndSubtree) {
   auto r = ParseFileRule("r:/var/lib/app/db.sqlite");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->path, "/var/lib/app/db.sqlite");
-  EXPECT_EQ(r->deny, kDenyRead);
+  EXPECT_EQ(r->deny, bpf::TG_DENY_READ);
   EXPECT_FALSE(r->subtree);
   r = ParseFileRule("w:/x");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->deny, kDenyWrite);
+  EXPECT_EQ(r->deny, bpf::TG_DENY_WRITE);
   r = ParseFileRule("rw:/etc/creds//");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->deny, kDenyRead | kDenyWrite);
+  EXPECT_EQ(r->deny, uint32_t{bpf::TG_DENY_READ | bpf::TG_DENY_WRITE});
   EXPECT_TRUE(r->subtree);
   EXPECT_EQ(r->path, "/etc/creds");
 }
@@ -35,7 +35,7 @@ TEST(ParseFileRule, RefusesBadSpecsWithTheReason) {
 TEST(ParseExecRule, AbsoluteFileOnly) {
   auto r = ParseExecRule("/usr/bin/psql");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->deny, kDenyExec);
+  EXPECT_EQ(r->deny, bpf::TG_DENY_EXEC);
   EXPECT_FALSE(ParseExecRule("psql").ok());
   EXPECT_FALSE(ParseExecRule("/usr/bin/").ok());
   EXPECT_FALSE(ParseExecRule("").ok());

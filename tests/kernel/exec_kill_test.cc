@@ -36,7 +36,7 @@ int ExecWritingMarker(const std::string& shell, const std::string& marker) {
 TEST_F(ExecKillTest, ExecOfProtectedBinaryIsKilledBeforeItRunsUserCode) {
   std::string locked = CopyShell("locked-sh"), unlisted = CopyShell("free-sh");
   std::string m1 = dir_ + "/marker-locked", m2 = dir_ + "/marker-free";
-  ProtectPath(locked, kDenyExec);
+  ProtectPath(locked, TG_DENY_EXEC);
   EXPECT_EQ(RunIn(a_.path(), [&] { return ExecWritingMarker(locked, m1); }), kKilled);
   EXPECT_FALSE(Exists(m1));
   // Through a symlink and a hard link it is the same inode.
@@ -59,7 +59,7 @@ TEST_F(ExecKillTest, SubtreeExecRuleAndUngovernedExec) {
   std::filesystem::copy_file("/bin/sh", tool);
   ASSERT_EQ(chmod(tool.c_str(), 0755), 0);
   std::string marker = dir_ + "/marker";
-  ProtectPath(bin, kDenyExec, /*subtree=*/true);
+  ProtectPath(bin, TG_DENY_EXEC, /*subtree=*/true);
   EXPECT_EQ(RunIn(b_.path(), [&] { return ExecWritingMarker(tool, marker); }), kKilled);
   EXPECT_FALSE(Exists(marker));
   EXPECT_EQ(RunIn("", [&] { return ExecWritingMarker(tool, marker); }), 0);
@@ -69,7 +69,7 @@ TEST_F(ExecKillTest, SubtreeExecRuleAndUngovernedExec) {
 TEST_F(ExecKillTest, ExecKillEmitsAnEventWithTheInode) {
   std::string locked = CopyShell("locked-sh");
   bpf::tg_inode_key k = KeyOf(locked);
-  ProtectPath(locked, kDenyExec);
+  ProtectPath(locked, TG_DENY_EXEC);
   DrainEvents();
   events_.clear();
   EXPECT_EQ(RunIn(a_.path(), [&] { return ExecWritingMarker(locked, dir_ + "/m"); }), kKilled);
@@ -94,9 +94,9 @@ TEST_F(ExecKillTest, HooksAreAttachedOnlyWhileAnInodeIsProtected) {
     EXPECT_NE(h->detail.find("no protected files"), std::string::npos) << h->detail;
   }
   std::string f = MakeFile("secret"), g = MakeFile("other");
-  ProtectPath(f, kDenyWrite);
-  ProtectPath(g, kDenyRead);
-  ProtectPath(g, kDenyWrite);  // replaces g's bits; still one entry
+  ProtectPath(f, TG_DENY_WRITE);
+  ProtectPath(g, TG_DENY_READ);
+  ProtectPath(g, TG_DENY_WRITE);  // replaces g's bits; still one entry
   EXPECT_EQ(*gate_->ProtectedInodeCount(), 2u);
   for (const ProbeReport& r : {gate_->Probe(), Gate::ProbePinned(pin_root_)}) {
     const HookStatus* open_hook = Find(r, "file_open");
@@ -138,7 +138,7 @@ TEST_F(ExecKillTest, HooksAreAttachedOnlyWhileAnInodeIsProtected) {
 // the protected inodes and re-attaches the hooks.
 TEST_F(ExecKillTest, ProtectionSurvivesLoaderExitAndIsAdopted) {
   std::string f = MakeFile("secret");
-  ProtectPath(f, kDenyWrite);
+  ProtectPath(f, TG_DENY_WRITE);
   gate_.reset();
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(f, O_WRONLY | O_APPEND); }), kKilled);
   gate_ = OpenGate();
@@ -167,7 +167,7 @@ TEST_F(ExecKillTest, WithoutFileHooksProtectInodeFailsClosed) {
   gate_ = std::move(*g);
   std::string f = MakeFile("secret");
   bpf::tg_inode_key k = KeyOf(f);
-  EXPECT_EQ(gate_->ProtectInode(k.dev, k.ino, kDenyWrite, false).code(),
+  EXPECT_EQ(gate_->ProtectInode(k.dev, k.ino, TG_DENY_WRITE, false).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(*gate_->ProtectedInodeCount(), 0u);
   ASSERT_TRUE(gate_->Quarantine(IdOf(b_.path()), QuarantineMode::kNetwork).ok());

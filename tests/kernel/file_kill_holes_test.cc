@@ -52,7 +52,7 @@ bool WaitEmpty(const std::string& cgroup) {
 // stays in the table the parent shares; the parent then writes through it.
 TEST_F(FileKillTest, CloneFilesChildCannotHandTheFdToItsParent) {
   std::string f = MakeFile("secret");
-  ProtectPath(f, kDenyWrite);
+  ProtectPath(f, TG_DENY_WRITE);
   EXPECT_EQ(RunIn(a_.path(), [&] {
               int guess = dup(0);  // the lowest free slot: where the child's open lands
               if (guess < 0) return errno;
@@ -78,7 +78,7 @@ TEST_F(FileKillTest, CloneFilesChildCannotHandTheFdToItsParent) {
 // never gets to create its marker file.
 TEST_F(FileKillTest, CloneFilesChildIsKilledBeforeItRuns) {
   std::string f = MakeFile("secret"), marker = dir_ + "/marker";
-  ProtectPath(f, kDenyWrite);
+  ProtectPath(f, TG_DENY_WRITE);
   EXPECT_EQ(RunIn(a_.path(), [&] {
               long pid = syscall(SYS_clone, CLONE_FILES | SIGCHLD, nullptr, nullptr, nullptr,
                                  nullptr);
@@ -101,7 +101,7 @@ TEST_F(FileKillTest, CloneFilesChildIsKilledBeforeItRuns) {
 // ordinary fork, and CLONE_FILES outside the governed subtree.
 TEST_F(FileKillTest, ThreadsForkAndUngovernedCloneFilesAreUntouched) {
   std::string f = MakeFile("secret"), free_file = MakeFile("free");
-  ProtectPath(f, kDenyWrite);
+  ProtectPath(f, TG_DENY_WRITE);
   EXPECT_EQ(RunIn(a_.path(), [&] {
               int rc = -1;
               std::thread t([&] { rc = OpenAndWrite(free_file, O_WRONLY | O_APPEND); });
@@ -132,7 +132,7 @@ TEST_F(FileKillTest, IoUringSetupIsKilledWhileFilesAreProtected) {
   if (probe == ENOSYS || probe == EPERM) GTEST_SKIP() << "io_uring disabled on this kernel";
   ASSERT_EQ(probe, 0);
   std::string f = MakeFile("secret");
-  ProtectPath(f, kDenyWrite);
+  ProtectPath(f, TG_DENY_WRITE);
   EXPECT_EQ(RunIn(a_.path(), IoUringSetup), kKilled);
   EXPECT_EQ(RunIn("", IoUringSetup), 0);  // ungoverned: untouched
   UnprotectPath(f);
@@ -162,7 +162,7 @@ TEST_F(FileKillTest, IoUringEnterOnAnOlderRingIsKilled) {
   char c;
   ASSERT_EQ(read(ready[0], &c, 1), 1);  // ring exists, nothing protected yet
   std::string f = MakeFile("secret");
-  ProtectPath(f, kDenyWrite);
+  ProtectPath(f, TG_DENY_WRITE);
   ASSERT_EQ(write(go[1], "g", 1), 1);
   std::optional<int> st = child.Wait(10000);
   close(ready[0]);
@@ -175,7 +175,7 @@ TEST_F(FileKillTest, IoUringEnterOnAnOlderRingIsKilled) {
 // open of the fd's inode.
 TEST_F(FileKillTest, PidfdGetfdOfAProtectedFdIsKilled) {
   std::string f = MakeFile("secret");
-  ProtectPath(f, kDenyWrite);
+  ProtectPath(f, TG_DENY_WRITE);
   int p[2];
   ASSERT_EQ(pipe(p), 0);
   Child helper("", [&] {  // ungoverned: may open it
@@ -221,7 +221,7 @@ bool BlockedIn(pid_t tid, long nr) {
 TEST_F(FileKillTest, Openat2WithUnreadableHowCountsAsTruncate) {
   std::string fifo = dir_ + "/fifo";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
-  ProtectPath(fifo, kDenyWrite);
+  ProtectPath(fifo, TG_DENY_WRITE);
   int sync[2];
   ASSERT_EQ(pipe(sync), 0);
   Child child(a_.path(), [&] {
@@ -275,7 +275,7 @@ TEST_F(FileKillTest, DeepFileUnderAProtectedSubtreeIsKilled) {
   std::string vault = dir_ + "/vault", open_dir = dir_ + "/open";
   ASSERT_EQ(mkdir(vault.c_str(), 0755), 0);
   ASSERT_EQ(mkdir(open_dir.c_str(), 0755), 0);
-  ProtectPath(vault, kDenyWrite, /*subtree=*/true);
+  ProtectPath(vault, TG_DENY_WRITE, /*subtree=*/true);
   // The governed process builds the tree itself (mkdir is not an open).
   EXPECT_EQ(RunIn(a_.path(), [&] {
               std::string d = MakeDeep(vault, 20);
@@ -301,9 +301,9 @@ TEST_F(FileKillTest, BeyondTheWalkDepthFailsClosedOnlyWithSubtreeRules) {
   std::string d = MakeDeep(open_dir, 70);
   ASSERT_FALSE(d.empty());
   std::string f = MakeFile("secret");
-  ProtectPath(f, kDenyWrite);
+  ProtectPath(f, TG_DENY_WRITE);
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(d + "/f", O_WRONLY | O_CREAT); }), 0);
-  ProtectPath(vault, kDenyWrite, /*subtree=*/true);
+  ProtectPath(vault, TG_DENY_WRITE, /*subtree=*/true);
   DrainEvents();
   events_.clear();
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(d + "/f", O_WRONLY | O_APPEND); }),

@@ -17,14 +17,14 @@ using taogate::testing::ReadFile;
 
 TEST_F(FileKillTest, WriteOpenOfWriteProtectedFileIsKilledAndWritesNothing) {
   std::string f = MakeFile("secret");
-  ProtectPath(f, kDenyWrite);
+  ProtectPath(f, TG_DENY_WRITE);
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(f, O_WRONLY | O_APPEND); }), kKilled);
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(f, O_RDWR | O_APPEND); }), kKilled);
   EXPECT_EQ(ReadFile(f), "original\n");
   // O_RDONLY|O_TRUNC truncates through a read-only file: killed (the
   // truncation itself is the documented side effect of the fallback).
   std::string g = MakeFile("second");
-  ProtectPath(g, kDenyWrite);
+  ProtectPath(g, TG_DENY_WRITE);
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(g, O_RDONLY | O_TRUNC); }), kKilled);
   EXPECT_EQ(RunIn(a_.path(), [&] {
               struct { uint64_t flags, mode, resolve; } how{O_RDONLY | O_TRUNC, 0, 0};
@@ -40,7 +40,7 @@ TEST_F(FileKillTest, WriteOpenOfWriteProtectedFileIsKilledAndWritesNothing) {
 TEST_F(FileKillTest, ReadOpenOfReadProtectedFileIsKilledBeforeItLeaks) {
   std::string f = MakeFile("secret", "s3cr3t\n");
   std::string leak = dir_ + "/leak";
-  ProtectPath(f, kDenyRead);
+  ProtectPath(f, TG_DENY_READ);
   EXPECT_EQ(RunIn(a_.path(), [&] { return ReadInto(f, leak); }), kKilled);
   EXPECT_FALSE(Exists(leak));
   // Workloads nested deeper in the subtree and directly in the root too.
@@ -56,7 +56,7 @@ TEST_F(FileKillTest, OtherNamesForTheSameInodeAreKilled) {
   std::string hard = dir_ + "/hardlink", sym = dir_ + "/symlink";
   ASSERT_EQ(link(f.c_str(), hard.c_str()), 0);
   ASSERT_EQ(symlink(f.c_str(), sym.c_str()), 0);
-  ProtectPath(f, kDenyWrite);
+  ProtectPath(f, TG_DENY_WRITE);
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(hard, O_WRONLY | O_APPEND); }), kKilled);
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(sym, O_WRONLY | O_APPEND); }), kKilled);
   EXPECT_EQ(RunIn(a_.path(), [&] {
@@ -97,7 +97,7 @@ TEST_F(FileKillTest, OtherNamesForTheSameInodeAreKilled) {
 // emulation), where open is number 5, not 2.
 TEST_F(FileKillTest, CompatInt80OpenIsKilled) {
   std::string f = MakeFile("secret"), free_file = MakeFile("free");
-  ProtectPath(f, kDenyWrite);
+  ProtectPath(f, TG_DENY_WRITE);
   auto int80_open = [](const std::string& path) -> int {
     void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
                    -1, 0);
@@ -140,7 +140,7 @@ TEST_F(FileKillTest, SubtreeRuleCoversEverythingBelowTheDirectory) {
   ASSERT_EQ(mkdir(sub.c_str(), 0755), 0);
   std::string inner = sub + "/record", outside = MakeFile("outside");
   taogate::testing::WriteFile(inner, "original\n");
-  ProtectPath(d, kDenyWrite, /*subtree=*/true);
+  ProtectPath(d, TG_DENY_WRITE, /*subtree=*/true);
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(inner, O_WRONLY | O_APPEND); }), kKilled);
   EXPECT_EQ(ReadFile(inner), "original\n");
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(inner, O_RDONLY); }), 0);
@@ -157,14 +157,14 @@ TEST_F(FileKillTest, RuleWithoutSubtreeFlagCoversOnlyTheDirectoryItself) {
   ASSERT_EQ(mkdir(d.c_str(), 0755), 0);
   std::string inner = d + "/file";
   taogate::testing::WriteFile(inner, "original\n");
-  ProtectPath(d, kDenyRead);
+  ProtectPath(d, TG_DENY_READ);
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(inner, O_WRONLY | O_APPEND); }), 0);
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(d, O_RDONLY | O_DIRECTORY); }), kKilled);
 }
 
 TEST_F(FileKillTest, UngovernedProcessesAreUntouched) {
   std::string f = MakeFile("secret");
-  ProtectPath(f, kDenyRead | kDenyWrite);
+  ProtectPath(f, TG_DENY_READ | TG_DENY_WRITE);
   EXPECT_EQ(RunIn("", [&] { return OpenAndWrite(f, O_WRONLY | O_APPEND); }), 0);
   EXPECT_EQ(RunIn("", [&] { return ReadInto(f, dir_ + "/copy"); }), 0);
   EXPECT_EQ(OpenAndWrite(f, O_WRONLY | O_APPEND), 0);  // this very test process
@@ -174,7 +174,7 @@ TEST_F(FileKillTest, UngovernedProcessesAreUntouched) {
 TEST_F(FileKillTest, KillEmitsAnEventWithTheInode) {
   std::string f = MakeFile("secret");
   bpf::tg_inode_key k = KeyOf(f);
-  ProtectPath(f, kDenyWrite);
+  ProtectPath(f, TG_DENY_WRITE);
   DrainEvents();
   events_.clear();
   EXPECT_EQ(RunIn(a_.path(), [&] { return OpenAndWrite(f, O_WRONLY); }), kKilled);
@@ -187,7 +187,7 @@ TEST_F(FileKillTest, KillEmitsAnEventWithTheInode) {
   EXPECT_EQ(ev->verdict, Verdict::kKill);
   EXPECT_EQ(ev->ino, k.ino);
   EXPECT_EQ(ev->dev, k.dev);
-  EXPECT_EQ(ev->proto, kDenyWrite);
+  EXPECT_EQ(ev->proto, TG_DENY_WRITE);
   EXPECT_EQ(ev->cgroup_id, IdOf(a_.path()));
   EXPECT_NE(ev->pid, 0u);
   auto counters = gate_->Counters();

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,17 +57,6 @@ int ConnectInet(int family, int type, const char* addr, uint16_t port) {
   sockaddr_storage ss{};
   socklen_t len = InetAddr(family, addr, port, &ss);
   int rc = connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 ? 0 : errno;
-  close(fd);
-  return rc;
-}
-
-int ConnectUnix(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno;
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
-  std::snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path.c_str());
-  int rc = connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)) == 0 ? 0 : errno;
   close(fd);
   return rc;
 }

@@ -25,10 +25,7 @@ struct Env {
   std::string bpffs;                // private bpffs mount
 };
 
-constexpr uint16_t kTcpProtected = 7001;
-constexpr uint16_t kTcpOpen = 7002;
-constexpr uint16_t kTcp6Protected = 7003;
-constexpr uint16_t kUdpProtected = 7004;
+constexpr uint16_t kTcpPort = 7001;  // a loopback listener of main()
 
 // Runs fn in a child that first joins cgroup dir `cg`; returns fn's value
 // (by convention 0 = success, else an errno), or 1000 + signal / 2000 on
@@ -39,7 +36,6 @@ int RunIn(const std::string& cg, const std::function<int()>& fn);
 // Fills `ss` with an AF_INET/AF_INET6 address; returns its length.
 socklen_t InetAddr(int family, const char* addr, uint16_t port, sockaddr_storage* ss);
 int ConnectInet(int family, int type, const char* addr, uint16_t port);
-int ConnectUnix(const std::string& path);
 // open(path, flags): 0 or errno.
 int OpenErr(const std::string& path, int flags);
 // execve(path) as busybox "true"; returns errno (only on failure).
@@ -57,7 +53,6 @@ void Info(const std::string& text);
 std::string ErrName(int err);
 
 // Scenario groups; each prints one result line per scenario.
-void RunNetScenarios(Env& env);
 void RunFileScenarios(Env& env);
 void RunSelfProtectionScenarios(Env& env);
 void RunPriorDenyScenario(Env& env);

@@ -19,17 +19,14 @@ constexpr std::string_view kUnixDetail = "literal path match: another path to th
 
 std::string_view HookName(uint8_t hook) {
   switch (hook) {
-    case bpf::TG_HOOK_SOCKET_CONNECT: return "socket_connect";
-    case bpf::TG_HOOK_FILE_OPEN: return "file_open";
-    case bpf::TG_HOOK_BPRM_CHECK: return "bprm_check";
-    case bpf::TG_HOOK_TASK_KILL: return "task_kill";
-    case bpf::TG_HOOK_PTRACE: return "ptrace";
-    case bpf::TG_HOOK_BPF: return "bpf";
-    case bpf::TG_HOOK_UNIX_CONNECT: return "unix_connect";
-    case bpf::TG_HOOK_SOCKET_SENDMSG: return "socket_sendmsg";
-    case bpf::TG_HOOK_PATH_WRITE: return "path_write";
-    case bpf::TG_HOOK_CGROUP_ESCAPE: return "cgroup_escape";
-    case bpf::TG_HOOK_SELF_STATE: return "self_state";
+    case bpf::TG_LSM_HOOK_FILE_OPEN: return "file_open";
+    case bpf::TG_LSM_HOOK_BPRM_CHECK: return "bprm_check";
+    case bpf::TG_LSM_HOOK_TASK_KILL: return "task_kill";
+    case bpf::TG_LSM_HOOK_PTRACE: return "ptrace";
+    case bpf::TG_LSM_HOOK_BPF: return "bpf";
+    case bpf::TG_LSM_HOOK_PATH_WRITE: return "path_write";
+    case bpf::TG_LSM_HOOK_CGROUP_ESCAPE: return "cgroup_escape";
+    case bpf::TG_LSM_HOOK_SELF_STATE: return "self_state";
     default: return "unknown";
   }
 }
@@ -132,9 +129,9 @@ absl::StatusOr<PathRule> ParseFileRule(std::string_view spec) {
     return absl::InvalidArgumentError(StrCat("file rule \"", spec, "\": want r:PATH, w:PATH or rw:PATH"));
   std::string_view mode = spec.substr(0, colon);
   PathRule r;
-  if (mode == "r") r.deny = kDenyRead;
-  else if (mode == "w") r.deny = kDenyWrite;
-  else if (mode == "rw") r.deny = kDenyRead | kDenyWrite;
+  if (mode == "r") r.deny = bpf::TG_DENY_READ;
+  else if (mode == "w") r.deny = bpf::TG_DENY_WRITE;
+  else if (mode == "rw") r.deny = bpf::TG_DENY_READ | bpf::TG_DENY_WRITE;
   else return absl::InvalidArgumentError(StrCat("file rule \"", spec, "\": mode must be r, w or rw"));
   std::string path(spec.substr(colon + 1));
   if (path.empty() || path[0] != '/')
@@ -150,7 +147,7 @@ absl::StatusOr<PathRule> ParseFileRule(std::string_view spec) {
 absl::StatusOr<PathRule> ParseExecRule(std::string_view path) {
   if (path.empty() || path[0] != '/' || path.back() == '/')
     return absl::InvalidArgumentError(StrCat("binary \"", path, "\": want an absolute file path"));
-  return PathRule{std::string(path), kDenyExec, false};
+  return PathRule{std::string(path), bpf::TG_DENY_EXEC, false};
 }
 
 absl::StatusOr<std::unique_ptr<Enforcer>> Enforcer::Open(bpf::Gate* gate, const EnforcerOptions& options) {
@@ -163,7 +160,6 @@ absl::StatusOr<std::unique_ptr<Enforcer>> Enforcer::Open(bpf::Gate* gate, const 
   }
   bpflsm::LsmGate::Options lo;
   lo.quiet = options.lsm == LsmMode::kAuto;
-  lo.network = false;
   auto loaded = bpflsm::LsmGate::Load(lo);
   if (!loaded.ok()) {
     if (options.lsm == LsmMode::kRequire) return loaded.status();
@@ -245,7 +241,7 @@ absl::Status Enforcer::ApplyInodeLocked(uint64_t dev, uint64_t ino) {
 }
 
 absl::Status Enforcer::Protect(const PathRule& rule, std::string_view source) {
-  if (rule.deny == 0 || (rule.deny & ~(kDenyRead | kDenyWrite | kDenyExec)) != 0)
+  if (rule.deny == 0 || (rule.deny & ~uint32_t{bpf::TG_DENY_READ | bpf::TG_DENY_WRITE | bpf::TG_DENY_EXEC}) != 0)
     return absl::InvalidArgumentError(StrCat("rule for ", rule.path, ": bad deny bits ", rule.deny));
   if (!lsm_ && gate_ == nullptr)
     return absl::FailedPreconditionError(
@@ -254,10 +250,10 @@ absl::Status Enforcer::Protect(const PathRule& rule, std::string_view source) {
   // and the file type.
   struct stat st {};
   if (stat(rule.path.c_str(), &st) != 0) return ErrnoStatus(errno, "stat " + rule.path);
-  if (S_ISDIR(st.st_mode) && (rule.deny & kDenyExec))
+  if (S_ISDIR(st.st_mode) && (rule.deny & bpf::TG_DENY_EXEC))
     return absl::InvalidArgumentError(StrCat("exec rule for ", rule.path, ": a directory"));
   const bpf::tg_inode_key key{bpflsm::KernelDev(st.st_dev), st.st_ino};
-  const Key k{std::string(source), rule.path, (rule.deny & kDenyExec) != 0, rule.subtree};
+  const Key k{std::string(source), rule.path, (rule.deny & bpf::TG_DENY_EXEC) != 0, rule.subtree};
   std::lock_guard lock(mu_);
   std::optional<Installed> before;
   if (auto it = rules_.find(k); it != rules_.end()) before = it->second;
@@ -280,7 +276,7 @@ absl::Status Enforcer::Protect(const PathRule& rule, std::string_view source) {
 }
 
 absl::Status Enforcer::Unprotect(const PathRule& rule, std::string_view source) {
-  const Key k{std::string(source), rule.path, (rule.deny & kDenyExec) != 0, rule.subtree};
+  const Key k{std::string(source), rule.path, (rule.deny & bpf::TG_DENY_EXEC) != 0, rule.subtree};
   std::lock_guard lock(mu_);
   auto it = rules_.find(k);
   if (it == rules_.end()) return absl::NotFoundError(StrCat("no ", source, " rule for ", rule.path));
@@ -323,7 +319,6 @@ absl::StatusOr<int> Enforcer::PollLsmEvents(int timeout_ms, const std::function<
   TG_ASSIGN_OR_RETURN(std::vector<bpf::tg_lsm_event> events, lsm_->PollEvents(timeout_ms));
   int n = 0;
   for (const auto& ev : events) {
-    if (ev.verdict != bpf::TG_VERDICT_DENY) continue;
     fn(LsmDenial{ev.cgroup_id, ev.pid, std::string(HookName(ev.hook)), ev.ino, ev.target_pid, ev.time_ns});
     ++n;
   }

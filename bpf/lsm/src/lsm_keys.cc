@@ -1,6 +1,5 @@
 #include "taogate/bpflsm/lsm_keys.h"
 
-#include <arpa/inet.h>
 #include <sys/sysmacros.h>
 
 #include <cstring>
@@ -11,69 +10,6 @@
 #include "taogate/common/status.h"
 
 namespace taogate::bpflsm {
-
-absl::StatusOr<bpf::tg_lsm_target_key> MakeInetTarget(uint8_t proto, std::string_view addr,
-                                                   uint16_t port) {
-  if (proto != TG_PROTO_TCP && proto != TG_PROTO_UDP) {
-    return absl::InvalidArgumentError("inet target proto must be TCP (6) or UDP (17)");
-  }
-  bpf::tg_lsm_target_key key;
-  std::memset(&key, 0, sizeof(key));
-  key.proto = proto;
-  key.port = port;
-  std::string a(addr);
-  in_addr v4;
-  in6_addr v6;
-  if (inet_pton(AF_INET, a.c_str(), &v4) == 1) {
-    key.addr[10] = 0xff;
-    key.addr[11] = 0xff;
-    std::memcpy(&key.addr[12], &v4, 4);
-  } else if (inet_pton(AF_INET6, a.c_str(), &v6) == 1) {
-    std::memcpy(key.addr, &v6, 16);  // v4-mapped stays v4-mapped: same key
-  } else {
-    return absl::InvalidArgumentError("not a numeric IPv4/IPv6 address: " + a);
-  }
-  return key;
-}
-
-absl::StatusOr<bpf::tg_lsm_target_key> MakeUnixTarget(std::string_view path) {
-  std::string p(path);
-  struct stat st;
-  if (stat(p.c_str(), &st) != 0) return ErrnoStatus(errno, "stat " + p);
-  if (!S_ISSOCK(st.st_mode)) return absl::InvalidArgumentError(p + " is not a socket");
-  bpf::tg_lsm_target_key key;
-  std::memset(&key, 0, sizeof(key));
-  key.proto = TG_PROTO_UNIX;
-  uint64_t dev = KernelDev(st.st_dev), ino = st.st_ino;
-  std::memcpy(&key.addr[0], &dev, 8);
-  std::memcpy(&key.addr[8], &ino, 8);
-  return key;
-}
-
-absl::StatusOr<bpf::tg_lsm_grant_key> MakeGrantKey(uint64_t cgroup_id,
-                                               const bpf::tg_lsm_target_key& target) {
-  if (cgroup_id == 0) return absl::InvalidArgumentError("grant needs a cgroup id");
-  if (target.proto != TG_PROTO_UNIX && target.port == 0) {
-    return absl::InvalidArgumentError("grant needs an exact port");
-  }
-  bpf::tg_lsm_grant_key key;
-  std::memset(&key, 0, sizeof(key));
-  key.cgroup_id = cgroup_id;
-  key.proto = target.proto;
-  key.port = target.port;
-  static constexpr uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (target.proto == TG_PROTO_UNIX) {
-    key.family = TG_AF_UNIX;
-    std::memcpy(key.addr, target.addr, sizeof(key.addr));
-  } else if (std::memcmp(target.addr, kV4MappedPrefix, sizeof(kV4MappedPrefix)) == 0) {
-    key.family = TG_AF_INET;  // like the cgroup gate: addr[0..3], rest 0
-    std::memcpy(key.addr, &target.addr[12], 4);
-  } else {
-    key.family = TG_AF_INET6;
-    std::memcpy(key.addr, target.addr, sizeof(key.addr));
-  }
-  return key;
-}
 
 uint64_t KernelDev(dev_t st_dev) {
   return (static_cast<uint64_t>(major(st_dev)) << 20) | minor(st_dev);

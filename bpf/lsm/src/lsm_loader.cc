@@ -4,7 +4,6 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -75,15 +74,14 @@ std::vector<NamedLink> Links(lsm_gate* s) {
 
 // Hooks without which Load() fails; the others are optional and reported.
 bool CoreHook(const std::string& hook) {
-  return hook == "socket_connect" || hook == "file_open" || hook == "bprm_check_security" ||
+  return hook == "file_open" || hook == "bprm_check_security" ||
          hook == "task_kill" || hook == "ptrace_access_check" || hook == "bpf" ||
          hook == "task_alloc";
 }
 
 std::vector<bpf_map*> PinnedMaps(lsm_gate* s) {
-  return {s->maps.tg_governed, s->maps.tg_lsm_cfg,    s->maps.tg_lsm_targets,
-          s->maps.tg_grants,   s->maps.tg_inodes,     s->maps.tg_agent_pids,
-          s->maps.tg_lsm_events, s->maps.tg_lsm_stats};
+  return {s->maps.tg_governed,   s->maps.tg_lsm_cfg,    s->maps.tg_inodes,
+          s->maps.tg_agent_pids, s->maps.tg_lsm_events, s->maps.tg_lsm_stats};
 }
 
 int OnEvent(void* ctx, void* data, size_t size) {
@@ -108,7 +106,7 @@ absl::StatusOr<std::unique_ptr<LsmGate>> LsmGate::Load(const Options& options) {
   }
   gate->skel_ = lsm_gate__open();
   if (!gate->skel_) return ErrnoStatus(errno, "open lsm_gate skeleton");
-  TG_RETURN_IF_ERROR(gate->SelectPrograms(options.network));
+  TG_RETURN_IF_ERROR(gate->SelectPrograms());
   int rc = lsm_gate__load(gate->skel_);
   if (rc < 0) {
     return LibbpfStatus(rc, "load BPF LSM programs (kernel needs BPF LSM: `bpf` in lsm=, "
@@ -187,40 +185,8 @@ absl::Status LsmGate::Ungovern(uint64_t cgroup_id) {
   return UpdateLevels();
 }
 
-absl::Status LsmGate::ProtectTarget(const bpf::tg_lsm_target_key& target) {
-  bpf::tg_lsm_target_val v{0};
-  return LibbpfStatus(bpf_map__update_elem(skel_->maps.tg_lsm_targets, &target, sizeof(target), &v,
-                                           sizeof(v), BPF_ANY),
-                      "update tg_lsm_targets");
-}
-
-absl::Status LsmGate::UnprotectTarget(const bpf::tg_lsm_target_key& target) {
-  return LibbpfStatus(
-      bpf_map__delete_elem(skel_->maps.tg_lsm_targets, &target, sizeof(target), 0),
-      "delete from tg_lsm_targets");
-}
-
-absl::Status LsmGate::InstallGrant(const bpf::tg_lsm_grant_key& key, const TaoId& tao_id,
-                                   uint64_t expiry_ns) {
-  bpf::tg_lsm_grant_val v{};
-  std::memcpy(v.tao_id, tao_id.data(), sizeof(v.tao_id));
-  v.expiry_ns = expiry_ns;
-  v.state = 0;
-  return LibbpfStatus(bpf_map__update_elem(skel_->maps.tg_grants, &key, sizeof(key), &v,
-                                           sizeof(v), BPF_NOEXIST),
-                      "install grant (BPF_NOEXIST)");
-}
-
-absl::StatusOr<bool> LsmGate::GrantPresent(const bpf::tg_lsm_grant_key& key) {
-  bpf::tg_lsm_grant_val v;
-  int rc = bpf_map__lookup_elem(skel_->maps.tg_grants, &key, sizeof(key), &v, sizeof(v), 0);
-  if (rc == -ENOENT) return false;
-  TG_RETURN_IF_ERROR(LibbpfStatus(rc, "lookup tg_grants"));
-  return true;
-}
-
 absl::Status LsmGate::ProtectInode(const bpf::tg_inode_key& key, uint32_t deny, bool subtree) {
-  bpf::tg_inode_value v{deny, subtree ? static_cast<uint32_t>(TG_INODE_SUBTREE) : 0u};
+  bpf::tg_inode_val v{deny, subtree ? static_cast<uint32_t>(bpf::TG_INODE_SUBTREE) : 0u};
   return LibbpfStatus(
       bpf_map__update_elem(skel_->maps.tg_inodes, &key, sizeof(key), &v, sizeof(v), BPF_ANY),
       "update tg_inodes");
@@ -266,7 +232,7 @@ absl::Status LsmGate::Unpin(const std::string& dir) {
   return first;
 }
 
-absl::Status LsmGate::SelectPrograms(bool network) {
+absl::Status LsmGate::SelectPrograms() {
   struct btf* vmlinux = btf__load_vmlinux_btf();
   if (!vmlinux) return ErrnoStatus(errno, "load kernel BTF (/sys/kernel/btf/vmlinux)");
   absl::Status status;
@@ -278,15 +244,6 @@ absl::Status LsmGate::SelectPrograms(bool network) {
     bool present =
         btf__find_by_name_kind(vmlinux, ("bpf_lsm_" + hook).c_str(), BTF_KIND_FUNC) > 0;
     HookStatus hs{name, hook, present, present ? "" : "kernel has no bpf_lsm_" + hook};
-    bool net = hook == "socket_connect" || hook == "socket_sendmsg" ||
-               hook == "unix_stream_connect" || hook == "unix_may_send";
-    if (net && !network) {
-      hs.enforcing = false;
-      hs.detail = "not loaded (Options.network = false: cgroup hooks enforce network)";
-      bpf_program__set_autoload(prog, false);
-      hooks_.push_back(hs);
-      continue;
-    }
     if (name == "tg_bpf3" || name == "tg_bpf4") {
       // Exactly one of the two security_bpf programs matches this kernel.
       bool mine = (name == "tg_bpf3") == (bpf_hook_nargs_ == 3);
@@ -314,25 +271,17 @@ absl::StatusOr<std::vector<bpf::tg_lsm_event>> LsmGate::PollEvents(int timeout_m
 absl::StatusOr<LsmStats> LsmGate::ReadStats() {
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return ErrnoStatus(-ncpu, "possible cpus");
-  uint64_t sum[bpf::TG_STAT_MAX] = {};
+  uint64_t sum[bpf::TG_LSM_STAT_MAX] = {};
   std::vector<uint64_t> per_cpu(ncpu);
-  for (uint32_t i = 0; i < bpf::TG_STAT_MAX; ++i) {
+  for (uint32_t i = 0; i < bpf::TG_LSM_STAT_MAX; ++i) {
     TG_RETURN_IF_ERROR(LibbpfStatus(
         bpf_map__lookup_elem(skel_->maps.tg_lsm_stats, &i, sizeof(i), per_cpu.data(),
                              per_cpu.size() * sizeof(uint64_t), 0),
         "lookup tg_lsm_stats"));
     for (uint64_t v : per_cpu) sum[i] += v;
   }
-  return LsmStats{sum[bpf::TG_STAT_DENY], sum[bpf::TG_STAT_GRANT_USED], sum[bpf::TG_STAT_GRANT_RACE_LOST],
-                  sum[bpf::TG_STAT_GRANT_EXPIRED], sum[bpf::TG_STAT_EVENT_DROPPED]};
+  return LsmStats{sum[bpf::TG_LSM_STAT_DENY], sum[bpf::TG_LSM_STAT_EVENT_DROPPED]};
 }
-
-int LsmGate::MapFd(const std::string& name) const {
-  bpf_map* m = bpf_object__find_map_by_name(skel_->obj, name.c_str());
-  return m ? bpf_map__fd(m) : -1;
-}
-
-uint64_t LsmGate::MonotonicNowNs() { return static_cast<uint64_t>(RealClock().MonoNs()); }
 
 LsmProbe ProbeLsm() {
   LsmProbe probe;

@@ -9,7 +9,8 @@
 // It also sweeps consumed/expired grants out of the kernel map periodically.
 //
 // Start() spawns the thread; Stop() (or the destructor) stops it after a
-// final drain and flush. The gate and evidence must outlive this object.
+// final drain and flush. The gate, enforcement and evidence must outlive
+// this object. The kernel is reached only through kernel_deps.h.
 #pragma once
 
 #include <atomic>
@@ -19,9 +20,8 @@
 
 #include "taogate/agent/deps.h"
 #include "taogate/agent/denied_aggregator.h"
+#include "taogate/agent/kernel_deps.h"
 #include "taogate/agent/metrics.h"
-#include "taogate/bpf/gate.h"
-#include "taogate/enforce/enforcer.h"
 
 namespace taogate::agent {
 
@@ -33,13 +33,13 @@ struct EventConsumerOptions {
 
 class EventConsumer {
  public:
-  EventConsumer(bpf::Gate& gate, Evidence& evidence, Metrics& metrics, EventConsumerOptions options);
+  EventConsumer(DecisionSource& gate, Evidence& evidence, Metrics& metrics, EventConsumerOptions options);
   ~EventConsumer();
   // Ids already recorded as EXERCISED (from the ledger at start): a grant is
   // one-shot, so an event for one of these is a re-read after a crash.
   void RestoreExercised(const TaoId& id) { exercised_.insert(id); }
   // Also drain the BPF LSM's denials (call before Start).
-  void set_enforcer(enforce::Enforcer* e) { enforcer_ = e; }
+  void set_enforcer(Enforcement* e) { enforcer_ = e; }
   void Start();
   void Stop();
 
@@ -51,8 +51,8 @@ class EventConsumer {
   void Handle(const bpf::DecisionEvent& e);
   void FlushDenied();
 
-  bpf::Gate& gate_;
-  enforce::Enforcer* enforcer_ = nullptr;
+  DecisionSource& gate_;
+  Enforcement* enforcer_ = nullptr;
   Evidence& evidence_;
   Metrics& metrics_;
   const EventConsumerOptions options_;

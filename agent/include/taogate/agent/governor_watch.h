@@ -1,7 +1,8 @@
 // GovernorWatch: the node agent's two long-lived streams from the governor
 // (mTLS, our client certificate names us):
-//   WatchProtectedTargets -> TargetSync::Apply (validate, diff into the gate,
-//                            cache, POLICY_ACTIVATED record)
+//   WatchProtectedTargets -> TargetSink::Apply (TargetSync in production:
+//                            validate, diff into the gate, cache,
+//                            POLICY_ACTIVATED record)
 //   WatchKillSwitch       -> NodeControl::KillSwitch, the operator's path
 //                            (gate first, KILLSWITCH record)
 //
@@ -37,8 +38,8 @@
 
 #include "absl/status/statusor.h"
 #include "governor.pb.h"
+#include "taogate/agent/kernel_deps.h"
 #include "taogate/agent/service.h"
-#include "taogate/agent/target_sync.h"
 #include "taogate/rpc/client.h"
 
 namespace grpc {
@@ -66,7 +67,7 @@ struct GovernorWatchState {
 class GovernorWatch {
  public:
   // sync and control must outlive the watch. Starts both threads and returns.
-  static std::unique_ptr<GovernorWatch> Start(GovernorWatchOptions options, TargetSync& sync,
+  static std::unique_ptr<GovernorWatch> Start(GovernorWatchOptions options, TargetSink& sync,
                                               NodeControl& control);
   ~GovernorWatch();  // Stop()
   // Cancels both streams and joins the threads. Idempotent.
@@ -78,7 +79,7 @@ class GovernorWatch {
 
  private:
   enum Stream { kTargets = 0, kKill = 1 };
-  GovernorWatch(GovernorWatchOptions options, TargetSync& sync, NodeControl& control);
+  GovernorWatch(GovernorWatchOptions options, TargetSink& sync, NodeControl& control);
   void Loop(Stream s);
   bool RunTargets(grpc::ClientContext* ctx);  // true if a message arrived
   bool RunKill(grpc::ClientContext* ctx);
@@ -87,7 +88,7 @@ class GovernorWatch {
   void ReportEnd(Stream s, bool delivered, const std::string& err, const char* what);
 
   GovernorWatchOptions options_;
-  TargetSync& sync_;
+  TargetSink& sync_;
   NodeControl& control_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -106,7 +107,7 @@ class GovernorWatch {
 // closed with nothing applied).
 class GovernedNodeControl final : public NodeControl {
  public:
-  GovernedNodeControl(NodeControl& inner, TargetSync& sync) : inner_(inner), sync_(sync) {}
+  GovernedNodeControl(NodeControl& inner, TargetSink& sync) : inner_(inner), sync_(sync) {}
   void FillStatus(v1::StatusResponse* out) override;
   void FillProbe(v1::ProbeResponse* out) override { inner_.FillProbe(out); }
   absl::StatusOr<v1::KillSwitchResponse> KillSwitch(const v1::KillSwitchRequest& req,
@@ -120,7 +121,7 @@ class GovernedNodeControl final : public NodeControl {
 
  private:
   NodeControl& inner_;
-  TargetSync& sync_;
+  TargetSink& sync_;
 };
 
 // Prometheus text for the watch and the target set (appended to /metrics).

@@ -8,14 +8,15 @@
 // release is ever unrecorded. Both live in bpffs pins, so they survive agent
 // restarts, and neither needs the governor.
 //
-// Thread-safe; the kill-switch operations are serialised.
+// The kernel is reached only through KillSwitchGate and Enforcement
+// (kernel_deps.h). Thread-safe; the kill-switch operations are serialised.
 #pragma once
 
 #include <mutex>
 #include <string>
 
 #include "taogate/agent/config.h"
-#include "taogate/agent/gate_grants.h"
+#include "taogate/agent/kernel_deps.h"
 #include "taogate/agent/metrics.h"
 #include "taogate/agent/redeem.h"
 #include "taogate/agent/service.h"
@@ -27,8 +28,8 @@ namespace taogate::agent {
 
 class GateNodeControl final : public NodeControl {
  public:
-  GateNodeControl(const AgentConfig& config, bpf::Gate& gate, GateGrants& grants, ledger::Ledger& ledger,
-                  Evidence& evidence, Metrics& metrics, Redeemer& redeemer);
+  GateNodeControl(const AgentConfig& config, KillSwitchGate& gate, ledger::Ledger& ledger, Evidence& evidence,
+                  Metrics& metrics, Redeemer& redeemer);
 
   void FillStatus(v1::StatusResponse* out) override;
   void FillProbe(v1::ProbeResponse* out) override;
@@ -39,7 +40,7 @@ class GateNodeControl final : public NodeControl {
 
   // Status and probe report its capability table; set once at start,
   // before the sockets open. May stay null (then no capability rows).
-  void set_enforcer(const enforce::Enforcer* e) { enforcer_ = e; }
+  void set_enforcer(const Enforcement* e) { enforcer_ = e; }
   // Status and probe warn about protected loopback targets whose port is
   // served on a wildcard address (wildcard_listeners.h), over the targets
   // this object declares (static and the governor's); set once at start. Null:
@@ -61,14 +62,13 @@ class GateNodeControl final : public NodeControl {
   std::vector<std::string> ExposureWarnings() const;
 
   const AgentConfig& config_;
-  bpf::Gate& gate_;
-  GateGrants& grants_;
+  KillSwitchGate& gate_;
   ledger::Ledger& ledger_;
   Evidence& evidence_;
   Metrics& metrics_;
   Redeemer& redeemer_;
   std::string targets_sha256_;
-  const enforce::Enforcer* enforcer_ = nullptr;
+  const Enforcement* enforcer_ = nullptr;
   const TargetSync* target_sync_ = nullptr;
   std::mutex killswitch_mu_;
 };

@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "taogate/bpf/gate_format.h"  // TG_DENY_* (ProtectInode)
 #include "taogate/common/status.h"
 
 struct gate_bpf;
@@ -49,11 +50,6 @@ enum class Proto : uint8_t { kAny = 0, kTcp = 6, kUdp = 17 };
 enum class TargetKind : uint32_t { kProtect = 1, kAllow = 2 };
 enum class QuarantineMode : uint32_t { kNetwork = 1, kKill = 3 };  // kill includes network
 enum class HookState { kEnforcing, kDegraded, kAbsent };
-
-// Gate::ProtectInode deny bits (= lsm_gate.h TG_DENY_READ/WRITE/EXEC).
-inline constexpr uint32_t kDenyRead = 0x1;
-inline constexpr uint32_t kDenyWrite = 0x2;
-inline constexpr uint32_t kDenyExec = 0x4;
 
 struct GateOptions {
   std::string pin_root = "/sys/fs/bpf/taogate";
@@ -188,9 +184,8 @@ class Gate {
   // Protected files (kill-on-open / kill-on-exec fallback, gate_file.bpf.h;
   // tg_inodes in gate_format.h). kdev is the kernel's s_dev encoding
   // (major << 20) | minor, NOT stat()'s st_dev: use bpflsm::KernelDev /
-  // bpflsm::MakeInodeKey. deny is kDenyRead | kDenyWrite | kDenyExec (the
-  // same bits as lsm_gate.h's TG_DENY_*; other bits are stored but ignored
-  // here); subtree: the bits also apply to everything below a directory.
+  // bpflsm::MakeInodeKey. deny is TG_DENY_READ | TG_DENY_WRITE | TG_DENY_EXEC
+  // (gate_format.h; other bits are stored but ignored); subtree: the bits also apply to everything below a directory.
   // A governed process that opens (read / write) or execs a matching inode
   // is SIGKILLed before it runs user code again (reported DEGRADED: the
   // open or exec itself completes). The two global tracing hooks ("file_open",

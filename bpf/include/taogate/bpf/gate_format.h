@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
 /*
- * The kernel gate's map formats, shared by bpf/progs/gate.bpf.c and the C++
- * loader (taogate::bpf). Every map is pinned under <pin_root>/maps/<name>, so
- * this layout is also an on-disk (bpffs) format that a newer agent adopts:
- * change a struct only together with kFormatVersion (tg_config.format).
+ * The one format header of every taogate BPF program and its user space:
+ * the cgroup gate (bpf/progs/gate.bpf.c, loader taogate::bpf) and the BPF LSM
+ * programs (bpf/lsm/lsm_gate.bpf.c, loader taogate::bpflsm). Structs, bit
+ * values, capacities and map names are defined here and nowhere else.
+ *
+ * Cgroup gate maps are pinned under <pin_root>/maps/<name>, so their layout
+ * is also an on-disk (bpffs) format that a newer agent adopts: change a
+ * struct only together with TG_FORMAT_VERSION (tg_config.format). The LSM
+ * maps are never adopted (each agent loads a fresh LSM set, see
+ * enforce::Enforcer), so they carry no version.
  *
  * All integers are host byte order unless marked "be" (network order).
  *
@@ -41,22 +47,24 @@
  * tg_quarantine (HASH): key u64 workload-level cgroup id, value u32 mode
  *   (TG_QUARANTINE_NET | TG_QUARANTINE_KILL).
  *
- * tg_inodes (HASH, TG_MAX_INODES): protected files and directories for the
- *   kill-on-open / kill-on-exec fallback (gate_file.bpf.h). Byte for byte the
- *   layout and bit values of bpf/lsm/lsm_gate.h's tg_inode_key /
- *   tg_inode_value (checked by tests/kernel/inode_format_test.cc), and the
- *   same map name, so one key builder (bpflsm::MakeInodeKey) serves both.
- *   key   struct tg_gate_inode_key, 16 bytes:
+ * tg_inodes (HASH, TG_MAX_INODES): protected files and directories. The
+ *   same key, value, bits and map name in both programs: the gate's
+ *   kill-on-open / kill-on-exec fallback (gate_file.bpf.h) and the LSM's
+ *   file_open / path_* / bprm_check_security (lsm_gate.bpf.c), so one key
+ *   builder (bpflsm::MakeInodeKey) and one rule compiler serve both.
+ *   key   struct tg_inode_key, 16 bytes:
  *           0..7   dev  u64  the KERNEL encoding of the superblock dev_t
  *                            (s_dev): (major << 20) | minor -- NOT stat()'s
  *                            st_dev; convert with bpflsm::KernelDev
  *           8..15  ino  u64  inode number
- *   value struct tg_gate_inode_val, 8 bytes:
- *           0..3   deny  u32 TG_GATE_DENY_READ 0x1 (open with FMODE_READ),
- *                            TG_GATE_DENY_WRITE 0x2 (open with FMODE_WRITE),
- *                            TG_GATE_DENY_EXEC 0x4 (execve of this binary);
- *                            other bits (e.g. the LSM's 0x8) are ignored here
- *           4..7   flags u32 TG_GATE_INODE_SUBTREE 0x1: the deny bits also
+ *   value struct tg_inode_val, 8 bytes:
+ *           0..3   deny  u32 TG_DENY_READ 0x1 (open with FMODE_READ),
+ *                            TG_DENY_WRITE 0x2 (open with FMODE_WRITE; for
+ *                            the LSM also truncate, unlink, rmdir, rename
+ *                            from/onto, chmod, chown),
+ *                            TG_DENY_EXEC 0x4 (execve of this binary);
+ *                            other bits are stored but ignored
+ *           4..7   flags u32 TG_INODE_SUBTREE 0x1: the deny bits also
  *                            apply to everything below this directory (up to
  *                            TG_MAX_DIR_DEPTH levels, same file system;
  *                            while subtree rules exist, a file deeper than
@@ -66,7 +74,8 @@
  *   entry goes in): the three tracing programs (open, exec, fork) are
  *   attached only while it is non-zero. tg_config.inodes_subtree
  *   counts the subtree entries: while it is 0 the programs look up only the
- *   file's own inode and skip the parent walk.
+ *   file's own inode and skip the parent walk. (The LSM has no such counts:
+ *   its programs are attached for as long as it is loaded.)
  *
  * tg_fork_doomed (TASK_STORAGE, BPF_F_NO_PREALLOC, key int (task fd, user
  *   space never uses it), value u32 0): set by tg_sched_fork on the child of
@@ -84,6 +93,25 @@
  *   kill (TG_HOOK_OPEN_KILL) has proto 0 and addr all zero. A fork kill
  *   (TG_HOOK_FORK_KILL: a governed process created a process sharing its
  *   fd table) has proto 0 and addr {u64 child pid, 0}.
+ *
+ * BPF LSM maps (lsm_gate.bpf.c; names at most 15 characters, the names the
+ * loader pins as map_<name>):
+ * tg_governed (HASH, TG_LSM_MAX_GOVERNED): key u64 cgroup id (cgroup v2
+ *   inode number) -> struct tg_governed_value. A task is governed if its own
+ *   cgroup is in the map, or an ancestor at a level whose bit is set in
+ *   tg_lsm_config.governed_levels is. Every entry's level bit must be set:
+ *   an empty mask short-cuts to "nothing governed".
+ * tg_lsm_cfg (ARRAY, 1 entry): struct tg_lsm_config.
+ * tg_inodes: as above.
+ * tg_agent_pids (HASH, TG_LSM_MAX_AGENT_PIDS): u32 tgid (init pid namespace)
+ *   -> u32 0. Governed tasks may not signal or ptrace these processes.
+ * tg_lsm_events (RINGBUF, TG_LSM_EVENTS_BYTES): records of struct
+ *   tg_lsm_event, one per denial.
+ * tg_lsm_stats (PERCPU_ARRAY, TG_LSM_STAT_MAX entries of u64).
+ * Every LSM program first asks "is the current task governed?" and returns
+ * 0 at once if not, and returns an earlier LSM's denial unchanged. Network
+ * targets have no LSM map: the cgroup gate enforces them on every kernel
+ * (docs/decisions.md, "One network enforcement path").
  */
 #ifndef TAOGATE_BPF_GATE_FORMAT_H_
 #define TAOGATE_BPF_GATE_FORMAT_H_
@@ -136,15 +164,21 @@ enum tg_hook {
 	TG_HOOK_FORK_KILL = 11,  /* tp_btf/sched_process_fork (CLONE_FILES): probe name "fork" */
 };
 
-/* tg_inodes deny bits and flags: equal to lsm_gate.h's TG_DENY_READ,
- * TG_DENY_WRITE, TG_DENY_EXEC and TG_INODE_SUBTREE. */
-enum tg_gate_inode_bits {
-	TG_GATE_DENY_READ = 0x1,
-	TG_GATE_DENY_WRITE = 0x2,
-	TG_GATE_DENY_EXEC = 0x4,
+/* tg_inodes deny bits (struct tg_inode_val.deny), both programs; also the
+ * deny bits of Gate::ProtectInode and enforce::PathRule. */
+enum tg_deny_bits {
+	TG_DENY_READ = 0x1,
+	TG_DENY_WRITE = 0x2,
+	TG_DENY_EXEC = 0x4,
 };
-#define TG_GATE_INODE_SUBTREE 0x1
+/* struct tg_inode_val.flags */
+enum tg_inode_flags {
+	TG_INODE_SUBTREE = 0x1,  /* deny bits also apply to everything below */
+};
 #define TG_MAX_INODES 16384
+/* Directory levels walked up from a file to find a protected subtree rule
+ * (stops earlier at the root of the file's file system); a governed access
+ * to a file deeper than this counts as matching (fail closed). */
 #define TG_MAX_DIR_DEPTH 64
 
 enum tg_counter {
@@ -226,17 +260,17 @@ struct tg_config {
 	__u32 quarantine_armed;  /* non-zero while tg_quarantine is non-empty */
 	__u32 anyport_targets;   /* any-port (port 0) entries in the IP tries */
 	__u32 inodes_protected;  /* entries in tg_inodes (0: file hooks detached) */
-	__u32 inodes_subtree;    /* of which TG_GATE_INODE_SUBTREE (0: no dir walk) */
+	__u32 inodes_subtree;    /* of which TG_INODE_SUBTREE (0: no dir walk) */
 };
 
-struct tg_gate_inode_key {
+struct tg_inode_key {
 	__u64 dev;   /* kernel s_dev encoding: (major << 20) | minor */
 	__u64 ino;
 };
 
-struct tg_gate_inode_val {
-	__u32 deny;  /* TG_GATE_DENY_* */
-	__u32 flags; /* TG_GATE_INODE_SUBTREE */
+struct tg_inode_val {
+	__u32 deny;  /* enum tg_deny_bits */
+	__u32 flags; /* enum tg_inode_flags */
 };
 
 struct tg_decision_event {
@@ -254,14 +288,65 @@ struct tg_decision_event {
 			      * {u64 dev, u64 ino} for the file hooks */
 };
 
+/* ---- BPF LSM (bpf/lsm/lsm_gate.bpf.c) ---- */
+
+#define TG_LSM_MAX_GOVERNED 4096
+#define TG_LSM_MAX_AGENT_PIDS 64
+#define TG_LSM_EVENTS_BYTES (256 * 1024)
+/* Ancestor cgroup levels inspected (bit i of tg_lsm_config.governed_levels
+ * asks for bpf_get_current_ancestor_cgroup_id(i)); level 0 is the root. */
+#define TG_LSM_MAX_CGROUP_LEVEL 16
+
+struct tg_governed_value {
+	__u32 level; /* depth of the cgroup (root = 0), informational */
+	__u32 flags; /* reserved, 0 */
+};
+
+struct tg_lsm_config {
+	__u32 governed_levels; /* bit i set: some governed cgroup is at level i */
+	__u32 flags;           /* reserved, 0 */
+};
+
+/* Numbers 1, 7 and 8 were the deleted network hooks; they are not reused. */
+enum tg_lsm_hook {
+	TG_LSM_HOOK_FILE_OPEN = 2,
+	TG_LSM_HOOK_BPRM_CHECK = 3,
+	TG_LSM_HOOK_TASK_KILL = 4,
+	TG_LSM_HOOK_PTRACE = 5,
+	TG_LSM_HOOK_BPF = 6,
+	TG_LSM_HOOK_PATH_WRITE = 9,     /* truncate, unlink, rmdir, rename, chmod, chown */
+	TG_LSM_HOOK_CGROUP_ESCAPE = 10, /* cgroupfs write, clone3(CLONE_INTO_CGROUP) */
+	TG_LSM_HOOK_SELF_STATE = 11,    /* bpffs/cgroupfs change or umount */
+};
+
+/* One denial. */
+struct tg_lsm_event {
+	__u64 time_ns;     /* bpf_ktime_get_ns */
+	__u64 cgroup_id;   /* governed cgroup */
+	__u64 ino;         /* file_open / bprm / path_write: denying inode, else 0 */
+	__u32 pid;         /* tgid of the acting task */
+	__u32 target_pid;  /* task_kill / ptrace target, else 0 */
+	__u8 hook;         /* enum tg_lsm_hook */
+	__u8 pad[7];
+};
+
+enum tg_lsm_stat {
+	TG_LSM_STAT_DENY = 0,
+	TG_LSM_STAT_EVENT_DROPPED = 1, /* ring buffer full */
+	TG_LSM_STAT_MAX = 2,
+};
+
 #ifdef __cplusplus
+static_assert(sizeof(struct tg_lsm_event) == 40, "LSM event layout");
+static_assert(sizeof(struct tg_governed_value) == 8, "governed value layout");
+static_assert(sizeof(struct tg_lsm_config) == 8, "LSM config layout");
 static_assert(sizeof(struct tg_decision_event) == 64, "event layout");
 static_assert(sizeof(struct tg_grant_key) == 32, "grant key layout");
 static_assert(sizeof(struct tg_unix_grant_key) == 120, "unix grant key layout");
 static_assert(sizeof(struct tg_grant_val) == 32, "grant value layout");
 static_assert(sizeof(struct tg_config) == 48, "config layout");
-static_assert(sizeof(struct tg_gate_inode_key) == 16, "inode key layout");
-static_assert(sizeof(struct tg_gate_inode_val) == 8, "inode value layout");
+static_assert(sizeof(struct tg_inode_key) == 16, "inode key layout");
+static_assert(sizeof(struct tg_inode_val) == 8, "inode value layout");
 }  // namespace taogate::bpf
 #endif
 

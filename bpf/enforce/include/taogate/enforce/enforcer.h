@@ -10,10 +10,11 @@
 //   self-protection  lsm/task_kill, ptrace, bpf, ...   absent
 //   kill-switch      cgroup_skb + tp_btf/sys_enter     same (enforcing)
 //
+// This class is the one place that decides which mechanism enforces what.
 // Network stays on the cgroup hooks on every kernel: they carry the grant
-// protocol, quarantine and EXERCISED events, and loading lsm/socket_connect
-// as well would consume a grant twice (docs/lsm.md). The LSM programs are
-// therefore loaded with Options.network = false.
+// protocol, quarantine, EXERCISED events and unspecified-destination
+// rewriting; the BPF LSM programs have no network path at all
+// (docs/decisions.md, "One network enforcement path").
 //
 // LSM lifecycle: Open() loads a fresh set of LSM programs, governs the
 // governed root and protects the agent's pids; the caller then adds its
@@ -52,11 +53,6 @@
 
 namespace taogate::enforce {
 
-// Deny bits (the same values in lsm_gate.h and gate_format.h).
-inline constexpr uint32_t kDenyRead = 0x1;
-inline constexpr uint32_t kDenyWrite = 0x2;
-inline constexpr uint32_t kDenyExec = 0x4;
-
 enum class Mechanism { kLsm, kCgroupHooks, kKillOnSyscall, kNone };
 std::string_view MechanismName(Mechanism m);  // "bpf-lsm", "cgroup-bpf", "kill-on-syscall", "none"
 
@@ -85,7 +81,7 @@ struct EnforcerOptions {
 // the directory and everything below), or an exec rule for a binary.
 struct PathRule {
   std::string path;   // absolute; trailing '/' stripped
-  uint32_t deny = 0;  // kDeny* bits
+  uint32_t deny = 0;  // bpf::TG_DENY_* bits (gate_format.h)
   bool subtree = false;
 };
 // Parses "r:PATH", "w:PATH", "rw:PATH" (files) or "PATH" with exec=true.

@@ -1,34 +1,17 @@
-// Builders for the BPF LSM map keys (formats in bpf/lsm/lsm_gate.h). Pure
+// Builders for the BPF map keys of files and cgroups (formats in
+// taogate/bpf/gate_format.h). Pure
 // functions, no kernel access except stat(); safe from any thread.
 #pragma once
 
 #include <sys/stat.h>
 
-#include <array>
 #include <cstdint>
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "lsm_gate.h"
+#include "taogate/bpf/gate_format.h"
 
 namespace taogate::bpflsm {
-
-using TaoId = std::array<uint8_t, 16>;
-
-// A network target: proto TG_PROTO_TCP/UDP, a numeric IPv4 or IPv6 address
-// ("10.0.0.5", "::1", "::ffff:10.0.0.5"), port in host order (0 in a
-// protected target = every port). IPv4 is encoded v4-mapped.
-absl::StatusOr<bpf::tg_lsm_target_key> MakeInetTarget(uint8_t proto, std::string_view addr,
-                                                   uint16_t port);
-
-// A unix stream socket target: the inode of the socket file at `path`.
-absl::StatusOr<bpf::tg_lsm_target_key> MakeUnixTarget(std::string_view path);
-
-// Grant key for `target` (exact port, never 0) bound to governed cgroup;
-// IPv4 / v4-mapped targets become family TG_AF_INET with addr[0..3], the
-// cgroup gate's encoding (lsm_gate.h).
-absl::StatusOr<bpf::tg_lsm_grant_key> MakeGrantKey(uint64_t cgroup_id,
-                                               const bpf::tg_lsm_target_key& target);
 
 // The kernel's s_dev encoding of a stat() st_dev: (major << 20) | minor.
 uint64_t KernelDev(dev_t st_dev);

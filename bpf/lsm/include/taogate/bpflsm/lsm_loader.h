@@ -8,6 +8,8 @@
 // Load() fails (nothing stays attached) when the kernel has no BPF LSM, e.g.
 // booted without `lsm=...,bpf` or refusing trampolines (EPERM): callers then
 // fall back to the cgroup hooks and report file/exec governance as degraded.
+// Network targets are not governed here: the cgroup gate is the one network
+// path; which mechanism enforces what is decided in enforce::Enforcer.
 //
 // Not thread-safe: one owner thread (map updates are atomic in the kernel,
 // but PollEvents must not run concurrently with itself).
@@ -21,7 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "lsm_gate.h"
+#include "taogate/bpf/gate_format.h"
 #include "taogate/bpflsm/lsm_keys.h"
 
 struct lsm_gate;      // bpftool skeleton
@@ -30,7 +32,7 @@ struct ring_buffer;   // libbpf
 namespace taogate::bpflsm {
 
 struct LsmStats {
-  uint64_t deny = 0, grant_used = 0, grant_race_lost = 0, grant_expired = 0, event_dropped = 0;
+  uint64_t deny = 0, event_dropped = 0;
 };
 
 // One BPF LSM program and whether it enforces on this kernel.
@@ -46,11 +48,6 @@ class LsmGate {
   struct Options {
     bool libbpf_debug = false;  // route libbpf's debug output to stderr
     bool quiet = false;         // no libbpf output at all (probing)
-    // Load the network programs (socket_connect, socket_sendmsg,
-    // unix_stream_connect). Turn off when the cgroup gate enforces network
-    // targets with a shared tg_grants map: both would consume a grant for
-    // the same connect.
-    bool network = true;
   };
 
   static absl::StatusOr<std::unique_ptr<LsmGate>> Load(const Options& options);
@@ -63,17 +60,6 @@ class LsmGate {
   // of it (the agent would lose bpf() and signals; the host would stop).
   absl::Status Govern(const CgroupRef& cgroup);
   absl::Status Ungovern(uint64_t cgroup_id);
-
-  // Protected network/unix targets (keys from lsm_keys.h).
-  absl::Status ProtectTarget(const bpf::tg_lsm_target_key& target);
-  absl::Status UnprotectTarget(const bpf::tg_lsm_target_key& target);
-
-  // One-shot grant; expiry_ns is CLOCK_MONOTONIC (see MonotonicNowNs()).
-  // Refuses to overwrite an existing grant for the same key.
-  absl::Status InstallGrant(const bpf::tg_lsm_grant_key& key, const TaoId& tao_id,
-                            uint64_t expiry_ns);
-  // True if the grant is still in the map (not yet consumed or expired).
-  absl::StatusOr<bool> GrantPresent(const bpf::tg_lsm_grant_key& key);
 
   // Protected inodes: deny is TG_DENY_*, subtree applies it below a directory.
   absl::Status ProtectInode(const bpf::tg_inode_key& key, uint32_t deny, bool subtree);
@@ -89,24 +75,19 @@ class LsmGate {
   // no fd remains). Static: works after the owning process is gone.
   static absl::Status Unpin(const std::string& dir);
 
-  // Drains ring-buffer events, waiting up to timeout_ms for the first.
+  // Drains denial events, waiting up to timeout_ms for the first.
   absl::StatusOr<std::vector<bpf::tg_lsm_event>> PollEvents(int timeout_ms);
   absl::StatusOr<LsmStats> ReadStats();
-
-  // Map fd by name (tg_governed, tg_grants, ...) for sharing, or -1.
-  int MapFd(const std::string& name) const;
   // Per program: attached, or absent on this kernel (optional hooks only;
   // a missing core hook makes Load() fail).
   const std::vector<HookStatus>& hooks() const { return hooks_; }
   // The security_bpf arity detected at load (3 before 6.15, 4 after).
   uint32_t bpf_hook_nargs() const { return bpf_hook_nargs_; }
 
-  static uint64_t MonotonicNowNs();
-
  private:
   LsmGate() = default;
   absl::Status UpdateLevels();
-  absl::Status SelectPrograms(bool network);  // autoload per kernel BTF; fills hooks_
+  absl::Status SelectPrograms();  // autoload per kernel BTF; fills hooks_
 
   lsm_gate* skel_ = nullptr;      // owned; destroyed last in ~LsmGate
   ring_buffer* events_ = nullptr; // owned; freed before skel_
