@@ -1,4 +1,3 @@
-#include "taogate/common/clock.h"
 #include "taogate/bpflsm/lsm_loader.h"
 
 #include <bpf/btf.h>
