@@ -19,11 +19,12 @@ declare -A ALLOW=(
   [tao]="common"
   [rpc]="common"
   [ledger]="common"
+  [target]="common"
   [keys]="common tao"
-  [policies]="common"
-  [bpf]="common bpflsm enforce"
-  [agent]="common tao rpc ledger keys bpf bpflsm enforce"
-  [governance]="common tao rpc ledger keys policies"
+  [policies]="common target"
+  [bpf]="common target bpflsm enforce"
+  [agent]="common tao rpc ledger keys target bpf bpflsm enforce"
+  [governance]="common tao rpc ledger keys target policies"
 )
 # The public include folder of each taogate/<x>/ prefix that is not <x>/include.
 own_prefix() { case $1 in bpf) echo "bpf bpflsm enforce";; *) echo "$1";; esac; }
