@@ -15,6 +15,7 @@
 #include "agent/agent_harness.h"
 #include "governor/governor_testing.h"
 #include "taogate/agent/target_sync.h"
+#include "taogate/bpf/gate.h"
 #include "taogate/common/strings.h"
 
 namespace taogate::agent::testing {

@@ -48,7 +48,7 @@ struct AgentConfig {
   std::string metrics_address = "127.0.0.1";
   int metrics_port = 9464;  // -1: off
 
-  // Static protected targets, bpf::ParseTarget syntax ("tcp:10.0.0.5:5432"),
+  // Static protected targets, target::Parse protected form ("tcp:10.0.0.5:5432"),
   // or node targets ("tcp:node:5432": every address of this node, kept
   // current; node_addresses.h).
   std::vector<std::string> protected_targets;
