@@ -6,13 +6,12 @@
 #include <set>
 #include <sstream>
 
-#include "taogate/agent/node_addresses.h"
 #include "taogate/bpf/cgroup.h"
-#include "taogate/bpf/gate.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/enforce/enforcer.h"
 #include "taogate/runtime/listen.h"
+#include "taogate/target/target.h"
 
 namespace taogate::agent {
 namespace {
@@ -139,7 +138,7 @@ absl::Status FinalizeConfig(AgentConfig& c) {
   if (c.refusal_rate_per_s == 0) return bad("refusal_rate_per_s", ">= 1");
   if (c.refusal_burst == 0) return bad("refusal_burst", ">= 1");
   for (const auto& t : c.protected_targets) {
-    auto p = IsNodeTargetSpec(t) ? ParseNodeTarget(t) : bpf::ParseTarget(t);
+    auto p = target::Parse(t, target::Form::kProtected);
     if (!p.ok()) return bad("protected_targets", StrCat(t, ": ", p.status().message()));
   }
   for (const auto& f : c.protected_files)

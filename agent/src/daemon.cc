@@ -30,6 +30,7 @@
 #include "taogate/enforce/enforcer.h"
 #include "taogate/runtime/http_endpoint.h"
 #include "taogate/runtime/metrics_text.h"
+#include "taogate/target/target.h"
 
 namespace taogate::agent {
 namespace {
@@ -168,14 +169,14 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   go.mode = c.mode == "deny-all" ? bpf::Mode::kDenyAllExceptAllowlisted : bpf::Mode::kProtectListed;
   go.mount_bpffs = c.mount_bpffs;
   TG_ASSIGN_OR_RETURN(p.gate, bpf::Gate::OpenOrAdopt(go));
-  TG_ASSIGN_OR_RETURN(p.grants, GateGrants::Create(*p.gate, c.pin_root, go.mode));
+  p.grants = std::make_unique<GateGrants>(*p.gate);
 
   // 4. Static protected targets (node targets follow the node's addresses:
   // TargetSync in 4c expands them).
   for (const auto& spec : c.protected_targets) {
-    if (IsNodeTargetSpec(spec)) continue;
-    TG_ASSIGN_OR_RETURN(bpf::Target t, bpf::ParseTarget(spec));
-    TG_RETURN_IF_ERROR(p.gate->AddProtectedTarget(t));
+    TG_ASSIGN_OR_RETURN(target::Target t, target::Parse(spec, target::Form::kProtected));
+    if (t.host == target::Host::kNode) continue;
+    TG_RETURN_IF_ERROR(p.gate->AddTarget(t));
   }
 
   // 4b. Files, exec and self-protection: BPF LSM where the kernel has it,
@@ -218,7 +219,7 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
     governor_tls.server_name = c.governor_server_name;
     to.cache_path = c.targets_cache;
   }
-  p.target_sync = std::make_unique<TargetSync>(*p.gate, *p.ledger, p.file_exec_sink.get(), std::move(to));
+  p.target_sync = std::make_unique<TargetSync>(*p.grants, *p.ledger, p.file_exec_sink.get(), std::move(to));
   TG_ASSIGN_OR_RETURN(p.node_watcher, NodeAddressWatcher::Open());
   TG_RETURN_IF_ERROR(p.target_sync->SetNodeAddresses(p.node_watcher->initial()));
   TG_RETURN_IF_ERROR(p.target_sync->Start());

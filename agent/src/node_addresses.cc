@@ -2,7 +2,6 @@
 // rtnetlink address watcher (contract in node_addresses.h).
 #include "taogate/agent/node_addresses.h"
 
-#include <arpa/inet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
@@ -22,33 +21,6 @@
 
 namespace taogate::agent {
 namespace {
-
-std::string IpText(int family, const uint8_t* bytes) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (!inet_ntop(family, bytes, buf, sizeof buf)) return "";
-  return buf;
-}
-
-// "tcp:node:5432" -> {"tcp", "node", "5432"}; nullopt-like empty on no match.
-struct SpecParts {
-  std::string_view proto, addr, ports;
-};
-bool Split(std::string_view spec, SpecParts* out) {
-  size_t c1 = spec.find(':');
-  if (c1 == std::string_view::npos) return false;
-  size_t c2 = spec.find(':', c1 + 1);
-  out->proto = spec.substr(0, c1);
-  out->addr = spec.substr(c1 + 1, c2 == std::string_view::npos ? std::string_view::npos : c2 - c1 - 1);
-  out->ports = c2 == std::string_view::npos ? std::string_view() : spec.substr(c2 + 1);
-  return true;
-}
-
-std::string Canonical(const std::string& text) {
-  uint8_t b[16] = {};
-  if (inet_pton(AF_INET, text.c_str(), b) == 1) return IpText(AF_INET, b);
-  if (inet_pton(AF_INET6, text.c_str(), b) == 1) return IpText(AF_INET6, b);
-  return "";
-}
 
 absl::Status Errno(const char* what) { return absl::UnavailableError(StrCat("netlink ", what, ": ", strerror(errno))); }
 
@@ -84,7 +56,11 @@ void CollectAddr(const nlmsghdr* nh, std::set<std::string>* out) {
     if (rta->rta_type == IFA_ADDRESS) address = static_cast<const uint8_t*>(RTA_DATA(rta));
   }
   const uint8_t* a = local ? local : address;
-  if (a) out->insert(IpText(ifa->ifa_family, a));
+  if (!a) return;
+  target::Ip ip;
+  ip.family = ifa->ifa_family == AF_INET ? 4 : 6;
+  std::memcpy(ip.bytes.data(), a, ifa->ifa_family == AF_INET ? 4 : 16);
+  out->insert(target::FormatIp(ip));
 }
 
 // NLMSG_OK without its signed/unsigned comparison (clang -Wsign-compare).
@@ -141,47 +117,26 @@ absl::StatusOr<std::vector<std::string>> Dump(int fd) {
 
 }  // namespace
 
-bool IsNodeTargetSpec(std::string_view spec) {
-  SpecParts p;
-  return Split(spec, &p) && p.proto != "unix" && p.addr == kNodeKeyword;
-}
-
-absl::StatusOr<bpf::Target> ParseNodeTarget(std::string_view spec) {
-  SpecParts p;
-  if (!Split(spec, &p) || p.addr != kNodeKeyword)
-    return absl::InvalidArgumentError(StrCat("'", spec, "' is not a node target (PROTO:node:PORTS)"));
-  if (p.ports.empty())
-    return absl::InvalidArgumentError(StrCat("missing port in '", spec, "' (tcp:node:5432, or :* for every port)"));
-  // The address-form parser checks proto and ports; 127.0.0.1 stands in.
-  auto t = bpf::ParseTarget(StrCat(p.proto, ":127.0.0.1:", p.ports));
-  if (!t.ok()) return absl::InvalidArgumentError(StrCat("bad node target '", spec, "': ", t.status().message()));
-  t->cidr.clear();
-  return *t;
-}
-
 std::vector<std::string> CanonicalAddresses(const std::vector<std::string>& addrs) {
   std::set<std::string> out;
   for (const auto& a : addrs)
-    if (std::string c = Canonical(a); !c.empty()) out.insert(c);
+    if (auto ip = target::ParseIp(a); ip.ok()) out.insert(target::FormatIp(*ip));
   return {out.begin(), out.end()};
 }
 
-std::vector<bpf::Target> ExpandNodeTarget(const bpf::Target& node, const std::vector<std::string>& addrs) {
-  std::vector<bpf::Target> out;
-  auto add = [&](std::string cidr) {
-    bpf::Target t = node;
-    t.cidr = std::move(cidr);
+std::vector<target::Target> ExpandNodeTarget(const target::Target& node, const std::vector<std::string>& addrs) {
+  std::vector<target::Target> out;
+  auto add = [&](const target::Prefix& p) {
+    target::Target t = node;
+    t.host = target::Host::kPrefix;
+    t.prefix = p;
     out.push_back(std::move(t));
   };
-  add("127.0.0.0/8");
-  add("::1/128");
+  add(*target::ParseCidr("127.0.0.0/8", target::CidrForm::kExact));
+  add(*target::ParseCidr("::1/128", target::CidrForm::kExact));
   for (const auto& a : CanonicalAddresses(addrs)) {
-    uint8_t b[16] = {};
-    if (inet_pton(AF_INET, a.c_str(), b) == 1) {
-      if (b[0] != 127) add(a + "/32");
-    } else if (a != "::1") {
-      add(a + "/128");
-    }
+    target::Ip ip = *target::ParseIp(a);
+    if (ip.family == 4 ? ip.bytes[0] != 127 : a != "::1") add(target::HostPrefix(ip));
   }
   return out;
 }

@@ -1,6 +1,5 @@
 // Protected-target validation and the targets cache file (format in
 // target_sync.h).
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,15 +12,13 @@
 #include "taogate/common/crypto.h"
 #include "taogate/common/fd.h"
 #include "taogate/common/strings.h"
+#include "taogate/target/target_proto.h"
 
 namespace taogate::agent {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'G', 'T', 'A', 'R', 'G', 'S', '1'};
 constexpr size_t kHeader = 8 + 4 + 32;
-constexpr uint32_t kMaxPortsPerTarget = 4096;  // bpf's limit after port expansion
-constexpr size_t kMaxUnixPath = 107;           // sun_path minus the NUL
-constexpr size_t kMaxFsPath = 4095;
 
 absl::Status Bad(int i, std::string_view why) {
   return absl::InvalidArgumentError(StrCat("targets[", i, "]: ", why));
@@ -34,26 +31,6 @@ bool Printable(const std::string& s) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> CanonicalCidr(const std::string& cidr) {
-  size_t slash = cidr.find('/');
-  std::string ip = cidr.substr(0, slash);
-  uint8_t b[16] = {};
-  int family = inet_pton(AF_INET, ip.c_str(), b) == 1 ? AF_INET : inet_pton(AF_INET6, ip.c_str(), b) == 1 ? AF_INET6 : 0;
-  if (family == 0) return absl::InvalidArgumentError(StrCat("bad address '", cidr, "'"));
-  int max = family == AF_INET ? 32 : 128, len = max;
-  if (slash != std::string::npos) {
-    std::string l = cidr.substr(slash + 1);
-    if (l.empty() || l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos)
-      return absl::InvalidArgumentError(StrCat("bad prefix in '", cidr, "'"));
-    len = std::stoi(l);
-    if (len > max) return absl::InvalidArgumentError(StrCat("bad prefix in '", cidr, "'"));
-  }
-  for (int bit = len; bit < max; ++bit) b[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
-  char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(family, b, buf, sizeof buf);
-  return StrCat(buf, "/", len);
-}
 
 absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg) {
   const std::string& sha = msg.policy_sha256();
@@ -68,15 +45,8 @@ absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg) {
       case v1::TARGET_PROTO_TCP:
       case v1::TARGET_PROTO_UDP: {
         if (!t.path().empty()) return Bad(i, "a network target has no path");
-        // "node": every address of the receiving node (node_addresses.h).
-        if (t.cidr() != kNodeKeyword)
-          if (auto c = CanonicalCidr(t.cidr()); !c.ok()) return Bad(i, std::string(c.status().message()));
-        uint32_t lo = t.port_from(), hi = t.port_to();
-        if (lo > 65535 || hi > 65535) return Bad(i, "port out of range");
-        bool any = (lo == 0 && hi == 0) || (lo <= 1 && hi == 65535);
-        if (!any && (lo == 0 || hi < lo)) return Bad(i, StrCat("bad port range ", lo, "-", hi));
-        if (!any && hi - lo + 1 > kMaxPortsPerTarget)
-          return Bad(i, StrCat("port range ", lo, "-", hi, " wider than ", kMaxPortsPerTarget));
+        // cidr "node": every address of the receiving node (node_addresses.h).
+        if (auto n = target::FromProto(t); !n.ok()) return Bad(i, std::string(n.status().message()));
         break;
       }
       case v1::TARGET_PROTO_UNIX:
@@ -87,7 +57,7 @@ absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg) {
           return Bad(i, "a path target has no cidr or ports");
         if (p.empty() || p[0] != '/') return Bad(i, "path must be absolute");
         if (p.find('\0') != std::string::npos || !Printable(p)) return Bad(i, "path has control characters");
-        if (p.size() > (t.proto() == v1::TARGET_PROTO_UNIX ? kMaxUnixPath : kMaxFsPath))
+        if (p.size() > (t.proto() == v1::TARGET_PROTO_UNIX ? target::kMaxUnixPath : target::kMaxPathLength))
           return Bad(i, "path too long");
         break;
       }

@@ -1,3 +1,5 @@
+// TargetSync (contract in target_sync.h): the governor's protected set and
+// the static targets in the gate's maps, applied by diff.
 #include "taogate/agent/target_sync.h"
 
 #include <unistd.h>
@@ -6,54 +8,48 @@
 
 #include "taogate/agent/node_addresses.h"
 #include "taogate/common/log.h"
+#include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "taogate/target/target_proto.h"
 
 namespace taogate::agent {
 namespace {
 
-bpf::Target CatchAll(const char* cidr) {
-  bpf::Target t;
-  t.cidr = cidr;
-  t.proto = bpf::Proto::kAny;  // every port, TCP and UDP
+target::Target CatchAll(const char* cidr) {
+  target::Target t;
+  t.proto = target::Proto::kAny;  // every port, TCP and UDP
+  t.prefix = *target::ParseCidr(cidr, target::CidrForm::kExact);
   return t;
 }
-const bpf::Target kCatchAll4 = CatchAll("0.0.0.0/0");
-const bpf::Target kCatchAll6 = CatchAll("::/0");
+const target::Target kCatchAll4 = CatchAll("0.0.0.0/0");
+const target::Target kCatchAll6 = CatchAll("::/0");
 
-const char* ProtoName(bpf::Proto p) { return p == bpf::Proto::kTcp ? "tcp" : p == bpf::Proto::kUdp ? "udp" : "any"; }
+// FILE/EXEC targets go to the FileExecSink, the rest to the gate.
+bool ForSink(const target::Target& t) { return t.proto == target::Proto::kFile || t.proto == target::Proto::kExec; }
 
-std::string KeyOf(const bpf::Target& t) {
-  if (!t.unix_path.empty()) return "unix|" + t.unix_path;
-  return StrCat(ProtoName(t.proto), "|", t.cidr, "|", t.port_lo, "|", t.port_hi);
+// Adds t, or its expansion over the node's addresses, under its canonical text.
+void AddExpanded(const target::Target& t, const std::vector<std::string>& addrs,
+                 std::map<std::string, target::Target>* out) {
+  if (t.network() && t.host == target::Host::kNode) {
+    for (auto& x : ExpandNodeTarget(t, addrs)) (*out)[target::Format(x)] = std::move(x);
+    return;
+  }
+  (*out)[target::Format(t)] = t;
 }
 
 }  // namespace
 
-TargetSync::TargetSync(bpf::Gate& gate, ledger::Ledger& ledger, FileExecSink* sink, TargetSyncOptions options)
+TargetSync::TargetSync(TargetTable& gate, ledger::Ledger& ledger, FileExecSink* sink, TargetSyncOptions options)
     : gate_(gate), ledger_(ledger), sink_(sink), options_(std::move(options)) {
   static_ = StaticOf(node_addrs_);
 }
 
 TargetSync::EntryMap TargetSync::StaticOf(const std::vector<std::string>& addrs) const {
   EntryMap out;
-  auto add = [&](bpf::Target t) {
-    if (t.unix_path.empty()) {
-      if (auto c = CanonicalCidr(t.cidr); c.ok()) t.cidr = *c;
-    }
-    Entry e;
-    e.target = t;
-    out[KeyOf(t)] = e;
-  };
   for (const auto& spec : options_.static_targets) {
-    if (IsNodeTargetSpec(spec)) {
-      auto n = ParseNodeTarget(spec);
-      if (!n.ok()) continue;  // FinalizeConfig refused these already
-      for (auto& t : ExpandNodeTarget(*n, addrs)) add(std::move(t));
-      continue;
-    }
-    auto t = bpf::ParseTarget(spec);
+    auto t = target::Parse(spec, target::Form::kProtected);
     if (!t.ok()) continue;  // FinalizeConfig refused these already
-    add(*t);
+    AddExpanded(*t, addrs, &out);
   }
   return out;
 }
@@ -61,32 +57,10 @@ TargetSync::EntryMap TargetSync::StaticOf(const std::vector<std::string>& addrs)
 TargetSync::EntryMap TargetSync::WantedOf(const v1::ProtectedTargets& msg,
                                           const std::vector<std::string>& addrs) const {
   EntryMap wanted;
-  for (const auto& t : msg.targets()) {
-    Entry e;
-    e.proto = t.proto();
-    if (t.proto() == v1::TARGET_PROTO_TCP || t.proto() == v1::TARGET_PROTO_UDP) {
-      bool any = (t.port_from() == 0 && t.port_to() == 0) || (t.port_from() <= 1 && t.port_to() == 65535);
-      e.target.port_lo = any ? 0 : static_cast<uint16_t>(t.port_from());
-      e.target.port_hi = any ? 0 : static_cast<uint16_t>(t.port_to());
-      e.target.proto = t.proto() == v1::TARGET_PROTO_TCP ? bpf::Proto::kTcp : bpf::Proto::kUdp;
-      if (t.cidr() == kNodeKeyword) {
-        for (auto& x : ExpandNodeTarget(e.target, addrs)) {
-          Entry n = e;
-          n.target = std::move(x);
-          n.target.cidr = *CanonicalCidr(n.target.cidr);
-          wanted[KeyOf(n.target)] = n;
-        }
-        continue;
-      }
-      e.target.cidr = *CanonicalCidr(t.cidr());
-      wanted[KeyOf(e.target)] = e;
-    } else if (t.proto() == v1::TARGET_PROTO_UNIX) {
-      e.target.unix_path = t.path();
-      wanted[KeyOf(e.target)] = e;
-    } else {
-      e.path = t.path();
-      wanted[StrCat(t.proto() == v1::TARGET_PROTO_FILE ? "file|" : "exec|", t.path())] = e;
-    }
+  for (const auto& p : msg.targets()) {
+    auto t = target::FromProto(p);
+    if (!t.ok()) continue;  // ValidateProtectedTargets refused these already
+    AddExpanded(*t, addrs, &wanted);
   }
   return wanted;
 }
@@ -131,138 +105,158 @@ TargetSyncState TargetSync::state() const {
 
 absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char* source) {
   const bool from_cache = std::strcmp(source, "cache") == 0;
-  auto reject = [&](const absl::Status& st) {
-    ++state_.rejected_total;
-    state_.last_error = std::string(st.message());
-    log::Error("protected-target update rejected; previous set stays",
-               {{"source", source}, {"error", state_.last_error}});
-    const std::string& sha = msg.policy_sha256();
-    bool sha_ok = sha.size() == 64 && sha.find_first_not_of("0123456789abcdef") == std::string::npos;
-    RecordLocked(from_cache ? "cache_rejected" : "rejected", sha_ok ? sha : "", msg.targets_size(),
-                 state_.last_error);
-    return st;
-  };
-  if (absl::Status st = ValidateProtectedTargets(msg); !st.ok()) return reject(st);
-
+  if (absl::Status st = ValidateProtectedTargets(msg); !st.ok()) return RejectLocked(msg, source, st);
   EntryMap wanted = WantedOf(msg, node_addrs_);
-
-  // A reconnect resends the set in force: make sure it is in the maps, but
-  // write no record and no cache for a non-change.
-  if (!from_cache && state_.have_bundle && !state_.fail_closed && msg.policy_sha256() == state_.policy_sha256) {
-    bool same = wanted.size() == applied_.size();
-    for (auto a = wanted.begin(), b = applied_.begin(); same && a != wanted.end(); ++a, ++b) same = a->first == b->first;
-    if (same) {
-      (void)ReaddLocked(applied_);
-      return absl::OkStatus();
-    }
+  if (!from_cache && IsResendLocked(msg, wanted)) {
+    // A reconnect resends the set in force: make sure it is in the maps, but
+    // write no record and no cache for a non-change. A failed re-add leaves
+    // the maps as they were (entries are only added), so it is only retried
+    // by the next update.
+    (void)ReaddLocked(applied_);
+    return absl::OkStatus();
   }
-
   // Persist first: after a crash anywhere below, the restarted agent applies
   // the set the kernel was being moved to (restored on rollback).
-  std::string persist_error;
-  if (!from_cache) {
-    if (absl::Status st = SaveTargetsCache(options_.cache_path, msg); !st.ok()) {
-      persist_error = std::string(st.message());
-      log::Error("protected targets not cached (applied anyway)", {{"error", persist_error}});
-    }
+  const std::string persist_error = from_cache ? "" : PersistLocked(msg);
+  Additions a = AddWantedLocked(wanted);
+  if (!a.error.ok()) {
+    RollBackLocked(a, /*restore_cache=*/!from_cache && persist_error.empty());
+    return RejectLocked(msg, source, a.error);
   }
+  uint64_t removed = RemoveUnwantedLocked(wanted);
+  applied_ = std::move(wanted);
+  // Removing a key may have removed a map entry another target shares. A
+  // failure here leaves a wanted entry out, which ReaddLocked retries on the
+  // next update; nothing that should be allowed is allowed by it.
+  (void)ReaddLocked(applied_);
+  if (state_.fail_closed) {
+    if (absl::Status st = LiftFailClosedLocked(); !st.ok())
+      log::Error("cannot lift the fail-closed catch-all (stays denying)", {{"error", std::string(st.message())}});
+  }
+  CommitLocked(msg, source, a, removed, persist_error);
+  return absl::OkStatus();
+}
 
-  // Add first (a transient superset only denies more), rolling back on error.
-  std::vector<const Entry*> added;
-  uint64_t not_enforced = 0;
-  absl::Status add_error;
-  const std::set<std::string> absent_before = absent_;  // restored on rollback
-  for (const auto& [key, e] : wanted) {
-    bool fs = e.path.size() > 0;
+absl::Status TargetSync::RejectLocked(const v1::ProtectedTargets& msg, const char* source, const absl::Status& st) {
+  ++state_.rejected_total;
+  state_.last_error = std::string(st.message());
+  log::Error("protected-target update rejected; previous set stays", {{"source", source}, {"error", state_.last_error}});
+  const std::string& sha = msg.policy_sha256();
+  bool sha_ok = sha.size() == 64 && sha.find_first_not_of("0123456789abcdef") == std::string::npos;
+  RecordLocked(std::strcmp(source, "cache") == 0 ? "cache_rejected" : "rejected", sha_ok ? sha : "",
+               msg.targets_size(), state_.last_error);
+  return st;
+}
+
+bool TargetSync::IsResendLocked(const v1::ProtectedTargets& msg, const EntryMap& wanted) const {
+  if (!state_.have_bundle || state_.fail_closed || msg.policy_sha256() != state_.policy_sha256) return false;
+  if (wanted.size() != applied_.size()) return false;
+  for (auto a = wanted.begin(), b = applied_.begin(); a != wanted.end(); ++a, ++b)
+    if (a->first != b->first) return false;
+  return true;
+}
+
+std::string TargetSync::PersistLocked(const v1::ProtectedTargets& msg) {
+  absl::Status st = SaveTargetsCache(options_.cache_path, msg);
+  if (st.ok()) return "";
+  log::Error("protected targets not cached (applied anyway)", {{"error", std::string(st.message())}});
+  return std::string(st.message());
+}
+
+// Add first (a transient superset only denies more); stops at the first
+// gate error, which the caller rolls back.
+TargetSync::Additions TargetSync::AddWantedLocked(const EntryMap& wanted) {
+  Additions a;
+  a.absent_before = absent_;
+  for (const auto& [key, t] : wanted) {
+    const bool fs = ForSink(t);
     if (fs && !sink_) {
-      ++not_enforced;
+      ++a.not_enforced;
       if (!applied_.count(key))
-        log::Warn("FILE/EXEC target not enforced (no enforcement sink on this agent)", {{"path", e.path}});
+        log::Warn("FILE/EXEC target not enforced (no enforcement sink on this agent)", {{"path", t.path}});
       continue;
     }
     if (applied_.count(key) && !absent_.count(key)) continue;
-    absl::Status st = fs ? sink_->Protect(e.proto, e.path) : gate_.AddTarget(e.target);
+    absl::Status st = fs ? sink_->Protect(target::ToProtoKind(t.proto), t.path) : gate_.AddTarget(t);
     if (fs && !st.ok()) {
       // No inode to protect here (the path does not exist on this node, an
       // EXEC target is a directory) or no file enforcement on this node:
       // counted as not enforced and retried on every update, never a reason
       // to refuse the network part of the bundle (protect the directory to
       // cover files created later).
-      ++not_enforced;
+      ++a.not_enforced;
       if (absent_.insert(key).second)
-        log::Warn("FILE/EXEC target not enforced on this node",
-                  {{"path", e.path}, {"error", std::string(st.message())}});
+        log::Warn("FILE/EXEC target not enforced on this node", {{"path", t.path}, {"error", std::string(st.message())}});
       continue;
     }
     if (fs) absent_.erase(key);
     if (!st.ok()) {
-      add_error = absl::UnavailableError(StrCat("cannot protect ", key, ": ", st.message()));
-      if (!fs) added.push_back(&e);  // a port range may be in part: rolled back with the others
+      a.error = absl::UnavailableError(StrCat("cannot protect ", key, ": ", st.message()));
+      a.added.push_back(&t);  // a port range may be in part: rolled back with the others
       break;
     }
-    added.push_back(&e);
+    a.added.push_back(&t);
   }
-  if (!add_error.ok()) {
-    for (const Entry* e : added) {
-      if (!e->path.empty()) (void)sink_->Unprotect(e->proto, e->path);
-      else if (!static_.count(KeyOf(e->target))) (void)gate_.RemoveTarget(e->target);
-    }
-    (void)ReaddLocked(applied_);
-    absent_ = absent_before;
-    if (!from_cache && persist_error.empty()) {
-      if (applied_msg_) {
-        (void)SaveTargetsCache(options_.cache_path, *applied_msg_);
-      } else {
-        unlink(options_.cache_path.c_str());  // nothing was applied: a restart fails closed
-      }
-    }
-    return reject(add_error);
+  return a;
+}
+
+// Undoes AddWantedLocked's additions and restores the previous cache. The
+// discarded Statuses below are safe: a target left in the maps only denies
+// more (the fail-closed direction), and ReaddLocked puts back any shared
+// entry of the previous set that a removal took out.
+void TargetSync::RollBackLocked(const Additions& a, bool restore_cache) {
+  for (const target::Target* t : a.added) {
+    if (ForSink(*t)) (void)sink_->Unprotect(target::ToProtoKind(t->proto), t->path);
+    else if (!static_.count(target::Format(*t))) (void)gate_.RemoveTarget(*t);
   }
+  (void)ReaddLocked(applied_);
+  absent_ = a.absent_before;
+  if (!restore_cache) return;
+  if (applied_msg_) {
+    // A failed restore leaves the newer set cached: a restart applies it or,
+    // if it fails again, fails closed.
+    (void)SaveTargetsCache(options_.cache_path, *applied_msg_);
+  } else {
+    unlink(options_.cache_path.c_str());  // nothing was applied: a restart fails closed
+  }
+}
+
+uint64_t TargetSync::RemoveUnwantedLocked(const EntryMap& wanted) {
   uint64_t removed = 0;
-  for (const auto& [key, e] : applied_) {
+  for (const auto& [key, t] : applied_) {
     if (wanted.count(key) || static_.count(key)) continue;
     absent_.erase(key);
     absl::Status st;
-    if (!e.path.empty()) {
-      if (sink_) st = sink_->Unprotect(e.proto, e.path);
-    } else {
-      st = gate_.RemoveTarget(e.target);
-    }
-    if (!st.ok()) log::Warn("cannot unprotect a removed target (it stays protected)", {{"target", key}, {"error", std::string(st.message())}});
+    if (!ForSink(t)) st = gate_.RemoveTarget(t);
+    else if (sink_) st = sink_->Unprotect(target::ToProtoKind(t.proto), t.path);
+    if (!st.ok())
+      log::Warn("cannot unprotect a removed target (it stays protected)", {{"target", key}, {"error", std::string(st.message())}});
     ++removed;
   }
-  applied_ = std::move(wanted);
-  // Removing a key may have removed a map entry another target shares.
-  (void)ReaddLocked(applied_);
-  if (state_.fail_closed) {
-    if (absl::Status st = LiftFailClosedLocked(); !st.ok())
-      log::Error("cannot lift the fail-closed catch-all (stays denying)", {{"error", std::string(st.message())}});
-  }
+  return removed;
+}
 
+void TargetSync::CommitLocked(const v1::ProtectedTargets& msg, const char* source, const Additions& a,
+                              uint64_t removed, const std::string& persist_error) {
+  const bool from_cache = std::strcmp(source, "cache") == 0;
   applied_msg_ = msg;
   state_.have_bundle = true;
   state_.policy_sha256 = msg.policy_sha256();
   state_.targets = applied_.size();
-  state_.not_enforced = not_enforced;
+  state_.not_enforced = a.not_enforced;
   ++state_.applied_total;
   state_.last_error = persist_error;
+  const std::string count = std::to_string(applied_.size()), added = std::to_string(a.added.size()),
+                    gone = std::to_string(removed), not_enforced = std::to_string(a.not_enforced);
   log::Info("protected targets applied", {{"source", source}, {"policy_sha256", msg.policy_sha256()},
-                                          {"count", std::to_string(applied_.size())},
-                                          {"added", std::to_string(added.size())},
-                                          {"removed", std::to_string(removed)},
-                                          {"not_enforced", std::to_string(not_enforced)}});
-  ledger::Fields f = {{"component", "agent"},
-                      {"event", from_cache ? "cache_applied" : "applied"},
-                      {"node_id", options_.node_id},
-                      {"policy_sha256", msg.policy_sha256()},
-                      {"count", std::to_string(applied_.size())},
-                      {"added", std::to_string(added.size())},
-                      {"removed", std::to_string(removed)},
-                      {"not_enforced", std::to_string(not_enforced)}};
+                                          {"count", count}, {"added", added}, {"removed", gone},
+                                          {"not_enforced", not_enforced}});
+  ledger::Fields f = {{"component", "agent"}, {"event", from_cache ? "cache_applied" : "applied"},
+                      {"node_id", options_.node_id}, {"policy_sha256", msg.policy_sha256()},
+                      {"count", count}, {"added", added}, {"removed", gone}, {"not_enforced", not_enforced}};
   if (!persist_error.empty()) f.push_back({"error", persist_error.substr(0, 200)});
   if (auto seq = ledger_.Append(ledger::RecordKind::kPolicyActivated, std::move(f)); !seq.ok())
     log::Error("ledger refused POLICY_ACTIVATED", {{"error", std::string(seq.status().message())}});
-  return absl::OkStatus();
 }
 
 absl::Status TargetSync::SetNodeAddresses(const std::vector<std::string>& addrs_in) {
@@ -283,12 +277,12 @@ absl::Status TargetSync::SetNodeAddresses(const std::vector<std::string>& addrs_
 
   // Additions first (a transient superset only denies more); on a failure
   // they are rolled back and the previous set stays.
-  std::vector<const Entry*> added;
+  std::vector<const target::Target*> added;
   absl::Status add_error;
   for (const EntryMap* m : {&new_applied, &new_static}) {
     for (const auto& [key, e] : *m) {
-      if (!e.path.empty() || had(key) || !add_error.ok()) continue;
-      if (absl::Status st = gate_.AddTarget(e.target); !st.ok()) {
+      if (ForSink(e) || had(key) || !add_error.ok()) continue;
+      if (absl::Status st = gate_.AddTarget(e); !st.ok()) {
         add_error = absl::UnavailableError(StrCat("cannot protect ", key, ": ", st.message()));
         added.push_back(&e);  // a port range may be in part: rolled back with the others
         continue;
@@ -297,7 +291,9 @@ absl::Status TargetSync::SetNodeAddresses(const std::vector<std::string>& addrs_
     }
   }
   if (!add_error.ok()) {
-    for (const Entry* e : added) (void)gate_.RemoveTarget(e->target);
+    // Safe to discard: a target left behind only denies more, and the
+    // re-add below restores any shared entry of the previous set.
+    for (const target::Target* e : added) (void)gate_.RemoveTarget(*e);
     (void)ReaddLocked(applied_);
     ++state_.node_address_failures_total;
     state_.last_error = std::string(add_error.message());
@@ -309,8 +305,8 @@ absl::Status TargetSync::SetNodeAddresses(const std::vector<std::string>& addrs_
   uint64_t removed = 0;
   for (const EntryMap* m : {&applied_, &static_}) {
     for (const auto& [key, e] : *m) {
-      if (!e.path.empty() || wants(key)) continue;
-      if (absl::Status st = gate_.RemoveTarget(e.target); !st.ok())
+      if (ForSink(e) || wants(key)) continue;
+      if (absl::Status st = gate_.RemoveTarget(e); !st.ok())
         log::Warn("cannot unprotect a gone node address (it stays protected)",
                   {{"target", key}, {"error", std::string(st.message())}});
       ++removed;
@@ -343,12 +339,9 @@ std::vector<std::string> TargetSync::NetworkTargetSpecs() const {
   for (const auto& spec : options_.static_targets)
     if (!spec.starts_with("unix:")) out.push_back(spec);
   if (!applied_msg_) return out;
-  for (const auto& t : applied_msg_->targets()) {
-    if (t.proto() != v1::TARGET_PROTO_TCP && t.proto() != v1::TARGET_PROTO_UDP) continue;
-    std::string addr = t.cidr().find(':') != std::string::npos ? StrCat("[", t.cidr(), "]") : t.cidr();
-    bool any = (t.port_from() == 0 && t.port_to() == 0) || (t.port_from() <= 1 && t.port_to() == 65535);
-    std::string ports = any ? "*" : StrCat(t.port_from(), "-", t.port_to());
-    out.push_back(StrCat(t.proto() == v1::TARGET_PROTO_TCP ? "tcp:" : "udp:", addr, ":", ports));
+  for (const auto& p : applied_msg_->targets()) {
+    auto t = target::FromProto(p);
+    if (t.ok() && t->network()) out.push_back(target::Format(*t));
   }
   return out;
 }
@@ -356,7 +349,7 @@ std::vector<std::string> TargetSync::NetworkTargetSpecs() const {
 // In deny-all mode every destination without a grant is denied already:
 // the catch-all is only needed (and only written) in protect-listed mode.
 bool TargetSync::CatchAllWantedLocked() const {
-  return state_.fail_closed && gate_.options().mode == bpf::Mode::kProtectListed;
+  return state_.fail_closed && gate_.ProtectsListedOnly();
 }
 
 absl::Status TargetSync::EngageFailClosedLocked() {
@@ -381,9 +374,9 @@ absl::Status TargetSync::LiftFailClosedLocked() {
 
 absl::Status TargetSync::ReaddLocked(const EntryMap& wanted) {
   absl::Status first;
-  auto add = [&](const Entry& e) {
-    if (!e.path.empty()) return;
-    if (absl::Status st = gate_.AddTarget(e.target); !st.ok() && first.ok()) first = st;
+  auto add = [&](const target::Target& e) {
+    if (ForSink(e)) return;
+    if (absl::Status st = gate_.AddTarget(e); !st.ok() && first.ok()) first = st;
   };
   for (const auto& [k, e] : wanted) add(e);
   for (const auto& [k, e] : static_) add(e);

@@ -2,8 +2,6 @@
 // (contract in wildcard_listeners.h).
 #include "taogate/agent/wildcard_listeners.h"
 
-#include <arpa/inet.h>
-
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -12,6 +10,7 @@
 #include <tuple>
 
 #include "taogate/common/strings.h"
+#include "taogate/target/target.h"
 
 namespace taogate::agent {
 namespace {
@@ -37,46 +36,17 @@ struct LoopTarget {
   uint16_t lo = 0, hi = 0;  // 0..0 = every port
 };
 
-// Only targets wholly on loopback: 127.x.y.z/len with len >= 8, or ::1.
+// Only targets wholly on loopback: inside 127.0.0.0/8, or ::1.
 bool ParseLoopback(const std::string& spec, LoopTarget* out) {
-  size_t c1 = spec.find(':'), c2 = spec.rfind(':');
-  if (c1 == std::string::npos || c2 == c1) return false;
-  std::string proto = spec.substr(0, c1), addr = spec.substr(c1 + 1, c2 - c1 - 1), ports = spec.substr(c2 + 1);
-  out->tcp = proto == "tcp" || proto == "any";
-  out->udp = proto == "udp" || proto == "any";
-  if (!out->tcp && !out->udp) return false;
-  std::string plain;
-  for (char c : addr)
-    if (c != '[' && c != ']') plain.push_back(c);
-  size_t slash = plain.find('/');
-  int len = -1;
-  if (slash != std::string::npos) {
-    auto l = std::string_view(plain).substr(slash + 1);
-    if (std::from_chars(l.data(), l.data() + l.size(), len).ec != std::errc()) return false;
-    plain.resize(slash);
-  }
-  uint8_t b[16] = {};
-  if (inet_pton(AF_INET, plain.c_str(), b) == 1) {
-    if (b[0] != 127 || (len >= 0 && len < 8)) return false;
-  } else if (inet_pton(AF_INET6, plain.c_str(), b) == 1) {
-    static const uint8_t kOne[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    if (std::memcmp(b, kOne, 16) != 0 || (len >= 0 && len != 128)) return false;
-  } else {
-    return false;  // node targets, names: not a loopback target
-  }
-  if (ports == "*") return true;
-  size_t dash = ports.find('-');
-  unsigned lo = 0, hi = 0;
-  std::string_view ps(ports);
-  auto num = [](std::string_view s, unsigned* v) {
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
-    return ec == std::errc() && p == s.data() + s.size() && *v <= 65535;
-  };
-  if (!num(ps.substr(0, dash), &lo)) return false;
-  hi = lo;
-  if (dash != std::string::npos && !num(ps.substr(dash + 1), &hi)) return false;
-  out->lo = static_cast<uint16_t>(lo);
-  out->hi = static_cast<uint16_t>(hi);
+  auto t = target::Parse(spec, target::Form::kProtected);
+  if (!t.ok() || !t->network() || t->host != target::Host::kPrefix) return false;  // node targets, names
+  const target::Prefix& p = t->prefix;
+  bool loop = p.ip.family == 4 ? p.ip.bytes[0] == 127 && p.len >= 8 : p == *target::ParseCidr("::1/128", target::CidrForm::kExact);
+  if (!loop) return false;
+  out->tcp = t->proto != target::Proto::kUdp;
+  out->udp = t->proto != target::Proto::kTcp;
+  out->lo = t->port_lo;
+  out->hi = t->port_hi;
   return true;
 }
 

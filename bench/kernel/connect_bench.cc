@@ -105,10 +105,8 @@ absl::Status AddPrefixes(Gate& gate, int n, const std::vector<uint16_t>& ports, 
     char buf[INET_ADDRSTRLEN];
     uint32_t be = htonl(ip);
     inet_ntop(AF_INET, &be, buf, sizeof(buf));
-    Target t;
-    t.cidr = StrCat(buf, "/", len);
-    t.proto = Proto::kTcp;
-    t.port_lo = t.port_hi = ports[rng() % ports.size()];
+    TG_ASSIGN_OR_RETURN(target::Target t, target::Parse(StrCat("tcp:", buf, "/", len, ":", ports[rng() % ports.size()]),
+                                                        target::Form::kProtected));
     TG_RETURN_IF_ERROR(gate.AddTarget(t));
   }
   return absl::OkStatus();
@@ -123,7 +121,8 @@ absl::Status FillGrants(Gate& gate, size_t& have, size_t n, std::mt19937& rng) {
     char buf[INET_ADDRSTRLEN];
     uint32_t be = htonl(ip);
     inet_ntop(AF_INET, &be, buf, sizeof(buf));
-    GrantTarget g{Proto::kTcp, buf, static_cast<uint16_t>(1 + rng() % 65535), ""};
+    TG_ASSIGN_OR_RETURN(target::Target g, target::Parse(StrCat("tcp:", buf, ":", 1 + rng() % 65535),
+                                                        target::Form::kDestination));
     absl::Status s = gate.InstallGrant(1'000'000 + rng() % 1'000'000, g, tao, expiry);
     if (s.code() == absl::StatusCode::kAlreadyExists) continue;
     TG_RETURN_IF_ERROR(s);
@@ -163,10 +162,8 @@ absl::Status Run(bench::Report& report, bool quick, bool aa) {
   std::vector<uint16_t> ports{ntohs(open.addr.sin_port)};
   while (ports.size() < 64) ports.push_back(static_cast<uint16_t>(1024 + rng() % 60000));
   TG_RETURN_IF_ERROR(AddPrefixes(gate, kPrefixes, ports, rng));
-  Target pt;
-  pt.cidr = "127.0.0.1/32";
-  pt.proto = Proto::kTcp;
-  pt.port_lo = pt.port_hi = ntohs(prot.addr.sin_port);
+  TG_ASSIGN_OR_RETURN(target::Target pt,
+                      target::Parse(StrCat("tcp:127.0.0.1:", ntohs(prot.addr.sin_port)), target::Form::kProtected));
   TG_RETURN_IF_ERROR(gate.AddTarget(pt));
   uint64_t w_id = 0;
   TG_ASSIGN_OR_RETURN(w_id, CgroupId(env.workload.path()));
@@ -192,7 +189,7 @@ absl::Status Run(bench::Report& report, bool quick, bool aa) {
       report.Add({"connect4_prog_ns", ProgMeanNs(env.pin_root), "ns", std::nullopt, params});
     }
     if (n == 10'000) {
-      GrantTarget g{Proto::kTcp, "127.0.0.1", ntohs(prot.addr.sin_port), ""};
+      target::Target g = *target::Parse(StrCat("tcp:127.0.0.1:", ntohs(prot.addr.sin_port)), target::Form::kDestination);
       TaoId tao{};
       // Gated: a fresh grant before each connect, consumed by it. Baseline:
       // the same untimed map work, then the grant is revoked.

@@ -77,7 +77,10 @@ int OnRingRecord(void* ctx, void* data, size_t size) {
     std::memcpy(&e.dev, raw.addr, 8);
     std::memcpy(&e.ino, raw.addr + 8, 8);
   } else if (raw.family == AF_INET || raw.family == AF_INET6) {
-    e.address = IpToString(raw.family, raw.addr);
+    target::Ip ip;
+    ip.family = raw.family == AF_INET ? 4 : 6;
+    std::memcpy(ip.bytes.data(), raw.addr, 16);
+    e.address = target::FormatIp(ip);
   } else if (raw.family == AF_UNIX) {
     e.address.assign(reinterpret_cast<const char*>(raw.addr),
                      strnlen(reinterpret_cast<const char*>(raw.addr), sizeof(raw.addr)));

@@ -21,58 +21,24 @@
 namespace taogate::bpf {
 namespace {
 
-using internal::IpAddr;
-
 uint64_t MonoNowNs() { return static_cast<uint64_t>(RealClock().MonoNs()); }
-
-std::vector<uint8_t> Protos(Proto p) {
-  if (p == Proto::kAny) return {static_cast<uint8_t>(Proto::kTcp), static_cast<uint8_t>(Proto::kUdp)};
-  return {static_cast<uint8_t>(p)};
-}
 
 // Calls fn(map_fd, key bytes, proto, port) for every LPM key a target
 // expands to.
 using LpmFn = std::function<absl::Status(int, const void*, uint8_t, uint16_t)>;
-absl::Status ForEachLpmKey(gate_bpf* skel, const Target& t, const LpmFn& fn) {
-  TG_ASSIGN_OR_RETURN(internal::Prefix pfx, internal::ParseCidr(t.cidr));
+absl::Status ForEachLpmKey(gate_bpf* skel, const target::Target& t, const LpmFn& fn) {
+  if (!t.network() || t.host != target::Host::kPrefix) {
+    return absl::InvalidArgumentError(StrCat("not an IP target: ", target::Format(t)));
+  }
   TG_ASSIGN_OR_RETURN(std::vector<uint16_t> ports, internal::ExpandPorts(t.port_lo, t.port_hi));
-  for (uint8_t proto : Protos(t.proto)) {
+  int fd = bpf_map__fd(t.prefix.ip.family == 4 ? skel->maps.tg_targets4 : skel->maps.tg_targets6);
+  for (uint8_t proto : internal::IpProtos(t.proto)) {
     for (uint16_t port : ports) {
-      if (pfx.addr.family == AF_INET) {
-        tg_lpm4_key k{};
-        k.prefixlen = 24 + pfx.len;
-        k.proto = proto;
-        k.port_be[0] = port >> 8;
-        k.port_be[1] = port & 0xff;
-        std::memcpy(k.addr, pfx.addr.bytes.data(), 4);
-        TG_RETURN_IF_ERROR(fn(bpf_map__fd(skel->maps.tg_targets4), &k, proto, port));
-      } else {
-        tg_lpm6_key k{};
-        k.prefixlen = 24 + pfx.len;
-        k.proto = proto;
-        k.port_be[0] = port >> 8;
-        k.port_be[1] = port & 0xff;
-        std::memcpy(k.addr, pfx.addr.bytes.data(), 16);
-        TG_RETURN_IF_ERROR(fn(bpf_map__fd(skel->maps.tg_targets6), &k, proto, port));
-      }
+      internal::LpmKey k = internal::MakeLpmKey(t.prefix, proto, port);
+      TG_RETURN_IF_ERROR(fn(fd, k.data(), proto, port));
     }
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<tg_grant_key> IpGrantKey(uint64_t cgroup_id, const GrantTarget& g) {
-  if (g.proto != Proto::kTcp && g.proto != Proto::kUdp) {
-    return absl::InvalidArgumentError("a grant is for exactly one protocol (tcp or udp)");
-  }
-  if (g.port == 0) return absl::InvalidArgumentError("a grant needs a port");
-  TG_ASSIGN_OR_RETURN(IpAddr a, internal::ParseIp(g.address));
-  tg_grant_key k{};
-  k.cgroup_id = cgroup_id;
-  k.proto = static_cast<uint8_t>(g.proto);
-  k.family = static_cast<uint8_t>(a.family);
-  k.port = g.port;
-  std::memcpy(k.addr, a.bytes.data(), 16);
-  return k;
 }
 
 }  // namespace
@@ -100,13 +66,13 @@ absl::Status Gate::CountPort(uint8_t proto, uint16_t port, int delta) {
   return absl::OkStatus();
 }
 
-absl::Status Gate::AddTarget(const Target& t) {
-  tg_target_val v{static_cast<uint32_t>(t.kind), t.rule_id};
+absl::Status Gate::AddTarget(const target::Target& t, TargetKind kind) {
+  tg_target_val v{static_cast<uint32_t>(kind), 0};
   std::lock_guard<std::mutex> lock(targets_mu_);
-  if (!t.unix_path.empty()) {
-    TG_ASSIGN_OR_RETURN(tg_unix_key k, internal::UnixKey(t.unix_path));
+  if (t.proto == target::Proto::kUnix) {
+    TG_ASSIGN_OR_RETURN(tg_unix_key k, internal::UnixKey(t.path));
     if (bpf_map_update_elem(bpf_map__fd(skel_->maps.tg_unix_targets), &k, &v, BPF_ANY) != 0) {
-      return ErrnoStatus(errno, "add unix target " + t.unix_path);
+      return ErrnoStatus(errno, "add unix target " + t.path);
     }
     return RecomputeFlags();
   }
@@ -115,7 +81,7 @@ absl::Status Gate::AddTarget(const Target& t) {
     bool exists = bpf_map_lookup_elem(fd, key, &old) == 0;
     if (!exists) TG_RETURN_IF_ERROR(CountPort(proto, port, +1));
     if (bpf_map_update_elem(fd, key, &v, BPF_ANY) != 0) {
-      absl::Status err = ErrnoStatus(errno, "add target " + t.cidr);
+      absl::Status err = ErrnoStatus(errno, "add target " + target::Format(t));
       // Undoes the +1 above; the update's error is what the caller needs, and
       // a count left one high only keeps the port prefilter on (fail closed).
       if (!exists) (void)CountPort(proto, port, -1);
@@ -125,24 +91,24 @@ absl::Status Gate::AddTarget(const Target& t) {
   });
 }
 
-absl::Status Gate::RemoveTarget(const Target& t) {
+absl::Status Gate::RemoveTarget(const target::Target& t) {
   std::lock_guard<std::mutex> lock(targets_mu_);
-  if (!t.unix_path.empty()) {
-    TG_ASSIGN_OR_RETURN(tg_unix_key k, internal::UnixKey(t.unix_path));
+  if (t.proto == target::Proto::kUnix) {
+    TG_ASSIGN_OR_RETURN(tg_unix_key k, internal::UnixKey(t.path));
     if (bpf_map_delete_elem(bpf_map__fd(skel_->maps.tg_unix_targets), &k) != 0 && errno != ENOENT) {
-      return ErrnoStatus(errno, "remove unix target " + t.unix_path);
+      return ErrnoStatus(errno, "remove unix target " + t.path);
     }
     return RecomputeFlags();
   }
   return ForEachLpmKey(skel_, t, [&](int fd, const void* key, uint8_t proto, uint16_t port) {
     if (bpf_map_delete_elem(fd, key) != 0) {
-      return errno == ENOENT ? absl::OkStatus() : ErrnoStatus(errno, "remove target " + t.cidr);
+      return errno == ENOENT ? absl::OkStatus() : ErrnoStatus(errno, "remove target " + target::Format(t));
     }
     return CountPort(proto, port, -1);
   });
 }
 
-absl::Status Gate::InstallGrant(uint64_t cgroup_id, const GrantTarget& target, const TaoId& tao_id,
+absl::Status Gate::InstallGrant(uint64_t cgroup_id, const target::Target& dest, const TaoId& tao_id,
                                 uint64_t expiry_mono_ns) {
   if (cgroup_id == 0) return absl::InvalidArgumentError("grant needs a workload cgroup id");
   if (expiry_mono_ns <= MonoNowNs()) return absl::InvalidArgumentError("grant already expired");
@@ -153,13 +119,13 @@ absl::Status Gate::InstallGrant(uint64_t cgroup_id, const GrantTarget& target, c
   tg_grant_key ip_key{};
   tg_unix_grant_key unix_key{};
   const void* key;
-  if (!target.unix_path.empty()) {
-    TG_ASSIGN_OR_RETURN(unix_key.path, internal::UnixKey(target.unix_path));
+  if (dest.proto == target::Proto::kUnix) {
+    TG_ASSIGN_OR_RETURN(unix_key.path, internal::UnixKey(dest.path));
     unix_key.cgroup_id = cgroup_id;
     fd = bpf_map__fd(skel_->maps.tg_unix_grants);
     key = &unix_key;
   } else {
-    TG_ASSIGN_OR_RETURN(ip_key, IpGrantKey(cgroup_id, target));
+    TG_ASSIGN_OR_RETURN(ip_key, internal::IpGrantKey(cgroup_id, dest));
     fd = bpf_map__fd(skel_->maps.tg_grants);
     key = &ip_key;
   }
@@ -180,17 +146,17 @@ absl::Status Gate::InstallGrant(uint64_t cgroup_id, const GrantTarget& target, c
   return absl::AbortedError("grant slot contended; retry");
 }
 
-absl::Status Gate::RevokeGrant(uint64_t cgroup_id, const GrantTarget& target) {
-  if (!target.unix_path.empty()) {
+absl::Status Gate::RevokeGrant(uint64_t cgroup_id, const target::Target& dest) {
+  if (dest.proto == target::Proto::kUnix) {
     tg_unix_grant_key k{};
-    TG_ASSIGN_OR_RETURN(k.path, internal::UnixKey(target.unix_path));
+    TG_ASSIGN_OR_RETURN(k.path, internal::UnixKey(dest.path));
     k.cgroup_id = cgroup_id;
     if (bpf_map_delete_elem(bpf_map__fd(skel_->maps.tg_unix_grants), &k) != 0) {
       return errno == ENOENT ? absl::NotFoundError("no such grant") : ErrnoStatus(errno, "revoke");
     }
     return absl::OkStatus();
   }
-  TG_ASSIGN_OR_RETURN(tg_grant_key k, IpGrantKey(cgroup_id, target));
+  TG_ASSIGN_OR_RETURN(tg_grant_key k, internal::IpGrantKey(cgroup_id, dest));
   if (bpf_map_delete_elem(bpf_map__fd(skel_->maps.tg_grants), &k) != 0) {
     return errno == ENOENT ? absl::NotFoundError("no such grant") : ErrnoStatus(errno, "revoke");
   }

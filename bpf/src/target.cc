@@ -1,82 +1,27 @@
-// ParseTarget and the key encodings of targets and grants (gate_format.h).
+// The key encodings of targets and grants (gate_format.h).
 #include "target.h"
 
-#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <charconv>
 #include <cstring>
 
 #include "taogate/common/strings.h"
 
 namespace taogate::bpf::internal {
 
-absl::StatusOr<uint16_t> ParsePort(std::string_view s) {
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v == 0 || v > 65535) {
-    return absl::InvalidArgumentError(StrCat("bad port '", s, "'"));
-  }
-  return static_cast<uint16_t>(v);
-}
-
-absl::StatusOr<IpAddr> ParseIp(std::string_view text) {
-  IpAddr a;
-  std::string s(text);
-  if (s.size() > 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
-  if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) {
-    a.family = AF_INET;
-    return a;
-  }
-  if (inet_pton(AF_INET6, s.c_str(), a.bytes.data()) == 1) {
-    static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::memcmp(a.bytes.data(), kMapped, 12) == 0) {  // ::ffff:a.b.c.d is IPv4
-      std::memmove(a.bytes.data(), a.bytes.data() + 12, 4);
-      std::memset(a.bytes.data() + 4, 0, 12);
-      a.family = AF_INET;
-      return a;
-    }
-    a.family = AF_INET6;
-    return a;
-  }
-  return absl::InvalidArgumentError(StrCat("bad IP address '", text, "'"));
-}
-
-std::string IpToString(int family, const uint8_t* bytes) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (!inet_ntop(family, bytes, buf, sizeof(buf))) return "?";
-  return buf;
-}
-
-absl::StatusOr<Prefix> ParseCidr(std::string_view cidr) {
-  size_t slash = cidr.find('/');
-  TG_ASSIGN_OR_RETURN(IpAddr a, ParseIp(cidr.substr(0, slash)));
-  bool v6_text = cidr.substr(0, slash).find(':') != std::string_view::npos;
-  int max = a.family == AF_INET ? 32 : 128;
-  int len = max;
-  if (slash != std::string_view::npos) {
-    std::string_view l = cidr.substr(slash + 1);
-    auto [p, ec] = std::from_chars(l.data(), l.data() + l.size(), len);
-    if (ec != std::errc() || p != l.data() + l.size()) {
-      return absl::InvalidArgumentError(StrCat("bad prefix length in '", cidr, "'"));
-    }
-    if (a.family == AF_INET && v6_text) len -= 96;  // ::ffff:0:0/96+n
-    if (len < 0 || len > max) return absl::InvalidArgumentError(StrCat("bad prefix in '", cidr, "'"));
-  }
-  for (int bit = len; bit < max; ++bit) a.bytes[bit / 8] &= ~(0x80 >> (bit % 8));
-  return Prefix{a, len};
-}
-
 absl::StatusOr<std::vector<uint16_t>> ExpandPorts(uint16_t lo, uint16_t hi) {
-  if ((lo == 0 && hi == 0) || (lo <= 1 && hi == 65535)) return std::vector<uint16_t>{0};
-  if (lo == 0 || hi < lo) return absl::InvalidArgumentError(StrCat("bad port range ", lo, "-", hi));
-  if (static_cast<uint32_t>(hi - lo + 1) > kMaxPortsPerTarget) {
-    return absl::InvalidArgumentError(StrCat("port range ", lo, "-", hi, " wider than ",
-                                             kMaxPortsPerTarget, " ports: split it or use '*'"));
-  }
+  if (target::IsEveryPort(lo, hi)) return std::vector<uint16_t>{0};
+  TG_RETURN_IF_ERROR(target::CheckPortRange(lo, hi));
   std::vector<uint16_t> out;
   for (uint32_t p = lo; p <= hi; ++p) out.push_back(static_cast<uint16_t>(p));
   return out;
+}
+
+std::vector<uint8_t> IpProtos(target::Proto p) {
+  if (p == target::Proto::kTcp) return {IPPROTO_TCP};
+  if (p == target::Proto::kUdp) return {IPPROTO_UDP};
+  return {IPPROTO_TCP, IPPROTO_UDP};
 }
 
 absl::StatusOr<tg_unix_key> UnixKey(std::string_view path) {
@@ -94,47 +39,34 @@ absl::StatusOr<tg_unix_key> UnixKey(std::string_view path) {
   return k;
 }
 
-}  // namespace taogate::bpf::internal
-
-namespace taogate::bpf {
-
-absl::StatusOr<Target> ParseTarget(std::string_view spec) {
-  Target t;
-  size_t c1 = spec.find(':');
-  if (c1 == std::string_view::npos) return absl::InvalidArgumentError(StrCat("bad target '", spec, "'"));
-  std::string_view proto = spec.substr(0, c1), rest = spec.substr(c1 + 1);
-  if (proto == "unix") {
-    if (rest.empty()) return absl::InvalidArgumentError("empty unix path");
-    t.unix_path = std::string(rest);
-    return t;
-  }
-  if (proto == "tcp") t.proto = Proto::kTcp;
-  else if (proto == "udp") t.proto = Proto::kUdp;
-  else if (proto == "any") t.proto = Proto::kAny;
-  else return absl::InvalidArgumentError(StrCat("bad protocol '", proto, "' in '", spec, "'"));
-  size_t c2 = rest.rfind(':');
-  if (c2 == std::string_view::npos || (rest.find(']') != std::string_view::npos && c2 < rest.find(']'))) {
-    return absl::InvalidArgumentError(StrCat("missing port in '", spec, "' (use :* for every port)"));
-  }
-  std::string cidr(rest.substr(0, c2));
-  // "[::1]/128" -> "::1/128"
-  if (!cidr.empty() && cidr.front() == '[') {
-    size_t rb = cidr.find(']');
-    if (rb == std::string::npos) return absl::InvalidArgumentError(StrCat("bad address in '", spec, "'"));
-    cidr = cidr.substr(1, rb - 1) + cidr.substr(rb + 1);
-  }
-  t.cidr = cidr;
-  TG_RETURN_IF_ERROR(internal::ParseCidr(t.cidr).status());
-  std::string_view ports = rest.substr(c2 + 1);
-  if (ports == "*") return t;
-  size_t dash = ports.find('-');
-  TG_ASSIGN_OR_RETURN(t.port_lo, internal::ParsePort(ports.substr(0, dash)));
-  t.port_hi = t.port_lo;
-  if (dash != std::string_view::npos) {
-    TG_ASSIGN_OR_RETURN(t.port_hi, internal::ParsePort(ports.substr(dash + 1)));
-  }
-  if (t.port_hi < t.port_lo) return absl::InvalidArgumentError(StrCat("bad port range in '", spec, "'"));
-  return t;
+LpmKey MakeLpmKey(const target::Prefix& p, uint8_t proto, uint16_t port) {
+  LpmKey k;
+  k.v4 = p.ip.family == 4;
+  auto fill = [&](auto& key, size_t n) {
+    key.prefixlen = 24 + p.len;
+    key.proto = proto;
+    key.port_be[0] = static_cast<uint8_t>(port >> 8);
+    key.port_be[1] = static_cast<uint8_t>(port & 0xff);
+    std::memcpy(key.addr, p.ip.bytes.data(), n);
+  };
+  if (k.v4) fill(k.k4, 4);
+  else fill(k.k6, 16);
+  return k;
 }
 
-}  // namespace taogate::bpf
+absl::StatusOr<tg_grant_key> IpGrantKey(uint64_t cgroup_id, const target::Target& t) {
+  if (t.proto != target::Proto::kTcp && t.proto != target::Proto::kUdp) {
+    return absl::InvalidArgumentError("a grant is for exactly one protocol (tcp or udp)");
+  }
+  if (t.port_lo == 0 || t.port_hi != t.port_lo) return absl::InvalidArgumentError("a grant needs a port");
+  if (!t.single_destination()) return absl::InvalidArgumentError("a grant is for one IP address");
+  tg_grant_key k{};
+  k.cgroup_id = cgroup_id;
+  k.proto = IpProtos(t.proto)[0];
+  k.family = static_cast<uint8_t>(t.prefix.ip.family == 4 ? AF_INET : AF_INET6);
+  k.port = t.port_lo;
+  std::memcpy(k.addr, t.prefix.ip.bytes.data(), 16);
+  return k;
+}
+
+}  // namespace taogate::bpf::internal

@@ -1,38 +1,34 @@
-// Parsing and key encoding for targets and grants (internal). See
-// gate_format.h for the key layouts.
+// Kernel keys of targets and grants (internal), built only here and only
+// from target::Target. Layouts: gate_format.h.
 #pragma once
 
-#include <array>
 #include <cstdint>
-#include <string>
 #include <string_view>
 #include <vector>
 
-#include "taogate/bpf/gate.h"
 #include "taogate/bpf/gate_format.h"
 #include "taogate/common/status.h"
+#include "taogate/target/target.h"
 
 namespace taogate::bpf::internal {
 
-// A port range wider than this must be "every port" (one LPM entry per port).
-inline constexpr uint32_t kMaxPortsPerTarget = 4096;
-
-struct IpAddr {
-  int family = 0;                  // AF_INET (bytes[0..3]) or AF_INET6
-  std::array<uint8_t, 16> bytes{};  // network order
-};
-struct Prefix {
-  IpAddr addr;  // host bits cleared
-  int len = 0;
-};
-
-absl::StatusOr<uint16_t> ParsePort(std::string_view s);
-// IPv4-mapped IPv6 addresses come back as AF_INET.
-absl::StatusOr<IpAddr> ParseIp(std::string_view text);
-absl::StatusOr<Prefix> ParseCidr(std::string_view cidr);
-std::string IpToString(int family, const uint8_t* bytes);
-// {0} = every port.
+// {0} = every port; otherwise every port of lo..hi (at most
+// target::kMaxPortsPerTarget).
 absl::StatusOr<std::vector<uint16_t>> ExpandPorts(uint16_t lo, uint16_t hi);
+// IP protocol numbers a target covers (any = tcp and udp).
+std::vector<uint8_t> IpProtos(target::Proto p);
 absl::StatusOr<tg_unix_key> UnixKey(std::string_view path);
+
+// One tg_targets4 / tg_targets6 key.
+struct LpmKey {
+  bool v4 = true;
+  tg_lpm4_key k4{};
+  tg_lpm6_key k6{};
+  const void* data() const { return v4 ? static_cast<const void*>(&k4) : static_cast<const void*>(&k6); }
+};
+LpmKey MakeLpmKey(const target::Prefix& p, uint8_t proto, uint16_t port);
+
+// The grant key of a single destination (target.single_destination()).
+absl::StatusOr<tg_grant_key> IpGrantKey(uint64_t cgroup_id, const target::Target& t);
 
 }  // namespace taogate::bpf::internal

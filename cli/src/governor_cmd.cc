@@ -7,7 +7,6 @@
 // 2 DENY, 3 PENDING_APPROVAL. (`policy` belongs to policy_cmd.cc: offline.)
 #include <chrono>
 #include <filesystem>
-#include <map>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -18,6 +17,7 @@
 #include "command.h"
 #include "governor.grpc.pb.h"
 #include "taogate/common/hex.h"
+#include "taogate/target/target_proto.h"
 #include "taogate/common/strings.h"
 #include "taogate/governance/approval.h"
 #include "taogate/rpc/client.h"
@@ -102,26 +102,15 @@ int OutcomeExit(const v1::Decision& d) {
   }
 }
 
-bool ParseTarget(const std::string& t, v1::Target* out) {
-  // tcp:ADDR:PORT, udp:ADDR:PORT ([v6]:port), unix:/p, file:/p, exec:/p
-  size_t c = t.find(':');
-  std::string kind = t.substr(0, c), rest = c == std::string::npos ? "" : t.substr(c + 1);
-  if (kind == "tcp" || kind == "udp") {
-    out->set_proto(kind == "tcp" ? v1::TARGET_PROTO_TCP : v1::TARGET_PROTO_UDP);
-    size_t p = rest.rfind(':');
-    if (p == std::string::npos) return false;
-    std::string addr = rest.substr(0, p);
-    if (addr.size() > 2 && addr.front() == '[') addr = addr.substr(1, addr.size() - 2);
-    out->set_address(addr);
-    out->set_port(static_cast<uint32_t>(std::atoi(rest.c_str() + p + 1)));
-    return true;
+// --target in the destination form of target::Parse: tcp:ADDR:PORT,
+// udp:[V6]:PORT, unix:/p, file:/p, exec:/p. Prints why on failure.
+bool ParseTarget(const std::string& text, v1::Target* out) {
+  auto t = target::Parse(text, target::Form::kDestination);
+  if (!t.ok()) {
+    std::cerr << "--target: " << t.status().message() << "\n";
+    return false;
   }
-  static const std::map<std::string, v1::TargetProto> paths = {
-      {"unix", v1::TARGET_PROTO_UNIX}, {"file", v1::TARGET_PROTO_FILE}, {"exec", v1::TARGET_PROTO_EXEC}};
-  auto it = paths.find(kind);
-  if (it == paths.end()) return false;
-  out->set_proto(it->second);
-  out->set_path(rest);
+  *out = target::ToProto(*t);
   return true;
 }
 

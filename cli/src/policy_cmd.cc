@@ -4,7 +4,6 @@
 //   hash:     "<sha256 hex>  FILE" (same as sha256sum) for a valid bundle
 //   eval:     the Decision as JSON; exit 0 PERMIT, 2 DENY, 3 REQUIRE_APPROVAL
 //   targets:  the protected-target export agents compile, as JSON
-#include <arpa/inet.h>
 
 #include <iostream>
 
@@ -117,15 +116,11 @@ int Targets(const std::string& file) {
   j["bundle_sha256"] = p->HashHex();
   j["networks"] = nlohmann::json::array();
   for (const auto& n : set.networks) {
-    policies::IpAddress ip{n.range.family, n.range.addr};
-    char buf[64];
-    inet_ntop(ip.family == 4 ? AF_INET : AF_INET6, ip.bytes.data(), buf, sizeof buf);
     nlohmann::json protos = nlohmann::json::array();
     if (n.range.tcp) protos.push_back("tcp");
     if (n.range.udp) protos.push_back("udp");
     j["networks"].push_back({{"target", n.target_id},
-                             {"cidr", n.range.node ? std::string(policies::kNodeCidr)
-                                                   : StrCat(buf, "/", static_cast<int>(n.range.prefix_len))},
+                             {"cidr", policies::CidrText(n.range)},
                              {"ports", {n.range.port_lo, n.range.port_hi}},
                              {"protocols", protos}});
   }

@@ -2,9 +2,11 @@
 
 #include "taogate/common/crypto.h"
 #include "taogate/common/hex.h"
+#include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/governance/governor_format.h"
 #include "taogate/tao/codec.h"
+#include "taogate/target/target_proto.h"
 
 namespace taogate::governance::internal {
 namespace {
@@ -60,35 +62,10 @@ v1::WorkloadBinding BindWorkload(v1::WorkloadBinding b, const std::string& cgrou
 }
 
 absl::StatusOr<policies::TargetRef> ToTargetRef(const v1::Target& t) {
-  policies::TargetRef r;
-  switch (t.proto()) {
-    case v1::TARGET_PROTO_TCP: r.kind = policies::TargetKind::kTcp; break;
-    case v1::TARGET_PROTO_UDP: r.kind = policies::TargetKind::kUdp; break;
-    case v1::TARGET_PROTO_UNIX: r.kind = policies::TargetKind::kUnix; break;
-    case v1::TARGET_PROTO_FILE: r.kind = policies::TargetKind::kFile; break;
-    case v1::TARGET_PROTO_EXEC: r.kind = policies::TargetKind::kExec; break;
-    default: return absl::InvalidArgumentError("target.proto is required");
-  }
-  // Round-trip through the policy engine's own parser: one grammar for both.
-  std::string text;
-  if (r.kind == policies::TargetKind::kTcp || r.kind == policies::TargetKind::kUdp) {
-    if (t.port() == 0 || t.port() > 65535 || !t.path().empty())
-      return absl::InvalidArgumentError("target: tcp/udp needs a port 1-65535 and no path");
-    bool v6 = t.address().find(':') != std::string::npos;
-    text = StrCat(r.kind == policies::TargetKind::kTcp ? "tcp:" : "udp:", v6 ? "[" : "",
-                  t.address(), v6 ? "]" : "", ":", t.port());
-  } else {
-    if (t.port() != 0 || !t.address().empty())
-      return absl::InvalidArgumentError("target: a path target has no address or port");
-    const char* k = r.kind == policies::TargetKind::kUnix   ? "unix:"
-                    : r.kind == policies::TargetKind::kFile ? "file:"
-                                                            : "exec:";
-    text = StrCat(k, t.path());
-  }
-  auto parsed = policies::ParseTargetRef(text);
-  if (!parsed.ok())
-    return absl::InvalidArgumentError(StrCat("target: ", std::string(parsed.status().message())));
-  return parsed;
+  TG_ASSIGN_OR_RETURN(target::Target parsed, target::FromProto(t));
+  if (!parsed.network() && !target::IsCanonicalPath(parsed.path, false))
+    return absl::InvalidArgumentError(StrCat("target: path '", parsed.path, "' is not absolute and canonical"));
+  return policies::ToTargetRef(parsed);
 }
 
 policies::WorkloadAttributes ToAttributes(

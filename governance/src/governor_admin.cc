@@ -1,6 +1,5 @@
 // Policy activation, protected-target export, ledger proofs and the kill
 // switch broadcast.
-#include <arpa/inet.h>
 
 #include <algorithm>
 
@@ -17,12 +16,6 @@ using ledger::RecordKind;
 
 namespace {
 
-std::string CidrText(const policies::NetRange& r) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(r.family == 4 ? AF_INET : AF_INET6, r.addr.data(), buf, sizeof buf);
-  return StrCat(buf, "/", static_cast<int>(r.prefix_len));
-}
-
 v1::ProtectedTargets ToProto(const policies::Policy& p) {
   v1::ProtectedTargets out;
   out.set_policy_sha256(p.HashHex());
@@ -33,7 +26,7 @@ v1::ProtectedTargets ToProto(const policies::Policy& p) {
       if (!on) continue;
       auto* t = out.add_targets();
       t->set_proto(proto);
-      t->set_cidr(n.range.node ? std::string(policies::kNodeCidr) : CidrText(n.range));
+      t->set_cidr(policies::CidrText(n.range));
       t->set_port_from(n.range.port_lo);
       t->set_port_to(n.range.port_hi);
       t->set_name(n.target_id);

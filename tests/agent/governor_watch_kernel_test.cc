@@ -16,6 +16,7 @@
 #include "governance/governor_testing.h"
 #include "testing/http.h"
 #include "taogate/agent/target_sync.h"
+#include "taogate/bpf/gate.h"
 #include "taogate/common/strings.h"
 
 namespace taogate::agent::testing {

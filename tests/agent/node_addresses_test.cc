@@ -10,18 +10,28 @@
 #include "taogate/agent/config.h"
 #include "taogate/agent/target_sync.h"
 #include "taogate/agent/wildcard_listeners.h"
+#include "taogate/target/target.h"
 
 namespace taogate::agent {
 namespace {
+
+absl::StatusOr<target::Target> ParseNodeTarget(const std::string& spec) {
+  return target::Parse(spec, target::Form::kProtected);
+}
 
 std::string ParseError(const std::string& spec) {
   auto t = ParseNodeTarget(spec);
   return t.ok() ? "ok" : std::string(t.status().message());
 }
 
-std::vector<std::string> Cidrs(const std::vector<bpf::Target>& ts) {
+bool IsNodeTargetSpec(const std::string& spec) {
+  auto t = ParseNodeTarget(spec);
+  return t.ok() && t->network() && t->host == target::Host::kNode;
+}
+
+std::vector<std::string> Cidrs(const std::vector<target::Target>& ts) {
   std::vector<std::string> out;
-  for (const auto& t : ts) out.push_back(t.cidr);
+  for (const auto& t : ts) out.push_back(target::FormatPrefix(t.prefix));
   return out;
 }
 
@@ -47,9 +57,9 @@ v1::ProtectedTargets OneNetTarget(const std::string& cidr, uint32_t port) {
 TEST(NodeTargetTest, GoodSpellingsParse) {
   auto t = ParseNodeTarget("tcp:node:5432");
   ASSERT_TRUE(t.ok()) << t.status();
-  EXPECT_EQ(t->proto, bpf::Proto::kTcp);
+  EXPECT_EQ(t->proto, target::Proto::kTcp);
   EXPECT_EQ(t->port_lo, 5432);
-  EXPECT_TRUE(t->cidr.empty());
+  EXPECT_EQ(t->host, target::Host::kNode);
   EXPECT_EQ(ParseError("udp:node:53"), "ok");
   EXPECT_EQ(ParseError("any:node:8000-8010"), "ok");
   EXPECT_EQ(ParseError("tcp:node:*"), "ok");
@@ -73,7 +83,7 @@ TEST(NodeTargetTest, OnlyTheExactKeywordIsANodeTarget) {
   EXPECT_FALSE(IsNodeTargetSpec("tcp:node/32:1"));
   EXPECT_FALSE(IsNodeTargetSpec("tcp:nodes:1"));
   EXPECT_FALSE(IsNodeTargetSpec("unix:node:1"));
-  EXPECT_NE(ParseError("tcp:Node:1").find("not a node target"), std::string::npos);
+  EXPECT_NE(ParseError("tcp:Node:1").find("DNS name targets are not supported yet"), std::string::npos);
 }
 
 TEST(NodeTargetTest, ConfigAcceptsNodeTargetsAndNamesBadOnes) {

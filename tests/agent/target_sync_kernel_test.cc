@@ -58,6 +58,7 @@ class TargetSyncKernelTest : public AgentTest {
     auto gate = bpf::Gate::OpenOrAdopt(go);
     ASSERT_TRUE(gate.ok()) << gate.status();
     gate_ = std::move(*gate);
+    grants_ = std::make_unique<GateGrants>(*gate_);
     ledger::LedgerOptions lo;
     lo.dir = ledger_dir_;
     lo.fsync = false;
@@ -69,6 +70,7 @@ class TargetSyncKernelTest : public AgentTest {
   void TearDown() override {
     sync_.reset();
     ledger_.reset();
+    grants_.reset();
     gate_.reset();
     AgentTest::TearDown();
   }
@@ -77,7 +79,7 @@ class TargetSyncKernelTest : public AgentTest {
     o.cache_path = dir_->path().string() + "/targets.pb";
     o.node_id = node_id_;
     o.static_targets = std::move(statics);
-    sync_ = std::make_unique<TargetSync>(*gate_, *ledger_, sink, o);
+    sync_ = std::make_unique<TargetSync>(*grants_, *ledger_, sink, o);
   }
   static v1::ProtectedTargets Set(char sha, std::vector<int> tcp_ports, std::vector<std::string> files = {}) {
     v1::ProtectedTargets m;
@@ -111,13 +113,11 @@ class TargetSyncKernelTest : public AgentTest {
   }
   // What the redeem path asks: is addr:port in the gate's maps?
   bool InMaps(const std::string& addr, int port) {
-    auto g = GateGrants::Create(*gate_, pin_root_, bpf::Mode::kProtectListed);
-    EXPECT_TRUE(g.ok()) << g.status();
     v1::Target t;
     t.set_proto(v1::TARGET_PROTO_TCP);
     t.set_address(addr);
     t.set_port(port);
-    return g.ok() && (*g)->IsProtected(t);
+    return grants_->IsProtected(t);
   }
   size_t Records(const std::string& event) {
     size_t n = 0;
@@ -129,6 +129,7 @@ class TargetSyncKernelTest : public AgentTest {
   }
 
   std::unique_ptr<bpf::Gate> gate_;
+  std::unique_ptr<GateGrants> grants_;  // the gate as TargetSync and the redeem path see it
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<TargetSync> sync_;
 };
@@ -152,7 +153,7 @@ TEST_F(TargetSyncKernelTest, MalformedUpdateRejectedWholePreviousSetStays) {
 TEST_F(TargetSyncKernelTest, StaticTargetSharingAMapKeySurvivesGovernorRemoval) {
   // The static any:127.0.0.1:P and the governor's tcp 127.0.0.1/32:P share the tcp map key.
   std::string p = std::to_string(protected_->port());
-  ASSERT_TRUE(gate_->AddTarget(*bpf::ParseTarget("any:127.0.0.1:" + p)).ok());
+  ASSERT_TRUE(gate_->AddTarget(*target::Parse("any:127.0.0.1:" + p, target::Form::kProtected)).ok());
   MakeSync({"any:127.0.0.1:" + p});
   ASSERT_TRUE(sync_->Apply(Set('a', {protected_->port(), open_->port()})).ok());
   ASSERT_TRUE(sync_->Apply(Set('b', {})).ok());
@@ -194,7 +195,7 @@ TEST_F(TargetSyncKernelTest, StaticNodeTargetWithoutGovernorFollowsAddresses) {
   TargetSyncOptions o;  // no cache_path: no governor, static targets only
   o.node_id = node_id_;
   o.static_targets = {StrCat("tcp:node:", p)};
-  sync_ = std::make_unique<TargetSync>(*gate_, *ledger_, nullptr, o);
+  sync_ = std::make_unique<TargetSync>(*grants_, *ledger_, nullptr, o);
   ASSERT_TRUE(sync_->SetNodeAddresses({"192.0.2.7"}).ok());
   ASSERT_TRUE(sync_->Start().ok());
   EXPECT_FALSE(sync_->state().fail_closed);

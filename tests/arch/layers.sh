@@ -20,11 +20,12 @@ declare -A ALLOW=(
   [rpc]="common"
   [runtime]="common"
   [ledger]="common"
+  [target]="common"
   [keys]="common tao"
-  [policies]="common"
-  [bpf]="common bpflsm enforce"
-  [agent]="common tao rpc runtime ledger keys bpf bpflsm enforce"
-  [governance]="common tao rpc runtime ledger keys policies"
+  [policies]="common target"
+  [bpf]="common target bpflsm enforce"
+  [agent]="common tao rpc runtime ledger keys target bpf bpflsm enforce"
+  [governance]="common tao rpc runtime ledger keys target policies"
 )
 # The public include folder of each taogate/<x>/ prefix that is not <x>/include.
 own_prefix() { case $1 in bpf) echo "bpf bpflsm enforce";; *) echo "$1";; esac; }

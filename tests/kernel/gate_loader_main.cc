@@ -26,17 +26,19 @@ int main(int argc, char** argv) {
   for (int i = 3; i < argc; ++i) {
     std::string verb = argv[i];
     if (verb == "target" && i + 1 < argc) {
-      auto t = ParseTarget(argv[++i]);
+      auto t = taogate::target::Parse(argv[++i], taogate::target::Form::kProtected);
       if (!t.ok() || !(*gate)->AddTarget(*t).ok()) return 3;
     } else if (verb == "grant" && i + 4 < argc) {
       uint64_t cg = std::strtoull(argv[i + 1], nullptr, 10);
-      GrantTarget g{Proto::kTcp, argv[i + 2], static_cast<uint16_t>(std::atoi(argv[i + 3])), ""};
+      auto g = taogate::target::Parse(std::string("tcp:") + argv[i + 2] + ":" + argv[i + 3],
+                                      taogate::target::Form::kDestination);
+      if (!g.ok()) return 4;
       struct timespec ts;
       clock_gettime(CLOCK_MONOTONIC, &ts);
       uint64_t now = ts.tv_sec * 1000000000ull + ts.tv_nsec;
       TaoId id{};
       id.fill(0x5a);
-      if (!(*gate)->InstallGrant(cg, g, id, now + std::strtoull(argv[i + 4], nullptr, 10) * 1000000ull).ok()) return 4;
+      if (!(*gate)->InstallGrant(cg, *g, id, now + std::strtoull(argv[i + 4], nullptr, 10) * 1000000ull).ok()) return 4;
       i += 4;
     } else {
       return 2;

@@ -83,8 +83,7 @@ TEST_F(EnforceTest, EveryPortTargetIsDenied) {
   Listener l = ListenTcp();
   Protect("tcp:127.0.0.0/24:*");
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), EPERM);
-  auto t = ParseTarget("tcp:127.0.0.0/24:*");
-  ASSERT_TRUE(gate_->RemoveTarget(*t).ok());
+  ASSERT_TRUE(gate_->RemoveTarget(Spec("tcp:127.0.0.0/24:*")).ok());
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), 0);
 }
 
@@ -95,11 +94,9 @@ TEST_F(EnforceTest, RemovingOneTargetKeepsOthersWithTheSamePort) {
   Protect(StrCat("tcp:127.0.0.1:", l.port));
   Protect(StrCat("tcp:127.0.0.0/8:", l.port));
   Protect(StrCat("tcp:127.0.0.0/8:", l.port));  // re-adding must not double count
-  auto narrow = ParseTarget(StrCat("tcp:127.0.0.1:", l.port));
-  ASSERT_TRUE(gate_->RemoveTarget(*narrow).ok());
+  ASSERT_TRUE(gate_->RemoveTarget(Spec(StrCat("tcp:127.0.0.1:", l.port))).ok());
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), EPERM);
-  auto wide = ParseTarget(StrCat("tcp:127.0.0.0/8:", l.port));
-  ASSERT_TRUE(gate_->RemoveTarget(*wide).ok());
+  ASSERT_TRUE(gate_->RemoveTarget(Spec(StrCat("tcp:127.0.0.0/8:", l.port))).ok());
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", l.port); }), 0);
 }
 
@@ -197,10 +194,7 @@ TEST_F(EnforceTest, DenyAllModeAllowsOnlyAllowlisted) {
   gate_ = OpenGate(Mode::kDenyAllExceptAllowlisted);
   ASSERT_NE(gate_, nullptr);
   Listener allowed = ListenTcp(), other = ListenTcp();
-  auto t = ParseTarget(StrCat("tcp:127.0.0.1:", allowed.port));
-  ASSERT_TRUE(t.ok());
-  t->kind = TargetKind::kAllow;
-  ASSERT_TRUE(gate_->AddTarget(*t).ok());
+  ASSERT_TRUE(gate_->AddTarget(Spec(StrCat("tcp:127.0.0.1:", allowed.port)), TargetKind::kAllow).ok());
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", allowed.port); }), 0);
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnect("127.0.0.1", other.port); }), EPERM);
   EXPECT_EQ(RunIn("", [&] { return TryConnect("127.0.0.1", other.port); }), 0);

@@ -26,7 +26,7 @@ class GrantTest : public OpenGateTest {
     prot_ = ListenTcp();
     Protect(StrCat("tcp:127.0.0.1:", prot_.port));
   }
-  GrantTarget Target() const { return GrantTarget{Proto::kTcp, "127.0.0.1", prot_.port, ""}; }
+  target::Target Target() const { return Dest(StrCat("tcp:127.0.0.1:", prot_.port)); }
   int ConnectFrom(const std::string& cg) {
     return RunIn(cg, [&] { return TryConnect("127.0.0.1", prot_.port); });
   }
@@ -142,7 +142,7 @@ TEST_F(GrantTest, RevokedGrantIsDenied) {
 TEST_F(GrantTest, UdpAndUnixGrantsAreOneShot) {
   Listener u = BindUdp();
   Protect(StrCat("udp:127.0.0.1:", u.port));
-  GrantTarget ug{Proto::kUdp, "127.0.0.1", u.port, ""};
+  target::Target ug = Dest(StrCat("udp:127.0.0.1:", u.port));
   ASSERT_TRUE(gate_->InstallGrant(IdOf(a_.path()), ug, Tao(11), MonoNowNs() + kTenSeconds).ok());
   EXPECT_EQ(RunIn(a_.path(), [&] { return TrySendTo("127.0.0.1", u.port); }), 0);
   EXPECT_EQ(RunIn(a_.path(), [&] { return TrySendTo("127.0.0.1", u.port); }), EPERM);
@@ -150,7 +150,7 @@ TEST_F(GrantTest, UdpAndUnixGrantsAreOneShot) {
   std::string path = (tmp_.path() / "db.sock").string();
   Listener l = ListenUnix(path);
   Protect("unix:" + path);
-  GrantTarget xg{Proto::kTcp, "", 0, path};
+  target::Target xg = Dest("unix:" + path);
   ASSERT_TRUE(gate_->InstallGrant(IdOf(a_.path()), xg, Tao(12), MonoNowNs() + kTenSeconds).ok());
   EXPECT_EQ(RunIn(b_.path(), [&] { return TryConnectUnix(path); }), EPERM);
   EXPECT_EQ(RunIn(a_.path(), [&] { return TryConnectUnix(path); }), 0);

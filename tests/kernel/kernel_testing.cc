@@ -230,8 +230,20 @@ std::unique_ptr<Gate> GateTest::OpenGate(Mode mode, bool syscall_hook_always) {
   return g.ok() ? std::move(*g) : nullptr;
 }
 
+target::Target Spec(const std::string& spec) {
+  auto t = target::Parse(spec, target::Form::kProtected);
+  EXPECT_TRUE(t.ok()) << spec << ": " << t.status();
+  return t.ok() ? *t : target::Target{};
+}
+
+target::Target Dest(const std::string& spec) {
+  auto t = target::Parse(spec, target::Form::kDestination);
+  EXPECT_TRUE(t.ok()) << spec << ": " << t.status();
+  return t.ok() ? *t : target::Target{};
+}
+
 void GateTest::Protect(const std::string& spec) {
-  auto t = ParseTarget(spec);
+  auto t = target::Parse(spec, target::Form::kProtected);
   ASSERT_TRUE(t.ok()) << t.status();
   ASSERT_TRUE(gate_->AddTarget(*t).ok());
 }

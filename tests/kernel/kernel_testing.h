@@ -21,6 +21,11 @@
 
 namespace taogate::bpf::testing {
 
+// A protected target ("tcp:127.0.0.0/8:*") or a grant's destination
+// ("tcp:127.0.0.1:5432", "unix:/run/x.sock"); a malformed spec fails the test.
+target::Target Spec(const std::string& spec);
+target::Target Dest(const std::string& spec);
+
 uint64_t MonoNowNs();
 
 // A bound + listening (TCP/unix stream) or bound (UDP/unix dgram) socket.

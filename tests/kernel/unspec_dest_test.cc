@@ -257,7 +257,7 @@ TEST_F(UnspecDestTest, MptcpToUnspecifiedIsDenied) {
 // With a grant for 127.0.0.1:P, 0.0.0.0:P consumes it and connects exactly
 // to the checked address, once.
 TEST_F(UnspecDestTest, GrantForLoopbackServesUnspecifiedOnce) {
-  GrantTarget g{Proto::kTcp, "127.0.0.1", t4_.port, ""};
+  target::Target g = Dest(StrCat("tcp:127.0.0.1:", t4_.port));
   ASSERT_TRUE(gate_->InstallGrant(IdOf(a_.path()), g, Tao(0x21), MonoNowNs() + kTenSeconds).ok());
   auto connect_any = [&] {
     UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -279,7 +279,7 @@ TEST_F(UnspecDestTest, GrantForLoopbackServesUnspecifiedOnce) {
 }
 
 TEST_F(UnspecDestTest, GrantForV6LoopbackServesUnspecifiedOnce) {
-  GrantTarget g{Proto::kUdp, "::1", u6_.port, ""};
+  target::Target g = Dest(StrCat("udp:[::1]:", u6_.port));
   ASSERT_TRUE(gate_->InstallGrant(IdOf(a_.path()), g, Tao(0x22), MonoNowNs() + kTenSeconds).ok());
   Shot s{AF_INET6, SOCK_DGRAM, "::", How::kSendTo, ""};
   EXPECT_EQ(RunIn(a_.path(), [&] { return Fire(s, u6_.port); }), 0);
@@ -311,10 +311,7 @@ TEST_F(UnspecDestTest, DenyAllJudgesTheRealDestination) {
   gate_ = OpenGate(Mode::kDenyAllExceptAllowlisted);
   ASSERT_NE(gate_, nullptr);
   Listener l = ListenTcpOn("127.0.0.1");
-  auto t = ParseTarget(StrCat("tcp:127.0.0.1:", l.port));
-  ASSERT_TRUE(t.ok());
-  t->kind = TargetKind::kAllow;
-  ASSERT_TRUE(gate_->AddTarget(*t).ok());
+  ASSERT_TRUE(gate_->AddTarget(Spec(StrCat("tcp:127.0.0.1:", l.port)), TargetKind::kAllow).ok());
   EXPECT_EQ(RunIn(a_.path(), [&] {
               return Fire({AF_INET, SOCK_STREAM, "0.0.0.0", How::kConnect, ""}, l.port);
             }), 0);

@@ -51,7 +51,7 @@ struct AgentConfig {
   int metrics_port = 9464;  // -1: off
   bool metrics_allow_remote = false;
 
-  // Static protected targets, bpf::ParseTarget syntax ("tcp:10.0.0.5:5432"),
+  // Static protected targets, target::Parse protected form ("tcp:10.0.0.5:5432"),
   // or node targets ("tcp:node:5432": every address of this node, kept
   // current; node_addresses.h).
   std::vector<std::string> protected_targets;

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "tao.pb.h"
+#include "taogate/target/target.h"
 
 namespace taogate::agent {
 
@@ -56,6 +57,30 @@ class GrantTable {
   // Installs a one-shot grant for cgroup `cgroup_id`; an error means no grant exists.
   virtual absl::Status InstallGrant(uint64_t cgroup_id, const v1::Target& target, const TaoId& id,
                                     int64_t expires_at_unix_ms) = 0;
+};
+
+// The kernel gate's quarantine state, as node status reports it.
+class QuarantineView {
+ public:
+  virtual ~QuarantineView() = default;
+  // Workloads quarantined one by one; whether the all-workloads switch is on.
+  virtual absl::StatusOr<uint64_t> QuarantinedCount() const = 0;
+  virtual absl::StatusOr<bool> QuarantineAllEngaged() const = 0;
+};
+
+// The kernel gate's protected-target maps, as TargetSync programs them.
+// Adding a target already present and removing one absent are not errors;
+// a failed add may leave part of a port range in place (the caller rolls
+// back with RemoveTarget). Implementations must be thread-safe.
+class TargetTable {
+ public:
+  virtual ~TargetTable() = default;
+  // tcp/udp/any with an IP prefix (Host::kPrefix), or unix.
+  virtual absl::Status AddTarget(const target::Target& t) = 0;
+  virtual absl::Status RemoveTarget(const target::Target& t) = 0;
+  // True in protect-listed mode, where only listed targets are denied (so
+  // failing closed needs a catch-all); false in deny-all mode.
+  virtual bool ProtectsListedOnly() const = 0;
 };
 
 }  // namespace taogate::agent

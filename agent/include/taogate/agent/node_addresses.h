@@ -34,8 +34,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "taogate/bpf/gate.h"
 #include "taogate/common/fd.h"
+#include "taogate/target/target.h"
 
 namespace taogate::agent {
 
@@ -43,22 +43,17 @@ inline constexpr char kNodeKeyword[] = "node";
 // Addresses of a node beyond this are refused (fail closed: the old set stays).
 inline constexpr size_t kMaxNodeAddresses = 1024;
 
-// True if spec's address part is the keyword: "tcp:node:5432".
-bool IsNodeTargetSpec(std::string_view spec);
-
-// "tcp:node:5432" -> a Target with an empty cidr, the proto and the ports.
-// InvalidArgument with the reason for anything else ("tcp:node" without a
-// port, "unix:node:1", "tcp:Node:1", "tcp:node/32:1", a bad port).
-absl::StatusOr<bpf::Target> ParseNodeTarget(std::string_view spec);
+// Node targets are parsed by target::Parse (Form::kProtected): host
+// target::Host::kNode, e.g. "tcp:node:5432".
 
 // Canonical IP literals ("10.0.0.5", "fe80::1"), sorted and unique; entries
 // that are not IP literals are dropped.
 std::vector<std::string> CanonicalAddresses(const std::vector<std::string>& addrs);
 
-// One Target per node address: 127.0.0.0/8, ::1/128, then addr/32 or
-// addr/128 for each of `addrs` (IPv4 inside 127/8 and ::1 are already
-// covered). `node` carries proto and ports (ParseNodeTarget).
-std::vector<bpf::Target> ExpandNodeTarget(const bpf::Target& node, const std::vector<std::string>& addrs);
+// One target per node address: 127.0.0.0/8, ::1/128, then the host prefix
+// of each of `addrs` (IPv4 inside 127/8 and ::1 are already covered).
+// `node` carries proto and ports.
+std::vector<target::Target> ExpandNodeTarget(const target::Target& node, const std::vector<std::string>& addrs);
 
 // Every address of every interface in the caller's network namespace
 // (RTM_GETADDR dump), canonical and sorted.

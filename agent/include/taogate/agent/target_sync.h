@@ -58,8 +58,9 @@
 
 #include "absl/status/statusor.h"
 #include "governor.pb.h"
-#include "taogate/bpf/gate.h"
+#include "taogate/agent/deps.h"
 #include "taogate/ledger/ledger.h"
+#include "taogate/target/target.h"
 
 namespace taogate::agent {
 
@@ -75,9 +76,6 @@ class FileExecSink {
 inline constexpr uint32_t kMaxCachePayload = 16u << 20;
 inline constexpr size_t kMaxProtectedTargets = 16384;
 
-// "10.1.2.3/8" -> "10.0.0.0/8" (host bits cleared); no prefix = a host.
-absl::StatusOr<std::string> CanonicalCidr(const std::string& cidr);
-
 // Checks every entry; InvalidArgument naming the first bad one.
 absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg);
 
@@ -88,7 +86,7 @@ absl::Status SaveTargetsCache(const std::string& path, const v1::ProtectedTarget
 struct TargetSyncOptions {
   std::string cache_path;
   std::string node_id;
-  // bpf::ParseTarget syntax or node targets ("tcp:node:5432"); never removed
+  // target::Parse protected form, node targets included ("tcp:node:5432"); never removed
   // (a node target's entries follow the node's addresses).
   std::vector<std::string> static_targets;
 };
@@ -109,8 +107,9 @@ struct TargetSyncState {
 
 class TargetSync {
  public:
-  // gate, ledger and sink (nullable) must outlive this object.
-  TargetSync(bpf::Gate& gate, ledger::Ledger& ledger, FileExecSink* sink, TargetSyncOptions options);
+  // gate (GateGrants in production), ledger and sink (nullable) must outlive
+  // this object.
+  TargetSync(TargetTable& gate, ledger::Ledger& ledger, FileExecSink* sink, TargetSyncOptions options);
 
   // Self-check at agent start: applies the cache, or engages the catch-all.
   // Errors only if the gate refuses the catch-all (the agent must not start).
@@ -127,19 +126,33 @@ class TargetSync {
   // address list) stays.
   absl::Status SetNodeAddresses(const std::vector<std::string>& addrs);
 
-  // The declared IP targets (static, then the governor's set) in
-  // bpf::ParseTarget syntax, node targets as "tcp:node:P", for status checks.
+  // The declared IP targets (static, then the governor's set) in the
+  // target::Parse protected form, node targets as "tcp:node:P", for status checks.
   std::vector<std::string> NetworkTargetSpecs() const;
 
  private:
-  struct Entry {
-    v1::TargetProto proto = v1::TARGET_PROTO_UNSPECIFIED;
-    bpf::Target target;  // TCP/UDP/UNIX
-    std::string path;    // FILE/EXEC
+  // canonical text (target::Format) -> target: tcp/udp/any/unix go to the
+  // gate, file/exec to the sink.
+  using EntryMap = std::map<std::string, target::Target>;
+  // What one update's additions did, for the commit or the rollback.
+  struct Additions {
+    std::vector<const target::Target*> added;  // into the wanted map
+    uint64_t not_enforced = 0;
+    absl::Status error;
+    std::set<std::string> absent_before;  // absent_ as it was
   };
-  using EntryMap = std::map<std::string, Entry>;  // canonical key -> entry
 
   absl::Status ApplyLocked(const v1::ProtectedTargets& msg, const char* source);
+  // Steps of ApplyLocked, in order.
+  absl::Status RejectLocked(const v1::ProtectedTargets& msg, const char* source, const absl::Status& st);
+  bool IsResendLocked(const v1::ProtectedTargets& msg, const EntryMap& wanted) const;
+  std::string PersistLocked(const v1::ProtectedTargets& msg);  // "" or why the cache was not written
+  Additions AddWantedLocked(const EntryMap& wanted);
+  void RollBackLocked(const Additions& a, bool restore_cache);
+  uint64_t RemoveUnwantedLocked(const EntryMap& wanted);
+  void CommitLocked(const v1::ProtectedTargets& msg, const char* source, const Additions& a, uint64_t removed,
+                    const std::string& persist_error);
+
   EntryMap WantedOf(const v1::ProtectedTargets& msg, const std::vector<std::string>& addrs) const;
   EntryMap StaticOf(const std::vector<std::string>& addrs) const;
   absl::Status EngageFailClosedLocked();
@@ -148,7 +161,7 @@ class TargetSync {
   absl::Status ReaddLocked(const EntryMap& wanted);
   void RecordLocked(std::string event, const std::string& sha, uint64_t count, const std::string& error);
 
-  bpf::Gate& gate_;
+  TargetTable& gate_;
   ledger::Ledger& ledger_;
   FileExecSink* sink_;
   TargetSyncOptions options_;

@@ -34,7 +34,7 @@ std::vector<WildcardListener> ParseProcNetWildcards(std::string_view text, uint8
 std::vector<WildcardListener> ReadWildcardListeners();
 
 // One warning per (protected loopback target, wildcard listener on one of its
-// ports). targets use bpf::ParseTarget syntax ("tcp:127.0.0.1:5432",
+// ports). targets use the target::Parse protected form ("tcp:127.0.0.1:5432",
 // "udp:[::1]/128:53", "any:127.0.0.0/8:8000-8010", "tcp:127.0.0.1:*");
 // only targets wholly inside 127.0.0.0/8 or equal to ::1 count, and others
 // (node targets included) are ignored. E.g.

@@ -29,12 +29,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "taogate/bpf/gate_format.h"  // TG_DENY_* (ProtectInode)
 #include "taogate/common/status.h"
+#include "taogate/target/target.h"
 
 struct gate_bpf;
 struct ring_buffer;
@@ -76,29 +78,11 @@ struct GateOptions {
   bool file_hooks = true;
 };
 
-// A protected (or, in deny-all mode, allowlisted) destination: either an IP
-// prefix with ports and protocol, or a unix socket path.
-struct Target {
-  std::string cidr;          // "10.0.0.0/8", "::1/128", "127.0.0.1" (= /32)
-  uint16_t port_lo = 0;      // 0..0 = every port
-  uint16_t port_hi = 0;
-  Proto proto = Proto::kAny; // kAny = TCP and UDP
-  std::string unix_path;     // non-empty: a unix target (cidr/ports ignored)
-  TargetKind kind = TargetKind::kProtect;
-  uint32_t rule_id = 0;      // opaque, for the policy compiler
-};
-
-// "tcp:10.0.0.0/8:5432", "udp:[::1]/128:53", "any:127.0.0.1:1000-2000",
-// "tcp:10.1.2.3:*", "unix:/run/postgresql/.s.PGSQL.5432".
-absl::StatusOr<Target> ParseTarget(std::string_view spec);
-
-// The one destination a grant opens.
-struct GrantTarget {
-  Proto proto = Proto::kTcp;  // kTcp or kUdp (for IP grants)
-  std::string address;        // IP literal; IPv4-mapped IPv6 is stored as IPv4
-  uint16_t port = 0;
-  std::string unix_path;      // non-empty: a unix grant (other fields ignored)
-};
+// Targets are target::Target values (taogate/target/target.h): AddTarget
+// takes a protected-form IP target (tcp/udp/any, Host::kPrefix, ports or
+// every port) or a unix target; InstallGrant a single destination
+// (target.single_destination()). The gate builds every kernel key from them
+// (bpf/src/target.h); nothing outside bpf/ knows the key layouts.
 
 using TaoId = std::array<uint8_t, 16>;
 
@@ -161,17 +145,29 @@ class Gate {
   // unix socket (SO_PEERCRED). NotFound if pid is not governed.
   absl::StatusOr<uint64_t> WorkloadIdOfPid(pid_t pid) const;
 
-  absl::Status AddTarget(const Target& t);
-  absl::Status RemoveTarget(const Target& t);
-  absl::Status AddProtectedTarget(const Target& t) { return AddTarget(t); }
-  absl::Status RemoveProtectedTarget(const Target& t) { return RemoveTarget(t); }
+  // kind kAllow: an allowlisted destination (deny-all mode).
+  absl::Status AddTarget(const target::Target& t, TargetKind kind = TargetKind::kProtect);
+  absl::Status RemoveTarget(const target::Target& t);
+
+  // The target-map entry that decides a destination as the hooks look it up
+  // (exact port first, then the every-port entry; longest prefix), or
+  // nullopt if none matches. dest is a single destination; anything else
+  // matches nothing. A map that cannot be read matches nothing.
+  std::optional<TargetKind> LookupTarget(const target::Target& dest) const;
+  // True if a connect to dest needs a grant: in protect-listed mode, a
+  // PROTECT entry matches; in deny-all mode, no ALLOW entry matches.
+  bool IsProtected(const target::Target& dest) const;
+  // Workloads in the quarantine map; whether the all-workloads kill switch
+  // is set in tg_config.
+  absl::StatusOr<uint64_t> QuarantinedCount() const;
+  absl::StatusOr<bool> QuarantineAllEngaged() const;
 
   // Installs a one-shot grant. AlreadyExists if an unconsumed, unexpired grant
   // holds the same key; any other failure is an error (never silently
   // dropped). expiry_mono_ns is CLOCK_MONOTONIC (bpf_ktime_get_ns).
-  absl::Status InstallGrant(uint64_t cgroup_id, const GrantTarget& target, const TaoId& tao_id,
+  absl::Status InstallGrant(uint64_t cgroup_id, const target::Target& dest, const TaoId& tao_id,
                             uint64_t expiry_mono_ns);
-  absl::Status RevokeGrant(uint64_t cgroup_id, const GrantTarget& target);
+  absl::Status RevokeGrant(uint64_t cgroup_id, const target::Target& dest);
   // Deletes expired or consumed grants; returns how many.
   absl::StatusOr<size_t> SweepExpiredGrants();
   absl::StatusOr<size_t> GrantCount();

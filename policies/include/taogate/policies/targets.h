@@ -11,33 +11,36 @@
 
 #include "absl/status/statusor.h"
 #include "taogate/policies/bundle.h"
+#include "taogate/target/target.h"
 
 namespace taogate::policies {
 
 enum class TargetKind : uint8_t { kTcp, kUdp, kUnix, kFile, kExec };
 
-// A concrete target of one request. Text form (ParseTargetRef / Format):
+// The policy form of one request's target (what Evaluate matches). Text
+// form: target::Parse(Form::kDestination) / target::Format, e.g.
 //   tcp:10.0.0.5:5432   udp:[fd00::53]:53   unix:/run/pg/.s.PGSQL.5432
 //   file:/etc/secrets/db.key   exec:/usr/bin/psql
 struct TargetRef {
   TargetKind kind = TargetKind::kTcp;
-  std::string address;  // IP literal (tcp/udp), no brackets
+  std::string address;  // IP literal (tcp/udp), no brackets, canonical
   uint16_t port = 0;    // tcp/udp
   std::string path;     // unix/file/exec: absolute, canonical
 };
 
-absl::StatusOr<TargetRef> ParseTargetRef(std::string_view text);
-std::string FormatTargetRef(const TargetRef& t);
+// target::Target (a single destination) <-> the policy form.
+TargetRef ToTargetRef(const target::Target& t);
+absl::StatusOr<target::Target> ToTarget(const TargetRef& r);
 
-struct IpAddress {
-  uint8_t family = 4;              // 4 or 6
-  std::array<uint8_t, 16> bytes{};  // v4 in bytes[0..3]
-};
-// IPv4-mapped IPv6 (::ffff:a.b.c.d) parses as the IPv4 address a.b.c.d: it
-// reaches that host, so it must match (and be denied as) that host. Agents
-// must normalise the same way in their connect6/sendmsg6 hooks.
-absl::StatusOr<IpAddress> ParseIp(std::string_view text);
-// "10.0.0.0/8", "fd00::/64": host bits must be zero.
+// target::Parse(text, Form::kDestination), in the policy form.
+absl::StatusOr<TargetRef> ParseTargetRef(std::string_view text);
+std::string FormatTargetRef(const TargetRef& t);  // target::Format; "?" if malformed
+
+// IP addresses are target::Ip (IPv4-mapped IPv6 parses as the IPv4 host:
+// agents normalise the same way in their connect6/sendmsg6 hooks).
+using IpAddress = target::Ip;
+using target::ParseIp;
+// "10.0.0.0/8", "fd00::/64": target::ParseCidr(CidrForm::kExact).
 absl::StatusOr<NetRange> ParseCidr(std::string_view text);
 
 // The `cidrs` keyword for "every address of the node" (agent/.../node_addresses.h).
@@ -45,12 +48,12 @@ inline constexpr std::string_view kNodeCidr = "node";
 // `cidrs` entry -> ranges: a CIDR gives one; `node` gives the two loopback
 // ranges with NetRange::node set.
 absl::StatusOr<std::vector<NetRange>> ParseCidrOrNode(std::string_view text);
+// A range as a ProtectedTarget cidr: "node", or "10.0.0.0/8".
+std::string CidrText(const NetRange& r);
 
 bool CidrContains(const NetRange& r, const IpAddress& ip);
 
-// Absolute, no empty, "." or ".." components, no NUL; a trailing '/' is allowed
-// only if `allow_trailing_slash`.
-bool IsCanonicalPath(std::string_view p, bool allow_trailing_slash);
+using target::IsCanonicalPath;
 
 // True if `path` is `prefix` or lies below it (component boundary), for
 // cgroup paths and directory targets. `prefix` may end in '/'.

@@ -1,0 +1,122 @@
+// taogate::target: the one value type for "a place a workload may reach" --
+// a network destination (proto, address, ports) or a path (unix socket,
+// file, binary) -- with its one text grammar, its canonical text form and
+// its proto forms (target_proto.h). Every layer above (policies, bpf, agent,
+// governance, cli) parses and prints targets only through this header;
+// kernel keys are built from it only in bpf/.
+//
+// Text grammar (one grammar, two forms; Parse says which is wanted):
+//
+//   PROTO ":" HOST ":" PORTS       PROTO = tcp | udp | any
+//   PROTO ":" PATH                 PROTO = unix | file | exec
+//   HOST  = IPv4 | "[" IPv6 "]" | CIDR | "[" IPv6 "]/" LEN | "[" IPv6 "/" LEN "]"
+//         | "node" | (a DNS name: reserved, refused with a clear error today)
+//   PORTS = PORT | PORT "-" PORT | "*"
+//
+// Form::kDestination (what a request or a TAO names: exactly one place):
+//   tcp:10.0.0.5:5432   udp:[fd00::53]:53   unix:/run/pg/.s.PGSQL.5432
+//   file:/etc/secrets/db.key   exec:/usr/bin/psql
+//   tcp/udp only, one IP literal (IPv6 bracketed), one port 1-65535;
+//   paths absolute and canonical (no empty, "." or ".." component, no
+//   trailing '/').
+// Form::kProtected (what a node protects: agent config, kernel gate):
+//   tcp:10.0.0.0/8:5432   udp:[::1]/128:53   any:127.0.0.1:1000-2000
+//   tcp:10.1.2.3:*   tcp:node:5432   unix:/run/postgresql/.s.PGSQL.5432
+//   tcp/udp/any with a CIDR (host bits cleared, no /LEN = one host), the
+//   `node` keyword (every address of the node, node_addresses.h in agent/),
+//   a port, a range or `*`; unix with any non-empty path.
+//
+// Addresses: IPv4-mapped IPv6 (::ffff:a.b.c.d) is the IPv4 host a.b.c.d (a
+// dual-stack socket reaches that host, so it must match, and be denied as,
+// that host); ::ffff:0:0/96+n is the IPv4 prefix /n. IPv4-compatible
+// (::a.b.c.d) stays IPv6.
+//
+// Names (issue 16): Host::kName and Target::name are the place for a DNS
+// name (`tcp:db.prod.internal:5432`). Parse refuses them today with
+// "DNS name targets are not supported yet"; nothing downstream accepts a
+// kName target.
+//
+// Pure functions and plain values; thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace taogate::target {
+
+enum class Proto : uint8_t { kTcp, kUdp, kAny, kUnix, kFile, kExec };
+
+struct Ip {
+  uint8_t family = 4;               // 4 or 6
+  std::array<uint8_t, 16> bytes{};  // network order; IPv4 in bytes[0..3]
+  bool operator==(const Ip&) const = default;
+};
+
+// An address prefix; host bits are zero. A host is len 32 or 128.
+struct Prefix {
+  Ip ip;
+  uint8_t len = 0;
+  bool operator==(const Prefix&) const = default;
+};
+
+enum class Host : uint8_t { kPrefix, kNode, kName };
+
+struct Target {
+  Proto proto = Proto::kTcp;
+  // Network targets (tcp/udp/any) only:
+  Host host = Host::kPrefix;
+  Prefix prefix;                      // Host::kPrefix
+  std::string name;                   // Host::kName (not produced yet)
+  uint16_t port_lo = 0, port_hi = 0;  // 0..0 = every port
+  // unix/file/exec only:
+  std::string path;
+
+  bool network() const { return proto == Proto::kTcp || proto == Proto::kUdp || proto == Proto::kAny; }
+  bool every_port() const { return port_lo == 0 && port_hi == 0; }
+  // One IP, one protocol, one port: what a grant opens.
+  bool single_destination() const;
+  bool operator==(const Target&) const = default;
+};
+
+enum class Form { kDestination, kProtected };
+
+absl::StatusOr<Target> Parse(std::string_view text, Form form);
+// Canonical text: parses back (in the form it came from) to an equal value.
+// Addresses in inet_ntop form, IPv6 bracketed, "/LEN" only on a prefix that
+// is not one host, every port as "*", a range as "LO-HI".
+std::string Format(const Target& t);
+
+// An IP literal, no brackets, at most 45 characters.
+absl::StatusOr<Ip> ParseIp(std::string_view text);
+std::string FormatIp(const Ip& ip);  // inet_ntop form
+
+enum class CidrForm {
+  kExact,    // ADDR/LEN required, host bits must be zero (policy bundles)
+  kLenient,  // no /LEN = one host, host bits cleared, ::ffff:0:0/96+n = IPv4 /n
+};
+absl::StatusOr<Prefix> ParseCidr(std::string_view text, CidrForm form);
+std::string FormatPrefix(const Prefix& p);  // "10.0.0.0/8", "::1/128"
+bool Contains(const Prefix& p, const Ip& ip);  // families never mix
+Prefix HostPrefix(const Ip& ip);
+
+// Port ranges and path rules the kernel can hold.
+inline constexpr uint32_t kMaxPortsPerTarget = 4096;  // wider: use `*`
+inline constexpr size_t kMaxPathLength = 4095;
+inline constexpr size_t kMaxUnixPath = 107;  // sun_path minus its NUL
+// {lo, hi} normalised: 0-65535 and 1-65535 are "every port" (0, 0).
+// InvalidArgument for lo = 0 < hi, hi < lo, or a range wider than
+// kMaxPortsPerTarget.
+absl::Status CheckPortRange(uint32_t lo, uint32_t hi);
+bool IsEveryPort(uint32_t lo, uint32_t hi);
+
+// Absolute, at most kMaxPathLength bytes, no NUL, no empty, "." or ".."
+// component; a trailing '/' only if allow_trailing_slash.
+bool IsCanonicalPath(std::string_view p, bool allow_trailing_slash);
+
+std::string_view ProtoName(Proto p);  // "tcp", "udp", "any", "unix", "file", "exec"
+
+}  // namespace taogate::target
