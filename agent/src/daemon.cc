@@ -1,4 +1,3 @@
-#include "taogate/common/clock.h"
 #include "taogate/agent/daemon.h"
 
 #include <sys/stat.h>
@@ -23,6 +22,7 @@
 #include "taogate/agent/service.h"
 #include "taogate/agent/unix_server.h"
 #include "taogate/bpf/cgroup.h"
+#include "taogate/common/clock.h"
 #include "taogate/common/log.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
@@ -113,7 +113,19 @@ struct AgentDaemon::Parts {
   std::unique_ptr<GovernedNodeControl> governed_control;
   std::unique_ptr<GovernorWatch> governor_watch;
   NodeControl* served_control = nullptr;  // what the sockets serve
+  std::string governed_abs;               // cgroup2 mount + governed_cgroup
   bool stopped = false;
+
+  // Init's steps (AgentDaemon::Init calls them in this order).
+  absl::Status OpenLedger();
+  absl::Status LoadTrustBundle();
+  absl::Status OpenGate();
+  absl::Status OpenEnforcer();
+  absl::Status StartTargetSync(rpc::ClientTls& governor_tls);
+  absl::StatusOr<uint64_t> RestoreConsumed();
+  absl::Status StartControl(uint64_t restored, rpc::ClientTls governor_tls);
+  absl::Status StartSockets();
+  absl::Status StartMetrics();
 };
 
 absl::StatusOr<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(AgentConfig config) {
@@ -126,61 +138,94 @@ absl::StatusOr<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(AgentConfig conf
   return d;
 }
 
+// Init's steps, in order. Each names what it brings up; a failing step
+// leaves the parts made so far for Stop() to take down.
 absl::Status AgentDaemon::Init(AgentConfig config) {
   TG_RETURN_IF_ERROR(FinalizeConfig(config));
   Parts& p = *p_;
   p.config = std::move(config);
+  p.governed_abs = p.config.cgroup2_mount + p.config.governed_cgroup;
+  TG_RETURN_IF_ERROR(p.OpenLedger());
+  TG_RETURN_IF_ERROR(p.LoadTrustBundle());
+  TG_RETURN_IF_ERROR(p.OpenGate());
+  TG_RETURN_IF_ERROR(p.OpenEnforcer());
+  rpc::ClientTls governor_tls;
+  TG_RETURN_IF_ERROR(p.StartTargetSync(governor_tls));
+  TG_ASSIGN_OR_RETURN(uint64_t restored, p.RestoreConsumed());
+  TG_RETURN_IF_ERROR(p.StartControl(restored, std::move(governor_tls)));
+  TG_RETURN_IF_ERROR(p.StartSockets());
+  TG_RETURN_IF_ERROR(p.StartMetrics());
   const AgentConfig& c = p.config;
+  log::Info("agent started", {{"node", c.node_id},
+                              {"governed", p.governed_abs},
+                              {"adopted", p.gate->adopted() ? "true" : "false"},
+                              {"restored_consumed", std::to_string(restored)},
+                              {"workload_socket", c.workload_socket},
+                              {"operator_socket", c.operator_socket},
+                              {"metrics_port", std::to_string(metrics_port())},
+                              {"strict_keys", c.strict_keys ? "true" : "false"}});
+  return absl::OkStatus();
+}
 
-  // 1. Ledger.
+// 1. The node ledger, its checkpoint signer and the space reserve in front.
+absl::Status AgentDaemon::Parts::OpenLedger() {
+  const AgentConfig& c = config;
   ledger::LedgerOptions lo;
   lo.dir = c.ledger_dir;
   lo.origin = StrCat("taogate/node/", c.node_id);
   lo.fsync = c.ledger_fsync;
   if (!c.ledger_key.empty()) {
     TG_ASSIGN_OR_RETURN(auto key, LoadOrCreateKey(c.ledger_key));
-    TG_ASSIGN_OR_RETURN(auto signer, ledger::Ed25519Signer::Create(StrCat("taogate-node-", c.node_id), std::move(key)));
-    p.signer = std::move(signer);
-    lo.signer = p.signer.get();
+    TG_ASSIGN_OR_RETURN(signer, ledger::Ed25519Signer::Create(StrCat("taogate-node-", c.node_id), std::move(key)));
+    lo.signer = signer.get();
     lo.checkpoint_every_records = c.checkpoint_every_records;
     lo.checkpoint_every = std::chrono::milliseconds(c.checkpoint_every_ms);
   }
   std::error_code ec;
-  std::filesystem::create_directories(c.ledger_dir, ec);
-  TG_ASSIGN_OR_RETURN(p.ledger, ledger::Ledger::Open(lo));
-  if (p.ledger->recovery().truncated_tail)
-    log::Warn("ledger torn tail truncated", {{"file", p.ledger->recovery().file},
-                                             {"why", p.ledger->recovery().why}});
-  p.evidence = std::make_unique<LedgerEvidence>(*p.ledger);
-  p.free_space = std::make_unique<StatvfsFreeSpace>(c.ledger_dir);
-  p.reserved = std::make_unique<ReservedEvidence>(
-      *p.evidence, *p.free_space, SpaceReserve{c.ledger_reserve_bytes, c.ledger_floor_bytes});
+  std::filesystem::create_directories(c.ledger_dir, ec);  // Open reports a missing directory
+  TG_ASSIGN_OR_RETURN(ledger, ledger::Ledger::Open(lo));
+  if (ledger->recovery().truncated_tail)
+    log::Warn("ledger torn tail truncated", {{"file", ledger->recovery().file},
+                                             {"why", ledger->recovery().why}});
+  evidence = std::make_unique<LedgerEvidence>(*ledger);
+  free_space = std::make_unique<StatvfsFreeSpace>(c.ledger_dir);
+  reserved = std::make_unique<ReservedEvidence>(
+      *evidence, *free_space, SpaceReserve{c.ledger_reserve_bytes, c.ledger_floor_bytes});
+  return absl::OkStatus();
+}
 
-  // 2. Trust bundle.
-  TG_ASSIGN_OR_RETURN(keys::TrustBundle bundle, keys::TrustBundle::Load(c.trust_bundle));
-  p.verifier = std::make_unique<BundleVerifier>(std::move(bundle), c.strict_keys, c.max_clock_skew_ms);
+// 2. The governors' root keys.
+absl::Status AgentDaemon::Parts::LoadTrustBundle() {
+  TG_ASSIGN_OR_RETURN(keys::TrustBundle bundle, keys::TrustBundle::Load(config.trust_bundle));
+  verifier = std::make_unique<BundleVerifier>(std::move(bundle), config.strict_keys, config.max_clock_skew_ms);
+  return absl::OkStatus();
+}
 
-  // 3. Governed root and the kernel gate.
-  std::string governed_abs = c.cgroup2_mount + c.governed_cgroup;
+// 3. The governed root, the kernel gate (opened or adopted) and the config's
+// static targets (node targets follow the node's addresses: StartTargetSync
+// expands them).
+absl::Status AgentDaemon::Parts::OpenGate() {
+  const AgentConfig& c = config;
   TG_RETURN_IF_ERROR(bpf::CreateCgroup(governed_abs));
   bpf::GateOptions go;
   go.pin_root = c.pin_root;
   go.governed_cgroup = governed_abs;
   go.mode = c.mode == "deny-all" ? bpf::Mode::kDenyAllExceptAllowlisted : bpf::Mode::kProtectListed;
   go.mount_bpffs = c.mount_bpffs;
-  TG_ASSIGN_OR_RETURN(p.gate, bpf::Gate::OpenOrAdopt(go));
-  p.grants = std::make_unique<GateGrants>(*p.gate);
-
-  // 4. Static protected targets (node targets follow the node's addresses:
-  // TargetSync in 4c expands them).
+  TG_ASSIGN_OR_RETURN(gate, bpf::Gate::OpenOrAdopt(go));
+  grants = std::make_unique<GateGrants>(*gate);
   for (const auto& spec : c.protected_targets) {
     TG_ASSIGN_OR_RETURN(target::Target t, target::Parse(spec, target::Form::kProtected));
     if (t.host == target::Host::kNode) continue;
-    TG_RETURN_IF_ERROR(p.gate->AddTarget(t));
+    TG_RETURN_IF_ERROR(gate->AddTarget(t));
   }
+  return absl::OkStatus();
+}
 
-  // 4b. Files, exec and self-protection: BPF LSM where the kernel has it,
-  // else the gate's kill-on-syscall fallback (degraded), per capability.
+// 4. Files, exec and self-protection: BPF LSM where the kernel has it, else
+// the gate's kill-on-syscall fallback (degraded), per capability.
+absl::Status AgentDaemon::Parts::OpenEnforcer() {
+  const AgentConfig& c = config;
   enforce::EnforcerOptions eopt;
   eopt.cgroup2_mount = c.cgroup2_mount;
   eopt.governed_cgroup = governed_abs;
@@ -189,46 +234,52 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
              : c.lsm == "require" ? enforce::LsmMode::kRequire
                                   : enforce::LsmMode::kAuto;
   eopt.protected_pids = {getpid()};
-  TG_ASSIGN_OR_RETURN(p.enforcer, enforce::Enforcer::Open(p.gate.get(), eopt));
+  TG_ASSIGN_OR_RETURN(enforcer, enforce::Enforcer::Open(gate.get(), eopt));
   for (const auto& spec : c.protected_files) {
     TG_ASSIGN_OR_RETURN(enforce::PathRule rule, enforce::ParseFileRule(spec));
-    TG_RETURN_IF_ERROR(p.enforcer->Protect(rule));
+    TG_RETURN_IF_ERROR(enforcer->Protect(rule));
   }
   for (const auto& spec : c.protected_binaries) {
     TG_ASSIGN_OR_RETURN(enforce::PathRule rule, enforce::ParseExecRule(spec));
-    TG_RETURN_IF_ERROR(p.enforcer->Protect(rule));
+    TG_RETURN_IF_ERROR(enforcer->Protect(rule));
   }
-  for (const auto& cap : p.enforcer->Capabilities())
+  for (const auto& cap : enforcer->Capabilities())
     log::Info("capability", {{"capability", cap.name},
                              {"mechanism", std::string(enforce::MechanismName(cap.mechanism))},
                              {"state", std::string(bpf::HookStateName(cap.state))},
                              {"detail", cap.detail}});
+  return absl::OkStatus();
+}
 
-  // 4c. Governor protected targets: the cached set (or the fail-closed
-  // catch-all) is in the maps before any socket opens; the streams start
-  // below, once the kill-switch path exists, and never delay the start.
-  // Node targets expand over the addresses dumped here, before any socket
-  // opens; the watcher keeps them current from then on.
-  rpc::ClientTls governor_tls;
+// 5. Governor protected targets: the cached set (or the fail-closed
+// catch-all) is in the maps before any socket opens; the streams start in
+// StartControl, once the kill-switch path exists, and never delay the start.
+// Node targets expand over the addresses dumped here; the watcher keeps them
+// current from then on. Then the new LSM programs replace the previous
+// agent's pins (until here both sets enforced).
+absl::Status AgentDaemon::Parts::StartTargetSync(rpc::ClientTls& governor_tls) {
+  const AgentConfig& c = config;
   TargetSyncOptions to;
   to.node_id = c.node_id;
   to.static_targets = c.protected_targets;
   if (!c.governor_address.empty()) {
-    p.file_exec_sink = std::make_unique<EnforcerSink>(*p.enforcer);
+    file_exec_sink = std::make_unique<EnforcerSink>(*enforcer);
     TG_ASSIGN_OR_RETURN(governor_tls, rpc::LoadClientTls(c.governor_ca, c.governor_cert, c.governor_key));
     governor_tls.server_name = c.governor_server_name;
     to.cache_path = c.targets_cache;
   }
-  p.target_sync = std::make_unique<TargetSync>(*p.grants, *p.ledger, p.file_exec_sink.get(), std::move(to));
-  TG_ASSIGN_OR_RETURN(p.node_watcher, NodeAddressWatcher::Open());
-  TG_RETURN_IF_ERROR(p.target_sync->SetNodeAddresses(p.node_watcher->initial()));
-  TG_RETURN_IF_ERROR(p.target_sync->Start());
-  p.node_watcher->Start([ts = p.target_sync.get()](const std::vector<std::string>& a) { return ts->SetNodeAddresses(a); });
-  // The start-up rules are in: the new LSM programs replace the previous
-  // agent's pins only now (until here both sets enforced).
-  TG_RETURN_IF_ERROR(p.enforcer->Commit());
+  target_sync = std::make_unique<TargetSync>(*grants, *ledger, file_exec_sink.get(), std::move(to));
+  TG_ASSIGN_OR_RETURN(node_watcher, NodeAddressWatcher::Open());
+  TG_RETURN_IF_ERROR(target_sync->SetNodeAddresses(node_watcher->initial()));
+  TG_RETURN_IF_ERROR(target_sync->Start());
+  node_watcher->Start([ts = target_sync.get()](const std::vector<std::string>& a) { return ts->SetNodeAddresses(a); });
+  return enforcer->Commit();
+}
 
-  // 5. Restart safety: every TAO consumed before stays consumed.
+// 6. Restart safety: the redeemer and the event consumer, with every TAO
+// consumed (and exercised) before restored from the ledger. Returns how many.
+absl::StatusOr<uint64_t> AgentDaemon::Parts::RestoreConsumed() {
+  const AgentConfig& c = config;
   RedeemConfig rc;
   rc.node_id = c.node_id;
   rc.governed_root = c.governed_cgroup;
@@ -240,100 +291,103 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   rc.refusals.global_records = c.refusal_global_records;
   rc.refusals.rate_per_s = c.refusal_rate_per_s;
   rc.refusals.burst = c.refusal_burst;
-  p.redeemer = std::make_unique<Redeemer>(rc, *p.verifier, *p.reserved, *p.grants, [] { return RealClock().WallMs(); });
+  redeemer = std::make_unique<Redeemer>(rc, *verifier, *reserved, *grants, [] { return RealClock().WallMs(); });
   EventConsumerOptions eo;
   eo.denied_flush_ms = c.denied_flush_ms;
   eo.denied_max_records = c.denied_max_records;
-  p.kernel = std::make_unique<GateKernel>(*p.gate, *p.grants);
-  if (p.enforcer) p.enforcement = std::make_unique<EnforcerAdapter>(*p.enforcer);
-  p.consumer = std::make_unique<EventConsumer>(*p.kernel, *p.reserved, p.metrics, eo);
-  p.consumer->set_enforcer(p.enforcement.get());
-  TG_ASSIGN_OR_RETURN(uint64_t restored,
-                      ForEachConsumed(
-                          *p.ledger, [&](const TaoId& id, int64_t exp) { p.redeemer->RestoreConsumed(id, exp); },
-                          [&](const TaoId& id) { p.consumer->RestoreExercised(id); }));
+  kernel = std::make_unique<GateKernel>(*gate, *grants);
+  if (enforcer) enforcement = std::make_unique<EnforcerAdapter>(*enforcer);
+  consumer = std::make_unique<EventConsumer>(*kernel, *reserved, metrics, eo);
+  consumer->set_enforcer(enforcement.get());
+  return ForEachConsumed(
+      *ledger, [&](const TaoId& id, int64_t exp) { redeemer->RestoreConsumed(id, exp); },
+      [&](const TaoId& id) { consumer->RestoreExercised(id); });
+}
 
-  // 6. STARTED, consumer, sockets, metrics.
-  TG_RETURN_IF_ERROR(p.ledger->Append(ledger::RecordKind::kStarted,
-                                      {{"component", "agent"}, {"version", kVersion},
-                                       {"node_id", c.node_id}, {"count", std::to_string(restored)}})
+// 7. STARTED, node control (kill switch), the consumer and refusal threads,
+// and the governor streams.
+absl::Status AgentDaemon::Parts::StartControl(uint64_t restored, rpc::ClientTls governor_tls) {
+  const AgentConfig& c = config;
+  TG_RETURN_IF_ERROR(ledger->Append(ledger::RecordKind::kStarted,
+                                    {{"component", "agent"}, {"version", kVersion},
+                                     {"node_id", c.node_id}, {"count", std::to_string(restored)}})
                          .status());
-  p.control = std::make_unique<GateNodeControl>(p.config, *p.kernel, *p.ledger, *p.evidence, p.metrics,
-                                                *p.redeemer);
-  p.control->set_enforcer(p.enforcement.get());
-  p.control->set_target_sync(p.target_sync.get());
-  p.consumer->Start();
-  p.redeemer->refusals().Start();
-  p.served_control = p.control.get();
+  control = std::make_unique<GateNodeControl>(config, *kernel, *ledger, *evidence, metrics, *redeemer);
+  control->set_enforcer(enforcement.get());
+  control->set_target_sync(target_sync.get());
+  consumer->Start();
+  redeemer->refusals().Start();
+  served_control = control.get();
   if (!c.governor_address.empty()) {
-    p.target_sink = std::make_unique<TargetSyncSink>(*p.target_sync);
-    p.governed_control = std::make_unique<GovernedNodeControl>(*p.control, *p.target_sink);
-    p.served_control = p.governed_control.get();
+    target_sink = std::make_unique<TargetSyncSink>(*target_sync);
+    governed_control = std::make_unique<GovernedNodeControl>(*control, *target_sink);
+    served_control = governed_control.get();
     GovernorWatchOptions wo;
     wo.address = c.governor_address;
     wo.tls = std::move(governor_tls);
     wo.node_id = c.node_id;
     wo.retry_max_ms = c.governor_retry_max_ms;
-    p.governor_watch = GovernorWatch::Start(std::move(wo), *p.target_sink, *p.control);
+    governor_watch = GovernorWatch::Start(std::move(wo), *target_sink, *control);
   }
+  return absl::OkStatus();
+}
 
+// 8. The workload socket (Redeem, 0666, identity from SO_PEERCRED) and the
+// operator socket (0600 + uid allowlist).
+absl::Status AgentDaemon::Parts::StartSockets() {
+  const AgentConfig& c = config;
   ServiceOptions so;
   so.governed_root = c.governed_cgroup;
   so.cgroup2_mount = c.cgroup2_mount;
   so.operator_uids = std::set<uid_t>(c.operator_uids.begin(), c.operator_uids.end());
-  Metrics* m = &p.metrics;
+  Metrics* m = &metrics;
   so.on_redeem = [m](const RedeemOutcome& out, int64_t ns) { m->RedeemDone(out.status.ok(), out.reason_code, ns); };
   so.operator_socket = false;
-  p.workload_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.served_control);
+  workload_svc = std::make_unique<AgentServiceImpl>(so, *redeemer, *served_control);
   so.operator_socket = true;
-  p.operator_svc = std::make_unique<AgentServiceImpl>(so, *p.redeemer, *p.served_control);
-  TG_ASSIGN_OR_RETURN(p.workload_srv,
-                      UnixGrpcServer::Start({.path = c.workload_socket, .mode = 0666}, {p.workload_svc.get()}));
-  TG_ASSIGN_OR_RETURN(p.operator_srv,
-                      UnixGrpcServer::Start({.path = c.operator_socket, .mode = 0600}, {p.operator_svc.get()}));
+  operator_svc = std::make_unique<AgentServiceImpl>(so, *redeemer, *served_control);
+  TG_ASSIGN_OR_RETURN(workload_srv,
+                      UnixGrpcServer::Start({.path = c.workload_socket, .mode = 0666}, {workload_svc.get()}));
+  TG_ASSIGN_OR_RETURN(operator_srv,
+                      UnixGrpcServer::Start({.path = c.operator_socket, .mode = 0600}, {operator_svc.get()}));
+  return absl::OkStatus();
+}
 
-  if (c.metrics_port >= 0) {
-    Parts* pp = &p;
-    runtime::HttpEndpoint::Handlers h;
-    h.metrics_text = [pp] {
-      std::string extra = runtime::Gauge("taogate_agent_ledger_size", "Records in the node ledger.",
-                                         static_cast<int64_t>(pp->ledger->Size()));
-      if (auto k = pp->gate->Counters(); k.ok()) {
-        extra += runtime::Family("taogate_kernel_decisions_total", "counter",
-                                 "Decisions of the BPF programs, by kind (kernel counters).");
-        for (const auto& [name, v] : *k) extra += StrCat("taogate_kernel_decisions_total{kind=\"", name, "\"} ", v, "\n");
-      }
-      extra += RefusalMetricsText(pp->redeemer->refusals().stats(), pp->reserved->refused());
-      if (pp->governor_watch) extra += GovernorMetricsText(pp->governor_watch->state(), pp->target_sync->state());
-      TargetSyncState ts = pp->target_sync->state();
-      extra += StrCat(runtime::Gauge("taogate_agent_node_addresses", "Addresses of this node (node targets).",
-                                     static_cast<int64_t>(ts.node_addresses)),
-                      runtime::Counter("taogate_agent_node_address_changes_total",
-                                       "Changes of the node's address set applied.", ts.node_address_changes_total),
-                      runtime::Counter("taogate_agent_node_address_failures_total",
-                                       "Address changes refused (the old set kept).",
-                                       ts.node_address_failures_total));
-      return pp->metrics.Render(extra);
-    };
-    h.healthy = [pp]() -> absl::StatusOr<std::string> {
-      if (!pp->evidence->last_append_ok()) return absl::UnavailableError("ledger: last append failed");
-      if (absl::Status st = pp->reserved->CheckRoom(Evidence::Kind::kConsumed); !st.ok()) return st;
-      for (const auto& hk : pp->gate->Probe().hooks)
-        if ((hk.name == "connect4" || hk.name == "connect6") && hk.state == bpf::HookState::kAbsent)
-          return absl::UnavailableError(StrCat("hook ", hk.name, " absent"));
-      return std::string("ok");
-    };
-    TG_ASSIGN_OR_RETURN(p.metrics_srv, runtime::HttpEndpoint::Start({c.metrics_address, c.metrics_port}, "agent",
-                                                                    std::move(h)));
-  }
-  log::Info("agent started", {{"node", c.node_id},
-                              {"governed", governed_abs},
-                              {"adopted", p.gate->adopted() ? "true" : "false"},
-                              {"restored_consumed", std::to_string(restored)},
-                              {"workload_socket", c.workload_socket},
-                              {"operator_socket", c.operator_socket},
-                              {"metrics_port", std::to_string(metrics_port())},
-                              {"strict_keys", c.strict_keys ? "true" : "false"}});
+// 9. /metrics and /healthz (metrics_port -1: none).
+absl::Status AgentDaemon::Parts::StartMetrics() {
+  if (config.metrics_port < 0) return absl::OkStatus();
+  Parts* pp = this;
+  runtime::HttpEndpoint::Handlers h;
+  h.metrics_text = [pp] {
+    std::string extra = runtime::Gauge("taogate_agent_ledger_size", "Records in the node ledger.",
+                                       static_cast<int64_t>(pp->ledger->Size()));
+    if (auto k = pp->gate->Counters(); k.ok()) {
+      extra += runtime::Family("taogate_kernel_decisions_total", "counter",
+                               "Decisions of the BPF programs, by kind (kernel counters).");
+      for (const auto& [name, v] : *k) extra += StrCat("taogate_kernel_decisions_total{kind=\"", name, "\"} ", v, "\n");
+    }
+    extra += RefusalMetricsText(pp->redeemer->refusals().stats(), pp->reserved->refused());
+    if (pp->governor_watch) extra += GovernorMetricsText(pp->governor_watch->state(), pp->target_sync->state());
+    TargetSyncState ts = pp->target_sync->state();
+    extra += StrCat(runtime::Gauge("taogate_agent_node_addresses", "Addresses of this node (node targets).",
+                                   static_cast<int64_t>(ts.node_addresses)),
+                    runtime::Counter("taogate_agent_node_address_changes_total",
+                                     "Changes of the node's address set applied.", ts.node_address_changes_total),
+                    runtime::Counter("taogate_agent_node_address_failures_total",
+                                     "Address changes refused (the old set kept).",
+                                     ts.node_address_failures_total));
+    return pp->metrics.Render(extra);
+  };
+  h.healthy = [pp]() -> absl::StatusOr<std::string> {
+    if (!pp->evidence->last_append_ok()) return absl::UnavailableError("ledger: last append failed");
+    if (absl::Status st = pp->reserved->CheckRoom(Evidence::Kind::kConsumed); !st.ok()) return st;
+    for (const auto& hk : pp->gate->Probe().hooks)
+      if ((hk.name == "connect4" || hk.name == "connect6") && hk.state == bpf::HookState::kAbsent)
+        return absl::UnavailableError(StrCat("hook ", hk.name, " absent"));
+    return std::string("ok");
+  };
+  TG_ASSIGN_OR_RETURN(metrics_srv, runtime::HttpEndpoint::Start({config.metrics_address, config.metrics_port},
+                                                                "agent", std::move(h)));
   return absl::OkStatus();
 }
 

@@ -1,6 +1,5 @@
 #include "taogate/tao/codec.h"
 
-#include <arpa/inet.h>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -9,6 +8,7 @@
 #include "taogate/common/path.h"
 #include "taogate/common/strings.h"
 #include "taogate/common/status.h"
+#include "taogate/target/target.h"
 
 namespace taogate::tao {
 namespace {
@@ -46,11 +46,6 @@ absl::Status CheckBytes(std::string_view field, const std::string& value, size_t
   return absl::OkStatus();
 }
 
-bool IsIpLiteral(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
-
 absl::Status ValidateBinding(const v1::TaoBody& body) {
   if (!body.has_binding()) return InvalidArgumentError("workload binding is missing");
   const auto& b = body.binding();
@@ -77,7 +72,7 @@ absl::Status ValidateTarget(const v1::TaoBody& body) {
   switch (t.proto()) {
     case v1::TARGET_PROTO_TCP:
     case v1::TARGET_PROTO_UDP:
-      if (!IsIpLiteral(t.address()))
+      if (!target::ParseIp(t.address()).ok())
         return InvalidArgumentError("target.address is not an IPv4 or IPv6 literal");
       if (t.port() == 0 || t.port() > 65535)
         return InvalidArgumentError(StrCat("target.port ", t.port(), " is outside 1-65535"));

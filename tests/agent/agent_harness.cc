@@ -20,6 +20,7 @@
 #include "taogate/common/crypto.h"
 #include "taogate/keys/trust_bundle.h"
 #include "taogate/ledger/ledger.h"
+#include "tao/tao_testing.h"
 
 namespace taogate::agent::testing {
 namespace {
@@ -284,14 +285,7 @@ WorkloadResult AgentTest::RunIn(const std::string& name, std::vector<std::string
 }
 
 v1::TaoBody AgentTest::Body(uint64_t cgroup_id, int port) const {
-  v1::TaoBody b;
-  b.set_version(1);
-  std::string id(16, '\0'), nonce(16, '\0');
-  (void)crypto::RandomBytes({reinterpret_cast<uint8_t*>(id.data()), id.size()});
-  (void)crypto::RandomBytes({reinterpret_cast<uint8_t*>(nonce.data()), nonce.size()});
-  b.set_id(id);
-  b.set_nonce(nonce);
-  b.set_actor("spiffe://example.org/agent/reporter");
+  v1::TaoBody b = taogate::testing::ValidTaoBody();  // the issuer sets its key id when signing
   b.mutable_binding()->set_node_id(node_id_);
   b.mutable_binding()->set_cgroup_id(cgroup_id);
   // The path the governor binds: the named workload's cgroup (else the root).
@@ -299,15 +293,8 @@ v1::TaoBody AgentTest::Body(uint64_t cgroup_id, int port) const {
   for (const auto& [name, wid] : workloads_)
     if (wid == cgroup_id) path = governed_rel_ + "/" + name;
   b.mutable_binding()->set_workload_path(path);
-  b.set_action_class("db.read");
-  b.mutable_target()->set_proto(v1::TARGET_PROTO_TCP);
-  b.mutable_target()->set_address("127.0.0.1");
   b.mutable_target()->set_port(port);
-  b.set_max_uses(1);
   b.set_not_before_ms(NowMs() - 1'000);
-  b.set_expires_at_ms(NowMs() + 60'000);
-  b.set_policy_bundle_sha256(std::string(32, '\x11'));
-  b.set_decision_ledger_index(1);
   return b;
 }
 

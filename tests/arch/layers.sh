@@ -16,7 +16,7 @@ breach() { echo "LAYER BREACH: $*"; fail=1; }
 # dir -> allowed taogate/<x>/ include prefixes (besides its own).
 declare -A ALLOW=(
   [common]=""
-  [tao]="common"
+  [tao]="common target"
   [rpc]="common"
   [runtime]="common"
   [ledger]="common"
