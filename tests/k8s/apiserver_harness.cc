@@ -1,6 +1,7 @@
 #include "apiserver_harness.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -89,24 +90,26 @@ TestApiServer::TestApiServer(const TestPki& pki, const fs::path& dir, const std:
     execv(argv[0], argv.data());
     _exit(127);
   }
-  close(in[0]);
-  close(out[1]);
-  stdin_fd_ = in[1];
+  UniqueFd child_in(in[0]), child_out(out[1]), ready(out[0]);
+  stdin_ = UniqueFd(in[1]);
+  child_in.Reset();
+  child_out.Reset();
   std::string line;
   char ch;
-  pollfd p{out[0], POLLIN, 0};
+  pollfd p{ready.get(), POLLIN, 0};
   while (line.find('\n') == std::string::npos && poll(&p, 1, 15000) == 1 &&
-         read(out[0], &ch, 1) == 1) {
+         read(ready.get(), &ch, 1) == 1) {
     line += ch;
   }
-  close(out[0]);
   if (sscanf(line.c_str(), "READY %d %d", &api_port_, &admin_port_) != 2) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
     throw std::runtime_error("test API server did not start: '" + line + "'");
   }
 }
 
 TestApiServer::~TestApiServer() {
-  if (stdin_fd_ >= 0) close(stdin_fd_);  // the server exits on EOF
+  stdin_.Reset();  // the server exits on EOF
   if (pid_ > 0) {
     for (int i = 0; i < 200; ++i) {
       if (waitpid(pid_, nullptr, WNOHANG) == pid_) return;

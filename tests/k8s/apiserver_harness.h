@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "taogate/common/fd.h"
 #include "taogate/k8s/config.h"
 #include "testing/testing.h"
 
@@ -51,7 +52,7 @@ class TestApiServer {
 
  private:
   pid_t pid_ = -1;
-  int stdin_fd_ = -1;
+  UniqueFd stdin_;  // closing it ends the server
   int api_port_ = 0;
   int admin_port_ = 0;
   std::string ca_file_;
