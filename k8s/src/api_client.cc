@@ -26,6 +26,35 @@ void GlobalInit() {
 
 long Millis(absl::Duration d) { return static_cast<long>(absl::ToInt64Milliseconds(d)); }
 
+struct MultiDeleter {
+  void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+};
+using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
+
+// Runs one transfer, checking `cancel` at least every 100 ms (an idle watch
+// would otherwise hold Stop() until the next byte or curl's 1 s progress tick).
+CURLcode Run(CURL* c, const std::atomic<bool>* cancel) {
+  MultiHandle m(curl_multi_init());
+  if (!m || curl_multi_add_handle(m.get(), c) != CURLM_OK) return CURLE_FAILED_INIT;
+  CURLcode rc = CURLE_ABORTED_BY_CALLBACK;
+  int running = 1;
+  while (running > 0) {
+    if (cancel != nullptr && cancel->load()) break;
+    if (curl_multi_perform(m.get(), &running) != CURLM_OK) {
+      rc = CURLE_FAILED_INIT;
+      break;
+    }
+    if (running == 0) break;
+    curl_multi_poll(m.get(), nullptr, 0, 100, nullptr);
+  }
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(m.get(), &left)) {
+    if (msg->msg == CURLMSG_DONE && msg->easy_handle == c) rc = msg->data.result;
+  }
+  curl_multi_remove_handle(m.get(), c);
+  return rc;
+}
+
 }  // namespace
 
 struct ApiClient::Request {
@@ -164,19 +193,10 @@ absl::StatusOr<HttpResult> ApiClient::Perform(Request& req) {
         return len;
       });
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &req);
-  // Called about once a second even when idle: the cancellation point.
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(
-      c, CURLOPT_XFERINFOFUNCTION,
-      +[](void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
-        auto* r = static_cast<Request*>(user);
-        return (r->cancel != nullptr && r->cancel->load()) ? 1 : 0;
-      });
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &req);
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 
-  CURLcode rc = curl_easy_perform(c);
+  CURLcode rc = Run(c, req.cancel);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &req.status);
   if (req.aborted) return absl::AbortedError("stream consumer stopped the transfer");
   if (req.too_big) {

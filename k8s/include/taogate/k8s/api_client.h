@@ -1,7 +1,7 @@
 // HTTPS requests to the API server over libcurl: bounded GETs (lists) and
 // streaming GETs (watches). TLS is verified against the cluster CA only (never
-// the system store, never insecure). A request is cancelled within about one
-// second once `*cancel` becomes true.
+// the system store, never insecure). A request is cancelled within about 100 ms
+// once `*cancel` becomes true.
 //
 // Errors: a transport failure (connect, TLS, reset, timeout) is kUnavailable
 // with curl's message; an HTTP status is not an error here, the caller reads

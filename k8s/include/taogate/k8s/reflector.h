@@ -16,7 +16,7 @@
 // The backoff resets after a successful list or a received event.
 //
 // Threading: Start() runs the loop on its own thread until Stop(), which
-// returns within about a second (a blocked transfer polls the stop flag) and
+// returns within about 100 ms (a blocked transfer polls the stop flag) and
 // joins. Status() may be called from any thread.
 #pragma once
 
