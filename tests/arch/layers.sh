@@ -3,7 +3,7 @@
 # agent. Usage: layers.sh SOURCE_DIR BUILD_DIR. Exits 1 naming every breach.
 #
 # 1. Includes: the sources of each directory may include only the taogate/<x>/
-#    headers its layer allows.
+#    headers its layer allows (k8s/, the API server client, only common/).
 # 2. Link line: taogate-agent's link command names no issuing or governor
 #    library.
 # 3. Symbols: the taogate-agent binary holds no symbol of the issue library or
@@ -21,6 +21,7 @@ declare -A ALLOW=(
   [ledger]="common"
   [keys]="common tao"
   [policies]="common"
+  [k8s]="common"
   [bpf]="common bpflsm enforce"
   [agent]="common tao rpc ledger keys bpf bpflsm enforce"
   [governance]="common tao rpc ledger keys policies"

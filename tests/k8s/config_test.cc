@@ -12,7 +12,7 @@ namespace {
 using taogate::testing::TempDir;
 using taogate::testing::WriteFile;
 
-class ConfigTest : public ::testing::Test {
+class K8sConfigTest : public ::testing::Test {
  protected:
   std::string Path(const std::string& name) const { return (dir_.path() / name).string(); }
   std::string Kubeconfig(const std::string& cluster, const std::string& user,
@@ -28,7 +28,7 @@ class ConfigTest : public ::testing::Test {
   TempDir dir_;
 };
 
-TEST_F(ConfigTest, InClusterFromInjectedPaths) {
+TEST_F(K8sConfigTest, InClusterFromInjectedPaths) {
   WriteFile(Path("token"), "t\n");
   WriteFile(Path("ca.crt"), "x");
   InClusterPaths p{Path("token"), Path("ca.crt"), "10.96.0.1", "443"};
@@ -40,12 +40,12 @@ TEST_F(ConfigTest, InClusterFromInjectedPaths) {
   EXPECT_EQ(InClusterConfig(p)->server, "https://[fd00::1]:443");
 }
 
-TEST_F(ConfigTest, NotInClusterIsFailedPrecondition) {
+TEST_F(K8sConfigTest, NotInClusterIsFailedPrecondition) {
   InClusterPaths p{Path("token"), Path("ca.crt"), "10.96.0.1", "443"};
   EXPECT_EQ(InClusterConfig(p).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(ConfigTest, KubeconfigWithInlineData) {
+TEST_F(K8sConfigTest, KubeconfigWithInlineData) {
   std::string ca = absl::Base64Escape("CA PEM"), cert = absl::Base64Escape("CERT"),
               key = absl::Base64Escape("KEY");
   auto c = KubeconfigConfig(Kubeconfig(
@@ -58,7 +58,7 @@ TEST_F(ConfigTest, KubeconfigWithInlineData) {
   EXPECT_EQ(c->client_key_pem, "KEY");
 }
 
-TEST_F(ConfigTest, KubeconfigRelativeFilesAndToken) {
+TEST_F(K8sConfigTest, KubeconfigRelativeFilesAndToken) {
   auto c = KubeconfigConfig(Kubeconfig(
       "    server: https://127.0.0.1:6443\n    certificate-authority: pki/ca.crt\n",
       "    token: abc\n"));
@@ -67,7 +67,7 @@ TEST_F(ConfigTest, KubeconfigRelativeFilesAndToken) {
   EXPECT_EQ(c->token, "abc");
 }
 
-TEST_F(ConfigTest, KubeconfigRefusals) {
+TEST_F(K8sConfigTest, KubeconfigRefusals) {
   const std::string ca = "    certificate-authority: ca.crt\n";
   EXPECT_EQ(KubeconfigConfig(Kubeconfig("    server: https://a:1\n    insecure-skip-tls-verify: true\n" + ca, "    token: t\n")).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -86,7 +86,7 @@ TEST_F(ConfigTest, KubeconfigRefusals) {
   EXPECT_EQ(KubeconfigConfig(Path("missing")).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(ConfigTest, TokenIsRereadAfterInvalidateAndKeptIfFileVanishes) {
+TEST_F(K8sConfigTest, TokenIsRereadAfterInvalidateAndKeptIfFileVanishes) {
   WriteFile(Path("token"), "one\n");
   TokenSource t(Path("token"), "", absl::Hours(1));
   EXPECT_EQ(*t.Get(), "one");
@@ -100,7 +100,7 @@ TEST_F(ConfigTest, TokenIsRereadAfterInvalidateAndKeptIfFileVanishes) {
   EXPECT_FALSE(TokenSource(Path("token"), "", absl::Hours(1)).Get().ok());
 }
 
-TEST_F(ConfigTest, TokenIsRereadAfterPeriod) {
+TEST_F(K8sConfigTest, TokenIsRereadAfterPeriod) {
   WriteFile(Path("token"), "one");
   TokenSource t(Path("token"), "", absl::ZeroDuration());
   EXPECT_EQ(*t.Get(), "one");

@@ -20,7 +20,7 @@ json Broken(const char* fixture, const json::json_pointer& at, json value) {
   return p;
 }
 
-TEST(PodDecodeTest, GuaranteedPodWithInitContainer) {
+TEST(K8sPodDecodeTest, GuaranteedPodWithInitContainer) {
   auto p = DecodePod(Fixture("pod_guaranteed.json"));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->qos_class, "Guaranteed");
@@ -34,7 +34,7 @@ TEST(PodDecodeTest, GuaranteedPodWithInitContainer) {
   EXPECT_EQ(p->containers[1].kind, ContainerKind::kRegular);
 }
 
-TEST(PodDecodeTest, BurstablePodWithEphemeralContainer) {
+TEST(K8sPodDecodeTest, BurstablePodWithEphemeralContainer) {
   auto p = DecodePod(Fixture("pod_burstable.json"));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->qos_class, "Burstable");
@@ -43,14 +43,14 @@ TEST(PodDecodeTest, BurstablePodWithEphemeralContainer) {
   EXPECT_EQ(p->containers[2].name, "debugger-vx8wq");
 }
 
-TEST(PodDecodeTest, BestEffortPod) {
+TEST(K8sPodDecodeTest, BestEffortPod) {
   auto p = DecodePod(Fixture("pod_besteffort.json"));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->qos_class, "BestEffort");
   EXPECT_EQ(p->phase, "Running");
 }
 
-TEST(PodDecodeTest, PendingPodWithoutStatusDecodes) {
+TEST(K8sPodDecodeTest, PendingPodWithoutStatusDecodes) {
   json p = Fixture("pod_besteffort.json");
   p.erase("status");
   auto pod = DecodePod(p);
@@ -59,13 +59,13 @@ TEST(PodDecodeTest, PendingPodWithoutStatusDecodes) {
   EXPECT_EQ(pod->qos_class, "");
 }
 
-TEST(PodDecodeTest, MissingUidIsInvalid) {
+TEST(K8sPodDecodeTest, MissingUidIsInvalid) {
   json p = Fixture("pod_guaranteed.json");
   p["metadata"].erase("uid");
   EXPECT_EQ(PodCode(p), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(PodDecodeTest, WrongTypesAreInvalid) {
+TEST(K8sPodDecodeTest, WrongTypesAreInvalid) {
   EXPECT_EQ(PodCode(Broken("pod_guaranteed.json", "/metadata/uid"_json_pointer, 7)),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(PodCode(Broken("pod_guaranteed.json", "/metadata/labels"_json_pointer, json::array())),
@@ -81,7 +81,7 @@ TEST(PodDecodeTest, WrongTypesAreInvalid) {
   EXPECT_EQ(PodCode(json::array()), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(NamespaceDecodeTest, NamespaceFixture) {
+TEST(K8sNamespaceDecodeTest, NamespaceFixture) {
   auto n = DecodeNamespace(Fixture("namespace.json"));
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(n->name, "ai-agents");
@@ -89,14 +89,14 @@ TEST(NamespaceDecodeTest, NamespaceFixture) {
   EXPECT_EQ(DecodeNamespace(json::object()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(WatchEventTest, ParsesEachType) {
+TEST(K8sWatchEventTest, ParsesEachType) {
   for (const char* t : {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"}) {
     auto ev = ParseWatchEvent(json{{"type", t}, {"object", json::object()}}.dump());
     EXPECT_TRUE(ev.ok()) << t;
   }
 }
 
-TEST(WatchEventTest, MalformedLinesAreDataLoss) {
+TEST(K8sWatchEventTest, MalformedLinesAreDataLoss) {
   for (const char* line : {"{not json", "[]", "{\"type\":\"ADDED\"}", "{\"object\":{}}",
                            "{\"type\":\"EXPLODED\",\"object\":{}}", "{\"type\":1,\"object\":{}}",
                            "{\"type\":\"ADDED\",\"object\":[]}", "\xff\xfe"}) {
@@ -104,7 +104,7 @@ TEST(WatchEventTest, MalformedLinesAreDataLoss) {
   }
 }
 
-TEST(WatchEventTest, GoneStatusCode) {
+TEST(K8sWatchEventTest, GoneStatusCode) {
   EXPECT_EQ(StatusCodeOf(json{{"kind", "Status"}, {"code", 410}}), 410);
   EXPECT_EQ(StatusCodeOf(json{{"code", "410"}}), 0);
   EXPECT_EQ(ResourceVersionOf(json{{"metadata", {{"resourceVersion", 5}}}}), "");
@@ -124,14 +124,14 @@ std::vector<std::string> Split(LineSplitter& s, std::initializer_list<std::strin
   return lines;
 }
 
-TEST(LineSplitterTest, ReassemblesAcrossChunks) {
+TEST(K8sLineSplitterTest, ReassemblesAcrossChunks) {
   LineSplitter s(100);
   auto lines = Split(s, {"{\"a\":", "1}\n{\"b\"", ":2}\n{\"c\":3}\n\n{\"d\""});
   EXPECT_EQ(lines, (std::vector<std::string>{"{\"a\":1}", "{\"b\":2}", "{\"c\":3}"}));
   EXPECT_EQ(s.pending(), 4u);
 }
 
-TEST(LineSplitterTest, OversizedLineIsResourceExhausted) {
+TEST(K8sLineSplitterTest, OversizedLineIsResourceExhausted) {
   LineSplitter s(16);
   absl::Status st;
   Split(s, {"0123456789", "0123456789\n"}, &st);

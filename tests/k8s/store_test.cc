@@ -19,7 +19,7 @@ class Recorder : public StoreListener {
   std::vector<std::string> log;
 };
 
-class StoreTest : public ::testing::Test {
+class K8sStoreTest : public ::testing::Test {
  protected:
   json Pod(const std::string& uid, const std::string& node = "node-a") {
     return FixturePod("pod_burstable.json", uid, "p-" + uid, node);
@@ -28,7 +28,7 @@ class StoreTest : public ::testing::Test {
   Store store_{"node-a", &rec_};
 };
 
-TEST_F(StoreTest, RelistDeletesVanishedAndAddsNew) {
+TEST_F(K8sStoreTest, RelistDeletesVanishedAndAddsNew) {
   ASSERT_TRUE(store_.pods_sink().Replace(json{Pod("a"), Pod("b")}).ok());
   json b = Pod("b");
   b["metadata"]["labels"]["v"] = "2";
@@ -37,7 +37,7 @@ TEST_F(StoreTest, RelistDeletesVanishedAndAddsNew) {
                                                 "update b", "add c", "synced"}));
 }
 
-TEST_F(StoreTest, OtherNodesPodsAreNeverStored) {
+TEST_F(K8sStoreTest, OtherNodesPodsAreNeverStored) {
   ASSERT_TRUE(store_.pods_sink().Replace(json{Pod("a"), Pod("x", "node-b")}).ok());
   ASSERT_TRUE(store_.pods_sink().Apply(EventType::kAdded, Pod("y", "node-b")).ok());
   EXPECT_EQ(store_.Pods().size(), 1u);
@@ -45,7 +45,7 @@ TEST_F(StoreTest, OtherNodesPodsAreNeverStored) {
   EXPECT_TRUE(store_.Pods().empty());
 }
 
-TEST_F(StoreTest, BadItemChangesNothing) {
+TEST_F(K8sStoreTest, BadItemChangesNothing) {
   ASSERT_TRUE(store_.pods_sink().Replace(json{Pod("a")}).ok());
   json bad = Pod("b");
   bad["metadata"]["labels"] = 3;
@@ -56,7 +56,7 @@ TEST_F(StoreTest, BadItemChangesNothing) {
   EXPECT_EQ(store_.Pods()[0].uid, "a");
 }
 
-TEST_F(StoreTest, UnchangedObjectIsNoUpdate) {
+TEST_F(K8sStoreTest, UnchangedObjectIsNoUpdate) {
   ASSERT_TRUE(store_.pods_sink().Apply(EventType::kAdded, Pod("a")).ok());
   ASSERT_TRUE(store_.pods_sink().Apply(EventType::kModified, Pod("a")).ok());
   ASSERT_TRUE(store_.pods_sink().Apply(EventType::kDeleted, Pod("a")).ok());

@@ -50,7 +50,7 @@ class Recorder : public StoreListener {
   std::vector<std::string> log_;
 };
 
-class WatchTest : public ::testing::Test {
+class K8sWatchTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     pki_dir_ = new taogate::testing::TempDir();
@@ -107,10 +107,10 @@ class WatchTest : public ::testing::Test {
   std::unique_ptr<ApiClient> client_;
   std::unique_ptr<NodeWatch> watch_;
 };
-taogate::testing::TempDir* WatchTest::pki_dir_ = nullptr;
-TestPki* WatchTest::pki_ = nullptr;
+taogate::testing::TempDir* K8sWatchTest::pki_dir_ = nullptr;
+TestPki* K8sWatchTest::pki_ = nullptr;
 
-TEST_F(WatchTest, ListThenWatchSeesAddsUpdatesDeletes) {
+TEST_F(K8sWatchTest, ListThenWatchSeesAddsUpdatesDeletes) {
   server_->Upsert(PodOn("listed", "node-a", "pod_guaranteed.json"));
   server_->Upsert(testing::Fixture("namespace.json"), false, "namespaces");
   StartWatch();
@@ -135,7 +135,7 @@ TEST_F(WatchTest, ListThenWatchSeesAddsUpdatesDeletes) {
   EXPECT_GE(std::stoi(w["timeoutSeconds"].get<std::string>()), 300);
 }
 
-TEST_F(WatchTest, NamespaceLabelChangeIsAnUpdate) {
+TEST_F(K8sWatchTest, NamespaceLabelChangeIsAnUpdate) {
   server_->Upsert(testing::Fixture("namespace.json"), false, "namespaces");
   StartWatch();
   ASSERT_TRUE(Synced());
@@ -146,7 +146,7 @@ TEST_F(WatchTest, NamespaceLabelChangeIsAnUpdate) {
   EXPECT_FALSE(store_.NamespaceByName("ai-agents")->labels.count("taogate.io/governed"));
 }
 
-TEST_F(WatchTest, BookmarkAdvancesResourceVersion) {
+TEST_F(K8sWatchTest, BookmarkAdvancesResourceVersion) {
   StartWatch();
   ASSERT_TRUE(Synced() && Connected());
   std::string listed = Pods().resource_version;
@@ -160,7 +160,7 @@ TEST_F(WatchTest, BookmarkAdvancesResourceVersion) {
   EXPECT_EQ(Requests(true)[1]["resourceVersion"], std::to_string(rv));
 }
 
-TEST_F(WatchTest, GoneEventRelistsAndDeletesVanishedPods) {
+TEST_F(K8sWatchTest, GoneEventRelistsAndDeletesVanishedPods) {
   server_->Upsert(PodOn("stays"));
   server_->Upsert(PodOn("vanishes"));
   StartWatch();
@@ -175,7 +175,7 @@ TEST_F(WatchTest, GoneEventRelistsAndDeletesVanishedPods) {
   EXPECT_EQ(rec_.Count("synced pods"), 2);
 }
 
-TEST_F(WatchTest, GoneHttpStatusOnWatchRelists) {
+TEST_F(K8sWatchTest, GoneHttpStatusOnWatchRelists) {
   StartWatch();
   ASSERT_TRUE(Synced() && Connected());
   server_->Fail(410, 1);
@@ -185,7 +185,7 @@ TEST_F(WatchTest, GoneHttpStatusOnWatchRelists) {
   EXPECT_TRUE(Has("after"));
 }
 
-TEST_F(WatchTest, DroppedConnectionReconnectsFromLastVersionAfterBackoff) {
+TEST_F(K8sWatchTest, DroppedConnectionReconnectsFromLastVersionAfterBackoff) {
   ReflectorOptions o = Fast();
   o.initial_backoff = absl::Milliseconds(300);
   o.jitter = 0;
@@ -206,7 +206,7 @@ TEST_F(WatchTest, DroppedConnectionReconnectsFromLastVersionAfterBackoff) {
   EXPECT_TRUE(Has("later"));
 }
 
-TEST_F(WatchTest, ServerErrorsBackOffExponentiallyWithCap) {
+TEST_F(K8sWatchTest, ServerErrorsBackOffExponentiallyWithCap) {
   ReflectorOptions o;
   o.initial_backoff = absl::Milliseconds(100);
   o.max_backoff = absl::Milliseconds(400);
@@ -227,7 +227,7 @@ TEST_F(WatchTest, ServerErrorsBackOffExponentiallyWithCap) {
   EXPECT_TRUE(absl::StrContains(Pods().last_error, "HTTP 503"));
 }
 
-TEST_F(WatchTest, ForbiddenIsAClearErrorThenRecovers) {
+TEST_F(K8sWatchTest, ForbiddenIsAClearErrorThenRecovers) {
   server_->Fail(403, 2);
   StartWatch();
   ASSERT_TRUE(Eventually([&] { return Pods().errors >= 1; }));
@@ -235,7 +235,7 @@ TEST_F(WatchTest, ForbiddenIsAClearErrorThenRecovers) {
   EXPECT_TRUE(Eventually([&] { return Pods().synced; }));
 }
 
-TEST_F(WatchTest, RotatedTokenIsReadWithinThePeriod) {
+TEST_F(K8sWatchTest, RotatedTokenIsReadWithinThePeriod) {
   ApiClientOptions c;
   c.token_reread = absl::Milliseconds(500);
   StartWatch(Fast(), c);
@@ -250,7 +250,7 @@ TEST_F(WatchTest, RotatedTokenIsReadWithinThePeriod) {
   EXPECT_TRUE(Has("after-rotation"));
 }
 
-TEST_F(WatchTest, StaleTokenGets401ThenIsReread) {
+TEST_F(K8sWatchTest, StaleTokenGets401ThenIsReread) {
   ApiClientOptions c;
   c.token_reread = absl::Hours(1);  // only the 401 makes it re-read
   StartWatch(Fast(), c);
@@ -265,7 +265,7 @@ TEST_F(WatchTest, StaleTokenGets401ThenIsReread) {
   EXPECT_EQ(Pods().relists, 0u);
 }
 
-TEST_F(WatchTest, MalformedEventRelistsWithoutLosingTheStore) {
+TEST_F(K8sWatchTest, MalformedEventRelistsWithoutLosingTheStore) {
   server_->Upsert(PodOn("kept"));
   StartWatch();
   ASSERT_TRUE(Synced() && Connected());
@@ -278,7 +278,7 @@ TEST_F(WatchTest, MalformedEventRelistsWithoutLosingTheStore) {
   EXPECT_TRUE(Has("next"));
 }
 
-TEST_F(WatchTest, WrongTypedEventRelists) {
+TEST_F(K8sWatchTest, WrongTypedEventRelists) {
   StartWatch();
   ASSERT_TRUE(Synced() && Connected());
   server_->Inject(R"({"type":"ADDED","object":{"metadata":{"uid":5,"resourceVersion":"9"}}})" "\n");
@@ -287,7 +287,7 @@ TEST_F(WatchTest, WrongTypedEventRelists) {
   EXPECT_TRUE(store_.Pods().empty());
 }
 
-TEST_F(WatchTest, OversizedEventRelists) {
+TEST_F(K8sWatchTest, OversizedEventRelists) {
   ReflectorOptions o = Fast();
   o.max_event_bytes = 4096;
   StartWatch(o);
@@ -297,7 +297,7 @@ TEST_F(WatchTest, OversizedEventRelists) {
   EXPECT_TRUE(absl::StrContains(Pods().last_error, "longer than 4096")) << Pods().last_error;
 }
 
-TEST_F(WatchTest, PodOfAnotherNodeNeverAppears) {
+TEST_F(K8sWatchTest, PodOfAnotherNodeNeverAppears) {
   server_->Admin("ignore_field_selector", {{"on", true}});  // even if the server misbehaves
   server_->Upsert(PodOn("theirs-listed", "node-b"));
   StartWatch();
@@ -310,7 +310,7 @@ TEST_F(WatchTest, PodOfAnotherNodeNeverAppears) {
   EXPECT_EQ(rec_.Count("add theirs"), 0);
 }
 
-TEST_F(WatchTest, WrongCaIsRefused) {
+TEST_F(K8sWatchTest, WrongCaIsRefused) {
   ClusterConfig cfg = server_->Config();
   cfg.ca_file = pki_->other_ca_file;
   StartWatchWith(cfg, Fast());
@@ -320,7 +320,7 @@ TEST_F(WatchTest, WrongCaIsRefused) {
   EXPECT_TRUE(server_->Stats()["requests"].empty());  // no HTTP request got through
 }
 
-TEST_F(WatchTest, StopIsPromptDuringAnIdleWatch) {
+TEST_F(K8sWatchTest, StopIsPromptDuringAnIdleWatch) {
   StartWatch();
   ASSERT_TRUE(Synced() && Connected());
   auto t0 = std::chrono::steady_clock::now();
@@ -329,7 +329,7 @@ TEST_F(WatchTest, StopIsPromptDuringAnIdleWatch) {
   EXPECT_FALSE(Pods().connected);
 }
 
-TEST_F(WatchTest, InClusterConfigSyncs) {
+TEST_F(K8sWatchTest, InClusterConfigSyncs) {
   std::string server = server_->Config().server;  // https://127.0.0.1:PORT
   InClusterPaths paths{server_->token_file(), pki_->ca_file, "127.0.0.1",
                        server.substr(server.rfind(':') + 1)};
@@ -340,7 +340,7 @@ TEST_F(WatchTest, InClusterConfigSyncs) {
   EXPECT_TRUE(Has("p"));
 }
 
-TEST_F(WatchTest, KubeconfigWithInlineCaSyncs) {
+TEST_F(K8sWatchTest, KubeconfigWithInlineCaSyncs) {
   std::string ca = absl::Base64Escape(taogate::testing::ReadFile(pki_->ca_file));
   std::string path = (dir_.path() / "kubeconfig").string();
   taogate::testing::WriteFile(path,
@@ -356,7 +356,7 @@ TEST_F(WatchTest, KubeconfigWithInlineCaSyncs) {
   EXPECT_TRUE(Has("p"));
 }
 
-TEST_F(WatchTest, WatchTimeoutRewatchesWithoutRelist) {
+TEST_F(K8sWatchTest, WatchTimeoutRewatchesWithoutRelist) {
   ReflectorOptions o = Fast();
   o.min_watch_timeout = absl::Seconds(1);  // the server ends each watch after 1-2 s
   StartWatch(o);
