@@ -8,124 +8,104 @@
 namespace taogate::k8s {
 namespace {
 
-// Decodes every item first, so a bad item changes nothing.
-template <typename T, typename DecodeFn>
-absl::StatusOr<std::vector<T>> DecodeAll(const nlohmann::json& items, DecodeFn decode) {
-  if (!items.is_array()) return absl::InvalidArgumentError("list items is not an array");
-  std::vector<T> out;
-  out.reserve(items.size());
-  for (size_t i = 0; i < items.size(); ++i) {
-    auto v = decode(items[i]);
-    if (!v.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("list item ", i, ": ", v.status().message()));
-    }
-    out.push_back(*std::move(v));
-  }
-  return out;
-}
+// What differs between the two kinds of object.
+const std::string& Key(const Pod& p) { return p.uid; }
+const std::string& Key(const Namespace& n) { return n.name; }
+absl::StatusOr<Pod> Decode(const nlohmann::json& j, const Pod*) { return DecodePod(j); }
+absl::StatusOr<Namespace> Decode(const nlohmann::json& j, const Namespace*) { return DecodeNamespace(j); }
+void Added(StoreListener& l, const Pod& p) { l.OnPodAdded(p); }
+void Added(StoreListener& l, const Namespace& n) { l.OnNamespaceAdded(n); }
+void Updated(StoreListener& l, const Pod& o, const Pod& p) { l.OnPodUpdated(o, p); }
+void Updated(StoreListener& l, const Namespace& o, const Namespace& n) { l.OnNamespaceUpdated(o, n); }
+void Deleted(StoreListener& l, const Pod& p) { l.OnPodDeleted(p); }
+void Deleted(StoreListener& l, const Namespace& n) { l.OnNamespaceDeleted(n); }
+constexpr Resource ResourceOf(const Pod*) { return Resource::kPods; }
+constexpr Resource ResourceOf(const Namespace*) { return Resource::kNamespaces; }
 
 }  // namespace
 
-Store::Store(std::string node_name, StoreListener* listener)
-    : node_name_(std::move(node_name)), listener_(listener) {}
+template <> std::map<std::string, Pod>& Store::Held<Pod>() { return pods_; }
+template <> std::map<std::string, Namespace>& Store::Held<Namespace>() { return namespaces_; }
 
-void Store::PutPod(Pod pod) {
-  if (pod.node_name != node_name_) {  // not ours, whatever the server sent
-    DropPod(pod.uid);
+template <typename T>
+void Store::Put(T obj) {
+  if (!Keep(obj)) {  // not this node's pod, whatever the server sent
+    Drop<T>(Key(obj));
     return;
   }
-  auto it = pods_.find(pod.uid);
-  if (it == pods_.end()) {
-    const Pod& p = pods_.emplace(pod.uid, std::move(pod)).first->second;
-    if (listener_) listener_->OnPodAdded(p);
-  } else if (!(it->second == pod)) {
-    Pod old = std::exchange(it->second, std::move(pod));
-    if (listener_) listener_->OnPodUpdated(old, it->second);
+  auto& held = Held<T>();
+  auto it = held.find(Key(obj));
+  if (it == held.end()) {
+    const T& added = held.emplace(Key(obj), std::move(obj)).first->second;
+    if (listener_) Added(*listener_, added);
+  } else if (!(it->second == obj)) {
+    T old = std::exchange(it->second, std::move(obj));
+    if (listener_) Updated(*listener_, old, it->second);
   }
 }
 
-void Store::DropPod(const std::string& uid) {
-  auto it = pods_.find(uid);
-  if (it == pods_.end()) return;
-  Pod old = std::move(it->second);
-  pods_.erase(it);
-  if (listener_) listener_->OnPodDeleted(old);
+template <typename T>
+void Store::Drop(const std::string& key) {
+  auto& held = Held<T>();
+  auto it = held.find(key);
+  if (it == held.end()) return;
+  T old = std::move(it->second);
+  held.erase(it);
+  if (listener_) Deleted(*listener_, old);
 }
 
-void Store::PutNamespace(Namespace ns) {
-  auto it = namespaces_.find(ns.name);
-  if (it == namespaces_.end()) {
-    const Namespace& n = namespaces_.emplace(ns.name, std::move(ns)).first->second;
-    if (listener_) listener_->OnNamespaceAdded(n);
-  } else if (!(it->second == ns)) {
-    Namespace old = std::exchange(it->second, std::move(ns));
-    if (listener_) listener_->OnNamespaceUpdated(old, it->second);
-  }
-}
+template <typename T>
+class Store::TypedSink : public Sink {
+ public:
+  explicit TypedSink(Store& s) : s_(s) {}
 
-void Store::DropNamespace(const std::string& name) {
-  auto it = namespaces_.find(name);
-  if (it == namespaces_.end()) return;
-  Namespace old = std::move(it->second);
-  namespaces_.erase(it);
-  if (listener_) listener_->OnNamespaceDeleted(old);
-}
+  // Decodes every item first, so a bad item changes nothing; then the diff:
+  // what vanished is deleted, what is new or changed is put.
+  absl::Status Replace(const nlohmann::json& items) override {
+    if (!items.is_array()) return absl::InvalidArgumentError("list items is not an array");
+    std::map<std::string, T> fresh;
+    for (size_t i = 0; i < items.size(); ++i) {
+      absl::StatusOr<T> v = Decode(items[i], static_cast<const T*>(nullptr));
+      if (!v.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("list item ", i, ": ", v.status().message()));
+      }
+      if (s_.Keep(*v)) fresh.emplace(Key(*v), *std::move(v));
+    }
+    std::lock_guard<std::mutex> lock(s_.mu_);
+    std::vector<std::string> gone;
+    for (const auto& [key, obj] : s_.Held<T>()) {
+      if (!fresh.count(key)) gone.push_back(key);
+    }
+    for (const std::string& key : gone) s_.Drop<T>(key);
+    for (auto& [key, obj] : fresh) s_.Put(std::move(obj));
+    constexpr Resource r = ResourceOf(static_cast<const T*>(nullptr));
+    (r == Resource::kPods ? s_.pods_synced_ : s_.namespaces_synced_) = true;
+    if (s_.listener_) s_.listener_->OnSynced(r);
+    return absl::OkStatus();
+  }
 
-absl::Status Store::PodSink::Replace(const nlohmann::json& items) {
-  TG_ASSIGN_OR_RETURN(std::vector<Pod> pods, DecodeAll<Pod>(items, DecodePod));
-  std::lock_guard<std::mutex> lock(s_.mu_);
-  std::map<std::string, Pod> fresh;
-  for (Pod& p : pods) {
-    if (p.node_name == s_.node_name_) fresh.emplace(p.uid, std::move(p));
+  absl::Status Apply(EventType type, const nlohmann::json& object) override {
+    TG_ASSIGN_OR_RETURN(T obj, Decode(object, static_cast<const T*>(nullptr)));
+    std::lock_guard<std::mutex> lock(s_.mu_);
+    if (type == EventType::kDeleted) {
+      s_.Drop<T>(Key(obj));
+    } else {
+      s_.Put(std::move(obj));
+    }
+    return absl::OkStatus();
   }
-  std::vector<std::string> gone;
-  for (const auto& [uid, pod] : s_.pods_) {
-    if (!fresh.count(uid)) gone.push_back(uid);
-  }
-  for (const std::string& uid : gone) s_.DropPod(uid);
-  for (auto& [uid, pod] : fresh) s_.PutPod(std::move(pod));
-  s_.pods_synced_ = true;
-  if (s_.listener_) s_.listener_->OnSynced(Resource::kPods);
-  return absl::OkStatus();
-}
 
-absl::Status Store::PodSink::Apply(EventType type, const nlohmann::json& object) {
-  TG_ASSIGN_OR_RETURN(Pod pod, DecodePod(object));
-  std::lock_guard<std::mutex> lock(s_.mu_);
-  if (type == EventType::kDeleted) {
-    s_.DropPod(pod.uid);
-  } else {
-    s_.PutPod(std::move(pod));
-  }
-  return absl::OkStatus();
-}
+ private:
+  Store& s_;
+};
 
-absl::Status Store::NamespaceSink::Replace(const nlohmann::json& items) {
-  TG_ASSIGN_OR_RETURN(std::vector<Namespace> all, DecodeAll<Namespace>(items, DecodeNamespace));
-  std::lock_guard<std::mutex> lock(s_.mu_);
-  std::map<std::string, Namespace> fresh;
-  for (Namespace& n : all) fresh.emplace(n.name, std::move(n));
-  std::vector<std::string> gone;
-  for (const auto& [name, ns] : s_.namespaces_) {
-    if (!fresh.count(name)) gone.push_back(name);
-  }
-  for (const std::string& name : gone) s_.DropNamespace(name);
-  for (auto& [name, ns] : fresh) s_.PutNamespace(std::move(ns));
-  s_.namespaces_synced_ = true;
-  if (s_.listener_) s_.listener_->OnSynced(Resource::kNamespaces);
-  return absl::OkStatus();
-}
+Store::Store(std::string node_name, StoreListener* listener)
+    : node_name_(std::move(node_name)),
+      listener_(listener),
+      pods_sink_(std::make_unique<TypedSink<Pod>>(*this)),
+      namespaces_sink_(std::make_unique<TypedSink<Namespace>>(*this)) {}
 
-absl::Status Store::NamespaceSink::Apply(EventType type, const nlohmann::json& object) {
-  TG_ASSIGN_OR_RETURN(Namespace ns, DecodeNamespace(object));
-  std::lock_guard<std::mutex> lock(s_.mu_);
-  if (type == EventType::kDeleted) {
-    s_.DropNamespace(ns.name);
-  } else {
-    s_.PutNamespace(std::move(ns));
-  }
-  return absl::OkStatus();
-}
+Store::~Store() = default;
 
 std::optional<Pod> Store::PodByUid(const std::string& uid) const {
   std::lock_guard<std::mutex> lock(mu_);

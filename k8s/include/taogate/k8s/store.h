@@ -13,6 +13,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -56,8 +57,9 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  Sink& pods_sink() { return pods_sink_; }
-  Sink& namespaces_sink() { return namespaces_sink_; }
+  ~Store();
+  Sink& pods_sink() { return *pods_sink_; }
+  Sink& namespaces_sink() { return *namespaces_sink_; }
 
   std::optional<Pod> PodByUid(const std::string& uid) const;
   std::vector<Pod> Pods() const;  // ordered by uid
@@ -66,31 +68,19 @@ class Store {
   bool synced(Resource r) const;
 
  private:
-  class PodSink : public Sink {
-   public:
-    explicit PodSink(Store& s) : s_(s) {}
-    absl::Status Replace(const nlohmann::json& items) override;
-    absl::Status Apply(EventType type, const nlohmann::json& object) override;
-   private:
-    Store& s_;
-  };
-  class NamespaceSink : public Sink {
-   public:
-    explicit NamespaceSink(Store& s) : s_(s) {}
-    absl::Status Replace(const nlohmann::json& items) override;
-    absl::Status Apply(EventType type, const nlohmann::json& object) override;
-   private:
-    Store& s_;
-  };
-  void PutPod(Pod pod);  // with mu_ held
-  void DropPod(const std::string& uid);
-  void PutNamespace(Namespace ns);
-  void DropNamespace(const std::string& name);
+  template <typename T> class TypedSink;  // store.cc
+  // With mu_ held: store `obj` (or drop it if it is not this node's), and
+  // drop by key; both tell the listener.
+  template <typename T> void Put(T obj);
+  template <typename T> void Drop(const std::string& key);
+  template <typename T> std::map<std::string, T>& Held();
+  bool Keep(const Pod& pod) const { return pod.node_name == node_name_; }
+  bool Keep(const Namespace&) const { return true; }
 
   const std::string node_name_;
   StoreListener* const listener_;
-  PodSink pods_sink_{*this};
-  NamespaceSink namespaces_sink_{*this};
+  std::unique_ptr<Sink> pods_sink_;
+  std::unique_ptr<Sink> namespaces_sink_;
   mutable std::mutex mu_;
   std::map<std::string, Pod> pods_;            // by uid
   std::map<std::string, Namespace> namespaces_;  // by name
