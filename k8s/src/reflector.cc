@@ -180,6 +180,11 @@ Reflector::Next Reflector::Watch() {
     ++status_.watches;
   };
   absl::Duration max_time = options_.min_watch_timeout * 2 + absl::Seconds(30);
+  absl::Time started = absl::Now();
+  uint64_t seen_before = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_.events + status_.bookmarks;
+  }();
   absl::StatusOr<HttpResult> r = client_.Stream(Target(true), on_data, on_open, max_time, &stop_);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -203,6 +208,16 @@ Reflector::Next Reflector::Watch() {
   if (lines.pending() > 0) {
     Fail(absl::DataLossError("watch stream ended inside an event"));
     return Next::kBackoffRelist;
+  }
+  // A watch the server ends at once, empty, again and again (a proxy, an
+  // overloaded server) must not become a busy loop: as client-go does.
+  bool empty = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_.events + status_.bookmarks == seen_before;
+  }();
+  if (empty && absl::Now() - started < std::min(absl::Seconds(1), options_.min_watch_timeout / 2)) {
+    Fail(absl::UnavailableError("very short watch: the server ended it at once with no event"));
+    return Next::kBackoffWatch;
   }
   return Next::kWatch;  // the server closed the watch at timeoutSeconds
 }

@@ -22,6 +22,7 @@ The test drives it over a plain-HTTP admin port on loopback (POST JSON):
   /tokens {tokens}                       the tokens accepted from now on
   /fail {resource, status, count}        the next requests get that status
   /ignore_field_selector {on}            misbehave: send every node's pods
+  /short_watch {on}                      misbehave: end every watch at once
   GET /stats                             requests seen, current rv
 Prints "READY <api_port> <admin_port>" on stdout once both listen.
 """
@@ -44,6 +45,7 @@ STATE = {
     "compacted": 0,         # watches from rv < compacted are gone
     "tokens": set(),
     "ignore_fs": False,
+    "short_watch": False,
     "fail": {},             # resource -> [status, count]
     "drop_gen": 0,
     "bookmark_gen": 0,
@@ -146,6 +148,10 @@ class Api(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.wfile.flush()
+        if STATE["short_watch"]:
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            return
         with LOCK:
             drop_gen, bm_gen = STATE["drop_gen"], STATE["bookmark_gen"]
             inj = len(STATE["inject"][resource])
@@ -242,6 +248,8 @@ class Admin(BaseHTTPRequestHandler):
                 STATE["fail"][res] = [a["status"], a["count"]]
             elif cmd == "ignore_field_selector":
                 STATE["ignore_fs"] = bool(a["on"])
+            elif cmd == "short_watch":
+                STATE["short_watch"] = bool(a["on"])
             else:
                 self.send_response(404)
                 self.send_header("Content-Length", "0")

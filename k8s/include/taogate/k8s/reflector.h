@@ -6,8 +6,9 @@
 //      drawn from [min_watch_timeout, 2*min_watch_timeout); every event and
 //      BOOKMARK advances the resourceVersion;
 //   3. the server ending the watch normally -> watch again from the last
-//      resourceVersion at once; a dropped connection or an HTTP error -> the
-//      same after a capped exponential backoff with jitter;
+//      resourceVersion at once (after a backoff if it ended within a second
+//      with no event); a dropped connection or an HTTP error -> the same after
+//      a capped exponential backoff with jitter;
 //   4. 410 Gone (HTTP status or an ERROR event with code 410) -> relist;
 //      a malformed or oversized event, or one the Sink refuses -> an error,
 //      backoff, relist (the relist repairs whatever the stream left half done);
