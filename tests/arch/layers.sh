@@ -3,7 +3,7 @@
 # agent. Usage: layers.sh SOURCE_DIR BUILD_DIR. Exits 1 naming every breach.
 #
 # 1. Includes: the sources of each directory may include only the taogate/<x>/
-#    headers its layer allows.
+#    headers its layer allows (k8s/, the API server client, only common/).
 # 2. Link line: taogate-agent's link command names no issuing or governor
 #    library.
 # 3. Symbols: the taogate-agent binary holds no symbol of the issue library or
@@ -23,6 +23,7 @@ declare -A ALLOW=(
   [target]="common"
   [keys]="common tao"
   [policies]="common target"
+  [k8s]="common"
   [bpf]="common target bpflsm enforce"
   [agent]="common tao rpc runtime ledger keys target bpf bpflsm enforce"
   [governance]="common tao rpc runtime ledger keys target policies"
