@@ -170,6 +170,9 @@ void AgentTest::SetUp() {
 
 void AgentTest::TearDown() {
   if (agent_pid_ > 0) KillAgent();
+  // Best-effort teardown: the pins live in this test's own bpffs (unmounted
+  // below) and the cgroups under this test's unique root, so nothing that
+  // fails to go here can touch another test or process.
   if (!pin_root_.empty()) (void)bpf::Gate::Detach(pin_root_);
   if (!governed_abs_.empty()) (void)bpf::DestroyCgroupTree(governed_abs_);
   if (!bpffs_.empty()) umount2(bpffs_.c_str(), MNT_DETACH);

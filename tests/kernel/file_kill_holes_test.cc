@@ -84,6 +84,7 @@ TEST_F(FileKillTest, CloneFilesChildIsKilledBeforeItRuns) {
                                  nullptr);
               if (pid < 0) return errno;
               if (pid == 0) {
+                // The outcome is what the parent checks (killed, marker unwritten).
                 (void)OpenAndWrite(marker, O_WRONLY | O_CREAT);
                 sleep(5);  // bounded: outlives the check below if not killed
                 _exit(0);
