@@ -291,7 +291,7 @@ absl::StatusOr<uint64_t> AgentDaemon::Parts::RestoreConsumed() {
   rc.refusals.global_records = c.refusal_global_records;
   rc.refusals.rate_per_s = c.refusal_rate_per_s;
   rc.refusals.burst = c.refusal_burst;
-  redeemer = std::make_unique<Redeemer>(rc, *verifier, *reserved, *grants, [] { return RealClock().WallMs(); });
+  redeemer = std::make_unique<Redeemer>(rc, *verifier, *reserved, *grants);
   EventConsumerOptions eo;
   eo.denied_flush_ms = c.denied_flush_ms;
   eo.denied_max_records = c.denied_max_records;

@@ -56,13 +56,13 @@ size_t Redeemer::IdHash::operator()(const TaoId& id) const {
 }
 
 Redeemer::Redeemer(RedeemConfig config, TaoVerifier& verifier, Evidence& evidence,
-                   GrantTable& grants, std::function<int64_t()> now_ms)
+                   GrantTable& grants, const Clock& clock)
     : config_(std::move(config)),
       verifier_(verifier),
       evidence_(evidence),
       grants_(grants),
-      now_ms_(std::move(now_ms)),
-      refusals_(evidence_, config_.refusals, now_ms_) {}
+      clock_(clock),
+      refusals_(evidence_, config_.refusals, clock_) {}
 
 void Redeemer::RestoreConsumed(const TaoId& id, int64_t expires_at_ms) {
   std::lock_guard<std::mutex> l(mu_);
@@ -86,7 +86,7 @@ size_t Redeemer::PruneLocked(int64_t now_ms) {
 }
 
 size_t Redeemer::PruneConsumed() {
-  int64_t now = now_ms_();
+  int64_t now = clock_.WallMs();
   std::lock_guard<std::mutex> l(mu_);
   return PruneLocked(now);
 }
@@ -102,7 +102,7 @@ size_t Redeemer::ConsumedCount() const {
 }
 
 bool Redeemer::Claim(const TaoId& id, int64_t expires_at_ms) {
-  int64_t now = now_ms_();
+  int64_t now = clock_.WallMs();
   std::lock_guard<std::mutex> l(mu_);
   // Below the horizon the id may have been pruned: never claimable.
   if (expires_at_ms <= horizon_ms_) return false;
@@ -206,7 +206,7 @@ RedeemOutcome Redeemer::Redeem(std::string_view wire, const PeerIdentity& peer) 
   auto body = tao::DecodeBody(tao->body());
   if (!body.ok()) return Reject(body.status(), reason::kMalformed, wire, nullptr, &peer);
 
-  const int64_t now = now_ms_();
+  const int64_t now = clock_.WallMs();
   if (absl::Status st = verifier_.VerifyChain(*tao, *body, now); !st.ok())
     return Reject(absl::UnauthenticatedError(std::string(st.message())), reason::kBadSignature, wire,
                   &*body, &peer);

@@ -22,10 +22,10 @@ RefusalPeer RefusalPeer::Of(const PeerIdentity* peer) {
           peer->workload_cgroup_id != 0 ? peer->workload_cgroup_id : peer->cgroup_id};
 }
 
-RefusalRecorder::RefusalRecorder(Evidence& evidence, RefusalOptions options, std::function<int64_t()> now_ms)
+RefusalRecorder::RefusalRecorder(Evidence& evidence, RefusalOptions options, const Clock& clock)
     : evidence_(evidence),
       options_(options),
-      now_ms_(std::move(now_ms)),
+      clock_(clock),
       pending_(options.max_aggregates, options.max_keys) {}
 
 RefusalRecorder::~RefusalRecorder() { Stop(); }
@@ -42,7 +42,7 @@ bool RefusalRecorder::Admit(const RefusalPeer& peer) {
   auto it = buckets_.find(peer);
   if (it == buckets_.end()) return true;  // never refused (or untracked): full bucket
   Bucket& b = it->second;
-  Refill(b, now_ms_());
+  Refill(b, clock_.WallMs());
   if (b.tokens >= 1) return true;
   ++stats_.rate_limited;
   return false;
@@ -51,7 +51,7 @@ bool RefusalRecorder::Admit(const RefusalPeer& peer) {
 absl::StatusOr<bool> RefusalRecorder::Record(Evidence::Kind kind, const RefusalPeer& peer,
                                              const std::string& reason_code,
                                              const std::function<Evidence::Fields()>& fields) {
-  const int64_t now = now_ms_();
+  const int64_t now = clock_.WallMs();
   RefusalKey key{peer.uid, peer.cgroup_id, reason_code};
   bool own = false;
   {
@@ -122,7 +122,7 @@ size_t RefusalRecorder::Flush() {
       if (!s.overflow) hot_.insert(s.key);
     peer_records_.clear();
     global_records_ = 0;
-    const int64_t now = now_ms_();
+    const int64_t now = clock_.WallMs();
     for (auto it = buckets_.begin(); it != buckets_.end();) {  // a refilled bucket is the default
       Refill(it->second, now);
       it = it->second.tokens >= options_.burst ? buckets_.erase(it) : std::next(it);

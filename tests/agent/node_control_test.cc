@@ -12,6 +12,7 @@
 
 #include "kernel_fakes.h"
 #include "redeem_fakes.h"
+#include "testing/manual_clock.h"
 #include "testing/testing.h"
 
 namespace taogate::agent {
@@ -44,7 +45,7 @@ class NodeControlTest : public ::testing::Test {
     lo.dir = (dir_.path() / "ledger").string();
     lo.fsync = false;
     ledger_ = std::move(*ledger::Ledger::Open(lo));
-    redeemer_ = std::make_unique<Redeemer>(RedeemConfig{}, verifier_, evidence_, grants_, [] { return int64_t{0}; });
+    redeemer_ = std::make_unique<Redeemer>(RedeemConfig{}, verifier_, evidence_, grants_, clock_);
     control_ = std::make_unique<GateNodeControl>(config_, gate_, *ledger_, evidence_, metrics_, *redeemer_);
     control_->set_enforcer(&enforcement_);
   }
@@ -66,6 +67,7 @@ class NodeControlTest : public ::testing::Test {
   fakes::FixedEnforcement enforcement_;
   fakes::FunctionVerifier verifier_{[](const v1::Tao&, int64_t) { return absl::OkStatus(); }};
   fakes::MemoryGrants grants_;
+  testing::ManualClock clock_{0};
   Metrics metrics_;
   AgentConfig config_;
   std::unique_ptr<ledger::Ledger> ledger_;

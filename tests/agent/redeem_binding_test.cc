@@ -32,7 +32,7 @@ class RedeemBindingTest : public ::testing::Test {
       : verifier_(issuer_.public_key()),
         redeemer_(RedeemConfig{.node_id = "node-a", .governed_root = "/taogate",
                                .cgroup2_mount = mount_.path().string()},
-                  verifier_, evidence_, grants_, [] { return taogate::testing::NowMs(); }) {}
+                  verifier_, evidence_, grants_) {}
 
   // Creates cgroup `path` (a directory under the fake mount); its id.
   uint64_t Cgroup(const std::string& path) {

@@ -10,6 +10,7 @@
 
 #include "agent/redeem_fakes.h"
 #include "tao/tao_testing.h"
+#include "testing/manual_clock.h"
 #include "taogate/agent/redeem.h"
 
 namespace taogate::agent {
@@ -24,7 +25,7 @@ class RedeemTest : public ::testing::Test {
   RedeemTest()
       : verifier_(issuer_.public_key()),
         redeemer_(RedeemConfig{.node_id = "node-a", .governed_root = "/taogate", .cgroup2_mount = "/nonexistent"},
-                  verifier_, evidence_, grants_, [this] { return now_ms_.load(); }) {}
+                  verifier_, evidence_, grants_, clock_) {}
 
   PeerIdentity Caller(uint64_t cgroup = 4242) {
     return PeerIdentity{.pid = 100, .uid = 1000, .gid = 1000, .cgroup_path = "/taogate/w1", .cgroup_id = cgroup};
@@ -45,7 +46,7 @@ class RedeemTest : public ::testing::Test {
   KeyVerifier verifier_;
   MemoryEvidence evidence_;
   MemoryGrants grants_;
-  std::atomic<int64_t> now_ms_{taogate::testing::NowMs()};
+  taogate::testing::ManualClock clock_{taogate::testing::NowMs()};
   Redeemer redeemer_;
 };
 
@@ -96,8 +97,8 @@ TEST_F(RedeemTest, ConsumedIndexPrunedButPrunedTaoNeverRedeemable) {
   ASSERT_TRUE(redeemer_.Redeem(old_wire, Caller()).status.ok());
   EXPECT_EQ(redeemer_.ConsumedCount(), 1u);
 
-  const int64_t later = now_ms_ + 10 * 60'000;
-  now_ms_ = later;
+  const int64_t later = clock_.WallMs() + 10 * 60'000;
+  clock_.SetWallMs(later);
   v1::TaoBody fresh = issuer_.ValidBody();
   fresh.set_not_before_ms(later - 1'000);
   fresh.set_expires_at_ms(later + 30'000);
@@ -106,7 +107,7 @@ TEST_F(RedeemTest, ConsumedIndexPrunedButPrunedTaoNeverRedeemable) {
   EXPECT_GE(redeemer_.horizon_ms(), taogate::testing::NowMs());
 
   // Attack: set the clock back so the old TAO looks valid again, replay it.
-  now_ms_ = later - 10 * 60'000;
+  clock_.SetWallMs(later - 10 * 60'000);
   auto replay = redeemer_.Redeem(old_wire, Caller());
   EXPECT_EQ(replay.reason_code, reason::kReplay);
   EXPECT_THAT(std::string(replay.status.message()), HasSubstr("horizon"));
@@ -122,13 +123,13 @@ TEST_F(RedeemTest, WrongKeyRefused) {
 }
 
 TEST_F(RedeemTest, ExpiredRefused) {
-  now_ms_ += 120'000;
+  clock_.Advance(120'000);
   ExpectRejected(Redeem(issuer_.ValidBody(), Caller()), reason::kExpired,
                  absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(RedeemTest, NotYetValidRefused) {
-  now_ms_ -= 60'000;
+  clock_.SetWallMs(clock_.WallMs() - 60'000);
   ExpectRejected(Redeem(issuer_.ValidBody(), Caller()), reason::kNotYetValid,
                  absl::StatusCode::kFailedPrecondition);
 }
@@ -197,7 +198,7 @@ TEST_F(RedeemTest, ThirtyTwoConcurrentRedeemsOneWinner) {
 
 TEST_F(RedeemTest, GrantNeverOutlivesTheTao) {
   v1::TaoBody body = issuer_.ValidBody();
-  body.set_expires_at_ms(now_ms_ + 5'000);
+  body.set_expires_at_ms(clock_.WallMs() + 5'000);
   auto out = Redeem(body, Caller());
   ASSERT_TRUE(out.status.ok());
   EXPECT_LE(out.grant_expires_at_ms, body.expires_at_ms());

@@ -12,6 +12,7 @@
 
 #include "agent/redeem_fakes.h"
 #include "tao/tao_testing.h"
+#include "testing/manual_clock.h"
 #include "taogate/agent/ledger_evidence.h"
 #include "taogate/agent/redeem.h"
 
@@ -36,7 +37,7 @@ class RefusalTest : public ::testing::Test {
   std::unique_ptr<Redeemer> MakeRedeemer(RefusalOptions o) {
     RedeemConfig c{.node_id = "node-a", .governed_root = "/taogate", .cgroup2_mount = "/nonexistent"};
     c.refusals = o;
-    return std::make_unique<Redeemer>(c, verifier_, reserved_, grants_, [this] { return now_ms_.load(); });
+    return std::make_unique<Redeemer>(c, verifier_, reserved_, grants_, clock_);
   }
   static PeerIdentity Caller(uid_t uid = 1000, uint64_t cgroup = 4242) {
     return PeerIdentity{.pid = 100, .uid = uid, .gid = uid, .cgroup_path = "/taogate/w1", .cgroup_id = cgroup};
@@ -53,7 +54,7 @@ class RefusalTest : public ::testing::Test {
     return tao.SerializeAsString();
   }
   void NextInterval() {
-    now_ms_ += 1'000;
+    clock_.Advance(1'000);
     redeemer_->refusals().Flush();
   }
   RedeemOutcome RedeemGenuine() { return redeemer_->Redeem(issuer_.SignToWire(issuer_.ValidBody()), Caller()); }
@@ -65,7 +66,7 @@ class RefusalTest : public ::testing::Test {
   FakeSpace space_;
   ReservedEvidence reserved_{evidence_, space_, SpaceReserve{kReserve, kFloor}};
   MemoryGrants grants_;
-  std::atomic<int64_t> now_ms_{testing::NowMs()};
+  testing::ManualClock clock_{testing::NowMs()};
   std::unique_ptr<Redeemer> redeemer_;
 };
 
@@ -169,7 +170,7 @@ TEST_F(RefusalTest, ForgedTaoFloodRateLimitedBeforeSignatureVerification) {
   auto ok = redeemer_->Redeem(issuer_.SignToWire(issuer_.ValidBody()), Caller(1001, 4242));
   EXPECT_TRUE(ok.status.ok()) << ok.status;
   const uint64_t before = verifier_.calls_.load();
-  now_ms_ += 1'000;  // refilled at rate_per_s: verification resumes, bounded
+  clock_.Advance(1'000);  // refilled at rate_per_s: verification resumes, bounded
   for (int i = 0; i < 1'000; ++i) redeemer_->Redeem(forged, Caller(1000, 4242));
   EXPECT_EQ(verifier_.calls_.load() - before, RefusalOptions{}.rate_per_s);
 }

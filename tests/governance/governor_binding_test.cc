@@ -38,7 +38,7 @@ class GovernorBindingTest : public ::testing::Test {
     });
     agent::Redeemer redeemer(
         agent::RedeemConfig{.node_id = "node-a", .governed_root = "/taogate", .cgroup2_mount = "/nonexistent"},
-        verifier, evidence_, grants_, [] { return NowMs(); });
+        verifier, evidence_, grants_);
     return redeemer.Redeem(tao, agent::PeerIdentity{.pid = 100, .cgroup_path = path, .cgroup_id = id});
   }
   static v1::TaoBody BodyOf(const v1::Decision& d) {

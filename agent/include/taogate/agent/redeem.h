@@ -20,12 +20,12 @@
 // Thread-safe: any number of concurrent Redeem calls.
 #pragma once
 
-#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "absl/status/status.h"
+#include "taogate/common/clock.h"
 #include "taogate/agent/deps.h"
 #include "taogate/agent/peer.h"
 #include "taogate/agent/refusal_recorder.h"
@@ -68,8 +68,9 @@ struct RedeemOutcome {
 
 class Redeemer {
  public:
+  // `clock` (wall time: TAO windows, grant expiry) must outlive the Redeemer.
   Redeemer(RedeemConfig config, TaoVerifier& verifier, Evidence& evidence, GrantTable& grants,
-           std::function<int64_t()> now_ms);
+           const Clock& clock = RealClock());
 
   RedeemOutcome Redeem(std::string_view wire, const PeerIdentity& peer);
 
@@ -106,7 +107,7 @@ class Redeemer {
   TaoVerifier& verifier_;
   Evidence& evidence_;
   GrantTable& grants_;
-  std::function<int64_t()> now_ms_;
+  const Clock& clock_;
   RefusalRecorder refusals_;
 
   struct IdHash {

@@ -39,6 +39,7 @@
 #include <string>
 #include <thread>
 
+#include "taogate/common/clock.h"
 #include "taogate/agent/denied_aggregator.h"
 #include "taogate/agent/deps.h"
 #include "taogate/agent/peer.h"
@@ -68,7 +69,8 @@ struct RefusalPeer {
 
 class RefusalRecorder {
  public:
-  RefusalRecorder(Evidence& evidence, RefusalOptions options, std::function<int64_t()> now_ms);
+  // `clock` (token-bucket refills, flush times) must outlive the recorder.
+  RefusalRecorder(Evidence& evidence, RefusalOptions options, const Clock& clock = RealClock());
   ~RefusalRecorder();
 
   // Records one refusal of `kind` (kRejected or kOperatorRefused). `fields`
@@ -107,7 +109,7 @@ class RefusalRecorder {
 
   Evidence& evidence_;
   const RefusalOptions options_;
-  std::function<int64_t()> now_ms_;
+  const Clock& clock_;
 
   mutable std::mutex mu_;
   RefusalAggregator pending_;                 // guarded by mu_, as are all below
