@@ -2,12 +2,12 @@
 // and compared whole, so an extra prefix or suffix can never slip through.
 #include "taogate/k8s/pod_cgroup.h"
 
+#include <algorithm>
 #include <vector>
-
-#include "taogate/k8s/selector.h"
 
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "split.h"
 
 namespace taogate::k8s {
 namespace {

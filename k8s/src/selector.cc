@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "split.h"
 
 namespace taogate::k8s {
 namespace {
@@ -72,16 +73,6 @@ bool Holds(const Requirement& r, const Labels& labels) {
 }
 
 }  // namespace
-
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  for (size_t start = 0;;) {
-    size_t end = s.find(sep, start);
-    out.push_back(s.substr(start, end == std::string_view::npos ? end : end - start));
-    if (end == std::string_view::npos) return out;
-    start = end + 1;
-  }
-}
 
 absl::Status ValidateLabelKey(std::string_view key) {
   std::string_view name = key;

@@ -79,8 +79,6 @@ bool AnyGoverns(const std::vector<PodSelector>& selectors, const Pod& pod, const
 
 absl::Status ValidateLabelKey(std::string_view key);
 absl::Status ValidateLabelValue(std::string_view value);
-// `s` cut at every `sep` ("" gives {""}, "a." gives {"a", ""}).
-std::vector<std::string_view> Split(std::string_view s, char sep);
 // "name" (DNS-1123 subdomain) or "namespace/name" (namespace a DNS-1123 label).
 absl::Status ValidateServiceAccountRef(std::string_view ref);
 
