@@ -29,16 +29,16 @@ class K8sStoreTest : public ::testing::Test {
 };
 
 TEST_F(K8sStoreTest, RelistDeletesVanishedAndAddsNew) {
-  ASSERT_TRUE(store_.pods_sink().Replace(json{Pod("a"), Pod("b")}).ok());
+  ASSERT_TRUE(store_.pods_sink().Replace(json::array({Pod("a"), Pod("b")})).ok());
   json b = Pod("b");
   b["metadata"]["labels"]["v"] = "2";
-  ASSERT_TRUE(store_.pods_sink().Replace(json{b, Pod("c")}).ok());
+  ASSERT_TRUE(store_.pods_sink().Replace(json::array({b, Pod("c")})).ok());
   EXPECT_EQ(rec_.log, (std::vector<std::string>{"add a", "add b", "synced", "delete a",
                                                 "update b", "add c", "synced"}));
 }
 
 TEST_F(K8sStoreTest, OtherNodesPodsAreNeverStored) {
-  ASSERT_TRUE(store_.pods_sink().Replace(json{Pod("a"), Pod("x", "node-b")}).ok());
+  ASSERT_TRUE(store_.pods_sink().Replace(json::array({Pod("a"), Pod("x", "node-b")})).ok());
   ASSERT_TRUE(store_.pods_sink().Apply(EventType::kAdded, Pod("y", "node-b")).ok());
   EXPECT_EQ(store_.Pods().size(), 1u);
   ASSERT_TRUE(store_.pods_sink().Apply(EventType::kModified, Pod("a", "node-b")).ok());
@@ -46,10 +46,10 @@ TEST_F(K8sStoreTest, OtherNodesPodsAreNeverStored) {
 }
 
 TEST_F(K8sStoreTest, BadItemChangesNothing) {
-  ASSERT_TRUE(store_.pods_sink().Replace(json{Pod("a")}).ok());
+  ASSERT_TRUE(store_.pods_sink().Replace(json::array({Pod("a")})).ok());
   json bad = Pod("b");
   bad["metadata"]["labels"] = 3;
-  EXPECT_FALSE(store_.pods_sink().Replace(json{Pod("c"), bad}).ok());
+  EXPECT_FALSE(store_.pods_sink().Replace(json::array({Pod("c"), bad})).ok());
   EXPECT_FALSE(store_.pods_sink().Replace(json::object()).ok());
   EXPECT_FALSE(store_.pods_sink().Apply(EventType::kAdded, bad).ok());
   ASSERT_EQ(store_.Pods().size(), 1u);
