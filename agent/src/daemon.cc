@@ -96,7 +96,7 @@ struct AgentDaemon::Parts {
   std::unique_ptr<BundleVerifier> verifier;
   std::unique_ptr<bpf::Gate> gate;
   std::unique_ptr<GateGrants> grants;
-  std::unique_ptr<GateKernel> kernel;           // over gate and grants
+  std::unique_ptr<GateKernel> kernel;           // over gate
   std::unique_ptr<enforce::Enforcer> enforcer;  // after gate (holds a pointer to it)
   std::unique_ptr<EnforcerAdapter> enforcement;  // over enforcer (null without one)
   std::unique_ptr<Redeemer> redeemer;
@@ -295,7 +295,7 @@ absl::StatusOr<uint64_t> AgentDaemon::Parts::RestoreConsumed() {
   EventConsumerOptions eo;
   eo.denied_flush_ms = c.denied_flush_ms;
   eo.denied_max_records = c.denied_max_records;
-  kernel = std::make_unique<GateKernel>(*gate, *grants);
+  kernel = std::make_unique<GateKernel>(*gate);
   if (enforcer) enforcement = std::make_unique<EnforcerAdapter>(*enforcer);
   consumer = std::make_unique<EventConsumer>(*kernel, *reserved, metrics, eo);
   consumer->set_enforcer(enforcement.get());

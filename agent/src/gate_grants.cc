@@ -1,19 +1,11 @@
 // GrantTable over bpf::Gate (contract in gate_grants.h).
 #include "taogate/agent/gate_grants.h"
 
-#include <time.h>
-
 #include "taogate/common/status.h"
 #include "taogate/target/target_proto.h"
 
 namespace taogate::agent {
 namespace {
-
-int64_t ClockNs(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 // The destinations the kernel gate grants: one tcp/udp host and port, or a
 // unix socket path.
@@ -37,9 +29,9 @@ bool GateGrants::IsProtected(const v1::Target& target) const {
 absl::Status GateGrants::InstallGrant(uint64_t cgroup_id, const v1::Target& target, const TaoId& id,
                                       int64_t expires_at_unix_ms) {
   TG_ASSIGN_OR_RETURN(target::Target dest, GrantableTarget(target));
-  int64_t remaining_ns = (expires_at_unix_ms * 1'000'000) - ClockNs(CLOCK_REALTIME);
+  int64_t remaining_ns = (expires_at_unix_ms * 1'000'000) - clock_.WallNs();
   if (remaining_ns <= 0) return absl::FailedPreconditionError("grant would already be expired");
-  uint64_t expiry_mono = static_cast<uint64_t>(ClockNs(CLOCK_MONOTONIC) + remaining_ns);
+  uint64_t expiry_mono = static_cast<uint64_t>(clock_.MonoNs() + remaining_ns);
   return gate_.InstallGrant(cgroup_id, dest, id, expiry_mono);
 }
 

@@ -14,8 +14,8 @@ absl::Status GateKernel::Quarantine(uint64_t cgroup_id, bpf::QuarantineMode mode
 absl::Status GateKernel::QuarantineAll(bpf::QuarantineMode mode) { return gate_.QuarantineAll(mode); }
 absl::Status GateKernel::Release(uint64_t cgroup_id) { return gate_.Release(cgroup_id); }
 absl::Status GateKernel::ReleaseAll() { return gate_.ReleaseAll(); }
-absl::StatusOr<uint64_t> GateKernel::QuarantinedCount() const { return grants_.QuarantinedCount(); }
-absl::StatusOr<bool> GateKernel::QuarantineAllEngaged() const { return grants_.QuarantineAllEngaged(); }
+absl::StatusOr<uint64_t> GateKernel::QuarantinedCount() const { return gate_.QuarantinedCount(); }
+absl::StatusOr<bool> GateKernel::QuarantineAllEngaged() const { return gate_.QuarantineAllEngaged(); }
 
 std::vector<enforce::Capability> EnforcerAdapter::Capabilities() const { return enforcer_.Capabilities(); }
 absl::StatusOr<int> EnforcerAdapter::PollLsmEvents(int timeout_ms,

@@ -59,15 +59,6 @@ class GrantTable {
                                     int64_t expires_at_unix_ms) = 0;
 };
 
-// The kernel gate's quarantine state, as node status reports it.
-class QuarantineView {
- public:
-  virtual ~QuarantineView() = default;
-  // Workloads quarantined one by one; whether the all-workloads switch is on.
-  virtual absl::StatusOr<uint64_t> QuarantinedCount() const = 0;
-  virtual absl::StatusOr<bool> QuarantineAllEngaged() const = 0;
-};
-
 // The kernel gate's protected-target maps, as TargetSync programs them.
 // Adding a target already present and removing one absent are not errors;
 // a failed add may leave part of a port range in place (the caller rolls

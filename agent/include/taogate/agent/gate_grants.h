@@ -1,5 +1,5 @@
 // The agent's dependencies on the kernel gate (deps.h: GrantTable,
-// QuarantineView, TargetTable) implemented over taogate::bpf::Gate, which
+// TargetTable) implemented over taogate::bpf::Gate, which
 // owns every map and key layout.
 //
 // IsProtected asks the gate's own target maps (bpf::Gate::IsProtected), so
@@ -14,20 +14,18 @@
 
 #include "taogate/agent/deps.h"
 #include "taogate/bpf/gate.h"
+#include "taogate/common/clock.h"
 
 namespace taogate::agent {
 
-class GateGrants final : public GrantTable, public QuarantineView, public TargetTable {
+class GateGrants final : public GrantTable, public TargetTable {
  public:
-  // `gate` is not owned and must outlive this object.
-  explicit GateGrants(bpf::Gate& gate) : gate_(gate) {}
+  // `gate` and `clock` are not owned and must outlive this object.
+  explicit GateGrants(bpf::Gate& gate, const Clock& clock = RealClock()) : gate_(gate), clock_(clock) {}
 
   bool IsProtected(const v1::Target& target) const override;
   absl::Status InstallGrant(uint64_t cgroup_id, const v1::Target& target, const TaoId& id,
                             int64_t expires_at_unix_ms) override;
-
-  absl::StatusOr<uint64_t> QuarantinedCount() const override { return gate_.QuarantinedCount(); }
-  absl::StatusOr<bool> QuarantineAllEngaged() const override { return gate_.QuarantineAllEngaged(); }
 
   absl::Status AddTarget(const target::Target& t) override { return gate_.AddTarget(t); }
   absl::Status RemoveTarget(const target::Target& t) override { return gate_.RemoveTarget(t); }
@@ -35,6 +33,7 @@ class GateGrants final : public GrantTable, public QuarantineView, public Target
 
  private:
   bpf::Gate& gate_;
+  const Clock& clock_;
 };
 
 }  // namespace taogate::agent

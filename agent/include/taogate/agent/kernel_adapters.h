@@ -4,15 +4,16 @@
 // interfaces), so each method is one call.
 #pragma once
 
-#include "taogate/agent/gate_grants.h"
+#include "taogate/agent/target_sync.h"
+#include "taogate/bpf/gate.h"
+#include "taogate/enforce/enforcer.h"
 #include "taogate/agent/kernel_deps.h"
 
 namespace taogate::agent {
 
 class GateKernel final : public DecisionSource, public KillSwitchGate {
  public:
-  // The quarantine queries read the pinned maps through `grants`.
-  GateKernel(bpf::Gate& gate, const GateGrants& grants) : gate_(gate), grants_(grants) {}
+  explicit GateKernel(bpf::Gate& gate) : gate_(gate) {}
 
   absl::StatusOr<int> PollEvents(int timeout_ms,
                                  const std::function<void(const bpf::DecisionEvent&)>& fn) override;
@@ -27,7 +28,6 @@ class GateKernel final : public DecisionSource, public KillSwitchGate {
 
  private:
   bpf::Gate& gate_;
-  const GateGrants& grants_;
 };
 
 class EnforcerAdapter final : public Enforcement {
