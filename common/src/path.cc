@@ -12,4 +12,17 @@ bool CanonicalComponents(std::string_view rest) {
   }
 }
 
+bool IsCanonicalPodUid(std::string_view uid) {
+  if (uid.size() != 36) return false;
+  for (size_t i = 0; i < uid.size(); ++i) {
+    const char c = uid[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace taogate

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "taogate/common/path.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "split.h"
@@ -42,11 +43,8 @@ bool IsHexId(std::string_view s) {
 absl::StatusOr<std::vector<std::string_view>> Components(std::string_view path) {
   if (path.empty() || path[0] != '/') return Bad(path, "not absolute");
   if (path == "/") return std::vector<std::string_view>{};
-  std::vector<std::string_view> parts = Split(path.substr(1), '/');
-  for (std::string_view p : parts) {
-    if (p.empty() || p == "." || p == "..") return Bad(path, "not normalised");
-  }
-  return parts;
+  if (!CanonicalComponents(path.substr(1))) return Bad(path, "not normalised");
+  return Split(path.substr(1), '/');
 }
 
 // `uid` with `sep` in the dash positions, as canonical (dashes).
@@ -132,12 +130,7 @@ std::string_view QosClassName(QosClass qos) {
 }
 
 absl::Status ValidatePodUid(std::string_view uid) {
-  bool ok = uid.size() == 36;
-  for (size_t i = 0; ok && i < uid.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    ok = dash ? uid[i] == '-' : IsLowerHex(uid[i]);
-  }
-  if (ok) return absl::OkStatus();
+  if (IsCanonicalPodUid(uid)) return absl::OkStatus();
   return absl::InvalidArgumentError(
       StrCat("pod uid '", uid, "' is not lowercase 8-4-4-4-12 hex"));
 }

@@ -94,19 +94,6 @@ absl::Status ValidateTarget(const v1::TaoBody& body) {
 
 }  // namespace
 
-bool IsCanonicalPodUid(std::string_view uid) {
-  if (uid.size() != kPodUidBytes) return false;
-  for (size_t i = 0; i < uid.size(); ++i) {
-    const char c = uid[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool IsCanonicalCgroupPath(std::string_view path) {
   if (path.empty() || path.size() > kMaxPathBytes || path.front() != '/' || HasControlChars(path))
     return false;

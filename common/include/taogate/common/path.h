@@ -1,5 +1,6 @@
-// Canonical absolute paths, shared by the TAO codec (cgroup paths in
-// bindings) and the policy loader (target and selector paths).
+// Canonical forms shared by the TAO codec (cgroup paths and pod UIDs in
+// bindings), the policy loader (target and selector paths) and the kubelet
+// cgroup parser (k8s/pod_cgroup.h).
 #pragma once
 
 #include <string_view>
@@ -9,5 +10,9 @@ namespace taogate {
 // True if every '/'-separated component of `rest` (a path without its
 // leading '/') is non-empty and neither "." nor "..".
 bool CanonicalComponents(std::string_view rest);
+
+// True if `uid` is a pod UID as the API server writes it: lowercase
+// 8-4-4-4-12 hex (36 characters).
+bool IsCanonicalPodUid(std::string_view uid);
 
 }  // namespace taogate

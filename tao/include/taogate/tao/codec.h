@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "taogate/common/path.h"
 #include "tao.pb.h"
 
 namespace taogate::tao {
@@ -48,8 +49,9 @@ absl::StatusOr<v1::TaoBody> DecodeBody(std::string_view body_bytes);
 absl::Status ValidateBody(const v1::TaoBody& body);
 
 // A Kubernetes pod UID in canonical form: lowercase 8-4-4-4-12 hex. Anything
-// shorter or looser could be a fragment of an unrelated cgroup name.
-bool IsCanonicalPodUid(std::string_view uid);
+// shorter or looser could be a fragment of an unrelated cgroup name. (The
+// rule lives in common/path.h, shared with the kubelet cgroup parser.)
+using taogate::IsCanonicalPodUid;
 
 // A cgroup v2 path as the kernel reports it: "/" or absolute with non-empty
 // components, none "." or "..", no trailing '/', no control characters, at
