@@ -22,11 +22,11 @@ declare -A ALLOW=(
   [ledger]="common"
   [target]="common"
   [keys]="common tao"
-  [policies]="common target"
+  [policies]="common target k8s"
   [k8s]="common"
   [bpf]="common target bpflsm enforce"
-  [agent]="common tao rpc runtime ledger keys target bpf bpflsm enforce"
-  [governance]="common tao rpc runtime ledger keys target policies"
+  [agent]="common tao rpc runtime ledger keys target bpf bpflsm enforce k8s"
+  [governance]="common tao rpc runtime ledger keys target policies k8s"
 )
 # The public include folder of each taogate/<x>/ prefix that is not <x>/include.
 own_prefix() { case $1 in bpf) echo "bpf bpflsm enforce";; *) echo "$1";; esac; }
