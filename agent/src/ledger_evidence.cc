@@ -20,6 +20,7 @@ ledger::RecordKind LedgerEvidence::ToRecordKind(Kind kind) {
     case Kind::kDenied: return ledger::RecordKind::kDenied;
     case Kind::kKillSwitch: return ledger::RecordKind::kKillSwitch;
     case Kind::kOperatorRefused: return ledger::RecordKind::kRejected;
+    case Kind::kWorkload: return ledger::RecordKind::kWorkload;
   }
   return ledger::RecordKind::kRejected;
 }

@@ -43,8 +43,10 @@ enum class RecordKind : uint16_t {
   kStarted = 14,          // a daemon started with this ledger
   kLossAccepted = 15,     // an operator accepted the loss of signed records
                           // (taogatectl ledger recover --accept-loss)
+  kWorkload = 16,         // a Kubernetes pod became governed / ungoverned, or
+                          // was removed with its grants and quarantine
 };
-inline constexpr uint16_t kMaxRecordKind = 15;
+inline constexpr uint16_t kMaxRecordKind = 16;
 
 // "ISSUED", "DENIED", ...; "UNKNOWN(n)" for values outside the enum.
 std::string KindName(RecordKind kind);

@@ -1,0 +1,289 @@
+// PodClassifier and CgroupTreeWatch over a fake kernel map: which pod cgroups
+// are governed, from API facts and the bundle's selectors only, failing
+// closed whenever something is not known. No root: the watch test uses a
+// temporary directory shaped like a kubepods tree (inotify sees mkdir there
+// as it does on cgroupfs).
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "redeem_fakes.h"
+#include "taogate/agent/cgroup_watch.h"
+#include "taogate/agent/pod_classifier.h"
+#include "testing/testing.h"
+
+namespace taogate::agent {
+namespace {
+
+using V = WorkloadVerdict;
+using fakes::MemoryEvidence;
+constexpr char kUidA[] = "0b7c9a34-1111-4c2e-9a55-2f6d4b8e1a01";
+constexpr char kUidB[] = "0b7c9a34-2222-4c2e-9a55-2f6d4b8e1a02";
+constexpr char kUidSelf[] = "0b7c9a34-3333-4c2e-9a55-2f6d4b8e1a03";
+
+class FakeWorkloadMap : public WorkloadMap {
+ public:
+  absl::Status Set(uint64_t id, V v) override {
+    std::lock_guard l(mu_);
+    if (fail) return absl::InternalError("map full");
+    ++writes;
+    entries[id] = v;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<size_t> Forget(uint64_t id) override {
+    std::lock_guard l(mu_);
+    forgotten.push_back(id);
+    return entries.erase(id) + grants.erase(id);
+  }
+  absl::StatusOr<std::map<uint64_t, V>> List() const override {
+    std::lock_guard l(mu_);
+    return entries;
+  }
+  std::optional<V> At(uint64_t id) {
+    std::lock_guard l(mu_);
+    auto it = entries.find(id);
+    return it == entries.end() ? std::nullopt : std::optional<V>(it->second);
+  }
+  mutable std::mutex mu_;
+  std::map<uint64_t, V> entries;
+  std::map<uint64_t, int> grants;  // stands for grants/quarantine keyed on the workload
+  std::vector<uint64_t> forgotten;
+  int writes = 0;
+  bool fail = false;
+};
+
+std::string Underscored(std::string uid) {
+  for (char& c : uid) c = c == '-' ? '_' : c;
+  return uid;
+}
+std::string BurstablePod(const std::string& uid) {
+  return "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + Underscored(uid) + ".slice";
+}
+std::string GuaranteedPod(const std::string& uid) {
+  return "/kubepods.slice/kubepods-pod" + Underscored(uid) + ".slice";
+}
+
+k8s::Pod MakePod(const std::string& uid, const std::string& ns, k8s::Labels labels) {
+  k8s::Pod p;
+  p.uid = uid;
+  p.namespace_name = ns;
+  p.name = "pod-" + uid.substr(9, 4);
+  p.labels = std::move(labels);
+  p.node_name = "node-1";
+  p.service_account = "default";
+  return p;
+}
+k8s::Namespace MakeNs(const std::string& name, k8s::Labels labels) {
+  return {.name = name, .uid = "ns-" + name, .labels = std::move(labels)};
+}
+
+// Governs pods labelled role=ai-agent in namespaces labelled governed=true.
+std::vector<k8s::PodSelector> AgentSelectors() {
+  k8s::PodSelector s;
+  s.namespace_selector = *k8s::LabelSelector::Make({{"governed", "true"}}, {});
+  s.pod_selector = *k8s::LabelSelector::Make({{"role", "ai-agent"}}, {});
+  return {s};
+}
+
+class PodClassifierTest : public ::testing::Test {
+ protected:
+  PodClassifierTest()
+      : classifier_(*k8s::KubepodsRoot::Parse("/kubepods.slice"),
+                    BurstablePod(kUidSelf) + "/cri-containerd-" + std::string(64, 'a') + ".scope", kernel_,
+                    evidence_) {}
+
+  // Everything known: selectors, both lists synced, namespace "agents"
+  // (governed) and "web" (not).
+  void KnowEverything() {
+    classifier_.SetSelectors(AgentSelectors());
+    classifier_.OnNamespaceAdded(MakeNs("agents", {{"governed", "true"}}));
+    classifier_.OnNamespaceAdded(MakeNs("web", {}));
+    classifier_.OnSynced(k8s::Resource::kNamespaces);
+    classifier_.OnSynced(k8s::Resource::kPods);
+  }
+  size_t Records(std::string_view event) {
+    return evidence_.Find(Evidence::Kind::kWorkload, "event", event).size();
+  }
+
+  FakeWorkloadMap kernel_;
+  MemoryEvidence evidence_;
+  PodClassifier classifier_;
+};
+
+TEST_F(PodClassifierTest, PodCgroupNobodyKnowsIsGoverned) {
+  ASSERT_TRUE(classifier_.Start({}).ok());
+  classifier_.CgroupAppeared({BurstablePod(kUidA), 101});
+  EXPECT_EQ(kernel_.At(101), V::kGoverned);
+}
+
+TEST_F(PodClassifierTest, QosCgroupsAreNestedNotWorkloads) {
+  ASSERT_TRUE(classifier_.Start({{"/kubepods.slice/kubepods-burstable.slice", 10},
+                                 {"/kubepods.slice/kubepods-besteffort.slice", 11}})
+                  .ok());
+  EXPECT_EQ(kernel_.At(10), V::kNested);
+  EXPECT_EQ(kernel_.At(11), V::kNested);
+  EXPECT_EQ(Records("start"), 0u);  // QoS cgroups are not evidence
+}
+
+TEST_F(PodClassifierTest, UngovernedOnlyOnceSelectorsAndBothListsAreKnown) {
+  ASSERT_TRUE(classifier_.Start({{BurstablePod(kUidA), 101}}).ok());
+  classifier_.OnPodAdded(MakePod(kUidA, "web", {}));
+  classifier_.OnNamespaceAdded(MakeNs("web", {}));
+  classifier_.OnSynced(k8s::Resource::kPods);
+  classifier_.OnSynced(k8s::Resource::kNamespaces);
+  EXPECT_EQ(kernel_.At(101), V::kGoverned) << "no bundle yet: nothing may open";
+  classifier_.SetSelectors(AgentSelectors());
+  EXPECT_EQ(kernel_.At(101), V::kUngoverned);
+}
+
+TEST_F(PodClassifierTest, SelectorMatchIsGovernedAndRelabelInTheApiFlipsIt) {
+  ASSERT_TRUE(classifier_.Start({{BurstablePod(kUidA), 101}}).ok());
+  KnowEverything();
+  classifier_.OnPodAdded(MakePod(kUidA, "agents", {{"role", "ai-agent"}}));
+  EXPECT_EQ(kernel_.At(101), V::kGoverned);
+  // The API server now says the pod is not an agent (e.g. it patched its own
+  // labels): the verdict follows the API, and it is evidence.
+  classifier_.OnPodUpdated(MakePod(kUidA, "agents", {{"role", "ai-agent"}}), MakePod(kUidA, "agents", {}));
+  EXPECT_EQ(kernel_.At(101), V::kUngoverned);
+  EXPECT_EQ(Records("pod"), 1u);  // governed already (unknown at start): only the flip is news
+}
+
+TEST_F(PodClassifierTest, NamespaceLabelChangeReclassifiesItsPods) {
+  ASSERT_TRUE(classifier_.Start({{BurstablePod(kUidA), 101}}).ok());
+  KnowEverything();
+  classifier_.OnPodAdded(MakePod(kUidA, "web", {{"role", "ai-agent"}}));
+  EXPECT_EQ(kernel_.At(101), V::kUngoverned);
+  classifier_.OnNamespaceUpdated(MakeNs("web", {}), MakeNs("web", {{"governed", "true"}}));
+  EXPECT_EQ(kernel_.At(101), V::kGoverned);
+}
+
+TEST_F(PodClassifierTest, PodInUnknownNamespaceIsGoverned) {
+  ASSERT_TRUE(classifier_.Start({{GuaranteedPod(kUidA), 101}}).ok());
+  KnowEverything();
+  classifier_.OnPodAdded(MakePod(kUidA, "nowhere", {}));
+  EXPECT_EQ(kernel_.At(101), V::kGoverned);
+}
+
+TEST_F(PodClassifierTest, PodDeletedForgetsItsStateAndACgroupLeftBehindIsGoverned) {
+  ASSERT_TRUE(classifier_.Start({{BurstablePod(kUidA), 101}}).ok());
+  KnowEverything();
+  classifier_.OnPodAdded(MakePod(kUidA, "web", {}));
+  ASSERT_EQ(kernel_.At(101), V::kUngoverned);
+  kernel_.grants[101] = 1;
+  classifier_.OnPodDeleted(MakePod(kUidA, "web", {}));
+  EXPECT_EQ(kernel_.forgotten, std::vector<uint64_t>{101});
+  EXPECT_EQ(kernel_.grants.count(101), 0u);
+  EXPECT_EQ(kernel_.At(101), V::kGoverned);
+  auto rec = evidence_.Find(Evidence::Kind::kWorkload, "event", "pod_deleted");
+  ASSERT_FALSE(rec.empty());
+  EXPECT_EQ(MemoryEvidence::FieldOf(rec[0], "pod_uid"), kUidA);
+  EXPECT_EQ(MemoryEvidence::FieldOf(rec[0], "count"), "2");
+  classifier_.CgroupGone(BurstablePod(kUidA));
+  EXPECT_FALSE(kernel_.At(101).has_value());
+}
+
+TEST_F(PodClassifierTest, RestartKeepsLivePinnedVerdictsAndForgetsStaleOnes) {
+  kernel_.entries = {{101, V::kUngoverned}, {102, V::kGoverned}, {999, V::kGoverned}};
+  kernel_.grants[999] = 1;
+  int writes_before = kernel_.writes;
+  ASSERT_TRUE(classifier_.Start({{BurstablePod(kUidA), 101}, {BurstablePod(kUidB), 102}}).ok());
+  // No gap: nothing was rewritten before the API and the bundle are known.
+  EXPECT_EQ(kernel_.writes, writes_before);
+  EXPECT_EQ(kernel_.At(101), V::kUngoverned);
+  EXPECT_FALSE(kernel_.At(999).has_value());
+  EXPECT_EQ(kernel_.grants.count(999), 0u);
+  EXPECT_EQ(Records("stale"), 1u);
+  // Then the API says A became an agent and B is gone.
+  classifier_.OnPodAdded(MakePod(kUidA, "agents", {{"role", "ai-agent"}}));
+  KnowEverything();
+  EXPECT_EQ(kernel_.At(101), V::kGoverned);
+  EXPECT_EQ(kernel_.At(102), V::kGoverned);
+}
+
+TEST_F(PodClassifierTest, NameKubeletDoesNotMakeIsGovernedEvenIfPinnedOpen) {
+  kernel_.entries = {{105, V::kUngoverned}};
+  ASSERT_TRUE(classifier_.Start({{"/kubepods.slice/not-a-pod", 105}}).ok());
+  EXPECT_EQ(kernel_.At(105), V::kGoverned);
+}
+
+TEST_F(PodClassifierTest, ContainerCgroupsAreNotWorkloadsOfTheirOwn) {
+  ASSERT_TRUE(classifier_.Start({}).ok());
+  classifier_.CgroupAppeared({GuaranteedPod(kUidA) + "/pod" + std::string(kUidB), 120});
+  EXPECT_FALSE(kernel_.At(120).has_value()) << "a name below the pod never makes another pod";
+}
+
+TEST_F(PodClassifierTest, AgentsOwnPodIsUngovernedAtOnce) {
+  ASSERT_TRUE(classifier_.Start({{BurstablePod(kUidSelf), 130}}).ok());
+  EXPECT_EQ(kernel_.At(130), V::kUngoverned);
+}
+
+TEST_F(PodClassifierTest, KernelWriteFailureKeepsTheOldEntryAndIsRetried) {
+  ASSERT_TRUE(classifier_.Start({{BurstablePod(kUidA), 101}}).ok());
+  KnowEverything();
+  kernel_.fail = true;
+  classifier_.OnPodAdded(MakePod(kUidA, "web", {}));
+  EXPECT_EQ(kernel_.At(101), V::kGoverned);
+  EXPECT_EQ(classifier_.counts().kernel_errors_total, 1u);
+  kernel_.fail = false;
+  classifier_.OnPodUpdated(MakePod(kUidA, "web", {}), MakePod(kUidA, "web", {}));
+  EXPECT_EQ(kernel_.At(101), V::kUngoverned);
+}
+
+TEST_F(PodClassifierTest, PolicyChangeReclassifiesEveryPod) {
+  ASSERT_TRUE(classifier_.Start({{BurstablePod(kUidA), 101}}).ok());
+  KnowEverything();
+  classifier_.OnPodAdded(MakePod(kUidA, "agents", {{"role", "ai-agent"}}));
+  ASSERT_EQ(kernel_.At(101), V::kGoverned);
+  classifier_.SetSelectors({});
+  EXPECT_EQ(kernel_.At(101), V::kUngoverned);
+  EXPECT_EQ(Records("policy"), 1u);
+}
+
+TEST_F(PodClassifierTest, RetainForgetsCgroupsARescanNoLongerFinds) {
+  ASSERT_TRUE(classifier_.Start({{BurstablePod(kUidA), 101}, {BurstablePod(kUidB), 102}}).ok());
+  classifier_.Retain({{BurstablePod(kUidA), 101}});
+  EXPECT_TRUE(kernel_.At(101).has_value());
+  EXPECT_FALSE(kernel_.At(102).has_value());
+}
+
+TEST(CgroupTreeWatchTest, MkdirOfAPodCgroupReachesTheKernelMap) {
+  taogate::testing::TempDir dir;
+  std::string mount = dir.path().string();
+  std::filesystem::create_directories(mount + "/kubepods.slice/kubepods-burstable.slice");
+  FakeWorkloadMap kernel;
+  MemoryEvidence evidence;
+  PodClassifier classifier(*k8s::KubepodsRoot::Parse("/kubepods.slice"), "/", kernel, evidence);
+  auto tree = ScanPodLevels(mount, "/kubepods.slice");
+  ASSERT_TRUE(tree.ok()) << tree.status();
+  ASSERT_TRUE(classifier.Start(*tree).ok());
+  auto watch = CgroupTreeWatch::Open(mount, "/kubepods.slice", classifier, 60'000);
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  (*watch)->Start();
+  std::string pod = mount + BurstablePod(kUidA);
+  ASSERT_EQ(mkdir(pod.c_str(), 0755), 0);
+  struct stat st {};
+  ASSERT_EQ(stat(pod.c_str(), &st), 0);
+  for (int i = 0; i < 500 && !kernel.At(st.st_ino); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(kernel.At(st.st_ino), V::kGoverned);
+  ASSERT_EQ(rmdir(pod.c_str()), 0);
+  for (int i = 0; i < 500 && kernel.At(st.st_ino); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_FALSE(kernel.At(st.st_ino).has_value());
+  // A QoS cgroup created after the start is watched too.
+  std::string qos = mount + "/kubepods.slice/kubepods-besteffort.slice";
+  ASSERT_EQ(mkdir(qos.c_str(), 0755), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::string pod2 = qos + "/kubepods-besteffort-pod" + Underscored(kUidB) + ".slice";
+  ASSERT_EQ(mkdir(pod2.c_str(), 0755), 0);
+  ASSERT_EQ(stat(pod2.c_str(), &st), 0);
+  for (int i = 0; i < 500 && !kernel.At(st.st_ino); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(kernel.At(st.st_ino), V::kGoverned);
+  (*watch)->Stop();
+  EXPECT_GE((*watch)->stats().created, 3u);
+}
+
+}  // namespace
+}  // namespace taogate::agent
