@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/enforce/enforcer.h"
+#include "taogate/k8s/pod_cgroup.h"
 #include "taogate/runtime/listen.h"
 #include "taogate/target/target.h"
 
@@ -49,7 +51,8 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
       "governor_address", "governor_ca", "governor_cert", "governor_key", "governor_server_name",
       "targets_cache", "governor_retry_max_ms",
       "ledger_reserve_bytes", "ledger_floor_bytes", "refusal_flush_ms", "refusal_peer_records",
-      "refusal_global_records", "refusal_rate_per_s", "refusal_burst"};
+      "refusal_global_records", "refusal_rate_per_s", "refusal_burst", "workloads", "kubeconfig",
+      "kubernetes_node_name", "governed_pods", "cgroup_rescan_ms"};
   for (const auto& kv : n) {
     std::string key = kv.first.as<std::string>();
     if (kKeys.count(key) == 0) return absl::InvalidArgumentError(StrCat("config: unknown key ", key));
@@ -96,6 +99,15 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
   TG_RETURN_IF_ERROR(Get(n, "refusal_global_records", &c.refusal_global_records));
   TG_RETURN_IF_ERROR(Get(n, "refusal_rate_per_s", &c.refusal_rate_per_s));
   TG_RETURN_IF_ERROR(Get(n, "refusal_burst", &c.refusal_burst));
+  TG_RETURN_IF_ERROR(Get(n, "workloads", &c.workloads));
+  TG_RETURN_IF_ERROR(Get(n, "kubeconfig", &c.kubeconfig));
+  TG_RETURN_IF_ERROR(Get(n, "kubernetes_node_name", &c.kubernetes_node_name));
+  TG_RETURN_IF_ERROR(Get(n, "cgroup_rescan_ms", &c.cgroup_rescan_ms));
+  if (n["governed_pods"]) {
+    auto sel = k8s::ParsePodSelectors(n["governed_pods"]);
+    if (!sel.ok()) return absl::InvalidArgumentError(StrCat("config key governed_pods: ", sel.status().message()));
+    c.governed_pods = std::move(*sel);
+  }
   return c;
 }
 
@@ -162,6 +174,21 @@ absl::Status FinalizeConfig(AgentConfig& c) {
       std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
       c.targets_cache = (parent == "/" ? "" : parent) + "/targets.pb";
     }
+  }
+  if (c.workloads != "governed-root" && c.workloads != "pods") return bad("workloads", "governed-root | pods");
+  if (c.workloads == "pods") {
+    if (c.governed_cgroup == "/taogate") c.governed_cgroup = "/kubepods.slice";  // the default's pods form
+    if (auto r = k8s::KubepodsRoot::Parse(c.governed_cgroup); !r.ok())
+      return bad("governed_cgroup", StrCat("pods: kubelet's kubepods root: ", r.status().message()));
+    if (c.kubernetes_node_name.empty()) {
+      const char* env = getenv("NODE_NAME");
+      c.kubernetes_node_name = env != nullptr && *env != '\0' ? env : c.node_id;
+    }
+    if (c.governed_pods && !c.governor_address.empty())
+      return bad("governed_pods", "with a governor the bundle's governed_pods decide; remove it here");
+    if (c.cgroup_rescan_ms < 100 || c.cgroup_rescan_ms > 3'600'000) return bad("cgroup_rescan_ms", "100..3600000");
+  } else if (c.governed_pods) {
+    return bad("governed_pods", "only with workloads: pods");
   }
   if (c.cgroup2_mount.empty()) {
     TG_ASSIGN_OR_RETURN(c.cgroup2_mount, bpf::Cgroup2Mount());

@@ -106,6 +106,9 @@ TargetSyncState TargetSync::state() const {
 absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char* source) {
   const bool from_cache = std::strcmp(source, "cache") == 0;
   if (absl::Status st = ValidateProtectedTargets(msg); !st.ok()) return RejectLocked(msg, source, st);
+  if (options_.pods != nullptr) {
+    if (absl::Status st = options_.pods->Check(msg); !st.ok()) return RejectLocked(msg, source, st);
+  }
   EntryMap wanted = WantedOf(msg, node_addrs_);
   if (!from_cache && IsResendLocked(msg, wanted)) {
     // A reconnect resends the set in force: make sure it is in the maps, but
@@ -134,6 +137,7 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
       log::Error("cannot lift the fail-closed catch-all (stays denying)", {{"error", std::string(st.message())}});
   }
   CommitLocked(msg, source, a, removed, persist_error);
+  if (options_.pods != nullptr) options_.pods->Applied(msg);
   return absl::OkStatus();
 }
 

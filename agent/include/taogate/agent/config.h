@@ -9,10 +9,12 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "taogate/k8s/selector.h"
 
 namespace taogate::agent {
 
@@ -23,6 +25,27 @@ struct AgentConfig {
   // Governed subtree, as a cgroup path below the cgroup2 mount ("/taogate").
   // Created if missing. Workloads are its direct children (and below).
   std::string governed_cgroup = "/taogate";
+  // What a workload is:
+  //   "governed-root": every direct child of governed_cgroup (systemd units,
+  //                    `taogatectl run`; the default);
+  //   "pods":          Kubernetes pods (pod_classifier.h). governed_cgroup is
+  //                    then kubelet's kubepods root (default /kubepods.slice;
+  //                    /kubepods with the cgroupfs driver), the gate is
+  //                    attached there once, and which pods are governed comes
+  //                    from the bundle's governed_pods (or, without a governor,
+  //                    from governed_pods here), evaluated on the API server's
+  //                    pods of this node.
+  std::string workloads = "governed-root";
+  // pods: the API server. Empty kubeconfig: in-cluster (ServiceAccount token
+  // and CA, KUBERNETES_SERVICE_HOST). Node name: empty = $NODE_NAME (the
+  // downward API), else node_id.
+  std::string kubeconfig;
+  std::string kubernetes_node_name;
+  // pods, without a governor only: which pods are governed (the bundle's
+  // governed_pods syntax). With a governor the bundle decides and this must
+  // be absent.
+  std::optional<std::vector<k8s::PodSelector>> governed_pods;
+  int64_t cgroup_rescan_ms = 30'000;  // pods: full rescan of the kubepods tree
   std::string pin_root = "/sys/fs/bpf/taogate";
   bool mount_bpffs = false;  // mount a bpffs on pin_root's parent if needed
   std::string mode = "protect-listed";  // or "deny-all"

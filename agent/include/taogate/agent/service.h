@@ -8,11 +8,13 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "agent.grpc.pb.h"
 #include "taogate/agent/redeem.h"
+#include "taogate/k8s/pod_cgroup.h"
 
 namespace taogate::agent {
 
@@ -33,6 +35,13 @@ struct ServiceOptions {
   std::set<uid_t> operator_uids = {0};
   std::string governed_root = "/taogate";
   std::string cgroup2_mount;
+  // Pods mode: kubelet's kubepods root (then governed_root is its path). A
+  // caller's workload is its pod's cgroup, and `pod_governed` (workload
+  // cgroup id -> governed in the kernel, absent counting as governed) decides
+  // whether it may make operator calls: an ungoverned pod (the agent's own,
+  // say, for `kubectl exec ... taogatectl`) may, a governed one may not.
+  std::optional<k8s::KubepodsRoot> pods_root;
+  std::function<bool(uint64_t)> pod_governed;
   // Called after every Redeem with its outcome and latency (metrics).
   std::function<void(const RedeemOutcome&, int64_t latency_ns)> on_redeem;
 };

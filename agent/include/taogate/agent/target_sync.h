@@ -73,6 +73,17 @@ class FileExecSink {
   virtual absl::Status Unprotect(v1::TargetProto kind, const std::string& path) = 0;
 };
 
+// The bundle's governed-pod selectors (pods mode): checked with the rest of
+// an update (a malformed selector rejects the whole update, the previous set
+// stays) and handed over once the update is applied (also from the cache at
+// Start). Implementations must be thread-safe.
+class GovernedPodsSink {
+ public:
+  virtual ~GovernedPodsSink() = default;
+  virtual absl::Status Check(const v1::ProtectedTargets& msg) = 0;
+  virtual void Applied(const v1::ProtectedTargets& msg) = 0;
+};
+
 inline constexpr uint32_t kMaxCachePayload = 16u << 20;
 inline constexpr size_t kMaxProtectedTargets = 16384;
 
@@ -89,6 +100,7 @@ struct TargetSyncOptions {
   // target::Parse protected form, node targets included ("tcp:node:5432"); never removed
   // (a node target's entries follow the node's addresses).
   std::vector<std::string> static_targets;
+  GovernedPodsSink* pods = nullptr;  // pods mode; must outlive the TargetSync
 };
 
 struct TargetSyncState {
