@@ -19,6 +19,7 @@
 #include "taogate/agent/metrics.h"
 #include "taogate/agent/node_addresses.h"
 #include "taogate/agent/node_control.h"
+#include "taogate/agent/pods_mode.h"
 #include "taogate/agent/service.h"
 #include "taogate/agent/unix_server.h"
 #include "taogate/bpf/cgroup.h"
@@ -96,6 +97,7 @@ struct AgentDaemon::Parts {
   std::unique_ptr<BundleVerifier> verifier;
   std::unique_ptr<bpf::Gate> gate;
   std::unique_ptr<GateGrants> grants;
+  std::unique_ptr<PodsMode> pods;               // workloads: pods only
   std::unique_ptr<GateKernel> kernel;           // over gate
   std::unique_ptr<enforce::Enforcer> enforcer;  // after gate (holds a pointer to it)
   std::unique_ptr<EnforcerAdapter> enforcement;  // over enforcer (null without one)
@@ -121,6 +123,7 @@ struct AgentDaemon::Parts {
   absl::Status LoadTrustBundle();
   absl::Status OpenGate();
   absl::Status OpenEnforcer();
+  absl::Status StartPods();
   absl::Status StartTargetSync(rpc::ClientTls& governor_tls);
   absl::StatusOr<uint64_t> RestoreConsumed();
   absl::Status StartControl(uint64_t restored, rpc::ClientTls governor_tls);
@@ -149,6 +152,7 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   TG_RETURN_IF_ERROR(p.LoadTrustBundle());
   TG_RETURN_IF_ERROR(p.OpenGate());
   TG_RETURN_IF_ERROR(p.OpenEnforcer());
+  TG_RETURN_IF_ERROR(p.StartPods());
   rpc::ClientTls governor_tls;
   TG_RETURN_IF_ERROR(p.StartTargetSync(governor_tls));
   TG_ASSIGN_OR_RETURN(uint64_t restored, p.RestoreConsumed());
@@ -206,8 +210,17 @@ absl::Status AgentDaemon::Parts::LoadTrustBundle() {
 // expands them).
 absl::Status AgentDaemon::Parts::OpenGate() {
   const AgentConfig& c = config;
-  TG_RETURN_IF_ERROR(bpf::CreateCgroup(governed_abs));
+  const bool pods_mode = c.workloads == "pods";
+  if (pods_mode) {
+    // kubelet's root: never created by the agent (a typo would govern nothing).
+    struct stat st {};
+    if (stat(governed_abs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return absl::FailedPreconditionError(StrCat("kubepods cgroup ", governed_abs, " does not exist"));
+  } else {
+    TG_RETURN_IF_ERROR(bpf::CreateCgroup(governed_abs));
+  }
   bpf::GateOptions go;
+  go.pods = pods_mode;
   go.pin_root = c.pin_root;
   go.governed_cgroup = governed_abs;
   go.mode = c.mode == "deny-all" ? bpf::Mode::kDenyAllExceptAllowlisted : bpf::Mode::kProtectListed;
@@ -230,7 +243,11 @@ absl::Status AgentDaemon::Parts::OpenEnforcer() {
   eopt.cgroup2_mount = c.cgroup2_mount;
   eopt.governed_cgroup = governed_abs;
   eopt.lsm_pin_dir = c.pin_root + "/lsm";
-  eopt.lsm = c.lsm == "off" ? enforce::LsmMode::kOff
+  // Pods mode: the BPF LSM governs whole cgroup subtrees by id, and the
+  // kubepods root holds ungoverned pods and the agent itself, so files, exec
+  // and self-protection use the gate's pods-aware fallback there (degraded;
+  // docs/kubernetes.md).
+  eopt.lsm = c.lsm == "off" || c.workloads == "pods" ? enforce::LsmMode::kOff
              : c.lsm == "require" ? enforce::LsmMode::kRequire
                                   : enforce::LsmMode::kAuto;
   eopt.protected_pids = {getpid()};
@@ -251,6 +268,15 @@ absl::Status AgentDaemon::Parts::OpenEnforcer() {
   return absl::OkStatus();
 }
 
+// 4d. Pods mode: pinned verdicts reconciled with the live cgroup tree, the
+// cgroup and API watches started (before the targets cache is applied,
+// which hands the bundle's selectors to the classifier).
+absl::Status AgentDaemon::Parts::StartPods() {
+  if (config.workloads != "pods") return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(pods, PodsMode::Open(config, *gate, *reserved));
+  return pods->Start();
+}
+
 // 5. Governor protected targets: the cached set (or the fail-closed
 // catch-all) is in the maps before any socket opens; the streams start in
 // StartControl, once the kill-switch path exists, and never delay the start.
@@ -262,6 +288,7 @@ absl::Status AgentDaemon::Parts::StartTargetSync(rpc::ClientTls& governor_tls) {
   TargetSyncOptions to;
   to.node_id = c.node_id;
   to.static_targets = c.protected_targets;
+  to.pods = pods.get();
   if (!c.governor_address.empty()) {
     file_exec_sink = std::make_unique<EnforcerSink>(*enforcer);
     TG_ASSIGN_OR_RETURN(governor_tls, rpc::LoadClientTls(c.governor_ca, c.governor_cert, c.governor_key));
@@ -339,6 +366,11 @@ absl::Status AgentDaemon::Parts::StartSockets() {
   ServiceOptions so;
   so.governed_root = c.governed_cgroup;
   so.cgroup2_mount = c.cgroup2_mount;
+  if (pods) {
+    so.pods_root = *k8s::KubepodsRoot::Parse(c.governed_cgroup);  // checked by FinalizeConfig
+    PodClassifier* pc = &pods->classifier();
+    so.pod_governed = [pc](uint64_t id) { return pc->VerdictOf(id) != WorkloadVerdict::kUngoverned; };
+  }
   so.operator_uids = std::set<uid_t>(c.operator_uids.begin(), c.operator_uids.end());
   Metrics* m = &metrics;
   so.on_redeem = [m](const RedeemOutcome& out, int64_t ns) { m->RedeemDone(out.status.ok(), out.reason_code, ns); };
@@ -367,6 +399,7 @@ absl::Status AgentDaemon::Parts::StartMetrics() {
       for (const auto& [name, v] : *k) extra += StrCat("taogate_kernel_decisions_total{kind=\"", name, "\"} ", v, "\n");
     }
     extra += RefusalMetricsText(pp->redeemer->refusals().stats(), pp->reserved->refused());
+    if (pp->pods) extra += pp->pods->MetricsText();
     if (pp->governor_watch) extra += GovernorMetricsText(pp->governor_watch->state(), pp->target_sync->state());
     TargetSyncState ts = pp->target_sync->state();
     extra += StrCat(runtime::Gauge("taogate_agent_node_addresses", "Addresses of this node (node targets).",
@@ -401,6 +434,7 @@ void AgentDaemon::Stop() {
   // the teardown below.
   if (p.governor_watch) p.governor_watch->Stop();
   if (p.node_watcher) p.node_watcher->Stop();
+  if (p.pods) p.pods->Stop();
   // No new calls first, then drain events, then close the ledger. The gate
   // is closed, never detached: pinned links and maps keep enforcing.
   if (p.metrics_srv) p.metrics_srv->Stop();
@@ -415,6 +449,7 @@ void AgentDaemon::Stop() {
   p.governed_control.reset();
   p.node_watcher.reset();
   p.target_sync.reset();
+  p.pods.reset();
   p.file_exec_sink.reset();
   p.ledger.reset();
   p.enforcer.reset();  // LSM programs stay pinned

@@ -1,0 +1,217 @@
+// Pods mode as attacks against a real agent process: the real kernel gate
+// attached at a test-made kubepods root (systemd layout), pod cgroups made
+// the way kubelet names them, processes started in their container cgroups,
+// and a real TLS API server process (tests/k8s/test_apiserver.py) serving the
+// pods and namespaces the agent lists and watches through a kubeconfig.
+// Governed: pods labelled role=ai-agent in namespaces labelled governed=true.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "agent/agent_harness.h"
+#include "k8s/apiserver_harness.h"
+#include "taogate/bpf/cgroup.h"
+#include "taogate/common/hex.h"
+
+namespace taogate::agent::testing {
+namespace {
+
+using ledger::RecordKind;
+using nlohmann::json;
+namespace kt = taogate::k8s::testing;
+
+constexpr char kGovernedPods[] = R"(governed_pods:
+  - namespaceSelector: {matchLabels: {governed: "true"}}
+    podSelector: {matchLabels: {role: ai-agent}}
+)";
+
+std::string Uid(int n) {
+  char buf[40];
+  snprintf(buf, sizeof(buf), "0c5d%04x-7e1a-4b2c-9d3e-%012x", n, n);
+  return buf;
+}
+std::string Underscored(std::string uid) {
+  for (char& c : uid) c = c == '-' ? '_' : c;
+  return uid;
+}
+
+class PodsKernelTest : public AgentTest {
+ protected:
+  void SetUp() override {
+    AgentTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    parent_abs_ = governed_abs_;
+    governed_rel_ += "/kubepods.slice";
+    governed_abs_ += "/kubepods.slice";
+    ASSERT_TRUE(bpf::CreateCgroup(governed_abs_).ok());
+    for (const char* qos : {"/kubepods-burstable.slice", "/kubepods-besteffort.slice"})
+      ASSERT_TRUE(bpf::CreateCgroup(governed_abs_ + qos).ok());
+    std::string d = dir_->path().string();
+    pki_ = std::make_unique<kt::TestPki>(d + "/pki");
+    api_ = std::make_unique<kt::TestApiServer>(*pki_, d + "/api");
+    k8s::ClusterConfig c = api_->Config();
+    kubeconfig_ = d + "/kubeconfig";
+    std::ofstream(kubeconfig_) << "apiVersion: v1\nkind: Config\n"
+                               << "clusters: [{name: c, cluster: {server: \"" << c.server
+                               << "\", certificate-authority: " << c.ca_file << "}}]\n"
+                               << "users: [{name: u, user: {tokenFile: " << c.token_file << "}}]\n"
+                               << "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+                               << "current-context: x\n";
+    AddNamespace("agents", {{"governed", "true"}});
+    AddNamespace("web", {});
+  }
+  void TearDown() override {
+    AgentTest::TearDown();
+    api_.reset();
+    if (!parent_abs_.empty()) (void)bpf::DestroyCgroupTree(parent_abs_);
+  }
+
+  void Start() {
+    StartAgent("workloads: pods\nkubeconfig: " + kubeconfig_ + "\nkubernetes_node_name: " + node_id_ +
+               "\ncgroup_rescan_ms: 1000\n" + kGovernedPods);
+  }
+  void AddNamespace(const std::string& name, const json& labels) {
+    json ns = kt::Fixture("namespace.json");
+    ns["metadata"]["name"] = name;
+    ns["metadata"]["uid"] = "ns-" + name;
+    ns["metadata"]["labels"] = labels;
+    api_->Upsert(ns, false, "namespaces");
+  }
+  // The pod object in the API (burstable fixture, this node).
+  void AddPod(const std::string& uid, const std::string& ns, const json& labels) {
+    json pod = kt::FixturePod("pod_burstable.json", uid, "pod-" + uid.substr(4, 4), node_id_);
+    pod["metadata"]["namespace"] = ns;
+    pod["metadata"]["labels"] = labels;
+    api_->Upsert(pod);
+  }
+  // The pod's cgroup and one container cgroup, as kubelet + containerd make
+  // them. Returns the container's name for RunIn; the pod id is pod_ids_[uid].
+  std::string MakePodCgroup(const std::string& uid, char ctr = 'a') {
+    std::string pod = "kubepods-burstable.slice/kubepods-burstable-pod" + Underscored(uid) + ".slice";
+    if (!workloads_.count(pod)) pod_ids_[uid] = MakeWorkload(pod);
+    std::string c = pod + "/cri-containerd-" + std::string(64, ctr) + ".scope";
+    MakeWorkload(c);
+    return c;
+  }
+  std::string Connect(const std::string& ctr) {
+    return RunIn(ctr, {"connect", "127.0.0.1", std::to_string(protected_->port())}).out;
+  }
+  // Polls until a connect from `ctr` gives `want` ("CONNECT OK" / "CONNECT ERR EPERM").
+  bool EventuallyConnect(const std::string& ctr, const std::string& want) {
+    return kt::Eventually([&] { return Connect(ctr).find(want) != std::string::npos; },
+                          std::chrono::seconds(10));
+  }
+  std::string Redeem(const std::string& ctr, const std::string& uid) {
+    return RunIn(ctr, {"redeem-connect", workload_sock_, WriteTao(Mint(pod_ids_[uid], protected_->port())),
+                       "127.0.0.1", std::to_string(protected_->port())})
+        .out;
+  }
+
+  std::string parent_abs_, kubeconfig_;
+  std::unique_ptr<kt::TestPki> pki_;
+  std::unique_ptr<kt::TestApiServer> api_;
+  std::map<std::string, uint64_t> pod_ids_;
+};
+
+TEST_F(PodsKernelTest, OneTaoOpensTheTargetForTheGovernedPodOnly) {
+  AddPod(Uid(1), "agents", {{"role", "ai-agent"}});
+  AddPod(Uid(2), "web", {{"role", "ai-agent"}});  // same labels, namespace not governed
+  AddPod(Uid(3), "agents", {{"role", "ai-agent"}});
+  Start();
+  std::string agent = MakePodCgroup(Uid(1)), web = MakePodCgroup(Uid(2)), other = MakePodCgroup(Uid(3));
+  EXPECT_TRUE(EventuallyConnect(web, "CONNECT OK")) << "an ungoverned pod is not governed";
+  EXPECT_TRUE(Connect(agent).find("CONNECT ERR EPERM") != std::string::npos);
+  std::string r = Redeem(agent, Uid(1));
+  EXPECT_NE(r.find("REDEEM OK"), std::string::npos) << r;
+  EXPECT_NE(r.find("CONNECT OK"), std::string::npos) << r;
+  // One shot, one pod: neither a second connect nor the other governed pod.
+  EXPECT_NE(Connect(agent).find("CONNECT ERR EPERM"), std::string::npos);
+  EXPECT_NE(Connect(other).find("CONNECT ERR EPERM"), std::string::npos);
+  // The TAO bound to pod 1 is refused to pod 3 (binding), and pod 3 stays closed.
+  std::string stolen = RunIn(other, {"redeem-connect", workload_sock_,
+                                     WriteTao(Mint(pod_ids_[Uid(1)], protected_->port())), "127.0.0.1",
+                                     std::to_string(protected_->port())})
+                           .out;
+  EXPECT_NE(stolen.find("REDEEM ERR"), std::string::npos) << stolen;
+  EXPECT_NE(stolen.find("CONNECT ERR EPERM"), std::string::npos) << stolen;
+}
+
+TEST_F(PodsKernelTest, ContainersOfOnePodShareItsGrant) {
+  AddPod(Uid(1), "agents", {{"role", "ai-agent"}});
+  Start();
+  std::string c1 = MakePodCgroup(Uid(1), 'a'), c2 = MakePodCgroup(Uid(1), 'b');
+  ASSERT_TRUE(RunIn(c1, {"redeem", workload_sock_, WriteTao(Mint(pod_ids_[Uid(1)], protected_->port()))})
+                  .Has("REDEEM OK"));
+  EXPECT_NE(Connect(c2).find("CONNECT OK"), std::string::npos) << "the sidecar used the pod's grant";
+  EXPECT_NE(Connect(c1).find("CONNECT ERR EPERM"), std::string::npos) << "and it was one shot";
+}
+
+TEST_F(PodsKernelTest, ContainerStartedBeforeTheApiKnowsItsPodIsDeniedUntilClassified) {
+  Start();
+  std::string web = MakePodCgroup(Uid(4));
+  EXPECT_NE(Connect(web).find("CONNECT ERR EPERM"), std::string::npos) << "unknown pod: fail closed";
+  AddPod(Uid(4), "web", {});
+  EXPECT_TRUE(EventuallyConnect(web, "CONNECT OK"));
+}
+
+TEST_F(PodsKernelTest, PodThatRelabelsItselfFollowsTheApiOnly) {
+  AddPod(Uid(5), "web", {{"role", "batch"}});
+  Start();
+  std::string c = MakePodCgroup(Uid(5));
+  ASSERT_TRUE(EventuallyConnect(c, "CONNECT OK"));
+  // The API server now says it is an agent (its labels were patched): governed at once.
+  AddNamespace("web", {{"governed", "true"}});
+  AddPod(Uid(5), "web", {{"role", "ai-agent"}});
+  EXPECT_TRUE(EventuallyConnect(c, "CONNECT ERR EPERM"));
+  EXPECT_FALSE(Find(RecordKind::kWorkload, "pod_uid", Uid(5)).empty());
+}
+
+TEST_F(PodsKernelTest, DeletedPodLosesItsGrantAndItsEntry) {
+  AddPod(Uid(6), "agents", {{"role", "ai-agent"}});
+  Start();
+  std::string c = MakePodCgroup(Uid(6));
+  ASSERT_TRUE(RunIn(c, {"redeem", workload_sock_, WriteTao(Mint(pod_ids_[Uid(6)], protected_->port()))})
+                  .Has("REDEEM OK"));
+  api_->Delete(Uid(6));
+  ASSERT_TRUE(WaitFor(RecordKind::kWorkload, "event", "pod_deleted", 10'000));
+  auto rec = Find(RecordKind::kWorkload, "event", "pod_deleted");
+  EXPECT_EQ(rec[0].Field("pod_uid"), std::optional<std::string_view>(Uid(6)));
+  EXPECT_NE(Connect(c).find("CONNECT ERR EPERM"), std::string::npos) << "the grant went with the pod";
+}
+
+TEST_F(PodsKernelTest, AgentRestartKeepsLiveVerdictsAndDropsGonePods) {
+  AddPod(Uid(7), "web", {});
+  AddPod(Uid(8), "web", {});
+  Start();
+  std::string keep = MakePodCgroup(Uid(7)), gone = MakePodCgroup(Uid(8));
+  ASSERT_TRUE(EventuallyConnect(keep, "CONNECT OK"));
+  ASSERT_TRUE(EventuallyConnect(gone, "CONNECT OK"));
+  KillAgent();
+  // While no agent runs: the pinned verdicts hold, pod 8 goes, pod 9 comes.
+  EXPECT_NE(Connect(keep).find("CONNECT OK"), std::string::npos) << "no gap while the agent is down";
+  api_->Delete(Uid(8));
+  (void)bpf::DestroyCgroupTree(WorkloadPath(
+      "kubepods-burstable.slice/kubepods-burstable-pod" + Underscored(Uid(8)) + ".slice"));
+  AddPod(Uid(9), "web", {});
+  std::string fresh = MakePodCgroup(Uid(9));
+  EXPECT_NE(Connect(fresh).find("CONNECT ERR EPERM"), std::string::npos) << "new pod, no agent: closed";
+  Start();
+  EXPECT_TRUE(WaitFor(RecordKind::kWorkload, "event", "stale", 10'000));
+  EXPECT_TRUE(EventuallyConnect(fresh, "CONNECT OK"));
+  EXPECT_NE(Connect(keep).find("CONNECT OK"), std::string::npos);
+}
+
+TEST_F(PodsKernelTest, ApiServerGoneKeepsLastStateAndNewPodsFailClosed) {
+  AddPod(Uid(10), "web", {});
+  Start();
+  std::string known = MakePodCgroup(Uid(10));
+  ASSERT_TRUE(EventuallyConnect(known, "CONNECT OK"));
+  api_.reset();  // the API server process ends
+  std::string unknown = MakePodCgroup(Uid(11));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_NE(Connect(unknown).find("CONNECT ERR EPERM"), std::string::npos);
+  EXPECT_NE(Connect(known).find("CONNECT OK"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace taogate::agent::testing
