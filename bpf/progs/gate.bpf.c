@@ -9,6 +9,8 @@
 // The destination judged is the one the kernel will use: an unspecified
 // address (0.0.0.0, ::, ::ffff:0.0.0.0) is resolved here as the kernel would
 // and written back into ctx first (check4/check6).
+// Pods mode (tg_config.pods): a caller in an ungoverned pod is left alone
+// by every hook; see gate_workload.bpf.h for who the workload is.
 // Verdict for a governed connect/sendmsg (first match wins):
 //   1. quarantined (all, or the workload's cgroup)       -> deny
 //   2. destination not protected under the current mode   -> allow
@@ -105,6 +107,8 @@ struct {
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
+#include "gate_workload.bpf.h"
+
 static __always_inline struct tg_config *gate_config(void)
 {
 	__u32 zero = 0;
@@ -155,11 +159,6 @@ static __always_inline void emit(const struct decision *d)
 	 * allowed connect) and would let a deny loop drive IPIs. The reader
 	 * polls in short slices instead (Gate::PollEvents). */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
-}
-
-static __always_inline __u64 workload_id(const struct tg_config *c)
-{
-	return bpf_get_current_ancestor_cgroup_id(c->governed_level + 1);
 }
 
 static __always_inline __u32 quarantine_of(const struct tg_config *c, __u64 wid)
@@ -269,16 +268,20 @@ static __always_inline int decide_ip(__u8 hook, __u8 proto, __u8 family, __u16 p
 	struct decision d = { .hook = hook, .proto = proto, .port = port };
 	struct tg_grant_key gk = {};
 	struct tg_port_key pk = { .port = port, .proto = proto };
+	int resolved = 0;
 	__u32 kind;
 
 	if (!c)
 		return 0;
 	d.family = family;
 	__builtin_memcpy(d.addr, addr, 16);
-	// The ancestor walk is only paid for when a quarantine exists or the
-	// destination needs a grant: the common allow path skips it.
+	// The workload is only resolved when a quarantine exists or the
+	// destination needs a grant: the common allow path skips it. An
+	// ungoverned pod leaves at resolution, before any counter or event.
 	if (c->quarantine_all || c->quarantine_armed) {
-		d.cgroup_id = workload_id(c);
+		if (!resolve_current(c, &d.cgroup_id))
+			return 1;
+		resolved = 1;
 		if (quarantine_of(c, d.cgroup_id)) {
 			d.verdict = TG_DENY_QUARANTINE;
 			return finish(&d);
@@ -291,9 +294,9 @@ static __always_inline int decide_ip(__u8 hook, __u8 proto, __u8 family, __u16 p
 					 : lookup_kind6(proto, port, addr);
 	if (!needs_grant(c, kind))
 		return 1;
+	if (!resolved && !resolve_current(c, &d.cgroup_id))
+		return 1;
 	count(TG_CNT_CHECKED);
-	if (!d.cgroup_id)
-		d.cgroup_id = workload_id(c);
 	gk.cgroup_id = d.cgroup_id;
 	gk.proto = proto;
 	gk.family = family;

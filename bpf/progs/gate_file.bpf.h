@@ -95,18 +95,22 @@ static __always_inline __u32 inode_denied(const struct tg_config *c, struct dent
 	return want;
 }
 
-static __always_inline int governed_task(const struct tg_config *c)
+// Inside the governed subtree and not in an ungoverned pod; *wid is the
+// workload (gate_workload.bpf.h).
+static __always_inline int governed_task(const struct tg_config *c, __u64 *wid)
 {
-	return bpf_get_current_ancestor_cgroup_id(c->governed_level) == c->governed_root_id;
+	if (bpf_get_current_ancestor_cgroup_id(c->governed_level) != c->governed_root_id)
+		return 0;
+	return resolve_current(c, wid);
 }
 
-static __always_inline void kill_for_inode(const struct tg_config *c, __u8 hook, __u32 cnt,
-					   __u32 denied, const struct tg_inode_key *hit)
+static __always_inline void kill_for_inode(__u64 wid, __u8 hook, __u32 cnt, __u32 denied,
+					   const struct tg_inode_key *hit)
 {
 	struct decision d = { .hook = hook, .verdict = TG_KILL };
 
 	bpf_send_signal(SIGKILL);
-	d.cgroup_id = workload_id(c);
+	d.cgroup_id = wid;
 	d.proto = denied;
 	__builtin_memcpy(d.addr, hit, sizeof(*hit));
 	count(cnt);
@@ -145,12 +149,12 @@ static __always_inline int is_watched_nr(long id)
 	       id == NR_CLONE || id == NR32_CLONE || id == NR_CLONE3;
 }
 
-static __always_inline void kill_fork(const struct tg_config *c, __u64 child_pid)
+static __always_inline void kill_fork(__u64 wid, __u64 child_pid)
 {
 	struct decision d = { .hook = TG_HOOK_FORK_KILL, .verdict = TG_KILL };
 
 	bpf_send_signal(SIGKILL);
-	d.cgroup_id = workload_id(c);
+	d.cgroup_id = wid;
 	__builtin_memcpy(d.addr, &child_pid, sizeof(child_pid));
 	count(TG_CNT_KILL_OPEN);
 	emit(&d);
@@ -190,6 +194,7 @@ int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 	struct file **fds;
 	struct file *f = NULL;
 	__u32 want = 0, denied;
+	__u64 wid = 0;
 	unsigned int fmode;
 	int compat;
 	long id;
@@ -206,8 +211,8 @@ int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 		 * ring set up before the first rule dies at its next enter
 		 * (that call's batch has run; SQPOLL rings need no enter). */
 		c = gate_config();
-		if (c && c->inodes_protected && governed_task(c))
-			kill_for_inode(c, TG_HOOK_OPEN_KILL, TG_CNT_KILL_OPEN, 0, &hit);
+		if (c && c->inodes_protected && governed_task(c, &wid))
+			kill_for_inode(wid, TG_HOOK_OPEN_KILL, TG_CNT_KILL_OPEN, 0, &hit);
 		return 0;
 	}
 	if (ret == 0 && is_clone_nr(id, compat)) {
@@ -215,17 +220,17 @@ int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 		 * tg_sched_fork if it shares its parent's fd table. */
 		if (!bpf_task_storage_get(&tg_fork_doomed, task, 0, 0))
 			return 0;
+		/* Marked only while governed: killed whatever it is now. */
 		c = gate_config();
 		if (c)
-			kill_fork(c, task->pid);
-		else
-			bpf_send_signal(SIGKILL);
+			resolve_current(c, &wid);
+		kill_fork(wid, task->pid);
 		return 0;
 	}
 	if (!is_open_nr(id, compat))
 		return 0;
 	c = gate_config();
-	if (!c || !c->inodes_protected || !governed_task(c))
+	if (!c || !c->inodes_protected || !governed_task(c, &wid))
 		return 0;
 	fdt = task->files->fdt;
 	if (!fdt || (unsigned long)ret >= fdt->max_fds)
@@ -242,7 +247,7 @@ int BPF_PROG(tg_sys_exit, struct pt_regs *regs, long ret)
 		return 0; /* O_PATH: neither readable nor writable */
 	denied = inode_denied(c, BPF_CORE_READ(f, f_path.dentry), want, &hit);
 	if (denied)
-		kill_for_inode(c, TG_HOOK_OPEN_KILL, TG_CNT_KILL_OPEN, denied, &hit);
+		kill_for_inode(wid, TG_HOOK_OPEN_KILL, TG_CNT_KILL_OPEN, denied, &hit);
 	return 0;
 }
 
@@ -254,14 +259,15 @@ int BPF_PROG(tg_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_b
 {
 	struct tg_inode_key hit = {};
 	struct tg_config *c = gate_config();
+	__u64 wid = 0;
 	__u32 denied;
 
-	if (!c || !c->inodes_protected || !governed_task(c))
+	if (!c || !c->inodes_protected || !governed_task(c, &wid))
 		return 0;
 	denied = inode_denied(c, BPF_CORE_READ(bprm, file, f_path.dentry), TG_DENY_EXEC,
 			      &hit);
 	if (denied)
-		kill_for_inode(c, TG_HOOK_EXEC_KILL, TG_CNT_KILL_EXEC, denied, &hit);
+		kill_for_inode(wid, TG_HOOK_EXEC_KILL, TG_CNT_KILL_EXEC, denied, &hit);
 	return 0;
 }
 
@@ -277,13 +283,14 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(tg_sched_fork, struct task_struct *parent, struct task_struct *child)
 {
 	struct tg_config *c;
+	__u64 wid = 0;
 
 	if (child->files != parent->files || child->tgid == parent->tgid)
 		return 0;
 	c = gate_config();
-	if (!c || !c->inodes_protected || !governed_task(c))
+	if (!c || !c->inodes_protected || !governed_task(c, &wid))
 		return 0;
 	bpf_task_storage_get(&tg_fork_doomed, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	kill_fork(c, child->pid);
+	kill_fork(wid, child->pid);
 	return 0;
 }

@@ -13,8 +13,8 @@ int tg_sock_create(struct bpf_sock *sk)
 	if (sk->type != SOCK_RAW)
 		return 1;
 	c = gate_config();
-	if (c)
-		d.cgroup_id = workload_id(c);
+	if (c && !resolve_current(c, &d.cgroup_id))
+		return 1; /* ungoverned pod */
 	d.family = sk->family;
 	d.proto = sk->protocol;
 	count(TG_CNT_DENY_RAW);
@@ -29,13 +29,12 @@ static __always_inline int skb_verdict(struct __sk_buff *skb)
 
 	if (!c)
 		return 0;
-	if (!c->quarantine_all) {
-		if (!c->quarantine_armed)
-			return 1;
-		wid = bpf_skb_ancestor_cgroup_id(skb, c->governed_level + 1);
-		if (!bpf_map_lookup_elem(&tg_quarantine, &wid))
-			return 1;
-	}
+	if (!c->quarantine_all && !c->quarantine_armed)
+		return 1;
+	if (!resolve_skb(c, skb, &wid))
+		return 1; /* ungoverned pod: never quarantined */
+	if (!c->quarantine_all && !bpf_map_lookup_elem(&tg_quarantine, &wid))
+		return 1;
 	count(TG_CNT_SKB_DROPPED);
 	return 0;
 }
@@ -67,7 +66,8 @@ int BPF_PROG(tg_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	if (bpf_get_current_ancestor_cgroup_id(c->governed_level) != c->governed_root_id)
 		return 0;
-	d.cgroup_id = workload_id(c);
+	if (!resolve_current(c, &d.cgroup_id))
+		return 0; /* ungoverned pod */
 	if (id == NR_SOCKET && BPF_CORE_READ(regs, di) == AF_PACKET) {
 		d.verdict = TG_DENY_RAW;
 		d.family = AF_PACKET;

@@ -45,23 +45,26 @@ static __always_inline int decide_unix(struct bpf_sock_addr *ctx, __u8 hook)
 	struct decision d = { .hook = hook, .family = AF_UNIX };
 	struct tg_unix_grant_key gk = {};
 	struct tg_target_val *t;
+	int named, resolved = 0;
 	__u32 kind = 0;
 
 	if (!c)
 		return 0;
-	d.cgroup_id = workload_id(c);
-	if (read_sun_path(ctx, &gk.path) < 0) {
+	named = read_sun_path(ctx, &gk.path) == 0;
+	if (named)
+		__builtin_memcpy(d.addr, gk.path.path, sizeof(d.addr));
+	// Resolved lazily, as for IP (decide_ip).
+	if (c->quarantine_all || c->quarantine_armed) {
+		if (!resolve_current(c, &d.cgroup_id))
+			return 1;
+		resolved = 1;
 		if (quarantine_of(c, d.cgroup_id)) {
 			d.verdict = TG_DENY_QUARANTINE;
 			return finish(&d);
 		}
+	}
+	if (!named)
 		return 1;
-	}
-	__builtin_memcpy(d.addr, gk.path.path, sizeof(d.addr));
-	if (quarantine_of(c, d.cgroup_id)) {
-		d.verdict = TG_DENY_QUARANTINE;
-		return finish(&d);
-	}
 	t = bpf_map_lookup_elem(&tg_unix_targets, &gk.path);
 	if (t)
 		kind = t->kind;
@@ -69,6 +72,8 @@ static __always_inline int decide_unix(struct bpf_sock_addr *ctx, __u8 hook)
 		 c->mode == TG_MODE_PROTECT_LISTED && c->unix_protected)
 		kind = TG_TARGET_PROTECT; /* relative path: cannot be matched */
 	if (!needs_grant(c, kind))
+		return 1;
+	if (!resolved && !resolve_current(c, &d.cgroup_id))
 		return 1;
 	count(TG_CNT_CHECKED);
 	gk.cgroup_id = d.cgroup_id;

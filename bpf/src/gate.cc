@@ -151,10 +151,15 @@ absl::Status Gate::LoadOnce(const GateOptions& o, bool file_hooks) {
   bpf_map__set_max_entries(skel_->maps.tg_targets4, o.max_targets);
   bpf_map__set_max_entries(skel_->maps.tg_targets6, o.max_targets);
   // Reuse pinned maps: this is what carries grants, targets and quarantine
-  // across agent restarts and upgrades.
+  // across agent restarts and upgrades. A format 2 config is not reused
+  // (its layout is shorter) but migrated by InstallConfig.
+  TG_ASSIGN_OR_RETURN(migrate_config_,
+                      internal::PinnedConfigIsFormat2(StrCat(o.pin_root, "/maps/tg_config")));
+  adopted_ = migrate_config_;
   struct bpf_map* map;
   bpf_object__for_each_map(map, skel_->obj) {
     if (bpf_map__is_internal(map)) continue;
+    if (migrate_config_ && map == skel_->maps.tg_config) continue;
     std::string path = StrCat(o.pin_root, "/maps/", bpf_map__name(map));
     UniqueFd fd(bpf_obj_get(path.c_str()));
     if (!fd) {
@@ -185,7 +190,7 @@ absl::Status Gate::LoadOnce(const GateOptions& o, bool file_hooks) {
   return absl::OkStatus();
 }
 
-// Pins new maps and writes the config of a loaded gate.
+// Pins new maps and writes the config of a loaded gate (gate_adopt.cc).
 absl::Status Gate::FinishLoad(const GateOptions& o) {
   struct bpf_map* map;
   bpf_object__for_each_map(map, skel_->obj) {
@@ -196,29 +201,7 @@ absl::Status Gate::FinishLoad(const GateOptions& o) {
       return ErrnoStatus(-err, "pin map " + path);
     }
   }
-  // The config belongs to the governed root it was created for: refuse to
-  // adopt state that governs another subtree.
-  tg_config cfg{};
-  uint32_t zero = 0;
-  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.tg_config), &zero, &cfg) != 0) {
-    return ErrnoStatus(errno, "read tg_config");
-  }
-  if (cfg.format != 0 && cfg.format != TG_FORMAT_VERSION) {
-    return absl::FailedPreconditionError(
-        StrCat("pinned gate format ", cfg.format, " != ", TG_FORMAT_VERSION));
-  }
-  if (cfg.format != 0 && cfg.governed_root_id != governed_root_id_) {
-    return absl::FailedPreconditionError(StrCat(
-        "pinned gate under ", o.pin_root, " governs cgroup id ", cfg.governed_root_id, ", not ",
-        o.governed_cgroup, " (id ", governed_root_id_, "); detach it first"));
-  }
-  return WriteConfig([&](void* p) {
-    auto* c = static_cast<tg_config*>(p);
-    c->format = TG_FORMAT_VERSION;
-    c->mode = static_cast<uint32_t>(o.mode);
-    c->governed_root_id = governed_root_id_;
-    c->governed_level = governed_level_;
-  });
+  return InstallConfig(o);
 }
 
 // Attaches every loaded program except an on-demand sys_enter (see

@@ -1,11 +1,10 @@
 // Probe: per hook enforcing / degraded (how) / absent, from what this Gate
 // attached or from the links pinned in bpffs. Nothing is reported enforcing
-// unless a link is attached. Also the caller -> workload id lookup.
+// unless a link is attached.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "hooks.h"
-#include "taogate/bpf/cgroup.h"
 #include "taogate/bpf/gate.h"
 #include "taogate/common/fd.h"
 #include "taogate/common/strings.h"
@@ -66,11 +65,6 @@ std::string_view HookStateName(HookState s) {
     case HookState::kAbsent: return "absent";
   }
   return "absent";
-}
-
-absl::StatusOr<uint64_t> Gate::WorkloadIdOfPid(pid_t pid) const {
-  TG_ASSIGN_OR_RETURN(std::string cg, WorkloadCgroupOfPid(pid, options_.governed_cgroup));
-  return CgroupId(cg);
 }
 
 }  // namespace taogate::bpf

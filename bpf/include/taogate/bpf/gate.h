@@ -9,13 +9,19 @@
 // pinned links stay attached, so enforcement outlives the process (fail
 // closed). Only Detach() -- an explicit operator action -- removes it.
 //
-// Grants. A grant is keyed on the *workload cgroup*: the direct child of the
-// governed root that contains the caller (hooks use
-// bpf_get_current_ancestor_cgroup_id(governed_level + 1)), so a grant bound to
-// a pod-level cgroup serves every container nested below it. Use
-// WorkloadCgroupOfPid() + CgroupId() to get that id. Each grant allows exactly
-// one connect (or one unconnected datagram); see consume_grant() in
-// gate.bpf.c for why exactly one racer wins.
+// Workloads. Grants, quarantine and events are keyed on the caller's
+// *workload id*, the id of a workload-level ancestor cgroup (rule:
+// gate_format.h, "Workload"), so a grant serves every container and nested
+// cgroup below that cgroup. Governed-root mode (default): the workload is
+// the direct child of the governed root and every caller is governed. Pods
+// mode (GateOptions::pods; the root is kubelet's kubepods cgroup): the
+// workload is the pod cgroup, one level below the root (Guaranteed) or two
+// (below a QoS cgroup registered with SetWorkload(kNested)); a pod is
+// governed unless SetWorkload marked it kUngoverned, so an unclassified pod
+// cgroup, or a process directly in the root or in a QoS cgroup, is governed
+// with no grant (fail closed). WorkloadIdOfPid() resolves a pid the same
+// way. Each grant allows exactly one connect (or one unconnected datagram);
+// see consume_grant() in gate.bpf.c for why exactly one racer wins.
 //
 // Thread safety: all methods may be called concurrently except PollEvents,
 // which must be called from one thread at a time.
@@ -52,6 +58,9 @@ enum class Proto : uint8_t { kAny = 0, kTcp = 6, kUdp = 17 };
 enum class TargetKind : uint32_t { kProtect = 1, kAllow = 2 };
 enum class QuarantineMode : uint32_t { kNetwork = 1, kKill = 3 };  // kill includes network
 enum class HookState { kEnforcing, kDegraded, kAbsent };
+// tg_workloads kinds (gate_format.h): kNested marks a QoS cgroup whose
+// children are the workloads.
+enum class WorkloadKind : uint32_t { kGoverned = 1, kUngoverned = 2, kNested = 3 };
 
 struct GateOptions {
   std::string pin_root = "/sys/fs/bpf/taogate";
@@ -76,6 +85,11 @@ struct GateOptions {
   // reported absent and ProtectInode fails. If the kernel refuses to load
   // them, the gate loads without them and reports why.
   bool file_hooks = true;
+  // Pods mode (see "Workloads" above): governed_cgroup is kubelet's kubepods
+  // root and tg_workloads says which pods are governed. Written into the
+  // config on every open, so reopening pinned state with the other value
+  // switches it in one map update.
+  bool pods = false;
 };
 
 // Targets are target::Target values (taogate/target/target.h): AddTarget
@@ -139,11 +153,29 @@ class Gate {
   uint64_t governed_root_id() const { return governed_root_id_; }
   uint32_t governed_level() const { return governed_level_; }
   const GateOptions& options() const { return options_; }
+  bool pods() const { return options_.pods; }
 
-  // The grant key for a caller: the id of the workload cgroup (direct child
-  // of the governed root) that contains pid, e.g. the peer of the agent's
-  // unix socket (SO_PEERCRED). NotFound if pid is not governed.
+  // The grant key for a caller, resolved as the hooks do (see "Workloads"),
+  // e.g. for the peer of the agent's unix socket (SO_PEERCRED). NotFound if
+  // pid is not below the governed root, or (pods mode) is in an ungoverned
+  // pod; pods mode, FailedPrecondition if pid is governed but has no
+  // workload cgroup (directly in the root or in a QoS cgroup: no grant can
+  // serve it).
   absl::StatusOr<uint64_t> WorkloadIdOfPid(pid_t pid) const;
+
+  // Pods mode: classifies a pod cgroup (kGoverned / kUngoverned) or a QoS
+  // cgroup (kNested) by its cgroup id; insert or replace, effective for the
+  // next hook invocation. pod_index is stored for the caller, unread by the
+  // kernel. FailedPrecondition if the gate is not in pods mode.
+  absl::Status SetWorkload(uint64_t cgroup_id, WorkloadKind kind, uint32_t pod_index = 0);
+  // NotFound if absent. The cgroup becomes unclassified: governed.
+  absl::Status RemoveWorkload(uint64_t cgroup_id);
+  // Every tg_workloads entry (any mode; read only in pods mode).
+  absl::StatusOr<std::map<uint64_t, WorkloadKind>> Workloads() const;
+  // For a deleted pod: removes its grants (IP and unix), its quarantine
+  // entry and its tg_workloads entry, in that order (never looser on the
+  // way); returns how many entries went (0 if none existed).
+  absl::StatusOr<size_t> ForgetWorkload(uint64_t cgroup_id);
 
   // kind kAllow: an allowlisted destination (deny-all mode).
   absl::Status AddTarget(const target::Target& t, TargetKind kind = TargetKind::kProtect);
@@ -217,6 +249,7 @@ class Gate {
   HookStatus* StatusLocked(const char* name);
   absl::Status WriteConfig(const std::function<void(void*)>& edit);
   absl::Status RecomputeFlags();
+  absl::Status InstallConfig(const GateOptions& o);
   absl::Status CountPort(uint8_t proto, uint16_t port, int delta);
 
   struct Link;
@@ -229,6 +262,7 @@ class Gate {
   const std::function<void(const DecisionEvent&)>* poll_fn_ = nullptr;
   bool adopted_ = false;
   std::string file_hooks_error_;  // why the file fallback did not load
+  bool migrate_config_ = false;   // pinned tg_config is format 2 (gate_adopt.cc)
   uint64_t governed_root_id_ = 0;
   uint32_t governed_level_ = 0;
   std::mutex config_mu_;

@@ -40,12 +40,41 @@
  *
  * tg_grants (HASH, BPF_F_NO_PREALLOC): key struct tg_grant_key, value
  *   struct tg_grant_val. tg_unix_grants: key struct tg_unix_grant_key.
- *   cgroup_id is the id of the workload-level ancestor cgroup (the child of
- *   the governed root); state 0 = unused, 1 = consumed (cmpxchg'd by exactly
- *   one hook invocation; see gate.bpf.c consume_grant()).
+ *   cgroup_id is the caller's workload id (see "Workload" below); state
+ *   0 = unused, 1 = consumed (cmpxchg'd by exactly one hook invocation; see
+ *   gate.bpf.c consume_grant()).
  *
- * tg_quarantine (HASH): key u64 workload-level cgroup id, value u32 mode
+ * tg_quarantine (HASH): key u64 workload id, value u32 mode
  *   (TG_QUARANTINE_NET | TG_QUARANTINE_KILL).
+ *
+ * Workload. Every hook first resolves the caller (for cgroup_skb: the
+ * socket's cgroup) to a workload id; grants, quarantine and events are keyed
+ * by it (gate.bpf.c resolve_current / resolve_skb). L = governed_level.
+ *   tg_config.pods == 0 (governed-root mode): the ancestor at level L+1, the
+ *     direct child of the governed root; 0 if the caller is in the root
+ *     itself. Every caller is governed.
+ *   tg_config.pods != 0 (pods mode; the root is kubelet's kubepods cgroup):
+ *     id1 = the ancestor at L+1, looked up in tg_workloads. If its kind is
+ *     TG_WORKLOAD_NESTED (a QoS cgroup), the workload is the ancestor at L+2
+ *     instead, looked up in turn (a NESTED entry there is not followed: it
+ *     counts as governed). Then, by the entry found:
+ *       TG_WORKLOAD_UNGOVERNED  the hook does nothing at all: allow, no
+ *                               quarantine (not even quarantine_all), no
+ *                               kill, no event, no counter;
+ *       TG_WORKLOAD_GOVERNED,   governed, workload id = that cgroup's id.
+ *       no entry (unclassified) Fail closed: a pod cgroup not classified
+ *                               yet, or a caller directly in the root or
+ *                               directly in a QoS cgroup (id 0), is
+ *                               governed and holds no grant.
+ *     Resolution is by level, never by name, so a nested cgroup a container
+ *     creates below its pod stays in that pod's workload.
+ *
+ * tg_workloads (HASH, TG_MAX_WORKLOADS): key u64 cgroup id (pod or QoS
+ *   cgroup), value struct tg_workload_val, 8 bytes:
+ *           0..3   kind       u32 enum tg_workload_kind; any other value
+ *                                 counts as governed
+ *           4..7   pod_index  u32 opaque to the kernel (the agent's pod slot)
+ *   Read only in pods mode; written only by user space (Gate::SetWorkload).
  *
  * tg_inodes (HASH, TG_MAX_INODES): protected files and directories. The
  *   same key, value, bits and map name in both programs: the gate's
@@ -82,7 +111,11 @@
  *   a governed clone that shares its parent's fd table; tg_sys_exit kills a
  *   task that has it at its first return from clone. Kernel-internal only.
  *
- * tg_config (ARRAY, 1 entry): struct tg_config.
+ * tg_config (ARRAY, 1 entry): struct tg_config. Adoption (bpf/src/
+ *   gate_adopt.cc): a pinned config of this format is reused; a format 2
+ *   config (48 bytes: the first 48 bytes of format 3, pods = 0) is copied
+ *   into a new map that replaces its pin by rename(2); any other pinned
+ *   size or format is refused (FailedPrecondition: detach first).
  * tg_counters (PERCPU_ARRAY, TG_CNT_MAX entries of u64).
  * tg_events (RINGBUF): records of struct tg_decision_event. For the file
  *   hooks (TG_HOOK_OPEN_KILL, TG_HOOK_EXEC_KILL) family is 0, proto holds
@@ -119,12 +152,18 @@
 #ifndef __bpf__
 #include <linux/types.h>
 #endif
+#ifdef __cplusplus
+#include <cstddef>  /* offsetof */
+#endif
 
 #ifdef __cplusplus
 namespace taogate::bpf {
 #endif
 
-#define TG_FORMAT_VERSION 2  /* 2: tg_inodes, tg_config.inodes_protected */
+/* 2: tg_inodes, tg_config.inodes_protected; 3: tg_workloads, tg_config.pods
+ * (config 48 -> 56 bytes) */
+#define TG_FORMAT_VERSION 3
+#define TG_FORMAT2_CONFIG_SIZE 48
 
 enum tg_mode {
 	TG_MODE_PROTECT_LISTED = 0,   /* deny listed targets unless granted */
@@ -198,6 +237,19 @@ enum tg_counter {
 
 #define TG_UNIX_PATH_MAX 108
 
+/* struct tg_workload_val.kind (pods mode, tg_workloads) */
+enum tg_workload_kind {
+	TG_WORKLOAD_GOVERNED = 1,
+	TG_WORKLOAD_UNGOVERNED = 2,
+	TG_WORKLOAD_NESTED = 3,  /* a QoS cgroup: the workload is its child */
+};
+#define TG_MAX_WORKLOADS 8192
+
+struct tg_workload_val {
+	__u32 kind;       /* enum tg_workload_kind */
+	__u32 pod_index;  /* opaque to the kernel */
+};
+
 struct tg_lpm4_key {
 	__u32 prefixlen;
 	__u8 proto;
@@ -261,6 +313,9 @@ struct tg_config {
 	__u32 anyport_targets;   /* any-port (port 0) entries in the IP tries */
 	__u32 inodes_protected;  /* entries in tg_inodes (0: file hooks detached) */
 	__u32 inodes_subtree;    /* of which TG_INODE_SUBTREE (0: no dir walk) */
+	/* format 3 */
+	__u32 pods;              /* non-zero: pods mode (tg_workloads decides) */
+	__u32 reserved;          /* 0 */
 };
 
 struct tg_inode_key {
@@ -275,7 +330,7 @@ struct tg_inode_val {
 
 struct tg_decision_event {
 	__u64 time_ns;       /* bpf_ktime_get_ns */
-	__u64 cgroup_id;     /* workload-level cgroup id (0: directly in root) */
+	__u64 cgroup_id;     /* workload id (0: no workload-level cgroup) */
 	__u8 tao_id[16];     /* TG_ALLOW_GRANT only, else zero */
 	__u32 verdict;       /* enum tg_verdict */
 	__u32 pid;           /* tgid */
@@ -344,7 +399,10 @@ static_assert(sizeof(struct tg_decision_event) == 64, "event layout");
 static_assert(sizeof(struct tg_grant_key) == 32, "grant key layout");
 static_assert(sizeof(struct tg_unix_grant_key) == 120, "unix grant key layout");
 static_assert(sizeof(struct tg_grant_val) == 32, "grant value layout");
-static_assert(sizeof(struct tg_config) == 48, "config layout");
+static_assert(sizeof(struct tg_config) == 56, "config layout");
+static_assert(offsetof(struct tg_config, pods) == TG_FORMAT2_CONFIG_SIZE,
+	      "format 3 config = format 2 config + pods");
+static_assert(sizeof(struct tg_workload_val) == 8, "workload value layout");
 static_assert(sizeof(struct tg_inode_key) == 16, "inode key layout");
 static_assert(sizeof(struct tg_inode_val) == 8, "inode value layout");
 }  // namespace taogate::bpf
