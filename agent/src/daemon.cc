@@ -148,6 +148,9 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   Parts& p = *p_;
   p.config = std::move(config);
   p.governed_abs = p.config.cgroup2_mount + p.config.governed_cgroup;
+  // Before any thread exists: a cgroup namespace is per thread, and every
+  // thread must read peers' cgroups in the host's view.
+  if (p.config.workloads == "pods") TG_RETURN_IF_ERROR(JoinHostCgroupNamespace());
   TG_RETURN_IF_ERROR(p.OpenLedger());
   TG_RETURN_IF_ERROR(p.LoadTrustBundle());
   TG_RETURN_IF_ERROR(p.OpenGate());

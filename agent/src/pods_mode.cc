@@ -1,8 +1,15 @@
 #include "taogate/agent/pods_mode.h"
 
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "taogate/common/fd.h"
 #include "taogate/common/log.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
@@ -21,6 +28,19 @@ absl::StatusOr<std::map<uint64_t, WorkloadVerdict>> GateWorkloadMap::List() cons
   std::map<uint64_t, WorkloadVerdict> out;
   for (const auto& [id, kind] : kinds) out[id] = static_cast<WorkloadVerdict>(kind);
   return out;
+}
+
+absl::Status JoinHostCgroupNamespace() {
+  struct stat self {}, init {};
+  if (stat("/proc/self/ns/cgroup", &self) != 0 || stat("/proc/1/ns/cgroup", &init) != 0)
+    return absl::FailedPreconditionError(StrCat("cannot read cgroup namespaces: ", strerror(errno)));
+  if (self.st_ino == init.st_ino && self.st_dev == init.st_dev) return absl::OkStatus();
+  UniqueFd ns(open("/proc/1/ns/cgroup", O_RDONLY | O_CLOEXEC));
+  if (!ns || setns(ns.get(), CLONE_NEWCGROUP) != 0)
+    return absl::FailedPreconditionError(StrCat("cannot join the host cgroup namespace (hostPID and privileges needed): ",
+                                                strerror(errno)));
+  log::Info("joined the host cgroup namespace", {});
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> OwnCgroupPath() {

@@ -65,6 +65,14 @@ class PodsMode final : public GovernedPodsSink {
   std::unique_ptr<k8s::NodeWatch> watch_;
 };
 
+// In a container with its own cgroup namespace (the default for cgroup v2
+// pods), /proc/<pid>/cgroup paths are relative to that namespace; the agent
+// needs the host's view (peers' pods, its own pod). With hostPID, pid 1 is
+// the host's init: join its cgroup namespace if it differs. OK if already
+// there; an error if it differs and cannot be joined. Per thread: call it
+// before the process starts any thread.
+absl::Status JoinHostCgroupNamespace();
+
 // The calling process's cgroup v2 path ("/kubepods.slice/.../x.scope").
 absl::StatusOr<std::string> OwnCgroupPath();
 
