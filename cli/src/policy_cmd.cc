@@ -3,15 +3,18 @@
 //   validate: every error as FILE:LINE:COL: field.path: message (stderr), exit 1
 //   hash:     "<sha256 hex>  FILE" (same as sha256sum) for a valid bundle
 //   eval:     the Decision as JSON; exit 0 PERMIT, 2 DENY, 3 REQUIRE_APPROVAL
-//   targets:  the protected-target export agents compile, as JSON
+//   targets:  the protected-target export agents compile, as JSON, with the
+//             governed_pods selectors in their wire form (as `gov watch-targets`)
 
 #include <iostream>
 
+#include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
 #include "command.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
+#include "taogate/k8s/selector_proto.h"
 #include "taogate/policies/policy.h"
 
 namespace taogate::cli {
@@ -72,7 +75,8 @@ int Validate(const std::string& file) {
   if (!p) return 1;
   const auto& b = p->bundle();
   std::cout << file << ": OK " << p->HashHex() << " (" << b.rules.size() << " rules, "
-            << b.targets.size() << " targets, " << b.actors.size() << " actors)\n";
+            << b.targets.size() << " targets, " << b.actors.size() << " actors, "
+            << b.governed_pods.size() << " governed-pod selectors)\n";
   return 0;
 }
 
@@ -132,6 +136,15 @@ int Targets(const std::string& file) {
   j["unix_paths"] = paths(set.unix_paths);
   j["file_paths"] = paths(set.file_paths);
   j["binaries"] = paths(set.binaries);
+  j["governed_pods"] = nlohmann::json::array();
+  for (const auto& s : p->bundle().governed_pods) {
+    std::string text;
+    google::protobuf::util::JsonPrintOptions o;
+    o.preserve_proto_field_names = true;
+    // Cannot fail: the message has no Any fields.
+    (void)google::protobuf::util::MessageToJsonString(k8s::ToProto(s), &text, o);
+    j["governed_pods"].push_back(nlohmann::json::parse(text));
+  }
   std::cout << j.dump(2) << "\n";
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "taogate/common/log.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "taogate/k8s/selector_proto.h"
 
 namespace taogate::governance {
 
@@ -43,6 +44,9 @@ v1::ProtectedTargets ToProto(const policies::Policy& p) {
   paths(set.unix_paths, v1::TARGET_PROTO_UNIX);
   paths(set.file_paths, v1::TARGET_PROTO_FILE);
   paths(set.binaries, v1::TARGET_PROTO_EXEC);
+  // Which pods the targets are protected from: agents in pods mode classify
+  // with exactly these (and re-validate them, selector_proto.h).
+  for (const auto& s : p.bundle().governed_pods) *out.add_governed_pods() = k8s::ToProto(s);
   return out;
 }
 

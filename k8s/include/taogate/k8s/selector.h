@@ -58,6 +58,10 @@ class LabelSelector {
 
   bool Matches(const Labels& labels) const;
   bool matches_nothing() const { return nothing_; }
+  // What Make() was given (both empty for Everything() and Nothing()); for
+  // writing the selector back out (selector_proto.h).
+  const Labels& match_labels() const { return match_labels_; }
+  const std::vector<Requirement>& expressions() const { return expressions_; }
 
  private:
   bool nothing_ = false;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "taogate/k8s/selector.h"
 #include "taogate/policies/policy_format.h"
 
 namespace taogate::policies {
@@ -130,6 +131,11 @@ struct Bundle {
   std::vector<RuleDef> rules;  // declaration order
   RateLimitConfig rate_limits;
   std::vector<BreakGlassScope> break_glass;
+  // Which Kubernetes pods are workloads (`governed_pods`): a pod is governed
+  // iff any entry Governs() it. Both selectors of every entry are set (never
+  // LabelSelector::Nothing()); empty when the key is absent or `[]`. Agents
+  // receive them as ProtectedTargets.governed_pods (k8s/selector_proto.h).
+  std::vector<k8s::PodSelector> governed_pods;
 };
 
 }  // namespace taogate::policies

@@ -1,0 +1,111 @@
+// A real taogate-governor ships the active bundle's governed_pods to agents
+// with the protected targets (WatchProtectedTargets), in the wire form an
+// agent re-validates (k8s/selector_proto.h); a bundle with a bad selector is
+// refused with its position and changes nothing.
+#include <gtest/gtest.h>
+
+#include "governance/governor_testing.h"
+#include "taogate/common/hex.h"
+#include "taogate/common/strings.h"
+#include "taogate/k8s/selector_proto.h"
+
+namespace taogate::governance::testing {
+namespace {
+
+constexpr char kGovernedPods[] = R"(governed_pods:
+  - namespaceSelector: {matchLabels: {taogate.io/governed: "true"}}
+    podSelector: {matchExpressions: [{key: app, operator: In, values: [agent]}]}
+    serviceAccounts: [ai-agent, tools/runner]
+  - namespaceSelector: {}
+    podSelector: {matchLabels: {taogate.io/role: ai-agent}}
+)";
+
+k8s::Pod MakePod(const std::string& ns, k8s::Labels labels, const std::string& sa) {
+  k8s::Pod p;
+  p.uid = "0f3a9c2e-5b1d-4e7a-9c11-2b3c4d5e6f70";
+  p.namespace_name = ns;
+  p.name = "p";
+  p.labels = std::move(labels);
+  p.service_account = sa;
+  return p;
+}
+
+class GovernorPodsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(gov_.Start()) << gov_.error(); }
+
+  v1::ActivatePolicyResponse Activate(const std::string& yaml, const std::string& name) {
+    v1::ActivatePolicyRequest req;
+    req.set_bundle_yaml(yaml);
+    req.set_name(name);
+    v1::ActivatePolicyResponse r;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(gov_.Client(kAdmin)->ActivatePolicy(&ctx, req, &r).ok());
+    return r;
+  }
+
+  GovernorProcess gov_;
+};
+
+TEST_F(GovernorPodsTest, WatchShipsTheActiveBundlesSelectors) {
+  grpc::ClientContext wctx;
+  wctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::WatchProtectedTargetsRequest wr;
+  wr.set_node_id("node-a");
+  auto reader = gov_.Client(kAgent)->WatchProtectedTargets(&wctx, wr);
+  v1::ProtectedTargets first;
+  ASSERT_TRUE(reader->Read(&first));
+  EXPECT_EQ(first.governed_pods_size(), 0);  // the start bundle governs no pod
+
+  const std::string with_pods = TestPolicy(gov_.ApproverPublicKeys()) + kGovernedPods;
+  v1::ActivatePolicyResponse r = Activate(with_pods, "pods.yaml");
+  ASSERT_TRUE(r.errors().empty()) << r.errors(0);
+  v1::ProtectedTargets next;
+  ASSERT_TRUE(reader->Read(&next));
+  EXPECT_EQ(next.policy_sha256(), r.policy_sha256());
+  EXPECT_EQ(next.targets_size(), first.targets_size());
+  ASSERT_EQ(next.governed_pods_size(), 2);
+  const v1::GovernedPodSelector& g = next.governed_pods(0);
+  EXPECT_EQ(g.namespace_selector().match_labels().at("taogate.io/governed"), "true");
+  ASSERT_EQ(g.pod_selector().match_expressions_size(), 1);
+  EXPECT_EQ(g.pod_selector().match_expressions(0).operator_(), "In");
+  EXPECT_EQ(g.service_accounts(1), "tools/runner");
+  EXPECT_TRUE(next.governed_pods(1).has_namespace_selector());  // {} stays set: everything
+
+  // What an agent does with it: re-validate, then classify on API facts.
+  auto sel = k8s::FromProto(next.governed_pods());
+  ASSERT_TRUE(sel.ok()) << sel.status();
+  const k8s::Namespace gov{"tools", "u1", {{"taogate.io/governed", "true"}}};
+  const k8s::Namespace plain{"tools", "u2", {}};
+  EXPECT_TRUE(k8s::AnyGoverns(*sel, MakePod("tools", {{"app", "agent"}}, "runner"), gov));
+  EXPECT_FALSE(k8s::AnyGoverns(*sel, MakePod("tools", {{"app", "agent"}}, "runner"), plain));
+  EXPECT_FALSE(k8s::AnyGoverns(*sel, MakePod("tools", {{"app", "agent"}}, "default"), gov));
+  EXPECT_TRUE(
+      k8s::AnyGoverns(*sel, MakePod("tools", {{"taogate.io/role", "ai-agent"}}, "x"), plain));
+
+  // The old bundle again: the selectors go away with it.
+  r = Activate(TestPolicy(gov_.ApproverPublicKeys()) + "# again\n", "v3.yaml");
+  ASSERT_TRUE(r.errors().empty()) << r.errors(0);
+  ASSERT_TRUE(reader->Read(&next));
+  EXPECT_EQ(next.governed_pods_size(), 0);
+  wctx.TryCancel();
+}
+
+TEST_F(GovernorPodsTest, BadSelectorIsRefusedWithItsPositionAndTheBundleStays) {
+  const std::string base = TestPolicy(gov_.ApproverPublicKeys());
+  std::string bad = base + kGovernedPods;
+  bad.replace(bad.find("operator: In"), 12, "operator: Like");
+  int line = 1;
+  for (char c : bad.substr(0, bad.find("Like"))) line += c == '\n';
+  v1::ActivatePolicyResponse r = Activate(bad, "bad.yaml");
+  ASSERT_EQ(r.errors_size(), 1);
+  EXPECT_TRUE(r.errors(0).starts_with(StrCat("bad.yaml:", line, ":"))) << r.errors(0);
+  EXPECT_NE(r.errors(0).find("governed_pods[0].podSelector.matchExpressions[0].operator: "
+                             "unknown operator 'Like'"),
+            std::string::npos)
+      << r.errors(0);
+  EXPECT_EQ(r.policy_sha256(), ToHex(crypto::Sha256(base)));
+}
+
+}  // namespace
+}  // namespace taogate::governance::testing
