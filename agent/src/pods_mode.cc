@@ -32,8 +32,14 @@ absl::StatusOr<std::map<uint64_t, WorkloadVerdict>> GateWorkloadMap::List() cons
 
 absl::Status JoinHostCgroupNamespace() {
   struct stat self {}, init {};
-  if (stat("/proc/self/ns/cgroup", &self) != 0 || stat("/proc/1/ns/cgroup", &init) != 0)
-    return absl::FailedPreconditionError(StrCat("cannot read cgroup namespaces: ", strerror(errno)));
+  if (stat("/proc/self/ns/cgroup", &self) != 0 || stat("/proc/1/ns/cgroup", &init) != 0) {
+    // Not allowed to look at pid 1 (no hostPID, or a sandbox around the
+    // agent): keep the current view. If it is not the host's, peers' paths
+    // come out relative ("/../..") and are refused, never misread.
+    log::Warn("cannot compare with pid 1's cgroup namespace; keeping this one",
+              {{"error", strerror(errno)}});
+    return absl::OkStatus();
+  }
   if (self.st_ino == init.st_ino && self.st_dev == init.st_dev) return absl::OkStatus();
   UniqueFd ns(open("/proc/1/ns/cgroup", O_RDONLY | O_CLOEXEC));
   if (!ns || setns(ns.get(), CLONE_NEWCGROUP) != 0)

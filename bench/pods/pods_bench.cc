@@ -203,6 +203,7 @@ int RunDriver(const std::string& driver, int listener_port, Report& report, std:
     report.Add({.name = "pod_classify_latency",
                 .value = us[us.size() / 2],
                 .unit = "us",
+                .baseline = std::nullopt,
                 .params = {{"driver", driver}, {"qos", qos}, {"pods", kPods},
                            {"p99_us", us[us.size() * 99 / 100]}, {"max_us", us.back()}}});
   }
@@ -228,6 +229,7 @@ int RunDriver(const std::string& driver, int listener_port, Report& report, std:
   report.Add({.name = "pod_start_denials",
               .value = static_cast<double>(denied),
               .unit = "count",
+              .baseline = std::nullopt,
               .params = {{"driver", driver}, {"ungoverned_pods", kStarts - kStarts / 4},
                          {"governed_pods_denied", kStarts / 4}}});
   return 0;

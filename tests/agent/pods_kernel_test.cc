@@ -6,6 +6,7 @@
 // Governed: pods labelled role=ai-agent in namespaces labelled governed=true.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "agent/agent_harness.h"
@@ -47,6 +48,8 @@ class PodsKernelTest : public AgentTest {
     for (const char* qos : {"/kubepods-burstable.slice", "/kubepods-besteffort.slice"})
       ASSERT_TRUE(bpf::CreateCgroup(governed_abs_ + qos).ok());
     std::string d = dir_->path().string();
+    std::filesystem::create_directories(d + "/pki");
+    std::filesystem::create_directories(d + "/api");
     pki_ = std::make_unique<kt::TestPki>(d + "/pki");
     api_ = std::make_unique<kt::TestApiServer>(*pki_, d + "/api");
     k8s::ClusterConfig c = api_->Config();

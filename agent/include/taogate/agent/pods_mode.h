@@ -69,7 +69,8 @@ class PodsMode final : public GovernedPodsSink {
 // pods), /proc/<pid>/cgroup paths are relative to that namespace; the agent
 // needs the host's view (peers' pods, its own pod). With hostPID, pid 1 is
 // the host's init: join its cgroup namespace if it differs. OK if already
-// there; an error if it differs and cannot be joined. Per thread: call it
+// there or if pid 1's namespace cannot be read (logged); an error if it
+// differs and cannot be joined. Per thread: call it
 // before the process starts any thread.
 absl::Status JoinHostCgroupNamespace();
 
