@@ -277,6 +277,7 @@ absl::Status AgentDaemon::Parts::OpenEnforcer() {
 absl::Status AgentDaemon::Parts::StartPods() {
   if (config.workloads != "pods") return absl::OkStatus();
   TG_ASSIGN_OR_RETURN(pods, PodsMode::Open(config, *gate, *reserved));
+  TG_RETURN_IF_ERROR(RestorePodScopes(*ledger, pods->classifier()).status());
   return pods->Start();
 }
 
@@ -345,6 +346,7 @@ absl::Status AgentDaemon::Parts::StartControl(uint64_t restored, rpc::ClientTls 
   control = std::make_unique<GateNodeControl>(config, *kernel, *ledger, *evidence, metrics, *redeemer);
   control->set_enforcer(enforcement.get());
   control->set_target_sync(target_sync.get());
+  if (pods) control->set_pods(&pods->classifier());
   consumer->Start();
   redeemer->refusals().Start();
   served_control = control.get();

@@ -11,6 +11,7 @@
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/common/version.h"
+#include "taogate/k8s/pod_cgroup.h"
 
 namespace taogate::agent {
 namespace {
@@ -117,12 +118,24 @@ absl::StatusOr<GateNodeControl::Scope> GateNodeControl::ResolveScope(const v1::K
     s.label = StrCat("cgroup:", req.cgroup_id());
     return s;
   }
+  if (pods_ != nullptr && IsPodScope(req.workload())) {
+    TG_ASSIGN_OR_RETURN(s.pods, ParsePodScope(req.workload()));
+    s.label = s.pods->label;
+    return s;
+  }
   // A workload is named relative to the governed root: "w1" or "/w1".
   std::string w = req.workload();
   if (w[0] != '/') w = "/" + w;
   if (w.find("..") != std::string::npos || w.size() < 2)
     return absl::InvalidArgumentError(StrCat("bad workload name ", req.workload()));
   std::string top = w.substr(0, w.find('/', 1));  // the workload-level cgroup
+  if (pods_ != nullptr) {
+    // The pod whose cgroup holds the path (pods sit one or two levels down).
+    TG_ASSIGN_OR_RETURN(k8s::KubepodsRoot root, k8s::KubepodsRoot::Parse(config_.governed_cgroup));
+    TG_ASSIGN_OR_RETURN(auto pod, k8s::ParsePodCgroup(root, config_.governed_cgroup + w));
+    if (!pod) return absl::InvalidArgumentError(StrCat(req.workload(), " is not a pod's cgroup"));
+    top = pod->pod_path.substr(config_.governed_cgroup.size());
+  }
   s.path = config_.cgroup2_mount + config_.governed_cgroup + top;
   TG_ASSIGN_OR_RETURN(s.cgroup_id, CgroupIdOfPath(s.path));
   s.label = StrCat("workload:", top);
@@ -152,6 +165,7 @@ absl::StatusOr<v1::KillSwitchResponse> GateNodeControl::KillSwitch(const v1::Kil
 
   std::lock_guard<std::mutex> l(killswitch_mu_);
   v1::KillSwitchResponse resp;
+  if (scope.pods) return PodScopeKillSwitch(*scope.pods, engage, req.mode(), std::move(f));
   resp.set_affected_cgroups(scope.all ? CountWorkloads() : 1);
   if (engage) {
     TG_RETURN_IF_ERROR(scope.all ? gate_.QuarantineAll(qmode) : gate_.Quarantine(scope.cgroup_id, qmode));
@@ -172,6 +186,39 @@ absl::StatusOr<v1::KillSwitchResponse> GateNodeControl::KillSwitch(const v1::Kil
   if (!scope.path.empty()) (void)WriteCgroupFile(scope.path, "cgroup.freeze", "0");
   metrics_.KillSwitchChange();
   log::Warn("kill switch released", {{"scope", scope.label}});
+  resp.set_ledger_seq(seq);
+  return resp;
+}
+
+// With killswitch_mu_ held. Engage: kernel first, then the record (as for
+// cgroups); release: record first, then the kernel.
+absl::StatusOr<v1::KillSwitchResponse> GateNodeControl::PodScopeKillSwitch(const PodScope& scope, bool engage,
+                                                                          v1::KillSwitchMode mode,
+                                                                          Evidence::Fields f) {
+  if (mode == v1::KILL_SWITCH_MODE_FREEZE)
+    return absl::InvalidArgumentError("freeze needs one cgroup path, not a pod scope");
+  v1::KillSwitchResponse resp;
+  if (engage) {
+    TG_ASSIGN_OR_RETURN(size_t n, pods_->EngageScope(scope, mode == v1::KILL_SWITCH_MODE_KILL));
+    resp.set_affected_cgroups(n);
+    metrics_.KillSwitchChange();
+    log::Warn("kill switch engaged", {{"scope", scope.label}, {"pods", std::to_string(n)}});
+    f.emplace_back("count", std::to_string(n));
+    auto seq = evidence_.Append(Evidence::Kind::kKillSwitch, std::move(f));
+    if (!seq.ok())
+      return absl::UnavailableError(StrCat("kill switch ENGAGED for ", scope.label,
+                                           " but the ledger refused the record: ", seq.status().message()));
+    resp.set_ledger_seq(*seq);
+    return resp;
+  }
+  std::vector<std::string> engaged = pods_->EngagedScopes();
+  if (std::find(engaged.begin(), engaged.end(), scope.label) == engaged.end())
+    return absl::NotFoundError(StrCat("kill switch scope ", scope.label, " is not engaged"));
+  TG_ASSIGN_OR_RETURN(uint64_t seq, evidence_.Append(Evidence::Kind::kKillSwitch, std::move(f)));
+  TG_ASSIGN_OR_RETURN(size_t n, pods_->ReleaseScope(scope.label));
+  resp.set_affected_cgroups(n);
+  metrics_.KillSwitchChange();
+  log::Warn("kill switch released", {{"scope", scope.label}, {"pods", std::to_string(n)}});
   resp.set_ledger_seq(seq);
   return resp;
 }

@@ -109,6 +109,7 @@ void PodClassifier::ForgetLocked(uint64_t id, const Dir& d, std::string_view eve
     return;
   }
   ++counts_.removed_total;
+  scope_quarantined_.erase(id);
   RecordLocked(event, d, id, *n);
 }
 
@@ -161,7 +162,10 @@ void PodClassifier::SetSelectors(std::vector<k8s::PodSelector> selectors) {
 void PodClassifier::CgroupAppeared(const CgroupDir& dir) {
   std::lock_guard lock(mu_);
   AddDirLocked(dir);
-  if (auto it = dirs_.find(dir.id); it != dirs_.end()) DecideLocked(dir.id, it->second, "cgroup");
+  if (auto it = dirs_.find(dir.id); it != dirs_.end()) {
+    DecideLocked(dir.id, it->second, "cgroup");
+    if (it->second.pod_uid) ApplyScopesLocked(*it->second.pod_uid);
+  }
 }
 
 void PodClassifier::CgroupGone(const std::string& path) {
@@ -198,6 +202,7 @@ void PodClassifier::OnPodAdded(const k8s::Pod& pod) {
   std::lock_guard lock(mu_);
   pods_[pod.uid] = pod;
   DecidePodLocked(pod.uid, "pod");
+  ApplyScopesLocked(pod.uid);
 }
 
 void PodClassifier::OnPodUpdated(const k8s::Pod&, const k8s::Pod& pod) { OnPodAdded(pod); }

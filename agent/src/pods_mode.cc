@@ -23,6 +23,10 @@ absl::Status GateWorkloadMap::Set(uint64_t cgroup_id, WorkloadVerdict verdict) {
   return gate_.SetWorkload(cgroup_id, static_cast<bpf::WorkloadKind>(verdict));
 }
 absl::StatusOr<size_t> GateWorkloadMap::Forget(uint64_t cgroup_id) { return gate_.ForgetWorkload(cgroup_id); }
+absl::Status GateWorkloadMap::Quarantine(uint64_t cgroup_id, bool kill) {
+  return gate_.Quarantine(cgroup_id, kill ? bpf::QuarantineMode::kKill : bpf::QuarantineMode::kNetwork);
+}
+absl::Status GateWorkloadMap::Release(uint64_t cgroup_id) { return gate_.Release(cgroup_id); }
 absl::StatusOr<std::map<uint64_t, WorkloadVerdict>> GateWorkloadMap::List() const {
   TG_ASSIGN_OR_RETURN(auto kinds, gate_.Workloads());
   std::map<uint64_t, WorkloadVerdict> out;
@@ -47,6 +51,26 @@ absl::Status JoinHostCgroupNamespace() {
                                                 strerror(errno)));
   log::Info("joined the host cgroup namespace", {});
   return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> RestorePodScopes(const ledger::Ledger& ledger, PodClassifier& classifier) {
+  std::map<std::string, bool> engaged;  // label -> kill, in ledger order
+  TG_RETURN_IF_ERROR(ledger.Scan(0, [&](const ledger::Record& r) {
+    if (r.kind != ledger::RecordKind::kKillSwitch) return true;
+    auto scope = r.Field("scope");
+    auto event = r.Field("event");
+    if (!scope || !event || !IsPodScope(*scope)) return true;
+    if (*event == "engage") engaged[std::string(*scope)] = r.Field("verdict") == std::optional<std::string_view>("kill");
+    if (*event == "release") engaged.erase(std::string(*scope));
+    return true;
+  }));
+  for (const auto& [label, kill] : engaged) {
+    auto scope = ParsePodScope(label);
+    if (!scope.ok()) continue;  // written by this agent, so parseable; skip rather than stop
+    TG_RETURN_IF_ERROR(classifier.EngageScope(*scope, kill).status());
+    log::Warn("kill switch scope restored from the ledger", {{"scope", label}, {"kill", kill ? "true" : "false"}});
+  }
+  return engaged.size();
 }
 
 absl::StatusOr<std::string> OwnCgroupPath() {

@@ -43,6 +43,16 @@ class FakeWorkloadMap : public WorkloadMap {
     std::lock_guard l(mu_);
     return entries;
   }
+  absl::Status Quarantine(uint64_t id, bool kill) override {
+    std::lock_guard l(mu_);
+    quarantined[id] = kill;
+    return absl::OkStatus();
+  }
+  absl::Status Release(uint64_t id) override {
+    std::lock_guard l(mu_);
+    quarantined.erase(id);
+    return absl::OkStatus();
+  }
   std::optional<V> At(uint64_t id) {
     std::lock_guard l(mu_);
     auto it = entries.find(id);
@@ -52,6 +62,7 @@ class FakeWorkloadMap : public WorkloadMap {
   std::map<uint64_t, V> entries;
   std::map<uint64_t, int> grants;  // stands for grants/quarantine keyed on the workload
   std::vector<uint64_t> forgotten;
+  std::map<uint64_t, bool> quarantined;
   int writes = 0;
   bool fail = false;
 };
@@ -248,6 +259,44 @@ TEST_F(PodClassifierTest, RetainForgetsCgroupsARescanNoLongerFinds) {
   classifier_.Retain({{BurstablePod(kUidA), 101}});
   EXPECT_TRUE(kernel_.At(101).has_value());
   EXPECT_FALSE(kernel_.At(102).has_value());
+}
+
+TEST_F(PodClassifierTest, NamespaceScopeQuarantinesPodsNowAndLaterUntilReleased) {
+  ASSERT_TRUE(classifier_.Start({{BurstablePod(kUidA), 101}}).ok());
+  KnowEverything();
+  classifier_.OnPodAdded(MakePod(kUidA, "agents", {{"role", "ai-agent"}}));
+  auto n = classifier_.EngageScope(*ParsePodScope("namespace:agents"), /*kill=*/false);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1u);
+  EXPECT_EQ(kernel_.quarantined.count(101), 1u);
+  classifier_.OnPodAdded(MakePod(kUidB, "agents", {}));
+  classifier_.CgroupAppeared({BurstablePod(kUidB), 102});
+  EXPECT_EQ(kernel_.quarantined.count(102), 1u) << "a pod that comes later is caught";
+  // A second, narrower scope keeps pod A quarantined when the first goes.
+  ASSERT_TRUE(classifier_.EngageScope(*ParsePodScope("selector:role=ai-agent"), true).ok());
+  auto lifted = classifier_.ReleaseScope("namespace:agents");
+  ASSERT_TRUE(lifted.ok());
+  EXPECT_EQ(*lifted, 1u);
+  EXPECT_EQ(kernel_.quarantined.count(101), 1u);
+  EXPECT_EQ(kernel_.quarantined.count(102), 0u);
+  EXPECT_TRUE(absl::IsNotFound(classifier_.ReleaseScope("namespace:agents").status()));
+}
+
+TEST(PodScopeTest, ParsesTheThreeFormsAndRefusesTheRest) {
+  auto pod = ParsePodScope("pod:agents/reporter-0");
+  ASSERT_TRUE(pod.ok());
+  EXPECT_EQ(pod->namespace_name, "agents");
+  EXPECT_EQ(pod->pod_name, "reporter-0");
+  auto sel = ParsePodScope("selector:team=finance,tier!=dev,canary,!debug");
+  ASSERT_TRUE(sel.ok()) << sel.status();
+  EXPECT_TRUE(sel->labels->Matches({{"team", "finance"}, {"canary", ""}}));
+  EXPECT_FALSE(sel->labels->Matches({{"team", "finance"}, {"canary", ""}, {"debug", "1"}}));
+  EXPECT_FALSE(sel->labels->Matches({{"team", "finance"}, {"canary", ""}, {"tier", "dev"}}));
+  for (const char* bad : {"pod:agents", "pod:Agents/x", "namespace:", "namespace:a b", "selector:",
+                          "selector:a=1,,b=2", "selector:a=1,a=2", "selector:-bad=1", "cgroup:12"})
+    EXPECT_FALSE(ParsePodScope(bad).ok()) << bad;
+  EXPECT_TRUE(IsPodScope("namespace:x"));
+  EXPECT_FALSE(IsPodScope("w1"));
 }
 
 TEST(CgroupTreeWatchTest, MkdirOfAPodCgroupReachesTheKernelMap) {

@@ -218,3 +218,68 @@ TEST_F(PodsKernelTest, ApiServerGoneKeepsLastStateAndNewPodsFailClosed) {
 
 }  // namespace
 }  // namespace taogate::agent::testing
+
+namespace taogate::agent::testing {
+namespace {
+
+v1::KillSwitchRequest Scope(const std::string& workload, bool engage) {
+  v1::KillSwitchRequest req;
+  req.set_action(engage ? v1::KILL_SWITCH_ENGAGE : v1::KILL_SWITCH_RELEASE);
+  req.set_workload(workload);
+  req.set_mode(v1::KILL_SWITCH_MODE_DENY);
+  req.set_reason("pods kill switch test");
+  return req;
+}
+
+TEST_F(PodsKernelTest, NamespaceKillSwitchCatchesPodsThatComeLaterAndSurvivesARestart) {
+  AddPod(Uid(20), "agents", {{"role", "ai-agent"}});
+  Start();
+  std::string early = MakePodCgroup(Uid(20));
+  ASSERT_TRUE(RunIn(early, {"redeem", workload_sock_, WriteTao(Mint(pod_ids_[Uid(20)], protected_->port()))})
+                  .Has("REDEEM OK"));
+  auto engaged = Operator()->KillSwitch(Scope("namespace:agents", true));
+  ASSERT_TRUE(engaged.ok()) << engaged.status();
+  EXPECT_EQ(engaged->affected_cgroups(), 1u);
+  EXPECT_NE(Connect(early).find("CONNECT ERR EPERM"), std::string::npos) << "quarantine beats the grant";
+  // After a restart, a new pod in the namespace is caught by the scope too.
+  KillAgent();
+  Start();
+  AddPod(Uid(21), "agents", {{"role", "ai-agent"}});
+  std::string late = MakePodCgroup(Uid(21));
+  // Wait until the agent has heard of both (quarantine map: early + late).
+  ASSERT_TRUE(kt::Eventually([&] {
+    auto st = Operator()->Status();
+    return st.ok() && st->quarantined_workloads() == 2;
+  }));
+  ASSERT_TRUE(RunIn(late, {"redeem", workload_sock_, WriteTao(Mint(pod_ids_[Uid(21)], protected_->port()))})
+                  .Has("REDEEM ERR"))
+      << "quarantined: not even the agent socket is reachable";
+  auto released = Operator()->KillSwitch(Scope("namespace:agents", false));
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(released->affected_cgroups(), 2u);
+  EXPECT_TRUE(RunIn(late, {"redeem-connect", workload_sock_, WriteTao(Mint(pod_ids_[Uid(21)], protected_->port())),
+                           "127.0.0.1", std::to_string(protected_->port())})
+                  .Has("CONNECT OK"));
+}
+
+TEST_F(PodsKernelTest, SelectorKillSwitchHitsOnlyMatchingPodsAndBadScopesAreRefused) {
+  AddPod(Uid(22), "agents", {{"role", "ai-agent"}, {"team", "finance"}});
+  AddPod(Uid(23), "agents", {{"role", "ai-agent"}, {"team", "ops"}});
+  Start();
+  std::string fin = MakePodCgroup(Uid(22)), ops = MakePodCgroup(Uid(23));
+  auto r = Operator()->KillSwitch(Scope("selector:team=finance", true));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->affected_cgroups(), 1u);
+  EXPECT_TRUE(RunIn(fin, {"redeem", workload_sock_, WriteTao(Mint(pod_ids_[Uid(22)], protected_->port()))})
+                  .Has("REDEEM ERR"));
+  EXPECT_TRUE(RunIn(ops, {"redeem", workload_sock_, WriteTao(Mint(pod_ids_[Uid(23)], protected_->port()))})
+                  .Has("REDEEM OK"));
+  EXPECT_FALSE(Operator()->KillSwitch(Scope("selector:team=", true)).ok() &&
+               Operator()->KillSwitch(Scope("pod:Agents/x", true)).ok());
+  EXPECT_FALSE(Operator()->KillSwitch(Scope("namespace:nobody", false)).ok()) << "not engaged";
+  auto rec = Find(RecordKind::kKillSwitch, "scope", "selector:team=finance");
+  ASSERT_EQ(rec.size(), 1u);
+}
+
+}  // namespace
+}  // namespace taogate::agent::testing

@@ -21,6 +21,7 @@
 #include "taogate/agent/redeem.h"
 #include "taogate/agent/service.h"
 #include "taogate/agent/target_sync.h"
+#include "taogate/agent/pod_classifier.h"
 #include "taogate/enforce/enforcer.h"
 #include "taogate/ledger/ledger.h"
 
@@ -46,6 +47,11 @@ class GateNodeControl final : public NodeControl {
   // this object declares (static and the governor's); set once at start. Null:
   // the static config targets only.
   void set_target_sync(const TargetSync* t) { target_sync_ = t; }
+  // Pods mode: workload scopes "pod:NS/NAME", "namespace:NS" and
+  // "selector:SEL" (pod_classifier.h PodScope) are kept by the classifier,
+  // which also quarantines pods that come to match while engaged; a plain
+  // workload path names the pod whose cgroup contains it. Set once at start.
+  void set_pods(PodClassifier* pods) { pods_ = pods; }
 
   // SHA-256 over the sorted static protected-target list (the "bundle" in force).
   const std::string& targets_sha256() const { return targets_sha256_; }
@@ -55,9 +61,12 @@ class GateNodeControl final : public NodeControl {
     bool all = false;
     uint64_t cgroup_id = 0;
     std::string path;   // absolute cgroup dir when known (needed for freeze)
-    std::string label;  // "all", "workload:/w1", "cgroup:123"
+    std::string label;  // "all", "workload:/w1", "cgroup:123", or a pod scope's text
+    std::optional<PodScope> pods;  // a pod scope (pods mode)
   };
   absl::StatusOr<Scope> ResolveScope(const v1::KillSwitchRequest& req) const;
+  absl::StatusOr<v1::KillSwitchResponse> PodScopeKillSwitch(const PodScope& scope, bool engage,
+                                                            v1::KillSwitchMode mode, Evidence::Fields f);
   uint64_t CountWorkloads() const;
   std::vector<std::string> ExposureWarnings() const;
 
@@ -67,6 +76,7 @@ class GateNodeControl final : public NodeControl {
   Evidence& evidence_;
   Metrics& metrics_;
   Redeemer& redeemer_;
+  PodClassifier* pods_ = nullptr;
   std::string targets_sha256_;
   const Enforcement* enforcer_ = nullptr;
   const TargetSync* target_sync_ = nullptr;

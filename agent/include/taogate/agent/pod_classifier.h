@@ -64,7 +64,29 @@ class WorkloadMap {
   // returns how many entries went (0 if there were none).
   virtual absl::StatusOr<size_t> Forget(uint64_t cgroup_id) = 0;
   virtual absl::StatusOr<std::map<uint64_t, WorkloadVerdict>> List() const = 0;
+  // The per-workload kill switch (kill: also SIGKILL on the next syscall).
+  virtual absl::Status Quarantine(uint64_t cgroup_id, bool kill) = 0;
+  virtual absl::Status Release(uint64_t cgroup_id) = 0;
 };
+
+// A kill-switch scope over pods, as operators and the governor name it:
+//   "pod:NAMESPACE/NAME"   one pod
+//   "namespace:NAMESPACE"  every pod of the namespace
+//   "selector:SEL"         every pod whose labels match SEL, a comma-separated
+//                          list of key=value, key!=value, key, !key (all must
+//                          hold; the kubectl equality/existence syntax)
+// Matching uses the API server's objects only.
+struct PodScope {
+  std::string label;  // the text above, canonical
+  std::string namespace_name;
+  std::string pod_name;                      // "pod:" only
+  std::optional<k8s::LabelSelector> labels;  // "selector:" only
+  bool Matches(const k8s::Pod& pod) const;
+};
+// kInvalidArgument for anything else (the caller then tries other forms).
+absl::StatusOr<PodScope> ParsePodScope(std::string_view text);
+// True if `text` starts with one of the prefixes above.
+bool IsPodScope(std::string_view text);
 
 // A cgroup directory below the root: its path relative to the cgroup2 mount
 // ("/kubepods.slice/kubepods-pod<uid_>.slice") and its id (inode number).
@@ -111,6 +133,15 @@ class PodClassifier final : public k8s::StoreListener {
   void OnNamespaceDeleted(const k8s::Namespace& ns) override;
   void OnSynced(k8s::Resource resource) override;
 
+  // Kill switch over a pod scope: quarantines every pod cgroup it matches now
+  // and, while engaged, every pod that comes to match it (a new pod in the
+  // namespace, a relabel). Returns how many pod cgroups it matches now.
+  // Engaging an engaged scope again replaces its mode. Release lifts it from
+  // the pods no other engaged scope matches; NotFound if not engaged.
+  absl::StatusOr<size_t> EngageScope(const PodScope& scope, bool kill);
+  absl::StatusOr<size_t> ReleaseScope(const std::string& label);
+  std::vector<std::string> EngagedScopes() const;
+
   // The verdict the kernel holds for a cgroup id (nullopt: no entry).
   std::optional<WorkloadVerdict> VerdictOf(uint64_t cgroup_id) const;
   // The pod (namespace/name) of a pod uid, if the API has it.
@@ -136,6 +167,9 @@ class PodClassifier final : public k8s::StoreListener {
   void AddDirLocked(const CgroupDir& dir);
   void DropUidLocked(uint64_t id, const Dir& d);
   void RecordLocked(std::string_view event, const Dir& d, uint64_t id, size_t removed);
+  // Quarantines the pod's cgroup if an engaged scope matches it (and it is
+  // not quarantined by one yet).
+  void ApplyScopesLocked(const std::string& uid);
   bool DecidedLocked() const { return selectors_known_ && pods_synced_ && namespaces_synced_; }
 
   const k8s::KubepodsRoot root_;
@@ -149,6 +183,12 @@ class PodClassifier final : public k8s::StoreListener {
   std::map<std::string, k8s::Pod> pods_;           // by uid (the API's view)
   std::map<std::string, k8s::Namespace> namespaces_;
   std::vector<k8s::PodSelector> selectors_;
+  struct Engaged {
+    PodScope scope;
+    bool kill = false;
+  };
+  std::map<std::string, Engaged> scopes_;     // by label
+  std::map<uint64_t, bool> scope_quarantined_;  // pod cgroup id -> kill, quarantined by a scope
   bool selectors_known_ = false, pods_synced_ = false, namespaces_synced_ = false;
   PodCounts counts_;
 };

@@ -22,6 +22,7 @@
 #include "taogate/k8s/api_client.h"
 #include "taogate/k8s/node_watch.h"
 #include "taogate/k8s/store.h"
+#include "taogate/ledger/ledger.h"
 
 namespace taogate::agent {
 
@@ -32,6 +33,8 @@ class GateWorkloadMap final : public WorkloadMap {
   absl::Status Set(uint64_t cgroup_id, WorkloadVerdict verdict) override;
   absl::StatusOr<size_t> Forget(uint64_t cgroup_id) override;
   absl::StatusOr<std::map<uint64_t, WorkloadVerdict>> List() const override;
+  absl::Status Quarantine(uint64_t cgroup_id, bool kill) override;
+  absl::Status Release(uint64_t cgroup_id) override;
 
  private:
   bpf::Gate& gate_;
@@ -73,6 +76,12 @@ class PodsMode final : public GovernedPodsSink {
 // differs and cannot be joined. Per thread: call it
 // before the process starts any thread.
 absl::Status JoinHostCgroupNamespace();
+
+// Replays the node ledger's KILLSWITCH records of pod scopes in order, so a
+// scope engaged before a restart keeps catching pods that appear after it
+// (the quarantine of pods that existed is pinned in the kernel anyway).
+// Returns how many scopes are engaged afterwards.
+absl::StatusOr<size_t> RestorePodScopes(const ledger::Ledger& ledger, PodClassifier& classifier);
 
 // The calling process's cgroup v2 path ("/kubepods.slice/.../x.scope").
 absl::StatusOr<std::string> OwnCgroupPath();
