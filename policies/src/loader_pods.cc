@@ -16,6 +16,7 @@
 #include "loader_internal.h"
 #include "taogate/common/strings.h"
 #include "taogate/k8s/selector.h"
+#include "taogate/k8s/selector_proto.h"
 
 namespace taogate::policies::internal {
 namespace {
@@ -138,6 +139,10 @@ void Report(Walker& w, const YAML::Node& entry, const std::string& path, std::st
 void ReadGovernedPods(Walker& w, const YAML::Node& n, Bundle& b, Symbols&) {
   auto seq = w.Seq(n, "governed_pods", true);
   if (!seq) return;
+  if (seq->size() > k8s::kMaxGovernedPodSelectors) {
+    w.Error(n, "governed_pods", StrCat("at most ", k8s::kMaxGovernedPodSelectors, " entries"));
+    return;
+  }
   for (size_t i = 0; i < seq->size(); ++i) {
     const std::string path = At("governed_pods", i);
     if (!CheckTree(w, (*seq)[i], path, 0)) continue;

@@ -159,5 +159,13 @@ TEST(SelectorProtoTest, OneBadEntryRefusesTheList) {
   EXPECT_TRUE(FromProto(v1::ProtectedTargets().governed_pods())->empty());
 }
 
+TEST(SelectorProtoTest, TooManyEntriesAreRefused) {
+  v1::ProtectedTargets t;
+  for (size_t i = 0; i < kMaxGovernedPodSelectors; ++i) *t.add_governed_pods() = Wire();
+  EXPECT_TRUE(FromProto(t.governed_pods()).ok());
+  *t.add_governed_pods() = Wire();
+  EXPECT_EQ(FromProto(t.governed_pods()).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace taogate::k8s

@@ -213,6 +213,16 @@ TEST(GovernedPodsTest, AliasesCannotMakeAnEntryExpensive) {
   EXPECT_NE(errs[0].message.find("node budget exhausted"), std::string::npos) << errs[0].ToString();
 }
 
+TEST(GovernedPodsTest, AtMostAsManyEntriesAsAgentsAccept) {
+  std::string entries;
+  for (size_t i = 0; i < k8s::kMaxGovernedPodSelectors; ++i) {
+    entries += "  - {namespaceSelector: {}, podSelector: {}}\n";
+  }
+  EXPECT_TRUE(Errors(Pods(entries)).empty());
+  entries += "  - {namespaceSelector: {}, podSelector: {}}\n";
+  ExpectOnly(Pods(entries), 4, "-", "governed_pods", "at most 1024 entries");
+}
+
 TEST(GovernedPodsTest, CliTargetsPrintsTheSelectorsInWireForm) {
   auto r = taogate::testing::RunCommand(
       {taogate::testing::BinPath("taogatectl"), "policy", "targets",
