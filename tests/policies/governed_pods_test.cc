@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "k8s/pod_testing.h"
 #include "policy_testing.h"
 #include "taogate/k8s/selector_proto.h"
 #include "testing/testing.h"
@@ -14,6 +15,8 @@
 namespace taogate::policies {
 namespace {
 
+using k8s::testing::TestNamespace;
+using k8s::testing::TestPod;
 using testing::Errors;
 
 // Lines 1-3; the test's entry starts at line 4.
@@ -45,21 +48,6 @@ std::shared_ptr<const Policy> Production() {
   return p.ok() ? *p : nullptr;
 }
 
-k8s::Pod MakePod(const std::string& ns, k8s::Labels labels, const std::string& sa) {
-  k8s::Pod p;
-  p.uid = "0f3a9c2e-5b1d-4e7a-9c11-2b3c4d5e6f70";
-  p.namespace_name = ns;
-  p.name = "p";
-  p.labels = std::move(labels);
-  p.service_account = sa;
-  return p;
-}
-
-k8s::Namespace MakeNs(const std::string& name, k8s::Labels labels) {
-  labels["kubernetes.io/metadata.name"] = name;
-  return k8s::Namespace{name, "ns-uid", std::move(labels)};
-}
-
 struct Fixture {
   k8s::Pod pod;
   k8s::Namespace ns;
@@ -69,17 +57,18 @@ struct Fixture {
 std::vector<Fixture> Fixtures() {
   const k8s::Labels agent = {{"taogate.io/role", "ai-agent"}, {"app", "planner"}};
   return {
-      {MakePod("agents", agent, "default"), MakeNs("agents", {{"taogate.io/governed", "true"}}),
+      {TestPod("agents", agent, "default"),
+       TestNamespace("agents", {{"taogate.io/governed", "true"}}), true},
+      {TestPod("agents", agent, "default"), TestNamespace("agents", {}), false},
+      {TestPod("agents", agent, "default"),
+       TestNamespace("agents", {{"taogate.io/governed", "yes"}}), false},
+      {TestPod("agents", {{"app", "web"}}, "default"),
+       TestNamespace("agents", {{"taogate.io/governed", "true"}}), false},
+      {TestPod("finance", {{"app", "reporter"}}, "reporter"), TestNamespace("finance", {}), true},
+      {TestPod("finance", {{"app", "reporter"}}, "refunds-agent"), TestNamespace("finance", {}),
        true},
-      {MakePod("agents", agent, "default"), MakeNs("agents", {}), false},
-      {MakePod("agents", agent, "default"), MakeNs("agents", {{"taogate.io/governed", "yes"}}),
-       false},
-      {MakePod("agents", {{"app", "web"}}, "default"),
-       MakeNs("agents", {{"taogate.io/governed", "true"}}), false},
-      {MakePod("finance", {{"app", "reporter"}}, "reporter"), MakeNs("finance", {}), true},
-      {MakePod("finance", {{"app", "reporter"}}, "refunds-agent"), MakeNs("finance", {}), true},
-      {MakePod("finance", {{"app", "reporter"}}, "default"), MakeNs("finance", {}), false},
-      {MakePod("shop", {{"app", "reporter"}}, "refunds-agent"), MakeNs("shop", {}), false},
+      {TestPod("finance", {{"app", "reporter"}}, "default"), TestNamespace("finance", {}), false},
+      {TestPod("shop", {{"app", "reporter"}}, "refunds-agent"), TestNamespace("shop", {}), false},
   };
 }
 
