@@ -3,6 +3,7 @@
 // and the round trip bundle -> wire -> what an agent evaluates.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -171,6 +172,20 @@ TEST(GovernedPodsTest, DuplicateKeyIsRefused) {
                   "    podSelector: {}\n"
                   "    podSelector: null\n"),
              6, "podSelector", "governed_pods[0].podSelector", "duplicate field");
+  ExpectOnly(Pods("  - namespaceSelector: {matchLabels: {team: a, team: b}}\n"
+                  "    podSelector: {}\n"),
+             4, "team: b", "governed_pods[0].namespaceSelector.matchLabels.team",
+             "duplicate field");
+}
+
+TEST(GovernedPodsTest, ManyLabelsLoadInLinearTime) {
+  std::string labels;
+  for (int i = 0; i < 50000; ++i) labels += "k" + std::to_string(i) + ": v, ";
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(
+      Errors(Pods("  - namespaceSelector: {matchLabels: {" + labels + "}}\n    podSelector: {}\n"))
+          .empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
 TEST(GovernedPodsTest, EveryBadEntryIsReportedInOneRun) {
