@@ -82,6 +82,10 @@ absl::StatusOr<PodSelector> FromProto(const v1::GovernedPodSelector& s) {
 
 absl::StatusOr<std::vector<PodSelector>> FromProto(
     const google::protobuf::RepeatedPtrField<v1::GovernedPodSelector>& list) {
+  if (static_cast<size_t>(list.size()) > kMaxGovernedPodSelectors) {
+    return Invalid("governed_pods", StrCat(list.size(), " entries, more than the ",
+                                           kMaxGovernedPodSelectors, " allowed"));
+  }
   std::vector<PodSelector> out;
   out.reserve(static_cast<size_t>(list.size()));
   for (int i = 0; i < list.size(); ++i) {

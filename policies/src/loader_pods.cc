@@ -8,14 +8,15 @@
 // Before parsing, the entry is walked once with the loader's node budget (so
 // aliases cannot make it expensive) and refused if a mapping repeats a key
 // (yaml-cpp keeps both; which one the parser sees is not for a policy to say).
-#include <algorithm>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "loader_internal.h"
 #include "taogate/common/strings.h"
 #include "taogate/k8s/selector.h"
+#include "taogate/k8s/selector_proto.h"
 
 namespace taogate::policies::internal {
 namespace {
@@ -31,16 +32,15 @@ bool CheckTree(Walker& w, const YAML::Node& n, const std::string& path, int dept
   if (n.IsSequence()) {
     for (size_t i = 0; i < n.size(); ++i) good &= CheckTree(w, n[i], At(path, i), depth + 1);
   } else if (n.IsMap()) {
-    std::vector<std::string> seen;
+    std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
       const YAML::Node k = it->first, v = it->second;  // copies, see Walker::ReadMap
       if (!w.Visit(k, path)) return false;
       std::string key = k.IsScalar() ? k.Scalar() : "?";
-      if (k.IsScalar() && std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      if (k.IsScalar() && !seen.insert(key).second) {
         w.Error(k, Sub(path, key), "duplicate field");
         good = false;
       }
-      seen.push_back(key);
       good &= CheckTree(w, v, Sub(path, key), depth + 1);
     }
   }
@@ -88,10 +88,10 @@ YAML::Node Descend(const YAML::Node& from, std::string_view suffix) {
 }
 
 // The first scalar under `n` (keys before values, depth-first) equal to
-// `text`, or nothing.
-YAML::Node FindScalar(const YAML::Node& n, std::string_view text, int depth = 0) {
-  if (n.IsScalar()) return n.Scalar() == text ? n : YAML::Node(YAML::NodeType::Undefined);
-  if (depth == kMaxDepth) return YAML::Node(YAML::NodeType::Undefined);
+// `text`.
+std::optional<YAML::Node> FindScalar(const YAML::Node& n, std::string_view text, int depth = 0) {
+  if (n.IsScalar()) return n.Scalar() == text ? std::optional(n) : std::nullopt;
+  if (depth == kMaxDepth) return std::nullopt;
   if (n.IsMap()) {
     for (auto it = n.begin(); it != n.end(); ++it) {
       const YAML::Node k = it->first;
@@ -100,9 +100,9 @@ YAML::Node FindScalar(const YAML::Node& n, std::string_view text, int depth = 0)
   }
   for (auto it = n.begin(); it != n.end(); ++it) {
     const YAML::Node child = n.IsMap() ? it->second : *it;
-    if (YAML::Node hit = FindScalar(child, text, depth + 1); hit.IsDefined()) return hit;
+    if (auto hit = FindScalar(child, text, depth + 1)) return hit;
   }
-  return YAML::Node(YAML::NodeType::Undefined);
+  return std::nullopt;
 }
 
 // What the message is about: its first 'quoted' text, else what precedes
@@ -128,7 +128,7 @@ void Report(Walker& w, const YAML::Node& entry, const std::string& path, std::st
   }
   YAML::Node at = Descend(entry, suffix);
   if (std::string_view subject = Subject(message); !subject.empty()) {
-    if (YAML::Node hit = FindScalar(at, subject); hit.IsDefined()) at.reset(hit);
+    if (auto hit = FindScalar(at, subject)) at.reset(*hit);
   }
   w.Error(at, StrCat(path, suffix), message);
 }
@@ -138,6 +138,10 @@ void Report(Walker& w, const YAML::Node& entry, const std::string& path, std::st
 void ReadGovernedPods(Walker& w, const YAML::Node& n, Bundle& b, Symbols&) {
   auto seq = w.Seq(n, "governed_pods", true);
   if (!seq) return;
+  if (seq->size() > k8s::kMaxGovernedPodSelectors) {
+    w.Error(n, "governed_pods", StrCat("at most ", k8s::kMaxGovernedPodSelectors, " entries"));
+    return;
+  }
   for (size_t i = 0; i < seq->size(); ++i) {
     const std::string path = At("governed_pods", i);
     if (!CheckTree(w, (*seq)[i], path, 0)) continue;

@@ -5,12 +5,16 @@
 #include <gtest/gtest.h>
 
 #include "governance/governor_testing.h"
+#include "k8s/pod_testing.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
 #include "taogate/k8s/selector_proto.h"
 
 namespace taogate::governance::testing {
 namespace {
+
+using k8s::testing::TestNamespace;
+using k8s::testing::TestPod;
 
 constexpr char kGovernedPods[] = R"(governed_pods:
   - namespaceSelector: {matchLabels: {taogate.io/governed: "true"}}
@@ -19,16 +23,6 @@ constexpr char kGovernedPods[] = R"(governed_pods:
   - namespaceSelector: {}
     podSelector: {matchLabels: {taogate.io/role: ai-agent}}
 )";
-
-k8s::Pod MakePod(const std::string& ns, k8s::Labels labels, const std::string& sa) {
-  k8s::Pod p;
-  p.uid = "0f3a9c2e-5b1d-4e7a-9c11-2b3c4d5e6f70";
-  p.namespace_name = ns;
-  p.name = "p";
-  p.labels = std::move(labels);
-  p.service_account = sa;
-  return p;
-}
 
 class GovernorPodsTest : public ::testing::Test {
  protected:
@@ -75,13 +69,13 @@ TEST_F(GovernorPodsTest, WatchShipsTheActiveBundlesSelectors) {
   // What an agent does with it: re-validate, then classify on API facts.
   auto sel = k8s::FromProto(next.governed_pods());
   ASSERT_TRUE(sel.ok()) << sel.status();
-  const k8s::Namespace gov{"tools", "u1", {{"taogate.io/governed", "true"}}};
-  const k8s::Namespace plain{"tools", "u2", {}};
-  EXPECT_TRUE(k8s::AnyGoverns(*sel, MakePod("tools", {{"app", "agent"}}, "runner"), gov));
-  EXPECT_FALSE(k8s::AnyGoverns(*sel, MakePod("tools", {{"app", "agent"}}, "runner"), plain));
-  EXPECT_FALSE(k8s::AnyGoverns(*sel, MakePod("tools", {{"app", "agent"}}, "default"), gov));
+  const k8s::Namespace gov = TestNamespace("tools", {{"taogate.io/governed", "true"}});
+  const k8s::Namespace plain = TestNamespace("tools", {});
+  EXPECT_TRUE(k8s::AnyGoverns(*sel, TestPod("tools", {{"app", "agent"}}, "runner"), gov));
+  EXPECT_FALSE(k8s::AnyGoverns(*sel, TestPod("tools", {{"app", "agent"}}, "runner"), plain));
+  EXPECT_FALSE(k8s::AnyGoverns(*sel, TestPod("tools", {{"app", "agent"}}, "default"), gov));
   EXPECT_TRUE(
-      k8s::AnyGoverns(*sel, MakePod("tools", {{"taogate.io/role", "ai-agent"}}, "x"), plain));
+      k8s::AnyGoverns(*sel, TestPod("tools", {{"taogate.io/role", "ai-agent"}}, "x"), plain));
 
   // The old bundle again: the selectors go away with it.
   r = Activate(TestPolicy(gov_.ApproverPublicKeys()) + "# again\n", "v3.yaml");

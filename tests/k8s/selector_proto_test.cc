@@ -5,8 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include "k8s/pod_testing.h"
+
 namespace taogate::k8s {
 namespace {
+
+using testing::TestNamespace;
+using testing::TestPod;
 
 PodSelector Parse(const std::string& yaml) {
   auto s = ParsePodSelector(YAML::Load(yaml));
@@ -32,16 +37,6 @@ std::string Refusal(const v1::GovernedPodSelector& m) {
   return s.ok() ? "" : std::string(s.status().message());
 }
 
-Pod MakePod(const std::string& ns, Labels labels, const std::string& sa) {
-  Pod p;
-  p.uid = "0f3a9c2e-5b1d-4e7a-9c11-2b3c4d5e6f70";
-  p.namespace_name = ns;
-  p.name = "p";
-  p.labels = std::move(labels);
-  p.service_account = sa;
-  return p;
-}
-
 TEST(SelectorProtoTest, WireFormIsTheBundleForm) {
   v1::GovernedPodSelector m = Wire();
   ASSERT_TRUE(m.has_namespace_selector() && m.has_pod_selector());
@@ -61,22 +56,22 @@ serviceAccounts: [ai-agent, tools/runner]
 )");
   auto back = FromProto(ToProto(original));
   ASSERT_TRUE(back.ok()) << back.status();
-  const Namespace gov{"tools", "u1", {{"taogate.io/governed", "true"}}};
-  const Namespace plain{"tools", "u2", {}};
+  const Namespace gov = TestNamespace("tools", {{"taogate.io/governed", "true"}});
+  const Namespace plain = TestNamespace("tools", {});
   for (const Pod& p :
-       {MakePod("tools", {{"app", "agent"}}, "runner"), MakePod("tools", {{"app", "db"}}, "runner"),
-        MakePod("tools", {}, "ai-agent"), MakePod("tools", {}, "default")}) {
+       {TestPod("tools", {{"app", "agent"}}, "runner"), TestPod("tools", {{"app", "db"}}, "runner"),
+        TestPod("tools", {}, "ai-agent"), TestPod("tools", {}, "default")}) {
     for (const Namespace& ns : {gov, plain}) {
       EXPECT_EQ(back->Governs(p, ns), original.Governs(p, ns)) << p.service_account;
     }
   }
-  EXPECT_TRUE(back->Governs(MakePod("tools", {{"app", "agent"}}, "runner"), gov));
+  EXPECT_TRUE(back->Governs(TestPod("tools", {{"app", "agent"}}, "runner"), gov));
 }
 
 TEST(SelectorProtoTest, EmptySelectorsStayEverything) {
   auto back = FromProto(ToProto(Parse("{namespaceSelector: {}, podSelector: {}}")));
   ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_TRUE(back->Governs(MakePod("a", {}, "x"), Namespace{"a", "u", {}}));
+  EXPECT_TRUE(back->Governs(TestPod("a", {}, "x"), TestNamespace("a", {})));
 }
 
 TEST(SelectorProtoTest, UnsetSelectorIsRefusedNotNothingOrEverything) {
@@ -157,6 +152,14 @@ TEST(SelectorProtoTest, OneBadEntryRefusesTheList) {
   EXPECT_TRUE(std::string(bad.status().message()).starts_with("governed_pods[1]: pod_selector: "))
       << bad.status();
   EXPECT_TRUE(FromProto(v1::ProtectedTargets().governed_pods())->empty());
+}
+
+TEST(SelectorProtoTest, TooManyEntriesAreRefused) {
+  v1::ProtectedTargets t;
+  for (size_t i = 0; i < kMaxGovernedPodSelectors; ++i) *t.add_governed_pods() = Wire();
+  EXPECT_TRUE(FromProto(t.governed_pods()).ok());
+  *t.add_governed_pods() = Wire();
+  EXPECT_EQ(FromProto(t.governed_pods()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -3,10 +3,12 @@
 // and the round trip bundle -> wire -> what an agent evaluates.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
 
+#include "k8s/pod_testing.h"
 #include "policy_testing.h"
 #include "taogate/k8s/selector_proto.h"
 #include "testing/testing.h"
@@ -14,6 +16,8 @@
 namespace taogate::policies {
 namespace {
 
+using k8s::testing::TestNamespace;
+using k8s::testing::TestPod;
 using testing::Errors;
 
 // Lines 1-3; the test's entry starts at line 4.
@@ -45,21 +49,6 @@ std::shared_ptr<const Policy> Production() {
   return p.ok() ? *p : nullptr;
 }
 
-k8s::Pod MakePod(const std::string& ns, k8s::Labels labels, const std::string& sa) {
-  k8s::Pod p;
-  p.uid = "0f3a9c2e-5b1d-4e7a-9c11-2b3c4d5e6f70";
-  p.namespace_name = ns;
-  p.name = "p";
-  p.labels = std::move(labels);
-  p.service_account = sa;
-  return p;
-}
-
-k8s::Namespace MakeNs(const std::string& name, k8s::Labels labels) {
-  labels["kubernetes.io/metadata.name"] = name;
-  return k8s::Namespace{name, "ns-uid", std::move(labels)};
-}
-
 struct Fixture {
   k8s::Pod pod;
   k8s::Namespace ns;
@@ -69,17 +58,18 @@ struct Fixture {
 std::vector<Fixture> Fixtures() {
   const k8s::Labels agent = {{"taogate.io/role", "ai-agent"}, {"app", "planner"}};
   return {
-      {MakePod("agents", agent, "default"), MakeNs("agents", {{"taogate.io/governed", "true"}}),
+      {TestPod("agents", agent, "default"),
+       TestNamespace("agents", {{"taogate.io/governed", "true"}}), true},
+      {TestPod("agents", agent, "default"), TestNamespace("agents", {}), false},
+      {TestPod("agents", agent, "default"),
+       TestNamespace("agents", {{"taogate.io/governed", "yes"}}), false},
+      {TestPod("agents", {{"app", "web"}}, "default"),
+       TestNamespace("agents", {{"taogate.io/governed", "true"}}), false},
+      {TestPod("finance", {{"app", "reporter"}}, "reporter"), TestNamespace("finance", {}), true},
+      {TestPod("finance", {{"app", "reporter"}}, "refunds-agent"), TestNamespace("finance", {}),
        true},
-      {MakePod("agents", agent, "default"), MakeNs("agents", {}), false},
-      {MakePod("agents", agent, "default"), MakeNs("agents", {{"taogate.io/governed", "yes"}}),
-       false},
-      {MakePod("agents", {{"app", "web"}}, "default"),
-       MakeNs("agents", {{"taogate.io/governed", "true"}}), false},
-      {MakePod("finance", {{"app", "reporter"}}, "reporter"), MakeNs("finance", {}), true},
-      {MakePod("finance", {{"app", "reporter"}}, "refunds-agent"), MakeNs("finance", {}), true},
-      {MakePod("finance", {{"app", "reporter"}}, "default"), MakeNs("finance", {}), false},
-      {MakePod("shop", {{"app", "reporter"}}, "refunds-agent"), MakeNs("shop", {}), false},
+      {TestPod("finance", {{"app", "reporter"}}, "default"), TestNamespace("finance", {}), false},
+      {TestPod("shop", {{"app", "reporter"}}, "refunds-agent"), TestNamespace("shop", {}), false},
   };
 }
 
@@ -182,6 +172,20 @@ TEST(GovernedPodsTest, DuplicateKeyIsRefused) {
                   "    podSelector: {}\n"
                   "    podSelector: null\n"),
              6, "podSelector", "governed_pods[0].podSelector", "duplicate field");
+  ExpectOnly(Pods("  - namespaceSelector: {matchLabels: {team: a, team: b}}\n"
+                  "    podSelector: {}\n"),
+             4, "team: b", "governed_pods[0].namespaceSelector.matchLabels.team",
+             "duplicate field");
+}
+
+TEST(GovernedPodsTest, ManyLabelsLoadInLinearTime) {
+  std::string labels;
+  for (int i = 0; i < 50000; ++i) labels += "k" + std::to_string(i) + ": v, ";
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(
+      Errors(Pods("  - namespaceSelector: {matchLabels: {" + labels + "}}\n    podSelector: {}\n"))
+          .empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
 TEST(GovernedPodsTest, EveryBadEntryIsReportedInOneRun) {
@@ -211,6 +215,16 @@ TEST(GovernedPodsTest, AliasesCannotMakeAnEntryExpensive) {
   auto errs = Errors(yaml);
   ASSERT_EQ(errs.size(), 1u);
   EXPECT_NE(errs[0].message.find("node budget exhausted"), std::string::npos) << errs[0].ToString();
+}
+
+TEST(GovernedPodsTest, AtMostAsManyEntriesAsAgentsAccept) {
+  std::string entries;
+  for (size_t i = 0; i < k8s::kMaxGovernedPodSelectors; ++i) {
+    entries += "  - {namespaceSelector: {}, podSelector: {}}\n";
+  }
+  EXPECT_TRUE(Errors(Pods(entries)).empty());
+  entries += "  - {namespaceSelector: {}, podSelector: {}}\n";
+  ExpectOnly(Pods(entries), 4, "-", "governed_pods", "at most 1024 entries");
 }
 
 TEST(GovernedPodsTest, CliTargetsPrintsTheSelectorsInWireForm) {

@@ -14,11 +14,14 @@
 //     Exists, DoesNotExist (exact case), In/NotIn without values,
 //     Exists/DoesNotExist with values;
 //   - a service account that is not "name" or "namespace/name".
+//   - more than kMaxGovernedPodSelectors entries in a list (the bundle loader
+//     refuses them too, so a governor never ships what agents refuse).
 // ToProto writes a LabelSelector::Nothing() (which the bundle never holds) as
 // an unset field, so FromProto refuses it rather than widening it to `{}`.
 // Pure; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 #include <vector>
 
@@ -30,11 +33,13 @@
 
 namespace taogate::k8s {
 
+inline constexpr size_t kMaxGovernedPodSelectors = 1024;
+
 std::string_view OperatorName(SelectorOp op);  // "In", "NotIn", "Exists", "DoesNotExist"
 
 absl::StatusOr<LabelSelector> FromProto(const v1::LabelSelector& s);
 absl::StatusOr<PodSelector> FromProto(const v1::GovernedPodSelector& s);
-// Every entry, or the first error prefixed with "governed_pods[i].".
+// Every entry, or the first error prefixed with "governed_pods[i]: ".
 absl::StatusOr<std::vector<PodSelector>> FromProto(
     const google::protobuf::RepeatedPtrField<v1::GovernedPodSelector>& list);
 
