@@ -91,11 +91,7 @@ TEST_F(PodsAdoptTest, Format2StateIsMigratedWithKillSwitchAndGrants) {
 
 TEST_F(PodsAdoptTest, ConfigOfAnotherSizeIsRefusedUntouched) {
   UniqueFd fd = PinMap("tg_config", BPF_MAP_TYPE_ARRAY, 4, 40, 1);
-  GateOptions o;
-  o.pin_root = pin_root_;
-  o.governed_cgroup = root_.path();
-  o.pods = true;
-  auto g = Gate::OpenOrAdopt(o);
+  auto g = Gate::OpenOrAdopt(Options());
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(g.status().message().find("detach"), std::string::npos) << g.status();
@@ -108,10 +104,7 @@ TEST_F(PodsAdoptTest, UnknownFormatOfTheCurrentSizeIsRefused) {
   c.format = TG_FORMAT_VERSION + 1;
   uint32_t zero = 0;
   ASSERT_EQ(bpf_map_update_elem(fd.get(), &zero, &c, BPF_ANY), 0);
-  GateOptions o;
-  o.pin_root = pin_root_;
-  o.governed_cgroup = root_.path();
-  EXPECT_EQ(Gate::OpenOrAdopt(o).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Gate::OpenOrAdopt(Options()).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(PodsAdoptTest, Format2WithWrongSizeIsRefused) {
@@ -120,11 +113,16 @@ TEST_F(PodsAdoptTest, Format2WithWrongSizeIsRefused) {
   c.format = 1;  // 48 bytes but not format 2
   uint32_t zero = 0;
   ASSERT_EQ(bpf_map_update_elem(fd.get(), &zero, &c, BPF_ANY), 0);
-  GateOptions o;
-  o.pin_root = pin_root_;
-  o.governed_cgroup = root_.path();
-  EXPECT_EQ(Gate::OpenOrAdopt(o).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Gate::OpenOrAdopt(Options()).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(PinnedConfigSize(), TG_FORMAT2_CONFIG_SIZE);
+}
+
+TEST_F(PodsAdoptTest, Format2ConfigLeftUnwrittenIsMigrated) {
+  UniqueFd fd = PinMap("tg_config", BPF_MAP_TYPE_ARRAY, 4, TG_FORMAT2_CONFIG_SIZE, 1);  // format 0
+  gate_ = OpenPodsGate();
+  ASSERT_NE(gate_, nullptr);
+  EXPECT_EQ(PinnedConfigSize(), sizeof(tg_config));
+  EXPECT_EQ(Connect(a_.path()), 0);  // nothing protected yet
 }
 
 TEST_F(PodsAdoptTest, PodsModeSwitchesOnAndOffOverPinnedState) {

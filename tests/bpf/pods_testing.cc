@@ -53,12 +53,16 @@ void PodsTest::SetUp() {
   Protect(StrCat("tcp:127.0.0.1:", prot_.port));
 }
 
-std::unique_ptr<Gate> PodsTest::OpenPodsGate(bool pods) {
+GateOptions PodsTest::Options(bool pods) const {
   GateOptions o;
   o.pin_root = pin_root_;
   o.governed_cgroup = root_.path();
   o.pods = pods;
-  auto g = Gate::OpenOrAdopt(o);
+  return o;
+}
+
+std::unique_ptr<Gate> PodsTest::OpenPodsGate(bool pods) {
+  auto g = Gate::OpenOrAdopt(Options(pods));
   EXPECT_TRUE(g.ok()) << g.status();
   return g.ok() ? std::move(*g) : nullptr;
 }

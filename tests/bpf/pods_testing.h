@@ -43,7 +43,9 @@ class PodsTest : public GateTest {
   // false: SetUp leaves gate_ closed (adoption tests pin state first).
   bool open_in_setup_ = true;
 
-  // Opens (or adopts) the gate on root_ with GateOptions::pods = pods.
+  // Options for a gate on root_ with GateOptions::pods = pods, and opening
+  // (or adopting) it, expecting success.
+  GateOptions Options(bool pods = true) const;
   std::unique_ptr<Gate> OpenPodsGate(bool pods = true);
 
   // The QoS cgroup of `s` (created on first use; "" for Guaranteed), and
