@@ -105,7 +105,9 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } tg_events SEC(".maps");
 
-extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+// Weak: absent before 6.2, where its only users (the unix hooks) are not
+// loaded either (gate.cc); a strong extern would fail the whole object.
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
 
 #include "gate_workload.bpf.h"
 

@@ -57,7 +57,8 @@ absl::StatusOr<bool> PinnedConfigIsFormat2(const std::string& path) {
   uint32_t size = 0;
   TG_ASSIGN_OR_RETURN(tg_config c, ReadPinned(path, &size));
   if (size == sizeof(tg_config)) return false;  // current layout; format checked after load
-  if (size == TG_FORMAT2_CONFIG_SIZE && c.format == 2) return true;
+  // Format 0: a format 2 agent stopped between pinning and writing it.
+  if (size == TG_FORMAT2_CONFIG_SIZE && (c.format == 2 || c.format == 0)) return true;
   return Refuse(path, size, c.format);
 }
 
@@ -77,7 +78,9 @@ absl::Status Gate::InstallConfig(const GateOptions& o) {
   if (migrate_config_) {
     uint32_t size = 0;
     TG_ASSIGN_OR_RETURN(cfg, ReadPinned(pin, &size));
-    if (size != TG_FORMAT2_CONFIG_SIZE || cfg.format != 2) return Refuse(pin, size, cfg.format);
+    if (size != TG_FORMAT2_CONFIG_SIZE || (cfg.format != 2 && cfg.format != 0)) {
+      return Refuse(pin, size, cfg.format);
+    }
   } else if (bpf_map_lookup_elem(fd, &zero, &cfg) != 0) {
     return ErrnoStatus(errno, "read tg_config");
   } else if (cfg.format != 0 && cfg.format != TG_FORMAT_VERSION) {

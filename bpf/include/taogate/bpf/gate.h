@@ -172,9 +172,11 @@ class Gate {
   absl::Status RemoveWorkload(uint64_t cgroup_id);
   // Every tg_workloads entry (any mode; read only in pods mode).
   absl::StatusOr<std::map<uint64_t, WorkloadKind>> Workloads() const;
-  // For a deleted pod: removes its grants (IP and unix), its quarantine
-  // entry and its tg_workloads entry, in that order (never looser on the
-  // way); returns how many entries went (0 if none existed).
+  // For a deleted pod: removes its grants (IP and unix), its tg_workloads
+  // entry and then its quarantine entry (releasing last: a still-running
+  // pod is never looser on the way); quarantine_armed and the on-demand
+  // hooks follow as after Release. Returns how many entries went (0 if
+  // none existed). Works in either mode.
   absl::StatusOr<size_t> ForgetWorkload(uint64_t cgroup_id);
 
   // kind kAllow: an allowlisted destination (deny-all mode).

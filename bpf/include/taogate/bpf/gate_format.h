@@ -113,9 +113,10 @@
  *
  * tg_config (ARRAY, 1 entry): struct tg_config. Adoption (bpf/src/
  *   gate_adopt.cc): a pinned config of this format is reused; a format 2
- *   config (48 bytes: the first 48 bytes of format 3, pods = 0) is copied
- *   into a new map that replaces its pin by rename(2); any other pinned
- *   size or format is refused (FailedPrecondition: detach first).
+ *   config (48 bytes: the first 48 bytes of format 3, pods = 0; also one
+ *   left unwritten, format 0) is copied into a new map that replaces its
+ *   pin by rename(2); any other pinned size or format is refused
+ *   (FailedPrecondition: detach first).
  * tg_counters (PERCPU_ARRAY, TG_CNT_MAX entries of u64).
  * tg_events (RINGBUF): records of struct tg_decision_event. For the file
  *   hooks (TG_HOOK_OPEN_KILL, TG_HOOK_EXEC_KILL) family is 0, proto holds
