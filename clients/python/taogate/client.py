@@ -18,7 +18,7 @@ import os
 import socket as _socket
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Optional, Union
+from typing import Callable, Iterator, Mapping, Optional, Tuple, Union
 
 import grpc
 
@@ -188,7 +188,8 @@ def _channel(socket: Optional[str]) -> Iterator[grpc.Channel]:
 
 
 def _follow(method: str, request: agent_pb2.AcquireRequest, want: int, timeout: float,
-            socket: Optional[str], on_progress: Optional[ProgressCallback]):
+            socket: Optional[str], on_progress: Optional[ProgressCallback]
+            ) -> Tuple[agent_pb2.AcquireProgress, str, str]:
     """Read the progress stream to its final message; return (final, decision_id, workload)."""
     decision_id = workload = ""
     with _channel(socket) as channel:
