@@ -26,6 +26,9 @@ class Refused(Exception):
             self.reason_code = reason_code
         self.message = message
 
+    def __reduce__(self):  # pickles (e.g. across multiprocessing) keep both fields
+        return (type(self), (self.message, self.reason_code))
+
 
 class Denied(Refused):
     """The policy (or an approver's explicit deny) refused the request."""

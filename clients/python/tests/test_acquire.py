@@ -94,12 +94,14 @@ def test_wrong_final_phase_is_a_protocol_refusal(agent):
     assert err.value.reason_code == "PROTOCOL"
 
 
+def pending_forever(req, ctx):
+    yield progress(Phase.PENDING_APPROVAL, decision_id="d")
+    while ctx.is_active():
+        time.sleep(0.02)
+
+
 def test_timeout_when_the_agent_never_answers(agent):
-    def script(req, ctx):
-        yield progress(Phase.PENDING_APPROVAL, decision_id="d")
-        while ctx.is_active():
-            time.sleep(0.02)
-    agent.script = script
+    agent.script = pending_forever
     start = time.monotonic()
     with pytest.raises(taogate.Timeout):
         taogate.acquire(TARGET, "db.read", "why", timeout=0.2)
@@ -108,11 +110,7 @@ def test_timeout_when_the_agent_never_answers(agent):
 
 
 def test_progress_callback_error_cancels_the_request(agent):
-    def script(req, ctx):
-        yield progress(Phase.PENDING_APPROVAL, decision_id="d")
-        while ctx.is_active():
-            time.sleep(0.02)
-    agent.script = script
+    agent.script = pending_forever
 
     def give_up(p):
         raise KeyboardInterrupt
@@ -173,3 +171,11 @@ def test_refused_redeem_carries_the_agents_reason(agent):
     assert (type(err.value), err.value.reason_code) == (taogate.Refused, "REPLAY")
     assert err.value.message == "TAO already consumed at seq 12"
     assert str(err.value) == "REPLAY: TAO already consumed at seq 12"
+
+
+def test_refusals_survive_pickling():
+    import pickle
+    for err in (taogate.Denied("no rule"), taogate.Refused("used", "REPLAY")):
+        back = pickle.loads(pickle.dumps(err))
+        assert (type(back), back.reason_code, back.message, str(back)) == \
+            (type(err), err.reason_code, err.message, str(err))
