@@ -68,12 +68,10 @@ absl::StatusOr<policies::TargetRef> ToTargetRef(const v1::Target& t) {
   return policies::ToTargetRef(parsed);
 }
 
-policies::WorkloadAttributes ToAttributes(
-    const v1::WorkloadBinding& b, const google::protobuf::Map<std::string, std::string>& labels) {
+policies::WorkloadAttributes ToAttributes(const v1::WorkloadBinding& b) {
   policies::WorkloadAttributes a;
   a.node = b.node_id();
   a.cgroup_path = b.workload_path();
-  for (const auto& [k, v] : labels) a.pod_labels[k] = v;
   return a;
 }
 

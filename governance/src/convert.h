@@ -27,10 +27,14 @@ std::string BoundWorkloadPath(const std::string& cgroup_path);
 v1::WorkloadBinding BindWorkload(v1::WorkloadBinding b, const std::string& cgroup_path);
 
 absl::StatusOr<policies::TargetRef> ToTargetRef(const v1::Target& t);
-// Selector inputs: node and workload path from the bound binding, labels as
-// declared (not enforced by agents: docs/governor.md).
-policies::WorkloadAttributes ToAttributes(
-    const v1::WorkloadBinding& b, const google::protobuf::Map<std::string, std::string>& labels);
+// Selector inputs of a request that no node attested: node and workload path
+// from the bound binding, nothing else (labels and the attested-only facts
+// come from an attestation only: attest.h).
+policies::WorkloadAttributes ToAttributes(const v1::WorkloadBinding& b);
+
+// Pod labels select rules, and only a node agent can vouch for them.
+inline constexpr char kLabelsAttestedOnly[] =
+    "pod_labels are attested by the node agent only";
 
 // Intent hash (governor_format.h section 1).
 std::string IntentHash(const std::string& decision_id, const std::string& requester,
