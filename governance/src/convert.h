@@ -18,6 +18,17 @@ namespace taogate::governance::internal {
 absl::Status ValidateCommon(const v1::WorkloadBinding& binding, const std::string& workload,
                             const std::string& action_class, const std::string& cgroup_path);
 
+// The parts of a request that must parse before the policy sees it.
+struct CheckedRequest {
+  policies::TargetRef target;
+  policies::ReasonRecord reason;
+};
+// ValidateCommon on `attested_binding` (an accepted attestation's, which
+// replaces the request's) or on the request's own, which may then not
+// declare pod_labels (kLabelsAttestedOnly); then the target and the reason.
+absl::StatusOr<CheckedRequest> CheckRequest(const v1::AuthorizationRequest& req,
+                                            const v1::WorkloadBinding* attested_binding);
+
 // The workload path a TAO binds: the declared cgroup_path, or "/" (anywhere)
 // when none was declared (then only path-free selectors can match).
 std::string BoundWorkloadPath(const std::string& cgroup_path);

@@ -126,35 +126,6 @@ v1::Decision Governor::View(const Entry& e, const std::string& actor) const {
   return d;
 }
 
-namespace {
-
-// The parts of a request that must parse before the policy sees it.
-struct CheckedRequest {
-  policies::TargetRef target;
-  policies::ReasonRecord reason;
-};
-
-// `att`: the accepted attestation, whose binding replaces the request's.
-absl::StatusOr<CheckedRequest> CheckRequest(const v1::AuthorizationRequest& req,
-                                            const internal::Attestation* att) {
-  if (att != nullptr) {
-    TG_RETURN_IF_ERROR(internal::ValidateCommon(att->binding, req.workload(), req.action_class(),
-                                                att->binding.workload_path()));
-  } else {
-    TG_RETURN_IF_ERROR(internal::ValidateCommon(req.binding(), req.workload(),
-                                                req.action_class(), req.cgroup_path()));
-    if (!req.pod_labels().empty())
-      return absl::InvalidArgumentError(internal::kLabelsAttestedOnly);
-  }
-  TG_ASSIGN_OR_RETURN(policies::TargetRef target, internal::ToTargetRef(req.target()));
-  auto reason = policies::SanitizeReason(req.reason());
-  if (!reason.ok())
-    return absl::InvalidArgumentError(StrCat("reason: ", std::string(reason.status().message())));
-  return CheckedRequest{std::move(target), *std::move(reason)};
-}
-
-}  // namespace
-
 absl::StatusOr<std::shared_ptr<Governor::Entry>> Governor::NewEntry(
     const std::string& actor, const v1::WorkloadBinding& binding, const std::string& workload,
     const std::string& action, const v1::Target& target, const std::string& policy_hex) {
@@ -285,7 +256,7 @@ absl::StatusOr<v1::Decision> Governor::RequestAuthorization(const std::string& a
     return s;
   }
   const internal::Attestation* a = att ? &**att : nullptr;
-  auto checked = CheckRequest(req, a);
+  auto checked = internal::CheckRequest(req, a ? &a->binding : nullptr);
   if (!checked.ok()) {
     TG_RETURN_IF_ERROR(RecordDenial(*e, "invalid", std::string(checked.status().message()), {}));
     return checked.status();
