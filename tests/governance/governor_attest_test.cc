@@ -9,7 +9,9 @@
 #include <algorithm>
 
 #include "governance/governor_testing.h"
+#include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
+#include "taogate/governance/approval.h"
 #include "taogate/tao/codec.h"
 
 namespace taogate::governance::testing {
@@ -24,12 +26,16 @@ constexpr char kReportUnit[] =
 constexpr char kPodUid[] = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
 const std::string kGoodExe(64, 'a');
 
-std::string AttestPolicy() {
+std::string AttestPolicy(const std::string& alice_key) {
   return StrCat(R"(version: 1
 name: attest-test
 roles:
   - id: tool
+  - id: dba
 actors:
+  - identity: )", kAlice, R"(
+    roles: [dba]
+    approver_keys: [)", alice_key, R"(]
   - identity: )", kReporterSa, R"(
     roles: [tool]
   - identity: spiffe://test.example/ns/shop/sa/intruder
@@ -66,7 +72,18 @@ rules:
   - {id: reporter-writes, effect: allow, roles: [tool], workloads: [reporter], actions: [db.write], targets: [db]}
   - {id: binary-cache, effect: allow, roles: [tool], workloads: [report-binary], actions: [db.read], targets: [cache]}
   - {id: gold-cache, effect: allow, roles: [tool], workloads: [gold], actions: [db.write], targets: [cache]}
+  - id: shop-writes-cache
+    effect: require_approval
+    roles: [tool]
+    workloads: [shop]
+    actions: [db.write]
+    targets: [cache]
+    approval: {roles: [dba], count: 1}
 )");
+}
+
+std::string AliceKey(const GovernorProcess& gov) {
+  return ToHex(gov.ApproverPublicKeys().at(kAlice));
 }
 
 // What node-a's agent attests for the shop/reporter pod.
@@ -111,7 +128,7 @@ v1::AuthorizationRequest UnitRequest(const std::string& exe_sha256) {
 class GovernorAttestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    taogate::testing::WriteFile(gov_.policy_path(), AttestPolicy());
+    taogate::testing::WriteFile(gov_.policy_path(), AttestPolicy(AliceKey(gov_)));
     ASSERT_TRUE(gov_.Start()) << gov_.error();
   }
   v1::Decision Expect(const std::string& who, const v1::AuthorizationRequest& r,
@@ -241,6 +258,34 @@ TEST_F(GovernorAttestTest, ServiceAccountSelectorMatchesOnlyThatAccount) {
   EXPECT_EQ(BodyOf(d).actor(), "spiffe://test.example/ns/shop/sa/intruder");
 }
 
+// A pending attested decision: the derived identity is the requester
+// approvers see, the node that asked follows it and alone gets the TAO.
+TEST_F(GovernorAttestTest, NodeFollowsAnApprovedAttestedDecision) {
+  v1::AuthorizationRequest r = UnitRequest(kGoodExe);
+  *r.mutable_attested() = PodRequest().attested();
+  r.set_action_class("db.write");
+  v1::Decision d = Expect(kNodeA, r, grpc::StatusCode::OK);
+  ASSERT_EQ(d.outcome(), v1::OUTCOME_PENDING_APPROVAL) << d.reason();
+  EXPECT_EQ(d.requester(), kReporterSa);
+  auto approval = SignApproval(d, true, gov_.ApproverKey(kAlice), NowMs());
+  ASSERT_TRUE(approval.ok()) << approval.status();
+  {
+    grpc::ClientContext ctx;
+    v1::Decision after;
+    ASSERT_TRUE(gov_.Client(kAlice)->Approve(&ctx, *approval, &after).ok());
+    EXPECT_EQ(after.outcome(), v1::OUTCOME_PERMIT);
+    EXPECT_TRUE(after.tao().empty());  // the approver is not the caller
+  }
+  grpc::ClientContext ctx;
+  v1::GetDecisionRequest g;
+  g.set_decision_id(d.decision_id());
+  v1::Decision got;
+  ASSERT_TRUE(gov_.Client(kNodeA)->GetDecision(&ctx, g, &got).ok());
+  ASSERT_EQ(got.outcome(), v1::OUTCOME_PERMIT);
+  EXPECT_EQ(BodyOf(got).actor(), kReporterSa);
+  EXPECT_EQ(BodyOf(got).binding().cgroup_id(), 777u);
+}
+
 TEST_F(GovernorAttestTest, NamespaceSelectorRefusesAnotherNamespace) {
   v1::AuthorizationRequest r = PodRequest();
   r.mutable_attested()->set_namespace_("web");  // a listed actor, in no rule's workload
@@ -307,7 +352,7 @@ TEST_F(GovernorAttestTest, HalfAKubernetesIdentityRefused) {
 // With --trust-domain, a node certificate of another trust domain is no node.
 TEST(GovernorAttestTrustDomainTest, NodeOfAnotherTrustDomainRefused) {
   GovernorProcess gov;
-  taogate::testing::WriteFile(gov.policy_path(), AttestPolicy());
+  taogate::testing::WriteFile(gov.policy_path(), AttestPolicy(AliceKey(gov)));
   ASSERT_TRUE(gov.Start({"--trust-domain", "test.example"})) << gov.error();
   v1::Decision d;
   grpc::Status s = gov.Authorize("spiffe://other.example/node/node-a", PodRequest(), &d);
