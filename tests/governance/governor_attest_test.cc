@@ -327,6 +327,24 @@ TEST_F(GovernorAttestTest, WorkloadClaimingPodLabelsRefused) {
   EXPECT_TRUE(d.tao().empty());
 }
 
+// Break-glass requests may not claim labels either.
+TEST_F(GovernorAttestTest, BreakGlassClaimingPodLabelsRefused) {
+  v1::BreakGlassRequest b;
+  b.mutable_binding()->set_node_id("node-a");
+  b.mutable_binding()->set_cgroup_id(888);
+  b.set_action_class("db.write");
+  *b.mutable_target() = UnitRequest(kGoodExe).target();
+  b.set_incident_id("INC-1");
+  b.set_justification("outage");
+  b.set_ttl_seconds(60);
+  (*b.mutable_pod_labels())["tier"] = "gold";
+  grpc::ClientContext ctx;
+  v1::Decision d;
+  grpc::Status s = gov_.Client(kAgent)->BreakGlass(&ctx, b, &d);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("pod_labels are attested by the node agent only"));
+}
+
 // A workload's declared cgroup_path satisfies the path selector but never the
 // attested digest next to it.
 TEST_F(GovernorAttestTest, DeclaredCgroupPathCannotSelectAttestedOnlySelector) {
