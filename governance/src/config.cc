@@ -31,6 +31,7 @@ absl::Status LoadServerConfigYaml(const std::string& path, ServerConfig* c) {
       else if (k == "ledger_dir") c->governor.ledger_dir = str();
       else if (k == "instance") c->governor.instance = str();
       else if (k == "admins") c->governor.admins = v.as<std::vector<std::string>>();
+      else if (k == "trust_domain") c->governor.trust_domain = str();
       else if (k == "tcti") c->keys.tcti = str();
       else if (k == "software_keys") c->keys.software_keys = v.as<bool>();
       else if (k == "software_root_key") c->keys.software_root_key = str();

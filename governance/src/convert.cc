@@ -52,6 +52,23 @@ absl::Status ValidateCommon(const v1::WorkloadBinding& b, const std::string& wor
   return absl::OkStatus();
 }
 
+absl::StatusOr<CheckedRequest> CheckRequest(const v1::AuthorizationRequest& req,
+                                            const v1::WorkloadBinding* attested_binding) {
+  if (attested_binding != nullptr) {
+    TG_RETURN_IF_ERROR(ValidateCommon(*attested_binding, req.workload(), req.action_class(),
+                                      attested_binding->workload_path()));
+  } else {
+    TG_RETURN_IF_ERROR(
+        ValidateCommon(req.binding(), req.workload(), req.action_class(), req.cgroup_path()));
+    if (!req.pod_labels().empty()) return absl::InvalidArgumentError(kLabelsAttestedOnly);
+  }
+  TG_ASSIGN_OR_RETURN(policies::TargetRef target, ToTargetRef(req.target()));
+  auto reason = policies::SanitizeReason(req.reason());
+  if (!reason.ok())
+    return absl::InvalidArgumentError(StrCat("reason: ", std::string(reason.status().message())));
+  return CheckedRequest{std::move(target), *std::move(reason)};
+}
+
 std::string BoundWorkloadPath(const std::string& cgroup_path) {
   return cgroup_path.empty() ? "/" : cgroup_path;
 }
@@ -68,12 +85,10 @@ absl::StatusOr<policies::TargetRef> ToTargetRef(const v1::Target& t) {
   return policies::ToTargetRef(parsed);
 }
 
-policies::WorkloadAttributes ToAttributes(
-    const v1::WorkloadBinding& b, const google::protobuf::Map<std::string, std::string>& labels) {
+policies::WorkloadAttributes ToAttributes(const v1::WorkloadBinding& b) {
   policies::WorkloadAttributes a;
   a.node = b.node_id();
   a.cgroup_path = b.workload_path();
-  for (const auto& [k, v] : labels) a.pod_labels[k] = v;
   return a;
 }
 

@@ -18,6 +18,17 @@ namespace taogate::governance::internal {
 absl::Status ValidateCommon(const v1::WorkloadBinding& binding, const std::string& workload,
                             const std::string& action_class, const std::string& cgroup_path);
 
+// The parts of a request that must parse before the policy sees it.
+struct CheckedRequest {
+  policies::TargetRef target;
+  policies::ReasonRecord reason;
+};
+// ValidateCommon on `attested_binding` (an accepted attestation's, which
+// replaces the request's) or on the request's own, which may then not
+// declare pod_labels (kLabelsAttestedOnly); then the target and the reason.
+absl::StatusOr<CheckedRequest> CheckRequest(const v1::AuthorizationRequest& req,
+                                            const v1::WorkloadBinding* attested_binding);
+
 // The workload path a TAO binds: the declared cgroup_path, or "/" (anywhere)
 // when none was declared (then only path-free selectors can match).
 std::string BoundWorkloadPath(const std::string& cgroup_path);
@@ -27,10 +38,14 @@ std::string BoundWorkloadPath(const std::string& cgroup_path);
 v1::WorkloadBinding BindWorkload(v1::WorkloadBinding b, const std::string& cgroup_path);
 
 absl::StatusOr<policies::TargetRef> ToTargetRef(const v1::Target& t);
-// Selector inputs: node and workload path from the bound binding, labels as
-// declared (not enforced by agents: docs/governor.md).
-policies::WorkloadAttributes ToAttributes(
-    const v1::WorkloadBinding& b, const google::protobuf::Map<std::string, std::string>& labels);
+// Selector inputs of a request that no node attested: node and workload path
+// from the bound binding, nothing else (labels and the attested-only facts
+// come from an attestation only: attest.h).
+policies::WorkloadAttributes ToAttributes(const v1::WorkloadBinding& b);
+
+// Pod labels select rules, and only a node agent can vouch for them.
+inline constexpr char kLabelsAttestedOnly[] =
+    "pod_labels are attested by the node agent only";
 
 // Intent hash (governor_format.h section 1).
 std::string IntentHash(const std::string& decision_id, const std::string& requester,

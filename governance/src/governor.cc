@@ -1,6 +1,9 @@
 #include "taogate/common/clock.h"
 #include "taogate/governance/governor.h"
 
+#include <optional>
+
+#include "attest.h"
 #include "convert.h"
 #include "governor_state.h"
 #include "taogate/common/hex.h"
@@ -119,29 +122,9 @@ std::shared_ptr<Governor::Entry> Governor::Find(const std::string& id) {
 
 v1::Decision Governor::View(const Entry& e, const std::string& actor) const {
   v1::Decision d = e.decision;
-  if (actor != e.requester) d.clear_tao();
+  if (actor != e.caller) d.clear_tao();
   return d;
 }
-
-namespace {
-
-// The parts of a request that must parse before the policy sees it.
-struct CheckedRequest {
-  policies::TargetRef target;
-  policies::ReasonRecord reason;
-};
-
-absl::StatusOr<CheckedRequest> CheckRequest(const v1::AuthorizationRequest& req) {
-  TG_RETURN_IF_ERROR(internal::ValidateCommon(req.binding(), req.workload(), req.action_class(),
-                                              req.cgroup_path()));
-  TG_ASSIGN_OR_RETURN(policies::TargetRef target, internal::ToTargetRef(req.target()));
-  auto reason = policies::SanitizeReason(req.reason());
-  if (!reason.ok())
-    return absl::InvalidArgumentError(StrCat("reason: ", std::string(reason.status().message())));
-  return CheckedRequest{std::move(target), *std::move(reason)};
-}
-
-}  // namespace
 
 absl::StatusOr<std::shared_ptr<Governor::Entry>> Governor::NewEntry(
     const std::string& actor, const v1::WorkloadBinding& binding, const std::string& workload,
@@ -149,6 +132,7 @@ absl::StatusOr<std::shared_ptr<Governor::Entry>> Governor::NewEntry(
   auto e = std::make_shared<Entry>();
   TG_ASSIGN_OR_RETURN(e->id, internal::NewDecisionId());
   e->requester = actor;
+  e->caller = actor;
   e->binding = binding;
   e->binding.clear_workload_path();  // only the governor binds a path (BindWorkload)
   e->workload = workload;
@@ -162,6 +146,7 @@ absl::Status Governor::RecordDenial(const Entry& e, const std::string& code, con
                                     ledger::Fields extra) {
   ledger::Fields f = RequestFields(e.id, e.requester, e.binding, e.workload, e.action,
                                    e.target_text, e.policy_hex);
+  if (e.attested) f.emplace_back("event", "attested");
   f.emplace_back("decision", "DENY");
   f.emplace_back("reason_code", code);
   f.emplace_back("error", internal::LedgerSafe(why));
@@ -175,10 +160,11 @@ absl::Status Governor::RecordDenial(const Entry& e, const std::string& code, con
 
 policies::Decision Governor::Evaluate(const policies::Policy& policy, Entry& e,
                                       const v1::AuthorizationRequest& req,
+                                      policies::WorkloadAttributes workload,
                                       const policies::TargetRef& target) {
   policies::Request pr;
   pr.actor = e.requester;
-  pr.workload = internal::ToAttributes(e.binding, req.pod_labels());
+  pr.workload = std::move(workload);
   pr.action = req.action_class();
   pr.target = target;
   policies::Decision pd = policy.Evaluate(pr);
@@ -214,6 +200,7 @@ absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
   d.set_pending_until_ms(e->pending_until_ms);
   ledger::Fields f = RequestFields(e->id, e->requester, e->binding, e->workload, e->action,
                                    e->target_text, e->policy_hex);
+  if (e->attested) f.emplace_back("event", "attested");
   f.emplace_back("decision", "REQUIRE_APPROVAL");
   f.emplace_back("rule", pd.rule_id);
   f.emplace_back("approvals_required", std::to_string(pd.approval->count));
@@ -236,27 +223,49 @@ absl::StatusOr<v1::Decision> Governor::Permit(std::shared_ptr<Entry> e, const po
                                               const std::string& reason_field) {
   TG_RETURN_IF_ERROR(Issue(*e, pd.ttl, {{"rule", pd.rule_id}, {"reason", reason_field}}));
   Remember(e);
-  return View(*e, e->requester);
+  return View(*e, e->caller);
 }
 
 absl::StatusOr<v1::Decision> Governor::RequestAuthorization(const std::string& actor,
                                                             const v1::AuthorizationRequest& req) {
   auto policy = this->policy();
-  TG_ASSIGN_OR_RETURN(std::shared_ptr<Entry> e,
-                      NewEntry(actor, req.binding(), req.workload(), req.action_class(),
-                               req.target(), policy->HashHex()));
-  if (auto s = limiter_->TryAcquire(actor); !s.ok()) {
+  const bool attested = req.has_attested();
+  TG_ASSIGN_OR_RETURN(
+      std::shared_ptr<Entry> e,
+      NewEntry(actor, attested ? internal::ClaimedBinding(req.attested()) : req.binding(),
+               req.workload(), req.action_class(), req.target(), policy->HashHex()));
+  // An accepted attestation names the actor (and so the rate-limit bucket);
+  // a refused one is the caller's.
+  std::optional<absl::StatusOr<internal::Attestation>> att;
+  if (attested) {
+    att = internal::Attest(actor, req.attested(), options_.trust_domain);
+    if (att->ok()) {
+      e->requester = (*att)->actor;
+      e->attested = true;
+    }
+  }
+  if (auto s = limiter_->TryAcquire(e->requester); !s.ok()) {
     TG_RETURN_IF_ERROR(RecordDenial(*e, "rate_limited", std::string(s.message()), {}));
     return s;
   }
-  auto checked = CheckRequest(req);
+  if (att && !att->ok()) {
+    const absl::Status& s = att->status();
+    const bool trust = s.code() == absl::StatusCode::kPermissionDenied;
+    TG_RETURN_IF_ERROR(RecordDenial(*e, trust ? "attestation" : "invalid",
+                                    std::string(s.message()), {{"event", "attested"}}));
+    return s;
+  }
+  const internal::Attestation* a = att ? &**att : nullptr;
+  auto checked = internal::CheckRequest(req, a ? &a->binding : nullptr);
   if (!checked.ok()) {
     TG_RETURN_IF_ERROR(RecordDenial(*e, "invalid", std::string(checked.status().message()), {}));
     return checked.status();
   }
   e->target_text = policies::FormatTargetRef(checked->target);
-  e->binding = internal::BindWorkload(req.binding(), req.cgroup_path());
-  const policies::Decision pd = Evaluate(*policy, *e, req, checked->target);
+  e->binding = a ? a->binding : internal::BindWorkload(req.binding(), req.cgroup_path());
+  const policies::Decision pd =
+      Evaluate(*policy, *e, req, a ? a->attributes : internal::ToAttributes(e->binding),
+               checked->target);
   const std::string reason_field = internal::ReasonField(checked->reason);
   if (pd.effect == policies::Effect::kDeny) return Deny(std::move(e), pd, reason_field);
   if (pd.effect == policies::Effect::kRequireApproval && pd.approval)
@@ -333,6 +342,7 @@ absl::Status Governor::Issue(Entry& e, std::chrono::seconds ttl, ledger::Fields 
                                    e.target_text, e.policy_hex);
   f.emplace_back("decision", "PERMIT");
   if (bg) f.emplace_back("event", "issue");
+  if (e.attested) f.emplace_back("event", "attested");
   f.emplace_back("tao_id", ToHex(body.id()));
   f.emplace_back("key_id", ToHex((*key)->key_id()));
   f.emplace_back("not_before", std::to_string(body.not_before_ms()));

@@ -80,7 +80,9 @@ absl::StatusOr<v1::Decision> Governor::Approve(const std::string& actor,
     for (auto it = seen_nonces_.begin(); it != seen_nonces_.end();)
       it = it->second < now ? seen_nonces_.erase(it) : std::next(it);
     if (seen_nonces_.count(nonce_hex)) return absl::PermissionDeniedError("approval replayed");
-    if (who == e->requester) return absl::PermissionDeniedError("self-approval refused");
+    // Nor the node that attested the requester (it asked on its behalf).
+    if (who == e->requester || who == e->caller)
+      return absl::PermissionDeniedError("self-approval refused");
     policies::ApprovalSpec one = e->approval;
     one.count = 1;
     std::vector<std::string> just{who};

@@ -32,6 +32,8 @@ absl::StatusOr<v1::Decision> Governor::BreakGlass(const std::string& actor,
   auto valid = internal::ValidateCommon(req.binding(), req.workload(), req.action_class(),
                                         req.cgroup_path());
   if (!valid.ok()) return refuse(valid);
+  if (!req.pod_labels().empty())
+    return refuse(absl::InvalidArgumentError(internal::kLabelsAttestedOnly));
   e->binding = internal::BindWorkload(req.binding(), req.cgroup_path());
   auto target = internal::ToTargetRef(req.target());
   if (!target.ok()) return refuse(target.status());
@@ -48,7 +50,7 @@ absl::StatusOr<v1::Decision> Governor::BreakGlass(const std::string& actor,
 
   policies::BreakGlassRequest br;
   br.actor = actor;
-  br.workload = internal::ToAttributes(e->binding, req.pod_labels());
+  br.workload = internal::ToAttributes(e->binding);
   br.action = req.action_class();
   br.target = *target;
   br.ttl = std::chrono::seconds(req.ttl_seconds());

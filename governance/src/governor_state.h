@@ -14,7 +14,10 @@ namespace taogate::governance {
 // Guarded by Governor::mu_ once inserted into decisions_.
 struct Governor::Entry {
   std::string id;
-  std::string requester;
+  std::string requester;  // the actor: TAO actor, policy subject, ledger `actor`
+  // The verified caller, the only one shown the TAO: the requester itself,
+  // or the node agent that attested it.
+  std::string caller;
   v1::WorkloadBinding binding;
   std::string workload;
   std::string action;
@@ -29,6 +32,7 @@ struct Governor::Entry {
   uint64_t version = 1;   // bumped on every change (WatchDecision)
   bool issuing = false;   // final approval is being turned into a TAO
   bool break_glass = false;
+  bool attested = false;  // a node attested the requester (ledger: event=attested)
   bool reviewed = false;
 
   bool pending() const { return decision.outcome() == v1::OUTCOME_PENDING_APPROVAL; }

@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   auto* instance = app.add_option("--instance", f.governor.instance, "instance name");
   auto* admins = app.add_option("--admin", f.governor.admins,
                                 "actor URI allowed to activate policy, review, kill switch");
+  auto* td = app.add_option("--trust-domain", f.governor.trust_domain,
+                            "trust domain of node identities that may attest workloads "
+                            "(default: the node certificate's own)");
   auto* tcti = app.add_option("--tcti", f.keys.tcti, "TPM TCTI, e.g. swtpm:path=SOCK or device:/dev/tpmrm0");
   auto* soft = app.add_flag("--software-keys", f.keys.software_keys,
                             "DEVELOPMENT ONLY: root key in memory, visible in every TAO");
@@ -78,6 +81,7 @@ int main(int argc, char** argv) {
   if (*ledger) c.governor.ledger_dir = f.governor.ledger_dir;
   if (*instance) c.governor.instance = f.governor.instance;
   if (*admins) c.governor.admins = f.governor.admins;
+  if (*td) c.governor.trust_domain = f.governor.trust_domain;
   if (*tcti) c.keys.tcti = f.keys.tcti;
   if (*soft) c.keys.software_keys = f.keys.software_keys;
   if (*soft_key) c.keys.software_root_key = f.keys.software_root_key;

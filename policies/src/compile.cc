@@ -114,9 +114,17 @@ std::unique_ptr<Policy::Compiled> Compile(Bundle bundle, const BundleHash& hash)
       for (const auto& p : w.cgroup_paths) c->wl_by_cgroup[DirKey(p)].push_back(wi);
     } else if (!w.nodes.empty()) {
       for (const auto& n : w.nodes) c->wl_by_node[n].push_back(wi);
-    } else {
+    } else if (!w.pod_labels.empty()) {
       const auto& [k, v] = *w.pod_labels.begin();
       c->wl_by_label[k + "=" + v].push_back(wi);
+    } else if (!w.namespaces.empty()) {
+      for (const auto& n : w.namespaces) c->wl_by_attested["ns:" + n].push_back(wi);
+    } else if (!w.service_accounts.empty()) {
+      for (const auto& n : w.service_accounts) c->wl_by_attested["sa:" + n].push_back(wi);
+    } else if (!w.exe_paths.empty()) {
+      for (const auto& n : w.exe_paths) c->wl_by_attested["exe:" + n].push_back(wi);
+    } else {
+      for (const auto& n : w.exe_sha256) c->wl_by_attested["sha:" + n].push_back(wi);
     }
   }
   c->bundle = std::move(bundle);

@@ -5,7 +5,8 @@
 //   actor, action: one hash lookup each;
 //   target: one hash lookup per distinct CIDR prefix length of its family,
 //           or one per path component for files, one for unix/exec paths;
-//   workloads: lookups by cgroup ancestor, node and pod label, then a full
+//   workloads: lookups by cgroup ancestor, node, pod label and attested
+//              facts, then a full
 //              selector check of the few candidates;
 //   rules: a walk over the deny, approval and allow lists of (action, each
 //          matched target) and (action, any target), each rule a handful of
@@ -104,6 +105,9 @@ struct Policy::Compiled {
   StringMap<std::vector<Index>> unix_paths, exec_paths, file_paths, file_dirs;
   // Workload candidates by primary selector.
   StringMap<std::vector<Index>> wl_by_cgroup, wl_by_node, wl_by_label;
+  // Workloads selected by attested facts only, by "ns:<namespace>",
+  // "sa:<namespace>/<name>", "exe:<path>" or "sha:<hex>".
+  StringMap<std::vector<Index>> wl_by_attested;
 
   // Fills `out` with the protected targets `t` falls in (sorted, unique);
   // false if `t` is malformed.

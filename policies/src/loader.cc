@@ -13,6 +13,7 @@
 #include "taogate/common/crypto.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
+#include "taogate/k8s/selector.h"
 #include "taogate/policies/targets.h"
 
 namespace taogate::policies {
@@ -33,6 +34,56 @@ bool Define(Walker& w, SymbolTable& table, const std::string& id, Index index,
     return false;
   }
   return true;
+}
+
+bool IsDnsLabel(std::string_view s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+bool IsSha256Hex(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+// The selectors only a node agent's attestation can satisfy. Each is a
+// non-empty list; every element is checked where it is written.
+void ReadAttestedSelectors(Walker& w, Fields& sel, const std::string& sp, WorkloadDef& wd) {
+  struct Kind {
+    const char* key;
+    std::vector<std::string>* out;
+    size_t max_len;
+    bool (*valid)(std::string_view);
+    const char* what;
+  };
+  const Kind kinds[] = {
+      {"namespaces", &wd.namespaces, 63, IsDnsLabel,
+       "must be a Kubernetes namespace (DNS-1123 label)"},
+      {"service_accounts", &wd.service_accounts, 317,
+       [](std::string_view v) {
+         return v.find('/') != std::string_view::npos &&
+                k8s::ValidateServiceAccountRef(v).ok();
+       },
+       "must be \"namespace/name\" of a Kubernetes service account"},
+      {"exe_paths", &wd.exe_paths, kMaxPathLength,
+       [](std::string_view v) { return IsCanonicalPath(v, false); },
+       "must be an absolute canonical executable path"},
+      {"exe_sha256", &wd.exe_sha256, 64, IsSha256Hex,
+       "must be a SHA-256 digest: 64 lowercase hex digits"},
+  };
+  for (const Kind& k : kinds) {
+    auto it = sel.find(k.key);
+    if (it == sel.end()) continue;
+    std::string kp = Sub(sp, k.key);
+    auto v = w.StringSeq(it->second.value, kp, k.max_len, false);
+    for (size_t j = 0; v && j < v->size(); ++j) {
+      if (!k.valid((*v)[j].first)) w.Error((*v)[j].second, At(kp, j), k.what);
+      k.out->push_back((*v)[j].first);
+    }
+  }
 }
 
 }  // namespace
@@ -97,13 +148,18 @@ void ReadWorkloads(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
     }
     std::string sp = Sub(path, "selectors");
     Fields sel;
-    bool sel_ok = w.ReadMap(f["selectors"].value, sp, {"nodes", "cgroup_paths", "pod_labels"}, {},
-                            &sel);
+    bool sel_ok = w.ReadMap(f["selectors"].value, sp,
+                            {"nodes", "cgroup_paths", "pod_labels", "namespaces",
+                             "service_accounts", "exe_paths", "exe_sha256"},
+                            {}, &sel);
     WorkloadDef wd;
     // Errors go to the walker; a bad entry is still pushed below.
     if (sel_ok && sel.empty()) {
-      w.Error(f["selectors"].value, sp, "at least one selector (nodes, cgroup_paths, pod_labels)");
+      w.Error(f["selectors"].value, sp,
+              "at least one selector (nodes, cgroup_paths, pod_labels, namespaces, "
+              "service_accounts, exe_paths, exe_sha256)");
     }
+    ReadAttestedSelectors(w, sel, sp, wd);
     if (auto it = sel.find("nodes"); it != sel.end()) {
       auto v = w.StringSeq(it->second.value, Sub(sp, "nodes"), kMaxIdentityLength, false);
       if (v) for (auto& [name, node] : *v) wd.nodes.push_back(name);

@@ -33,7 +33,15 @@ bool WorkloadMatches(const WorkloadDef& w, const WorkloadAttributes& a) {
     auto it = a.pod_labels.find(k);
     if (it == a.pod_labels.end() || it->second != v) return false;
   }
-  return true;
+  if (!w.AttestedOnly()) return true;
+  if (!a.attested) return false;  // never from what a requester declares
+  auto in = [](const std::vector<std::string>& list, const std::string& v) {
+    return list.empty() || (!v.empty() && std::find(list.begin(), list.end(), v) != list.end());
+  };
+  const std::string sa =
+      a.service_account.empty() ? "" : StrCat(a.k8s_namespace, "/", a.service_account);
+  return in(w.namespaces, a.k8s_namespace) && in(w.service_accounts, sa) &&
+         in(w.exe_paths, a.exe_path) && in(w.exe_sha256, a.exe_sha256);
 }
 
 namespace {
@@ -102,6 +110,13 @@ void Policy::Compiled::ResolveWorkloads(const WorkloadAttributes& w, std::vector
   }
   if (!w.node.empty()) Append(wl_by_node, w.node, cand);
   for (const auto& [k, v] : w.pod_labels) Append(wl_by_label, StrCat(k, "=", v), cand);
+  if (w.attested) {
+    if (!w.k8s_namespace.empty()) Append(wl_by_attested, StrCat("ns:", w.k8s_namespace), cand);
+    if (!w.service_account.empty())
+      Append(wl_by_attested, StrCat("sa:", w.k8s_namespace, "/", w.service_account), cand);
+    if (!w.exe_path.empty()) Append(wl_by_attested, StrCat("exe:", w.exe_path), cand);
+    if (!w.exe_sha256.empty()) Append(wl_by_attested, StrCat("sha:", w.exe_sha256), cand);
+  }
   SortUnique(cand);
   for (Index i : cand) {
     if (WorkloadMatches(bundle.workloads[i], w)) out.push_back(i);

@@ -32,7 +32,10 @@ std::shared_ptr<const Policy> Load(const std::string& cidrs) {
 }
 
 Effect Eval(const Policy& p, const std::string& target) {
-  return p.Evaluate(Req("spiffe://t.example/sa/reporter", "db.read", target, {"n1", "/taogate/w", {}})).effect;
+  WorkloadAttributes w;
+  w.node = "n1";
+  w.cgroup_path = "/taogate/w";
+  return p.Evaluate(Req("spiffe://t.example/sa/reporter", "db.read", target, w)).effect;
 }
 
 TEST(NodeTargetPolicyTest, KeywordLoadsAndExportsOneNodeRange) {

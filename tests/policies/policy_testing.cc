@@ -156,8 +156,17 @@ Request Req(std::string actor, std::string action, std::string target, WorkloadA
 }
 
 WorkloadAttributes ReporterPod() {
-  return {"node-a", "/taogate/reporter/pod1", {{"app", "reporter"}, {"tier", "x"}}};
+  WorkloadAttributes w;
+  w.node = "node-a";
+  w.cgroup_path = "/taogate/reporter/pod1";
+  w.pod_labels = {{"app", "reporter"}, {"tier", "x"}};
+  return w;
 }
-WorkloadAttributes WriterCg() { return {"node-z", "/taogate/writer", {}}; }
+WorkloadAttributes WriterCg() {
+  WorkloadAttributes w;
+  w.node = "node-z";
+  w.cgroup_path = "/taogate/writer";
+  return w;
+}
 
 }  // namespace taogate::policies::testing

@@ -45,6 +45,11 @@ struct GovernorOptions {
   // Actors (URI SANs) allowed to activate policy, review break-glass and
   // broadcast the kill switch.
   std::vector<std::string> admins;
+  // Trust domain of node identities spiffe://<trust_domain>/node/<id> that
+  // may attest workloads (AuthorizationRequest.attested). Empty: any trust
+  // domain the client CA vouches for, and the derived workload identity is
+  // in the node's own (docs/governor.md, "Node attestation: trust rules").
+  std::string trust_domain;
   int64_t approval_window_ms = 10 * 60 * 1000;  // pending decisions expire
   int64_t approval_max_age_ms = 5 * 60 * 1000;  // freshness of an approval signature
   int64_t approval_max_future_ms = 30 * 1000;
@@ -63,9 +68,13 @@ class Governor {
                                                           std::string policy_name);
   ~Governor();
 
+  // `actor` is the verified caller. With req.attested set, only a node
+  // identity may call, for its own node; the actor is then the workload
+  // identity derived from the attestation (attest.h).
   absl::StatusOr<v1::Decision> RequestAuthorization(const std::string& actor,
                                                     const v1::AuthorizationRequest& req);
-  // NotFound for unknown ids. The TAO is returned only to the requester.
+  // NotFound for unknown ids. The TAO is returned only to the caller that
+  // asked (the node agent, for an attested request).
   absl::StatusOr<v1::Decision> GetDecision(const std::string& actor, const std::string& id);
   // Blocks until the decision differs from `seen_version` (its state counter),
   // the deadline passes or Shutdown. Returns the decision and its version.
@@ -133,10 +142,11 @@ class Governor {
   // Appends DENIED for `e` (reason_code `code`) and counts it.
   absl::Status RecordDenial(const Entry& e, const std::string& code, const std::string& why,
                             ledger::Fields extra);
-  // Evaluates `policy` on the validated request and fills e.decision's
-  // rule, reason, policy and intent hash.
+  // Evaluates `policy` on the validated request (selector inputs `workload`)
+  // and fills e.decision's rule, reason, policy and intent hash.
   static policies::Decision Evaluate(const policies::Policy& policy, Entry& e,
                                      const v1::AuthorizationRequest& req,
+                                     policies::WorkloadAttributes workload,
                                      const policies::TargetRef& target);
   // The three outcomes: each records and remembers the decision.
   absl::StatusOr<v1::Decision> Deny(std::shared_ptr<Entry> e, const policies::Decision& pd,

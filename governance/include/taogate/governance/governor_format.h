@@ -35,8 +35,12 @@
 //      reason = "sha256:<64 hex of the exact bytes> <redacted summary>"
 //    never verbatim (policies/reason.h).
 //      DENIED              request denied (rule, reason_code: policy |
-//                          rate_limited | invalid | issuance_failed), or a
+//                          rate_limited | invalid | issuance_failed |
+//                          attestation: a node attestation the caller may
+//                          not make, actor = the caller, event=attested), or a
 //                          refused activation (event=activate_policy)
+//    Records of a request a node attested carry event=attested and actor =
+//    the derived workload identity (docs/governor.md, "Node attestation").
 //      APPROVAL_REQUESTED  request pending approval (approvals_required, scope
 //                          = approver roles, expires_at)
 //      APPROVAL            one approval or rejection (approver, verdict,

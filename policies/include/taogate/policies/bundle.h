@@ -39,6 +39,17 @@ struct WorkloadDef {
   std::vector<std::string> nodes;         // node ids
   std::vector<std::string> cgroup_paths;  // match the path or a descendant
   std::map<std::string, std::string> pod_labels;  // all must be equal
+  // Attested-only selectors (each: any of the list); a request without
+  // attested facts (WorkloadAttributes::attested) never matches them.
+  std::vector<std::string> namespaces;        // DNS-1123 labels
+  std::vector<std::string> service_accounts;  // "namespace/name"
+  std::vector<std::string> exe_paths;         // absolute canonical paths
+  std::vector<std::string> exe_sha256;        // 64 lowercase hex digits
+
+  bool AttestedOnly() const {
+    return !namespaces.empty() || !service_accounts.empty() || !exe_paths.empty() ||
+           !exe_sha256.empty();
+  }
 };
 
 // One CIDR x port range x protocol set. v4 addresses use addr[0..3].

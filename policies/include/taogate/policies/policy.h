@@ -37,11 +37,19 @@ enum class Effect : uint8_t { kPermit, kDeny, kRequireApproval };
 std::string_view EffectName(Effect e);  // "PERMIT", "DENY", "REQUIRE_APPROVAL"
 
 // Where the request comes from; the governor fills it from the verified
-// binding (node id, cgroup path, pod labels).
+// binding (node id, cgroup path) or, for a request a node agent attested,
+// from the attestation (docs/governor.md, "Node attestation: trust rules").
 struct WorkloadAttributes {
   std::string node;
   std::string cgroup_path;
   std::map<std::string, std::string> pod_labels;
+  // True only when a node agent attested the facts below; selectors on them
+  // (namespaces, service_accounts, exe_paths, exe_sha256) match nothing else.
+  bool attested = false;
+  std::string k8s_namespace;    // Kubernetes only
+  std::string service_account;  // its name, in k8s_namespace
+  std::string exe_path;
+  std::string exe_sha256;       // lowercase hex
 };
 
 struct Request {
