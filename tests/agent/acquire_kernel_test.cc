@@ -5,10 +5,6 @@
 // spiffe://test.example/node/node-test), which issues real TAOs with the
 // harness's issuer, redeems and installs the grant. One connect passes, the
 // next is denied.
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -113,35 +109,18 @@ class AcquireKernelTest : public AgentTest {
                   "/node.crt\ngovernor_key: ", d, "/node.key\ngovernor_server_name: localhost\n",
                   "targets_cache: ", d, "/targets.pb\ngovernor_retry_max_ms: 400\n");
   }
-  // `sh -c script` inside workload `name`; stdout and stderr.
+  // A shell script run inside workload `name` (the test workload execs
+  // /bin/sh on it); its stdout.
   std::string Shell(const std::string& name, const std::string& script) {
-    std::string procs = WorkloadPath(name) + "/cgroup.procs";
-    int out[2];
-    EXPECT_EQ(pipe2(out, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-      int fd = open(procs.c_str(), O_WRONLY);
-      if (fd < 0 || write(fd, "0", 1) != 1) _exit(126);
-      close(fd);
-      dup2(out[1], 1);
-      dup2(out[1], 2);
-      execl("/bin/sh", "sh", "-c", script.c_str(), nullptr);
-      _exit(127);
-    }
-    close(out[1]);
-    std::string s;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(out[0], buf, sizeof(buf))) > 0) s.append(buf, n);
-    close(out[0]);
-    waitpid(pid, nullptr, 0);
-    return s;
+    std::string path = dir_->path().string() + "/script.sh";
+    taogate::testing::WriteFile(path, script);
+    return RunIn(name, {"exec", "/bin/sh", path}).out;
   }
   std::string AcquireThenConnectTwice() {
     std::string ctl = taogate::testing::BinPath("taogatectl");
     std::string port = std::to_string(protected_->port());
     return Shell("w1", StrCat(ctl, " acquire tcp:127.0.0.1:", port, " --action db.read --reason 'nightly report'",
-                              " --timeout-ms 5000 --socket ", workload_sock_, "; echo RC=$?; ", WorkloadBin(),
+                              " --timeout-ms 5000 --socket ", workload_sock_, " 2>&1; echo RC=$?; ", WorkloadBin(),
                               " connect 127.0.0.1 ", port, "; ", WorkloadBin(), " connect 127.0.0.1 ", port));
   }
   static size_t Count(const std::string& s, const std::string& what) {
