@@ -109,8 +109,23 @@ void Acquirer::Done(uint64_t workload) {
   if (it != buckets_.end() && it->second.in_flight > 0) --it->second.in_flight;
 }
 
+std::map<std::string, uint64_t> Acquirer::outcomes() const {
+  std::lock_guard l(mu_);
+  return outcomes_;
+}
+
 void Acquirer::Run(const v1::AcquireRequest& req, const PeerIdentity& peer, int socket_fd, bool redeem,
-                   const Emit& emit) {
+                   const Emit& caller_emit) {
+  // Counts each call's last message by outcome (a bounded set of codes).
+  auto emit = [&](const v1::AcquireProgress& p) {
+    if (p.phase() == v1::AcquireProgress::REFUSED || p.phase() == v1::AcquireProgress::GRANTED ||
+        p.phase() == v1::AcquireProgress::AUTHORIZED) {
+      std::lock_guard l(mu_);
+      ++outcomes_[p.phase() == v1::AcquireProgress::REFUSED ? p.reason_code()
+                                                            : v1::AcquireProgress::Phase_Name(p.phase())];
+    }
+    return caller_emit(p);
+  };
   const uint64_t workload = peer.workload_cgroup_id != 0 ? peer.workload_cgroup_id : peer.cgroup_id;
   if (!Admit(workload)) {
     emit(Refused(reason::kRateLimited, "too many acquires from this workload; retry later"));

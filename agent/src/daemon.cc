@@ -429,6 +429,10 @@ absl::Status AgentDaemon::Parts::StartMetrics() {
     }
     extra += RefusalMetricsText(pp->redeemer->refusals().stats(), pp->reserved->refused());
     if (pp->pods) extra += pp->pods->MetricsText();
+    extra += runtime::Family("taogate_agent_acquires_total", "counter",
+                             "Acquire/Authorize calls, by outcome (GRANTED, AUTHORIZED or the reason code).");
+    for (const auto& [outcome, n] : pp->acquirer->outcomes())
+      extra += StrCat("taogate_agent_acquires_total{outcome=\"", outcome, "\"} ", n, "\n");
     if (pp->governor_watch) extra += GovernorMetricsText(pp->governor_watch->state(), pp->target_sync->state());
     TargetSyncState ts = pp->target_sync->state();
     extra += StrCat(runtime::Gauge("taogate_agent_node_addresses", "Addresses of this node (node targets).",

@@ -165,6 +165,21 @@ TEST_F(AcquireKernelTest, GovernorUnreachableIsUnavailableNothingGranted) {
   EXPECT_EQ(protected_->accepted(), 0);
 }
 
+// A flood of acquires from one workload is bounded there; another workload
+// is unaffected.
+TEST_F(AcquireKernelTest, FloodFromOneWorkloadBoundedOthersUnaffected) {
+  MakeWorkload("w2");
+  StartAgent(GovYaml(gov_port_) + "acquire_rate_per_s: 1\nacquire_burst: 3\n");
+  std::string acquire = StrCat(taogate::testing::BinPath("taogatectl"), " acquire tcp:127.0.0.1:", protected_->port(),
+                               " --action db.read --reason flood --authorize-only --tao-out /dev/null --socket ",
+                               workload_sock_, " 2>&1");
+  std::string flood = Shell("w1", StrCat("for i in 1 2 3 4 5 6 7 8; do ", acquire, "; done"));
+  EXPECT_GE(Count(flood, "\"reason_code\":\"RATE_LIMITED\""), 4u) << flood;
+  EXPECT_LE(gov_.requests.size(), 5u);
+  std::string other = Shell("w2", acquire);
+  EXPECT_NE(other.find("\"phase\":\"AUTHORIZED\""), std::string::npos) << other;
+}
+
 TEST_F(AcquireKernelTest, OperatorSocketRefusesAcquire) {
   StartAgent(GovYaml(gov_port_));
   v1::AcquireRequest req;

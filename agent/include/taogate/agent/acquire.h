@@ -83,6 +83,9 @@ class Acquirer {
   void Run(const v1::AcquireRequest& req, const PeerIdentity& peer, int socket_fd, bool redeem,
            const Emit& emit);
 
+  // Calls by how they ended: "GRANTED", "AUTHORIZED" or the reason code.
+  std::map<std::string, uint64_t> outcomes() const;
+
   // The request's own checks (target, action class, reason, annotations).
   absl::Status Validate(const v1::AcquireRequest& req, v1::Target* target) const;
 
@@ -102,8 +105,9 @@ class Acquirer {
   Attester& attester_;
   Redeemer& redeemer_;
   const Clock& clock_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<uint64_t, Bucket> buckets_;  // by workload cgroup id; guarded by mu_
+  std::map<std::string, uint64_t> outcomes_;  // guarded by mu_
 };
 
 // Stable reason code of a governor call's error status.
