@@ -44,6 +44,28 @@ absl::StatusOr<v1::RedeemResponse> AgentClient::Redeem(const std::string& tao_wi
   return resp;
 }
 
+absl::StatusOr<v1::AcquireProgress> AgentClient::Acquire(
+    const v1::AcquireRequest& req, bool authorize_only,
+    const std::function<void(const v1::AcquireProgress&)>& on_progress) {
+  grpc::ClientContext ctx;
+  // The agent bounds the wait itself (timeout_ms, capped); allow for it.
+  int64_t wait_ms = req.timeout_ms() == 0 ? 3'600'000 : static_cast<int64_t>(req.timeout_ms());
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(wait_ms + timeout_ms_));
+  ctx.set_wait_for_ready(false);
+  auto reader = authorize_only ? stub_->Authorize(&ctx, req) : stub_->Acquire(&ctx, req);
+  v1::AcquireProgress p, last;
+  bool any = false;
+  while (reader->Read(&p)) {
+    if (on_progress) on_progress(p);
+    last = p;
+    any = true;
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return FromGrpc(s);
+  if (!any) return absl::UnavailableError("agent closed the stream without an answer");
+  return last;
+}
+
 absl::StatusOr<v1::StatusResponse> AgentClient::Status() {
   v1::StatusResponse resp;
   TG_CALL(Status, v1::StatusRequest(), resp);

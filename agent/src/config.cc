@@ -52,7 +52,8 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
       "targets_cache", "governor_retry_max_ms",
       "ledger_reserve_bytes", "ledger_floor_bytes", "refusal_flush_ms", "refusal_peer_records",
       "refusal_global_records", "refusal_rate_per_s", "refusal_burst", "workloads", "kubeconfig",
-      "kubernetes_node_name", "governed_pods", "cgroup_rescan_ms"};
+      "kubernetes_node_name", "governed_pods", "cgroup_rescan_ms", "acquire_max_wait_ms",
+      "acquire_rate_per_s", "acquire_burst", "acquire_max_in_flight", "acquire_exe_max_bytes"};
   for (const auto& kv : n) {
     std::string key = kv.first.as<std::string>();
     if (kKeys.count(key) == 0) return absl::InvalidArgumentError(StrCat("config: unknown key ", key));
@@ -103,6 +104,11 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
   TG_RETURN_IF_ERROR(Get(n, "kubeconfig", &c.kubeconfig));
   TG_RETURN_IF_ERROR(Get(n, "kubernetes_node_name", &c.kubernetes_node_name));
   TG_RETURN_IF_ERROR(Get(n, "cgroup_rescan_ms", &c.cgroup_rescan_ms));
+  TG_RETURN_IF_ERROR(Get(n, "acquire_max_wait_ms", &c.acquire_max_wait_ms));
+  TG_RETURN_IF_ERROR(Get(n, "acquire_rate_per_s", &c.acquire_rate_per_s));
+  TG_RETURN_IF_ERROR(Get(n, "acquire_burst", &c.acquire_burst));
+  TG_RETURN_IF_ERROR(Get(n, "acquire_max_in_flight", &c.acquire_max_in_flight));
+  TG_RETURN_IF_ERROR(Get(n, "acquire_exe_max_bytes", &c.acquire_exe_max_bytes));
   if (n["governed_pods"]) {
     auto sel = k8s::ParsePodSelectors(n["governed_pods"]);
     if (!sel.ok()) return absl::InvalidArgumentError(StrCat("config key governed_pods: ", sel.status().message()));
@@ -175,6 +181,11 @@ absl::Status FinalizeConfig(AgentConfig& c) {
       c.targets_cache = (parent == "/" ? "" : parent) + "/targets.pb";
     }
   }
+  if (c.acquire_max_wait_ms < 100 || c.acquire_max_wait_ms > 3'600'000) return bad("acquire_max_wait_ms", "100..3600000");
+  if (c.acquire_rate_per_s == 0) return bad("acquire_rate_per_s", ">= 1");
+  if (c.acquire_burst == 0) return bad("acquire_burst", ">= 1");
+  if (c.acquire_max_in_flight == 0) return bad("acquire_max_in_flight", ">= 1");
+  if (c.acquire_exe_max_bytes == 0) return bad("acquire_exe_max_bytes", ">= 1");
   if (c.workloads != "governed-root" && c.workloads != "pods") return bad("workloads", "governed-root | pods");
   if (c.workloads == "pods") {
     if (c.governed_cgroup == "/taogate") c.governed_cgroup = "/kubepods.slice";  // the default's pods form

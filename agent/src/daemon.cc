@@ -10,9 +10,12 @@
 #include <set>
 #include <sstream>
 
+#include "taogate/agent/acquire.h"
+#include "taogate/agent/attest.h"
 #include "taogate/agent/bundle_verifier.h"
 #include "taogate/agent/event_consumer.h"
 #include "taogate/agent/gate_grants.h"
+#include "taogate/agent/governor_client.h"
 #include "taogate/agent/governor_watch.h"
 #include "taogate/agent/kernel_adapters.h"
 #include "taogate/agent/ledger_evidence.h"
@@ -104,6 +107,9 @@ struct AgentDaemon::Parts {
   std::unique_ptr<Redeemer> redeemer;
   std::unique_ptr<GateNodeControl> control;
   std::unique_ptr<EventConsumer> consumer;
+  std::unique_ptr<GrpcGovernorClient> governor_client;  // Acquire's (null without a governor)
+  std::unique_ptr<KernelAttester> attester;
+  std::unique_ptr<Acquirer> acquirer;                   // before workload_svc, which uses it
   std::unique_ptr<AgentServiceImpl> workload_svc, operator_svc;
   std::unique_ptr<UnixGrpcServer> workload_srv, operator_srv;
   std::unique_ptr<runtime::HttpEndpoint> metrics_srv;
@@ -356,6 +362,7 @@ absl::Status AgentDaemon::Parts::StartControl(uint64_t restored, rpc::ClientTls 
     served_control = governed_control.get();
     GovernorWatchOptions wo;
     wo.address = c.governor_address;
+    governor_client = std::make_unique<GrpcGovernorClient>(c.governor_address, governor_tls);
     wo.tls = std::move(governor_tls);
     wo.node_id = c.node_id;
     wo.retry_max_ms = c.governor_retry_max_ms;
@@ -364,7 +371,7 @@ absl::Status AgentDaemon::Parts::StartControl(uint64_t restored, rpc::ClientTls 
   return absl::OkStatus();
 }
 
-// 8. The workload socket (Redeem, 0666, identity from SO_PEERCRED) and the
+// 8. The workload socket (Redeem, Acquire, Authorize; 0666, identity from SO_PEERCRED) and the
 // operator socket (0600 + uid allowlist).
 absl::Status AgentDaemon::Parts::StartSockets() {
   const AgentConfig& c = config;
@@ -379,9 +386,26 @@ absl::Status AgentDaemon::Parts::StartSockets() {
   so.operator_uids = std::set<uid_t>(c.operator_uids.begin(), c.operator_uids.end());
   Metrics* m = &metrics;
   so.on_redeem = [m](const RedeemOutcome& out, int64_t ns) { m->RedeemDone(out.status.ok(), out.reason_code, ns); };
+  KernelAttesterOptions ao;
+  ao.node_id = c.node_id;
+  ao.max_exe_bytes = c.acquire_exe_max_bytes;
+  ao.pods_root = so.pods_root;
+  if (pods) {
+    PodClassifier* pc = &pods->classifier();
+    ao.pod_of = [pc](const std::string& uid) { return pc->PodOf(uid); };
+  }
+  attester = std::make_unique<KernelAttester>(std::move(ao));
+  AcquireOptions aq;
+  aq.max_wait_ms = c.acquire_max_wait_ms;
+  aq.rate_per_s = c.acquire_rate_per_s;
+  aq.burst = c.acquire_burst;
+  aq.max_in_flight = c.acquire_max_in_flight;
+  acquirer = std::make_unique<Acquirer>(aq, governor_client.get(), *attester, *redeemer);
+  so.acquirer = acquirer.get();
   so.operator_socket = false;
   workload_svc = std::make_unique<AgentServiceImpl>(so, *redeemer, *served_control);
   so.operator_socket = true;
+  so.acquirer = nullptr;
   operator_svc = std::make_unique<AgentServiceImpl>(so, *redeemer, *served_control);
   TG_ASSIGN_OR_RETURN(workload_srv,
                       UnixGrpcServer::Start({.path = c.workload_socket, .mode = 0666}, {workload_svc.get()}));
@@ -405,6 +429,10 @@ absl::Status AgentDaemon::Parts::StartMetrics() {
     }
     extra += RefusalMetricsText(pp->redeemer->refusals().stats(), pp->reserved->refused());
     if (pp->pods) extra += pp->pods->MetricsText();
+    extra += runtime::Family("taogate_agent_acquires_total", "counter",
+                             "Acquire/Authorize calls, by outcome (GRANTED, AUTHORIZED or the reason code).");
+    for (const auto& [outcome, n] : pp->acquirer->outcomes())
+      extra += StrCat("taogate_agent_acquires_total{outcome=\"", outcome, "\"} ", n, "\n");
     if (pp->governor_watch) extra += GovernorMetricsText(pp->governor_watch->state(), pp->target_sync->state());
     TargetSyncState ts = pp->target_sync->state();
     extra += StrCat(runtime::Gauge("taogate_agent_node_addresses", "Addresses of this node (node targets).",
@@ -443,12 +471,15 @@ void AgentDaemon::Stop() {
   // No new calls first, then drain events, then close the ledger. The gate
   // is closed, never detached: pinned links and maps keep enforcing.
   if (p.metrics_srv) p.metrics_srv->Stop();
+  if (p.governor_client) p.governor_client->CancelAll();  // no Acquire waits on approval
   if (p.workload_srv) p.workload_srv->Shutdown();
   if (p.operator_srv) p.operator_srv->Shutdown();
   if (p.consumer) p.consumer->Stop();
   if (p.redeemer) p.redeemer->refusals().Stop();  // last summaries, before the ledger closes
   p.operator_srv.reset();
   p.workload_srv.reset();
+  p.acquirer.reset();
+  p.governor_client.reset();
   p.consumer.reset();
   p.governor_watch.reset();
   p.governed_control.reset();

@@ -29,6 +29,7 @@ absl::StatusOr<PeerIdentity> AgentServiceImpl::Peer(grpc::ServerContext* ctx) co
     w = WorkloadCgroupPath(p.cgroup_path, opts_.governed_root);
   }
   if (!w.empty()) {
+    p.workload_cgroup_path = w;
     if (w == p.cgroup_path) {
       p.workload_cgroup_id = p.cgroup_id;
     } else {
@@ -91,6 +92,38 @@ grpc::Status AgentServiceImpl::Redeem(grpc::ServerContext* ctx, const v1::Redeem
   resp->set_tao_id(out.tao_id.data(), out.tao_id.size());
   resp->set_consumed_seq(out.consumed_seq);
   resp->set_grant_expires_at_ms(out.grant_expires_at_ms);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::Acquire(grpc::ServerContext* ctx, const v1::AcquireRequest* req,
+                                       grpc::ServerWriter<v1::AcquireProgress>* writer) {
+  return RunAcquire(ctx, *req, writer, true);
+}
+
+grpc::Status AgentServiceImpl::Authorize(grpc::ServerContext* ctx, const v1::AcquireRequest* req,
+                                         grpc::ServerWriter<v1::AcquireProgress>* writer) {
+  return RunAcquire(ctx, *req, writer, false);
+}
+
+grpc::Status AgentServiceImpl::RunAcquire(grpc::ServerContext* ctx, const v1::AcquireRequest& req,
+                                          grpc::ServerWriter<v1::AcquireProgress>* writer, bool redeem) {
+  // Operators do not acquire for themselves; a workload never reaches the
+  // operator socket anyway.
+  if (opts_.operator_socket)
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "Acquire/Authorize are served on the workload socket only");
+  auto refuse = [&](const char* code, std::string_view why) {
+    v1::AcquireProgress p;
+    p.set_phase(v1::AcquireProgress::REFUSED);
+    p.set_reason_code(code);
+    p.set_message(std::string(why));
+    writer->Write(p);
+    return grpc::Status::OK;
+  };
+  if (opts_.acquirer == nullptr) return refuse(reason::kUnavailable, "acquire is not available on this agent");
+  auto peer = Peer(ctx);
+  if (!peer.ok()) return refuse(reason::kPeerUnknown, std::string(peer.status().message()));
+  opts_.acquirer->Run(req, *peer, FdFromGrpcPeer(ctx->peer()), redeem,
+                      [writer](const v1::AcquireProgress& p) { return writer->Write(p); });
   return grpc::Status::OK;
 }
 

@@ -8,6 +8,7 @@
 // last_reason(), which reflects whichever call failed last.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,13 @@ class AgentClient {
 
   // `reason` (optional) receives the refusal's reason code.
   absl::StatusOr<v1::RedeemResponse> Redeem(const std::string& tao_wire, std::string* reason = nullptr);
+  // Acquire (authorize_only false) or Authorize: `on_progress` sees every
+  // message as it arrives; returns the last one (GRANTED, AUTHORIZED or
+  // REFUSED), or the call's error. The call may last timeout_ms of the
+  // request plus the client's own timeout.
+  absl::StatusOr<v1::AcquireProgress> Acquire(
+      const v1::AcquireRequest& req, bool authorize_only,
+      const std::function<void(const v1::AcquireProgress&)>& on_progress = nullptr);
   absl::StatusOr<v1::StatusResponse> Status();
   absl::StatusOr<v1::ProbeResponse> Probe();
   absl::StatusOr<v1::KillSwitchResponse> KillSwitch(const v1::KillSwitchRequest& req);

@@ -125,6 +125,18 @@ struct AgentConfig {
   std::string targets_cache;
   int64_t governor_retry_max_ms = 30'000;  // reconnect backoff cap
 
+  // Acquire/Authorize on the workload socket (acquire.h): the longest a call
+  // may wait (for approval; also the default when the caller names none),
+  // and per workload cgroup a token bucket (acquire_rate_per_s after
+  // acquire_burst) and at most acquire_max_in_flight calls at once; beyond
+  // that RATE_LIMITED. Executables larger than acquire_exe_max_bytes are not
+  // hashed (the caller is not attested).
+  int64_t acquire_max_wait_ms = 300'000;
+  uint32_t acquire_rate_per_s = 10;
+  uint32_t acquire_burst = 20;
+  uint32_t acquire_max_in_flight = 4;
+  uint64_t acquire_exe_max_bytes = 256ull << 20;
+
   std::string log_level = "info";
 };
 

@@ -25,6 +25,8 @@ struct PeerIdentity {
   // Id of the ancestor that is a direct child of the governed root (what the
   // kernel gate keys grants and quarantine on); 0 when not governed.
   uint64_t workload_cgroup_id = 0;
+  // Its path (the pod's cgroup in pods mode); empty when not governed.
+  std::string workload_cgroup_path = {};
 };
 
 // Resolves the peer of connected unix socket `fd`. `cgroup2_mount` is the

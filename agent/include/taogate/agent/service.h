@@ -1,5 +1,5 @@
 // The Agent gRPC service. One instance per socket: the workload socket
-// instance answers Redeem only; the operator instance answers everything,
+// instance answers Redeem, Acquire and Authorize (acquire.h) only; the operator instance answers everything,
 // but only to peers whose uid is allowlisted and who are not governed
 // workloads. Every refused operator call is recorded in the ledger (its own
 // record or counted in a summary: refusal_recorder.h).
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "agent.grpc.pb.h"
+#include "taogate/agent/acquire.h"
 #include "taogate/agent/redeem.h"
 #include "taogate/k8s/pod_cgroup.h"
 
@@ -44,6 +45,8 @@ struct ServiceOptions {
   std::function<bool(uint64_t)> pod_governed;
   // Called after every Redeem with its outcome and latency (metrics).
   std::function<void(const RedeemOutcome&, int64_t latency_ns)> on_redeem;
+  // Acquire/Authorize (workload socket only); null: refused UNAVAILABLE.
+  Acquirer* acquirer = nullptr;
 };
 
 class AgentServiceImpl final : public v1::Agent::Service {
@@ -52,6 +55,10 @@ class AgentServiceImpl final : public v1::Agent::Service {
 
   grpc::Status Redeem(grpc::ServerContext* ctx, const v1::RedeemRequest* req,
                       v1::RedeemResponse* resp) override;
+  grpc::Status Acquire(grpc::ServerContext* ctx, const v1::AcquireRequest* req,
+                       grpc::ServerWriter<v1::AcquireProgress>* writer) override;
+  grpc::Status Authorize(grpc::ServerContext* ctx, const v1::AcquireRequest* req,
+                         grpc::ServerWriter<v1::AcquireProgress>* writer) override;
   grpc::Status Status(grpc::ServerContext* ctx, const v1::StatusRequest* req,
                       v1::StatusResponse* resp) override;
   grpc::Status Probe(grpc::ServerContext* ctx, const v1::ProbeRequest* req,
@@ -65,6 +72,8 @@ class AgentServiceImpl final : public v1::Agent::Service {
 
  private:
   absl::StatusOr<PeerIdentity> Peer(grpc::ServerContext* ctx) const;
+  grpc::Status RunAcquire(grpc::ServerContext* ctx, const v1::AcquireRequest& req,
+                          grpc::ServerWriter<v1::AcquireProgress>* writer, bool redeem);
   // OK if the caller may use operator calls; otherwise records the refusal.
   grpc::Status AuthorizeOperator(grpc::ServerContext* ctx, std::string_view method, PeerIdentity* who);
 
