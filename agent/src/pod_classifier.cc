@@ -23,11 +23,20 @@ std::string_view VerdictName(WorkloadVerdict v) {
   return "unknown";
 }
 
+// The pod uid of the agent's own cgroup (nullopt outside a pod): the agent's
+// pod is never governed, whatever the bundle says.
+std::optional<std::string> OwnPodUid(const k8s::KubepodsRoot& root, const std::string& self_cgroup) {
+  auto self = k8s::ParsePodCgroup(root, self_cgroup);
+  if (!self.ok() || !*self) return std::nullopt;
+  return (*self)->pod_uid;
+}
+
 }  // namespace
 
 PodClassifier::PodClassifier(k8s::KubepodsRoot root, std::string self_cgroup, WorkloadMap& kernel,
                              Evidence& evidence)
-    : root_(std::move(root)), self_cgroup_(std::move(self_cgroup)), kernel_(kernel), evidence_(evidence) {}
+    : root_(std::move(root)), self_pod_uid_(OwnPodUid(root_, self_cgroup)), kernel_(kernel),
+      evidence_(evidence) {}
 
 absl::Status PodClassifier::Start(const std::vector<CgroupDir>& tree) {
   TG_ASSIGN_OR_RETURN(auto pinned, kernel_.List());
@@ -63,8 +72,7 @@ absl::Status PodClassifier::Start(const std::vector<CgroupDir>& tree) {
 WorkloadVerdict PodClassifier::DesiredLocked(const Dir& d) const {
   if (d.qos) return WorkloadVerdict::kNested;
   if (!d.pod_uid) return WorkloadVerdict::kGoverned;  // a name kubelet does not make
-  if (auto self = k8s::ParsePodCgroup(root_, self_cgroup_); self.ok() && *self && (*self)->pod_uid == *d.pod_uid)
-    return WorkloadVerdict::kUngoverned;
+  if (self_pod_uid_ && *self_pod_uid_ == *d.pod_uid) return WorkloadVerdict::kUngoverned;
   if (!DecidedLocked()) return d.written.value_or(WorkloadVerdict::kGoverned);
   auto pod = pods_.find(*d.pod_uid);
   if (pod == pods_.end()) return WorkloadVerdict::kGoverned;
@@ -217,7 +225,7 @@ void PodClassifier::OnPodDeleted(const k8s::Pod& pod) {
   }
   pods_.erase(pod.uid);
   // The cgroup may outlive the API object for a moment: governed until it goes.
-  if (it != by_uid_.end()) DecideLocked(it->second, dirs_[it->second], "pod_deleted");
+  if (it != by_uid_.end()) DecideLocked(it->second, dirs_[it->second], "cgroup_remains");
 }
 
 void PodClassifier::OnNamespaceAdded(const k8s::Namespace& ns) {

@@ -193,6 +193,8 @@ TEST_F(PodClassifierTest, PodDeletedForgetsItsStateAndACgroupLeftBehindIsGoverne
   ASSERT_FALSE(rec.empty());
   EXPECT_EQ(MemoryEvidence::FieldOf(rec[0], "pod_uid"), kUidA);
   EXPECT_EQ(MemoryEvidence::FieldOf(rec[0], "count"), "2");
+  EXPECT_EQ(rec.size(), 1u) << "one pod_deleted record; the re-governed cgroup is cgroup_remains";
+  EXPECT_FALSE(evidence_.Find(Evidence::Kind::kWorkload, "event", "cgroup_remains").empty());
   classifier_.CgroupGone(BurstablePod(kUidA));
   EXPECT_FALSE(kernel_.At(101).has_value());
 }

@@ -173,7 +173,7 @@ class PodClassifier final : public k8s::StoreListener {
   bool DecidedLocked() const { return selectors_known_ && pods_synced_ && namespaces_synced_; }
 
   const k8s::KubepodsRoot root_;
-  const std::string self_cgroup_;
+  const std::optional<std::string> self_pod_uid_;  // the agent's own pod, never governed
   WorkloadMap& kernel_;
   Evidence& evidence_;
 
