@@ -183,10 +183,13 @@ static __always_inline __u32 quarantine_of(const struct tg_config *c, __u64 wid)
 // the element in between, the new element has state 0 again and is a new
 // grant (user space installs with BPF_NOEXIST, so it never overwrites a live
 // grant). Returns TG_ALLOW_GRANT, TG_DENY_EXPIRED or TG_DENY.
-static __always_inline __u32 consume_grant(void *map, const void *key, __u8 *tao_id)
+static __always_inline __u32 consume_grant(void *map, const void *key, __u64 cgroup_id,
+					   __u8 *tao_id)
 {
 	struct tg_grant_val *g;
+	struct tg_grant_key tk = {};
 	__u64 expiry;
+	__u32 flags;
 
 	g = bpf_map_lookup_elem(map, key);
 	if (!g)
@@ -195,7 +198,18 @@ static __always_inline __u32 consume_grant(void *map, const void *key, __u8 *tao
 		return TG_DENY;
 	__builtin_memcpy(tao_id, g->tao_id, 16);
 	expiry = g->expiry_ns;
+	flags = g->flags;
 	bpf_map_delete_elem(map, key);
+	if (flags & TG_GRANT_SHARED) {
+		// One of a set: the set's token decides. A sibling that consumed
+		// it first (or its expiry sweep) leaves this entry worthless.
+		tk.cgroup_id = cgroup_id;
+		__builtin_memcpy(tk.addr, tao_id, 16);
+		g = bpf_map_lookup_elem(&tg_grants, &tk);
+		if (!g || __sync_val_compare_and_swap(&g->state, 0, 1) != 0)
+			return TG_DENY;
+		bpf_map_delete_elem(&tg_grants, &tk);
+	}
 	if (bpf_ktime_get_ns() >= expiry)
 		return TG_DENY_EXPIRED;
 	return TG_ALLOW_GRANT;
@@ -304,7 +318,7 @@ static __always_inline int decide_ip(__u8 hook, __u8 proto, __u8 family, __u16 p
 	gk.family = family;
 	gk.port = port;
 	__builtin_memcpy(gk.addr, addr, 16);
-	d.verdict = consume_grant(&tg_grants, &gk, d.tao_id);
+	d.verdict = consume_grant(&tg_grants, &gk, d.cgroup_id, d.tao_id);
 	return finish(&d);
 }
 

@@ -77,7 +77,7 @@ static __always_inline int decide_unix(struct bpf_sock_addr *ctx, __u8 hook)
 		return 1;
 	count(TG_CNT_CHECKED);
 	gk.cgroup_id = d.cgroup_id;
-	d.verdict = consume_grant(&tg_unix_grants, &gk, d.tao_id);
+	d.verdict = consume_grant(&tg_unix_grants, &gk, d.cgroup_id, d.tao_id);
 	return finish(&d);
 }
 

@@ -1,9 +1,8 @@
-// Gate map programming: targets, grants, quarantine and config. Every map write is checked; a failure is an
+// Gate map programming: targets, quarantine and config (grants: gate_grants.cc). Every map write is checked; a failure is an
 // error for the caller, never silently ignored.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,15 +12,12 @@
 #include "gate_internal.h"
 #include "hooks.h"
 #include "target.h"
-#include "taogate/common/clock.h"
 #include "taogate/bpf/gate.h"
 #include "taogate/bpf/gate_format.h"
 #include "taogate/common/strings.h"
 
 namespace taogate::bpf {
 namespace {
-
-uint64_t MonoNowNs() { return static_cast<uint64_t>(RealClock().MonoNs()); }
 
 // Calls fn(map_fd, key bytes, proto, port) for every LPM key a target
 // expands to.
@@ -106,97 +102,6 @@ absl::Status Gate::RemoveTarget(const target::Target& t) {
     }
     return CountPort(proto, port, -1);
   });
-}
-
-absl::Status Gate::InstallGrant(uint64_t cgroup_id, const target::Target& dest, const TaoId& tao_id,
-                                uint64_t expiry_mono_ns) {
-  if (cgroup_id == 0) return absl::InvalidArgumentError("grant needs a workload cgroup id");
-  if (expiry_mono_ns <= MonoNowNs()) return absl::InvalidArgumentError("grant already expired");
-  tg_grant_val v{};
-  std::memcpy(v.tao_id, tao_id.data(), 16);
-  v.expiry_ns = expiry_mono_ns;
-  int fd;
-  tg_grant_key ip_key{};
-  tg_unix_grant_key unix_key{};
-  const void* key;
-  if (dest.proto == target::Proto::kUnix) {
-    TG_ASSIGN_OR_RETURN(unix_key.path, internal::UnixKey(dest.path));
-    unix_key.cgroup_id = cgroup_id;
-    fd = bpf_map__fd(skel_->maps.tg_unix_grants);
-    key = &unix_key;
-  } else {
-    TG_ASSIGN_OR_RETURN(ip_key, internal::IpGrantKey(cgroup_id, dest));
-    fd = bpf_map__fd(skel_->maps.tg_grants);
-    key = &ip_key;
-  }
-  // BPF_NOEXIST: never overwrite a live grant (consume_grant relies on it).
-  // A dead one (consumed or expired, not yet deleted) is removed first.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (bpf_map_update_elem(fd, key, &v, BPF_NOEXIST) == 0) return absl::OkStatus();
-    if (errno != EEXIST) return ErrnoStatus(errno, "install grant");
-    tg_grant_val old{};
-    if (bpf_map_lookup_elem(fd, key, &old) == 0 && old.state == 0 &&
-        old.expiry_ns > MonoNowNs()) {
-      return absl::AlreadyExistsError("an unused grant for this cgroup and target is pending");
-    }
-    if (bpf_map_delete_elem(fd, key) != 0 && errno != ENOENT) {
-      return ErrnoStatus(errno, "remove dead grant");
-    }
-  }
-  return absl::AbortedError("grant slot contended; retry");
-}
-
-absl::Status Gate::RevokeGrant(uint64_t cgroup_id, const target::Target& dest) {
-  if (dest.proto == target::Proto::kUnix) {
-    tg_unix_grant_key k{};
-    TG_ASSIGN_OR_RETURN(k.path, internal::UnixKey(dest.path));
-    k.cgroup_id = cgroup_id;
-    if (bpf_map_delete_elem(bpf_map__fd(skel_->maps.tg_unix_grants), &k) != 0) {
-      return errno == ENOENT ? absl::NotFoundError("no such grant") : ErrnoStatus(errno, "revoke");
-    }
-    return absl::OkStatus();
-  }
-  TG_ASSIGN_OR_RETURN(tg_grant_key k, internal::IpGrantKey(cgroup_id, dest));
-  if (bpf_map_delete_elem(bpf_map__fd(skel_->maps.tg_grants), &k) != 0) {
-    return errno == ENOENT ? absl::NotFoundError("no such grant") : ErrnoStatus(errno, "revoke");
-  }
-  return absl::OkStatus();
-}
-
-namespace {
-template <typename Key>
-absl::StatusOr<size_t> SweepMap(int fd, bool count_only, size_t* live) {
-  uint64_t now = MonoNowNs();
-  std::vector<Key> dead;
-  Key key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    tg_grant_val v{};
-    if (bpf_map_lookup_elem(fd, &next, &v) == 0) {
-      if (v.state != 0 || v.expiry_ns <= now) dead.push_back(next);
-      else ++*live;
-    }
-    key = next;
-    prev = &key;
-  }
-  if (count_only) return size_t{0};
-  for (const Key& k : dead) bpf_map_delete_elem(fd, &k);
-  return dead.size();
-}
-}  // namespace
-
-absl::StatusOr<size_t> Gate::SweepExpiredGrants() {
-  size_t live = 0;
-  TG_ASSIGN_OR_RETURN(size_t a, SweepMap<tg_grant_key>(bpf_map__fd(skel_->maps.tg_grants), false, &live));
-  TG_ASSIGN_OR_RETURN(size_t b, SweepMap<tg_unix_grant_key>(bpf_map__fd(skel_->maps.tg_unix_grants), false, &live));
-  return a + b;
-}
-
-absl::StatusOr<size_t> Gate::GrantCount() {
-  size_t live = 0;
-  TG_RETURN_IF_ERROR(SweepMap<tg_grant_key>(bpf_map__fd(skel_->maps.tg_grants), true, &live).status());
-  TG_RETURN_IF_ERROR(SweepMap<tg_unix_grant_key>(bpf_map__fd(skel_->maps.tg_unix_grants), true, &live).status());
-  return live;
 }
 
 absl::Status Gate::Quarantine(uint64_t cgroup_id, QuarantineMode mode) {

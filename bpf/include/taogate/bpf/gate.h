@@ -201,8 +201,17 @@ class Gate {
   // dropped). expiry_mono_ns is CLOCK_MONOTONIC (bpf_ktime_get_ns).
   absl::Status InstallGrant(uint64_t cgroup_id, const target::Target& dest, const TaoId& tao_id,
                             uint64_t expiry_mono_ns);
+  // A grant for a set of destinations (a named TAO: every current address of
+  // the name, one protocol and port) that admits ONE connect to any of them:
+  // the first consumes the set's token, which voids the others. At most
+  // kMaxGrantSet destinations; a single one is InstallGrant. AlreadyExists if
+  // any member collides with a live grant (nothing is left installed then).
+  static constexpr size_t kMaxGrantSet = 32;
+  absl::Status InstallGrantSet(uint64_t cgroup_id, const std::vector<target::Target>& dests,
+                               const TaoId& tao_id, uint64_t expiry_mono_ns);
   absl::Status RevokeGrant(uint64_t cgroup_id, const target::Target& dest);
-  // Deletes expired or consumed grants; returns how many.
+  // Deletes expired or consumed grants (and members of spent sets); returns
+  // how many entries.
   absl::StatusOr<size_t> SweepExpiredGrants();
   absl::StatusOr<size_t> GrantCount();
 

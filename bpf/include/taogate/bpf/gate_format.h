@@ -42,7 +42,8 @@
  *   struct tg_grant_val. tg_unix_grants: key struct tg_unix_grant_key.
  *   cgroup_id is the caller's workload id (see "Workload" below); state
  *   0 = unused, 1 = consumed (cmpxchg'd by exactly one hook invocation; see
- *   gate.bpf.c consume_grant()).
+ *   gate.bpf.c consume_grant()). A grant set (TG_GRANT_SHARED) also holds a
+ *   token entry, family 0, see struct tg_grant_val.
  *
  * tg_quarantine (HASH): key u64 workload id, value u32 mode
  *   (TG_QUARANTINE_NET | TG_QUARANTINE_KILL).
@@ -299,8 +300,15 @@ struct tg_grant_val {
 	__u8 tao_id[16];
 	__u64 expiry_ns;   /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u32 state;       /* 0 unused, 1 consumed */
-	__u32 pad;
+	__u32 flags;       /* TG_GRANT_SHARED, or 0 (older agents wrote 0 here) */
 };
+
+/* A grant that is one of a set (a named TAO: one entry per current address
+ * of the name, all with the same tao_id). The set is single-use as a whole:
+ * consuming an entry also needs the set's token, an entry of tg_grants with
+ * the key { cgroup_id, proto 0, family 0 (never a destination's), port 0,
+ * addr = tao_id }, whose state is cmpxchg'd from 0 to 1 exactly once. */
+#define TG_GRANT_SHARED 1u
 
 struct tg_config {
 	__u32 format;            /* TG_FORMAT_VERSION */
