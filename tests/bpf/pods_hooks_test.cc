@@ -103,26 +103,8 @@ TEST_F(PodsHooksTest, PodKillQuarantineKillsEveryContainerOfThatPodOnly) {
 void Talk(const Listener& l, const std::string& cgroup, int ctl, std::unique_ptr<Child>* child,
           UniqueFd* conn) {
   uint16_t port = l.port;
-  *child = std::make_unique<Child>(cgroup, [port, ctl] {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return 10;
-    char c;
-    while (read(ctl, &c, 1) == 1) {
-      if (send(fd, &c, 1, MSG_NOSIGNAL) < 0) return 11;
-    }
-    return 0;
-  });
+  *child = std::make_unique<Child>(cgroup, Talker(port, ctl));
   *conn = UniqueFd(accept(l.fd.get(), nullptr, nullptr));
-}
-
-bool Receives(int fd, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  char buf[64];
-  return poll(&p, 1, timeout_ms) == 1 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
 }
 
 // Established flows: cgroup_skb resolves the socket's pod like the other

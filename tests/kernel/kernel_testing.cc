@@ -130,6 +130,28 @@ int TrySendTo(const std::string& addr, uint16_t port) {
   return sendto(fd.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&ss), len) == 1 ? 0 : errno;
 }
 
+std::function<int()> Talker(uint16_t port, int ctl) {
+  return [port, ctl] {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return 10;
+    char c;
+    while (read(ctl, &c, 1) == 1) {
+      if (send(fd, &c, 1, MSG_NOSIGNAL) < 0) return 11;
+    }
+    return 0;
+  };
+}
+
+bool Receives(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  char buf[64];
+  return poll(&p, 1, timeout_ms) == 1 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
+}
+
 int TryConnectUnix(const std::string& path, int type) {
   UniqueFd fd(socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
   sockaddr_un un = UnixAddr(path);

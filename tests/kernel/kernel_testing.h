@@ -52,6 +52,12 @@ int TryConnect(const std::string& addr, uint16_t port, int type = 1 /*SOCK_STREA
 int TrySendTo(const std::string& addr, uint16_t port);
 int TryConnectUnix(const std::string& path, int type = 1);
 
+// An established-flow probe: the child body connects to 127.0.0.1:port and
+// sends one byte per byte read from `ctl` (exit 10: connect failed, 11: send
+// failed); Receives says whether bytes arrive on the accepted end in time.
+std::function<int()> Talker(uint16_t port, int ctl);
+bool Receives(int fd, int timeout_ms);
+
 // Forks; the child moves itself into `cgroup` (empty: stays where it is),
 // runs fn and exits with its return value. Returns the exit code, or
 // 128 + signal if the child was killed.

@@ -18,31 +18,6 @@ namespace {
 
 class QuarantineTest : public OpenGateTest {};
 
-// Accepts one connection and returns whether `want` bytes arrive in time.
-bool Receives(int fd, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  if (poll(&p, 1, timeout_ms) != 1) return false;
-  char buf[64];
-  return recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
-}
-
-// A child that connects to `port`, sends one byte per byte read from `ctl`.
-std::function<int()> Talker(uint16_t port, int ctl) {
-  return [port, ctl] {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return 10;
-    char c;
-    while (read(ctl, &c, 1) == 1) {
-      if (send(fd, &c, 1, MSG_NOSIGNAL) < 0) return 11;
-    }
-    return 0;
-  };
-}
-
 TEST_F(QuarantineTest, EstablishedFlowStopsAndOthersAreUntouched) {
   Listener l = ListenTcp();
   int ca[2], cb[2];
