@@ -153,7 +153,7 @@ class Node:
         self._made_cgroup = True
         os.mkdir(self.workload_abs)
         self.bpffs.mkdir()
-        self._ctl_run(["mount", "-t", "bpf", "bpf", str(self.bpffs), "-o", "mode=0700"])
+        self._run_ok(["mount", "-t", "bpf", "bpf", str(self.bpffs), "-o", "mode=0700"])
         self._mounted = True
         (self.dir / "run").mkdir()
         for name in ("db", "secret", "open"):
@@ -167,10 +167,10 @@ class Node:
         return self
 
     def _ctl(self, *args: str) -> str:
-        return self._ctl_run([str(self.bin / "taogatectl"), *args])
+        return self._run_ok([str(self.bin / "taogatectl"), *args])
 
     @staticmethod
-    def _ctl_run(argv: List[str]) -> str:
+    def _run_ok(argv: List[str]) -> str:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)}: exit {done.returncode}: {done.stdout}{done.stderr}")
@@ -181,8 +181,8 @@ class Node:
         self._ctl("certs", "init", str(pki))
         self._ctl("certs", "client", str(pki), "--uri", f"spiffe://{TRUST_DOMAIN}/node/{NODE_ID}", "--name", "node")
         # The governor's software root (Ed25519) and the agent's trust bundle holding it.
-        self._ctl_run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(self.dir / "root.pem")])
-        self._ctl_run(["openssl", "pkey", "-in", str(self.dir / "root.pem"), "-pubout",
+        self._run_ok(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(self.dir / "root.pem")])
+        self._run_ok(["openssl", "pkey", "-in", str(self.dir / "root.pem"), "-pubout",
                        "-out", str(self.dir / "root.pub")])
         self._ctl("keys", "bundle-add", "--bundle", str(self.dir / "trust.json"),
                   "--pem", str(self.dir / "root.pub"), "--software", "--name", "dev")
