@@ -62,8 +62,11 @@ def quarterly_revenue(region: str, reason: str) -> Dict[str, Any]:
 
 
 def _tell_operator(progress: taogate.Progress) -> None:
-    if progress.phase == "PENDING_APPROVAL":
-        print(f"waiting for approval (decision {progress.decision_id})", file=sys.stderr)
+    """Progress for the human watching (stderr); the model sees only the result."""
+    if progress.phase == "ATTESTED":  # who the agent found this process to be, from the kernel
+        print(f"taogate: ATTESTED as {progress.workload} ({progress.message})", file=sys.stderr)
+    elif progress.phase == "PENDING_APPROVAL":
+        print(f"taogate: waiting for approval (decision {progress.decision_id})", file=sys.stderr)
 
 
 def main(argv: list) -> int:
