@@ -14,7 +14,8 @@
 // Records: acquire_p50, acquire_p99 (us), acquire_throughput (acquires/s),
 // each with the two-step figure as baseline, and acquire_vs_two_step (the
 // p50 latency ratio acquire / two-step); params `workloads`.
-// TG_BENCH_SECONDS (default 3) sets each timed batch's length.
+// TG_BENCH_SECONDS (default 3) sets each timed batch's length;
+// TG_BENCH_WORKLOADS (e.g. "64") runs only those configurations (diagnosis).
 // Needs root (bpffs, cgroups, BPF); without it prints a note and reports nothing.
 #include <fcntl.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "acquire_env.h"
@@ -120,9 +122,26 @@ bool GateEnforces(const AcquireEnv& env, const std::string& self) {
   return false;
 }
 
+// CPU time (user + system, all threads, ns) process `pid` has used so far.
+int64_t ProcessCpuNs(pid_t pid) {
+  std::string stat = taogate::testing::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t p = stat.rfind(')');
+  if (p == std::string::npos) return 0;
+  std::istringstream in(stat.substr(p + 2));
+  std::string field;
+  int64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {  // fields 14 and 15 (1-based)
+    if (i == 14) utime = std::stoll(field);
+    if (i == 15) stime = std::stoll(field);
+  }
+  return (utime + stime) * (1'000'000'000 / sysconf(_SC_CLK_TCK));
+}
+
 struct Result {
   double p50_us = 0, p99_us = 0, per_second = 0;
   int64_t ops = 0, errors = 0;
+  // CPU per operation (us) in the timed window: where the time goes.
+  double governor_cpu_us = 0, agent_cpu_us = 0, workload_cpu_us = 0;
   bool ok = false;
 };
 
@@ -138,6 +157,7 @@ Result Batch(const AcquireEnv& env, const std::string& self, const std::string& 
     while (got < 0 && errno == EINTR && !g_stop);
     if (got != 1 || b != 'R') ready = false;
   }
+  const int64_t gov0 = ProcessCpuNs(env.governor->pid()), agent0 = ProcessCpuNs(env.agent_pid);
   for (auto& c : kids) {
     if (ready && !g_stop) (void)!write(c.go_fd, "g", 1);
     close(c.go_fd);
@@ -145,6 +165,8 @@ Result Batch(const AcquireEnv& env, const std::string& self, const std::string& 
   }
   bool clean = ready;
   for (auto& c : kids) clean = Reap(c.pid, duration_ms + 60'000) == 0 && clean;
+  const int64_t gov_cpu = ProcessCpuNs(env.governor->pid()) - gov0, agent_cpu = ProcessCpuNs(env.agent_pid) - agent0;
+  int64_t workload_cpu = 0;
   if (!ready || g_stop) return r;
   std::vector<int64_t> lat;
   int64_t start = INT64_MAX, end = 0;
@@ -155,6 +177,7 @@ Result Batch(const AcquireEnv& env, const std::string& self, const std::string& 
     start = std::min(start, s.start_ns);
     end = std::max(end, s.end_ns);
     r.errors += s.errors;
+    workload_cpu += s.cpu_ns;
   }
   if (lat.empty() || end <= start) return r;
   std::sort(lat.begin(), lat.end());
@@ -162,6 +185,9 @@ Result Batch(const AcquireEnv& env, const std::string& self, const std::string& 
   r.p50_us = lat[lat.size() / 2] / 1e3;
   r.p99_us = lat[std::min(lat.size() - 1, lat.size() * 99 / 100)] / 1e3;
   r.per_second = lat.size() / ((end - start) / 1e9);
+  r.governor_cpu_us = gov_cpu / 1e3 / r.ops;
+  r.agent_cpu_us = agent_cpu / 1e3 / r.ops;
+  r.workload_cpu_us = workload_cpu / 1e3 / r.ops;
   r.ok = clean && r.errors == 0;
   return r;
 }
@@ -189,12 +215,22 @@ int main(int argc, char** argv) {
   self[n] = 0;
   const char* secs = getenv("TG_BENCH_SECONDS");
   const int duration_ms = secs ? std::max(1, std::atoi(secs)) * 1000 : 3000;
-  constexpr int kConfigs[] = {1, 8, 64};
+  std::vector<int> configs = {1, 8, 64};
+  if (const char* w = getenv("TG_BENCH_WORKLOADS")) {  // diagnosis: e.g. "64"
+    configs.clear();
+    for (const char* p = w; *p;) {
+      int v = std::atoi(p);
+      if (v >= 1 && v <= 64) configs.push_back(v);
+      while (*p && *p != ',') ++p;
+      if (*p == ',') ++p;
+    }
+    if (configs.empty()) return 64;
+  }
 
   int rc = 0;
   {
     AcquireEnv env;  // torn down at the end of this scope, on every path
-    if (auto st = SetUpAcquireEnv(env, kConfigs[std::size(kConfigs) - 1]); !st.ok()) {
+    if (auto st = SetUpAcquireEnv(env, *std::max_element(configs.begin(), configs.end())); !st.ok()) {
       std::cerr << "taogate-bench-acquire: set-up failed: " << st << "\n";
       return 1;
     }
@@ -207,9 +243,10 @@ int main(int argc, char** argv) {
                 << taogate::testing::ReadFile(env.agent_log);
       return 1;
     }
-    std::printf("| workloads | acquire p50 | acquire p99 | acquires/s | two-step p50 | two-step p99 | two-step/s | p50 ratio |\n"
-                "|---|---|---|---|---|---|---|---|\n");
-    for (int w : kConfigs) {
+    std::printf("| workloads | acquire p50 | acquire p99 | acquires/s | two-step p50 | two-step p99 | two-step/s | "
+                "p50 ratio | CPU us/op acquire (gov+agent+wl) | two-step | load |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int w : configs) {
       // Alternate which path goes first so drift hits both.
       Result a, t;
       if (w == 8) {
@@ -227,15 +264,24 @@ int main(int argc, char** argv) {
         rc = 1;
         if (a.ops == 0 || t.ops == 0) continue;
       }
+      double load = 0;
+      getloadavg(&load, 1);
+      auto cpu = [](const Result& r) {
+        return nlohmann::json{{"governor", r.governor_cpu_us}, {"agent", r.agent_cpu_us}, {"workload", r.workload_cpu_us}};
+      };
       nlohmann::json params = {{"workloads", w}, {"keys", "software"}, {"fsync", "governor+agent"},
-                               {"acquires", a.ops}, {"two_step_ops", t.ops}, {"errors", a.errors + t.errors}};
+                               {"acquires", a.ops}, {"two_step_ops", t.ops}, {"errors", a.errors + t.errors},
+                               {"cpu_us_per_acquire", cpu(a)}, {"cpu_us_per_two_step", cpu(t)},
+                               {"cpus", std::thread::hardware_concurrency()}, {"load_avg", load}};
       report.Add({"acquire_p50", a.p50_us, "us", t.p50_us, params});
       report.Add({"acquire_p99", a.p99_us, "us", t.p99_us, params});
       report.Add({"acquire_throughput", a.per_second, "acquires/s", t.per_second, params});
       report.Add({"acquire_vs_two_step", a.p50_us / t.p50_us, "x", std::nullopt,
                   {{"workloads", w}, {"of", "p50 latency, acquire / two-step"}}});
-      std::printf("| %d | %.2f ms | %.2f ms | %.0f | %.2f ms | %.2f ms | %.0f | %.2f |\n", w, a.p50_us / 1e3,
-                  a.p99_us / 1e3, a.per_second, t.p50_us / 1e3, t.p99_us / 1e3, t.per_second, a.p50_us / t.p50_us);
+      std::printf("| %d | %.2f ms | %.2f ms | %.0f | %.2f ms | %.2f ms | %.0f | %.2f | %.0f+%.0f+%.0f | %.0f+%.0f+%.0f | %.1f |\n",
+                  w, a.p50_us / 1e3, a.p99_us / 1e3, a.per_second, t.p50_us / 1e3, t.p99_us / 1e3, t.per_second,
+                  a.p50_us / t.p50_us, a.governor_cpu_us, a.agent_cpu_us, a.workload_cpu_us, t.governor_cpu_us,
+                  t.agent_cpu_us, t.workload_cpu_us, load);
       std::fflush(stdout);
     }
   }

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,6 +30,12 @@ std::string ReadAll(const std::string& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+int64_t CpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 // One connect to 127.0.0.1:port; 0 or the errno. Closed with RST (linger 0)
@@ -130,7 +137,7 @@ bool WorkloadArgs::Parse(int argc, char** argv, WorkloadArgs* o) {
 
 bool Samples::Write(const std::string& path) const {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  const int64_t head[3] = {start_ns, end_ns, errors};
+  const int64_t head[4] = {start_ns, end_ns, errors, cpu_ns};
   out.write(reinterpret_cast<const char*>(head), sizeof(head));
   out.write(reinterpret_cast<const char*>(latency_ns.data()), latency_ns.size() * sizeof(int64_t));
   return static_cast<bool>(out);
@@ -138,13 +145,14 @@ bool Samples::Write(const std::string& path) const {
 
 bool Samples::Read(const std::string& path, Samples* s) {
   std::string raw = ReadAll(path);
-  if (raw.size() < 3 * sizeof(int64_t) || raw.size() % sizeof(int64_t) != 0) return false;
-  int64_t head[3];
+  int64_t head[4];
+  if (raw.size() < sizeof(head) || raw.size() % sizeof(int64_t) != 0) return false;
   std::memcpy(head, raw.data(), sizeof(head));
   s->start_ns = head[0];
   s->end_ns = head[1];
   s->errors = head[2];
-  s->latency_ns.resize(raw.size() / sizeof(int64_t) - 3);
+  s->cpu_ns = head[3];
+  s->latency_ns.resize(raw.size() / sizeof(int64_t) - 4);
   std::memcpy(s->latency_ns.data(), raw.data() + sizeof(head), s->latency_ns.size() * sizeof(int64_t));
   return true;
 }
@@ -169,6 +177,7 @@ int RunWorkload(const WorkloadArgs& a) {
   if (read(0, &go, 1) != 1) return 0;  // the bench gave up
   Samples s;
   s.latency_ns.reserve(1 << 16);
+  const int64_t cpu0 = CpuNs();
   s.start_ns = static_cast<int64_t>(MonotonicNs());
   const int64_t end = s.start_ns + int64_t{a.duration_ms} * 1'000'000;
   int64_t now = s.start_ns;
@@ -183,6 +192,7 @@ int RunWorkload(const WorkloadArgs& a) {
     now = t;
   }
   s.end_ns = now;
+  s.cpu_ns = CpuNs() - cpu0;
   if (!s.Write(a.out_file)) return 4;
   return s.errors == 0 ? 0 : 5;
 }

@@ -40,9 +40,10 @@ struct WorkloadArgs {
 };
 
 // What a workload writes: CLOCK_MONOTONIC start and end of its timed loop,
-// failed iterations and one latency (ns) per successful one.
+// failed iterations, the CPU time it used in the loop and one latency (ns)
+// per successful iteration.
 struct Samples {
-  int64_t start_ns = 0, end_ns = 0, errors = 0;
+  int64_t start_ns = 0, end_ns = 0, errors = 0, cpu_ns = 0;
   std::vector<int64_t> latency_ns;
   bool Write(const std::string& path) const;
   static bool Read(const std::string& path, Samples* out);
