@@ -15,7 +15,8 @@
 // each with the two-step figure as baseline, and acquire_vs_two_step (the
 // p50 latency ratio acquire / two-step); params `workloads`.
 // TG_BENCH_SECONDS (default 3) sets each timed batch's length;
-// TG_BENCH_WORKLOADS (e.g. "64") runs only those configurations (diagnosis).
+// TG_BENCH_WORKLOADS (e.g. "64") runs only those configurations and
+// TG_BENCH_NOFSYNC=1 turns both ledgers' fdatasync off (diagnosis only).
 // Needs root (bpffs, cgroups, BPF); without it prints a note and reports nothing.
 #include <fcntl.h>
 #include <signal.h>
@@ -234,8 +235,8 @@ int main(int argc, char** argv) {
       std::cerr << "taogate-bench-acquire: set-up failed: " << st << "\n";
       return 1;
     }
-    std::cout << "taogate-bench-acquire: governor with SOFTWARE keys (development root), fdatasync on the "
-                 "governor and agent ledgers; agent kernel gate on "
+    std::cout << "taogate-bench-acquire: governor with SOFTWARE keys (development root), fdatasync "
+              << (getenv("TG_BENCH_NOFSYNC") ? "OFF (diagnosis)" : "on") << " in the governor and agent ledgers; agent kernel gate on "
               << env.governed_rel << "; target 127.0.0.1:" << env.target->port() << "; " << duration_ms / 1000
               << " s per batch\n";
     if (!GateEnforces(env, self)) {
@@ -269,7 +270,7 @@ int main(int argc, char** argv) {
       auto cpu = [](const Result& r) {
         return nlohmann::json{{"governor", r.governor_cpu_us}, {"agent", r.agent_cpu_us}, {"workload", r.workload_cpu_us}};
       };
-      nlohmann::json params = {{"workloads", w}, {"keys", "software"}, {"fsync", "governor+agent"},
+      nlohmann::json params = {{"workloads", w}, {"keys", "software"}, {"fsync", getenv("TG_BENCH_NOFSYNC") ? "off" : "governor+agent"},
                                {"acquires", a.ops}, {"two_step_ops", t.ops}, {"errors", a.errors + t.errors},
                                {"cpu_us_per_acquire", cpu(a)}, {"cpu_us_per_two_step", cpu(t)},
                                {"cpus", std::thread::hardware_concurrency()}, {"load_avg", load}};

@@ -160,7 +160,9 @@ absl::Status SetUpAcquireEnv(AcquireEnv& env, int workloads) {
   env.governor = std::make_unique<governance::testing::GovernorProcess>();
   auto& g = *env.governor;
   WriteFile(g.policy_path(), Policy(env, workloads));
-  if (!g.Start()) return absl::InternalError("governor: " + g.error());
+  const bool fsync = getenv("TG_BENCH_NOFSYNC") == nullptr;
+  if (!g.Start(fsync ? std::vector<std::string>{} : std::vector<std::string>{"--no-fsync"}))
+    return absl::InternalError("governor: " + g.error());
   WriteFile(env.CaFile(), g.ca().cert_pem);
   for (int i = 0; i < workloads; ++i) {
     rpc::ClientTls tls = g.TlsFor(StrCat("spiffe://", kTrustDomain, "/bench/w", i));
@@ -180,7 +182,8 @@ absl::Status SetUpAcquireEnv(AcquireEnv& env, int workloads) {
   std::string config = t + "/agent.yaml";
   WriteFile(config, StrCat("node_id: ", kNodeId, "\ncgroup2_mount: ", env.cgroup2, "\ngoverned_cgroup: ",
                            env.governed_rel, "\npin_root: ", env.pin_root, "\nledger_dir: ", t,
-                           "/ledger\nledger_key: ", t, "/ledger.key\nledger_fsync: true\nworkload_socket: ",
+                           "/ledger\nledger_key: ", t, "/ledger.key\nledger_fsync: ", fsync ? "true" : "false",
+                           "\nworkload_socket: ",
                            env.agent_socket, "\noperator_socket: ", t, "/run/operator.sock\ntrust_bundle: ", t,
                            "/trust.json\nstrict_keys: false\nmetrics_port: -1\nlog_level: warn\n",
                            "governor_address: ", g.address(), "\ngovernor_ca: ", env.CaFile(),

@@ -15,7 +15,8 @@
 //    trusting the governor's software root, acquire rate limits lifted.
 // Teardown on every path (destructor): agent stopped, gate detached, bpffs
 // unmounted, cgroups destroyed (their processes killed), governor stopped,
-// temp dirs removed. Not thread-safe.
+// temp dirs removed. Not thread-safe. TG_BENCH_NOFSYNC=1 turns fdatasync
+// off in both ledgers (diagnosis only: how much is the disk).
 #pragma once
 
 #include <sys/types.h>
