@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "absl/synchronization/mutex.h"
 #include "taogate/agent/config.h"
 #include "taogate/agent/daemon.h"
 #include "taogate/common/log.h"
@@ -24,6 +25,11 @@ taogate::log::Level ParseLevel(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's abseil is built without NDEBUG, so every absl::Mutex (gRPC's
+  // included) runs deadlock detection: a global graph lock on each Lock
+  // (1.5-3.5% of the agent's CPU under Acquire, bench/acquire/README.md) and
+  // an abort on a suspected cycle. A debug check, not the daemon's job.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using taogate::agent::AgentConfig;
   CLI::App app{"taogate-agent: verifies and consumes TAOs, programs the kernel gate"};
   app.set_version_flag("--version", std::string("taogate-agent ") + taogate::kVersion);
