@@ -142,6 +142,10 @@ absl::StatusOr<std::string> CanonicalName(std::string_view name) {
           "bad DNS name '", name, "': labels of 1-63 letters, digits, '-', '_'"));
     }
   }
+  std::string_view tld = std::string_view(n).substr(n.rfind('.') + 1);
+  if (std::all_of(tld.begin(), tld.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return absl::InvalidArgumentError(StrCat("bad DNS name '", name, "': an all-numeric last label"));
+  }
   return n;
 }
 
