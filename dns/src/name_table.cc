@@ -196,23 +196,25 @@ std::vector<NameStatus> NameTable::Snapshot() const {
 }
 
 
+FamilyResult FailedResult(Failure failure, std::string error) {
+  FamilyResult r;
+  r.outcome = FamilyResult::Outcome::kFailed;
+  r.failure = failure;
+  r.error = std::move(error);
+  return r;
+}
+
 FamilyResult Classify(const absl::StatusOr<Response>& response, bool require_ad) {
   FamilyResult r;
-  auto fail = [&r](Failure f, std::string error) {
-    r.outcome = FamilyResult::Outcome::kFailed;
-    r.failure = f;
-    r.error = std::move(error);
-    return r;
-  };
-  if (!response.ok()) return fail(Failure::kGarbage, std::string(response.status().message()));
+  if (!response.ok()) return FailedResult(Failure::kGarbage, std::string(response.status().message()));
   r.wrong_family = response->wrong_family;
-  if (response->rcode == kRcodeNxDomain) return fail(Failure::kNxDomain, "NXDOMAIN");
-  if (response->rcode == kRcodeServFail) return fail(Failure::kServFail, "SERVFAIL");
+  if (response->rcode == kRcodeNxDomain) return FailedResult(Failure::kNxDomain, "NXDOMAIN");
+  if (response->rcode == kRcodeServFail) return FailedResult(Failure::kServFail, "SERVFAIL");
   if (response->rcode != kRcodeNoError) {
-    return fail(Failure::kOther, "response code " + std::to_string(response->rcode));
+    return FailedResult(Failure::kOther, "response code " + std::to_string(response->rcode));
   }
   if (require_ad && !response->ad) {
-    return fail(Failure::kNoAd, "answer not authenticated (AD bit clear) and require_ad is set");
+    return FailedResult(Failure::kNoAd, "answer not authenticated (AD bit clear) and require_ad is set");
   }
   r.chain = response->chain;
   if (response->addrs.empty()) {

@@ -39,21 +39,13 @@ struct Resolver::Query {
 
 namespace {
 
-FamilyResult Failed(Failure f, std::string error) {
-  FamilyResult r;
-  r.outcome = FamilyResult::Outcome::kFailed;
-  r.failure = f;
-  r.error = std::move(error);
-  return r;
-}
-
 FamilyResult FromAresError(int status) {
   switch (status) {
-    case ARES_ETIMEOUT: return Failed(Failure::kTimeout, "timeout");
-    case ARES_ESERVFAIL: return Failed(Failure::kServFail, "SERVFAIL");
-    case ARES_ENOTFOUND: return Failed(Failure::kNxDomain, "NXDOMAIN");
-    case ARES_EBADRESP: return Failed(Failure::kGarbage, "garbage answer: bad response");
-    default: return Failed(Failure::kOther, ares_strerror(status));
+    case ARES_ETIMEOUT: return FailedResult(Failure::kTimeout, "timeout");
+    case ARES_ESERVFAIL: return FailedResult(Failure::kServFail, "SERVFAIL");
+    case ARES_ENOTFOUND: return FailedResult(Failure::kNxDomain, "NXDOMAIN");
+    case ARES_EBADRESP: return FailedResult(Failure::kGarbage, "garbage answer: bad response");
+    default: return FailedResult(Failure::kOther, ares_strerror(status));
   }
 }
 

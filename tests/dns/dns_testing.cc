@@ -152,7 +152,7 @@ bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
 }
 
 Dnsmasq::Dnsmasq(const std::filesystem::path& dir, const std::string& hosts, uint32_t ttl_s,
-                 const std::vector<std::string>& cnames)
+                 const std::vector<std::string>& cnames, const std::string& conf)
     : hosts_file_(dir / "hosts") {
   if (access(kDnsmasq, X_OK) != 0) {
     throw std::runtime_error(std::string(kDnsmasq) +
@@ -160,11 +160,12 @@ Dnsmasq::Dnsmasq(const std::filesystem::path& dir, const std::string& hosts, uin
                              "dnsmasq-base (scripts/deps does)");
   }
   taogate::testing::WriteFile(hosts_file_, hosts);
+  taogate::testing::WriteFile(dir / "dnsmasq.conf", conf);
   port_ = FreePort();
   passwd* pw = getpwuid(getuid());
   group* gr = getgrgid(getgid());
   std::vector<std::string> args = {
-      kDnsmasq, "--keep-in-foreground", "--conf-file=/dev/null",
+      kDnsmasq, "--keep-in-foreground", "--conf-file=" + (dir / "dnsmasq.conf").string(),
       "--port=" + std::to_string(port_), "--listen-address=127.0.0.1", "--bind-interfaces",
       "--no-resolv", "--no-hosts", "--addn-hosts=" + hosts_file_.string(), "--local=/tg.test/",
       "--local-ttl=" + std::to_string(ttl_s), "--pid-file=", "--cache-size=0",

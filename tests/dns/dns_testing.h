@@ -69,12 +69,13 @@ bool Eventually(const std::function<bool()>& pred,
 
 // A real dnsmasq on 127.0.0.1:port() serving the names of its hosts file
 // (authoritative for tg.test: an unknown name there is NXDOMAIN), with TTL
-// `ttl_s` and the given --cname=ALIAS,TARGET links. Throws with a clear
+// `ttl_s`, the given --cname=ALIAS,TARGET links and the lines of `conf`
+// (a dnsmasq.conf, e.g. host-record=NAME,IP,TTL). Throws with a clear
 // message when dnsmasq is missing (scripts/deps installs dnsmasq-base).
 class Dnsmasq {
  public:
   Dnsmasq(const std::filesystem::path& dir, const std::string& hosts, uint32_t ttl_s = 1,
-          const std::vector<std::string>& cnames = {});
+          const std::vector<std::string>& cnames = {}, const std::string& conf = "");
   ~Dnsmasq();
   Dnsmasq(const Dnsmasq&) = delete;
   Dnsmasq& operator=(const Dnsmasq&) = delete;

@@ -28,12 +28,7 @@ FamilyResult NoData() {
   r.outcome = Outcome::kNoData;
   return r;
 }
-FamilyResult Fail(Failure f) {
-  FamilyResult r;
-  r.failure = f;
-  r.error = "x";
-  return r;
-}
+FamilyResult Fail(Failure f) { return FailedResult(f, "x"); }
 TableOptions Options(size_t max_addresses = 4, double jitter = 0) {
   TableOptions o;
   o.ttl_floor_s = 5;

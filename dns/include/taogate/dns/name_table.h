@@ -70,6 +70,8 @@ struct FamilyResult {
   uint32_t wrong_family = 0;
 };
 
+FamilyResult FailedResult(Failure failure, std::string error);
+
 // A parsed response (or the parser's refusal) as one family's outcome:
 // garbage, NXDOMAIN, any other error code, and under require_ad a clear AD
 // bit fail; NOERROR with no address of the family is kNoData.
