@@ -3,7 +3,8 @@
 # agent. Usage: layers.sh SOURCE_DIR BUILD_DIR. Exits 1 naming every breach.
 #
 # 1. Includes: the sources of each directory may include only the taogate/<x>/
-#    headers its layer allows (k8s/, the API server client, only common/).
+#    headers its layer allows (k8s/, the API server client, only common/;
+#    dns/, the name resolver, only common/ and target/).
 # 2. Link line: taogate-agent's link command names no issuing or governor
 #    library.
 # 3. Symbols: the taogate-agent binary holds no symbol of the issue library or
@@ -24,6 +25,7 @@ declare -A ALLOW=(
   [keys]="common tao"
   [policies]="common target k8s"
   [k8s]="common"
+  [dns]="common target"
   [bpf]="common target bpflsm enforce"
   [agent]="common tao rpc runtime ledger keys target bpf bpflsm enforce k8s"
   [governance]="common tao rpc runtime ledger keys target policies k8s"
