@@ -66,6 +66,13 @@ absl::StatusOr<v1::AcquireProgress> AgentClient::Acquire(
   return last;
 }
 
+absl::StatusOr<v1::WhyResponse> AgentClient::Why(const v1::WhyRequest& req) {
+  v1::WhyResponse resp;
+  TG_CALL(Why, req, resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
+}
+
 absl::StatusOr<v1::StatusResponse> AgentClient::Status() {
   v1::StatusResponse resp;
   TG_CALL(Status, v1::StatusRequest(), resp);

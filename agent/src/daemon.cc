@@ -106,6 +106,7 @@ struct AgentDaemon::Parts {
   std::unique_ptr<EnforcerAdapter> enforcement;  // over enforcer (null without one)
   std::unique_ptr<Redeemer> redeemer;
   std::unique_ptr<GateNodeControl> control;
+  DenialLog denials;  // fed by the consumer, read by Why on both sockets
   std::unique_ptr<EventConsumer> consumer;
   std::unique_ptr<GrpcGovernorClient> governor_client;  // Acquire's (null without a governor)
   std::unique_ptr<KernelAttester> attester;
@@ -336,6 +337,7 @@ absl::StatusOr<uint64_t> AgentDaemon::Parts::RestoreConsumed() {
   if (enforcer) enforcement = std::make_unique<EnforcerAdapter>(*enforcer);
   consumer = std::make_unique<EventConsumer>(*kernel, *reserved, metrics, eo);
   consumer->set_enforcer(enforcement.get());
+  consumer->set_denial_log(&denials);
   return ForEachConsumed(
       *ledger, [&](const TaoId& id, int64_t exp) { redeemer->RestoreConsumed(id, exp); },
       [&](const TaoId& id) { consumer->RestoreExercised(id); });
@@ -402,6 +404,7 @@ absl::Status AgentDaemon::Parts::StartSockets() {
   aq.max_in_flight = c.acquire_max_in_flight;
   acquirer = std::make_unique<Acquirer>(aq, governor_client.get(), *attester, *redeemer);
   so.acquirer = acquirer.get();
+  so.denials = &denials;
   so.operator_socket = false;
   workload_svc = std::make_unique<AgentServiceImpl>(so, *redeemer, *served_control);
   so.operator_socket = true;

@@ -54,17 +54,46 @@ std::string EventConsumer::TargetOf(const bpf::DecisionEvent& e) {
   return StrCat("family", e.family, ":", proto);
 }
 
+const char* EventConsumer::ReasonOf(const bpf::DecisionEvent& e) {
+  switch (e.verdict) {
+    case bpf::Verdict::kDenyExpired: return denial::kExpired;
+    case bpf::Verdict::kDenyQuarantine: return denial::kQuarantined;
+    case bpf::Verdict::kDenyRaw: return denial::kRawSocket;
+    case bpf::Verdict::kKill: return denial::kKilled;
+    case bpf::Verdict::kDeny:
+      if (e.hook == "file_open") return denial::kFileDenied;
+      if (e.hook == "exec") return denial::kExecDenied;
+      if (e.hook == "fork") return denial::kDenied;
+      return denial::kNoGrant;
+    case bpf::Verdict::kAllowGrant: break;
+  }
+  return denial::kDenied;
+}
+
+const char* EventConsumer::ReasonOfLsm(std::string_view hook) {
+  if (hook == "file_open" || hook == "path_write") return denial::kFileDenied;
+  if (hook == "bprm_check") return denial::kExecDenied;
+  if (hook == "task_kill" || hook == "ptrace" || hook == "bpf" || hook == "cgroup_escape" || hook == "self_state")
+    return denial::kSelfProtection;
+  return denial::kDenied;
+}
+
 void EventConsumer::Handle(const bpf::DecisionEvent& e) {
+  const int64_t when_ms = EventWallMs(e.time_ns);
   if (e.verdict != bpf::Verdict::kAllowGrant) {
     metrics_.DeniedEvents(1);
-    denied_.Add(DeniedKey{e.cgroup_id, std::string(bpf::VerdictName(e.verdict)), TargetOf(e)}, 1,
-                EventWallMs(e.time_ns));
+    std::string target = TargetOf(e);
+    if (denials_ != nullptr)
+      denials_->Record({.time_ms = when_ms, .cgroup_id = e.cgroup_id, .pid = e.pid, .reason = ReasonOf(e),
+                        .hook = e.hook, .target = target});
+    denied_.Add(DeniedKey{e.cgroup_id, std::string(bpf::VerdictName(e.verdict)), std::move(target)}, 1, when_ms);
     return;
   }
   if (!exercised_.insert(e.tao_id).second) {
     log::Warn("duplicate grant event ignored (re-read after restart)", {{"cgroup_id", std::to_string(e.cgroup_id)}});
     return;
   }
+  if (denials_ != nullptr) denials_->Exercised(e.cgroup_id, TargetOf(e), e.tao_id, when_ms);
   Evidence::Fields f = {
       {"tao_id", ToHex(std::string_view(reinterpret_cast<const char*>(e.tao_id.data()), e.tao_id.size()))},
       {"cgroup_id", std::to_string(e.cgroup_id)},
@@ -127,7 +156,11 @@ void EventConsumer::Loop() {
         std::string target = d.target_pid != 0 ? StrCat("pid:", d.target_pid)
                              : d.ino != 0      ? StrCat("ino:", d.ino)
                                                : std::string("-");
-        denied_.Add(DeniedKey{d.cgroup_id, StrCat("lsm/", d.hook), std::move(target)}, 1, EventWallMs(d.time_ns));
+        const int64_t when_ms = EventWallMs(d.time_ns);
+        if (denials_ != nullptr)
+          denials_->Record({.time_ms = when_ms, .cgroup_id = d.cgroup_id, .pid = d.pid,
+                            .reason = ReasonOfLsm(d.hook), .hook = StrCat("lsm/", d.hook), .target = target});
+        denied_.Add(DeniedKey{d.cgroup_id, StrCat("lsm/", d.hook), std::move(target)}, 1, when_ms);
       });
       if (!m.ok()) log::Error("LSM ring buffer poll failed", {{"error", std::string(m.status().message())}});
     }

@@ -127,6 +127,40 @@ grpc::Status AgentServiceImpl::RunAcquire(grpc::ServerContext* ctx, const v1::Ac
   return grpc::Status::OK;
 }
 
+grpc::Status AgentServiceImpl::Why(grpc::ServerContext* ctx, const v1::WhyRequest* req, v1::WhyResponse* resp) {
+  if (opts_.denials == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no denial log on this agent");
+  uint32_t pid = req->pid();
+  uint64_t cgroup_id = req->cgroup_id();
+  if (opts_.operator_socket) {
+    PeerIdentity who;
+    if (auto st = AuthorizeOperator(ctx, "Why", &who); !st.ok()) return st;
+  } else {
+    // A workload sees its own workload's denials, whatever it names.
+    auto peer = Peer(ctx);
+    if (!peer.ok()) return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(peer.status().message()));
+    const uint64_t own = peer->workload_cgroup_id;
+    if (own == 0)
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "NOT_GOVERNED: caller is not a governed workload");
+    if ((cgroup_id != 0 && cgroup_id != own) || (pid != 0 && opts_.denials->PidDeniedElsewhere(pid, own)))
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "NOT_YOURS: another workload's denials");
+    cgroup_id = own;
+  }
+  size_t limit = req->limit() == 0 ? 16 : std::min<uint32_t>(req->limit(), 256);
+  for (const Denial& d : opts_.denials->Query(pid, cgroup_id, limit)) {
+    v1::Denial* out = resp->add_denials();
+    out->set_time_ms(d.time_ms);
+    out->set_reason(d.reason);
+    out->set_target(d.target);
+    out->set_pid(d.pid);
+    out->set_cgroup_id(d.cgroup_id);
+    out->set_hook(d.hook);
+    if (d.has_tao) out->set_tao_id(d.tao_id.data(), d.tao_id.size());
+    out->set_consumed_at_ms(d.consumed_at_ms);
+    out->set_count(d.count);
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status AgentServiceImpl::Status(grpc::ServerContext* ctx, const v1::StatusRequest*,
                                       v1::StatusResponse* resp) {
   PeerIdentity who;

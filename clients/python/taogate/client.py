@@ -1,9 +1,11 @@
-"""Acquire, Authorize and Redeem on the node agent's workload socket.
+"""Acquire, Authorize, Redeem and Why on the node agent's workload socket.
 
 The caller names only the target, the action class and a reason; the agent
 attests who the caller is from the kernel (never from the request), asks the
 governor, follows a pending approval and (Acquire) installs a one-shot kernel
-grant: connect once, to exactly that target, before it expires.
+grant: connect once, to exactly that target, before it expires. A connect the
+kernel gate refuses fails with EPERM only; :func:`last_denial` asks the agent
+why (no grant, grant consumed, expired, quarantined, ...).
 
 Every function opens its own channel to the unix socket and closes it before
 returning, so they are safe to call from any thread and after fork().
@@ -18,7 +20,7 @@ import os
 import socket as _socket
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Optional, Tuple, Union
+from typing import Callable, Iterator, List, Mapping, Optional, Tuple, Union
 
 import grpc
 
@@ -76,6 +78,66 @@ class Authorization:
     target: str
     decision_id: str = ""
     workload: str = ""
+
+
+@dataclass(frozen=True)
+class Denial:
+    """Why the kernel gate refused one of this workload's recent operations.
+
+    ``reason`` is a stable lowercase code: ``no_grant``, ``consumed`` (this
+    workload's grant for ``target`` was already used: ``tao_id``,
+    ``consumed_at``), ``expired``, ``quarantined``, ``raw_socket``,
+    ``killed``, ``file_denied``, ``exec_denied``, ``self_protection`` or
+    ``denied``.
+    """
+
+    reason: str
+    target: str
+    time_ms: int  # unix ms of the (last) denial
+    tao_id: Optional[str] = None  # hex; consumed only
+    consumed_at_ms: int = 0
+    pid: int = 0  # as the agent sees it (another pid namespace than a container's)
+    cgroup_id: int = 0
+    hook: str = ""
+    count: int = 1  # consecutive repeats folded into this one
+
+    @property
+    def time(self) -> _dt.datetime:
+        """When, as an aware UTC datetime."""
+        return _dt.datetime.fromtimestamp(self.time_ms / 1000, tz=_dt.timezone.utc)
+
+    @property
+    def consumed_at(self) -> Optional[_dt.datetime]:
+        """consumed: when the grant's one connect was made."""
+        if not self.consumed_at_ms:
+            return None
+        return _dt.datetime.fromtimestamp(self.consumed_at_ms / 1000, tz=_dt.timezone.utc)
+
+
+def last_denial(socket: Optional[str] = None, timeout: float = 5.0) -> Optional[Denial]:
+    """This workload's most recent denial, or None if the agent kept none.
+
+    The agent answers only for the caller's own workload (attested from the
+    socket, like :func:`acquire`).
+    """
+    found = denials(limit=1, socket=socket, timeout=timeout)
+    return found[0] if found else None
+
+
+def denials(limit: int = 16, socket: Optional[str] = None, timeout: float = 5.0) -> List[Denial]:
+    """This workload's recent denials, newest first (at most ``limit``, <= 256)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 256:
+        raise Invalid(f"limit must be an int in 1..256, not {limit!r}")
+    with _channel(socket) as channel:
+        try:
+            resp = agent_pb2_grpc.AgentStub(channel).Why(
+                agent_pb2.WhyRequest(limit=limit), timeout=_positive(timeout, "timeout"))
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+    return [Denial(reason=d.reason, target=d.target, time_ms=d.time_ms, tao_id=d.tao_id.hex() or None,
+                   consumed_at_ms=d.consumed_at_ms, pid=d.pid, cgroup_id=d.cgroup_id, hook=d.hook,
+                   count=d.count or 1)
+            for d in resp.denials[:limit]]
 
 
 def acquire(target: str, action: str, reason: str, timeout: float = 30.0,

@@ -2,8 +2,9 @@
 
 Each test sets ``agent.script``: a function (request, context) -> iterable of
 AcquireProgress, used for Acquire and Authorize alike, and/or
-``agent.redeem``: (request, context) -> RedeemResponse. ``agent.calls`` lists
-(method, request) in arrival order.
+``agent.redeem``: (request, context) -> RedeemResponse, and/or ``agent.why``:
+(request, context) -> WhyResponse. ``agent.calls`` lists (method, request) in
+arrival order.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class FakeAgent(agent_pb2_grpc.AgentServicer):
         self.calls: List[Tuple[str, object]] = []
         self.script: Optional[Script] = None
         self.redeem = None
+        self.why = None
         self.cancelled = threading.Event()
 
     def _stream(self, method, request, context):
@@ -46,6 +48,10 @@ class FakeAgent(agent_pb2_grpc.AgentServicer):
     def Redeem(self, request, context):
         self.calls.append(("Redeem", request))
         return self.redeem(request, context)
+
+    def Why(self, request, context):
+        self.calls.append(("Why", request))
+        return self.why(request, context)
 
 
 @pytest.fixture

@@ -32,6 +32,8 @@ class AgentClient {
   absl::StatusOr<v1::AcquireProgress> Acquire(
       const v1::AcquireRequest& req, bool authorize_only,
       const std::function<void(const v1::AcquireProgress&)>& on_progress = nullptr);
+  // Recent denials (newest first): the caller's own on the workload socket.
+  absl::StatusOr<v1::WhyResponse> Why(const v1::WhyRequest& req);
   absl::StatusOr<v1::StatusResponse> Status();
   absl::StatusOr<v1::ProbeResponse> Probe();
   absl::StatusOr<v1::KillSwitchResponse> KillSwitch(const v1::KillSwitchRequest& req);

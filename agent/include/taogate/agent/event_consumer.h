@@ -6,6 +6,8 @@
 //   set) and any gate deny
 //                  -> counted in a DeniedAggregator, flushed as DENIED
 //                     records every flush interval (bounded per interval).
+// Every denial and every grant used also goes to a DenialLog, if set, which
+// answers the Why RPC (denial_log.h).
 // It also sweeps consumed/expired grants out of the kernel map periodically.
 //
 // Start() spawns the thread; Stop() (or the destructor) stops it after a
@@ -19,6 +21,7 @@
 #include <unordered_set>
 
 #include "taogate/agent/deps.h"
+#include "taogate/agent/denial_log.h"
 #include "taogate/agent/denied_aggregator.h"
 #include "taogate/agent/kernel_deps.h"
 #include "taogate/agent/metrics.h"
@@ -40,11 +43,17 @@ class EventConsumer {
   void RestoreExercised(const TaoId& id) { exercised_.insert(id); }
   // Also drain the BPF LSM's denials (call before Start).
   void set_enforcer(Enforcement* e) { enforcer_ = e; }
+  // Also keep recent denials there (call before Start; must outlive this).
+  void set_denial_log(DenialLog* log) { denials_ = log; }
   void Start();
   void Stop();
 
   // The target string of an event ("tcp:127.0.0.1:5432").
   static std::string TargetOf(const bpf::DecisionEvent& e);
+  // The denial:: reason code of a denied gate event (kDeny is kNoGrant; the
+  // DenialLog tells kConsumed from it) or of a BPF LSM denial's hook.
+  static const char* ReasonOf(const bpf::DecisionEvent& e);
+  static const char* ReasonOfLsm(std::string_view hook);
 
  private:
   void Loop();
@@ -53,6 +62,7 @@ class EventConsumer {
 
   DecisionSource& gate_;
   Enforcement* enforcer_ = nullptr;
+  DenialLog* denials_ = nullptr;
   Evidence& evidence_;
   Metrics& metrics_;
   const EventConsumerOptions options_;

@@ -1,5 +1,6 @@
 // The Agent gRPC service. One instance per socket: the workload socket
-// instance answers Redeem, Acquire and Authorize (acquire.h) only; the operator instance answers everything,
+// instance answers Redeem, Acquire and Authorize (acquire.h), and Why for the
+// caller's own workload only; the operator instance answers everything,
 // but only to peers whose uid is allowlisted and who are not governed
 // workloads. Every refused operator call is recorded in the ledger (its own
 // record or counted in a summary: refusal_recorder.h).
@@ -14,6 +15,7 @@
 
 #include "agent.grpc.pb.h"
 #include "taogate/agent/acquire.h"
+#include "taogate/agent/denial_log.h"
 #include "taogate/agent/redeem.h"
 #include "taogate/k8s/pod_cgroup.h"
 
@@ -47,6 +49,8 @@ struct ServiceOptions {
   std::function<void(const RedeemOutcome&, int64_t latency_ns)> on_redeem;
   // Acquire/Authorize (workload socket only); null: refused UNAVAILABLE.
   Acquirer* acquirer = nullptr;
+  // Why (both sockets); null: refused UNAVAILABLE.
+  const DenialLog* denials = nullptr;
 };
 
 class AgentServiceImpl final : public v1::Agent::Service {
@@ -59,6 +63,7 @@ class AgentServiceImpl final : public v1::Agent::Service {
                        grpc::ServerWriter<v1::AcquireProgress>* writer) override;
   grpc::Status Authorize(grpc::ServerContext* ctx, const v1::AcquireRequest* req,
                          grpc::ServerWriter<v1::AcquireProgress>* writer) override;
+  grpc::Status Why(grpc::ServerContext* ctx, const v1::WhyRequest* req, v1::WhyResponse* resp) override;
   grpc::Status Status(grpc::ServerContext* ctx, const v1::StatusRequest* req,
                       v1::StatusResponse* resp) override;
   grpc::Status Probe(grpc::ServerContext* ctx, const v1::ProbeRequest* req,
