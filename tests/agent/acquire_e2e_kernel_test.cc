@@ -204,7 +204,8 @@ TEST_F(AcquireE2eKernelTest, ApprovalThroughTheGovernorThenGranted) {
     std::string so_far = taogate::testing::ReadFile(path);
     size_t at = so_far.find("\"phase\":\"PENDING_APPROVAL\"");
     size_t key = at == std::string::npos ? at : so_far.find("\"decision_id\":\"");
-    if (key != std::string::npos) id = so_far.substr(key + 15, 32);
+    if (key != std::string::npos && key + 47 < so_far.size() && so_far[key + 47] == '"')
+      id = so_far.substr(key + 15, 32);
     if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_EQ(id.size(), 32u) << taogate::testing::ReadFile(path);
