@@ -169,6 +169,9 @@ void Acquirer::Run(const v1::AcquireRequest& req, const PeerIdentity& peer, int 
   ar.set_action_class(req.action_class());
   *ar.mutable_target() = target;
   ar.set_reason(req.reason());
+  // Checked above, and again by the governor, which records them: context
+  // for an auditor, never a selector, never trusted.
+  *ar.mutable_annotations() = req.annotations();
   *ar.mutable_attested() = att->facts;
   auto d = governor_->RequestAuthorization(ar, deadline);
   if (d.ok() && d->outcome() == v1::OUTCOME_PENDING_APPROVAL) {

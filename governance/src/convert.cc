@@ -1,5 +1,8 @@
 #include "convert.h"
 
+#include <algorithm>
+#include <map>
+
 #include "taogate/common/crypto.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/status.h"
@@ -66,7 +69,43 @@ absl::StatusOr<CheckedRequest> CheckRequest(const v1::AuthorizationRequest& req,
   auto reason = policies::SanitizeReason(req.reason());
   if (!reason.ok())
     return absl::InvalidArgumentError(StrCat("reason: ", std::string(reason.status().message())));
-  return CheckedRequest{std::move(target), *std::move(reason)};
+  TG_ASSIGN_OR_RETURN(std::string annotations, AnnotationsField(req.annotations()));
+  return CheckedRequest{std::move(target), *std::move(reason), std::move(annotations)};
+}
+
+absl::StatusOr<std::string> AnnotationsField(const google::protobuf::Map<std::string, std::string>& a) {
+  if (a.empty()) return std::string();
+  if (a.size() > kMaxAnnotations)
+    return absl::InvalidArgumentError(StrCat("annotations: at most ", kMaxAnnotations));
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  auto key_char = [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-' || c == '/'; };
+  std::map<std::string, std::string> sorted(a.begin(), a.end());
+  crypto::Sha256Hasher h;
+  std::string summaries;
+  for (const auto& [k, v] : sorted) {
+    if (k.empty() || k.size() > kMaxAnnotationKeyBytes || !alnum(k[0]) ||
+        !std::all_of(k.begin(), k.end(), key_char))
+      return absl::InvalidArgumentError(
+          StrCat("annotations: key '", LedgerSafe(k, 64), "' is not 1..", kMaxAnnotationKeyBytes,
+                 " of [A-Za-z0-9][A-Za-z0-9._/-]*"));
+    if (v.size() > kMaxAnnotationValueBytes)
+      return absl::InvalidArgumentError(
+          StrCat("annotations: value of '", k, "' longer than ", kMaxAnnotationValueBytes, " bytes"));
+    std::string summary;
+    if (!v.empty()) {
+      auto r = policies::SanitizeReason(v);
+      if (!r.ok())
+        return absl::InvalidArgumentError(
+            StrCat("annotations: value of '", k, "': ", std::string(r.status().message())));
+      summary = r->summary;
+    }
+    for (const std::string* part : {&k, &v}) {
+      h.Update(*part);
+      h.Update(std::string_view("\0", 1));
+    }
+    summaries += StrCat(summaries.empty() ? "" : "; ", k, "=", summary);
+  }
+  return LedgerSafe(StrCat("sha256:", ToHex(h.Finish()), " ", summaries), 1000);
 }
 
 std::string BoundWorkloadPath(const std::string& cgroup_path) {

@@ -18,14 +18,29 @@ namespace taogate::governance::internal {
 absl::Status ValidateCommon(const v1::WorkloadBinding& binding, const std::string& workload,
                             const std::string& action_class, const std::string& cgroup_path);
 
+// AuthorizationRequest.annotations: recorded, never matched, never trusted
+// (whoever forwarded them checked them too; the governor checks again).
+inline constexpr size_t kMaxAnnotations = 16;
+inline constexpr size_t kMaxAnnotationKeyBytes = 63;    // [A-Za-z0-9][A-Za-z0-9._/-]*
+inline constexpr size_t kMaxAnnotationValueBytes = 256;
+
+// The ledger `annotations` value of `a`: "" when there are none, else
+// "sha256:<hex> k1=<summary>; k2=<summary>" in key order, where the digest
+// covers k1 NUL v1 NUL k2 NUL v2 NUL ... (exact bytes) and each non-empty
+// value is refused or summarized by policies::SanitizeReason, as `reason`
+// is. InvalidArgument naming the annotation otherwise.
+absl::StatusOr<std::string> AnnotationsField(const google::protobuf::Map<std::string, std::string>& a);
+
 // The parts of a request that must parse before the policy sees it.
 struct CheckedRequest {
   policies::TargetRef target;
   policies::ReasonRecord reason;
+  std::string annotations;  // AnnotationsField
 };
 // ValidateCommon on `attested_binding` (an accepted attestation's, which
 // replaces the request's) or on the request's own, which may then not
-// declare pod_labels (kLabelsAttestedOnly); then the target and the reason.
+// declare pod_labels (kLabelsAttestedOnly); then the target, the reason and
+// the annotations.
 absl::StatusOr<CheckedRequest> CheckRequest(const v1::AuthorizationRequest& req,
                                             const v1::WorkloadBinding* attested_binding);
 

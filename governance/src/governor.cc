@@ -150,6 +150,7 @@ absl::Status Governor::RecordDenial(const Entry& e, const std::string& code, con
   f.emplace_back("decision", "DENY");
   f.emplace_back("reason_code", code);
   f.emplace_back("error", internal::LedgerSafe(why));
+  if (!e.annotations.empty()) f.emplace_back("annotations", e.annotations);
   for (auto& x : extra) f.push_back(std::move(x));
   TG_RETURN_IF_ERROR(Append(RecordKind::kDenied, std::move(f)).status());
   std::lock_guard l(mu_);
@@ -209,6 +210,7 @@ absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
   f.emplace_back("scope", internal::LedgerSafe(roles));
   f.emplace_back("expires_at", std::to_string(e->pending_until_ms));
   f.emplace_back("reason", reason_field);
+  if (!e->annotations.empty()) f.emplace_back("annotations", e->annotations);
   TG_ASSIGN_OR_RETURN(uint64_t seq, Append(RecordKind::kApprovalRequested, std::move(f)));
   d.set_ledger_seq(seq);
   {
@@ -262,6 +264,7 @@ absl::StatusOr<v1::Decision> Governor::RequestAuthorization(const std::string& a
     return checked.status();
   }
   e->target_text = policies::FormatTargetRef(checked->target);
+  e->annotations = std::move(checked->annotations);  // recorded with the decision, never evaluated
   e->binding = a ? a->binding : internal::BindWorkload(req.binding(), req.cgroup_path());
   const policies::Decision pd =
       Evaluate(*policy, *e, req, a ? a->attributes : internal::ToAttributes(e->binding),
@@ -349,6 +352,7 @@ absl::Status Governor::Issue(Entry& e, std::chrono::seconds ttl, ledger::Fields 
   f.emplace_back("expires_at", std::to_string(body.expires_at_ms()));
   f.emplace_back("ttl_s", std::to_string(ttl.count()));
   if (!e.approvers.empty()) f.emplace_back("approvals", std::to_string(e.approvers.size()));
+  if (!e.annotations.empty()) f.emplace_back("annotations", e.annotations);
   for (auto& x : extra) f.push_back(std::move(x));
   auto seq = Append(bg ? RecordKind::kBreakGlass : RecordKind::kIssued, std::move(f));
   if (!seq.ok()) return fail(seq.status());

@@ -88,6 +88,25 @@ TEST_F(AcquireTest, GovernorToldAttestedFactsOnly) {
   EXPECT_EQ(r.action_class(), "db.read");
 }
 
+// Annotations reach the governor as given (it records them); malformed ones
+// never leave the node.
+TEST_F(AcquireTest, AnnotationsForwardedToGovernor) {
+  governor_.first_ = ScriptedGovernor::Outcome(v1::OUTCOME_PERMIT, Permit());
+  auto req = Request();
+  (*req.mutable_annotations())["ticket"] = "OPS-1234";
+  (*req.mutable_annotations())["run"] = "nightly";
+  Run(req);
+  ASSERT_EQ(governor_.requests_.size(), 1u);
+  EXPECT_EQ(governor_.requests_[0].annotations().size(), 2u);
+  EXPECT_EQ(governor_.requests_[0].annotations().at("ticket"), "OPS-1234");
+  EXPECT_EQ(governor_.requests_[0].annotations().at("run"), "nightly");
+  clock_.Advance(5'000);
+  (*req.mutable_annotations())["bad"] = "line\nbreak";
+  Run(req);
+  EXPECT_EQ(Last().reason_code(), "INVALID");
+  EXPECT_EQ(governor_.requests_.size(), 1u);
+}
+
 TEST_F(AcquireTest, DeniedGrantsNothing) {
   governor_.first_ = ScriptedGovernor::Outcome(v1::OUTCOME_DENY);
   EXPECT_THAT(Run(Request()), ElementsAre(P::ATTESTED, P::REFUSED));

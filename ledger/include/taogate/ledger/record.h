@@ -9,6 +9,7 @@
 //   policy_sha256 rule key_id previous_key_id cert_sha256 scope approver
 //   approvals approvals_required nonce_sha256 not_before expires_at ttl_s
 //   ticket verdict count pid uid event component version error certificate
+//   annotations
 // Reserved for CHECKPOINT records written by the ledger itself:
 //   origin tree_size root_hash time_ns key_name signature
 #pragma once
