@@ -33,6 +33,20 @@ v1::ProtectedTargets ToProto(const policies::Policy& p) {
       t->set_name(n.target_id);
     }
   }
+  // Named entries (docs/names.md): the name, never a cidr; agents resolve it
+  // (or, until they do, refuse the set).
+  for (const auto& n : set.names) {
+    for (auto [on, proto] : {std::pair{n.range.tcp, v1::TARGET_PROTO_TCP},
+                             std::pair{n.range.udp, v1::TARGET_PROTO_UDP}}) {
+      if (!on) continue;
+      auto* t = out.add_targets();
+      t->set_proto(proto);
+      t->set_host_name(n.range.host);
+      t->set_port_from(n.range.port_lo);
+      t->set_port_to(n.range.port_hi);
+      t->set_name(n.target_id);
+    }
+  }
   auto paths = [&](const std::vector<policies::ProtectedTargetSet::Path>& v, v1::TargetProto proto) {
     for (const auto& entry : v) {
       auto* t = out.add_targets();
