@@ -58,7 +58,7 @@ Acquirer::Acquirer(AcquireOptions options, GovernorClient* governor, Attester& a
 absl::Status Acquirer::Validate(const v1::AcquireRequest& req, v1::Target* target) const {
   auto t = target::Parse(req.target(), target::Form::kDestination);
   if (!t.ok()) return absl::InvalidArgumentError(StrCat("target: ", t.status().message()));
-  if (t->network() && !t->single_destination())
+  if (t->network() && !t->one_destination())
     return absl::InvalidArgumentError("target: one destination (one address, one port)");
   *target = target::ToProto(*t);
   if (!IsActionClass(req.action_class()))

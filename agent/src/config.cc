@@ -158,6 +158,8 @@ absl::Status FinalizeConfig(AgentConfig& c) {
   for (const auto& t : c.protected_targets) {
     auto p = target::Parse(t, target::Form::kProtected);
     if (!p.ok()) return bad("protected_targets", StrCat(t, ": ", p.status().message()));
+    if (p->host == target::Host::kName)
+      return bad("protected_targets", StrCat(t, ": DNS names are not resolved by this agent yet (issue 16)"));
   }
   for (const auto& f : c.protected_files)
     if (auto r = enforce::ParseFileRule(f); !r.ok()) return bad("protected_files", std::string(r.status().message()));

@@ -237,7 +237,11 @@ std::string GovernorMetricsText(const GovernorWatchState& w, const TargetSyncSta
                 Gauge("taogate_agent_targets_fail_closed", "1 while the fail-closed catch-all is in force.",
                       t.fail_closed ? 1 : 0),
                 Counter("taogate_agent_targets_applied_total", "Protected-target sets applied.", t.applied_total),
-                Counter("taogate_agent_targets_rejected_total", "Protected-target sets refused.", t.rejected_total));
+                Counter("taogate_agent_targets_rejected_total", "Protected-target sets refused.", t.rejected_total),
+                Counter("taogate_agent_targets_names_unresolved_total",
+                        "Protected-target sets refused for naming DNS hosts (issue 16: names not resolved by "
+                        "this agent yet).",
+                        t.names_unresolved_total));
 }
 
 }  // namespace taogate::agent

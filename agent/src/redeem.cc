@@ -7,6 +7,7 @@
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
 #include "taogate/tao/codec.h"
+#include "taogate/target/target_proto.h"
 
 namespace taogate::agent {
 namespace {
@@ -223,6 +224,13 @@ RedeemOutcome Redeemer::Redeem(std::string_view wire, const PeerIdentity& peer) 
   std::string code;
   if (absl::Status st = CheckBinding(*body, peer, &code); !st.ok())
     return Reject(st, code, wire, &*body, &peer);
+  // A named TAO (docs/names.md): refused before the claim, so it is not
+  // spent, until this agent resolves names (issue 16).
+  if (auto t = target::FromProto(body->target()); t.ok() && t->host == target::Host::kName)
+    return Reject(absl::FailedPreconditionError(
+                      StrCat("target ", target::Format(*t), " is a DNS name: names are not resolved by this "
+                             "agent yet (issue 16); request a TAO for the IP address")),
+                  reason::kNameUnresolved, wire, &*body, &peer);
   if (!grants_.IsProtected(body->target()))
     return Reject(absl::FailedPreconditionError(
                       StrCat("target ", TargetString(body->target()), " is not protected on this node")),

@@ -37,6 +37,21 @@ void AddExpanded(const target::Target& t, const std::vector<std::string>& addrs,
   (*out)[target::Format(t)] = t;
 }
 
+// A named entry (docs/names.md) cannot be written to the gate until this
+// agent resolves names (issue 16). Dropping it would leave the name's
+// addresses unprotected, so the whole set is refused and the previous one
+// stays (fail closed).
+absl::Status RefuseNames(const v1::ProtectedTargets& msg) {
+  for (int i = 0; i < msg.targets_size(); ++i) {
+    const v1::ProtectedTarget& p = msg.targets(i);
+    if (p.host_name().empty()) continue;
+    return absl::FailedPreconditionError(
+        StrCat("targets[", i, "] names DNS host ", p.host_name(), " (target ", p.name(),
+               "): names not resolved by this agent yet (issue 16); the previous set stays"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 TargetSync::TargetSync(TargetTable& gate, ledger::Ledger& ledger, FileExecSink* sink, TargetSyncOptions options)
@@ -106,6 +121,10 @@ TargetSyncState TargetSync::state() const {
 absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char* source) {
   const bool from_cache = std::strcmp(source, "cache") == 0;
   if (absl::Status st = ValidateProtectedTargets(msg); !st.ok()) return RejectLocked(msg, source, st);
+  if (absl::Status st = RefuseNames(msg); !st.ok()) {
+    ++state_.names_unresolved_total;
+    return RejectLocked(msg, source, st);
+  }
   if (options_.pods != nullptr) {
     if (absl::Status st = options_.pods->Check(msg); !st.ok()) return RejectLocked(msg, source, st);
   }

@@ -15,6 +15,7 @@
 #include "taogate/agent/client.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
+#include "taogate/target/target.h"
 
 namespace taogate::cli {
 namespace {
@@ -58,7 +59,7 @@ void Register(CLI::App& root) {
   static bool authorize_only = false;
   static std::vector<std::string> annotations;
   auto* c = root.add_subcommand("acquire", "Ask this node's agent for a grant (as a workload; JSON lines)");
-  c->add_option("TARGET", target, "one destination, e.g. tcp:10.0.0.5:5432")->required();
+  c->add_option("TARGET", target, "one destination, e.g. tcp:10.0.0.5:5432 or tcp:db.prod.internal:5432")->required();
   c->add_option("--action", action, "action class, e.g. db.read")->required();
   c->add_option("--reason", reason, "why (shown to approvers)")->required();
   c->add_option("--timeout-ms", timeout_ms, "longest wait for approval (0: the agent's default)");
@@ -68,7 +69,13 @@ void Register(CLI::App& root) {
   c->add_option("--socket", socket, "agent workload socket");
   c->callback([] {
     v1::AcquireRequest req;
-    req.set_target(target);
+    // Checked here for a clear message; the agent checks again.
+    auto t = target::Parse(target, target::Form::kDestination);
+    if (!t.ok()) {
+      Fail(StrCat("TARGET: ", t.status().message()));
+      return;
+    }
+    req.set_target(target::Format(*t));
     req.set_action_class(action);
     req.set_reason(reason);
     req.set_timeout_ms(timeout_ms);

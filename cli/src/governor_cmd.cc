@@ -103,7 +103,7 @@ int OutcomeExit(const v1::Decision& d) {
 }
 
 // --target in the destination form of target::Parse: tcp:ADDR:PORT,
-// udp:[V6]:PORT, unix:/p, file:/p, exec:/p. Prints why on failure.
+// tcp:NAME:PORT (a DNS name, docs/names.md), udp:[V6]:PORT, unix:/p, file:/p, exec:/p. Prints why on failure.
 bool ParseTarget(const std::string& text, v1::Target* out) {
   auto t = target::Parse(text, target::Form::kDestination);
   if (!t.ok()) {
@@ -356,7 +356,7 @@ void AddBinding(CLI::App* a, bool breakglass) {
   a->add_option("--cgroup-path", F.cgroup_path, "cgroup path (workload selector)");
   a->add_option("--workload", F.workload, "workload name");
   a->add_option("--action", F.action, "action class")->required();
-  a->add_option("--target", F.target, "tcp:ADDR:PORT | udp:.. | unix:/p | file:/p | exec:/p")->required();
+  a->add_option("--target", F.target, "tcp:ADDR:PORT | tcp:NAME:PORT | udp:.. | unix:/p | file:/p | exec:/p")->required();
   a->add_option(breakglass ? "--justification" : "--reason", F.reason, "free text (hashed + redacted)")->required();
   a->add_option("--tao-out", F.tao_out, "write the TAO bytes here on PERMIT");
 }

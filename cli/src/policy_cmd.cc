@@ -128,6 +128,16 @@ int Targets(const std::string& file) {
                              {"ports", {n.range.port_lo, n.range.port_hi}},
                              {"protocols", protos}});
   }
+  j["names"] = nlohmann::json::array();
+  for (const auto& n : set.names) {
+    nlohmann::json protos = nlohmann::json::array();
+    if (n.range.tcp) protos.push_back("tcp");
+    if (n.range.udp) protos.push_back("udp");
+    j["names"].push_back({{"target", n.target_id},
+                          {"host", n.range.host},
+                          {"ports", {n.range.port_lo, n.range.port_hi}},
+                          {"protocols", protos}});
+  }
   auto paths = [](const std::vector<policies::ProtectedTargetSet::Path>& v) {
     nlohmann::json a = nlohmann::json::array();
     for (const auto& e : v) a.push_back({{"target", e.target_id}, {"path", e.path}, {"prefix", e.prefix}});

@@ -21,18 +21,23 @@ v1::ProtectedTargets ToProto(const policies::Policy& p) {
   v1::ProtectedTargets out;
   out.set_policy_sha256(p.HashHex());
   auto set = p.ProtectedTargets();
-  for (const auto& n : set.networks) {
-    for (auto [on, proto] : {std::pair{n.range.tcp, v1::TARGET_PROTO_TCP},
-                             std::pair{n.range.udp, v1::TARGET_PROTO_UDP}}) {
+  // One entry per protocol of a range; `host` is its cidr or (a named entry,
+  // docs/names.md) its DNS name, never both: agents resolve names (or, until
+  // they do, refuse the set).
+  auto ranges = [&](const std::string& id, const auto& r, bool named, const std::string& host) {
+    for (auto [on, proto] : {std::pair{r.tcp, v1::TARGET_PROTO_TCP}, std::pair{r.udp, v1::TARGET_PROTO_UDP}}) {
       if (!on) continue;
       auto* t = out.add_targets();
       t->set_proto(proto);
-      t->set_cidr(policies::CidrText(n.range));
-      t->set_port_from(n.range.port_lo);
-      t->set_port_to(n.range.port_hi);
-      t->set_name(n.target_id);
+      if (named) t->set_host_name(host);
+      else t->set_cidr(host);
+      t->set_port_from(r.port_lo);
+      t->set_port_to(r.port_hi);
+      t->set_name(id);
     }
-  }
+  };
+  for (const auto& n : set.networks) ranges(n.target_id, n.range, false, policies::CidrText(n.range));
+  for (const auto& n : set.names) ranges(n.target_id, n.range, true, n.range.host);
   auto paths = [&](const std::vector<policies::ProtectedTargetSet::Path>& v, v1::TargetProto proto) {
     for (const auto& entry : v) {
       auto* t = out.add_targets();

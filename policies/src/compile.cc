@@ -96,6 +96,7 @@ std::unique_ptr<Policy::Compiled> Compile(Bundle bundle, const BundleHash& hash)
   for (Index ti = 0; ti < b.targets.size(); ++ti) {
     const TargetDef& t = b.targets[ti];
     for (const NetRange& r : t.networks) AddNet(r.family == 4 ? c->v4 : c->v6, r, ti);
+    for (const NameRange& r : t.names) c->names[r.host].push_back(NetEntry{ti, r.port_lo, r.port_hi, r.tcp, r.udp});
     for (const auto& p : t.unix_paths) c->unix_paths[p].push_back(ti);
     for (const auto& p : t.binaries) c->exec_paths[p].push_back(ti);
     for (const auto& p : t.file_paths) {

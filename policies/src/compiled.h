@@ -103,6 +103,8 @@ struct Policy::Compiled {
   std::vector<ActionIndex> by_action;
   std::vector<PrefixTable> v4, v6;  // longest prefix first
   StringMap<std::vector<Index>> unix_paths, exec_paths, file_paths, file_dirs;
+  // DNS names (canonical), exact match only: never an IP's entries.
+  StringMap<std::vector<NetEntry>> names;
   // Workload candidates by primary selector.
   StringMap<std::vector<Index>> wl_by_cgroup, wl_by_node, wl_by_label;
   // Workloads selected by attested facts only, by "ns:<namespace>",

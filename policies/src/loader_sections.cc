@@ -28,13 +28,18 @@ bool ParsePortRange(std::string_view s, uint16_t* lo, uint16_t* hi) {
 
 bool ReadNetwork(Walker& w, const YAML::Node& n, std::string_view path, TargetDef& t) {
   Fields f;
-  if (!w.ReadMap(n, path, {"cidrs", "ports", "protocols"}, {"cidrs", "ports", "protocols"}, &f)) {
+  if (!w.ReadMap(n, path, {"cidrs", "hosts", "ports", "protocols"}, {"ports", "protocols"}, &f)) {
     return false;
   }
   bool good = true;
+  if (!f.count("cidrs") && !f.count("hosts")) {
+    w.Error(n, path, "a network needs cidrs or hosts");
+    good = false;
+  }
   std::vector<NetRange> cidrs;
   std::string cp = Sub(path, "cidrs");
-  auto cv = w.StringSeq(f["cidrs"].value, cp, 64, false);
+  auto cv = f.count("cidrs") ? w.StringSeq(f["cidrs"].value, cp, 64, false)
+                             : std::optional<std::vector<std::pair<std::string, YAML::Node>>>(std::in_place);
   if (!cv) good = false;
   for (size_t i = 0; cv && i < cv->size(); ++i) {
     auto r = ParseCidrOrNode((*cv)[i].first);
@@ -44,6 +49,20 @@ bool ReadNetwork(Walker& w, const YAML::Node& n, std::string_view path, TargetDe
       continue;
     }
     cidrs.insert(cidrs.end(), r->begin(), r->end());
+  }
+  std::vector<std::string> hosts;  // DNS names, canonical (docs/names.md)
+  std::string hp = Sub(path, "hosts");
+  auto hv = f.count("hosts") ? w.StringSeq(f["hosts"].value, hp, target::kMaxHostName + 1, false)
+                             : std::optional<std::vector<std::pair<std::string, YAML::Node>>>(std::in_place);
+  if (!hv) good = false;
+  for (size_t i = 0; hv && i < hv->size(); ++i) {
+    auto h = target::ParseHostName((*hv)[i].first);
+    if (!h.ok()) {
+      w.Error((*hv)[i].second, At(hp, i), std::string(h.status().message()));
+      good = false;
+      continue;
+    }
+    hosts.push_back(*h);
   }
   std::vector<std::pair<uint16_t, uint16_t>> ports;
   std::string pp = Sub(path, "ports");
@@ -83,6 +102,8 @@ bool ReadNetwork(Walker& w, const YAML::Node& n, std::string_view path, TargetDe
       t.networks.push_back(r);
     }
   }
+  for (const auto& h : hosts)
+    for (auto [lo, hi] : ports) t.names.push_back(NameRange{h, lo, hi, tcp, udp});
   return true;
 }
 
@@ -134,7 +155,7 @@ void ReadTargets(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
     good = ReadPaths(w, f, "unix_paths", path, false, t.unix_paths) && good;
     good = ReadPaths(w, f, "file_paths", path, true, t.file_paths) && good;
     good = ReadPaths(w, f, "binaries", path, false, t.binaries) && good;
-    if (good && t.networks.empty() && t.unix_paths.empty() && t.file_paths.empty() &&
+    if (good && t.networks.empty() && t.names.empty() && t.unix_paths.empty() && t.file_paths.empty() &&
         t.binaries.empty()) {
       w.Error((*seq)[i], path, "a target needs networks, unix_paths, file_paths or binaries");
       good = false;

@@ -73,6 +73,16 @@ bool Policy::Compiled::ResolveTarget(const TargetRef& t, std::vector<Index>& out
   switch (t.kind) {
     case TargetKind::kTcp:
     case TargetKind::kUdp: {
+      if (!t.host_name.empty()) {  // a name matches only entries naming it
+        auto n = target::ParseHostName(t.host_name);
+        if (!n.ok() || *n != t.host_name || !t.address.empty() || t.port == 0) return false;
+        bool tcp = t.kind == TargetKind::kTcp;
+        auto it = names.find(t.host_name);
+        if (it != names.end())
+          for (const NetEntry& e : it->second)
+            if (t.port >= e.port_lo && t.port <= e.port_hi && (tcp ? e.tcp : e.udp)) out.push_back(e.target);
+        break;
+      }
       auto ip = ParseIp(t.address);
       if (!ip.ok() || t.port == 0) return false;
       bool tcp = t.kind == TargetKind::kTcp;

@@ -27,7 +27,10 @@ TargetRef ToTargetRef(const target::Target& t) {
     case target::Proto::kFile: r.kind = TargetKind::kFile; break;
     case target::Proto::kExec: r.kind = TargetKind::kExec; break;
   }
-  if (t.network()) {
+  if (t.network() && t.host == target::Host::kName) {
+    r.host_name = t.name;
+    r.port = t.port_lo;
+  } else if (t.network()) {
     r.address = target::FormatIp(t.prefix.ip);
     r.port = t.port_lo;
   } else {
@@ -47,6 +50,13 @@ absl::StatusOr<target::Target> ToTarget(const TargetRef& r) {
   }
   if (!t.network()) {
     t.path = r.path;
+    return t;
+  }
+  t.port_lo = t.port_hi = r.port;
+  if (!r.host_name.empty()) {
+    if (!r.address.empty()) return absl::InvalidArgumentError("target has both an address and a name");
+    TG_ASSIGN_OR_RETURN(t.name, target::ParseHostName(r.host_name));
+    t.host = target::Host::kName;
     return t;
   }
   TG_ASSIGN_OR_RETURN(target::Ip ip, target::ParseIp(r.address));

@@ -32,22 +32,22 @@ absl::StatusOr<uint16_t> ParsePort(std::string_view s) {
 
 unsigned MaxLen(const Ip& ip) { return ip.family == 4 ? 32 : 128; }
 
-// A DNS name rather than a malformed IP: letters, digits, '-' and '.', with
-// at least one letter. Refused by name until issue 16 resolves them.
-bool LooksLikeName(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  bool alpha = false;
-  for (char c : s) {
-    if (std::isalpha(static_cast<unsigned char>(c))) alpha = true;
-    else if (!std::isdigit(static_cast<unsigned char>(c)) && c != '-' && c != '.') return false;
-  }
-  return alpha;
+// A host meant as a DNS name rather than a malformed address: no ':' (every
+// IPv6 form has one) and something other than digits, '.' and '/'. Its
+// errors are then the name grammar's, not "bad IP address".
+bool NameLike(std::string_view s) {
+  return s.find(':') == std::string_view::npos && s.find_first_not_of("0123456789./") != std::string_view::npos;
 }
 
-absl::Status HostError(std::string_view host, const absl::Status& st) {
-  if (LooksLikeName(host))
-    return Bad("DNS name targets are not supported yet ('", host, "'): use an IP address or CIDR");
-  return st;
+// A network host that is not an address: a DNS name (tcp/udp only), or the
+// address error.
+absl::Status ParseNameHost(std::string_view host, const absl::Status& not_ip, Target* t) {
+  if (!NameLike(host)) return not_ip;
+  TG_ASSIGN_OR_RETURN(t->name, ParseHostName(host));
+  if (t->proto != Proto::kTcp && t->proto != Proto::kUdp)
+    return Bad("a DNS name target is tcp or udp, not ", ProtoName(t->proto));
+  t->host = Host::kName;
+  return absl::OkStatus();
 }
 
 absl::Status ParsePorts(std::string_view ports, std::string_view text, Target* t) {
@@ -86,10 +86,10 @@ absl::StatusOr<Target> ParseDestination(std::string_view text) {
       if (host.find(':') != std::string_view::npos) return Bad("IPv6 targets are written [ADDR]:PORT");
     }
     auto ip = ParseIp(host);
-    if (!ip.ok()) return HostError(host, ip.status());
+    if (ip.ok()) t.prefix = HostPrefix(*ip);
+    else TG_RETURN_IF_ERROR(ParseNameHost(host, ip.status(), &t));
     TG_ASSIGN_OR_RETURN(t.port_lo, ParsePort(port));
     t.port_hi = t.port_lo;
-    t.prefix = HostPrefix(*ip);
     return t;
   }
   if (kind == "unix") t.proto = Proto::kUnix;
@@ -130,8 +130,8 @@ absl::StatusOr<Target> ParseProtected(std::string_view text) {
       cidr = cidr.substr(1, close - 1) + cidr.substr(close + 1);
     }
     auto p = ParseCidr(cidr, CidrForm::kLenient);
-    if (!p.ok()) return HostError(host, p.status());
-    t.prefix = *p;
+    if (p.ok()) t.prefix = *p;
+    else TG_RETURN_IF_ERROR(ParseNameHost(host, p.status(), &t));
   }
   TG_RETURN_IF_ERROR(ParsePorts(rest.substr(c2 + 1), text, &t));
   return t;
@@ -143,6 +143,50 @@ bool Target::single_destination() const {
   if (proto == Proto::kUnix) return !path.empty();
   return (proto == Proto::kTcp || proto == Proto::kUdp) && host == Host::kPrefix &&
          prefix.len == MaxLen(prefix.ip) && port_lo != 0 && port_lo == port_hi;
+}
+
+bool Target::one_destination() const {
+  if (host != Host::kName) return single_destination();
+  return (proto == Proto::kTcp || proto == Proto::kUdp) && !name.empty() && port_lo != 0 && port_lo == port_hi;
+}
+
+absl::StatusOr<std::string> ParseHostName(std::string_view text) {
+  std::string_view s = text;
+  if (!s.empty() && s.back() == '.') s.remove_suffix(1);  // the root label: "a.b." is "a.b"
+  if (s.empty()) return Bad("empty DNS name");
+  if (s.size() > kMaxHostName) return Bad(StrCat("DNS name longer than ", kMaxHostName, " characters"));
+  if (s.find('*') != std::string_view::npos)
+    return Bad("wildcard names are not supported ('", s, "'): name each host");
+  std::string out;
+  out.reserve(s.size());
+  size_t labels = 0;
+  std::string_view last;
+  while (true) {
+    size_t dot = s.find('.');
+    std::string_view label = s.substr(0, dot);
+    if (label.empty()) return Bad("empty label in DNS name '", text, "'");
+    if (label.size() > 63) return Bad("DNS name label longer than 63 characters in '", text, "'");
+    if (label.front() == '-' || label.back() == '-')
+      return Bad("a DNS name label starts or ends with '-' in '", text, "'");
+    for (char c : label) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if (!std::isalnum(u) && c != '-')
+        return Bad(StrCat("bad character (byte ", static_cast<unsigned>(u), ") in DNS name: letters, digits, "
+                          "'-' and '.' only"));
+      out += static_cast<char>(std::tolower(u));
+    }
+    ++labels;
+    last = label;
+    if (dot == std::string_view::npos) break;
+    out += '.';
+    s.remove_prefix(dot + 1);
+  }
+  if (labels < 2)
+    return Bad("'", text, "' is a single-label name: write the fully qualified name (nothing here applies a "
+               "resolver search list)");
+  if (last.find_first_not_of("0123456789") == std::string_view::npos)
+    return Bad("'", text, "' is neither an IP address nor a DNS name (a name's last label is not all digits)");
+  return out;
 }
 
 absl::StatusOr<Target> Parse(std::string_view text, Form form) {

@@ -39,9 +39,24 @@ absl::StatusOr<Target> FromProto(const v1::Target& t) {
   if (out.network()) {
     if (t.port() == 0 || t.port() > 65535 || !t.path().empty())
       return absl::InvalidArgumentError("target: tcp/udp needs a port 1-65535 and no path");
-    auto ip = ParseIp(t.address());
-    if (!ip.ok()) return absl::InvalidArgumentError(StrCat("target: ", ip.status().message()));
-    out.prefix = HostPrefix(*ip);
+    // The address field carries an IP literal or a DNS name, exactly as
+    // Parse gives it: a name must be canonical, so what is signed is what
+    // the policy matched.
+    auto t2 = Parse(StrCat(ProtoName(out.proto), ":", t.address(), ":1"), Form::kDestination);
+    if (t.address().find(':') != std::string::npos) {  // IPv6: Parse wants brackets
+      auto ip = ParseIp(t.address());
+      if (!ip.ok()) return absl::InvalidArgumentError(StrCat("target: ", ip.status().message()));
+      out.prefix = HostPrefix(*ip);
+    } else if (!t2.ok()) {
+      return absl::InvalidArgumentError(StrCat("target: ", t2.status().message()));
+    } else if (t2->host == Host::kName && t2->name != t.address()) {
+      return absl::InvalidArgumentError(
+          StrCat("target: DNS name '", t.address(), "' is not in canonical form (want '", t2->name, "')"));
+    } else {
+      out.host = t2->host;
+      out.prefix = t2->prefix;
+      out.name = t2->name;
+    }
     out.port_lo = out.port_hi = static_cast<uint16_t>(t.port());
     return out;
   }
@@ -56,7 +71,7 @@ v1::Target ToProto(const Target& t) {
   v1::Target out;
   out.set_proto(ToProtoKind(t.proto));
   if (t.network()) {
-    out.set_address(FormatIp(t.prefix.ip));
+    out.set_address(t.host == Host::kName ? t.name : FormatIp(t.prefix.ip));
     out.set_port(t.port_lo);
   } else {
     out.set_path(t.path);
@@ -71,7 +86,14 @@ absl::StatusOr<Target> FromProto(const v1::ProtectedTarget& t) {
     out.path = t.path();
     return out;
   }
-  if (t.cidr() == "node") {
+  if (!t.host_name().empty()) {
+    // A named entry (issue 16): the name in canonical form, no cidr.
+    if (!t.cidr().empty()) return absl::InvalidArgumentError("target: a named entry has no cidr");
+    TG_ASSIGN_OR_RETURN(out.name, ParseHostName(t.host_name()));
+    if (out.name != t.host_name())
+      return absl::InvalidArgumentError(StrCat("target: DNS name '", t.host_name(), "' is not in canonical form"));
+    out.host = Host::kName;
+  } else if (t.cidr() == "node") {
     out.host = Host::kNode;
   } else {
     TG_ASSIGN_OR_RETURN(out.prefix, ParseCidr(t.cidr(), CidrForm::kLenient));

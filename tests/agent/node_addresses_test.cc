@@ -83,7 +83,7 @@ TEST(NodeTargetTest, OnlyTheExactKeywordIsANodeTarget) {
   EXPECT_FALSE(IsNodeTargetSpec("tcp:node/32:1"));
   EXPECT_FALSE(IsNodeTargetSpec("tcp:nodes:1"));
   EXPECT_FALSE(IsNodeTargetSpec("unix:node:1"));
-  EXPECT_NE(ParseError("tcp:Node:1").find("DNS name targets are not supported yet"), std::string::npos);
+  EXPECT_NE(ParseError("tcp:Node:1").find("single-label name"), std::string::npos);
 }
 
 TEST(NodeTargetTest, ConfigAcceptsNodeTargetsAndNamesBadOnes) {

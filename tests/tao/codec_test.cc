@@ -144,8 +144,16 @@ TEST_F(CodecTest, UnknownProtoValue) {
   ExpectRejected(body_, "unspecified or unknown");
 }
 TEST_F(CodecTest, BadAddress) {
+  body_.mutable_target()->set_address("10.0.0.300");
+  ExpectRejected(body_, "not an IPv4 or IPv6 literal or a canonical DNS name");
+}
+TEST_F(CodecTest, NameAddressOnlyInCanonicalForm) {  // docs/names.md
+  for (const char* bad : {"DB.internal", "db.internal.", "db_x.internal", "db", "*.internal"}) {
+    body_.mutable_target()->set_address(bad);
+    ExpectRejected(body_, "not an IPv4 or IPv6 literal or a canonical DNS name");
+  }
   body_.mutable_target()->set_address("db.internal");
-  ExpectRejected(body_, "not an IPv4 or IPv6 literal");
+  EXPECT_TRUE(ValidateBody(body_).ok());
 }
 TEST_F(CodecTest, Ipv6AddressAccepted) {
   body_.mutable_target()->set_address("::1");

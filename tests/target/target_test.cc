@@ -105,11 +105,9 @@ TEST(TargetProtectedTest, NodeKeyword) {
   EXPECT_EQ(Prot("unix:node:1")->proto, Proto::kUnix);  // a (relative) unix path, never a node target
 }
 
-TEST(TargetProtectedTest, NamesAreRefusedByName) {
-  for (const char* s : {"tcp:db.prod.internal:5432", "tcp:Node:1", "tcp:nod:5432"}) {
-    EXPECT_NE(Error(Prot(s)).find("DNS name targets are not supported yet"), std::string::npos) << s;
-  }
-  EXPECT_NE(Error(Dest("tcp:db.prod.internal:5432")).find("DNS name"), std::string::npos);
+TEST(TargetProtectedTest, NamesAreNotAddresses) {  // the name grammar: names_test.cc
+  EXPECT_EQ(Prot("tcp:db.prod.internal:5432")->host, Host::kName);
+  EXPECT_NE(Error(Prot("tcp:Node:1")).find("single-label"), std::string::npos);
   EXPECT_EQ(Error(Prot("tcp:10.0.0.300:1")).find("DNS name"), std::string::npos);
 }
 

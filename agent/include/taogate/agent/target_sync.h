@@ -111,6 +111,9 @@ struct TargetSyncState {
   uint64_t not_enforced = 0;  // FILE/EXEC entries without a sink
   uint64_t applied_total = 0;
   uint64_t rejected_total = 0;
+  // Sets refused because they name DNS hosts (issue 16: this agent does not
+  // resolve names yet; the previous set stays). Also in rejected_total.
+  uint64_t names_unresolved_total = 0;
   std::string last_error;
   uint64_t node_addresses = 0;               // addresses node targets expand over
   uint64_t node_address_changes_total = 0;   // applied address changes

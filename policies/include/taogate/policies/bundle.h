@@ -68,10 +68,23 @@ struct NetRange {
   bool node = false;
 };
 
+// One DNS name x port range x protocol set (`hosts` in a network entry;
+// docs/names.md). The name is canonical (target::ParseHostName). It matches
+// a request naming exactly that name, never an IP: the governor does not
+// resolve.
+struct NameRange {
+  std::string host;
+  uint16_t port_lo = 0;
+  uint16_t port_hi = 0;
+  bool tcp = false;
+  bool udp = false;
+};
+
 struct TargetDef {
   std::string id;
   std::string description;
   std::vector<NetRange> networks;       // cartesian product of cidrs x ports
+  std::vector<NameRange> names;         // cartesian product of hosts x ports
   std::vector<std::string> unix_paths;  // exact socket paths
   std::vector<std::string> file_paths;  // exact, or a directory prefix if it ends in '/'
   std::vector<std::string> binaries;    // exact executable paths

@@ -24,6 +24,7 @@ enum class TargetKind : uint8_t { kTcp, kUdp, kUnix, kFile, kExec };
 struct TargetRef {
   TargetKind kind = TargetKind::kTcp;
   std::string address;  // IP literal (tcp/udp), no brackets, canonical
+  std::string host_name;  // or (tcp/udp, address empty) a canonical DNS name
   uint16_t port = 0;    // tcp/udp
   std::string path;     // unix/file/exec: absolute, canonical
 };
@@ -74,6 +75,11 @@ struct ProtectedTargetSet {
     bool prefix = false;  // a directory: the path and everything below it
   };
   std::vector<Net> networks;
+  struct Name {  // send as ProtectedTarget.host_name, cidr empty
+    std::string target_id;
+    NameRange range;
+  };
+  std::vector<Name> names;
   std::vector<Path> unix_paths;
   std::vector<Path> file_paths;
   std::vector<Path> binaries;

@@ -10,7 +10,8 @@
 //   PROTO ":" HOST ":" PORTS       PROTO = tcp | udp | any
 //   PROTO ":" PATH                 PROTO = unix | file | exec
 //   HOST  = IPv4 | "[" IPv6 "]" | CIDR | "[" IPv6 "]/" LEN | "[" IPv6 "/" LEN "]"
-//         | "node" | (a DNS name: reserved, refused with a clear error today)
+//         | "node" | NAME
+//   NAME  = a DNS name (tcp/udp only; grammar below)
 //   PORTS = PORT | PORT "-" PORT | "*"
 //
 // Form::kDestination (what a request or a TAO names: exactly one place):
@@ -31,10 +32,18 @@
 // that host); ::ffff:0:0/96+n is the IPv4 prefix /n. IPv4-compatible
 // (::a.b.c.d) stays IPv6.
 //
-// Names (issue 16): Host::kName and Target::name are the place for a DNS
-// name (`tcp:db.prod.internal:5432`). Parse refuses them today with
-// "DNS name targets are not supported yet"; nothing downstream accepts a
-// kName target.
+// Names (issue 16, docs/names.md): `tcp:db.prod.internal:5432` in both forms
+// (protected: a port, a range or `*`), tcp and udp only, as Host::kName with
+// Target::name in canonical form. NAME is a strict RFC 1123 host name:
+// labels of 1-63 letters, digits and '-' (not first or last), separated by
+// '.', at least two labels (a single label would depend on a resolver's
+// search list, and keeps `node` unambiguous), at most 253 characters, the
+// last label not all digits (so nothing that inet_aton could read as an
+// address is a name). Canonical form: lowercase, no trailing dot (one is
+// accepted and stripped). No wildcards, no '_', no brackets, no /LEN.
+// A name never matches an IP and an IP never matches a name: nothing here
+// resolves. The kernel gate holds only IP targets (bpf/ refuses a kName
+// target); agents refuse names until they resolve them.
 //
 // Pure functions and plain values; thread-safe.
 #pragma once
@@ -70,7 +79,7 @@ struct Target {
   // Network targets (tcp/udp/any) only:
   Host host = Host::kPrefix;
   Prefix prefix;                      // Host::kPrefix
-  std::string name;                   // Host::kName (not produced yet)
+  std::string name;                   // Host::kName: canonical (ParseHostName)
   uint16_t port_lo = 0, port_hi = 0;  // 0..0 = every port
   // unix/file/exec only:
   std::string path;
@@ -79,6 +88,9 @@ struct Target {
   bool every_port() const { return port_lo == 0 && port_hi == 0; }
   // One IP, one protocol, one port: what a grant opens.
   bool single_destination() const;
+  // One place, one protocol, one port: single_destination() or a tcp/udp
+  // name with one port (what a request or a TAO may name).
+  bool one_destination() const;
   bool operator==(const Target&) const = default;
 };
 
@@ -89,6 +101,11 @@ absl::StatusOr<Target> Parse(std::string_view text, Form form);
 // Addresses in inet_ntop form, IPv6 bracketed, "/LEN" only on a prefix that
 // is not one host, every port as "*", a range as "LO-HI".
 std::string Format(const Target& t);
+
+// A DNS name (grammar above) -> its canonical form; InvalidArgument saying
+// what is wrong otherwise.
+inline constexpr size_t kMaxHostName = 253;
+absl::StatusOr<std::string> ParseHostName(std::string_view text);
 
 // An IP literal, no brackets, at most 45 characters.
 absl::StatusOr<Ip> ParseIp(std::string_view text);

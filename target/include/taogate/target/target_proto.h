@@ -10,16 +10,18 @@
 
 namespace taogate::target {
 
-// tcp/udp: an IP literal (no brackets) and a port 1-65535, no path;
+// tcp/udp: an IP literal (no brackets) or a DNS name in canonical form
+// (ParseHostName; Host::kName) and a port 1-65535, no path;
 // unix/file/exec: a non-empty path, no address or port. InvalidArgument
 // ("target: ...") otherwise; the path is not checked for canonical form
 // (the governor asks IsCanonicalPath, the gate checks what it can hold).
 absl::StatusOr<Target> FromProto(const v1::Target& t);
-// A single destination (tcp/udp host and port) or a path target.
+// A single destination (tcp/udp host or name, and port) or a path target.
 v1::Target ToProto(const Target& t);
 
 // tcp/udp: cidr "node" or a CIDR (lenient: no /LEN = one host, host bits
-// cleared), ports via CheckPortRange; unix/file/exec: the path as given.
+// cleared), or host_name (a canonical DNS name, cidr empty: Host::kName),
+// ports via CheckPortRange; unix/file/exec: the path as given.
 // Name, path length and printability are the caller's checks.
 absl::StatusOr<Target> FromProto(const v1::ProtectedTarget& t);
 
