@@ -22,10 +22,6 @@ std::vector<std::string_view> Labels(std::string_view name) {
   }
 }
 
-bool LabelChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
 // Reads the (possibly compressed) name at `pos`; `pos` moves past it in the
 // record. Lower-cased, no trailing dot; the root is "".
 class Reader {
@@ -126,28 +122,6 @@ bool IsMapped(const target::Ip& ip) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> CanonicalName(std::string_view name) {
-  std::string n(name);
-  if (!n.empty() && n.back() == '.') n.pop_back();
-  std::transform(n.begin(), n.end(), n.begin(),
-                 [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; });
-  if (n.empty() || n.size() > kMaxNameLength) {
-    return absl::InvalidArgumentError(StrCat("bad DNS name '", name, "': 1-253 characters"));
-  }
-  for (std::string_view label : Labels(n)) {
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-' ||
-        !std::all_of(label.begin(), label.end(), LabelChar)) {
-      return absl::InvalidArgumentError(StrCat(
-          "bad DNS name '", name, "': labels of 1-63 letters, digits, '-', '_'"));
-    }
-  }
-  std::string_view tld = std::string_view(n).substr(n.rfind('.') + 1);
-  if (std::all_of(tld.begin(), tld.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return absl::InvalidArgumentError(StrCat("bad DNS name '", name, "': an all-numeric last label"));
-  }
-  return n;
-}
 
 std::vector<uint8_t> BuildQuery(std::string_view name, uint16_t qtype) {
   // id 0 | QR=0 opcode=0 RD=1 | AD=1 | QDCOUNT=1, no other records.

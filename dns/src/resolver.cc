@@ -127,7 +127,7 @@ absl::Status Resolver::SetNames(const std::vector<std::string>& names) {
   std::vector<std::string> canonical;
   canonical.reserve(names.size());
   for (const auto& n : names) {
-    TG_ASSIGN_OR_RETURN(std::string c, CanonicalName(n));
+    TG_ASSIGN_OR_RETURN(std::string c, target::ParseHostName(n));  // the one name grammar
     canonical.push_back(std::move(c));
   }
   {

@@ -129,17 +129,5 @@ TEST(DnsMessage, QueryAsksForTheAdBitAndRecursion) {
   EXPECT_EQ(q.back(), kClassIn);
 }
 
-TEST(DnsMessage, CanonicalNames) {
-  EXPECT_EQ(*CanonicalName("DB.Prod.Internal."), "db.prod.internal");
-  EXPECT_EQ(*CanonicalName("_svc.x-1.test"), "_svc.x-1.test");
-  for (const char* bad : {"", ".", "a..b", "-a.test", "a-.test", "a b.test", "10.0.0.1:5432", "a/b"}) {
-    EXPECT_FALSE(CanonicalName(bad).ok()) << bad;
-  }
-  EXPECT_FALSE(CanonicalName(std::string(64, 'a') + ".test").ok());
-  std::string label(63, 'a');
-  EXPECT_FALSE(CanonicalName(label + "." + label + "." + label + "." + label).ok());  // 255
-  EXPECT_FALSE(CanonicalName("10.0.0.1").ok());  // an address, not a name
-}
-
 }  // namespace
 }  // namespace taogate::dns

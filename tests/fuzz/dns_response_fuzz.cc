@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "taogate/dns/message.h"
+#include "taogate/target/target.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
@@ -21,6 +22,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t i = 1; i < r->addrs.size(); ++i)
       if (!taogate::dns::IpLess(r->addrs[i - 1], r->addrs[i])) std::abort();  // sorted, no duplicates
   }
-  (void)taogate::dns::CanonicalName(std::string_view(reinterpret_cast<const char*>(data), size));
+  (void)taogate::target::ParseHostName(std::string_view(reinterpret_cast<const char*>(data), size));
   return 0;
 }

@@ -46,13 +46,7 @@ inline constexpr uint8_t kRcodeNxDomain = 3;
 inline constexpr size_t kMaxChain = 8;
 inline constexpr size_t kMaxNameLength = 253;  // presentation form, no trailing dot
 
-// A protected name in canonical form: lower case, no trailing dot, 1-253
-// characters, labels of 1-63 letters, digits, '-' or '_' that neither start
-// nor end with '-', the last not all digits (an address is not a name).
-// Names are absolute: no search domain is ever appended.
-absl::StatusOr<std::string> CanonicalName(std::string_view name);
-
-// The query for `name` (canonical) and `qtype` (kTypeA or kTypeAaaa).
+// The query for `name` (canonical: target::ParseHostName) and `qtype` (kTypeA or kTypeAaaa).
 std::vector<uint8_t> BuildQuery(std::string_view name, uint16_t qtype);
 
 struct Response {
