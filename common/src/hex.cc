@@ -25,6 +25,10 @@ std::string ToHex(std::span<const uint8_t> bytes) {
   return out;
 }
 
+bool IsLowerHex(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 absl::StatusOr<std::vector<uint8_t>> FromHex(std::string_view hex) {
   if (hex.size() % 2 != 0) return absl::InvalidArgumentError("hex string has odd length");
   std::vector<uint8_t> out(hex.size() / 2);

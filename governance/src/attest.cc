@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
 #include "taogate/k8s/selector.h"
 #include "taogate/tao/codec.h"
@@ -16,12 +17,6 @@ constexpr size_t kMaxPodLabels = 256;
 bool Clean(std::string_view s) {
   return std::none_of(s.begin(), s.end(),
                       [](unsigned char c) { return c < 0x20 || c == 0x7f; });
-}
-
-bool IsLowerHex64(std::string_view s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
 }
 
 absl::Status Invalid(std::string_view field, std::string_view why) {
@@ -54,7 +49,7 @@ absl::Status CheckFacts(const v1::AttestedWorkload& a) {
   }
   if (!a.exe_path().empty() && !target::IsCanonicalPath(a.exe_path(), false))
     return Invalid("exe_path", "must be an absolute canonical path");
-  if (!a.exe_sha256().empty() && !IsLowerHex64(a.exe_sha256()))
+  if (!a.exe_sha256().empty() && (a.exe_sha256().size() != 64 || !IsLowerHex(a.exe_sha256())))
     return Invalid("exe_sha256", "must be 64 lowercase hex digits");
   return absl::OkStatus();
 }

@@ -23,14 +23,6 @@ bool IsNamePart(std::string_view s) {
                      [](char c) { return IsAlnum(c) || c == '-' || c == '_' || c == '.'; });
 }
 
-// RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63.
-bool IsDnsLabel(std::string_view s) {
-  if (s.empty() || s.size() > 63 || !IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; });
-}
-
 // RFC 1123 subdomain: dot-separated labels, at most 253.
 bool IsDnsSubdomain(std::string_view s) {
   if (s.empty() || s.size() > 253) return false;
@@ -73,6 +65,13 @@ bool Holds(const Requirement& r, const Labels& labels) {
 }
 
 }  // namespace
+
+bool IsDnsLabel(std::string_view s) {
+  if (s.empty() || s.size() > 63 || !IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; });
+}
 
 absl::Status ValidateLabelKey(std::string_view key) {
   std::string_view name = key;

@@ -36,18 +36,7 @@ bool Define(Walker& w, SymbolTable& table, const std::string& id, Index index,
   return true;
 }
 
-bool IsDnsLabel(std::string_view s) {
-  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
-bool IsSha256Hex(std::string_view s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
-}
+bool IsSha256Hex(std::string_view s) { return s.size() == 64 && IsLowerHex(s); }
 
 // The selectors only a node agent's attestation can satisfy. Each is a
 // non-empty list; every element is checked where it is written.
@@ -60,7 +49,7 @@ void ReadAttestedSelectors(Walker& w, Fields& sel, const std::string& sp, Worklo
     const char* what;
   };
   const Kind kinds[] = {
-      {"namespaces", &wd.namespaces, 63, IsDnsLabel,
+      {"namespaces", &wd.namespaces, 63, k8s::IsDnsLabel,
        "must be a Kubernetes namespace (DNS-1123 label)"},
       {"service_accounts", &wd.service_accounts, 317,
        [](std::string_view v) {

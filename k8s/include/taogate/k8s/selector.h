@@ -81,6 +81,8 @@ struct PodSelector {
 // True iff any selector governs the pod (a list is an OR).
 bool AnyGoverns(const std::vector<PodSelector>& selectors, const Pod& pod, const Namespace& ns);
 
+// RFC 1123 label, [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63: a namespace name.
+bool IsDnsLabel(std::string_view s);
 absl::Status ValidateLabelKey(std::string_view key);
 absl::Status ValidateLabelValue(std::string_view value);
 // "name" (DNS-1123 subdomain) or "namespace/name" (namespace a DNS-1123 label).
