@@ -74,8 +74,7 @@ bool Policy::Compiled::ResolveTarget(const TargetRef& t, std::vector<Index>& out
     case TargetKind::kTcp:
     case TargetKind::kUdp: {
       if (!t.host_name.empty()) {  // a name matches only entries naming it
-        auto n = target::ParseHostName(t.host_name);
-        if (!n.ok() || *n != t.host_name || !t.address.empty() || t.port == 0) return false;
+        if (!target::CheckCanonicalHostName(t.host_name).ok() || !t.address.empty() || t.port == 0) return false;
         bool tcp = t.kind == TargetKind::kTcp;
         auto it = names.find(t.host_name);
         if (it != names.end())

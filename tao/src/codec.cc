@@ -74,11 +74,8 @@ absl::Status ValidateTarget(const v1::TaoBody& body) {
     case v1::TARGET_PROTO_UDP:
       // A DNS name (docs/names.md) only in canonical form: the signature
       // covers exactly the name the policy matched.
-      if (!target::ParseIp(t.address()).ok()) {
-        auto name = target::ParseHostName(t.address());
-        if (!name.ok() || *name != t.address())
-          return InvalidArgumentError("target.address is not an IPv4 or IPv6 literal or a canonical DNS name");
-      }
+      if (!target::ParseIp(t.address()).ok() && !target::CheckCanonicalHostName(t.address()).ok())
+        return InvalidArgumentError("target.address is not an IPv4 or IPv6 literal or a canonical DNS name");
       if (t.port() == 0 || t.port() > 65535)
         return InvalidArgumentError(StrCat("target.port ", t.port(), " is outside 1-65535"));
       if (!t.path().empty()) return InvalidArgumentError("target.path is set for an inet target");

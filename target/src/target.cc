@@ -189,6 +189,14 @@ absl::StatusOr<std::string> ParseHostName(std::string_view text) {
   return out;
 }
 
+absl::Status CheckCanonicalHostName(std::string_view name) {
+  TG_ASSIGN_OR_RETURN(std::string canonical, ParseHostName(name));
+  if (canonical != name)
+    return absl::InvalidArgumentError(
+        StrCat("DNS name '", name, "' is not in canonical form (want '", canonical, "')"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Target> Parse(std::string_view text, Form form) {
   return form == Form::kDestination ? ParseDestination(text) : ParseProtected(text);
 }

@@ -42,17 +42,14 @@ absl::StatusOr<Target> FromProto(const v1::Target& t) {
     // The address field carries an IP literal or a DNS name, exactly as
     // Parse gives it: a name must be canonical, so what is signed is what
     // the policy matched.
-    auto t2 = Parse(StrCat(ProtoName(out.proto), ":", t.address(), ":1"), Form::kDestination);
     if (t.address().find(':') != std::string::npos) {  // IPv6: Parse wants brackets
       auto ip = ParseIp(t.address());
       if (!ip.ok()) return absl::InvalidArgumentError(StrCat("target: ", ip.status().message()));
       out.prefix = HostPrefix(*ip);
-    } else if (!t2.ok()) {
-      return absl::InvalidArgumentError(StrCat("target: ", t2.status().message()));
-    } else if (t2->host == Host::kName && t2->name != t.address()) {
-      return absl::InvalidArgumentError(
-          StrCat("target: DNS name '", t.address(), "' is not in canonical form (want '", t2->name, "')"));
     } else {
+      auto t2 = Parse(StrCat(ProtoName(out.proto), ":", t.address(), ":1"), Form::kDestination);
+      absl::Status st = t2.ok() && t2->host == Host::kName ? CheckCanonicalHostName(t.address()) : t2.status();
+      if (!st.ok()) return absl::InvalidArgumentError(StrCat("target: ", st.message()));
       out.host = t2->host;
       out.prefix = t2->prefix;
       out.name = t2->name;
@@ -89,9 +86,9 @@ absl::StatusOr<Target> FromProto(const v1::ProtectedTarget& t) {
   if (!t.host_name().empty()) {
     // A named entry (issue 16): the name in canonical form, no cidr.
     if (!t.cidr().empty()) return absl::InvalidArgumentError("target: a named entry has no cidr");
-    TG_ASSIGN_OR_RETURN(out.name, ParseHostName(t.host_name()));
-    if (out.name != t.host_name())
-      return absl::InvalidArgumentError(StrCat("target: DNS name '", t.host_name(), "' is not in canonical form"));
+    if (absl::Status st = CheckCanonicalHostName(t.host_name()); !st.ok())
+      return absl::InvalidArgumentError(StrCat("target: ", st.message()));
+    out.name = t.host_name();
     out.host = Host::kName;
   } else if (t.cidr() == "node") {
     out.host = Host::kNode;

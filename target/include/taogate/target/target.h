@@ -106,6 +106,10 @@ std::string Format(const Target& t);
 // what is wrong otherwise.
 inline constexpr size_t kMaxHostName = 253;
 absl::StatusOr<std::string> ParseHostName(std::string_view text);
+// A name as the wire carries it (a request's or TAO's address, a protected
+// entry's host_name): it must already be canonical, so what is signed is
+// exactly what a policy matched. InvalidArgument otherwise.
+absl::Status CheckCanonicalHostName(std::string_view name);
 
 // An IP literal, no brackets, at most 45 characters.
 absl::StatusOr<Ip> ParseIp(std::string_view text);
