@@ -188,6 +188,11 @@ std::optional<Change> NameTable::Apply(const std::string& name, const FamilyResu
   return c;
 }
 
+size_t NameTable::StaleCount() const {
+  return std::count_if(names_.begin(), names_.end(),
+                       [](const auto& n) { return n.second.status.stale_since_ns != 0; });
+}
+
 std::vector<NameStatus> NameTable::Snapshot() const {
   std::vector<NameStatus> out;
   out.reserve(names_.size());

@@ -145,12 +145,8 @@ std::vector<NameStatus> Resolver::Snapshot() const {
 
 ResolverStats Resolver::GetStats() const {
   std::lock_guard lock(mu_);
-  ResolverStats s{.table = table_.stats(), .queries = queries_, .servers = servers_};
-  for (const auto& n : table_.Snapshot()) {
-    ++s.names;
-    if (n.stale_since_ns != 0) ++s.stale;
-  }
-  return s;
+  return ResolverStats{.table = table_.stats(), .queries = queries_, .names = table_.size(),
+                       .stale = table_.StaleCount(), .servers = servers_};
 }
 
 void Resolver::Send(const std::string& name) {

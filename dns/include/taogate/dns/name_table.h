@@ -113,7 +113,7 @@ class NameTable {
  public:
   explicit NameTable(TableOptions options);
 
-  // Replaces the watched set (canonical names, message.h). New names are due
+  // Replaces the watched set (canonical names: target::ParseHostName). New names are due
   // at once; a dropped name that had addresses yields an unwatched Change.
   std::vector<Change> SetNames(const std::vector<std::string>& names, int64_t now_ns);
   // Up to `max` names due at `now_ns`, earliest first, now marked in flight.
@@ -126,6 +126,8 @@ class NameTable {
 
   std::vector<NameStatus> Snapshot() const;
   const Stats& stats() const { return stats_; }
+  size_t size() const { return names_.size(); }
+  size_t StaleCount() const;  // names keeping their last addresses after a failure
 
  private:
   struct Entry {
