@@ -93,11 +93,12 @@ void EventConsumer::Handle(const bpf::DecisionEvent& e) {
     log::Warn("duplicate grant event ignored (re-read after restart)", {{"cgroup_id", std::to_string(e.cgroup_id)}});
     return;
   }
-  if (denials_ != nullptr) denials_->Exercised(e.cgroup_id, TargetOf(e), e.tao_id, when_ms);
+  std::string target = TargetOf(e);
+  if (denials_ != nullptr) denials_->Exercised(e.cgroup_id, target, e.tao_id, when_ms);
   Evidence::Fields f = {
       {"tao_id", ToHex(std::string_view(reinterpret_cast<const char*>(e.tao_id.data()), e.tao_id.size()))},
       {"cgroup_id", std::to_string(e.cgroup_id)},
-      {"target", TargetOf(e)},
+      {"target", std::move(target)},
       {"pid", std::to_string(e.pid)},
       {"event", e.hook},
       {"verdict", std::string(bpf::VerdictName(e.verdict))},
