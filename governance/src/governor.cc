@@ -142,15 +142,20 @@ absl::StatusOr<std::shared_ptr<Governor::Entry>> Governor::NewEntry(
   return e;
 }
 
-absl::Status Governor::RecordDenial(const Entry& e, const std::string& code, const std::string& why,
-                                    ledger::Fields extra) {
+ledger::Fields Governor::EntryFields(const Entry& e) {
   ledger::Fields f = RequestFields(e.id, e.requester, e.binding, e.workload, e.action,
                                    e.target_text, e.policy_hex);
   if (e.attested) f.emplace_back("event", "attested");
+  if (!e.annotations.empty()) f.emplace_back("annotations", e.annotations);
+  return f;
+}
+
+absl::Status Governor::RecordDenial(const Entry& e, const std::string& code, const std::string& why,
+                                    ledger::Fields extra) {
+  ledger::Fields f = EntryFields(e);
   f.emplace_back("decision", "DENY");
   f.emplace_back("reason_code", code);
   f.emplace_back("error", internal::LedgerSafe(why));
-  if (!e.annotations.empty()) f.emplace_back("annotations", e.annotations);
   for (auto& x : extra) f.push_back(std::move(x));
   TG_RETURN_IF_ERROR(Append(RecordKind::kDenied, std::move(f)).status());
   std::lock_guard l(mu_);
@@ -199,9 +204,7 @@ absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
   d.set_approvals_needed(pd.approval->count);
   for (const auto& r : pd.approval->roles) d.add_approver_roles(r);
   d.set_pending_until_ms(e->pending_until_ms);
-  ledger::Fields f = RequestFields(e->id, e->requester, e->binding, e->workload, e->action,
-                                   e->target_text, e->policy_hex);
-  if (e->attested) f.emplace_back("event", "attested");
+  ledger::Fields f = EntryFields(*e);
   f.emplace_back("decision", "REQUIRE_APPROVAL");
   f.emplace_back("rule", pd.rule_id);
   f.emplace_back("approvals_required", std::to_string(pd.approval->count));
@@ -210,7 +213,6 @@ absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
   f.emplace_back("scope", internal::LedgerSafe(roles));
   f.emplace_back("expires_at", std::to_string(e->pending_until_ms));
   f.emplace_back("reason", reason_field);
-  if (!e->annotations.empty()) f.emplace_back("annotations", e->annotations);
   TG_ASSIGN_OR_RETURN(uint64_t seq, Append(RecordKind::kApprovalRequested, std::move(f)));
   d.set_ledger_seq(seq);
   {
@@ -341,18 +343,15 @@ absl::Status Governor::Issue(Entry& e, std::chrono::seconds ttl, ledger::Fields 
   body.set_expires_at_ms(now + ttl.count() * 1000);
   body.set_policy_bundle_sha256(policy_hash->data(), policy_hash->size());
   const bool bg = e.break_glass;
-  ledger::Fields f = RequestFields(e.id, e.requester, e.binding, e.workload, e.action,
-                                   e.target_text, e.policy_hex);
+  ledger::Fields f = EntryFields(e);
   f.emplace_back("decision", "PERMIT");
   if (bg) f.emplace_back("event", "issue");
-  if (e.attested) f.emplace_back("event", "attested");
   f.emplace_back("tao_id", ToHex(body.id()));
   f.emplace_back("key_id", ToHex((*key)->key_id()));
   f.emplace_back("not_before", std::to_string(body.not_before_ms()));
   f.emplace_back("expires_at", std::to_string(body.expires_at_ms()));
   f.emplace_back("ttl_s", std::to_string(ttl.count()));
   if (!e.approvers.empty()) f.emplace_back("approvals", std::to_string(e.approvers.size()));
-  if (!e.annotations.empty()) f.emplace_back("annotations", e.annotations);
   for (auto& x : extra) f.push_back(std::move(x));
   auto seq = Append(bg ? RecordKind::kBreakGlass : RecordKind::kIssued, std::move(f));
   if (!seq.ok()) return fail(seq.status());

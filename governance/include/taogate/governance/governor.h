@@ -139,6 +139,9 @@ class Governor {
                                                   const std::string& action,
                                                   const v1::Target& target,
                                                   const std::string& policy_hex);
+  // The fields every record of a requested decision starts with: the
+  // request's, `event: attested` when a node attested it, and its annotations.
+  static ledger::Fields EntryFields(const Entry& e);
   // Appends DENIED for `e` (reason_code `code`) and counts it.
   absl::Status RecordDenial(const Entry& e, const std::string& code, const std::string& why,
                             ledger::Fields extra);
