@@ -29,6 +29,34 @@ absl::Status Get(const YAML::Node& n, const char* key, T* out) {
   return absl::OkStatus();
 }
 
+// The `dns:` mapping (docs/names.md): where protected names are resolved.
+absl::Status ParseDns(const YAML::Node& n, AgentConfig* c) {
+  if (!n.IsMap()) return absl::InvalidArgumentError("config key dns: must be a mapping");
+  static const std::set<std::string> kKeys = {
+      "enabled", "servers", "resolv_conf", "ttl_floor_s", "ttl_ceiling_s", "retry_max_s", "max_addresses",
+      "query_timeout_ms", "tries", "max_inflight", "max_names", "require_ad", "ad_trusted_path"};
+  for (const auto& kv : n) {
+    std::string key = kv.first.as<std::string>();
+    if (kKeys.count(key) == 0) return absl::InvalidArgumentError(StrCat("config: unknown key dns.", key));
+  }
+  dns::Config& d = c->dns;
+  absl::Status st = Get(n, "enabled", &c->dns_enabled);
+  if (st.ok()) st = Get(n, "servers", &d.servers);
+  if (st.ok()) st = Get(n, "resolv_conf", &d.resolv_conf);
+  if (st.ok()) st = Get(n, "ttl_floor_s", &d.table.ttl_floor_s);
+  if (st.ok()) st = Get(n, "ttl_ceiling_s", &d.table.ttl_ceiling_s);
+  if (st.ok()) st = Get(n, "retry_max_s", &d.table.retry_max_s);
+  if (st.ok()) st = Get(n, "max_addresses", &d.table.max_addresses);
+  if (st.ok()) st = Get(n, "query_timeout_ms", &d.query_timeout_ms);
+  if (st.ok()) st = Get(n, "tries", &d.tries);
+  if (st.ok()) st = Get(n, "max_inflight", &d.max_inflight);
+  if (st.ok()) st = Get(n, "max_names", &d.max_names);
+  if (st.ok()) st = Get(n, "require_ad", &d.require_ad);
+  if (st.ok()) st = Get(n, "ad_trusted_path", &d.ad_trusted_path);
+  if (!st.ok()) return absl::InvalidArgumentError(StrCat("config key dns.", st.message().substr(std::string_view("config key ").size())));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfig c) {
@@ -53,7 +81,7 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
       "ledger_reserve_bytes", "ledger_floor_bytes", "refusal_flush_ms", "refusal_peer_records",
       "refusal_global_records", "refusal_rate_per_s", "refusal_burst", "workloads", "kubeconfig",
       "kubernetes_node_name", "governed_pods", "cgroup_rescan_ms", "acquire_max_wait_ms",
-      "acquire_rate_per_s", "acquire_burst", "acquire_max_in_flight", "acquire_exe_max_bytes"};
+      "acquire_rate_per_s", "acquire_burst", "acquire_max_in_flight", "acquire_exe_max_bytes", "dns"};
   for (const auto& kv : n) {
     std::string key = kv.first.as<std::string>();
     if (kKeys.count(key) == 0) return absl::InvalidArgumentError(StrCat("config: unknown key ", key));
@@ -109,6 +137,7 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
   TG_RETURN_IF_ERROR(Get(n, "acquire_burst", &c.acquire_burst));
   TG_RETURN_IF_ERROR(Get(n, "acquire_max_in_flight", &c.acquire_max_in_flight));
   TG_RETURN_IF_ERROR(Get(n, "acquire_exe_max_bytes", &c.acquire_exe_max_bytes));
+  if (n["dns"]) TG_RETURN_IF_ERROR(ParseDns(n["dns"], &c));
   if (n["governed_pods"]) {
     auto sel = k8s::ParsePodSelectors(n["governed_pods"]);
     if (!sel.ok()) return absl::InvalidArgumentError(StrCat("config key governed_pods: ", sel.status().message()));
@@ -159,7 +188,8 @@ absl::Status FinalizeConfig(AgentConfig& c) {
     auto p = target::Parse(t, target::Form::kProtected);
     if (!p.ok()) return bad("protected_targets", StrCat(t, ": ", p.status().message()));
     if (p->host == target::Host::kName)
-      return bad("protected_targets", StrCat(t, ": DNS names are not resolved by this agent yet (issue 16)"));
+      return bad("protected_targets", StrCat(t, ": a DNS name is protected through the governor's policy "
+                                                "bundle (hosts:), not in the agent's static targets"));
   }
   for (const auto& f : c.protected_files)
     if (auto r = enforce::ParseFileRule(f); !r.ok()) return bad("protected_files", std::string(r.status().message()));
@@ -202,6 +232,12 @@ absl::Status FinalizeConfig(AgentConfig& c) {
     if (c.cgroup_rescan_ms < 100 || c.cgroup_rescan_ms > 3'600'000) return bad("cgroup_rescan_ms", "100..3600000");
   } else if (c.governed_pods) {
     return bad("governed_pods", "only with workloads: pods");
+  }
+  if (c.dns_enabled && !c.governor_address.empty()) {
+    // Servers, ranges and the require_ad trust rule are checked by
+    // dns::Validate at start (the resolv.conf read is the resolver's).
+    for (const auto& s : c.dns.servers)
+      if (auto v = dns::ParseServer(s); !v.ok()) return bad("dns.servers", StrCat(s, ": ", v.status().message()));
   }
   if (c.cgroup2_mount.empty()) {
     TG_ASSIGN_OR_RETURN(c.cgroup2_mount, bpf::Cgroup2Mount());

@@ -20,6 +20,7 @@
 #include "taogate/agent/kernel_adapters.h"
 #include "taogate/agent/ledger_evidence.h"
 #include "taogate/agent/metrics.h"
+#include "taogate/agent/name_resolution.h"
 #include "taogate/agent/node_addresses.h"
 #include "taogate/agent/node_control.h"
 #include "taogate/agent/pods_mode.h"
@@ -116,6 +117,7 @@ struct AgentDaemon::Parts {
   std::unique_ptr<runtime::HttpEndpoint> metrics_srv;
   // Governor streams (only with governor_address).
   std::unique_ptr<FileExecSink> file_exec_sink;  // before target_sync, which uses it
+  std::unique_ptr<NameResolution> names;         // before target_sync, which uses it (governor only)
   std::unique_ptr<TargetSync> target_sync;  // also without a governor (static + node targets)
   std::unique_ptr<TargetSyncSink> target_sink;  // over target_sync
   std::unique_ptr<NodeAddressWatcher> node_watcher;  // feeds target_sync; stopped first
@@ -305,11 +307,27 @@ absl::Status AgentDaemon::Parts::StartTargetSync(rpc::ClientTls& governor_tls) {
     TG_ASSIGN_OR_RETURN(governor_tls, rpc::LoadClientTls(c.governor_ca, c.governor_cert, c.governor_key));
     governor_tls.server_name = c.governor_server_name;
     to.cache_path = c.targets_cache;
+    if (c.dns_enabled) {
+      // A wrong dns: section stops the start; a node without a usable
+      // server only loses names (every set naming a host is refused).
+      auto nr = NameResolution::Create(c.dns);
+      if (nr.ok()) {
+        names = std::move(*nr);
+        to.names = names.get();
+      } else if (absl::IsInvalidArgument(nr.status())) {
+        return nr.status();
+      } else {
+        log::Error("DNS names cannot be resolved: sets naming a host will be refused (fail closed)",
+                   {{"error", std::string(nr.status().message())}});
+      }
+    }
   }
   target_sync = std::make_unique<TargetSync>(*grants, *ledger, file_exec_sink.get(), std::move(to));
+  grants->set_names(target_sync.get());
   TG_ASSIGN_OR_RETURN(node_watcher, NodeAddressWatcher::Open());
   TG_RETURN_IF_ERROR(target_sync->SetNodeAddresses(node_watcher->initial()));
   TG_RETURN_IF_ERROR(target_sync->Start());
+  if (names) names->Start(*target_sync);
   node_watcher->Start([ts = target_sync.get()](const std::vector<std::string>& a) { return ts->SetNodeAddresses(a); });
   return enforcer->Commit();
 }
@@ -354,6 +372,7 @@ absl::Status AgentDaemon::Parts::StartControl(uint64_t restored, rpc::ClientTls 
   control = std::make_unique<GateNodeControl>(config, *kernel, *ledger, *evidence, metrics, *redeemer);
   control->set_enforcer(enforcement.get());
   control->set_target_sync(target_sync.get());
+  control->set_names(names.get());
   if (pods) control->set_pods(&pods->classifier());
   consumer->Start();
   redeemer->refusals().Start();
@@ -445,6 +464,15 @@ absl::Status AgentDaemon::Parts::StartMetrics() {
                     runtime::Counter("taogate_agent_node_address_failures_total",
                                      "Address changes refused (the old set kept).",
                                      ts.node_address_failures_total));
+    extra += StrCat(runtime::Gauge("taogate_agent_names_pending",
+                                   "Names of the protected set without an address yet.",
+                                   static_cast<int64_t>(ts.names_pending)),
+                    runtime::Counter("taogate_agent_name_changes_total",
+                                     "Address changes of protected names applied to the gate.", ts.name_changes_total),
+                    runtime::Counter("taogate_agent_name_change_failures_total",
+                                     "Address changes of protected names the gate refused (old maps kept).",
+                                     ts.name_change_failures_total));
+    if (pp->names) extra += pp->names->MetricsText();
     return pp->metrics.Render(extra);
   };
   h.healthy = [pp]() -> absl::StatusOr<std::string> {
@@ -470,6 +498,7 @@ void AgentDaemon::Stop() {
   // the teardown below.
   if (p.governor_watch) p.governor_watch->Stop();
   if (p.node_watcher) p.node_watcher->Stop();
+  if (p.names) p.names->Stop();  // no name change after this
   if (p.pods) p.pods->Stop();
   // No new calls first, then drain events, then close the ledger. The gate
   // is closed, never detached: pinned links and maps keep enforcing.
@@ -487,6 +516,7 @@ void AgentDaemon::Stop() {
   p.governor_watch.reset();
   p.governed_control.reset();
   p.node_watcher.reset();
+  p.names.reset();
   p.target_sync.reset();
   p.pods.reset();
   p.file_exec_sink.reset();

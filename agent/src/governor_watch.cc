@@ -239,8 +239,8 @@ std::string GovernorMetricsText(const GovernorWatchState& w, const TargetSyncSta
                 Counter("taogate_agent_targets_applied_total", "Protected-target sets applied.", t.applied_total),
                 Counter("taogate_agent_targets_rejected_total", "Protected-target sets refused.", t.rejected_total),
                 Counter("taogate_agent_targets_names_unresolved_total",
-                        "Protected-target sets refused for naming DNS hosts (issue 16: names not resolved by "
-                        "this agent yet).",
+                        "Protected-target sets refused for naming DNS hosts while this agent has no DNS "
+                        "resolver (dns.enabled false or no usable server).",
                         t.names_unresolved_total));
 }
 

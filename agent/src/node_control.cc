@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "taogate/agent/wildcard_listeners.h"
 #include "taogate/common/crypto.h"
@@ -83,12 +84,66 @@ void GateNodeControl::FillStatus(v1::StatusResponse* out) {
   out->set_strict_keys(config_.strict_keys);
   out->set_policy_sha256(targets_sha256_);
   for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
+  FillNameCapability(out->mutable_capabilities());
+  FillNames(out);
 }
 
 void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
   FillHooks(gate_.Probe(), out->mutable_hooks());
   FillCapabilities(enforcer_, out->mutable_capabilities());
   for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
+  FillNameCapability(out->mutable_capabilities());
+}
+
+void GateNodeControl::FillNameCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const {
+  if (target_sync_ == nullptr || config_.governor_address.empty()) return;  // names come from a governor
+  auto* c = out->Add();
+  c->set_capability("network-names");
+  c->set_mechanism(names_ ? "cgroup-bpf" : "none");
+  c->set_hooks(names_ ? "cgroup/connect4, cgroup/connect6 (grant sets)" : "");
+  if (names_ == nullptr) {
+    c->set_state("absent");
+    c->set_detail("no DNS resolver (dns.enabled false or no usable server): protected sets naming a host are "
+                  "refused and the previous set stays");
+    return;
+  }
+  size_t names = 0, addrs = 0, shared = 0, stale = 0;
+  for (const auto& v : target_sync_->Names()) {
+    ++names;
+    addrs += v.addrs.size();
+    if (!v.shared_with.empty()) ++shared;
+  }
+  for (const auto& n : names_->Snapshot())
+    if (n.stale_since_ns != 0) ++stale;
+  c->set_state("enforcing");
+  c->set_detail(StrCat(names, " names, ", addrs, " addresses, ", stale, " stale, ", shared,
+                       " sharing an address; enforced by address: an address is protected for every name "
+                       "that resolves to it, and a named grant covers the name's addresses at redeem"));
+}
+
+void GateNodeControl::FillNames(v1::StatusResponse* out) const {
+  if (target_sync_ == nullptr || names_ == nullptr) return;
+  std::map<std::string, dns::NameStatus> resolved;
+  for (auto& n : names_->Snapshot()) resolved.emplace(n.name, std::move(n));
+  for (const auto& v : target_sync_->Names()) {
+    auto* s = out->add_names();
+    s->set_name(v.name);
+    for (const auto& ip : v.addrs) s->add_addresses(target::FormatIp(ip));
+    for (const auto& w : v.shared_with) s->add_shared_with(w);
+    auto it = resolved.find(v.name);
+    if (it == resolved.end()) continue;
+    s->set_ttl_s(it->second.ttl_s);
+    s->set_resolved(it->second.resolved);
+    s->set_stale(it->second.stale_since_ns != 0);
+    s->set_last_error(it->second.last_error);
+    if (it->second.stale_since_ns != 0)
+      out->add_warnings(StrCat("name ", v.name, " does not resolve (", it->second.last_error,
+                               "): its last addresses stay protected"));
+    if (!v.shared_with.empty())
+      out->add_warnings(StrCat("name ", v.name, " shares an address with ", v.shared_with.front(),
+                               v.shared_with.size() > 1 ? " and others" : "",
+                               ": the address is protected for all of them"));
+  }
 }
 
 std::vector<std::string> GateNodeControl::ExposureWarnings() const {

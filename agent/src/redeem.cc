@@ -224,17 +224,20 @@ RedeemOutcome Redeemer::Redeem(std::string_view wire, const PeerIdentity& peer) 
   std::string code;
   if (absl::Status st = CheckBinding(*body, peer, &code); !st.ok())
     return Reject(st, code, wire, &*body, &peer);
-  // A named TAO (docs/names.md): refused before the claim, so it is not
-  // spent, until this agent resolves names (issue 16).
-  if (auto t = target::FromProto(body->target()); t.ok() && t->host == target::Host::kName)
-    return Reject(absl::FailedPreconditionError(
-                      StrCat("target ", target::Format(*t), " is a DNS name: names are not resolved by this "
-                             "agent yet (issue 16); request a TAO for the IP address")),
-                  reason::kNameUnresolved, wire, &*body, &peer);
-  if (!grants_.IsProtected(body->target()))
+  if (!grants_.IsProtected(body->target())) {
+    // A DNS name (docs/names.md) without a current protected address set:
+    // refused before the claim, so the TAO is not spent.
+    auto t = target::FromProto(body->target());
+    if (t.ok() && t->host == target::Host::kName)
+      return Reject(absl::FailedPreconditionError(
+                        StrCat("target ", target::Format(*t), ": the name has no current address set "
+                               "protected on this node (not in the protected set, not resolved yet, or more "
+                               "addresses than one grant covers)")),
+                    reason::kNameUnresolved, wire, &*body, &peer);
     return Reject(absl::FailedPreconditionError(
                       StrCat("target ", TargetString(body->target()), " is not protected on this node")),
                   reason::kUnprotectedTarget, wire, &*body, &peer);
+  }
 
   // No room for the CONSUMED record: refuse before the claim, so the TAO
   // is not spent (the append below checks again and fails closed).

@@ -4,7 +4,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <set>
+#include <tuple>
 
 #include "taogate/agent/node_addresses.h"
 #include "taogate/common/log.h"
@@ -27,29 +30,53 @@ const target::Target kCatchAll6 = CatchAll("::/0");
 // FILE/EXEC targets go to the FileExecSink, the rest to the gate.
 bool ForSink(const target::Target& t) { return t.proto == target::Proto::kFile || t.proto == target::Proto::kExec; }
 
-// Adds t, or its expansion over the node's addresses, under its canonical text.
-void AddExpanded(const target::Target& t, const std::vector<std::string>& addrs,
+using NameAddrs = std::map<std::string, std::vector<target::Ip>>;
+
+// A named target's entry for one of its addresses.
+target::Target AtAddress(const target::Target& named, const target::Ip& ip) {
+  target::Target x = named;
+  x.host = target::Host::kPrefix;
+  x.name.clear();
+  x.prefix = target::HostPrefix(ip);
+  return x;
+}
+
+// Adds t, or its expansion over the node's addresses or over its name's
+// current addresses (none yet: nothing), under its canonical text.
+void AddExpanded(const target::Target& t, const std::vector<std::string>& addrs, const NameAddrs& names,
                  std::map<std::string, target::Target>* out) {
   if (t.network() && t.host == target::Host::kNode) {
     for (auto& x : ExpandNodeTarget(t, addrs)) (*out)[target::Format(x)] = std::move(x);
     return;
   }
+  if (t.network() && t.host == target::Host::kName) {
+    auto it = names.find(t.name);
+    if (it == names.end()) return;
+    for (const target::Ip& ip : it->second) {
+      target::Target x = AtAddress(t, ip);
+      (*out)[target::Format(x)] = std::move(x);
+    }
+    return;
+  }
   (*out)[target::Format(t)] = t;
 }
 
-// A named entry (docs/names.md) cannot be written to the gate until this
-// agent resolves names (issue 16). Dropping it would leave the name's
-// addresses unprotected, so the whole set is refused and the previous one
-// stays (fail closed).
-absl::Status RefuseNames(const v1::ProtectedTargets& msg) {
-  for (int i = 0; i < msg.targets_size(); ++i) {
-    const v1::ProtectedTarget& p = msg.targets(i);
-    if (p.host_name().empty()) continue;
-    return absl::FailedPreconditionError(
-        StrCat("targets[", i, "] names DNS host ", p.host_name(), " (target ", p.name(),
-               "): names not resolved by this agent yet (issue 16); the previous set stays"));
-  }
-  return absl::OkStatus();
+// The DNS names a set protects, sorted and unique.
+std::vector<std::string> NamesOf(const v1::ProtectedTargets& msg) {
+  std::set<std::string> names;
+  for (const auto& p : msg.targets())
+    if (!p.host_name().empty()) names.insert(p.host_name());
+  return {names.begin(), names.end()};
+}
+
+std::string JoinIps(const std::vector<target::Ip>& ips) {
+  std::string out;
+  for (const auto& ip : ips) out += (out.empty() ? "" : ",") + target::FormatIp(ip);
+  return out;
+}
+
+bool IpLess(const target::Ip& a, const target::Ip& b) {
+  return std::tie(a.family, a.bytes) < std::tie(b.family, b.bytes);
 }
 
 }  // namespace
@@ -64,7 +91,7 @@ TargetSync::EntryMap TargetSync::StaticOf(const std::vector<std::string>& addrs)
   for (const auto& spec : options_.static_targets) {
     auto t = target::Parse(spec, target::Form::kProtected);
     if (!t.ok()) continue;  // FinalizeConfig refused these already
-    AddExpanded(*t, addrs, &out);
+    AddExpanded(*t, addrs, {}, &out);
   }
   return out;
 }
@@ -75,7 +102,7 @@ TargetSync::EntryMap TargetSync::WantedOf(const v1::ProtectedTargets& msg,
   for (const auto& p : msg.targets()) {
     auto t = target::FromProto(p);
     if (!t.ok()) continue;  // ValidateProtectedTargets refused these already
-    AddExpanded(*t, addrs, &wanted);
+    AddExpanded(*t, addrs, name_addrs_, &wanted);
   }
   return wanted;
 }
@@ -121,13 +148,28 @@ TargetSyncState TargetSync::state() const {
 absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char* source) {
   const bool from_cache = std::strcmp(source, "cache") == 0;
   if (absl::Status st = ValidateProtectedTargets(msg); !st.ok()) return RejectLocked(msg, source, st);
-  if (absl::Status st = RefuseNames(msg); !st.ok()) {
+  const std::vector<std::string> names = NamesOf(msg);
+  if (!names.empty() && options_.names == nullptr) {
+    // Dropping the names would leave their addresses unprotected: refused whole.
     ++state_.names_unresolved_total;
-    return RejectLocked(msg, source, st);
+    return RejectLocked(msg, source,
+                        absl::FailedPreconditionError(StrCat(
+                            "the set names DNS host ", names.front(),
+                            " and this agent resolves no names (dns.enabled false, or no DNS server); "
+                            "the previous set stays")));
   }
   if (options_.pods != nullptr) {
     if (absl::Status st = options_.pods->Check(msg); !st.ok()) return RejectLocked(msg, source, st);
   }
+  // The resolver watches exactly the names of the set in force: the new
+  // ones now, back to the previous ones if the set is not applied.
+  const std::vector<std::string> previous_names = applied_msg_ ? NamesOf(*applied_msg_) : std::vector<std::string>{};
+  if (options_.names != nullptr && names != previous_names) {
+    if (absl::Status st = options_.names->Watch(names); !st.ok()) return RejectLocked(msg, source, st);
+  }
+  auto unwatch_on_failure = [&] {
+    if (options_.names != nullptr && names != previous_names) (void)options_.names->Watch(previous_names);
+  };
   EntryMap wanted = WantedOf(msg, node_addrs_);
   if (!from_cache && IsResendLocked(msg, wanted)) {
     // A reconnect resends the set in force: make sure it is in the maps, but
@@ -143,6 +185,7 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
   Additions a = AddWantedLocked(wanted);
   if (!a.error.ok()) {
     RollBackLocked(a, /*restore_cache=*/!from_cache && persist_error.empty());
+    unwatch_on_failure();
     return RejectLocked(msg, source, a.error);
   }
   uint64_t removed = RemoveUnwantedLocked(wanted);
@@ -151,11 +194,8 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
   // failure here leaves a wanted entry out, which ReaddLocked retries on the
   // next update; nothing that should be allowed is allowed by it.
   (void)ReaddLocked(applied_);
-  if (state_.fail_closed) {
-    if (absl::Status st = LiftFailClosedLocked(); !st.ok())
-      log::Error("cannot lift the fail-closed catch-all (stays denying)", {{"error", std::string(st.message())}});
-  }
   CommitLocked(msg, source, a, removed, persist_error);
+  MaybeLiftLocked();
   if (options_.pods != nullptr) options_.pods->Applied(msg);
   return absl::OkStatus();
 }
@@ -267,6 +307,7 @@ void TargetSync::CommitLocked(const v1::ProtectedTargets& msg, const char* sourc
   state_.policy_sha256 = msg.policy_sha256();
   state_.targets = applied_.size();
   state_.not_enforced = a.not_enforced;
+  state_.names = NamesOf(msg).size();
   ++state_.applied_total;
   state_.last_error = persist_error;
   const std::string count = std::to_string(applied_.size()), added = std::to_string(a.added.size()),
@@ -282,6 +323,48 @@ void TargetSync::CommitLocked(const v1::ProtectedTargets& msg, const char* sourc
     log::Error("ledger refused POLICY_ACTIVATED", {{"error", std::string(seq.status().message())}});
 }
 
+absl::Status TargetSync::MoveToLocked(EntryMap next_applied, EntryMap next_static, size_t* added_count,
+                                      size_t* removed_count) {
+  auto had = [&](const std::string& k) { return applied_.count(k) || static_.count(k); };
+  auto wants = [&](const std::string& k) { return next_applied.count(k) || next_static.count(k); };
+  // Additions first (a transient superset only denies more); on a failure
+  // they are rolled back and the previous set stays.
+  std::vector<const target::Target*> added;
+  absl::Status add_error;
+  for (const EntryMap* m : {&next_applied, &next_static}) {
+    for (const auto& [key, e] : *m) {
+      if (ForSink(e) || had(key) || !add_error.ok()) continue;
+      if (absl::Status st = gate_.AddTarget(e); !st.ok())
+        add_error = absl::UnavailableError(StrCat("cannot protect ", key, ": ", st.message()));
+      added.push_back(&e);  // a port range may be in part: rolled back with the others
+    }
+  }
+  if (!add_error.ok()) {
+    // Safe to discard: a target left behind only denies more, and the
+    // re-add below restores any shared entry of the previous set.
+    for (const target::Target* e : added) (void)gate_.RemoveTarget(*e);
+    (void)ReaddLocked(applied_);
+    return add_error;
+  }
+  size_t removed = 0;
+  for (const EntryMap* m : {&applied_, &static_}) {
+    for (const auto& [key, e] : *m) {
+      if (ForSink(e) || wants(key)) continue;
+      if (absl::Status st = gate_.RemoveTarget(e); !st.ok())
+        log::Warn("cannot unprotect a gone address (it stays protected)",
+                  {{"target", key}, {"error", std::string(st.message())}});
+      ++removed;
+    }
+  }
+  applied_ = std::move(next_applied);
+  static_ = std::move(next_static);
+  (void)ReaddLocked(applied_);  // a removed key may have been shared
+  state_.targets = applied_.size();
+  *added_count = added.size();
+  *removed_count = removed;
+  return absl::OkStatus();
+}
+
 absl::Status TargetSync::SetNodeAddresses(const std::vector<std::string>& addrs_in) {
   std::lock_guard l(mu_);
   std::vector<std::string> addrs = CanonicalAddresses(addrs_in);
@@ -293,67 +376,143 @@ absl::Status TargetSync::SetNodeAddresses(const std::vector<std::string>& addrs_
   }
   if (addrs == node_addrs_) return absl::OkStatus();
   const size_t before = node_addrs_.size();
-  EntryMap new_static = StaticOf(addrs);
-  EntryMap new_applied = applied_msg_ ? WantedOf(*applied_msg_, addrs) : applied_;
-  auto had = [&](const std::string& k) { return applied_.count(k) || static_.count(k); };
-  auto wants = [&](const std::string& k) { return new_applied.count(k) || new_static.count(k); };
-
-  // Additions first (a transient superset only denies more); on a failure
-  // they are rolled back and the previous set stays.
-  std::vector<const target::Target*> added;
-  absl::Status add_error;
-  for (const EntryMap* m : {&new_applied, &new_static}) {
-    for (const auto& [key, e] : *m) {
-      if (ForSink(e) || had(key) || !add_error.ok()) continue;
-      if (absl::Status st = gate_.AddTarget(e); !st.ok()) {
-        add_error = absl::UnavailableError(StrCat("cannot protect ", key, ": ", st.message()));
-        added.push_back(&e);  // a port range may be in part: rolled back with the others
-        continue;
-      }
-      added.push_back(&e);
-    }
-  }
-  if (!add_error.ok()) {
-    // Safe to discard: a target left behind only denies more, and the
-    // re-add below restores any shared entry of the previous set.
-    for (const target::Target* e : added) (void)gate_.RemoveTarget(*e);
-    (void)ReaddLocked(applied_);
+  EntryMap next_applied = applied_msg_ ? WantedOf(*applied_msg_, addrs) : applied_;
+  size_t added = 0, removed = 0;
+  if (absl::Status st = MoveToLocked(std::move(next_applied), StaticOf(addrs), &added, &removed); !st.ok()) {
     ++state_.node_address_failures_total;
-    state_.last_error = std::string(add_error.message());
+    state_.last_error = std::string(st.message());
     log::Error("node address change not applied; previous protected set stays",
                {{"addresses", std::to_string(addrs.size())}, {"error", state_.last_error}});
     RecordLocked("node_addresses_rejected", "", addrs.size(), state_.last_error);
-    return add_error;
+    return st;
   }
-  uint64_t removed = 0;
-  for (const EntryMap* m : {&applied_, &static_}) {
-    for (const auto& [key, e] : *m) {
-      if (ForSink(e) || wants(key)) continue;
-      if (absl::Status st = gate_.RemoveTarget(e); !st.ok())
-        log::Warn("cannot unprotect a gone node address (it stays protected)",
-                  {{"target", key}, {"error", std::string(st.message())}});
-      ++removed;
-    }
-  }
-  applied_ = std::move(new_applied);
-  static_ = std::move(new_static);
   node_addrs_ = std::move(addrs);
-  (void)ReaddLocked(applied_);  // a removed key may have been shared
-  state_.targets = applied_.size();
   state_.node_addresses = node_addrs_.size();
   ++state_.node_address_changes_total;
   log::Info("node addresses changed; node targets re-expanded",
             {{"addresses_before", std::to_string(before)},
              {"addresses", std::to_string(node_addrs_.size())},
-             {"added", std::to_string(added.size())},
+             {"added", std::to_string(added)},
              {"removed", std::to_string(removed)}});
-  if (added.empty() && removed == 0) return absl::OkStatus();  // no node target: nothing to record
+  if (added == 0 && removed == 0) return absl::OkStatus();  // no node target: nothing to record
   ledger::Fields f = {{"component", "agent"}, {"event", "node_addresses"}, {"node_id", options_.node_id},
                       {"count", std::to_string(node_addrs_.size())},
-                      {"added", std::to_string(added.size())}, {"removed", std::to_string(removed)}};
+                      {"added", std::to_string(added)}, {"removed", std::to_string(removed)}};
   if (auto seq = ledger_.Append(ledger::RecordKind::kPolicyActivated, std::move(f)); !seq.ok())
     log::Error("ledger refused POLICY_ACTIVATED", {{"error", std::string(seq.status().message())}});
   return absl::OkStatus();
+}
+
+absl::Status TargetSync::SetNameAddresses(const std::string& name, const std::vector<target::Ip>& added,
+                                          const std::vector<target::Ip>& removed, bool unwatched,
+                                          uint32_t ttl_s, const std::vector<std::string>& chain) {
+  std::lock_guard l(mu_);
+  // The resolver's truth, kept even if the gate refuses it below: the next
+  // change or set is computed from it, so a refused addition is retried.
+  std::vector<target::Ip> addrs;
+  if (!unwatched) {
+    std::vector<target::Ip> old = name_addrs_[name];
+    for (const auto& ip : old)
+      if (std::find(removed.begin(), removed.end(), ip) == removed.end()) addrs.push_back(ip);
+    for (const auto& ip : added)
+      if (std::find(addrs.begin(), addrs.end(), ip) == addrs.end()) addrs.push_back(ip);
+    std::sort(addrs.begin(), addrs.end(), IpLess);
+  }
+  if (addrs.empty()) name_addrs_.erase(name);
+  else name_addrs_[name] = addrs;
+  if (!applied_msg_) return absl::OkStatus();  // nothing names it yet
+  size_t n_added = 0, n_removed = 0;
+  absl::Status st = MoveToLocked(WantedOf(*applied_msg_, node_addrs_), static_, &n_added, &n_removed);
+  if (!st.ok()) {
+    ++state_.name_change_failures_total;
+    state_.last_error = std::string(st.message());
+    log::Error("DNS address change of a protected name not applied; previous protected set stays",
+               {{"name", name}, {"error", state_.last_error}});
+  } else {
+    ++state_.name_changes_total;
+    log::Info("protected name's addresses changed",
+              {{"name", name}, {"added", JoinIps(added)}, {"removed", JoinIps(removed)},
+               {"addresses", JoinIps(addrs)}, {"ttl_s", std::to_string(ttl_s)}});
+  }
+  std::string joined_chain;
+  for (const auto& c : chain) joined_chain += (joined_chain.empty() ? "" : ",") + c;
+  ledger::Fields f = {{"component", "agent"},
+                      {"event", st.ok() ? "name_addresses" : "name_addresses_rejected"},
+                      {"node_id", options_.node_id}, {"target", name},
+                      {"count", std::to_string(addrs.size())},
+                      {"added", JoinIps(added).substr(0, 1000)}, {"removed", JoinIps(removed).substr(0, 1000)},
+                      {"ttl_s", std::to_string(ttl_s)}};
+  if (!joined_chain.empty()) f.push_back({"chain", joined_chain.substr(0, 1000)});
+  if (unwatched) f.push_back({"reason", "unwatched"});
+  if (!st.ok()) f.push_back({"error", state_.last_error.substr(0, 200)});
+  if (auto seq = ledger_.Append(ledger::RecordKind::kPolicyActivated, std::move(f)); !seq.ok())
+    log::Error("ledger refused POLICY_ACTIVATED", {{"error", std::string(seq.status().message())}});
+  MaybeLiftLocked();
+  return st;
+}
+
+std::vector<target::Ip> TargetSync::NameAddresses(const std::string& name) const {
+  std::lock_guard l(mu_);
+  if (!applied_msg_) return {};
+  auto it = name_addrs_.find(name);
+  if (it == name_addrs_.end()) return {};
+  // Only what the gate holds: every address of the name is a key of applied_
+  // unless its last move failed (then the name's grant waits for the retry).
+  bool named = false;
+  for (const auto& p : applied_msg_->targets()) {
+    if (p.host_name() != name) continue;
+    auto t = target::FromProto(p);
+    if (!t.ok()) continue;
+    named = true;
+    for (const auto& ip : it->second)
+      if (!applied_.count(target::Format(AtAddress(*t, ip)))) return {};
+  }
+  return named ? it->second : std::vector<target::Ip>{};
+}
+
+std::vector<NameView> TargetSync::Names() const {
+  std::lock_guard l(mu_);
+  std::vector<NameView> out;
+  if (!applied_msg_) return out;
+  // Which names and targets want each map key: a key wanted by more than
+  // one is shared (docs/names.md, "Shared addresses").
+  std::map<std::string, std::set<std::string>> owners;  // key -> names / target texts
+  for (const auto& p : applied_msg_->targets()) {
+    auto t = target::FromProto(p);
+    if (!t.ok()) continue;
+    EntryMap one;
+    AddExpanded(*t, node_addrs_, name_addrs_, &one);
+    const std::string who = t->host == target::Host::kName ? t->name : target::Format(*t);
+    for (const auto& [key, e] : one) owners[key].insert(who);
+  }
+  for (const auto& [key, e] : static_) owners[key].insert(key);
+  for (const auto& name : NamesOf(*applied_msg_)) {
+    NameView v;
+    v.name = name;
+    if (auto it = name_addrs_.find(name); it != name_addrs_.end()) v.addrs = it->second;
+    std::set<std::string> shared;
+    for (const auto& [key, who] : owners) {
+      if (!who.count(name)) continue;
+      for (const auto& w : who)
+        if (w != name) shared.insert(w);
+    }
+    v.shared_with.assign(shared.begin(), shared.end());
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+// The catch-all goes once a set is applied and every name it protects has
+// an address (until then those addresses are unknown: everything is denied).
+void TargetSync::MaybeLiftLocked() {
+  uint64_t pending = 0;
+  if (applied_msg_)
+    for (const auto& name : NamesOf(*applied_msg_))
+      if (!name_addrs_.count(name)) ++pending;
+  state_.names_pending = pending;
+  if (!state_.fail_closed || !applied_msg_ || pending != 0) return;
+  if (absl::Status st = LiftFailClosedLocked(); !st.ok())
+    log::Error("cannot lift the fail-closed catch-all (stays denying)", {{"error", std::string(st.message())}});
 }
 
 std::vector<std::string> TargetSync::NetworkTargetSpecs() const {

@@ -27,7 +27,7 @@ declare -A ALLOW=(
   [k8s]="common"
   [dns]="common target"
   [bpf]="common target bpflsm enforce"
-  [agent]="common tao rpc runtime ledger keys target bpf bpflsm enforce k8s"
+  [agent]="common tao rpc runtime ledger keys target bpf bpflsm enforce k8s dns"
   [governance]="common tao rpc runtime ledger keys target policies k8s"
 )
 # The public include folder of each taogate/<x>/ prefix that is not <x>/include.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "taogate/dns/config.h"
 #include "taogate/k8s/selector.h"
 
 namespace taogate::agent {
@@ -136,6 +137,14 @@ struct AgentConfig {
   uint32_t acquire_burst = 20;
   uint32_t acquire_max_in_flight = 4;
   uint64_t acquire_exe_max_bytes = 256ull << 20;
+
+  // DNS names in the governor's protected set (docs/names.md): resolved by
+  // the agent itself through dns.servers (empty: the nameserver lines of
+  // dns.resolv_conf, on Kubernetes the cluster DNS), TTLs clamped to
+  // [ttl_floor_s, ttl_ceiling_s]. dns_enabled false (or no usable server)
+  // makes the agent refuse every set that names a host (fail closed).
+  bool dns_enabled = true;
+  dns::Config dns;
 
   std::string log_level = "info";
 };

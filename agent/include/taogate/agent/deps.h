@@ -52,11 +52,23 @@ class FreeSpace {
 class GrantTable {
  public:
   virtual ~GrantTable() = default;
-  // True if `target` is protected on this node (a grant is meaningful).
+  // True if `target` is protected on this node (a grant is meaningful). A
+  // DNS name (docs/names.md) is protected when it has a current address set
+  // the gate protects, of at most bpf::Gate::kMaxGrantSet addresses.
   virtual bool IsProtected(const v1::Target& target) const = 0;
-  // Installs a one-shot grant for cgroup `cgroup_id`; an error means no grant exists.
+  // Installs a one-shot grant for cgroup `cgroup_id`; an error means no
+  // grant exists. A DNS name gets one grant over its current address set,
+  // spent as a whole by the first connect to any of them.
   virtual absl::Status InstallGrant(uint64_t cgroup_id, const v1::Target& target, const TaoId& id,
                                     int64_t expires_at_unix_ms) = 0;
+};
+
+// The current address sets of the protected DNS names (TargetSync): what
+// a named TAO's grant covers. Implementations must be thread-safe.
+class NameAddressSource {
+ public:
+  virtual ~NameAddressSource() = default;
+  virtual std::vector<target::Ip> NameAddresses(const std::string& name) const = 0;
 };
 
 // The kernel gate's protected-target maps, as TargetSync programs them.

@@ -7,7 +7,10 @@
 // says; a target the gate cannot look up is "not protected" -> the redeem is
 // refused (fail closed: no grant without a gate). InstallGrant converts the
 // TAO's wall-clock expiry to CLOCK_MONOTONIC (the kernel's clock) and keys
-// the grant on the workload-level cgroup.
+// the grant on the workload-level cgroup. A DNS name target (docs/names.md)
+// is looked up in the NameAddressSource (set_names; without one a name is
+// never protected): its grant is one bpf::Gate::InstallGrantSet over the
+// name's current addresses, at most bpf::Gate::kMaxGrantSet of them.
 //
 // Thread-safe (bpf::Gate's map calls are).
 #pragma once
@@ -31,9 +34,16 @@ class GateGrants final : public GrantTable, public TargetTable {
   absl::Status RemoveTarget(const target::Target& t) override { return gate_.RemoveTarget(t); }
   bool ProtectsListedOnly() const override { return gate_.options().mode == bpf::Mode::kProtectListed; }
 
+  // Where DNS names' addresses come from; set once at start, before any redeem.
+  void set_names(const NameAddressSource* names) { names_ = names; }
+
  private:
+  // A named target's destinations: one per current address of the name.
+  absl::StatusOr<std::vector<target::Target>> NamedDestinations(const target::Target& named) const;
+
   bpf::Gate& gate_;
   const Clock& clock_;
+  const NameAddressSource* names_ = nullptr;
 };
 
 }  // namespace taogate::agent

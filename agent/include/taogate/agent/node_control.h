@@ -18,6 +18,7 @@
 #include "taogate/agent/config.h"
 #include "taogate/agent/kernel_deps.h"
 #include "taogate/agent/metrics.h"
+#include "taogate/agent/name_resolution.h"
 #include "taogate/agent/redeem.h"
 #include "taogate/agent/service.h"
 #include "taogate/agent/target_sync.h"
@@ -52,6 +53,10 @@ class GateNodeControl final : public NodeControl {
   // which also quarantines pods that come to match while engaged; a plain
   // workload path names the pod whose cgroup contains it. Set once at start.
   void set_pods(PodClassifier* pods) { pods_ = pods; }
+  // The DNS resolver of the protected names (null: names are refused); with
+  // set_target_sync, status lists the names and the capability table gets a
+  // "network-names" row. Set once at start.
+  void set_names(const NameResolution* names) { names_ = names; }
 
   // SHA-256 over the sorted static protected-target list (the "bundle" in force).
   const std::string& targets_sha256() const { return targets_sha256_; }
@@ -69,6 +74,9 @@ class GateNodeControl final : public NodeControl {
                                                             v1::KillSwitchMode mode, Evidence::Fields f);
   uint64_t CountWorkloads() const;
   std::vector<std::string> ExposureWarnings() const;
+  // The "network-names" capability row, and the names' status and warnings.
+  void FillNameCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const;
+  void FillNames(v1::StatusResponse* out) const;
 
   const AgentConfig& config_;
   KillSwitchGate& gate_;
@@ -80,6 +88,7 @@ class GateNodeControl final : public NodeControl {
   std::string targets_sha256_;
   const Enforcement* enforcer_ = nullptr;
   const TargetSync* target_sync_ = nullptr;
+  const NameResolution* names_ = nullptr;
   std::mutex killswitch_mu_;
 };
 

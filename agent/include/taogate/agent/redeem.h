@@ -51,7 +51,7 @@ inline constexpr char kWrongNode[] = "WRONG_NODE";
 inline constexpr char kWrongCgroup[] = "WRONG_CGROUP";
 inline constexpr char kNotGoverned[] = "NOT_GOVERNED";
 inline constexpr char kUnprotectedTarget[] = "UNPROTECTED_TARGET";
-// A TAO naming a DNS name: this agent does not resolve names yet (issue 16).
+// A TAO naming a DNS name with no current protected address set here.
 inline constexpr char kNameUnresolved[] = "NAME_UNRESOLVED";
 inline constexpr char kReplay[] = "REPLAY";
 inline constexpr char kLedgerUnavailable[] = "LEDGER_UNAVAILABLE";

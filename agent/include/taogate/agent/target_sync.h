@@ -42,6 +42,21 @@
 // (POLICY_ACTIVATED, component=agent, event=node_addresses, count = node
 // addresses, added, removed; event=node_addresses_rejected on failure).
 //
+// Named targets (docs/names.md): a governor entry with host_name set is
+// expanded into one exact target {proto, address/32 or /128, its ports} per
+// current address of the name, the way node targets expand over the node's
+// addresses. The names of an applied set are handed to the NameWatcher (the
+// DNS resolver); its answers come back through SetNameAddresses, which
+// applies the difference like a node address change and appends one
+// POLICY_ACTIVATED record (event=name_addresses) per change. An address
+// shared by two names, or by a name and a CIDR or static target, has one
+// map key and stays protected while anything still wants it. A set naming
+// hosts is applied at once (its names' addresses join as they are answered);
+// without a NameWatcher it is refused whole, as an unresolvable set must be.
+// While the fail-closed catch-all is in force it is lifted only once every
+// name of the set has an address (a name never resolved has no address to
+// protect, so until then every IP destination needs a grant).
+//
 // Without a governor (cache_path empty) Start() applies the static targets
 // only: no cache, no catch-all.
 //
@@ -84,6 +99,14 @@ class GovernedPodsSink {
   virtual void Applied(const v1::ProtectedTargets& msg) = 0;
 };
 
+// Where the DNS names of an applied set are watched (NameResolution over
+// dns::Resolver). Watch replaces the watched set; an error refuses the set.
+class NameWatcher {
+ public:
+  virtual ~NameWatcher() = default;
+  virtual absl::Status Watch(const std::vector<std::string>& names) = 0;
+};
+
 inline constexpr uint32_t kMaxCachePayload = 16u << 20;
 inline constexpr size_t kMaxProtectedTargets = 16384;
 
@@ -101,6 +124,14 @@ struct TargetSyncOptions {
   // (a node target's entries follow the node's addresses).
   std::vector<std::string> static_targets;
   GovernedPodsSink* pods = nullptr;  // pods mode; must outlive the TargetSync
+  NameWatcher* names = nullptr;      // null: sets naming hosts are refused; must outlive
+};
+
+// One protected name as the gate holds it (status, capability table).
+struct NameView {
+  std::string name;
+  std::vector<target::Ip> addrs;         // current, sorted
+  std::vector<std::string> shared_with;  // other names / targets wanting one of its map keys
 };
 
 struct TargetSyncState {
@@ -111,16 +142,20 @@ struct TargetSyncState {
   uint64_t not_enforced = 0;  // FILE/EXEC entries without a sink
   uint64_t applied_total = 0;
   uint64_t rejected_total = 0;
-  // Sets refused because they name DNS hosts (issue 16: this agent does not
-  // resolve names yet; the previous set stays). Also in rejected_total.
+  // Sets refused because they name DNS hosts and this agent has no resolver
+  // (the previous set stays). Also in rejected_total.
   uint64_t names_unresolved_total = 0;
+  uint64_t names = 0;                       // DNS names of the applied set
+  uint64_t names_pending = 0;               // of those, without an address yet
+  uint64_t name_changes_total = 0;          // address changes applied
+  uint64_t name_change_failures_total = 0;  // changes the gate refused (retried)
   std::string last_error;
   uint64_t node_addresses = 0;               // addresses node targets expand over
   uint64_t node_address_changes_total = 0;   // applied address changes
   uint64_t node_address_failures_total = 0;  // address changes refused (old set kept)
 };
 
-class TargetSync {
+class TargetSync final : public NameAddressSource {
  public:
   // gate (GateGrants in production), ledger and sink (nullable) must outlive
   // this object.
@@ -140,6 +175,19 @@ class TargetSync {
   // re-expands every node target and applies the difference. On error the previous set (and
   // address list) stays.
   absl::Status SetNodeAddresses(const std::vector<std::string>& addrs);
+
+  // One resolver change of `name` (dns::Change: added, removed, or
+  // unwatched = forget it): its address set becomes the old one plus added
+  // minus removed and the gate follows by diff. A gate error keeps the
+  // previous maps (fail closed: a removed address stays protected, an added
+  // one is retried by the next change or set) and is returned.
+  absl::Status SetNameAddresses(const std::string& name, const std::vector<target::Ip>& added,
+                                const std::vector<target::Ip>& removed, bool unwatched, uint32_t ttl_s,
+                                const std::vector<std::string>& chain);
+  // NameAddressSource: the addresses the gate protects for `name` now
+  // (empty if it is not a name of the applied set or has none yet).
+  std::vector<target::Ip> NameAddresses(const std::string& name) const override;
+  std::vector<NameView> Names() const;
 
   // The declared IP targets (static, then the governor's set) in the
   // target::Parse protected form, node targets as "tcp:node:P", for status checks.
@@ -168,7 +216,12 @@ class TargetSync {
   void CommitLocked(const v1::ProtectedTargets& msg, const char* source, const Additions& a, uint64_t removed,
                     const std::string& persist_error);
 
+  using NameAddrs = std::map<std::string, std::vector<target::Ip>>;
   EntryMap WantedOf(const v1::ProtectedTargets& msg, const std::vector<std::string>& addrs) const;
+  // Moves the gate from (applied_, static_) to (next_applied, next_static):
+  // additions first, rolled back on a failure; then removals; then re-adds.
+  absl::Status MoveToLocked(EntryMap next_applied, EntryMap next_static, size_t* added, size_t* removed);
+  void MaybeLiftLocked();
   EntryMap StaticOf(const std::vector<std::string>& addrs) const;
   absl::Status EngageFailClosedLocked();
   bool CatchAllWantedLocked() const;
@@ -186,6 +239,7 @@ class TargetSync {
   std::optional<v1::ProtectedTargets> applied_msg_;  // what the cache should hold
   EntryMap static_;  // static targets, node targets expanded
   std::vector<std::string> node_addrs_;  // canonical, sorted
+  NameAddrs name_addrs_;                 // current answers, by name
   bool started_ = false;
   TargetSyncState state_;
 };
