@@ -21,7 +21,6 @@
 #include "taogate/policies/policy_test.h"
 
 namespace taogate::cli {
-namespace {
 
 using policies::Policy;
 
@@ -38,6 +37,8 @@ std::shared_ptr<const Policy> LoadOrReport(const std::string& file) {
   }
   return nullptr;
 }
+
+namespace {
 
 // "NAME" (a workload declared in the bundle: its first value of each selector,
 // policies::WorkloadAttributesFor) or "node=N,cgroup=/path,label.KEY=VALUE,...".

@@ -14,22 +14,10 @@
 namespace taogate::cli {
 namespace {
 
-using policies::Policy;
-
-std::shared_ptr<const Policy> Load(const std::string& file) {
-  std::vector<policies::ValidationError> errors;
-  auto p = Policy::LoadFile(file, &errors);
-  if (p.ok()) return *p;
-  for (const auto& e : errors) std::cerr << e.ToString() << "\n";
-  Fail(errors.empty() ? std::string(p.status().message())
-                      : StrCat(file, ": invalid policy bundle"));
-  return nullptr;
-}
-
 int Diff(const std::string& old_file, const std::string& new_file, bool json) {
-  auto before = Load(old_file);
+  auto before = LoadOrReport(old_file);
   if (!before) return 1;
-  auto after = Load(new_file);
+  auto after = LoadOrReport(new_file);
   if (!after) return 1;
   auto d = policies::DiffPolicies(*before, *after);
   if (!d.ok()) return Fail(std::string(d.status().message()));

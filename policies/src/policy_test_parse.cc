@@ -68,9 +68,7 @@ void ReadWorkload(Walker& w, const YAML::Node& n, std::string_view path, TestCas
     std::string ap = Sub(path, "attested");
     Fields at;
     const YAML::Node& an = f["attested"].value;
-    bool empty_map = an.IsMap() && an.size() == 0;
-    if (empty_map || w.ReadMap(an, ap, {"namespace", "service_account", "exe_path", "exe_sha256"},
-                               {}, &at)) {
+    if (w.ReadMap(an, ap, {"namespace", "service_account", "exe_path", "exe_sha256"}, {}, &at)) {
       a.attested = true;
       a.k8s_namespace = Opt(w, at, "namespace", ap, 63).value_or("");
       a.service_account = Opt(w, at, "service_account", ap, 253).value_or("");
@@ -164,7 +162,7 @@ std::optional<TestCase> ReadCase(Walker& w, const YAML::Node& n, const std::stri
     const YAML::Node& bn = f["break_glass"].value;
     Fields bg;
     c.break_glass_ttl = 0;
-    if ((!bn.IsMap() || bn.size() != 0) && w.ReadMap(bn, bp, {"ttl"}, {}, &bg) && bg.count("ttl")) {
+    if (w.ReadMap(bn, bp, {"ttl"}, {}, &bg) && bg.count("ttl")) {
       c.break_glass_ttl = w.Duration(bg["ttl"].value, Sub(bp, "ttl"), kMaxBreakGlassTtlSeconds);
     }
   }
