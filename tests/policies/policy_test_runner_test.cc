@@ -158,6 +158,33 @@ TEST(PolicyTestRunner, DuplicateCaseNamesAreRefused) {
             std::string::npos);
 }
 
+TEST(PolicyTestRunner, AttestedFactsMatchOnlyWhenMarkedAttested) {
+  constexpr char kAttested[] = R"(version: 1
+name: a
+roles: [{id: r}]
+actors: [{identity: spiffe://t/a, roles: [r]}]
+workloads: [{id: prod-app, selectors: {namespaces: [prod], service_accounts: [prod/app]}}]
+targets: [{id: db, networks: [{cidrs: [10.0.0.1/32], ports: [5432], protocols: [tcp]}]}]
+action_classes: [{id: read, ttl: 60s}]
+rules: [{id: reads, effect: allow, roles: [r], workloads: [prod-app], actions: [read], targets: [db]}]
+)";
+  auto policy = Policy::Load(kAttested, "a.yaml");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  auto decision = [&](const std::string& workload) {
+    auto tf = ParseTestFile(OneCase("    actor: spiffe://t/a\n    workload: " + workload +
+                                    "\n    action: read\n    target: tcp:10.0.0.1:5432\n"
+                                    "    expect: {decision: permit}\n"),
+                            "a_test.yaml");
+    EXPECT_TRUE(tf.ok()) << tf.status();
+    auto r = RunTestCases(**policy, *tf);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return (*r)[0].passed();
+  };
+  EXPECT_TRUE(decision("prod-app"));
+  EXPECT_TRUE(decision("{attested: {namespace: prod, service_account: app}}"));
+  EXPECT_FALSE(decision("{attested: {namespace: prod, service_account: other}}"));
+}
+
 TEST(PolicyTestRunner, GarbageNeverCrashes) {
   for (const char* junk : {"", "[]", "bundle: [x]\ncases: {}", "cases: [1, 2]\nbundle: x",
                            "bundle: x\ncases: [{name: [1]}]", "\x01\x02", "&a [*a]"}) {
