@@ -74,6 +74,15 @@ TEST_F(PolicyTestCli, MalformedCaseFileExitsTwoWithPosition) {
             std::string::npos) << r.err;
 }
 
+TEST_F(PolicyTestCli, MissingBundleExitsTwoNamingTheBundleLine) {
+  fs::path root = BrokenCopy("tests/minimal_test.yaml", "bundle: ../minimal.yaml",
+                             "bundle: ../nope.yaml");
+  auto r = Ctl({"test", (root / "tests/minimal_test.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("minimal_test.yaml:3:9: bundle: cannot load policy bundle"),
+            std::string::npos) << r.err;
+}
+
 TEST_F(PolicyTestCli, DirectoryWithoutTestsExitsTwo) {
   auto r = Ctl({"test", dir_.path().string()});
   EXPECT_EQ(r.exit_code, 2);
