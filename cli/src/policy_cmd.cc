@@ -5,6 +5,7 @@
 //   eval:     the Decision as JSON; exit 0 PERMIT, 2 DENY, 3 REQUIRE_APPROVAL
 //   targets:  the protected-target export agents compile, as JSON, with the
 //             governed_pods selectors in their wire form (as `gov watch-targets`)
+//   test, diff: policy_test_cmd.cc, policy_diff_cmd.cc
 
 #include <iostream>
 
@@ -12,13 +13,14 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "policy_cmds.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
 #include "taogate/k8s/selector_proto.h"
 #include "taogate/policies/policy.h"
+#include "taogate/policies/policy_test.h"
 
 namespace taogate::cli {
-namespace {
 
 using policies::Policy;
 
@@ -36,20 +38,20 @@ std::shared_ptr<const Policy> LoadOrReport(const std::string& file) {
   return nullptr;
 }
 
-// "NAME" (a workload declared in the bundle: its first value of each selector)
-// or "node=N,cgroup=/path,label.KEY=VALUE,...".
+namespace {
+
+// "NAME" (a workload declared in the bundle: its first value of each selector,
+// policies::WorkloadAttributesFor) or "node=N,cgroup=/path,label.KEY=VALUE,...".
 bool ParseWorkload(const Policy& p, const std::string& spec, policies::WorkloadAttributes* out) {
   if (spec.empty()) return true;
   if (spec.find('=') == std::string::npos) {
-    for (const auto& w : p.bundle().workloads) {
-      if (w.id != spec) continue;
-      if (!w.nodes.empty()) out->node = w.nodes[0];
-      if (!w.cgroup_paths.empty()) out->cgroup_path = w.cgroup_paths[0];
-      out->pod_labels = w.pod_labels;
-      return true;
+    auto a = policies::WorkloadAttributesFor(p.bundle(), spec);
+    if (!a.ok()) {
+      Fail(std::string(a.status().message()));
+      return false;
     }
-    Fail(StrCat("unknown workload '", spec, "'"));
-    return false;
+    *out = *a;
+    return true;
   }
   size_t i = 0;
   while (i <= spec.size()) {
@@ -160,7 +162,7 @@ int Targets(const std::string& file) {
 }
 
 void Register(CLI::App& root) {
-  auto* pc = root.add_subcommand("policy", "Validate, hash and evaluate policy bundles offline");
+  auto* pc = root.add_subcommand("policy", "Validate, hash, evaluate, test and diff policy bundles offline");
   pc->require_subcommand(1);
   static std::string file, actor, workload, action, target;
 
@@ -186,6 +188,9 @@ void Register(CLI::App& root) {
   auto* t = pc->add_subcommand("targets", "Print the protected-target export agents compile");
   t->add_option("FILE", file, "policy bundle (YAML)")->required();
   t->callback([] { ExitCode() = Targets(file); });
+
+  RegisterPolicyTest(*pc);
+  RegisterPolicyDiff(*pc);
 }
 
 }  // namespace
