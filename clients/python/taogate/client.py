@@ -283,6 +283,8 @@ def _phase_name(phase: int) -> str:
 
 
 def _connect(dest: Destination, timeout: float) -> _socket.socket:
+    if dest.name:
+        return _connect_name(dest, timeout)
     if dest.proto == "unix":
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         address: object = dest.path
@@ -300,3 +302,22 @@ def _connect(dest: Destination, timeout: float) -> _socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _connect_name(dest: Destination, timeout: float) -> _socket.socket:
+    """Connect to a DNS name target: each address this process resolves, in
+    order. The grant covers the addresses the agent resolved; one of ours
+    that is not among them is refused (EPERM) without spending the grant, so
+    the next address is tried."""
+    last: Optional[BaseException] = None
+    for family, kind, proto, _, address in _socket.getaddrinfo(dest.name, dest.port, type=_socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            sock.settimeout(None)
+            return sock
+        except OSError as err:
+            sock.close()
+            last = err
+    raise last if last is not None else OSError(f"{dest.name} has no address")

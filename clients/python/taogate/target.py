@@ -2,12 +2,14 @@
 
 The grammar is the destination form of target/target.h::
 
-    tcp:10.0.0.5:5432   udp:[fd00::53]:53   unix:/run/pg/.s.PGSQL.5432
-    file:/etc/secrets/db.key   exec:/usr/bin/psql
+    tcp:10.0.0.5:5432   udp:[fd00::53]:53   tcp:db.prod.internal:5432
+    unix:/run/pg/.s.PGSQL.5432   file:/etc/secrets/db.key   exec:/usr/bin/psql
 
-tcp/udp with one IP literal (IPv6 bracketed) and one port 1-65535; paths
-absolute and canonical. CIDRs, port ranges, ``*``, ``any:``, ``node`` and DNS
-names name more than one place (or none yet) and are refused here with
+tcp/udp with one IP literal (IPv6 bracketed) or one fully qualified DNS name
+(docs/names.md: the agent resolves it and the grant covers its current
+addresses) and one port 1-65535; paths absolute and canonical. CIDRs, port
+ranges, ``*``, ``any:``, ``node``, single-label and wildcard names name more
+than one place (or none) and are refused here with
 :class:`~taogate.errors.Invalid`, before any call. The agent checks again.
 """
 
@@ -26,12 +28,13 @@ IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 @dataclass(frozen=True)
 class Destination:
-    """One parsed destination: ``proto`` plus either ``ip``/``port`` or ``path``."""
+    """One parsed destination: ``proto`` plus ``ip`` or ``name``, and ``port``; or ``path``."""
 
     proto: str
     ip: Optional[IPAddress] = None
     port: int = 0
     path: str = ""
+    name: str = ""  # a DNS name (canonical: lowercase, no trailing dot)
 
 
 def parse_destination(text: str) -> Destination:
@@ -48,7 +51,36 @@ def parse_destination(text: str) -> Destination:
     host, sep, port = rest.rpartition(":")
     if not sep or not host:
         raise Invalid(f"target {text!r}: want {proto}:HOST:PORT")
+    if not host.startswith("[") and ":" not in host and not _looks_like_ipv4(host):
+        return Destination(proto=proto, name=_host_name(text, host), port=_one_port(text, port))
     return Destination(proto=proto, ip=_ip_literal(text, host), port=_one_port(text, port))
+
+
+def _looks_like_ipv4(host: str) -> bool:
+    # A name's last label is never all digits (target.h): such a host is an
+    # address or nothing.
+    return host.rstrip(".").rpartition(".")[2].isdigit() or "/" in host
+
+
+def _host_name(text: str, host: str) -> str:
+    """The canonical form of a DNS name host, as target::ParseHostName."""
+    name = host[:-1] if host.endswith(".") else host
+    if not name or len(name) > 253:
+        raise Invalid(f"target {text!r}: a DNS name is 1-253 characters")
+    if "*" in name:
+        raise Invalid(f"target {text!r}: wildcard names are not supported: name each host")
+    labels = name.split(".")
+    for label in labels:
+        if not 1 <= len(label) <= 63:
+            raise Invalid(f"target {text!r}: DNS name labels are 1-63 characters")
+        if label[0] == "-" or label[-1] == "-":
+            raise Invalid(f"target {text!r}: a DNS name label starts or ends with '-'")
+        if not all(c.isascii() and (c.isalnum() or c == "-") for c in label):
+            raise Invalid(f"target {text!r}: letters, digits, '-' and '.' only in a DNS name")
+    if len(labels) < 2:
+        raise Invalid(f"target {text!r}: a single-label name: write the fully qualified name "
+                      "(host must be one IP literal or DNS name, not 'node')")
+    return name.lower()
 
 
 def _ip_literal(text: str, host: str) -> IPAddress:
