@@ -68,38 +68,38 @@ absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::ProtectedTargets> LoadTargetsCache(const std::string& path) {
+namespace {
+
+// The framing both caches share (target_sync.h): magic, u32 length,
+// SHA-256, payload; written as temp + fsync + rename + fsync(dir).
+absl::StatusOr<std::string> ReadFramed(const std::string& path, const char (&magic)[8], std::string_view what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    if (access(path.c_str(), F_OK) != 0) return absl::NotFoundError(StrCat("no targets cache ", path));
-    return absl::DataLossError(StrCat("targets cache ", path, " cannot be read"));
+    if (access(path.c_str(), F_OK) != 0) return absl::NotFoundError(StrCat("no ", what, " ", path));
+    return absl::DataLossError(StrCat(what, " ", path, " cannot be read"));
   }
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string data = ss.str();
   auto corrupt = [&](std::string_view why) {
-    return absl::DataLossError(StrCat("targets cache ", path, " is corrupt: ", why));
+    return absl::DataLossError(StrCat(what, " ", path, " is corrupt: ", why));
   };
   if (data.size() < kHeader) return corrupt("short header");
-  if (std::memcmp(data.data(), kMagic, 8) != 0) return corrupt("bad magic");
+  if (std::memcmp(data.data(), magic, 8) != 0) return corrupt("bad magic");
   uint32_t n = 0;
   for (int i = 0; i < 4; ++i) n |= static_cast<uint32_t>(static_cast<uint8_t>(data[8 + i])) << (8 * i);
   if (n > kMaxCachePayload) return corrupt("payload length too large");
   if (data.size() != kHeader + n) return corrupt("length mismatch");
-  std::string_view payload(data.data() + kHeader, n);
+  std::string payload = data.substr(kHeader);
   crypto::Sha256Digest d = crypto::Sha256(payload);
   if (std::memcmp(d.data(), data.data() + 12, 32) != 0) return corrupt("checksum mismatch");
-  v1::ProtectedTargets msg;
-  if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return corrupt("bad protobuf");
-  if (auto st = ValidateProtectedTargets(msg); !st.ok()) return corrupt(std::string(st.message()));
-  return msg;
+  return payload;
 }
 
-absl::Status SaveTargetsCache(const std::string& path, const v1::ProtectedTargets& msg) {
-  std::string payload;
-  if (!msg.SerializeToString(&payload) || payload.size() > kMaxCachePayload)
-    return absl::InvalidArgumentError("targets cache: cannot serialize");
-  std::string data(kMagic, 8);
+absl::Status WriteFramed(const std::string& path, const char (&magic)[8], const std::string& payload,
+                         std::string_view what) {
+  if (payload.size() > kMaxCachePayload) return absl::InvalidArgumentError(StrCat(what, ": too large"));
+  std::string data(magic, 8);
   uint32_t n = static_cast<uint32_t>(payload.size());
   for (int i = 0; i < 4; ++i) data.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
   crypto::Sha256Digest d = crypto::Sha256(payload);
@@ -107,10 +107,10 @@ absl::Status SaveTargetsCache(const std::string& path, const v1::ProtectedTarget
   data += payload;
 
   const std::string tmp = path + ".tmp";
-  auto fail = [&](const char* what) {
+  auto fail = [&](const char* op) {
     int e = errno;
     unlink(tmp.c_str());
-    return absl::UnavailableError(StrCat("targets cache ", path, ": ", what, ": ", strerror(e)));
+    return absl::UnavailableError(StrCat(what, " ", path, ": ", op, ": ", strerror(e)));
   };
   {
     UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
@@ -128,9 +128,72 @@ absl::Status SaveTargetsCache(const std::string& path, const v1::ProtectedTarget
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   UniqueFd dfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   // The rename is done; a lost directory fsync can at worst bring back the
-  // previous cache after a crash, which the governor's next push replaces.
+  // previous cache after a crash, which the next update replaces.
   if (dfd.valid()) (void)fsync(dfd.get());
   return absl::OkStatus();
+}
+
+constexpr char kNamesMagic[8] = {'T', 'G', 'N', 'A', 'M', 'E', 'S', '1'};
+
+}  // namespace
+
+absl::StatusOr<v1::ProtectedTargets> LoadTargetsCache(const std::string& path) {
+  auto payload = ReadFramed(path, kMagic, "targets cache");
+  if (!payload.ok()) return payload.status();
+  auto corrupt = [&](std::string_view why) {
+    return absl::DataLossError(StrCat("targets cache ", path, " is corrupt: ", why));
+  };
+  v1::ProtectedTargets msg;
+  if (!msg.ParseFromString(*payload)) return corrupt("bad protobuf");
+  if (auto st = ValidateProtectedTargets(msg); !st.ok()) return corrupt(std::string(st.message()));
+  return msg;
+}
+
+absl::Status SaveTargetsCache(const std::string& path, const v1::ProtectedTargets& msg) {
+  std::string payload;
+  if (!msg.SerializeToString(&payload)) return absl::InvalidArgumentError("targets cache: cannot serialize");
+  return WriteFramed(path, kMagic, payload, "targets cache");
+}
+
+absl::StatusOr<NameAddressMap> LoadNamesCache(const std::string& path) {
+  auto payload = ReadFramed(path, kNamesMagic, "names cache");
+  if (!payload.ok()) return payload.status();
+  NameAddressMap out;
+  std::string_view rest = *payload;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    size_t sp = line.find(' ');
+    std::string name(line.substr(0, sp));
+    auto corrupt = [&](std::string_view why) {
+      return absl::DataLossError(StrCat("names cache ", path, " is corrupt: ", name, ": ", why));
+    };
+    if (sp == std::string_view::npos) return corrupt("no addresses");
+    if (auto st = target::CheckCanonicalHostName(name); !st.ok()) return corrupt(std::string(st.message()));
+    std::vector<target::Ip>& addrs = out[name];
+    std::string_view list = line.substr(sp + 1);
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      auto ip = target::ParseIp(list.substr(0, comma));
+      if (!ip.ok()) return corrupt(std::string(ip.status().message()));
+      addrs.push_back(*ip);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
+    if (addrs.empty()) return corrupt("no addresses");
+  }
+  return out;
+}
+
+absl::Status SaveNamesCache(const std::string& path, const NameAddressMap& names) {
+  std::string payload;
+  for (const auto& [name, addrs] : names) {
+    if (addrs.empty()) continue;
+    payload += name;
+    for (size_t i = 0; i < addrs.size(); ++i) payload += (i == 0 ? " " : ",") + target::FormatIp(addrs[i]);
+    payload += "\n";
+  }
+  return WriteFramed(path, kNamesMagic, payload, "names cache");
 }
 
 }  // namespace taogate::agent

@@ -116,6 +116,14 @@ absl::Status TargetSync::Start() {
   if (cached.ok()) {
     // A previous run may have left the catch-all pinned: the first valid set lifts it.
     state_.fail_closed = true;
+    // The names' last answers: protected at once, replaced by the first fresh ones.
+    if (auto names = LoadNamesCache(options_.cache_path + ".names"); names.ok()) {
+      name_addrs_ = std::move(*names);
+      for (const auto& [name, addrs] : name_addrs_) seeded_.insert(name);
+    } else if (!absl::IsNotFound(names.status())) {
+      log::Warn("names cache unusable: names wait for their first answers",
+                {{"error", std::string(names.status().message())}});
+    }
     if (ApplyLocked(*cached, "cache").ok()) {
       log::Info("protected targets restored from cache",
                 {{"path", options_.cache_path}, {"policy_sha256", state_.policy_sha256},
@@ -409,17 +417,29 @@ absl::Status TargetSync::SetNameAddresses(const std::string& name, const std::ve
   std::lock_guard l(mu_);
   // The resolver's truth, kept even if the gate refuses it below: the next
   // change or set is computed from it, so a refused addition is retried.
+  const auto found = name_addrs_.find(name);
+  const std::vector<target::Ip> old = found == name_addrs_.end() ? std::vector<target::Ip>{} : found->second;
+  // A name seeded from the names cache gets its first answer since the
+  // start: that answer is its whole set (the resolver started empty).
+  const bool first_since_start = seeded_.erase(name) > 0;
   std::vector<target::Ip> addrs;
   if (!unwatched) {
-    std::vector<target::Ip> old = name_addrs_[name];
-    for (const auto& ip : old)
-      if (std::find(removed.begin(), removed.end(), ip) == removed.end()) addrs.push_back(ip);
+    if (!first_since_start)
+      for (const auto& ip : old)
+        if (std::find(removed.begin(), removed.end(), ip) == removed.end()) addrs.push_back(ip);
     for (const auto& ip : added)
       if (std::find(addrs.begin(), addrs.end(), ip) == addrs.end()) addrs.push_back(ip);
     std::sort(addrs.begin(), addrs.end(), IpLess);
   }
+  if (addrs == old) return absl::OkStatus();
   if (addrs.empty()) name_addrs_.erase(name);
   else name_addrs_[name] = addrs;
+  // What really changed (for the record): the old set against the new.
+  std::vector<target::Ip> gained, lost;
+  for (const auto& ip : addrs)
+    if (std::find(old.begin(), old.end(), ip) == old.end()) gained.push_back(ip);
+  for (const auto& ip : old)
+    if (std::find(addrs.begin(), addrs.end(), ip) == addrs.end()) lost.push_back(ip);
   if (!applied_msg_) return absl::OkStatus();  // nothing names it yet
   size_t n_added = 0, n_removed = 0;
   absl::Status st = MoveToLocked(WantedOf(*applied_msg_, node_addrs_), static_, &n_added, &n_removed);
@@ -431,8 +451,12 @@ absl::Status TargetSync::SetNameAddresses(const std::string& name, const std::ve
   } else {
     ++state_.name_changes_total;
     log::Info("protected name's addresses changed",
-              {{"name", name}, {"added", JoinIps(added)}, {"removed", JoinIps(removed)},
+              {{"name", name}, {"added", JoinIps(gained)}, {"removed", JoinIps(lost)},
                {"addresses", JoinIps(addrs)}, {"ttl_s", std::to_string(ttl_s)}});
+    if (!options_.cache_path.empty()) {
+      if (absl::Status c = SaveNamesCache(options_.cache_path + ".names", name_addrs_); !c.ok())
+        log::Warn("names cache not written (a restart re-resolves)", {{"error", std::string(c.message())}});
+    }
   }
   std::string joined_chain;
   for (const auto& c : chain) joined_chain += (joined_chain.empty() ? "" : ",") + c;
@@ -440,7 +464,7 @@ absl::Status TargetSync::SetNameAddresses(const std::string& name, const std::ve
                       {"event", st.ok() ? "name_addresses" : "name_addresses_rejected"},
                       {"node_id", options_.node_id}, {"target", name},
                       {"count", std::to_string(addrs.size())},
-                      {"added", JoinIps(added).substr(0, 1000)}, {"removed", JoinIps(removed).substr(0, 1000)},
+                      {"added", JoinIps(gained).substr(0, 1000)}, {"removed", JoinIps(lost).substr(0, 1000)},
                       {"ttl_s", std::to_string(ttl_s)}};
   if (!joined_chain.empty()) f.push_back({"chain", joined_chain.substr(0, 1000)});
   if (unwatched) f.push_back({"reason", "unwatched"});

@@ -218,6 +218,36 @@ TEST_F(NamedTargetSyncTest, ANameDroppedByTheNextSetIsUnwatchedAndUnprotected) {
   EXPECT_TRUE(sync_->NameAddresses("db.prod.internal").empty());
 }
 
+TEST_F(NamedTargetSyncTest, ARestartProtectsTheLastAnswersAtOnceAndTheFirstFreshAnswerReplacesThem) {
+  v1::ProtectedTargets named = Set('b');
+  AddName(&named, "db.prod.internal", 5432);
+  ASSERT_TRUE(sync_->Apply(named).ok());
+  ASSERT_TRUE(Answer("db.prod.internal", {Ip("10.9.0.1")}).ok());
+
+  table_.maps.clear();  // the restarted agent writes everything again
+  Make(&watcher_);
+  ASSERT_TRUE(sync_->Start().ok());
+  EXPECT_FALSE(sync_->state().fail_closed) << "the cached answers protect the name: no catch-all needed";
+  EXPECT_EQ(table_.maps, (std::set<std::string>{"tcp:10.0.0.1:5432", "tcp:10.9.0.1:5432"}));
+  // The resolver starts empty: its first answer is the whole set, and an
+  // address the name lost while the agent was down goes.
+  ASSERT_TRUE(Answer("db.prod.internal", {Ip("10.9.0.2")}).ok());
+  EXPECT_EQ(table_.maps, (std::set<std::string>{"tcp:10.0.0.1:5432", "tcp:10.9.0.2:5432"}));
+  EXPECT_EQ(Records("name_addresses").back(), "db.prod.internal +10.9.0.2 -10.9.0.1");
+}
+
+TEST_F(NamedTargetSyncTest, ACorruptNamesCacheIsIgnoredAndTheNamesWaitForAnswers) {
+  v1::ProtectedTargets named = Set('b');
+  AddName(&named, "db.prod.internal", 5432);
+  ASSERT_TRUE(sync_->Apply(named).ok());
+  ASSERT_TRUE(Answer("db.prod.internal", {Ip("10.9.0.1")}).ok());
+  taogate::testing::WriteFile((dir_.path() / "targets.pb.names").string(), "TGNAMES1garbage");
+  Make(&watcher_);
+  ASSERT_TRUE(sync_->Start().ok());
+  EXPECT_TRUE(sync_->state().fail_closed) << "the name's addresses are unknown: everything stays denied";
+  EXPECT_EQ(sync_->state().names_pending, 1u);
+}
+
 TEST_F(NamedTargetSyncTest, AResolverRefusingTheNamesRefusesTheSet) {
   ASSERT_TRUE(sync_->Apply(Set('a')).ok());
   watcher_.refuse = true;

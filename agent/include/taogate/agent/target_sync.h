@@ -117,6 +117,15 @@ absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg);
 absl::StatusOr<v1::ProtectedTargets> LoadTargetsCache(const std::string& path);
 absl::Status SaveTargetsCache(const std::string& path, const v1::ProtectedTargets& msg);
 
+// The names cache (cache_path + ".names"): the last applied answers of the
+// protected names, so a restarted agent protects them at once (and removes
+// the ones that changed while it was down when the first answers arrive).
+// Same framing as the targets cache with magic "TGNAMES1"; the payload is
+// one line per name, "NAME ADDR,ADDR,...\n" (canonical name, IP literals).
+using NameAddressMap = std::map<std::string, std::vector<target::Ip>>;
+absl::StatusOr<NameAddressMap> LoadNamesCache(const std::string& path);
+absl::Status SaveNamesCache(const std::string& path, const NameAddressMap& names);
+
 struct TargetSyncOptions {
   std::string cache_path;
   std::string node_id;
@@ -216,7 +225,7 @@ class TargetSync final : public NameAddressSource {
   void CommitLocked(const v1::ProtectedTargets& msg, const char* source, const Additions& a, uint64_t removed,
                     const std::string& persist_error);
 
-  using NameAddrs = std::map<std::string, std::vector<target::Ip>>;
+  using NameAddrs = NameAddressMap;
   EntryMap WantedOf(const v1::ProtectedTargets& msg, const std::vector<std::string>& addrs) const;
   // Moves the gate from (applied_, static_) to (next_applied, next_static):
   // additions first, rolled back on a failure; then removals; then re-adds.
@@ -240,6 +249,7 @@ class TargetSync final : public NameAddressSource {
   EntryMap static_;  // static targets, node targets expanded
   std::vector<std::string> node_addrs_;  // canonical, sorted
   NameAddrs name_addrs_;                 // current answers, by name
+  std::set<std::string> seeded_;         // from the names cache, no fresh answer yet
   bool started_ = false;
   TargetSyncState state_;
 };
