@@ -16,6 +16,12 @@
 //   connect_grant_overhead {grants, prefixes}: protected destination, every
 //                      connect consumes a fresh grant (installed untimed).
 //   connect4_prog_ns   mean run time of the connect4 program (BPF_ENABLE_STATS).
+//   connect_overhead   {names: 1000, grants: 1, prefixes}: the same loop with
+//                      1,000 protected DNS names' entries added as the agent
+//                      writes them (docs/names.md): 1-8 addresses per name,
+//                      one exact /32 entry per address and port, some on the
+//                      loop's port. Compare with the {grants: 1} record of
+//                      the same run (IP-only).
 //
 // Needs root; without it, prints why and emits an empty report.
 #include <arpa/inet.h>
@@ -112,6 +118,27 @@ absl::Status AddPrefixes(Gate& gate, int n, const std::vector<uint16_t>& ports, 
   return absl::OkStatus();
 }
 
+// The entries 1,000 names with 1-8 addresses each become (TargetSync: one
+// exact entry per address and port); a quarter of the names use one of
+// `ports` (the loop's port among them), so the prefilter keeps hitting.
+absl::StatusOr<std::vector<target::Target>> AddNameEntries(Gate& gate, int names, const std::vector<uint16_t>& ports,
+                                                           std::mt19937& rng) {
+  std::vector<target::Target> added;
+  for (int i = 0; i < names; ++i) {
+    int addrs = 1 + static_cast<int>(rng() % 8);
+    uint16_t port = rng() % 4 == 0 ? ports[rng() % ports.size()] : static_cast<uint16_t>(1024 + rng() % 60000);
+    for (int a = 0; a < addrs; ++a) {
+      uint32_t be = htonl((172u << 24) | (16u << 16) | (rng() & 0xfffff));
+      char buf[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &be, buf, sizeof(buf));
+      TG_ASSIGN_OR_RETURN(target::Target t, target::Parse(StrCat("tcp:", buf, ":", port), target::Form::kProtected));
+      TG_RETURN_IF_ERROR(gate.AddTarget(t));
+      added.push_back(std::move(t));
+    }
+  }
+  return added;
+}
+
 // Tops the grant map up to `n` live grants that never match the loop.
 absl::Status FillGrants(Gate& gate, size_t& have, size_t n, std::mt19937& rng) {
   uint64_t expiry = MonotonicNs() + 3600ull * 1000000000ull;
@@ -187,6 +214,14 @@ absl::Status Run(bench::Report& report, bool quick, bool aa) {
     report.Add({"connect_overhead", best.hooked, "ns", best.base, params});
     if (stats) {
       report.Add({"connect4_prog_ns", ProgMeanNs(env.pin_root), "ns", std::nullopt, params});
+    }
+    if (n == 1) {
+      // The same loop with 1,000 names' entries present, then removed again.
+      TG_ASSIGN_OR_RETURN(std::vector<target::Target> entries, AddNameEntries(gate, 1000, ports, rng));
+      TG_ASSIGN_OR_RETURN(bench::BestOf named, Measure(env, open, rounds, iters, nullptr));
+      nlohmann::json nparams = {{"names", 1000}, {"entries", entries.size()}, {"grants", n}, {"prefixes", kPrefixes}};
+      report.Add({"connect_overhead", named.hooked, "ns", named.base, nparams});
+      for (const auto& t : entries) TG_RETURN_IF_ERROR(gate.RemoveTarget(t));
     }
     if (n == 10'000) {
       target::Target g = *target::Parse(StrCat("tcp:127.0.0.1:", ntohs(prot.addr.sin_port)), target::Form::kDestination);
