@@ -31,6 +31,27 @@ TEST(AgentConfigTest, ReserveAndRefusalKeys) {
   EXPECT_EQ(FinalizeConfig(*c).code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(AgentConfigTest, DnsSectionParsedAndItsErrorsNamed) {
+  auto c = ParseConfig("node_id: n1\ndns:\n  servers: [\"127.0.0.1:5353\", \"[fd00::53]\"]\n  ttl_floor_s: 2\n"
+                       "  ttl_ceiling_s: 60\n  require_ad: true\n  enabled: true\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->dns.servers.size(), 2u);
+  EXPECT_EQ(c->dns.table.ttl_floor_s, 2u);
+  EXPECT_EQ(c->dns.table.ttl_ceiling_s, 60u);
+  EXPECT_TRUE(c->dns.require_ad);
+  EXPECT_TRUE(c->dns_enabled);
+  auto off = ParseConfig("node_id: n1\ndns: {enabled: false}\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->dns_enabled);
+
+  auto unknown = ParseConfig("node_id: n1\ndns:\n  server: [1.1.1.1]\n");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("dns.server"), std::string::npos) << unknown.status();
+  auto typed = ParseConfig("node_id: n1\ndns:\n  ttl_floor_s: soon\n");
+  EXPECT_NE(typed.status().message().find("config key dns.ttl_floor_s"), std::string::npos) << typed.status();
+  EXPECT_EQ(ParseConfig("node_id: n1\ndns: 5\n").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(AgentConfigTest, UnknownKeyRefused) {
   EXPECT_EQ(ParseConfig("node_id: n1\nstrict_kyes: false\n").status().code(),
             absl::StatusCode::kInvalidArgument);
