@@ -42,7 +42,7 @@ int Acquire(const std::string& socket, const v1::AcquireRequest& req, bool autho
     // error_handler::replace: a message is the agent's text, never trusted as UTF-8.
     std::cout << ToJson(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   });
-  if (!last.ok()) return Fail(StrCat("acquire: ", last.status().message()));
+  if (!last.ok()) return Fail(StrCat("acquire: ", AgentCallError(socket, last.status())));
   if (last->phase() == v1::AcquireProgress::AUTHORIZED) {
     std::ofstream out(tao_out, std::ios::binary | std::ios::trunc);
     out << last->tao();

@@ -42,15 +42,22 @@ int Redeem(const std::string& socket, const std::string& file) {
   auto client = agent::AgentClient::ForSocket(socket);
   std::string reason;
   auto r = client->Redeem(ss.str(), &reason);
-  if (!r.ok()) return Fail(StrCat("redeem refused: ", r.status().message()));
+  if (!r.ok()) {
+    if (r.status().code() == absl::StatusCode::kUnavailable && reason.empty())
+      return Fail(AgentCallError(socket, r.status()));
+    return Fail(StrCat("redeem refused: ", AgentCallError(socket, r.status())));
+  }
   std::cout << "{\"tao_id\": \"" << ToHex(r->tao_id()) << "\", \"consumed_seq\": " << r->consumed_seq()
             << ", \"grant_expires_at_ms\": " << r->grant_expires_at_ms() << "}\n";
   return 0;
 }
 
+std::string op_socket = kOperatorSocket;  // of the `agent` subcommands
+
 template <typename T>
 int Show(const absl::StatusOr<T>& r) {
-  if (!r.ok()) return Fail(std::string(r.status().message()), r.status().code() == absl::StatusCode::kPermissionDenied ? 3 : 1);
+  if (!r.ok())
+    return Fail(AgentCallError(op_socket, r.status()), r.status().code() == absl::StatusCode::kPermissionDenied ? 3 : 1);
   return PrintJson(*r);
 }
 
@@ -71,21 +78,22 @@ void Register(CLI::App& root) {
   redeem->add_option("--socket", redeem_socket, "agent workload socket");
   redeem->callback([] { ExitCode() = Redeem(redeem_socket, redeem_file); });
 
-  static std::string op_socket = kOperatorSocket;
   auto* agent_cmd = root.add_subcommand("agent", "Operate the node agent (operator socket)");
   agent_cmd->add_option("--socket", op_socket, "agent operator socket");
   agent_cmd->require_subcommand(1);
   auto client = [] { return agent::AgentClient::ForSocket(op_socket); };
 
-  agent_cmd->add_subcommand("status", "Agent status: hooks, ledger, counters")
+  // --socket also after the subcommand (`agent status --socket S`).
+  auto socket_opt = [](CLI::App* c) { c->add_option("--socket", op_socket, "agent operator socket"); return c; };
+  socket_opt(agent_cmd->add_subcommand("status", "Agent status: hooks, ledger, counters"))
       ->callback([client] { ExitCode() = ShowWarned(client()->Status()); });
-  agent_cmd->add_subcommand("probe", "Per-hook enforcement state")
+  socket_opt(agent_cmd->add_subcommand("probe", "Per-hook enforcement state"))
       ->callback([client] { ExitCode() = ShowWarned(client()->Probe()); });
 
   static std::string action, workload, mode = "deny", reason;
   static uint64_t cgroup_id = 0;
   static bool all = false;
-  auto* ks = agent_cmd->add_subcommand("killswitch", "Engage or release the kill switch");
+  auto* ks = socket_opt(agent_cmd->add_subcommand("killswitch", "Engage or release the kill switch"));
   ks->add_option("ACTION", action, "engage | release")->required()->check(CLI::IsMember({"engage", "release"}));
   ks->add_option("--workload", workload, "workload cgroup, relative to the governed root");
   ks->add_option("--cgroup-id", cgroup_id, "workload cgroup id");
@@ -105,12 +113,12 @@ void Register(CLI::App& root) {
   });
 
   static uint32_t count = 20;
-  auto* tail = agent_cmd->add_subcommand("ledger-tail", "Last records of the node ledger");
+  auto* tail = socket_opt(agent_cmd->add_subcommand("ledger-tail", "Last records of the node ledger"));
   tail->add_option("-n,--count", count, "records (max 1000)");
   tail->callback([client] { ExitCode() = Show(client()->LedgerTail(count)); });
 
   static uint64_t seq = 0, tree_size = 0;
-  auto* proof = agent_cmd->add_subcommand("ledger-proof", "Inclusion proof of one node-ledger record");
+  auto* proof = socket_opt(agent_cmd->add_subcommand("ledger-proof", "Inclusion proof of one node-ledger record"));
   proof->add_option("SEQ", seq, "record seq")->required();
   proof->add_option("--tree-size", tree_size, "tree size (default: current)");
   proof->callback([client] { ExitCode() = Show(client()->LedgerProof(seq, tree_size)); });

@@ -5,7 +5,10 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 #include <string_view>
+
+#include "absl/status/status.h"
 
 namespace taogate::cli {
 
@@ -14,6 +17,11 @@ int& ExitCode();
 
 // Prints "taogatectl: <what>" to stderr and returns `code` (one-line errors).
 int Fail(std::string_view what, int code = 1);
+
+// A failed call to the agent at `socket`, for an operator: "agent not
+// running at SOCKET (...)" when nothing listens there, otherwise the gRPC
+// code by name and the agent's message ("PERMISSION_DENIED: ...").
+std::string AgentCallError(std::string_view socket, const absl::Status& status);
 
 using Registrar = void (*)(CLI::App& root);
 bool RegisterCommand(Registrar r);

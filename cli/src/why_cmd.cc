@@ -47,7 +47,8 @@ bool CgroupId(const std::string& arg, uint64_t* id) {
 int Why(const std::string& socket, const v1::WhyRequest& req) {
   auto r = agent::AgentClient::ForSocket(socket)->Why(req);
   if (!r.ok())
-    return Fail(StrCat("why: ", r.status().message()), r.status().code() == absl::StatusCode::kPermissionDenied ? 3 : 1);
+    return Fail(StrCat("why: ", AgentCallError(socket, r.status())),
+                r.status().code() == absl::StatusCode::kPermissionDenied ? 3 : 1);
   for (const v1::Denial& d : r->denials())
     std::cout << ToJson(d).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   return 0;
