@@ -1,0 +1,188 @@
+// Hold mode end to end with every part real (root): an unmodified
+// /usr/bin/python3 runs under `taogatectl run --hold` in a governed
+// workload; the real taogate-agent supervises its connects, runs Acquire
+// against a real taogate-governor (software keys, mTLS on loopback) and
+// lets each connect continue into the real kernel gate, which consumes the
+// grant. Outcomes read in the kernel (connects), the program's own errnos
+// and the agent's ledger.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "agent/agent_harness.h"
+#include "governance/governor_testing.h"
+#include "taogate/common/hex.h"
+#include "taogate/common/strings.h"
+#include "taogate/hold/filter.h"
+#include "taogate/hold/handoff.h"
+#include "taogate/keys/trust_bundle.h"
+
+namespace taogate::agent::testing {
+namespace {
+
+namespace gt = governance::testing;
+using ledger::RecordKind;
+
+// Connects to 127.0.0.1:<each port> in turn and prints the outcome.
+constexpr char kConnectScript[] = R"(import socket, errno, sys
+for port in sys.argv[1:]:
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", int(port)))
+        print("CONNECT OK", port, flush=True)
+    except OSError as e:
+        print("CONNECT ERR", errno.errorcode.get(e.errno, e.errno), port, flush=True)
+    s.close()
+)";
+
+size_t Count(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+
+class HoldE2eKernelTest : public AgentTest {
+ protected:
+  void SetUp() override {
+    AgentTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    if (!hold::HoldSupported()) GTEST_SKIP() << "no seccomp user notification";
+    python_ = std::filesystem::canonical("/usr/bin/python3").string();
+    MakeWorkload("w1");
+    denied_ = std::make_unique<Listener>();
+    slow_ = std::make_unique<Listener>();
+    ctl_ = std::filesystem::canonical(taogate::testing::BinPath("taogatectl")).string();
+    gov_ = std::make_unique<gt::GovernorProcess>();
+    taogate::testing::WriteFile(gov_->policy_path(), Policy());
+    ASSERT_TRUE(gov_->Start()) << gov_->error();
+    auto bundle = gov_->SoftwareTrustBundle();
+    ASSERT_TRUE(bundle.ok()) << bundle.status();
+    std::string d = dir_->path().string();
+    hold_sock_ = d + "/hold.sock";
+    taogate::testing::WriteFile(d + "/trust.json", keys::TrustBundle::ToJson(bundle->roots()));
+    rpc::ClientTls tls = gov_->TlsFor(StrCat("spiffe://test.example/node/", node_id_));
+    taogate::testing::WriteFile(d + "/node.crt", tls.cert_pem);
+    taogate::testing::WriteFile(d + "/node.key", tls.key_pem);
+    taogate::testing::WriteFile(d + "/connect.py", kConnectScript);
+    extra_targets_ = {StrCat("tcp:127.0.0.1:", denied_->port()), StrCat("tcp:127.0.0.1:", slow_->port())};
+    StartAgent(StrCat("governor_address: ", gov_->address(), "\ngovernor_ca: ", gov_->dir().string(),
+                      "/ca.crt\ngovernor_cert: ", d, "/node.crt\ngovernor_key: ", d,
+                      "/node.key\ngovernor_server_name: localhost\ntargets_cache: ", d,
+                      "/targets.pb\ngovernor_retry_max_ms: 400\nhold_socket: ", hold_sock_,
+                      "\nhold_max_ms: 1500\n"));
+  }
+  void TearDown() override {
+    if (agent_running()) KillAgent();
+    gov_.reset();
+    AgentTest::TearDown();
+  }
+
+  std::string W1() const { return governed_rel_ + "/w1"; }
+  // python3 in w1 may connect to db (auto-PERMIT); db-denied has no rule
+  // (DENY); db-slow needs an approval nobody gives (held until hold_max_ms).
+  std::string Policy() const {
+    return StrCat(R"(version: 1
+name: hold-e2e
+roles:
+  - id: tool
+  - id: dba
+actors:
+  - identity: )", gt::kAlice, R"(
+    roles: [dba]
+    approver_keys: [)", ToHex(gov_->ApproverPublicKeys().at(gt::kAlice)), R"(]
+  - identity: spiffe://test.example/node/)", node_id_, "/cgroup", W1(), R"(
+    roles: [tool]
+workloads:
+  - id: script
+    selectors:
+      cgroup_paths: [)", W1(), R"(]
+      exe_paths: [)", python_, R"(]
+targets:
+  - id: db
+    networks: [{cidrs: [127.0.0.1/32], ports: [)", protected_->port(), R"(], protocols: [tcp]}]
+  - id: db-denied
+    networks: [{cidrs: [127.0.0.1/32], ports: [)", denied_->port(), R"(], protocols: [tcp]}]
+  - id: db-slow
+    networks: [{cidrs: [127.0.0.1/32], ports: [)", slow_->port(), R"(], protocols: [tcp]}]
+action_classes:
+  - {id: connect, ttl: 60s}
+rules:
+  - {id: script-connects, effect: allow, roles: [tool], workloads: [script], actions: [connect], targets: [db]}
+  - id: script-slow
+    effect: require_approval
+    roles: [tool]
+    workloads: [script]
+    actions: [connect]
+    targets: [db-slow]
+    approval: {roles: [dba], count: 1}
+)");
+  }
+
+  // The unmodified program, held, connecting to each port in turn.
+  taogate::testing::CommandResult PythonConnects(const std::vector<int>& ports, bool hold = true) {
+    std::vector<std::string> argv = {ctl_, "run", "--workload", "w1", "--governed-root", governed_abs_};
+    if (hold) argv.insert(argv.end(), {"--hold", "--hold-socket", hold_sock_});
+    argv.insert(argv.end(), {"--", python_, dir_->path().string() + "/connect.py"});
+    for (int p : ports) argv.push_back(std::to_string(p));
+    return taogate::testing::RunCommand(argv);
+  }
+
+  std::string python_, ctl_, hold_sock_;
+  std::unique_ptr<Listener> denied_, slow_;
+  std::unique_ptr<gt::GovernorProcess> gov_;
+};
+
+TEST_F(HoldE2eKernelTest, UnmodifiedProgramConnectsAfterOneHoldAndEachConnectNeedsItsOwnTao) {
+  auto r = PythonConnects({protected_->port(), protected_->port()});
+  EXPECT_EQ(Count(r.out, "CONNECT OK"), 2u) << r.out;
+  EXPECT_EQ(protected_->accepted(), 2);
+  auto consumed = Find(RecordKind::kConsumed);
+  ASSERT_EQ(consumed.size(), 2u);  // two holds, two TAOs, each consumed once
+  EXPECT_NE(consumed[0].Field("tao_id"), consumed[1].Field("tao_id"));
+}
+
+TEST_F(HoldE2eKernelTest, WithoutHoldTheSameProgramIsRefused) {
+  auto r = PythonConnects({protected_->port()}, /*hold=*/false);
+  EXPECT_EQ(Count(r.out, "CONNECT ERR EPERM"), 1u) << r.out;
+  EXPECT_EQ(protected_->accepted(), 0);
+}
+
+TEST_F(HoldE2eKernelTest, DeniedIsEaccesAndNothingIsGranted) {
+  auto r = PythonConnects({denied_->port()});
+  EXPECT_EQ(Count(r.out, StrCat("CONNECT ERR EACCES ", denied_->port())), 1u) << r.out;
+  EXPECT_EQ(denied_->accepted(), 0);
+  EXPECT_TRUE(Find(RecordKind::kConsumed).empty());
+}
+
+TEST_F(HoldE2eKernelTest, ApprovalNeverGivenIsEtimedoutAfterTheMaxHold) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = PythonConnects({slow_->port()});
+  EXPECT_EQ(Count(r.out, "CONNECT ERR ETIMEDOUT"), 1u) << r.out;
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1400));
+  EXPECT_EQ(slow_->accepted(), 0);
+}
+
+TEST_F(HoldE2eKernelTest, UnprotectedTargetContinuesAtOnce) {
+  auto r = PythonConnects({open_->port()});
+  EXPECT_EQ(Count(r.out, "CONNECT OK"), 1u) << r.out;
+  EXPECT_EQ(open_->accepted(), 1);
+  EXPECT_TRUE(Find(RecordKind::kConsumed).empty());
+}
+
+TEST_F(HoldE2eKernelTest, ListenerFromOutsideAGovernedWorkloadIsRefused) {
+  // This test process is not in a governed workload: the agent says no.
+  auto conn = hold::ConnectSupervisor(hold_sock_);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);  // any fd: the peer check comes first
+  absl::Status st = hold::SendListener(conn->get(), fds[0]);
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_TRUE(absl::IsPermissionDenied(st)) << st;
+  EXPECT_NE(st.message().find("not a governed workload"), std::string::npos) << st;
+}
+
+}  // namespace
+}  // namespace taogate::agent::testing
