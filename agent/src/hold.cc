@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -100,6 +101,7 @@ absl::StatusOr<std::unique_ptr<HoldService>> HoldService::Start(HoldServiceOptio
                                                                 Attester& attester, Redeemer& redeemer) {
   std::unique_ptr<HoldService> h(new HoldService());
   h->options_ = std::move(options);
+  h->options_.acquire.max_in_flight = std::max(h->options_.acquire.max_in_flight, h->options_.hold_in_flight);
   h->attester_ = std::make_unique<PidAttester>(attester);
   h->acquirer_ = std::make_unique<Acquirer>(h->options_.acquire, governor, *h->attester_, redeemer);
   HoldService* self = h.get();
@@ -159,6 +161,9 @@ void HoldService::Work(hold::Held held, PeerIdentity peer, hold::Supervisor::Ans
   v1::AcquireProgress last;
   acquirer_->Run(req, peer, held.pidfd ? held.pidfd->get() : -1, /*redeem=*/true,
                  [&](const v1::AcquireProgress& p) {
+                   if (p.phase() == v1::AcquireProgress::PENDING_APPROVAL)  // what an approver looks for
+                     log::Info("hold awaiting approval", {{"workload", peer.workload_cgroup_path},
+                                                          {"target", target}, {"decision_id", p.decision_id()}});
                    last = p;
                    return true;
                  });

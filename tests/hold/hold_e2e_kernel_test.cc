@@ -6,6 +6,8 @@
 // grant. Outcomes read in the kernel (connects), the program's own errnos
 // and the agent's ledger.
 #include <filesystem>
+#include <future>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -13,8 +15,10 @@
 
 #include "agent/agent_harness.h"
 #include "governance/governor_testing.h"
+#include "testing/http.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
+#include "taogate/governance/approval.h"
 #include "taogate/hold/filter.h"
 #include "taogate/hold/handoff.h"
 #include "taogate/keys/trust_bundle.h"
@@ -25,9 +29,10 @@ namespace {
 namespace gt = governance::testing;
 using ledger::RecordKind;
 
-// Connects to 127.0.0.1:<each port> in turn and prints the outcome.
-constexpr char kConnectScript[] = R"(import socket, errno, sys
-for port in sys.argv[1:]:
+// Connects to 127.0.0.1:<each port> in turn and prints the outcome; with
+// THREADS=n, n threads connect to the first port at once.
+constexpr char kConnectScript[] = R"(import socket, errno, sys, os, threading
+def connect(port):
     s = socket.socket()
     try:
         s.connect(("127.0.0.1", int(port)))
@@ -35,6 +40,14 @@ for port in sys.argv[1:]:
     except OSError as e:
         print("CONNECT ERR", errno.errorcode.get(e.errno, e.errno), port, flush=True)
     s.close()
+n = int(os.environ.get("THREADS", "0"))
+if n:
+    ts = [threading.Thread(target=connect, args=(sys.argv[1],)) for _ in range(n)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+else:
+    for port in sys.argv[1:]:
+        connect(port)
 )";
 
 size_t Count(const std::string& s, const std::string& what) {
@@ -49,6 +62,7 @@ class HoldE2eKernelTest : public AgentTest {
     AgentTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     if (!hold::HoldSupported()) GTEST_SKIP() << "no seccomp user notification";
+    metrics_port_ = FreePort();
     python_ = std::filesystem::canonical("/usr/bin/python3").string();
     MakeWorkload("w1");
     denied_ = std::make_unique<Listener>();
@@ -71,7 +85,7 @@ class HoldE2eKernelTest : public AgentTest {
                       "/ca.crt\ngovernor_cert: ", d, "/node.crt\ngovernor_key: ", d,
                       "/node.key\ngovernor_server_name: localhost\ntargets_cache: ", d,
                       "/targets.pb\ngovernor_retry_max_ms: 400\nhold_socket: ", hold_sock_,
-                      "\nhold_max_ms: 1500\n"));
+                      "\nhold_max_ms: ", hold_max_ms_, "\n"));
   }
   void TearDown() override {
     if (agent_running()) KillAgent();
@@ -122,13 +136,15 @@ rules:
 
   // The unmodified program, held, connecting to each port in turn.
   taogate::testing::CommandResult PythonConnects(const std::vector<int>& ports, bool hold = true) {
-    std::vector<std::string> argv = {ctl_, "run", "--workload", "w1", "--governed-root", governed_abs_};
+    std::vector<std::string> argv = {"/usr/bin/env", StrCat("THREADS=", threads_), ctl_, "run", "--workload", "w1", "--governed-root", governed_abs_};
     if (hold) argv.insert(argv.end(), {"--hold", "--hold-socket", hold_sock_});
     argv.insert(argv.end(), {"--", python_, dir_->path().string() + "/connect.py"});
     for (int p : ports) argv.push_back(std::to_string(p));
     return taogate::testing::RunCommand(argv);
   }
 
+  int64_t hold_max_ms_ = 1500;
+  int threads_ = 0;
   std::string python_, ctl_, hold_sock_;
   std::unique_ptr<Listener> denied_, slow_;
   std::unique_ptr<gt::GovernorProcess> gov_;
@@ -164,6 +180,42 @@ TEST_F(HoldE2eKernelTest, ApprovalNeverGivenIsEtimedoutAfterTheMaxHold) {
   EXPECT_EQ(slow_->accepted(), 0);
 }
 
+class HoldApprovalTest : public HoldE2eKernelTest {
+ protected:
+  HoldApprovalTest() { hold_max_ms_ = 30'000; }
+};
+
+// Held while a human decides: the agent logs the decision id, the approver
+// approves it at the governor, the held connect then continues.
+TEST_F(HoldApprovalTest, HeldUntilApprovedThenConnects) {
+  auto run = std::async(std::launch::async, [&] { return PythonConnects({slow_->port()}); });
+  std::string id;
+  for (int i = 0; i < 200 && id.empty(); ++i) {
+    std::string log = taogate::testing::ReadFile(agent_log_);
+    size_t at = log.find("\"msg\":\"hold awaiting approval\"");
+    size_t key = at == std::string::npos ? at : log.find("\"decision_id\":\"", at);
+    if (key != std::string::npos && key + 47 < log.size()) id = log.substr(key + 15, 32);
+    if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(id.size(), 32u) << taogate::testing::ReadFile(agent_log_);
+  v1::Decision pending;
+  {
+    grpc::ClientContext ctx;
+    v1::GetDecisionRequest g;
+    g.set_decision_id(id);
+    ASSERT_TRUE(gov_->Client(gt::kAlice)->GetDecision(&ctx, g, &pending).ok());
+  }
+  EXPECT_EQ(slow_->accepted(), 0);  // still held
+  auto approval = governance::SignApproval(pending, true, gov_->ApproverKey(gt::kAlice), gt::NowMs());
+  ASSERT_TRUE(approval.ok()) << approval.status();
+  grpc::ClientContext ctx;
+  v1::Decision after;
+  ASSERT_TRUE(gov_->Client(gt::kAlice)->Approve(&ctx, *approval, &after).ok());
+  auto r = run.get();
+  EXPECT_EQ(Count(r.out, "CONNECT OK"), 1u) << r.out;
+  EXPECT_EQ(slow_->accepted(), 1);
+}
+
 TEST_F(HoldE2eKernelTest, UnprotectedTargetContinuesAtOnce) {
   auto r = PythonConnects({open_->port()});
   EXPECT_EQ(Count(r.out, "CONNECT OK"), 1u) << r.out;
@@ -182,6 +234,30 @@ TEST_F(HoldE2eKernelTest, ListenerFromOutsideAGovernedWorkloadIsRefused) {
   close(fds[1]);
   EXPECT_TRUE(absl::IsPermissionDenied(st)) << st;
   EXPECT_NE(st.message().find("not a governed workload"), std::string::npos) << st;
+}
+
+// Held calls outlive no agent: 16 threads held (approval pending), the agent
+// SIGKILLed -> all 16 fail (ENOSYS: the listener died with it), none connects.
+class HoldAgentKilledTest : public HoldE2eKernelTest {
+ protected:
+  HoldAgentKilledTest() { hold_max_ms_ = 60'000; }
+};
+
+TEST_F(HoldAgentKilledTest, SixteenHeldConnectsAllFailNonePasses) {
+  threads_ = 16;
+  auto run = std::async(std::launch::async, [&] { return PythonConnects({slow_->port()}); });
+  bool held = false;
+  for (int i = 0; i < 300 && !held; ++i) {
+    held = taogate::testing::HttpGet(metrics_port_, "/metrics").find("taogate_agent_holds_held 16") != std::string::npos;
+    if (!held) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(held) << taogate::testing::HttpGet(metrics_port_, "/metrics");
+  EXPECT_TRUE(taogate::testing::UndocumentedSamples(taogate::testing::HttpGet(metrics_port_, "/metrics")).empty());
+  KillAgent();
+  auto r = run.get();
+  EXPECT_EQ(Count(r.out, "CONNECT ERR ENOSYS"), 16u) << r.out << r.err;
+  EXPECT_EQ(Count(r.out, "CONNECT OK"), 0u) << r.out;
+  EXPECT_EQ(slow_->accepted(), 0);
 }
 
 }  // namespace

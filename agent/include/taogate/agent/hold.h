@@ -52,8 +52,11 @@ struct HoldServiceOptions {
   std::string action_class = "connect";
   std::string governed_root;  // cgroup path, e.g. /taogate
   std::string cgroup2_mount;
-  AcquireOptions acquire;
+  AcquireOptions acquire;  // Acquire's limits for holds, but:
   std::function<bool(const target::Target&)> is_protected;  // the gate's view
+  // max_in_flight is raised to at least this (each held thread is one call
+  // in flight: 16 threads of a pool must not be RATE_LIMITED for waiting).
+  uint32_t hold_in_flight = 64;
 };
 
 class HoldService {
