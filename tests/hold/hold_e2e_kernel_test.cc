@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "agent/agent_harness.h"
 #include "governance/governor_testing.h"
@@ -108,7 +109,12 @@ actors:
     approver_keys: [)", ToHex(gov_->ApproverPublicKeys().at(gt::kAlice)), R"(]
   - identity: spiffe://test.example/node/)", node_id_, "/cgroup", W1(), R"(
     roles: [tool]
+  - identity: spiffe://test.example/node/)", node_id_, "/cgroup", governed_rel_, R"(/c1
+    roles: [tool]
 workloads:
+  - id: container
+    selectors:
+      cgroup_paths: [)", governed_rel_, R"(/c1]
   - id: script
     selectors:
       cgroup_paths: [)", W1(), R"(]
@@ -123,7 +129,7 @@ targets:
 action_classes:
   - {id: connect, ttl: 60s}
 rules:
-  - {id: script-connects, effect: allow, roles: [tool], workloads: [script], actions: [connect], targets: [db]}
+  - {id: script-connects, effect: allow, roles: [tool], workloads: [script, container], actions: [connect], targets: [db]}
   - id: script-slow
     effect: require_approval
     roles: [tool]
@@ -258,6 +264,57 @@ TEST_F(HoldAgentKilledTest, SixteenHeldConnectsAllFailNonePasses) {
   EXPECT_EQ(Count(r.out, "CONNECT ERR ENOSYS"), 16u) << r.out << r.err;
   EXPECT_EQ(Count(r.out, "CONNECT OK"), 0u) << r.out;
   EXPECT_EQ(slow_->accepted(), 0);
+}
+
+// A container started by a real runc with the notify profile of
+// docs/hold.md: runc hands the listener to the agent's hold socket
+// (listenerPath); busybox nc inside the governed cgroup c1 is held, then
+// connects once the agent has acquired for it; the denied target fails.
+TEST_F(HoldE2eKernelTest, RuncContainerWithTheNotifyProfileIsHeldThenConnects) {
+  if (access("/usr/sbin/runc", X_OK) != 0 && access("/usr/bin/runc", X_OK) != 0) GTEST_SKIP() << "no runc";
+  // runc (hybrid hosts) also creates the path in each cgroup v1 hierarchy
+  // and removes only the leaf: the parents go on every path.
+  struct V1Cleanup {
+    std::string rel;
+    ~V1Cleanup() {
+      for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
+        if (h.path().filename() == "unified") continue;
+        rmdir((h.path().string() + rel + "/c1").c_str());
+        rmdir((h.path().string() + rel).c_str());
+      }
+    }
+  } v1_cleanup{governed_rel_};
+  const std::string bundle = dir_->path().string() + "/bundle";
+  std::filesystem::create_directories(bundle + "/rootfs/bin");
+  std::filesystem::create_directories(bundle + "/rootfs/proc");
+  std::filesystem::copy_file("/bin/busybox", bundle + "/rootfs/bin/busybox");
+  const std::string sh = StrCat(
+      "for p in ", protected_->port(), " ", denied_->port(),
+      "; do if /bin/busybox nc -w 5 127.0.0.1 $p </dev/null; then echo CONNECT OK $p; else echo CONNECT FAILED $p; fi; done");
+  nlohmann::json cfg = {
+      {"ociVersion", "1.0.2"},
+      {"process",
+       {{"terminal", false}, {"user", {{"uid", 0}, {"gid", 0}}}, {"args", {"/bin/busybox", "sh", "-c", sh}},
+        {"env", {"PATH=/bin"}}, {"cwd", "/"}, {"noNewPrivileges", true}}},
+      {"root", {{"path", "rootfs"}, {"readonly", true}}},
+      {"mounts", {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}}}},
+      {"linux",
+       {{"namespaces", {{{"type", "pid"}}, {{"type", "mount"}}}},  // the host's network: its loopback listeners
+        {"cgroupsPath", governed_rel_ + "/c1"},
+        {"seccomp",
+         {{"defaultAction", "SCMP_ACT_ALLOW"},
+          {"listenerPath", hold_sock_},
+          {"syscalls", {{{"names", {"connect"}}, {"action", "SCMP_ACT_NOTIFY"}}}}}}}}};
+  taogate::testing::WriteFile(bundle + "/config.json", cfg.dump());
+  const std::string runc = access("/usr/sbin/runc", X_OK) == 0 ? "/usr/sbin/runc" : "/usr/bin/runc";
+  auto r = taogate::testing::RunCommand({runc, "--root", dir_->path().string() + "/runc", "run", "--bundle", bundle,
+                                         StrCat("tg-hold-", getpid())});
+  EXPECT_EQ(Count(r.out, StrCat("CONNECT OK ", protected_->port())), 1u) << r.out << r.err;
+  EXPECT_EQ(Count(r.out, StrCat("CONNECT FAILED ", denied_->port())), 1u) << r.out << r.err;
+  EXPECT_EQ(protected_->accepted(), 1);
+  EXPECT_EQ(denied_->accepted(), 0);
+  EXPECT_EQ(Find(RecordKind::kConsumed).size(), 1u);
+  EXPECT_NE(taogate::testing::ReadFile(agent_log_).find("oci-runtime"), std::string::npos);
 }
 
 }  // namespace
