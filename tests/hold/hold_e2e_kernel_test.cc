@@ -222,6 +222,58 @@ TEST_F(HoldApprovalTest, HeldUntilApprovedThenConnects) {
   EXPECT_EQ(slow_->accepted(), 1);
 }
 
+// The supervisor reads the sockaddr only to choose what to ask for: a
+// program that swaps it in another thread while held (to another protected
+// target) gets the grant it asked for, and the gate -- which reads the real
+// sockaddr when the call continues -- refuses the swapped destination.
+TEST_F(HoldApprovalTest, SockaddrSwappedWhileHeldStillMeetsTheGate) {
+  taogate::testing::WriteFile(dir_->path().string() + "/swap.py", StrCat(R"(import ctypes, socket, struct, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+addr = ctypes.create_string_buffer(struct.pack("=H", socket.AF_INET) + struct.pack("!H", )", slow_->port(),
+                                                                      R"() + socket.inet_aton("127.0.0.1") + bytes(8), 16)
+def swap():
+    time.sleep(0.3)
+    ctypes.memmove(ctypes.addressof(addr) + 2, struct.pack("!H", )", denied_->port(), R"(), 2)
+    print("SWAPPED", flush=True)
+threading.Thread(target=swap).start()
+s = socket.socket()
+rc = libc.connect(s.fileno(), addr, 16)
+print("RC", rc, "ERRNO", ctypes.get_errno(), flush=True)
+)"));
+  auto run = std::async(std::launch::async, [&] {
+    return taogate::testing::RunCommand({ctl_, "run", "--workload", "w1", "--governed-root", governed_abs_, "--hold",
+                                         "--hold-socket", hold_sock_, "--", python_,
+                                         dir_->path().string() + "/swap.py"});
+  });
+  std::string id;
+  for (int i = 0; i < 200 && id.empty(); ++i) {
+    std::string log = taogate::testing::ReadFile(agent_log_);
+    size_t at = log.find("\"msg\":\"hold awaiting approval\"");
+    size_t key = at == std::string::npos ? at : log.find("\"decision_id\":\"", at);
+    if (key != std::string::npos && key + 47 < log.size()) id = log.substr(key + 15, 32);
+    if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(id.size(), 32u) << taogate::testing::ReadFile(agent_log_);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));  // the swap happened while held
+  v1::Decision pending;
+  {
+    grpc::ClientContext ctx;
+    v1::GetDecisionRequest g;
+    g.set_decision_id(id);
+    ASSERT_TRUE(gov_->Client(gt::kAlice)->GetDecision(&ctx, g, &pending).ok());
+  }
+  auto approval = governance::SignApproval(pending, true, gov_->ApproverKey(gt::kAlice), gt::NowMs());
+  ASSERT_TRUE(approval.ok()) << approval.status();
+  grpc::ClientContext ctx;
+  v1::Decision after;
+  ASSERT_TRUE(gov_->Client(gt::kAlice)->Approve(&ctx, *approval, &after).ok());
+  auto r = run.get();
+  EXPECT_NE(r.out.find("SWAPPED"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find(StrCat("RC -1 ERRNO ", EPERM)), std::string::npos) << r.out << r.err;  // the gate's refusal
+  EXPECT_EQ(denied_->accepted(), 0);
+  EXPECT_EQ(slow_->accepted(), 0);
+}
+
 TEST_F(HoldE2eKernelTest, UnprotectedTargetContinuesAtOnce) {
   auto r = PythonConnects({open_->port()});
   EXPECT_EQ(Count(r.out, "CONNECT OK"), 1u) << r.out;
