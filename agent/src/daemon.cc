@@ -419,7 +419,10 @@ absl::Status AgentDaemon::Parts::StartSockets() {
   // Hold mode (hold.h): its own socket and Acquirer, the same governor and Redeemer.
   if (!c.hold_socket.empty()) {
     HoldServiceOptions ho{c.hold_socket, c.hold_max_ms, c.hold_action_class, c.governed_cgroup, c.cgroup2_mount, aq,
-                          [g = gate.get()](const target::Target& t) { return g->IsProtected(t); }};
+                          [g = gate.get()](const target::Target& t) {  // unix: listed ones only, in either mode
+                            return t.proto == target::Proto::kUnix ? g->LookupTarget(t) == bpf::TargetKind::kProtect
+                                                                   : g->IsProtected(t);
+                          }};
     TG_ASSIGN_OR_RETURN(hold, HoldService::Start(std::move(ho), governor_client.get(), *attester, *redeemer));
   }
   return absl::OkStatus();

@@ -33,14 +33,17 @@ using ledger::RecordKind;
 // Connects to 127.0.0.1:<each port> in turn and prints the outcome; with
 // THREADS=n, n threads connect to the first port at once.
 constexpr char kConnectScript[] = R"(import socket, errno, sys, os, threading
+out = threading.Lock()
 def connect(port):
     s = socket.socket()
     try:
         s.connect(("127.0.0.1", int(port)))
-        print("CONNECT OK", port, flush=True)
+        line = "CONNECT OK %s" % port
     except OSError as e:
-        print("CONNECT ERR", errno.errorcode.get(e.errno, e.errno), port, flush=True)
+        line = "CONNECT ERR %s %s" % (errno.errorcode.get(e.errno, e.errno), port)
     s.close()
+    with out:
+        print(line, flush=True)
 n = int(os.environ.get("THREADS", "0"))
 if n:
     ts = [threading.Thread(target=connect, args=(sys.argv[1],)) for _ in range(n)]
@@ -189,34 +192,42 @@ TEST_F(HoldE2eKernelTest, ApprovalNeverGivenIsEtimedoutAfterTheMaxHold) {
 class HoldApprovalTest : public HoldE2eKernelTest {
  protected:
   HoldApprovalTest() { hold_max_ms_ = 30'000; }
+  // The decision id of the first pending hold (the agent logs it); "" if none.
+  std::string PendingHoldDecision() {
+    for (int i = 0; i < 200; ++i) {
+      std::string log = taogate::testing::ReadFile(agent_log_);
+      size_t at = log.find("\"msg\":\"hold awaiting approval\"");
+      size_t key = at == std::string::npos ? at : log.find("\"decision_id\":\"", at);
+      if (key != std::string::npos && key + 47 < log.size()) return log.substr(key + 15, 32);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return "";
+  }
+  // Alice approves decision `id` at the governor.
+  void Approve(const std::string& id) {
+    v1::Decision pending;
+    {
+      grpc::ClientContext ctx;
+      v1::GetDecisionRequest g;
+      g.set_decision_id(id);
+      ASSERT_TRUE(gov_->Client(gt::kAlice)->GetDecision(&ctx, g, &pending).ok());
+    }
+    auto approval = governance::SignApproval(pending, true, gov_->ApproverKey(gt::kAlice), gt::NowMs());
+    ASSERT_TRUE(approval.ok()) << approval.status();
+    grpc::ClientContext ctx;
+    v1::Decision after;
+    ASSERT_TRUE(gov_->Client(gt::kAlice)->Approve(&ctx, *approval, &after).ok());
+  }
 };
 
 // Held while a human decides: the agent logs the decision id, the approver
 // approves it at the governor, the held connect then continues.
 TEST_F(HoldApprovalTest, HeldUntilApprovedThenConnects) {
   auto run = std::async(std::launch::async, [&] { return PythonConnects({slow_->port()}); });
-  std::string id;
-  for (int i = 0; i < 200 && id.empty(); ++i) {
-    std::string log = taogate::testing::ReadFile(agent_log_);
-    size_t at = log.find("\"msg\":\"hold awaiting approval\"");
-    size_t key = at == std::string::npos ? at : log.find("\"decision_id\":\"", at);
-    if (key != std::string::npos && key + 47 < log.size()) id = log.substr(key + 15, 32);
-    if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  std::string id = PendingHoldDecision();
   ASSERT_EQ(id.size(), 32u) << taogate::testing::ReadFile(agent_log_);
-  v1::Decision pending;
-  {
-    grpc::ClientContext ctx;
-    v1::GetDecisionRequest g;
-    g.set_decision_id(id);
-    ASSERT_TRUE(gov_->Client(gt::kAlice)->GetDecision(&ctx, g, &pending).ok());
-  }
   EXPECT_EQ(slow_->accepted(), 0);  // still held
-  auto approval = governance::SignApproval(pending, true, gov_->ApproverKey(gt::kAlice), gt::NowMs());
-  ASSERT_TRUE(approval.ok()) << approval.status();
-  grpc::ClientContext ctx;
-  v1::Decision after;
-  ASSERT_TRUE(gov_->Client(gt::kAlice)->Approve(&ctx, *approval, &after).ok());
+  Approve(id);
   auto r = run.get();
   EXPECT_EQ(Count(r.out, "CONNECT OK"), 1u) << r.out;
   EXPECT_EQ(slow_->accepted(), 1);
@@ -245,28 +256,10 @@ print("RC", rc, "ERRNO", ctypes.get_errno(), flush=True)
                                          "--hold-socket", hold_sock_, "--", python_,
                                          dir_->path().string() + "/swap.py"});
   });
-  std::string id;
-  for (int i = 0; i < 200 && id.empty(); ++i) {
-    std::string log = taogate::testing::ReadFile(agent_log_);
-    size_t at = log.find("\"msg\":\"hold awaiting approval\"");
-    size_t key = at == std::string::npos ? at : log.find("\"decision_id\":\"", at);
-    if (key != std::string::npos && key + 47 < log.size()) id = log.substr(key + 15, 32);
-    if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  std::string id = PendingHoldDecision();
   ASSERT_EQ(id.size(), 32u) << taogate::testing::ReadFile(agent_log_);
   std::this_thread::sleep_for(std::chrono::milliseconds(800));  // the swap happened while held
-  v1::Decision pending;
-  {
-    grpc::ClientContext ctx;
-    v1::GetDecisionRequest g;
-    g.set_decision_id(id);
-    ASSERT_TRUE(gov_->Client(gt::kAlice)->GetDecision(&ctx, g, &pending).ok());
-  }
-  auto approval = governance::SignApproval(pending, true, gov_->ApproverKey(gt::kAlice), gt::NowMs());
-  ASSERT_TRUE(approval.ok()) << approval.status();
-  grpc::ClientContext ctx;
-  v1::Decision after;
-  ASSERT_TRUE(gov_->Client(gt::kAlice)->Approve(&ctx, *approval, &after).ok());
+  Approve(id);
   auto r = run.get();
   EXPECT_NE(r.out.find("SWAPPED"), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find(StrCat("RC -1 ERRNO ", EPERM)), std::string::npos) << r.out << r.err;  // the gate's refusal
