@@ -311,55 +311,65 @@ TEST_F(HoldAgentKilledTest, SixteenHeldConnectsAllFailNonePasses) {
   EXPECT_EQ(slow_->accepted(), 0);
 }
 
-// A container started by a real runc with the notify profile of
-// docs/hold.md: runc hands the listener to the agent's hold socket
+// A container started by a real runc (or crun) with the notify profile of
+// docs/hold.md: the runtime hands the listener to the agent's hold socket
 // (listenerPath); busybox nc inside the governed cgroup c1 is held, then
 // connects once the agent has acquired for it; the denied target fails.
-TEST_F(HoldE2eKernelTest, RuncContainerWithTheNotifyProfileIsHeldThenConnects) {
-  if (access("/usr/sbin/runc", X_OK) != 0 && access("/usr/bin/runc", X_OK) != 0) GTEST_SKIP() << "no runc";
-  // runc (hybrid hosts) also creates the path in each cgroup v1 hierarchy
-  // and removes only the leaf: the parents go on every path.
-  struct V1Cleanup {
-    std::string rel;
-    ~V1Cleanup() {
-      for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
-        if (h.path().filename() == "unified") continue;
-        rmdir((h.path().string() + rel + "/c1").c_str());
-        rmdir((h.path().string() + rel).c_str());
+class HoldContainerTest : public HoldE2eKernelTest {
+ protected:
+  // `runtime` (runc or crun, an absolute path) runs busybox nc in c1.
+  void ContainerIsHeldThenConnects(const std::string& runtime) {
+    if (access(runtime.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << runtime;
+    // runc (hybrid hosts) also creates the path in each cgroup v1 hierarchy
+    // and removes only the leaf: the parents go on every path.
+    struct V1Cleanup {
+      std::string rel;
+      ~V1Cleanup() {
+        for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
+          if (h.path().filename() == "unified") continue;
+          rmdir((h.path().string() + rel + "/c1").c_str());
+          rmdir((h.path().string() + rel).c_str());
+        }
       }
-    }
-  } v1_cleanup{governed_rel_};
-  const std::string bundle = dir_->path().string() + "/bundle";
-  std::filesystem::create_directories(bundle + "/rootfs/bin");
-  std::filesystem::create_directories(bundle + "/rootfs/proc");
-  std::filesystem::copy_file("/bin/busybox", bundle + "/rootfs/bin/busybox");
-  const std::string sh = StrCat(
-      "for p in ", protected_->port(), " ", denied_->port(),
-      "; do if /bin/busybox nc -w 5 127.0.0.1 $p </dev/null; then echo CONNECT OK $p; else echo CONNECT FAILED $p; fi; done");
-  nlohmann::json cfg = {
-      {"ociVersion", "1.0.2"},
-      {"process",
-       {{"terminal", false}, {"user", {{"uid", 0}, {"gid", 0}}}, {"args", {"/bin/busybox", "sh", "-c", sh}},
-        {"env", {"PATH=/bin"}}, {"cwd", "/"}, {"noNewPrivileges", true}}},
-      {"root", {{"path", "rootfs"}, {"readonly", true}}},
-      {"mounts", {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}}}},
-      {"linux",
-       {{"namespaces", {{{"type", "pid"}}, {{"type", "mount"}}}},  // the host's network: its loopback listeners
-        {"cgroupsPath", governed_rel_ + "/c1"},
-        {"seccomp",
-         {{"defaultAction", "SCMP_ACT_ALLOW"},
-          {"listenerPath", hold_sock_},
-          {"syscalls", {{{"names", {"connect"}}, {"action", "SCMP_ACT_NOTIFY"}}}}}}}}};
-  taogate::testing::WriteFile(bundle + "/config.json", cfg.dump());
-  const std::string runc = access("/usr/sbin/runc", X_OK) == 0 ? "/usr/sbin/runc" : "/usr/bin/runc";
-  auto r = taogate::testing::RunCommand({runc, "--root", dir_->path().string() + "/runc", "run", "--bundle", bundle,
-                                         StrCat("tg-hold-", getpid())});
-  EXPECT_EQ(Count(r.out, StrCat("CONNECT OK ", protected_->port())), 1u) << r.out << r.err;
-  EXPECT_EQ(Count(r.out, StrCat("CONNECT FAILED ", denied_->port())), 1u) << r.out << r.err;
-  EXPECT_EQ(protected_->accepted(), 1);
-  EXPECT_EQ(denied_->accepted(), 0);
-  EXPECT_EQ(Find(RecordKind::kConsumed).size(), 1u);
-  EXPECT_NE(taogate::testing::ReadFile(agent_log_).find("oci-runtime"), std::string::npos);
+    } v1_cleanup{governed_rel_};
+    const std::string bundle = dir_->path().string() + "/bundle";
+    std::filesystem::create_directories(bundle + "/rootfs/bin");
+    std::filesystem::create_directories(bundle + "/rootfs/proc");
+    std::filesystem::copy_file("/bin/busybox", bundle + "/rootfs/bin/busybox");
+    const std::string sh = StrCat(
+        "for p in ", protected_->port(), " ", denied_->port(),
+        "; do if /bin/busybox nc -w 5 127.0.0.1 $p </dev/null; then echo CONNECT OK $p; else echo CONNECT FAILED $p; fi; done");
+    nlohmann::json cfg = {
+        {"ociVersion", "1.0.2"},
+        {"process",
+         {{"terminal", false}, {"user", {{"uid", 0}, {"gid", 0}}}, {"args", {"/bin/busybox", "sh", "-c", sh}},
+          {"env", {"PATH=/bin"}}, {"cwd", "/"}, {"noNewPrivileges", true}}},
+        {"root", {{"path", "rootfs"}, {"readonly", true}}},
+        {"mounts", {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}}}},
+        {"linux",
+         {{"namespaces", {{{"type", "pid"}}, {{"type", "mount"}}}},  // the host's network: its loopback listeners
+          {"cgroupsPath", governed_rel_ + "/c1"},
+          {"seccomp",
+           {{"defaultAction", "SCMP_ACT_ALLOW"},
+            {"listenerPath", hold_sock_},
+            {"syscalls", {{{"names", {"connect"}}, {"action", "SCMP_ACT_NOTIFY"}}}}}}}}};
+    taogate::testing::WriteFile(bundle + "/config.json", cfg.dump());
+    auto r = taogate::testing::RunCommand({runtime, "--root", dir_->path().string() + "/oci-state", "run", "--bundle",
+                                           bundle, StrCat("tg-hold-", getpid())});
+    EXPECT_EQ(Count(r.out, StrCat("CONNECT OK ", protected_->port())), 1u) << r.out << r.err;
+    EXPECT_EQ(Count(r.out, StrCat("CONNECT FAILED ", denied_->port())), 1u) << r.out << r.err;
+    EXPECT_EQ(protected_->accepted(), 1);
+    EXPECT_EQ(denied_->accepted(), 0);
+    EXPECT_EQ(Find(RecordKind::kConsumed).size(), 1u);
+    EXPECT_NE(taogate::testing::ReadFile(agent_log_).find("oci-runtime"), std::string::npos);
+  }
+};
+
+TEST_F(HoldContainerTest, RuncWithTheNotifyProfileIsHeldThenConnects) { ContainerIsHeldThenConnects("/usr/sbin/runc"); }
+
+TEST_F(HoldContainerTest, CrunWithTheNotifyProfileIsHeldThenConnects) {
+  if (cgroup2_ != "/sys/fs/cgroup") GTEST_SKIP() << "crun refuses hybrid cgroup v1/v2 hosts";
+  ContainerIsHeldThenConnects("/usr/bin/crun");
 }
 
 }  // namespace
