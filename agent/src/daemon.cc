@@ -17,6 +17,7 @@
 #include "taogate/agent/gate_grants.h"
 #include "taogate/agent/governor_client.h"
 #include "taogate/agent/governor_watch.h"
+#include "taogate/agent/hold.h"
 #include "taogate/agent/kernel_adapters.h"
 #include "taogate/agent/ledger_evidence.h"
 #include "taogate/agent/metrics.h"
@@ -114,6 +115,7 @@ struct AgentDaemon::Parts {
   std::unique_ptr<Acquirer> acquirer;                   // before workload_svc, which uses it
   std::unique_ptr<AgentServiceImpl> workload_svc, operator_svc;
   std::unique_ptr<UnixGrpcServer> workload_srv, operator_srv;
+  std::unique_ptr<HoldService> hold;  // hold mode (hold.h); null without hold_socket
   std::unique_ptr<runtime::HttpEndpoint> metrics_srv;
   // Governor streams (only with governor_address).
   std::unique_ptr<FileExecSink> file_exec_sink;  // before target_sync, which uses it
@@ -433,6 +435,15 @@ absl::Status AgentDaemon::Parts::StartSockets() {
                       UnixGrpcServer::Start({.path = c.workload_socket, .mode = 0666}, {workload_svc.get()}));
   TG_ASSIGN_OR_RETURN(operator_srv,
                       UnixGrpcServer::Start({.path = c.operator_socket, .mode = 0600}, {operator_svc.get()}));
+  // Hold mode (hold.h): its own socket and Acquirer, the same governor and Redeemer.
+  if (!c.hold_socket.empty()) {
+    HoldServiceOptions ho{c.hold_socket, c.hold_max_ms, c.hold_action_class, c.governed_cgroup, c.cgroup2_mount, aq,
+                          [g = gate.get()](const target::Target& t) {  // unix: listed ones only, in either mode
+                            return t.proto == target::Proto::kUnix ? g->LookupTarget(t) == bpf::TargetKind::kProtect
+                                                                   : g->IsProtected(t);
+                          }};
+    TG_ASSIGN_OR_RETURN(hold, HoldService::Start(std::move(ho), governor_client.get(), *attester, *redeemer));
+  }
   return absl::OkStatus();
 }
 
@@ -451,6 +462,7 @@ absl::Status AgentDaemon::Parts::StartMetrics() {
     }
     extra += RefusalMetricsText(pp->redeemer->refusals().stats(), pp->reserved->refused());
     if (pp->pods) extra += pp->pods->MetricsText();
+    if (pp->hold) extra += pp->hold->MetricsText();
     extra += runtime::Family("taogate_agent_acquires_total", "counter",
                              "Acquire/Authorize calls, by outcome (GRANTED, AUTHORIZED or the reason code).");
     for (const auto& [outcome, n] : pp->acquirer->outcomes())
@@ -506,10 +518,12 @@ void AgentDaemon::Stop() {
   if (p.governor_client) p.governor_client->CancelAll();  // no Acquire waits on approval
   if (p.workload_srv) p.workload_srv->Shutdown();
   if (p.operator_srv) p.operator_srv->Shutdown();
+  if (p.hold) p.hold->Stop();  // held calls fail; its Acquires end (governor cancelled above)
   if (p.consumer) p.consumer->Stop();
   if (p.redeemer) p.redeemer->refusals().Stop();  // last summaries, before the ledger closes
   p.operator_srv.reset();
   p.workload_srv.reset();
+  p.hold.reset();
   p.acquirer.reset();
   p.governor_client.reset();
   p.consumer.reset();

@@ -179,6 +179,7 @@ absl::Status SetUpAcquireEnv(AcquireEnv& env, int workloads) {
   mkdir((t + "/run").c_str(), 0755);
   env.agent_socket = t + "/run/agent.sock";
   env.agent_log = t + "/agent.log";
+  env.hold_socket = t + "/run/hold.sock";
   std::string config = t + "/agent.yaml";
   WriteFile(config, StrCat("node_id: ", kNodeId, "\ncgroup2_mount: ", env.cgroup2, "\ngoverned_cgroup: ",
                            env.governed_rel, "\npin_root: ", env.pin_root, "\nledger_dir: ", t,
@@ -190,7 +191,8 @@ absl::Status SetUpAcquireEnv(AcquireEnv& env, int workloads) {
                            "\ngovernor_cert: ", t, "/node.crt\ngovernor_key: ", t, "/node.key\n",
                            "governor_server_name: localhost\ntargets_cache: ", t, "/targets.pb\n",
                            "acquire_rate_per_s: 1000000\nacquire_burst: 1000000\n",
-                           "acquire_exe_max_bytes: 4294967296\n"));
+                           "acquire_exe_max_bytes: 4294967296\n",
+                           "hold_socket: ", env.hold_socket, "\nhold_action_class: db.read\n"));
   TG_ASSIGN_OR_RETURN(env.agent_pid, StartAgent(config, env.agent_log));
   return absl::OkStatus();
 }

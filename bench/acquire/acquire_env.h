@@ -53,6 +53,7 @@ class Listener {
 
 struct AcquireEnv {
   std::string tmp, bpffs, pin_root, cgroup2, governed_rel, agent_socket, agent_log;
+  std::string hold_socket;  // the agent's hold mode socket (bench/hold)
   bpf::ScopedCgroup governed;
   std::vector<uint64_t> workload_ids;  // of w0..w<n-1>
   std::unique_ptr<Listener> target;

@@ -4,7 +4,8 @@
 #
 # 1. Includes: the sources of each directory may include only the taogate/<x>/
 #    headers its layer allows (k8s/, the API server client, only common/;
-#    dns/, the name resolver, only common/ and target/).
+#    dns/, the name resolver, only common/ and target/; hold/, the seccomp
+#    supervisor, only common/ and target/: it knows nothing of TAOs).
 # 2. Link line: taogate-agent's link command names no issuing or governor
 #    library.
 # 3. Symbols: the taogate-agent binary holds no symbol of the issue library or
@@ -26,8 +27,9 @@ declare -A ALLOW=(
   [policies]="common target k8s"
   [k8s]="common"
   [dns]="common target"
+  [hold]="common target"
   [bpf]="common target bpflsm enforce"
-  [agent]="common tao rpc runtime ledger keys target bpf bpflsm enforce k8s dns"
+  [agent]="common tao rpc runtime ledger keys target bpf bpflsm enforce k8s dns hold"
   [governance]="common tao rpc runtime ledger keys target policies k8s"
 )
 # The public include folder of each taogate/<x>/ prefix that is not <x>/include.

@@ -146,6 +146,14 @@ struct AgentConfig {
   bool dns_enabled = true;
   dns::Config dns;
 
+  // Hold mode (hold.h, docs/hold.md): the socket `taogatectl run --hold`
+  // (and an OCI runtime's listenerPath) hands seccomp listeners to; empty:
+  // off. A held connect waits at most hold_max_ms; its Acquire asks for
+  // hold_action_class.
+  std::string hold_socket;
+  int64_t hold_max_ms = 30'000;
+  std::string hold_action_class = "connect";
+
   std::string log_level = "info";
 };
 
