@@ -97,6 +97,8 @@ TEST_F(HoldSupervisorTest, NoAnswerWithinMaxHoldIsEtimedout) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, milliseconds(300));
   rec_.AnswerAll(Verdict::Continue());  // too late: a no-op
   EXPECT_EQ(lb_.Accepted(), 0);
+  // Counted just after the answer reached the workload: wait for it.
+  for (int i = 0; i < 500 && sup->stats().timed_out == 0; ++i) std::this_thread::sleep_for(milliseconds(10));
   EXPECT_EQ(sup->stats().timed_out, 1u);
 }
 
