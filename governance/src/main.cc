@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "absl/synchronization/mutex.h"
 #include "taogate/common/log.h"
 #include "taogate/common/version.h"
 #include "taogate/governance/server.h"
@@ -14,6 +15,10 @@
 using taogate::governance::ServerConfig;
 
 int main(int argc, char** argv) {
+  // Debian's abseil is built without NDEBUG: every absl::Mutex (gRPC's
+  // included) would run deadlock detection, a global graph lock on each
+  // Lock and an abort on a suspected cycle (as in the agent's main.cc).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"taogate-governor: evaluates policy and issues TAOs"};
   app.set_version_flag("--version", std::string("taogate-governor ") + taogate::kVersion);
   ServerConfig c;
