@@ -2,7 +2,9 @@
 // taogate's kernel gate. Map formats: bpf/include/taogate/bpf/gate_format.h.
 //
 // Governance: the cgroup programs are attached at the governed subtree root,
-// so they only ever run for processes inside it. The global programs
+// so they only ever run for sockets created inside it; their root-attached
+// twins (gate_foreign.bpf.h) first check that the caller is governed and the
+// socket is not. The global programs
 // (tp_btf/sys_enter, sys_exit, sched_process_exec) check the governed root
 // themselves before doing anything.
 //
@@ -435,6 +437,7 @@ int tg_sendmsg6(struct bpf_sock_addr *ctx)
 }
 
 #include "gate_unix.bpf.h"
+#include "gate_foreign.bpf.h"
 #include "gate_kill.bpf.h"
 #include "gate_file.bpf.h"
 

@@ -89,6 +89,16 @@ bool KernelHasUnixHooks() {
   return found;
 }
 
+// Does this kernel have bpf_cast_to_kern_ctx (6.2+, with cgroup->ancestors[]),
+// which the root-attached programs need to read the socket's cgroup?
+bool KernelHasKernCtx() {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  bool found = btf__find_by_name_kind(vmlinux, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC) > 0;
+  btf__free(vmlinux);
+  return found;
+}
+
 std::string LinkPath(const std::string& pin_root, const char* name) {
   return StrCat(pin_root, "/links/", name);
 }
@@ -172,6 +182,7 @@ absl::Status Gate::LoadOnce(const GateOptions& o, bool file_hooks) {
     adopted_ = true;
   }
   bool unix_ok = KernelHasUnixHooks();
+  bool kern_ctx_ok = KernelHasKernCtx();
   for (const HookDef& h : kHooks) {
     bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
     if (!prog) return absl::InternalError(StrCat("program ", h.prog, " missing"));
@@ -180,6 +191,7 @@ absl::Status Gate::LoadOnce(const GateOptions& o, bool file_hooks) {
       bpf_program__set_expected_attach_type(prog, static_cast<bpf_attach_type>(h.attach_type));
       if (!unix_ok) bpf_program__set_autoload(prog, false);
     }
+    if (h.kind == AttachKind::kCgroupRoot && !kern_ctx_ok) bpf_program__set_autoload(prog, false);
     if (h.demand == internal::Demand::kWhileInodesProtected && !file_hooks) {
       bpf_program__set_autoload(prog, false);
     }
@@ -217,7 +229,11 @@ absl::Status Gate::AttachAll() {
     hooks_.push_back({h.name, HookState::kAbsent, ""});
     bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
     if (!bpf_program__autoload(prog)) {
-      if (h.demand != internal::Demand::kWhileInodesProtected) {
+      if (h.kind == AttachKind::kCgroupRoot && h.attach_type == 0) {
+        hooks_.back().detail =
+            "kernel lacks bpf_cast_to_kern_ctx (needs 6.2+): sockets created outside the "
+            "governed tree and handed in are not gated";
+      } else if (h.demand != internal::Demand::kWhileInodesProtected) {
         hooks_.back().detail = "kernel lacks this attach type (needs 6.7+)";
       } else if (!options_.file_hooks) {
         hooks_.back().detail = "disabled (GateOptions.file_hooks = false): protected files unenforced";
@@ -275,10 +291,14 @@ absl::Status Gate::AttachHookLocked(const HookDef& h) {
     swapped = link->link && bpf_link__update_program(link->link, prog) == 0;
   }
   if (!swapped) {
-    UniqueFd cg(open(options_.governed_cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!cg) return ErrnoStatus(errno, "open " + options_.governed_cgroup);
-    bpf_link* fresh = h.kind == AttachKind::kCgroup ? bpf_program__attach_cgroup(prog, cg.get())
-                                                    : bpf_program__attach_trace(prog);
+    std::string where = options_.governed_cgroup;
+    if (h.kind == AttachKind::kCgroupRoot) {
+      TG_ASSIGN_OR_RETURN(where, Cgroup2Mount());
+    }
+    UniqueFd cg(open(where.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!cg) return ErrnoStatus(errno, "open " + where);
+    bpf_link* fresh = h.kind == AttachKind::kTracing ? bpf_program__attach_trace(prog)
+                                                     : bpf_program__attach_cgroup(prog, cg.get());
     if (!fresh) {
       int err = errno;
       st->detail = StrCat("attach failed: ", std::strerror(err));
