@@ -32,8 +32,14 @@
 #define AF_INET6 10
 #define AF_PACKET 17
 #define SOCK_RAW 3
+#define SOCK_PACKET 10
+#define SOCK_TYPE_MASK 0xf
 #define SIGKILL 9
+#define CAP_NET_RAW 13
+#define PF_IO_WORKER 0x00000010
+#define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit syscall is active */
 #define NR_SOCKET 41 /* x86_64 */
+#define NR_SETSOCKOPT 54 /* x86_64 */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

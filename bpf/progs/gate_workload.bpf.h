@@ -42,6 +42,16 @@ static __always_inline int resolve_current(const struct tg_config *c, __u64 *wid
 	return kind != TG_WORKLOAD_UNGOVERNED;
 }
 
+// For global (tracing) programs, which run for every task on the host:
+// inside the governed subtree and not in an ungoverned pod; *wid is the
+// workload.
+static __always_inline int governed_task(const struct tg_config *c, __u64 *wid)
+{
+	if (bpf_get_current_ancestor_cgroup_id(c->governed_level) != c->governed_root_id)
+		return 0;
+	return resolve_current(c, wid);
+}
+
 // resolve_current for the socket of a packet (cgroup_skb programs, which
 // cannot ask for the current task's cgroup).
 static __always_inline int resolve_skb(const struct tg_config *c, struct __sk_buff *skb,

@@ -89,6 +89,15 @@ bool KernelHasUnixHooks() {
   return found;
 }
 
+// Does this kernel have the cap_capable tracepoint (tg_cap_capable)?
+bool KernelHasCapTracepoint() {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  bool found = btf__find_by_name_kind(vmlinux, "btf_trace_cap_capable", BTF_KIND_TYPEDEF) > 0;
+  btf__free(vmlinux);
+  return found;
+}
+
 // Does this kernel have bpf_cast_to_kern_ctx (6.2+, with cgroup->ancestors[]),
 // which the root-attached programs need to read the socket's cgroup?
 bool KernelHasKernCtx() {
@@ -183,6 +192,7 @@ absl::Status Gate::LoadOnce(const GateOptions& o, bool file_hooks) {
   }
   bool unix_ok = KernelHasUnixHooks();
   bool kern_ctx_ok = KernelHasKernCtx();
+  bool cap_tp_ok = KernelHasCapTracepoint();
   for (const HookDef& h : kHooks) {
     bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
     if (!prog) return absl::InternalError(StrCat("program ", h.prog, " missing"));
@@ -192,6 +202,9 @@ absl::Status Gate::LoadOnce(const GateOptions& o, bool file_hooks) {
       if (!unix_ok) bpf_program__set_autoload(prog, false);
     }
     if (h.kind == AttachKind::kCgroupRoot && !kern_ctx_ok) bpf_program__set_autoload(prog, false);
+    if (std::strcmp(h.prog, "tg_cap_capable") == 0 && !cap_tp_ok) {
+      bpf_program__set_autoload(prog, false);
+    }
     if (h.demand == internal::Demand::kWhileInodesProtected && !file_hooks) {
       bpf_program__set_autoload(prog, false);
     }
@@ -229,7 +242,11 @@ absl::Status Gate::AttachAll() {
     hooks_.push_back({h.name, HookState::kAbsent, ""});
     bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
     if (!bpf_program__autoload(prog)) {
-      if (h.kind == AttachKind::kCgroupRoot && h.attach_type == 0) {
+      if (std::strcmp(h.prog, "tg_cap_capable") == 0) {
+        hooks_.back().detail =
+            "kernel lacks the cap_capable tracepoint: governed AF_PACKET/AF_XDP sockets are "
+            "killed only with syscall_hook_always (native socket() only), else not covered";
+      } else if (h.kind == AttachKind::kCgroupRoot && h.attach_type == 0) {
         hooks_.back().detail =
             "kernel lacks bpf_cast_to_kern_ctx (needs 6.2+): sockets created outside the "
             "governed tree and handed in are not gated";

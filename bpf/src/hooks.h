@@ -52,6 +52,14 @@ inline constexpr const char* kUnixLiteral =
     "matches the literal sun_path: aliases via symlinks, hard links or bind mounts are not "
     "covered; relative paths are denied while unix targets are protected";
 
+inline constexpr const char* kNetRawKill =
+    "DEGRADED kill on CAP_NET_RAW (tp_btf/cap_capable; no BPF LSM): a governed process that "
+    "creates an AF_PACKET, SOCK_PACKET or AF_XDP socket by any path (native or int $0x80 "
+    "socket, socketcall, io_uring) is SIGKILLed before it returns to user space, but the "
+    "socket is created and a sibling thread can race the kill; any other governed use of "
+    "CAP_NET_RAW except setsockopt and raw IP socket() (refused by sock_create) is killed "
+    "too; packet or raw sockets handed in by an ungoverned process are not seen";
+
 inline constexpr HookDef kHooks[] = {
     {"connect4", "tg_connect4", AttachKind::kCgroup, true, 0, nullptr, Demand::kAlways},
     {"connect6", "tg_connect6", AttachKind::kCgroup, true, 0, nullptr, Demand::kAlways},
@@ -85,6 +93,7 @@ inline constexpr HookDef kHooks[] = {
      "kill on syscall: SIGKILL is delivered on return to user space, so the triggering "
      "syscall itself completes",
      Demand::kWhileKillArmed},
+    {"net_raw", "tg_cap_capable", AttachKind::kTracing, false, 0, kNetRawKill, Demand::kAlways},
     {"file_open", "tg_sys_exit", AttachKind::kTracing, false, 0,
      "DEGRADED kill on open (tp_btf/sys_exit; no BPF LSM): a governed process that opens a "
      "protected inode (open*, pidfd_getfd) is SIGKILLed before it returns to user space, but "

@@ -161,9 +161,9 @@ TEST_F(PacketSocketTest, ProbeReportsTheKillAsDegraded) {
   ADD_FAILURE() << "no net_raw hook in the probe";
 }
 
-// The old kill-on-socket() path (syscall_hook_always) also knows the other
-// spellings now.
-TEST_F(PacketSocketTest, SyscallHookKillsSockPacketAndInt80) {
+// The kill-on-socket() path of syscall_hook_always (native socket() only)
+// also knows the SOCK_PACKET spelling now.
+TEST_F(PacketSocketTest, SyscallHookAlsoKillsSockPacket) {
   gate_.reset();
   ASSERT_TRUE(Gate::Detach(pin_root_).ok());
   gate_ = OpenGate(Mode::kProtectListed, /*syscall_hook_always=*/true);

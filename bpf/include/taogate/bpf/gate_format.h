@@ -127,7 +127,9 @@
  *   the parent walk ran out of TG_MAX_DIR_DEPTH levels). An io_uring_setup/enter
  *   kill (TG_HOOK_OPEN_KILL) has proto 0 and addr all zero. A fork kill
  *   (TG_HOOK_FORK_KILL: a governed process created a process sharing its
- *   fd table) has proto 0 and addr {u64 child pid, 0}.
+ *   fd table) has proto 0 and addr {u64 child pid, 0}. A CAP_NET_RAW kill
+ *   (TG_HOOK_NET_RAW_KILL) has family AF_PACKET for a packet socket seen in
+ *   a native socket() call, else the family read (0 if not a socket call).
  *
  * BPF LSM maps (lsm_gate.bpf.c; names at most 15 characters, the names the
  * loader pins as map_<name>):
@@ -203,6 +205,7 @@ enum tg_hook {
 	TG_HOOK_OPEN_KILL = 9,   /* tp_btf/sys_exit of open*: probe name "file_open" */
 	TG_HOOK_EXEC_KILL = 10,  /* tp_btf/sched_process_exec: probe name "exec" */
 	TG_HOOK_FORK_KILL = 11,  /* tp_btf/sched_process_fork (CLONE_FILES): probe name "fork" */
+	TG_HOOK_NET_RAW_KILL = 12, /* tp_btf/cap_capable (CAP_NET_RAW): probe name "net_raw" */
 };
 
 /* tg_inodes deny bits (struct tg_inode_val.deny), both programs; also the
