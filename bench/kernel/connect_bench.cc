@@ -82,7 +82,7 @@ uint64_t Cycle(const Listener& l) {
 absl::StatusOr<bench::BestOf> Measure(GateEnv& env, const Listener& l, int rounds, int iters,
                                       const std::function<absl::Status(bool)>& before) {
   auto best = bench::Interleave(rounds, [&](bool in_gate) -> absl::StatusOr<double> {
-    TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), in_gate ? env.workload.path() : env.baseline.path()));
+    TG_RETURN_IF_ERROR(bench::MoveSelf(env, in_gate ? env.workload.path() : env.baseline.path()));
     uint64_t total = 0;
     for (int i = 0; i < iters; ++i) {
       if (before) TG_RETURN_IF_ERROR(before(in_gate));
@@ -93,7 +93,7 @@ absl::StatusOr<bench::BestOf> Measure(GateEnv& env, const Listener& l, int round
     return static_cast<double>(total) / iters;
   });
   TG_RETURN_IF_ERROR(best.status());
-  TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), env.home_cg));
+  TG_RETURN_IF_ERROR(bench::MoveSelf(env, env.home_cg));
   return best;
 }
 

@@ -100,7 +100,7 @@ absl::Status Run(bench::Report& report, bool quick) {
   for (const char* caller : {"ungoverned", "governed"}) {
     const std::string& cg =
         std::strcmp(caller, "governed") == 0 ? env.workload.path() : env.baseline.path();
-    TG_RETURN_IF_ERROR(bpf::MoveToCgroup(getpid(), cg));
+    TG_RETURN_IF_ERROR(bench::MoveSelf(env, cg));
     auto [ns0, cnt0] = ProgRunStats(prog.get());
     auto best = bench::Interleave(rounds, [&](bool hooked) -> absl::StatusOr<double> {
       UniqueFd link;
@@ -121,7 +121,7 @@ absl::Status Run(bench::Report& report, bool quick) {
       }
       return static_cast<double>(total) / iters;
     });
-    TG_RETURN_IF_ERROR(bpf::MoveToCgroup(getpid(), env.home_cg));
+    TG_RETURN_IF_ERROR(bench::MoveSelf(env, env.home_cg));
     TG_RETURN_IF_ERROR(best.status());
     report.Add({"foreign_hook_overhead", best->hooked, "ns", best->base, {{"caller", caller}}});
     auto [ns1, cnt1] = ProgRunStats(prog.get());

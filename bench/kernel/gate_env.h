@@ -21,8 +21,16 @@ struct GateEnv {
   std::string tmp, bpffs, pin_root, home_cg;
   bpf::ScopedCgroup governed, workload, baseline;
   std::unique_ptr<bpf::Gate> gate;
+  int mover = -1;        // socket to the mover process (MoveSelf)
+  pid_t mover_pid = -1;
   ~GateEnv();
 };
+
+// Moves this process into `cgroup`. A governed process that moves itself
+// out of the governed tree is killed by the gate (escape hooks), so the
+// move is done by a mover process forked, ungoverned, at set-up: the way an
+// operator's manager moves workloads.
+absl::Status MoveSelf(GateEnv& env, const std::string& cgroup);
 
 // Creates all of the above; `name` prefixes the temp dir and the cgroups
 // ("taogate-bench"); `options` are the gate's (pin_root and governed_cgroup

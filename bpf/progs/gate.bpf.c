@@ -446,5 +446,6 @@ int tg_sendmsg6(struct bpf_sock_addr *ctx)
 #include "gate_foreign.bpf.h"
 #include "gate_kill.bpf.h"
 #include "gate_file.bpf.h"
+#include "gate_escape.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

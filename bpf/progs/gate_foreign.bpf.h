@@ -18,21 +18,12 @@
 // Needs bpf_cast_to_kern_ctx and cgroup->ancestors[] (both 6.2+); the loader
 // does not load these programs on older kernels (reported absent).
 
-#define TG_MAX_CGROUP_LEVEL 255
-
-// The id of the socket's cgroup ancestor at `level`, 0 if it is shallower or
-// unreadable.
+// The id of the socket's cgroup ancestor at `level`.
 static __always_inline __u64 sock_ancestor_cgroup_id(struct bpf_sock_addr *ctx, __u32 level)
 {
 	struct bpf_sock_addr_kern *sa = bpf_cast_to_kern_ctx(ctx);
-	struct cgroup *cg = BPF_CORE_READ(sa, sk, sk_cgrp_data.cgroup);
-	struct cgroup *anc = NULL;
 
-	if (!cg || level > TG_MAX_CGROUP_LEVEL || BPF_CORE_READ(cg, level) < (int)level)
-		return 0;
-	if (bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[level]) != 0 || !anc)
-		return 0;
-	return BPF_CORE_READ(anc, kn, id);
+	return cgroup_ancestor_id(BPF_CORE_READ(sa, sk, sk_cgrp_data.cgroup), level);
 }
 
 // 1 if the calling task is governed and the socket was created outside the

@@ -60,6 +60,14 @@ inline constexpr const char* kNetRawKill =
     "CAP_NET_RAW except setsockopt and raw IP socket() (refused by sock_create) is killed "
     "too; packet or raw sockets handed in by an ungoverned process are not seen";
 
+inline constexpr const char* kEscapeKill =
+    "DEGRADED self-protection (tp_btf/cgroup_attach_task, sched_process_fork; no BPF LSM): a "
+    "governed process that moves itself or another governed process out of the governed tree "
+    "(cgroup.procs, cgroup.threads) or forks a child outside it (clone3 CLONE_INTO_CGROUP) is "
+    "SIGKILLed with the moved process before either returns to user space, but the move "
+    "completes and a sibling thread in another syscall can race the kill; a move by an "
+    "ungoverned process (agent, kubelet, operator) is a release";
+
 inline constexpr HookDef kHooks[] = {
     {"connect4", "tg_connect4", AttachKind::kCgroup, true, 0, nullptr, Demand::kAlways},
     {"connect6", "tg_connect6", AttachKind::kCgroup, true, 0, nullptr, Demand::kAlways},
@@ -94,6 +102,10 @@ inline constexpr HookDef kHooks[] = {
      "syscall itself completes",
      Demand::kWhileKillArmed},
     {"net_raw", "tg_cap_capable", AttachKind::kTracing, false, 0, kNetRawKill, Demand::kAlways},
+    {"cgroup_escape", "tg_escape_attach", AttachKind::kTracing, false, 0, kEscapeKill,
+     Demand::kAlways},
+    {"escape_fork", "tg_escape_fork", AttachKind::kTracing, false, 0, kEscapeKill,
+     Demand::kAlways},
     {"file_open", "tg_sys_exit", AttachKind::kTracing, false, 0,
      "DEGRADED kill on open (tp_btf/sys_exit; no BPF LSM): a governed process that opens a "
      "protected inode (open*, pidfd_getfd) is SIGKILLed before it returns to user space, but "

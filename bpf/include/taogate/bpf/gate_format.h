@@ -130,6 +130,9 @@
  *   fd table) has proto 0 and addr {u64 child pid, 0}. A CAP_NET_RAW kill
  *   (TG_HOOK_NET_RAW_KILL) has family AF_PACKET for a packet socket seen in
  *   a native socket() call, else the family read (0 if not a socket call).
+ *   An escape kill (TG_HOOK_ESCAPE_KILL: a governed process left the
+ *   governed subtree) has cgroup_id = the workload it left and addr =
+ *   {u64 moved tgid, u64 destination cgroup id}.
  *
  * BPF LSM maps (lsm_gate.bpf.c; names at most 15 characters, the names the
  * loader pins as map_<name>):
@@ -206,6 +209,7 @@ enum tg_hook {
 	TG_HOOK_EXEC_KILL = 10,  /* tp_btf/sched_process_exec: probe name "exec" */
 	TG_HOOK_FORK_KILL = 11,  /* tp_btf/sched_process_fork (CLONE_FILES): probe name "fork" */
 	TG_HOOK_NET_RAW_KILL = 12, /* tp_btf/cap_capable (CAP_NET_RAW): probe name "net_raw" */
+	TG_HOOK_ESCAPE_KILL = 13,  /* cgroup_attach_task / sched_process_fork: "cgroup_escape" */
 };
 
 /* tg_inodes deny bits (struct tg_inode_val.deny), both programs; also the
