@@ -35,34 +35,9 @@ using namespace taogate;
 using bench::GateEnv;
 using bench::MonotonicNs;
 
-struct Listener {
-  UniqueFd fd;
-  sockaddr_in addr{};
-};
-
-Listener Listen() {
-  Listener l;
-  l.fd = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  l.addr.sin_family = AF_INET;
-  l.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(l.addr);
-  bind(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), len);
-  listen(l.fd.get(), 1024);
-  getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), &len);
-  return l;
-}
-
-uint64_t Cycle(const Listener& l) {
-  uint64_t t0 = MonotonicNs();
-  UniqueFd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (connect(c.get(), reinterpret_cast<const sockaddr*>(&l.addr), sizeof(l.addr)) != 0) return 0;
-  UniqueFd s(accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  linger lg{1, 0};
-  setsockopt(c.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-  c.Reset();
-  s.Reset();
-  return MonotonicNs() - t0;
-}
+using Listener = bench::LoopbackListener;
+constexpr auto Listen = bench::ListenLoopback;
+constexpr auto Cycle = bench::ConnectCycle;
 
 // The program behind the gate's pinned foreign_connect4 link; the link itself
 // is detached so that the bench decides when the program runs.

@@ -1,5 +1,6 @@
 #include "gate_env.h"
 
+#include <arpa/inet.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "report.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 
@@ -33,6 +35,30 @@ namespace {
 }
 
 }  // namespace
+
+LoopbackListener ListenLoopback() {
+  LoopbackListener l;
+  l.fd = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  l.addr.sin_family = AF_INET;
+  l.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(l.addr);
+  bind(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), len);
+  listen(l.fd.get(), 1024);
+  getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), &len);
+  return l;
+}
+
+uint64_t ConnectCycle(const LoopbackListener& l) {
+  uint64_t t0 = MonotonicNs();
+  UniqueFd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (connect(c.get(), reinterpret_cast<const sockaddr*>(&l.addr), sizeof(l.addr)) != 0) return 0;
+  UniqueFd s(accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  linger lg{1, 0};
+  setsockopt(c.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  c.Reset();
+  s.Reset();
+  return MonotonicNs() - t0;
+}
 
 absl::Status MoveSelf(GateEnv& env, const std::string& cgroup) {
   std::string req(sizeof(pid_t), '\0');

@@ -5,12 +5,16 @@
 // the governed cgroup. Needs root. Not thread-safe.
 #pragma once
 
+#include <netinet/in.h>
+
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "taogate/bpf/cgroup.h"
 #include "taogate/bpf/gate.h"
+#include "taogate/common/fd.h"
 
 namespace taogate::bench {
 
@@ -37,5 +41,14 @@ absl::Status MoveSelf(GateEnv& env, const std::string& cgroup);
 // are filled in here).
 absl::Status SetUpGateEnv(GateEnv& env, const std::string& name, bool with_baseline,
                           bpf::GateOptions options = {});
+
+// A loopback TCP listener, and one timed socket+connect+accept+close cycle
+// against it (SO_LINGER 0, so no TIME_WAIT): ns, or 0 if the connect failed.
+struct LoopbackListener {
+  UniqueFd fd;
+  sockaddr_in addr{};
+};
+LoopbackListener ListenLoopback();
+uint64_t ConnectCycle(const LoopbackListener& l);
 
 }  // namespace taogate::bench

@@ -20,7 +20,7 @@
 //     the write returns). Moved out by an ungoverned writer (the agent,
 //     kubelet, an operator), it is a release: the mark goes.
 // The loader marks the processes already in the subtree when it attaches
-// these (Gate::MarkGovernedTasks). Marks are per thread group leader and
+// these (MarkGovernedTasks, bpf/src/gate_escape.cc). Marks are per thread group leader and
 // die with the task. Only the default (v2) hierarchy counts: v1 hierarchies
 // (hybrid layout) carry no governance.
 

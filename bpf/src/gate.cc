@@ -164,7 +164,10 @@ absl::StatusOr<std::unique_ptr<Gate>> Gate::OpenOrAdopt(const GateOptions& optio
   TG_RETURN_IF_ERROR(EnsureBpfFs(options));
   TG_RETURN_IF_ERROR(gate->Load(options));
   TG_RETURN_IF_ERROR(gate->AttachAll());
-  TG_RETURN_IF_ERROR(gate->MarkGovernedTasks());
+  if (bpf_program__autoload(gate->skel_->progs.tg_escape_attach)) {
+    TG_RETURN_IF_ERROR(internal::MarkGovernedTasks(
+        *gate, bpf_map__fd(gate->skel_->maps.tg_governed_tasks), options.governed_cgroup));
+  }
   gate->ring_ = ring_buffer__new(bpf_map__fd(gate->skel_->maps.tg_events),
                                  &internal::OnRingRecord, &gate->poll_fn_, nullptr);
   if (!gate->ring_) return ErrnoStatus(errno, "ring_buffer__new");

@@ -262,7 +262,6 @@ class Gate {
   absl::Status RecomputeFlags();
   absl::Status InstallConfig(const GateOptions& o);
   absl::Status CountPort(uint8_t proto, uint16_t port, int delta);
-  absl::Status MarkGovernedTasks();  // gate_escape.cc
 
   struct Link;
   GateOptions options_;

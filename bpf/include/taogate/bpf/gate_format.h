@@ -111,6 +111,11 @@
  *   space never uses it), value u32 0): set by tg_sched_fork on the child of
  *   a governed clone that shares its parent's fd table; tg_sys_exit kills a
  *   task that has it at its first return from clone. Kernel-internal only.
+ * tg_governed_tasks (TASK_STORAGE, BPF_F_NO_PREALLOC, key int (a pidfd from
+ *   user space), value u64 workload id): set on a thread group leader while
+ *   its process is inside the governed subtree (gate_escape.bpf.h; the
+ *   loader marks the processes already inside); a marked process that a
+ *   governed task moves out of the subtree is killed.
  *
  * tg_config (ARRAY, 1 entry): struct tg_config. Adoption (bpf/src/
  *   gate_adopt.cc): a pinned config of this format is reused; a format 2
