@@ -53,42 +53,16 @@ using namespace taogate::bpf;
 using bench::GateEnv;
 using bench::MonotonicNs;
 
-struct Listener {
-  UniqueFd fd;
-  sockaddr_in addr{};
-};
-
-Listener Listen() {
-  Listener l;
-  l.fd = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  l.addr.sin_family = AF_INET;
-  l.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(l.addr);
-  bind(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), len);
-  listen(l.fd.get(), 1024);
-  getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), &len);
-  return l;
-}
-
-// One timed cycle; returns ns, or 0 if the connect failed.
-uint64_t Cycle(const Listener& l) {
-  uint64_t t0 = MonotonicNs();
-  UniqueFd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (connect(c.get(), reinterpret_cast<const sockaddr*>(&l.addr), sizeof(l.addr)) != 0) return 0;
-  UniqueFd s(accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  linger lg{1, 0};
-  setsockopt(c.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-  c.Reset();
-  s.Reset();
-  return MonotonicNs() - t0;
-}
+using Listener = bench::LoopbackListener;
+constexpr auto Listen = bench::ListenLoopback;
+constexpr auto Cycle = bench::ConnectCycle;
 
 // Runs `rounds` interleaved rounds; `before(hooked)` runs untimed before
 // every cycle. Fails if any cycle's connect fails.
 absl::StatusOr<bench::BestOf> Measure(GateEnv& env, const Listener& l, int rounds, int iters,
                                       const std::function<absl::Status(bool)>& before) {
   auto best = bench::Interleave(rounds, [&](bool in_gate) -> absl::StatusOr<double> {
-    TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), in_gate ? env.workload.path() : env.baseline.path()));
+    TG_RETURN_IF_ERROR(bench::MoveSelf(env, in_gate ? env.workload.path() : env.baseline.path()));
     uint64_t total = 0;
     for (int i = 0; i < iters; ++i) {
       if (before) TG_RETURN_IF_ERROR(before(in_gate));
@@ -99,7 +73,7 @@ absl::StatusOr<bench::BestOf> Measure(GateEnv& env, const Listener& l, int round
     return static_cast<double>(total) / iters;
   });
   TG_RETURN_IF_ERROR(best.status());
-  TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), env.home_cg));
+  TG_RETURN_IF_ERROR(bench::MoveSelf(env, env.home_cg));
   return best;
 }
 

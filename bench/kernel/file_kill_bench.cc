@@ -69,7 +69,7 @@ absl::StatusOr<Files> MakeFiles(const GateEnv& env) {
 // detached. `op` is one timed operation; `cgroup` is where the process sits.
 absl::StatusOr<bench::BestOf> Measure(GateEnv& env, const Files& f, const std::string& cgroup,
                                       int rounds, int iters, const std::function<bool()>& op) {
-  TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), cgroup));
+  TG_RETURN_IF_ERROR(bench::MoveSelf(env, cgroup));
   auto best = bench::Interleave(rounds, [&](bool attached) -> absl::StatusOr<double> {
     if (attached) {
       TG_RETURN_IF_ERROR(env.gate->ProtectInode(f.guard_dev, f.guard_ino, TG_DENY_READ | TG_DENY_WRITE, false));
@@ -83,7 +83,7 @@ absl::StatusOr<bench::BestOf> Measure(GateEnv& env, const Files& f, const std::s
     return mean;
   });
   TG_RETURN_IF_ERROR(best.status());
-  TG_RETURN_IF_ERROR(MoveToCgroup(getpid(), env.home_cg));
+  TG_RETURN_IF_ERROR(bench::MoveSelf(env, env.home_cg));
   return best;
 }
 

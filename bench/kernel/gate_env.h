@@ -5,12 +5,16 @@
 // the governed cgroup. Needs root. Not thread-safe.
 #pragma once
 
+#include <netinet/in.h>
+
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "taogate/bpf/cgroup.h"
 #include "taogate/bpf/gate.h"
+#include "taogate/common/fd.h"
 
 namespace taogate::bench {
 
@@ -21,13 +25,30 @@ struct GateEnv {
   std::string tmp, bpffs, pin_root, home_cg;
   bpf::ScopedCgroup governed, workload, baseline;
   std::unique_ptr<bpf::Gate> gate;
+  int mover = -1;        // socket to the mover process (MoveSelf)
+  pid_t mover_pid = -1;
   ~GateEnv();
 };
+
+// Moves this process into `cgroup`. A governed process that moves itself
+// out of the governed tree is killed by the gate (escape hooks), so the
+// move is done by a mover process forked, ungoverned, at set-up: the way an
+// operator's manager moves workloads.
+absl::Status MoveSelf(GateEnv& env, const std::string& cgroup);
 
 // Creates all of the above; `name` prefixes the temp dir and the cgroups
 // ("taogate-bench"); `options` are the gate's (pin_root and governed_cgroup
 // are filled in here).
 absl::Status SetUpGateEnv(GateEnv& env, const std::string& name, bool with_baseline,
                           bpf::GateOptions options = {});
+
+// A loopback TCP listener, and one timed socket+connect+accept+close cycle
+// against it (SO_LINGER 0, so no TIME_WAIT): ns, or 0 if the connect failed.
+struct LoopbackListener {
+  UniqueFd fd;
+  sockaddr_in addr{};
+};
+LoopbackListener ListenLoopback();
+uint64_t ConnectCycle(const LoopbackListener& l);
 
 }  // namespace taogate::bench

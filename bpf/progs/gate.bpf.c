@@ -2,7 +2,9 @@
 // taogate's kernel gate. Map formats: bpf/include/taogate/bpf/gate_format.h.
 //
 // Governance: the cgroup programs are attached at the governed subtree root,
-// so they only ever run for processes inside it. The global programs
+// so they only ever run for sockets created inside it; their root-attached
+// twins (gate_foreign.bpf.h) first check that the caller is governed and the
+// socket is not. The global programs
 // (tp_btf/sys_enter, sys_exit, sched_process_exec) check the governed root
 // themselves before doing anything.
 //
@@ -30,8 +32,14 @@
 #define AF_INET6 10
 #define AF_PACKET 17
 #define SOCK_RAW 3
+#define SOCK_PACKET 10
+#define SOCK_TYPE_MASK 0xf
 #define SIGKILL 9
+#define CAP_NET_RAW 13
+#define PF_IO_WORKER 0x00000010
+#define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit syscall is active */
 #define NR_SOCKET 41 /* x86_64 */
+#define NR_SETSOCKOPT 54 /* x86_64 */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -435,7 +443,9 @@ int tg_sendmsg6(struct bpf_sock_addr *ctx)
 }
 
 #include "gate_unix.bpf.h"
+#include "gate_foreign.bpf.h"
 #include "gate_kill.bpf.h"
 #include "gate_file.bpf.h"
+#include "gate_escape.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -44,7 +44,6 @@
 #define NR_CLONE3 435 /* same number in both tables */
 #define NR32_CLONE 120
 #define X32_SYSCALL_BIT 0x40000000
-#define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit syscall is active */
 #include "taogate/bpf/kernel_defs.bpf.h" /* FMODE_READ, FMODE_WRITE */
 #define O_TRUNC 01000
 
@@ -93,15 +92,6 @@ static __always_inline __u32 inode_denied(const struct tg_config *c, struct dent
 	 * be further up. Fail closed; the event names the file itself. */
 	*hit = self;
 	return want;
-}
-
-// Inside the governed subtree and not in an ungoverned pod; *wid is the
-// workload (gate_workload.bpf.h).
-static __always_inline int governed_task(const struct tg_config *c, __u64 *wid)
-{
-	if (bpf_get_current_ancestor_cgroup_id(c->governed_level) != c->governed_root_id)
-		return 0;
-	return resolve_current(c, wid);
 }
 
 static __always_inline void kill_for_inode(__u64 wid, __u8 hook, __u32 cnt, __u32 denied,

@@ -11,8 +11,10 @@
 // truncated at the first NUL (as the kernel does); relative pathnames cannot
 // be matched against an absolute protected path, so they are denied for
 // governed workloads whenever any unix target is protected (fail closed).
-// Aliases through symlinks, hard links or bind mounts are not seen here: the
-// probe reports these hooks as degraded for that reason.
+// So are non-canonical absolute spellings and /proc/ paths
+// (unix_path_unmatchable). Aliases through symlinks, hard links or bind
+// mounts are not seen here: the probe reports these hooks as degraded for
+// that reason.
 
 static __always_inline int read_sun_path(struct bpf_sock_addr *ctx, struct tg_unix_key *k)
 {
@@ -37,6 +39,39 @@ static __always_inline int read_sun_path(struct bpf_sock_addr *ctx, struct tg_un
 			k->path[i] = 0;
 	}
 	return 0;
+}
+
+// An absolute pathname the literal match cannot stand for: a spelling with
+// "//", "/./" or "/../" (or ending in "/." or "/..") that the kernel
+// resolves to the same file as a canonical one, or anything under /proc/
+// (/proc/<pid>/root/..., /proc/self/cwd/..., /proc/self/fd/N of an O_PATH
+// fd of the socket). Denied like relative paths while unix targets are
+// protected. Symlinks, hard links and bind mounts still are not seen.
+static __always_inline int unix_path_unmatchable(const struct tg_unix_key *k)
+{
+	__u32 state = 0; /* 0: just after '/', 1: after "/.", 2: after "/..", 3: in a name */
+	char ch;
+
+	if (k->path[0] != '/')
+		return 0;
+	if (k->path[1] == 'p' && k->path[2] == 'r' && k->path[3] == 'o' && k->path[4] == 'c' &&
+	    (k->path[5] == '/' || k->path[5] == 0))
+		return 1;
+	for (int i = 1; i < TG_UNIX_PATH_MAX; i++) {
+		ch = k->path[i];
+		if (ch == '/' || ch == 0) {
+			if (state == 1 || state == 2 || (ch == '/' && state == 0))
+				return 1;
+			if (ch == 0)
+				return 0;
+			state = 0;
+		} else if (ch == '.' && state < 3) {
+			state++;
+		} else {
+			state = 3;
+		}
+	}
+	return state == 1 || state == 2;
 }
 
 static __always_inline int decide_unix(struct bpf_sock_addr *ctx, __u8 hook)
@@ -68,9 +103,9 @@ static __always_inline int decide_unix(struct bpf_sock_addr *ctx, __u8 hook)
 	t = bpf_map_lookup_elem(&tg_unix_targets, &gk.path);
 	if (t)
 		kind = t->kind;
-	else if (gk.path.path[0] != 0 && gk.path.path[0] != '/' &&
-		 c->mode == TG_MODE_PROTECT_LISTED && c->unix_protected)
-		kind = TG_TARGET_PROTECT; /* relative path: cannot be matched */
+	else if (gk.path.path[0] != 0 && c->mode == TG_MODE_PROTECT_LISTED && c->unix_protected &&
+		 (gk.path.path[0] != '/' || unix_path_unmatchable(&gk.path)))
+		kind = TG_TARGET_PROTECT; /* relative or non-canonical: cannot be matched */
 	if (!needs_grant(c, kind))
 		return 1;
 	if (!resolved && !resolve_current(c, &d.cgroup_id))

@@ -10,6 +10,8 @@
 // nothing; anything else, including no entry, is governed (fail closed).
 // Resolution is by level only: names are never read here.
 
+#define TG_MAX_CGROUP_LEVEL 255
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TG_MAX_WORKLOADS);
@@ -40,6 +42,30 @@ static __always_inline int resolve_current(const struct tg_config *c, __u64 *wid
 		kind = workload_kind(*wid);
 	}
 	return kind != TG_WORKLOAD_UNGOVERNED;
+}
+
+// The id of cgroup `cg`'s ancestor at `level` (its own id at its level), 0
+// if it is shallower or unreadable. Probe reads: cgroup->ancestors[] (6.2+)
+// is indexed by a runtime level.
+static __always_inline __u64 cgroup_ancestor_id(struct cgroup *cg, __u32 level)
+{
+	struct cgroup *anc = NULL;
+
+	if (!cg || level > TG_MAX_CGROUP_LEVEL || BPF_CORE_READ(cg, level) < (int)level)
+		return 0;
+	if (bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[level]) != 0 || !anc)
+		return 0;
+	return BPF_CORE_READ(anc, kn, id);
+}
+
+// For global (tracing) programs, which run for every task on the host:
+// inside the governed subtree and not in an ungoverned pod; *wid is the
+// workload.
+static __always_inline int governed_task(const struct tg_config *c, __u64 *wid)
+{
+	if (bpf_get_current_ancestor_cgroup_id(c->governed_level) != c->governed_root_id)
+		return 0;
+	return resolve_current(c, wid);
 }
 
 // resolve_current for the socket of a packet (cgroup_skb programs, which

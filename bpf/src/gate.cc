@@ -89,6 +89,48 @@ bool KernelHasUnixHooks() {
   return found;
 }
 
+// The optional kernel features some programs need, read once from the
+// running kernel's BTF.
+struct KernelFeatures {
+  bool cap_tracepoint = false;  // btf_trace_cap_capable
+  bool kern_ctx = false;        // kfunc bpf_cast_to_kern_ctx
+  bool send_signal_task = false;  // kfunc bpf_send_signal_task
+};
+
+const KernelFeatures& Features() {
+  static const KernelFeatures f = [] {
+    KernelFeatures k;
+    struct btf* vmlinux = btf__load_vmlinux_btf();
+    if (!vmlinux) return k;
+    k.cap_tracepoint = btf__find_by_name_kind(vmlinux, "btf_trace_cap_capable", BTF_KIND_TYPEDEF) > 0;
+    k.kern_ctx = btf__find_by_name_kind(vmlinux, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC) > 0;
+    k.send_signal_task = btf__find_by_name_kind(vmlinux, "bpf_send_signal_task", BTF_KIND_FUNC) > 0;
+    btf__free(vmlinux);
+    return k;
+  }();
+  return f;
+}
+
+// Why a program this kernel cannot load is left out (nullptr: it can).
+// The root-attached hooks read the socket's cgroup through
+// bpf_cast_to_kern_ctx and cgroup->ancestors[] (both 6.2+); the escape
+// hooks kill another task with bpf_send_signal_task (6.13+).
+const char* MissingKernelFeature(const HookDef& h) {
+  if (std::strcmp(h.prog, "tg_cap_capable") == 0 && !Features().cap_tracepoint) {
+    return "kernel lacks the cap_capable tracepoint: governed AF_PACKET/AF_XDP sockets are "
+           "killed only with syscall_hook_always (native socket() only), else not covered";
+  }
+  if (h.kind == AttachKind::kCgroupRoot && !Features().kern_ctx) {
+    return "kernel lacks bpf_cast_to_kern_ctx (needs 6.2+): sockets created outside the "
+           "governed tree and handed in are not gated";
+  }
+  if (std::strncmp(h.prog, "tg_escape_", 10) == 0 && !Features().send_signal_task) {
+    return "kernel lacks bpf_send_signal_task (needs 6.13+): a governed process can leave the "
+           "governed tree unnoticed";
+  }
+  return nullptr;
+}
+
 std::string LinkPath(const std::string& pin_root, const char* name) {
   return StrCat(pin_root, "/links/", name);
 }
@@ -122,6 +164,10 @@ absl::StatusOr<std::unique_ptr<Gate>> Gate::OpenOrAdopt(const GateOptions& optio
   TG_RETURN_IF_ERROR(EnsureBpfFs(options));
   TG_RETURN_IF_ERROR(gate->Load(options));
   TG_RETURN_IF_ERROR(gate->AttachAll());
+  if (bpf_program__autoload(gate->skel_->progs.tg_escape_attach)) {
+    TG_RETURN_IF_ERROR(internal::MarkGovernedTasks(
+        *gate, bpf_map__fd(gate->skel_->maps.tg_governed_tasks), options.governed_cgroup));
+  }
   gate->ring_ = ring_buffer__new(bpf_map__fd(gate->skel_->maps.tg_events),
                                  &internal::OnRingRecord, &gate->poll_fn_, nullptr);
   if (!gate->ring_) return ErrnoStatus(errno, "ring_buffer__new");
@@ -180,6 +226,7 @@ absl::Status Gate::LoadOnce(const GateOptions& o, bool file_hooks) {
       bpf_program__set_expected_attach_type(prog, static_cast<bpf_attach_type>(h.attach_type));
       if (!unix_ok) bpf_program__set_autoload(prog, false);
     }
+    if (MissingKernelFeature(h)) bpf_program__set_autoload(prog, false);
     if (h.demand == internal::Demand::kWhileInodesProtected && !file_hooks) {
       bpf_program__set_autoload(prog, false);
     }
@@ -217,7 +264,9 @@ absl::Status Gate::AttachAll() {
     hooks_.push_back({h.name, HookState::kAbsent, ""});
     bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, h.prog);
     if (!bpf_program__autoload(prog)) {
-      if (h.demand != internal::Demand::kWhileInodesProtected) {
+      if (h.attach_type == 0 && MissingKernelFeature(h)) {
+        hooks_.back().detail = MissingKernelFeature(h);
+      } else if (h.demand != internal::Demand::kWhileInodesProtected) {
         hooks_.back().detail = "kernel lacks this attach type (needs 6.7+)";
       } else if (!options_.file_hooks) {
         hooks_.back().detail = "disabled (GateOptions.file_hooks = false): protected files unenforced";
@@ -275,10 +324,14 @@ absl::Status Gate::AttachHookLocked(const HookDef& h) {
     swapped = link->link && bpf_link__update_program(link->link, prog) == 0;
   }
   if (!swapped) {
-    UniqueFd cg(open(options_.governed_cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!cg) return ErrnoStatus(errno, "open " + options_.governed_cgroup);
-    bpf_link* fresh = h.kind == AttachKind::kCgroup ? bpf_program__attach_cgroup(prog, cg.get())
-                                                    : bpf_program__attach_trace(prog);
+    std::string where = options_.governed_cgroup;
+    if (h.kind == AttachKind::kCgroupRoot) {
+      TG_ASSIGN_OR_RETURN(where, Cgroup2Mount());
+    }
+    UniqueFd cg(open(where.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!cg) return ErrnoStatus(errno, "open " + where);
+    bpf_link* fresh = h.kind == AttachKind::kTracing ? bpf_program__attach_trace(prog)
+                                                     : bpf_program__attach_cgroup(prog, cg.get());
     if (!fresh) {
       int err = errno;
       st->detail = StrCat("attach failed: ", std::strerror(err));

@@ -52,7 +52,8 @@ namespace {
 const char* HookName(uint8_t h) {
   static const char* kNames[] = {"?", "connect4", "connect6", "sendmsg4", "sendmsg6",
                                  "connect_unix", "sendmsg_unix", "sock_create", "sys_enter",
-                                 "file_open",    "exec",     "fork"};
+                                 "file_open",    "exec",     "fork",       "net_raw",
+                                 "cgroup_escape"};
   return h < sizeof(kNames) / sizeof(kNames[0]) ? kNames[h] : "?";
 }
 }  // namespace

@@ -8,7 +8,10 @@
 
 namespace taogate::bpf::internal {
 
-enum class AttachKind { kCgroup, kTracing };
+// kCgroup: at the governed root. kCgroupRoot: at the cgroup2 mount's root,
+// i.e. for every socket on the host; only for programs that leave at once
+// unless the calling task is governed (gate_foreign.bpf.h).
+enum class AttachKind { kCgroup, kCgroupRoot, kTracing };
 
 // When a hook is attached. On-demand hooks cost nothing while idle: the skb
 // programs would otherwise run for every packet of every governed socket,
@@ -45,29 +48,64 @@ struct HookDef {
 inline constexpr const char* kSkbOnDemand =
     "on demand: attached while a quarantine is engaged (it then drops established flows too)";
 
+inline constexpr const char* kUnixLiteral =
+    "matches the literal sun_path: aliases via symlinks, hard links or bind mounts are not "
+    "covered; relative paths are denied while unix targets are protected";
+
+inline constexpr const char* kNetRawKill =
+    "DEGRADED kill on CAP_NET_RAW (tp_btf/cap_capable; no BPF LSM): a governed process that "
+    "creates an AF_PACKET, SOCK_PACKET or AF_XDP socket by any path (native or int $0x80 "
+    "socket, socketcall, io_uring) is SIGKILLed before it returns to user space, but the "
+    "socket is created and a sibling thread can race the kill; any other governed use of "
+    "CAP_NET_RAW except setsockopt and raw IP socket() (refused by sock_create) is killed "
+    "too; packet or raw sockets handed in by an ungoverned process are not seen";
+
+inline constexpr const char* kEscapeKill =
+    "DEGRADED self-protection (tp_btf/cgroup_attach_task, sched_process_fork; no BPF LSM): a "
+    "governed process that moves itself or another governed process out of the governed tree "
+    "(cgroup.procs, cgroup.threads) or forks a child outside it (clone3 CLONE_INTO_CGROUP) is "
+    "SIGKILLed with the moved process before either returns to user space, but the move "
+    "completes and a sibling thread in another syscall can race the kill; a move by an "
+    "ungoverned process (agent, kubelet, operator) is a release";
+
 inline constexpr HookDef kHooks[] = {
     {"connect4", "tg_connect4", AttachKind::kCgroup, true, 0, nullptr, Demand::kAlways},
     {"connect6", "tg_connect6", AttachKind::kCgroup, true, 0, nullptr, Demand::kAlways},
     {"sendmsg4", "tg_sendmsg4", AttachKind::kCgroup, true, 0, nullptr, Demand::kAlways},
     {"sendmsg6", "tg_sendmsg6", AttachKind::kCgroup, true, 0, nullptr, Demand::kAlways},
     {"connect_unix", "tg_connect_unix", AttachKind::kCgroup, false, kAttachCgroupUnixConnect,
-     "matches the literal sun_path: aliases via symlinks, hard links or bind mounts are not "
-     "covered; relative paths are denied while unix targets are protected",
-     Demand::kAlways},
+     kUnixLiteral, Demand::kAlways},
     {"sendmsg_unix", "tg_sendmsg_unix", AttachKind::kCgroup, false, kAttachCgroupUnixSendmsg,
-     "matches the literal sun_path: aliases via symlinks, hard links or bind mounts are not "
-     "covered; relative paths are denied while unix targets are protected",
-     Demand::kAlways},
+     kUnixLiteral, Demand::kAlways},
     {"sock_create", "tg_sock_create", AttachKind::kCgroup, true, 0,
      "denies raw IP sockets; AF_PACKET never reaches this hook: governed workloads must lack "
      "CAP_NET_RAW, or run with syscall_hook_always (killed on socket(AF_PACKET))",
      Demand::kAlways},
+    // Sockets created outside the governed tree (SCM_RIGHTS, inherited)
+    // used by a governed task: judged by the task (gate_foreign.bpf.h).
+    {"foreign_connect4", "tg_foreign_connect4", AttachKind::kCgroupRoot, false, 0, nullptr,
+     Demand::kAlways},
+    {"foreign_connect6", "tg_foreign_connect6", AttachKind::kCgroupRoot, false, 0, nullptr,
+     Demand::kAlways},
+    {"foreign_sendmsg4", "tg_foreign_sendmsg4", AttachKind::kCgroupRoot, false, 0, nullptr,
+     Demand::kAlways},
+    {"foreign_sendmsg6", "tg_foreign_sendmsg6", AttachKind::kCgroupRoot, false, 0, nullptr,
+     Demand::kAlways},
+    {"foreign_connect_unix", "tg_foreign_connect_unix", AttachKind::kCgroupRoot, false,
+     kAttachCgroupUnixConnect, kUnixLiteral, Demand::kAlways},
+    {"foreign_sendmsg_unix", "tg_foreign_sendmsg_unix", AttachKind::kCgroupRoot, false,
+     kAttachCgroupUnixSendmsg, kUnixLiteral, Demand::kAlways},
     {"skb_egress", "tg_skb_egress", AttachKind::kCgroup, true, 0, nullptr, Demand::kWhileQuarantined},
     {"skb_ingress", "tg_skb_ingress", AttachKind::kCgroup, true, 0, nullptr, Demand::kWhileQuarantined},
     {"sys_enter", "tg_sys_enter", AttachKind::kTracing, false, 0,
      "kill on syscall: SIGKILL is delivered on return to user space, so the triggering "
      "syscall itself completes",
      Demand::kWhileKillArmed},
+    {"net_raw", "tg_cap_capable", AttachKind::kTracing, false, 0, kNetRawKill, Demand::kAlways},
+    {"cgroup_escape", "tg_escape_attach", AttachKind::kTracing, false, 0, kEscapeKill,
+     Demand::kAlways},
+    {"escape_fork", "tg_escape_fork", AttachKind::kTracing, false, 0, kEscapeKill,
+     Demand::kAlways},
     {"file_open", "tg_sys_exit", AttachKind::kTracing, false, 0,
      "DEGRADED kill on open (tp_btf/sys_exit; no BPF LSM): a governed process that opens a "
      "protected inode (open*, pidfd_getfd) is SIGKILLed before it returns to user space, but "

@@ -86,11 +86,18 @@ void FileRows(bool lsm, const std::vector<bpflsm::HookStatus>& lsm_hooks, const 
     const char* lsm_hook;
     const char* lsm_label;
     const char* gate_hook;  // fallback, or null
+    const char* gate_label;
   };
-  for (const Row& row : {Row{"files", "file_open", "lsm/file_open, lsm/path_*", "file_open"},
-                         Row{"exec", "bprm_check_security", "lsm/bprm_check_security", "exec"},
+  // cgroup-escape: the part of self-protection the gate can fall back on (a
+  // governed process leaving the governed tree is killed).
+  for (const Row& row : {Row{"files", "file_open", "lsm/file_open, lsm/path_*", "file_open",
+                             "tp_btf/sys_exit + SIGKILL"},
+                         Row{"exec", "bprm_check_security", "lsm/bprm_check_security", "exec",
+                             "tp_btf/sched_process_exec + SIGKILL"},
                          Row{"self-protection", "task_kill", "lsm/task_kill, lsm/ptrace_access_check, lsm/bpf",
-                             nullptr}}) {
+                             nullptr, nullptr},
+                         Row{"cgroup-escape", "file_open", "lsm/file_open (cgroup.procs outside the tree)",
+                             "cgroup_escape", "tp_btf/cgroup_attach_task, sched_process_fork + SIGKILL"}}) {
     Capability c{row.name, Mechanism::kNone, bpf::HookState::kAbsent, "", ""};
     if (lsm && LsmHookOn(lsm_hooks, row.lsm_hook)) {
       c.mechanism = Mechanism::kLsm;
@@ -99,8 +106,7 @@ void FileRows(bool lsm, const std::vector<bpflsm::HookStatus>& lsm_hooks, const 
     } else if (row.gate_hook != nullptr && gate != nullptr) {
       const bpf::HookStatus* h = FindGateHook(*gate, row.gate_hook);
       c.mechanism = Mechanism::kKillOnSyscall;
-      c.hooks = StrCat(std::string_view(row.gate_hook) == "exec" ? "tp_btf/sched_process_exec" : "tp_btf/sys_exit",
-                       " + SIGKILL");
+      c.hooks = row.gate_label;
       c.state = h ? h->state : bpf::HookState::kAbsent;
       c.detail = h ? h->detail : "gate has no fallback hook";
       if (c.state == bpf::HookState::kEnforcing) c.state = bpf::HookState::kDegraded;

@@ -111,6 +111,11 @@
  *   space never uses it), value u32 0): set by tg_sched_fork on the child of
  *   a governed clone that shares its parent's fd table; tg_sys_exit kills a
  *   task that has it at its first return from clone. Kernel-internal only.
+ * tg_governed_tasks (TASK_STORAGE, BPF_F_NO_PREALLOC, key int (a pidfd from
+ *   user space), value u64 workload id): set on a thread group leader while
+ *   its process is inside the governed subtree (gate_escape.bpf.h; the
+ *   loader marks the processes already inside); a marked process that a
+ *   governed task moves out of the subtree is killed.
  *
  * tg_config (ARRAY, 1 entry): struct tg_config. Adoption (bpf/src/
  *   gate_adopt.cc): a pinned config of this format is reused; a format 2
@@ -127,7 +132,12 @@
  *   the parent walk ran out of TG_MAX_DIR_DEPTH levels). An io_uring_setup/enter
  *   kill (TG_HOOK_OPEN_KILL) has proto 0 and addr all zero. A fork kill
  *   (TG_HOOK_FORK_KILL: a governed process created a process sharing its
- *   fd table) has proto 0 and addr {u64 child pid, 0}.
+ *   fd table) has proto 0 and addr {u64 child pid, 0}. A CAP_NET_RAW kill
+ *   (TG_HOOK_NET_RAW_KILL) has family AF_PACKET for a packet socket seen in
+ *   a native socket() call, else the family read (0 if not a socket call).
+ *   An escape kill (TG_HOOK_ESCAPE_KILL: a governed process left the
+ *   governed subtree) has cgroup_id = the workload it left and addr =
+ *   {u64 moved tgid, u64 destination cgroup id}.
  *
  * BPF LSM maps (lsm_gate.bpf.c; names at most 15 characters, the names the
  * loader pins as map_<name>):
@@ -203,6 +213,8 @@ enum tg_hook {
 	TG_HOOK_OPEN_KILL = 9,   /* tp_btf/sys_exit of open*: probe name "file_open" */
 	TG_HOOK_EXEC_KILL = 10,  /* tp_btf/sched_process_exec: probe name "exec" */
 	TG_HOOK_FORK_KILL = 11,  /* tp_btf/sched_process_fork (CLONE_FILES): probe name "fork" */
+	TG_HOOK_NET_RAW_KILL = 12, /* tp_btf/cap_capable (CAP_NET_RAW): probe name "net_raw" */
+	TG_HOOK_ESCAPE_KILL = 13,  /* cgroup_attach_task / sched_process_fork: "cgroup_escape" */
 };
 
 /* tg_inodes deny bits (struct tg_inode_val.deny), both programs; also the
