@@ -1,12 +1,25 @@
 // GateNodeControl::LedgerRead (the operator socket's LedgerRead, polled by
 // `taogatectl ledger follow`) over a real node ledger in a temp dir: pages
 // in seq order with the hash chain, bounded by max, OUT_OF_RANGE past the end.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <fcntl.h>
+#include <sstream>
+#include <thread>
 
 #include "kernel_fakes.h"
 #include "redeem_fakes.h"
 #include "taogate/agent/node_control.h"
+#include "taogate/agent/service.h"
+#include "taogate/agent/unix_server.h"
 #include "taogate/common/hex.h"
+#include "taogate/common/strings.h"
+#include "taogate/ledger/base64.h"
 #include "testing/manual_clock.h"
 #include "testing/testing.h"
 
@@ -96,6 +109,61 @@ TEST_F(LedgerReadTest, TailIsTheLastPage) {
   ASSERT_TRUE(tail.ok());
   ASSERT_EQ(tail->records_size(), 2);
   EXPECT_EQ(tail->records(1).seq(), ledger_->Size() - 1);
+}
+
+// The operator socket served for real (a unix socket, the caller's uid as
+// the operator), `taogatectl ledger follow --socket` reading it, and the
+// server restarted mid-follow: every record printed once, in order.
+TEST_F(LedgerReadTest, FollowOverTheOperatorSocketSurvivesARestart) {
+  ServiceOptions so;
+  so.operator_socket = true;
+  so.operator_uids = {getuid()};
+  so.cgroup2_mount = "/sys/fs/cgroup";
+  AgentServiceImpl service(so, *redeemer_, *control_);
+  const std::string sock = (dir_.path() / "operator.sock").string();
+  auto serve = [&] { return UnixGrpcServer::Start(UnixServerOptions{.path = sock}, {&service}); };
+  auto server = serve();
+  ASSERT_TRUE(server.ok()) << server.status();
+  Append(3);
+  const auto out = dir_.path() / "follow.jsonl";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1);
+    std::string bin = taogate::testing::BinPath("taogatectl");
+    execl(bin.c_str(), bin.c_str(), "ledger", "follow", "--socket", sock.c_str(), "--from-seq", "0", "--poll-ms",
+          "20", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto lines = [&](size_t n) {
+    std::vector<std::string> got;
+    for (int i = 0; i < 200; ++i) {
+      got.clear();
+      std::istringstream in(taogate::testing::ReadFile(out));
+      for (std::string l; std::getline(in, l);) got.push_back(l);
+      if (got.size() >= n) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return got;
+  };
+  EXPECT_EQ(lines(ledger_->Size()).size(), ledger_->Size());
+  server->reset();  // the agent goes away...
+  Append(2);        // ...its ledger grows meanwhile...
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  server = serve();  // ...and it comes back
+  ASSERT_TRUE(server.ok()) << server.status();
+  Append(1);
+  auto got = lines(ledger_->Size());
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  got = lines(ledger_->Size());
+  ASSERT_EQ(got.size(), ledger_->Size());
+  for (uint64_t i = 0; i < got.size(); ++i) {
+    auto r = ledger_->Read(i);
+    ASSERT_TRUE(r.ok());
+    EXPECT_NE(got[i].find(StrCat("{\"seq\":", i, ",")), std::string::npos) << got[i];
+    EXPECT_NE(got[i].find(ledger::Base64Encode(r->hash)), std::string::npos) << got[i];
+  }
 }
 
 }  // namespace
