@@ -103,6 +103,16 @@ absl::StatusOr<v1::LedgerTailResponse> AgentClient::LedgerTail(uint32_t count) {
   return resp;
 }
 
+absl::StatusOr<v1::LedgerTailResponse> AgentClient::LedgerRead(uint64_t from_seq, uint32_t max_records) {
+  v1::LedgerReadRequest req;
+  req.set_from_seq(from_seq);
+  req.set_max_records(max_records);
+  v1::LedgerTailResponse resp;
+  TG_CALL(LedgerRead, req, resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp;
+}
+
 absl::StatusOr<v1::LedgerProofResponse> AgentClient::LedgerProof(uint64_t seq, uint64_t tree_size) {
   v1::LedgerProofRequest req;
   req.set_seq(seq);

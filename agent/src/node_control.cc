@@ -279,19 +279,27 @@ absl::StatusOr<v1::KillSwitchResponse> GateNodeControl::PodScopeKillSwitch(const
 }
 
 absl::StatusOr<v1::LedgerTailResponse> GateNodeControl::LedgerTail(uint32_t count) {
+  uint64_t size = ledger_.Size();
+  return LedgerRead(size > count ? size - count : 0, count);
+}
+
+absl::StatusOr<v1::LedgerTailResponse> GateNodeControl::LedgerRead(uint64_t from_seq, uint32_t max) {
   v1::LedgerTailResponse out;
   uint64_t size = ledger_.Size();
   out.set_size(size);
-  uint64_t from = size > count ? size - count : 0;
-  for (uint64_t seq = from; seq < size; ++seq) {
-    TG_ASSIGN_OR_RETURN(ledger::Record r, ledger_.Read(seq));
+  if (from_seq > size)
+    return absl::OutOfRangeError(StrCat("from_seq ", from_seq, " is past the node ledger's end (size ", size, ")"));
+  TG_RETURN_IF_ERROR(ledger_.Scan(from_seq, [&](const ledger::Record& r) {
+    if (r.seq >= size || static_cast<uint32_t>(out.records_size()) >= max) return false;
     auto* rec = out.add_records();
     rec->set_seq(r.seq);
     rec->set_time_ns(r.time_ns);
     rec->set_kind(ledger::KindName(r.kind));
     rec->set_hash_hex(HashHex(r.hash));
+    rec->set_prev_hash_hex(HashHex(r.prev_hash));
     for (const auto& [k, v] : r.fields) (*rec->mutable_fields())[k] = v;
-  }
+    return true;
+  }));
   return out;
 }
 

@@ -198,6 +198,17 @@ grpc::Status AgentServiceImpl::LedgerTail(grpc::ServerContext* ctx, const v1::Le
   return grpc::Status::OK;
 }
 
+grpc::Status AgentServiceImpl::LedgerRead(grpc::ServerContext* ctx, const v1::LedgerReadRequest* req,
+                                          v1::LedgerTailResponse* resp) {
+  PeerIdentity who;
+  if (auto st = AuthorizeOperator(ctx, "LedgerRead", &who); !st.ok()) return st;
+  uint32_t n = req->max_records() == 0 ? 1000 : std::min<uint32_t>(req->max_records(), 1000);
+  auto r = control_.LedgerRead(req->from_seq(), n);
+  if (!r.ok()) return ToGrpc(r.status());
+  *resp = *std::move(r);
+  return grpc::Status::OK;
+}
+
 grpc::Status AgentServiceImpl::LedgerProof(grpc::ServerContext* ctx, const v1::LedgerProofRequest* req,
                                            v1::LedgerProofResponse* resp) {
   PeerIdentity who;

@@ -15,6 +15,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "command.h"
+#include "governor_conn.h"
 #include "governor.grpc.pb.h"
 #include "taogate/common/hex.h"
 #include "taogate/target/target_proto.h"
@@ -404,4 +405,8 @@ void RegisterGovernor(CLI::App& root) {
 TG_CLI_COMMAND(RegisterGovernor);
 
 }  // namespace
+
+void AddGovernorConn(CLI::App* a) { AddConn(a); }
+std::unique_ptr<v1::Governor::Stub> GovernorStub() { return Stub(); }
+
 }  // namespace taogate::cli

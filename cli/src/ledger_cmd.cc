@@ -1,6 +1,7 @@
 // taogatectl ledger verify|tail|show|prove|consistency: offline audit and
-// proofs over a ledger directory. Opens the ledger read-only (no writer lock),
-// so it works next to a running daemon. Hashes print as base64, as in
+// proofs over a ledger directory (`ledger follow` streams a running daemon's:
+// ledger_follow.h). Opens the ledger read-only (no writer lock), so it works
+// next to a running daemon. Hashes print as base64, as in
 // checkpoint notes. `ledger recover --accept-loss` is the one writer here: the
 // operator's way past the rollback guard (docs/ledger.md), daemon stopped.
 #include <chrono>
@@ -11,10 +12,12 @@
 #include <sstream>
 
 #include "command.h"
+#include "ledger_follow.h"
 #include "taogate/common/crypto.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "taogate/evidence/evidence.h"
 #include "taogate/keys/trust_bundle.h"
 #include "taogate/ledger/base64.h"
 #include "taogate/ledger/ledger.h"
@@ -25,6 +28,7 @@ namespace taogate::cli {
 namespace {
 
 using ledger::Base64Encode;
+using evidence::RecordJson;
 using Json = nlohmann::ordered_json;
 
 struct Args {
@@ -43,14 +47,6 @@ struct Args {
 Args& A() {
   static Args a;
   return a;
-}
-
-Json RecordJson(const ledger::Record& r) {
-  Json fields = Json::object();
-  for (const auto& [k, v] : r.fields) fields[k] = v;
-  return Json{{"seq", r.seq},          {"time_ns", r.time_ns},
-              {"kind", ledger::KindName(r.kind)}, {"fields", fields},
-              {"prev_hash", Base64Encode(r.prev_hash)}, {"hash", Base64Encode(r.hash)}};
 }
 
 Json HashesJson(const std::vector<ledger::Hash>& hs) {
@@ -279,6 +275,8 @@ void Register(CLI::App& root) {
   dir(tail);
   tail->add_option("-n", A().count, "Number of records (default 10)");
   tail->callback([] { ExitCode() = Tail(); });
+
+  RegisterLedgerFollow(cmd);
 
   auto* show = cmd->add_subcommand("show", "Print one record as JSON");
   dir(show);

@@ -160,6 +160,30 @@ absl::StatusOr<v1::GovernorLedgerProofResponse> Governor::Proof(uint64_t seq,
   return r;
 }
 
+absl::StatusOr<v1::GovernorLedgerReadResponse> Governor::LedgerRead(
+    const std::string& actor, const v1::GovernorLedgerReadRequest& req) const {
+  if (!IsAdmin(actor)) return absl::PermissionDeniedError("only governor admins read the ledger");
+  const uint32_t max = req.max_records() == 0 ? 1000 : std::min<uint32_t>(req.max_records(), 1000);
+  v1::GovernorLedgerReadResponse r;
+  const uint64_t size = ledger_->Size();
+  r.set_size(size);
+  if (req.from_seq() > size)
+    return absl::OutOfRangeError(
+        StrCat("from_seq ", req.from_seq(), " is past the governor ledger's end (size ", size, ")"));
+  TG_RETURN_IF_ERROR(ledger_->Scan(req.from_seq(), [&](const ledger::Record& rec) {
+    if (rec.seq >= size || static_cast<uint32_t>(r.records_size()) >= max) return false;
+    auto* o = r.add_records();
+    o->set_seq(rec.seq);
+    o->set_time_ns(rec.time_ns);
+    o->set_kind(ledger::KindName(rec.kind));
+    o->set_hash_hex(ToHex(rec.hash));
+    o->set_prev_hash_hex(ToHex(rec.prev_hash));
+    for (const auto& [k, v] : rec.fields) (*o->mutable_fields())[k] = v;
+    return true;
+  }));
+  return r;
+}
+
 absl::StatusOr<v1::GovernorKillSwitchResponse> Governor::KillSwitch(
     const std::string& actor, v1::GovernorKillSwitchRequest req) {
   if (!IsAdmin(actor)) return absl::PermissionDeniedError("only governor admins use the kill switch");

@@ -23,6 +23,12 @@ std::string MetricsText(Governor& governor, const TpmHealth& health) {
       Counter("taogate_governor_policy_activations_total", "Policy activations.", s.activations),
       Counter("taogate_governor_rate_limited_total", "Requests refused by rate limits.", s.rate_limited),
       Counter("taogate_governor_issue_errors_total", "TAO issuance failures.", s.issue_errors));
+  // The one family to alert on: decisions by outcome (the counters above, labelled).
+  body += StrCat(runtime::Family("taogate_governor_decisions_total", "counter",
+                                 "Decisions by outcome: permit (TAO issued), deny, pending_approval."),
+                 "taogate_governor_decisions_total{outcome=\"permit\"} ", s.permit, "\n",
+                 "taogate_governor_decisions_total{outcome=\"deny\"} ", s.deny, "\n",
+                 "taogate_governor_decisions_total{outcome=\"pending_approval\"} ", s.pending, "\n");
   body += Gauge("taogate_governor_ledger_size", "Records in the governor ledger.",
                 static_cast<int64_t>(governor.ledger().Size()));
   const TpmHealth::Snapshot h = health.Get();

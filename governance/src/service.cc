@@ -186,6 +186,12 @@ grpc::Status GovernorService::LedgerProof(grpc::ServerContext* ctx,
   });
 }
 
+grpc::Status GovernorService::LedgerRead(grpc::ServerContext* ctx,
+                                         const v1::GovernorLedgerReadRequest* req,
+                                         v1::GovernorLedgerReadResponse* out) {
+  return WithActor(ctx, [&](const std::string& a) { return Assign(g_->LedgerRead(a, *req), out); });
+}
+
 grpc::Status GovernorService::StreamedKillSwitch(
     grpc::ServerContext* ctx,
     grpc::ServerUnaryStreamer<v1::GovernorKillSwitchRequest, v1::GovernorKillSwitchResponse>* s) {

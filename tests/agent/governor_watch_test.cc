@@ -24,6 +24,7 @@ class RecordingControl : public NodeControl {
     return v1::KillSwitchResponse{};
   }
   absl::StatusOr<v1::LedgerTailResponse> LedgerTail(uint32_t) override { return v1::LedgerTailResponse{}; }
+  absl::StatusOr<v1::LedgerTailResponse> LedgerRead(uint64_t, uint32_t) override { return v1::LedgerTailResponse{}; }
   absl::StatusOr<v1::LedgerProofResponse> LedgerProof(uint64_t, uint64_t) override {
     return v1::LedgerProofResponse{};
   }

@@ -31,9 +31,10 @@ declare -A ALLOW=(
   [bpf]="common target bpflsm enforce"
   [agent]="common tao rpc runtime ledger keys target bpf bpflsm enforce k8s dns hold"
   [governance]="common tao rpc runtime ledger keys target policies k8s"
+  [cli/evidence]="common ledger target"
 )
 # The public include folder of each taogate/<x>/ prefix that is not <x>/include.
-own_prefix() { case $1 in bpf) echo "bpf bpflsm enforce";; *) echo "$1";; esac; }
+own_prefix() { case $1 in bpf) echo "bpf bpflsm enforce";; cli/evidence) echo "evidence";; *) echo "$1";; esac; }
 
 for dir in "${!ALLOW[@]}"; do
   allowed=" $(own_prefix "$dir") ${ALLOW[$dir]} "

@@ -20,6 +20,19 @@ TEST(GovernorMetricsTest, EveryFamilyHasHelpAndTypeAndBuildInfo) {
   EXPECT_NE(m.find("taogate_governor_ledger_size "), std::string::npos) << m;
 }
 
+// What an operator alerts on: decisions by outcome, one labelled family.
+TEST(GovernorMetricsTest, DecisionsTotalCountsEachOutcome) {
+  GovernorProcess gov;
+  ASSERT_TRUE(gov.Start()) << gov.error();
+  v1::Decision d;
+  ASSERT_TRUE(gov.Authorize(kAgent, ReadRequest(), &d).ok());
+  ASSERT_EQ(d.outcome(), v1::OUTCOME_PERMIT);
+  std::string m = HttpGet(gov.MetricsPort(), "/metrics");
+  EXPECT_TRUE(UndocumentedSamples(m).empty()) << m;
+  EXPECT_NE(m.find("taogate_governor_decisions_total{outcome=\"permit\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("taogate_governor_decisions_total{outcome=\"deny\"} 0\n"), std::string::npos) << m;
+}
+
 TEST(GovernorMetricsTest, RoutesMatchExactly) {
   GovernorProcess gov;
   ASSERT_TRUE(gov.Start()) << gov.error();

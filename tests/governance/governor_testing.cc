@@ -152,6 +152,8 @@ bool GovernorProcess::Start(const std::vector<std::string>& extra, const std::st
   } else {
     argv.insert(argv.end(), {"--tcti", tcti, "--tpm-create-root"});
   }
+  if (std::find(extra.begin(), extra.end(), "--listen") != extra.end())  // a restart on the same port
+    argv.erase(argv.begin() + 1, argv.begin() + 3);
   if (std::find(extra.begin(), extra.end(), "--metrics-listen") == extra.end())
     argv.insert(argv.end(), {"--metrics-listen", "127.0.0.1:0"});
   argv.insert(argv.end(), extra.begin(), extra.end());

@@ -38,6 +38,8 @@ class AgentClient {
   absl::StatusOr<v1::ProbeResponse> Probe();
   absl::StatusOr<v1::KillSwitchResponse> KillSwitch(const v1::KillSwitchRequest& req);
   absl::StatusOr<v1::LedgerTailResponse> LedgerTail(uint32_t count);
+  // Records from_seq.. (at most max_records, server-capped at 1000) and the size.
+  absl::StatusOr<v1::LedgerTailResponse> LedgerRead(uint64_t from_seq, uint32_t max_records);
   absl::StatusOr<v1::LedgerProofResponse> LedgerProof(uint64_t seq, uint64_t tree_size);
 
  private:

@@ -115,6 +115,9 @@ class GovernedNodeControl final : public NodeControl {
     return inner_.KillSwitch(req, who);
   }
   absl::StatusOr<v1::LedgerTailResponse> LedgerTail(uint32_t count) override { return inner_.LedgerTail(count); }
+  absl::StatusOr<v1::LedgerTailResponse> LedgerRead(uint64_t from_seq, uint32_t max) override {
+    return inner_.LedgerRead(from_seq, max);
+  }
   absl::StatusOr<v1::LedgerProofResponse> LedgerProof(uint64_t seq, uint64_t tree_size) override {
     return inner_.LedgerProof(seq, tree_size);
   }

@@ -38,6 +38,7 @@ class GateNodeControl final : public NodeControl {
   absl::StatusOr<v1::KillSwitchResponse> KillSwitch(const v1::KillSwitchRequest& req,
                                                    const PeerIdentity& who) override;
   absl::StatusOr<v1::LedgerTailResponse> LedgerTail(uint32_t count) override;
+  absl::StatusOr<v1::LedgerTailResponse> LedgerRead(uint64_t from_seq, uint32_t max) override;
   absl::StatusOr<v1::LedgerProofResponse> LedgerProof(uint64_t seq, uint64_t tree_size) override;
 
   // Status and probe report its capability table; set once at start,

@@ -30,6 +30,8 @@ class NodeControl {
   virtual absl::StatusOr<v1::KillSwitchResponse> KillSwitch(const v1::KillSwitchRequest& req,
                                                            const PeerIdentity& who) = 0;
   virtual absl::StatusOr<v1::LedgerTailResponse> LedgerTail(uint32_t count) = 0;
+  // Records from_seq.. (at most max) and the size; OUT_OF_RANGE past the end.
+  virtual absl::StatusOr<v1::LedgerTailResponse> LedgerRead(uint64_t from_seq, uint32_t max) = 0;
   virtual absl::StatusOr<v1::LedgerProofResponse> LedgerProof(uint64_t seq, uint64_t tree_size) = 0;
 };
 
@@ -74,6 +76,8 @@ class AgentServiceImpl final : public v1::Agent::Service {
                           v1::LedgerTailResponse* resp) override;
   grpc::Status LedgerProof(grpc::ServerContext* ctx, const v1::LedgerProofRequest* req,
                            v1::LedgerProofResponse* resp) override;
+  grpc::Status LedgerRead(grpc::ServerContext* ctx, const v1::LedgerReadRequest* req,
+                          v1::LedgerTailResponse* resp) override;
 
  private:
   absl::StatusOr<PeerIdentity> Peer(grpc::ServerContext* ctx) const;

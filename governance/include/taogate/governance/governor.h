@@ -101,6 +101,10 @@ class Governor {
 
   absl::StatusOr<v1::LedgerCheckpointResponse> Checkpoint();
   absl::StatusOr<v1::GovernorLedgerProofResponse> Proof(uint64_t seq, uint64_t tree_size) const;
+  // Admins only: records from_seq.. (at most 1000) and the size; OUT_OF_RANGE
+  // past the end.
+  absl::StatusOr<v1::GovernorLedgerReadResponse> LedgerRead(const std::string& actor,
+                                                            const v1::GovernorLedgerReadRequest& req) const;
 
   absl::StatusOr<v1::GovernorKillSwitchResponse> KillSwitch(const std::string& actor,
                                                             v1::GovernorKillSwitchRequest req);

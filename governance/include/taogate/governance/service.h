@@ -68,6 +68,8 @@ class GovernorService final : public GovernorServiceBase {
                                 v1::LedgerCheckpointResponse*) override;
   grpc::Status LedgerProof(grpc::ServerContext*, const v1::GovernorLedgerProofRequest*,
                            v1::GovernorLedgerProofResponse*) override;
+  grpc::Status LedgerRead(grpc::ServerContext*, const v1::GovernorLedgerReadRequest*,
+                          v1::GovernorLedgerReadResponse*) override;
   grpc::Status StreamedKillSwitch(
       grpc::ServerContext*,
       grpc::ServerUnaryStreamer<v1::GovernorKillSwitchRequest, v1::GovernorKillSwitchResponse>*)
