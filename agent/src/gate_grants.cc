@@ -1,6 +1,7 @@
 // GrantTable over bpf::Gate (contract in gate_grants.h).
 #include "taogate/agent/gate_grants.h"
 
+#include "taogate/agent/node_addresses.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/target/target_proto.h"
@@ -29,13 +30,7 @@ absl::StatusOr<std::vector<target::Target>> GateGrants::NamedDestinations(const 
     return absl::FailedPreconditionError(StrCat(named.name, " has ", addrs.size(),
                                                 " addresses; one grant covers at most ", bpf::Gate::kMaxGrantSet));
   std::vector<target::Target> dests;
-  for (const auto& ip : addrs) {
-    target::Target d = named;
-    d.host = target::Host::kPrefix;
-    d.name.clear();
-    d.prefix = target::HostPrefix(ip);
-    dests.push_back(std::move(d));
-  }
+  for (const auto& ip : addrs) dests.push_back(AtAddress(named, ip));
   return dests;
 }
 

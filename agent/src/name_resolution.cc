@@ -35,8 +35,6 @@ void NameResolution::OnChange(const dns::Change& c) {
   (void)sync->SetNameAddresses(c.name, c.added, c.removed, c.unwatched, c.ttl_s, c.chain);
 }
 
-std::vector<dns::Server> NameResolution::servers() const { return resolver_->GetStats().servers; }
-
 std::string NameResolution::MetricsText() const {
   dns::ResolverStats s = resolver_->GetStats();
   std::string out = StrCat(

@@ -124,6 +124,14 @@ std::vector<std::string> CanonicalAddresses(const std::vector<std::string>& addr
   return {out.begin(), out.end()};
 }
 
+target::Target AtAddress(const target::Target& named, const target::Ip& ip) {
+  target::Target x = named;
+  x.host = target::Host::kPrefix;
+  x.name.clear();
+  x.prefix = target::HostPrefix(ip);
+  return x;
+}
+
 std::vector<target::Target> ExpandNodeTarget(const target::Target& node, const std::vector<std::string>& addrs) {
   std::vector<target::Target> out;
   auto add = [&](const target::Prefix& p) {

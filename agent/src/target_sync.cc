@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
-#include <tuple>
+
+#include "absl/strings/str_join.h"
 
 #include "taogate/agent/node_addresses.h"
 #include "taogate/common/log.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "taogate/dns/message.h"
 #include "taogate/target/target_proto.h"
 
 namespace taogate::agent {
@@ -30,20 +32,10 @@ const target::Target kCatchAll6 = CatchAll("::/0");
 // FILE/EXEC targets go to the FileExecSink, the rest to the gate.
 bool ForSink(const target::Target& t) { return t.proto == target::Proto::kFile || t.proto == target::Proto::kExec; }
 
-using NameAddrs = std::map<std::string, std::vector<target::Ip>>;
-
-// A named target's entry for one of its addresses.
-target::Target AtAddress(const target::Target& named, const target::Ip& ip) {
-  target::Target x = named;
-  x.host = target::Host::kPrefix;
-  x.name.clear();
-  x.prefix = target::HostPrefix(ip);
-  return x;
-}
 
 // Adds t, or its expansion over the node's addresses or over its name's
 // current addresses (none yet: nothing), under its canonical text.
-void AddExpanded(const target::Target& t, const std::vector<std::string>& addrs, const NameAddrs& names,
+void AddExpanded(const target::Target& t, const std::vector<std::string>& addrs, const NameAddressMap& names,
                  std::map<std::string, target::Target>* out) {
   if (t.network() && t.host == target::Host::kNode) {
     for (auto& x : ExpandNodeTarget(t, addrs)) (*out)[target::Format(x)] = std::move(x);
@@ -73,10 +65,6 @@ std::string JoinIps(const std::vector<target::Ip>& ips) {
   std::string out;
   for (const auto& ip : ips) out += (out.empty() ? "" : ",") + target::FormatIp(ip);
   return out;
-}
-
-bool IpLess(const target::Ip& a, const target::Ip& b) {
-  return std::tie(a.family, a.bytes) < std::tie(b.family, b.bytes);
 }
 
 }  // namespace
@@ -429,7 +417,7 @@ absl::Status TargetSync::SetNameAddresses(const std::string& name, const std::ve
         if (std::find(removed.begin(), removed.end(), ip) == removed.end()) addrs.push_back(ip);
     for (const auto& ip : added)
       if (std::find(addrs.begin(), addrs.end(), ip) == addrs.end()) addrs.push_back(ip);
-    std::sort(addrs.begin(), addrs.end(), IpLess);
+    std::sort(addrs.begin(), addrs.end(), dns::IpLess);
   }
   if (addrs == old) return absl::OkStatus();
   if (addrs.empty()) name_addrs_.erase(name);
@@ -458,8 +446,7 @@ absl::Status TargetSync::SetNameAddresses(const std::string& name, const std::ve
         log::Warn("names cache not written (a restart re-resolves)", {{"error", std::string(c.message())}});
     }
   }
-  std::string joined_chain;
-  for (const auto& c : chain) joined_chain += (joined_chain.empty() ? "" : ",") + c;
+  const std::string joined_chain = absl::StrJoin(chain, ",");
   ledger::Fields f = {{"component", "agent"},
                       {"event", st.ok() ? "name_addresses" : "name_addresses_rejected"},
                       {"node_id", options_.node_id}, {"target", name},

@@ -39,7 +39,6 @@ class NameResolution final : public NameWatcher, public dns::Sink {
   void OnChange(const dns::Change& change) override;
 
   std::vector<dns::NameStatus> Snapshot() const { return resolver_->Snapshot(); }
-  std::vector<dns::Server> servers() const;
   // Prometheus text: names, stale names, queries, failures by kind, changes.
   std::string MetricsText() const;
 

@@ -55,6 +55,10 @@ std::vector<std::string> CanonicalAddresses(const std::vector<std::string>& addr
 // `node` carries proto and ports.
 std::vector<target::Target> ExpandNodeTarget(const target::Target& node, const std::vector<std::string>& addrs);
 
+// A DNS name target's entry for one of its addresses (docs/names.md): the
+// same protocol and ports at ip/32 or ip/128, the name dropped.
+target::Target AtAddress(const target::Target& named, const target::Ip& ip);
+
 // Every address of every interface in the caller's network namespace
 // (RTM_GETADDR dump), canonical and sorted.
 absl::StatusOr<std::vector<std::string>> DumpNodeAddresses();

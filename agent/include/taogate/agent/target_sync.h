@@ -225,7 +225,6 @@ class TargetSync final : public NameAddressSource {
   void CommitLocked(const v1::ProtectedTargets& msg, const char* source, const Additions& a, uint64_t removed,
                     const std::string& persist_error);
 
-  using NameAddrs = NameAddressMap;
   EntryMap WantedOf(const v1::ProtectedTargets& msg, const std::vector<std::string>& addrs) const;
   // Moves the gate from (applied_, static_) to (next_applied, next_static):
   // additions first, rolled back on a failure; then removals; then re-adds.
@@ -248,7 +247,7 @@ class TargetSync final : public NameAddressSource {
   std::optional<v1::ProtectedTargets> applied_msg_;  // what the cache should hold
   EntryMap static_;  // static targets, node targets expanded
   std::vector<std::string> node_addrs_;  // canonical, sorted
-  NameAddrs name_addrs_;                 // current answers, by name
+  NameAddressMap name_addrs_;                 // current answers, by name
   std::set<std::string> seeded_;         // from the names cache, no fresh answer yet
   bool started_ = false;
   TargetSyncState state_;
