@@ -18,13 +18,14 @@
 namespace taogate::agent {
 namespace {
 
+// `section` names a nested mapping in errors ("dns." for dns.servers).
 template <typename T>
-absl::Status Get(const YAML::Node& n, const char* key, T* out) {
+absl::Status Get(const YAML::Node& n, const char* key, T* out, std::string_view section = "") {
   if (!n[key]) return absl::OkStatus();
   try {
     *out = n[key].as<T>();
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(StrCat("config key ", key, ": ", e.what()));
+    return absl::InvalidArgumentError(StrCat("config key ", section, key, ": ", e.what()));
   }
   return absl::OkStatus();
 }
@@ -40,20 +41,19 @@ absl::Status ParseDns(const YAML::Node& n, AgentConfig* c) {
     if (kKeys.count(key) == 0) return absl::InvalidArgumentError(StrCat("config: unknown key dns.", key));
   }
   dns::Config& d = c->dns;
-  absl::Status st = Get(n, "enabled", &c->dns_enabled);
-  if (st.ok()) st = Get(n, "servers", &d.servers);
-  if (st.ok()) st = Get(n, "resolv_conf", &d.resolv_conf);
-  if (st.ok()) st = Get(n, "ttl_floor_s", &d.table.ttl_floor_s);
-  if (st.ok()) st = Get(n, "ttl_ceiling_s", &d.table.ttl_ceiling_s);
-  if (st.ok()) st = Get(n, "retry_max_s", &d.table.retry_max_s);
-  if (st.ok()) st = Get(n, "max_addresses", &d.table.max_addresses);
-  if (st.ok()) st = Get(n, "query_timeout_ms", &d.query_timeout_ms);
-  if (st.ok()) st = Get(n, "tries", &d.tries);
-  if (st.ok()) st = Get(n, "max_inflight", &d.max_inflight);
-  if (st.ok()) st = Get(n, "max_names", &d.max_names);
-  if (st.ok()) st = Get(n, "require_ad", &d.require_ad);
-  if (st.ok()) st = Get(n, "ad_trusted_path", &d.ad_trusted_path);
-  if (!st.ok()) return absl::InvalidArgumentError(StrCat("config key dns.", st.message().substr(std::string_view("config key ").size())));
+  TG_RETURN_IF_ERROR(Get(n, "enabled", &c->dns_enabled, "dns."));
+  TG_RETURN_IF_ERROR(Get(n, "servers", &d.servers, "dns."));
+  TG_RETURN_IF_ERROR(Get(n, "resolv_conf", &d.resolv_conf, "dns."));
+  TG_RETURN_IF_ERROR(Get(n, "ttl_floor_s", &d.table.ttl_floor_s, "dns."));
+  TG_RETURN_IF_ERROR(Get(n, "ttl_ceiling_s", &d.table.ttl_ceiling_s, "dns."));
+  TG_RETURN_IF_ERROR(Get(n, "retry_max_s", &d.table.retry_max_s, "dns."));
+  TG_RETURN_IF_ERROR(Get(n, "max_addresses", &d.table.max_addresses, "dns."));
+  TG_RETURN_IF_ERROR(Get(n, "query_timeout_ms", &d.query_timeout_ms, "dns."));
+  TG_RETURN_IF_ERROR(Get(n, "tries", &d.tries, "dns."));
+  TG_RETURN_IF_ERROR(Get(n, "max_inflight", &d.max_inflight, "dns."));
+  TG_RETURN_IF_ERROR(Get(n, "max_names", &d.max_names, "dns."));
+  TG_RETURN_IF_ERROR(Get(n, "require_ad", &d.require_ad, "dns."));
+  TG_RETURN_IF_ERROR(Get(n, "ad_trusted_path", &d.ad_trusted_path, "dns."));
   return absl::OkStatus();
 }
 
