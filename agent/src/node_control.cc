@@ -84,7 +84,6 @@ void GateNodeControl::FillStatus(v1::StatusResponse* out) {
   out->set_strict_keys(config_.strict_keys);
   out->set_policy_sha256(targets_sha256_);
   for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
-  FillNameCapability(out->mutable_capabilities());
   FillNames(out);
 }
 
@@ -97,6 +96,13 @@ void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
 
 void GateNodeControl::FillNameCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const {
   if (target_sync_ == nullptr || config_.governor_address.empty()) return;  // names come from a governor
+  FillNameCapability(out, names_ ? target_sync_->Names() : std::vector<NameView>{},
+                     names_ ? names_->Snapshot() : std::vector<dns::NameStatus>{});
+}
+
+void GateNodeControl::FillNameCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out,
+                                         const std::vector<NameView>& views,
+                                         const std::vector<dns::NameStatus>& resolved) const {
   auto* c = out->Add();
   c->set_capability("network-names");
   c->set_mechanism(names_ ? "cgroup-bpf" : "none");
@@ -108,12 +114,12 @@ void GateNodeControl::FillNameCapability(google::protobuf::RepeatedPtrField<v1::
     return;
   }
   size_t names = 0, addrs = 0, shared = 0, stale = 0;
-  for (const auto& v : target_sync_->Names()) {
+  for (const auto& v : views) {
     ++names;
     addrs += v.addrs.size();
     if (!v.shared_with.empty()) ++shared;
   }
-  for (const auto& n : names_->Snapshot())
+  for (const auto& n : resolved)
     if (n.stale_since_ns != 0) ++stale;
   c->set_state("enforcing");
   c->set_detail(StrCat(names, " names, ", addrs, " addresses, ", stale, " stale, ", shared,
@@ -121,23 +127,32 @@ void GateNodeControl::FillNameCapability(google::protobuf::RepeatedPtrField<v1::
                        "that resolves to it, and a named grant covers the name's addresses at redeem"));
 }
 
+// The names' status, warnings and capability row from one read of each
+// source (Names() and Snapshot() walk every name).
 void GateNodeControl::FillNames(v1::StatusResponse* out) const {
-  if (target_sync_ == nullptr || names_ == nullptr) return;
-  std::map<std::string, dns::NameStatus> resolved;
-  for (auto& n : names_->Snapshot()) resolved.emplace(n.name, std::move(n));
-  for (const auto& v : target_sync_->Names()) {
+  if (target_sync_ == nullptr || config_.governor_address.empty()) return;
+  if (names_ == nullptr) {
+    FillNameCapability(out->mutable_capabilities(), {}, {});
+    return;
+  }
+  const std::vector<NameView> views = target_sync_->Names();
+  const std::vector<dns::NameStatus> snapshot = names_->Snapshot();
+  FillNameCapability(out->mutable_capabilities(), views, snapshot);
+  std::map<std::string, const dns::NameStatus*> resolved;
+  for (const auto& n : snapshot) resolved.emplace(n.name, &n);
+  for (const auto& v : views) {
     auto* s = out->add_names();
     s->set_name(v.name);
     for (const auto& ip : v.addrs) s->add_addresses(target::FormatIp(ip));
     for (const auto& w : v.shared_with) s->add_shared_with(w);
     auto it = resolved.find(v.name);
     if (it == resolved.end()) continue;
-    s->set_ttl_s(it->second.ttl_s);
-    s->set_resolved(it->second.resolved);
-    s->set_stale(it->second.stale_since_ns != 0);
-    s->set_last_error(it->second.last_error);
-    if (it->second.stale_since_ns != 0)
-      out->add_warnings(StrCat("name ", v.name, " does not resolve (", it->second.last_error,
+    s->set_ttl_s(it->second->ttl_s);
+    s->set_resolved(it->second->resolved);
+    s->set_stale(it->second->stale_since_ns != 0);
+    s->set_last_error(it->second->last_error);
+    if (it->second->stale_since_ns != 0)
+      out->add_warnings(StrCat("name ", v.name, " does not resolve (", it->second->last_error,
                                "): its last addresses stay protected"));
     if (!v.shared_with.empty())
       out->add_warnings(StrCat("name ", v.name, " shares an address with ", v.shared_with.front(),

@@ -75,8 +75,11 @@ class GateNodeControl final : public NodeControl {
                                                             v1::KillSwitchMode mode, Evidence::Fields f);
   uint64_t CountWorkloads() const;
   std::vector<std::string> ExposureWarnings() const;
-  // The "network-names" capability row, and the names' status and warnings.
+  // The "network-names" capability row (probe), and with it the names'
+  // status and warnings (status), each source read once.
   void FillNameCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const;
+  void FillNameCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out, const std::vector<NameView>& views,
+                          const std::vector<dns::NameStatus>& resolved) const;
   void FillNames(v1::StatusResponse* out) const;
 
   const AgentConfig& config_;
