@@ -82,7 +82,7 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
       "refusal_global_records", "refusal_rate_per_s", "refusal_burst", "workloads", "kubeconfig",
       "kubernetes_node_name", "governed_pods", "cgroup_rescan_ms", "acquire_max_wait_ms",
       "acquire_rate_per_s", "acquire_burst", "acquire_max_in_flight", "acquire_exe_max_bytes", "dns",
-      "hold_socket", "hold_max_ms", "hold_action_class"};
+      "hold_socket", "hold_max_ms"};
   for (const auto& kv : n) {
     std::string key = kv.first.as<std::string>();
     if (kKeys.count(key) == 0) return absl::InvalidArgumentError(StrCat("config: unknown key ", key));
@@ -141,7 +141,6 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
   if (n["dns"]) TG_RETURN_IF_ERROR(ParseDns(n["dns"], &c));
   TG_RETURN_IF_ERROR(Get(n, "hold_socket", &c.hold_socket));
   TG_RETURN_IF_ERROR(Get(n, "hold_max_ms", &c.hold_max_ms));
-  TG_RETURN_IF_ERROR(Get(n, "hold_action_class", &c.hold_action_class));
   if (n["governed_pods"]) {
     auto sel = k8s::ParsePodSelectors(n["governed_pods"]);
     if (!sel.ok()) return absl::InvalidArgumentError(StrCat("config key governed_pods: ", sel.status().message()));
@@ -223,8 +222,6 @@ absl::Status FinalizeConfig(AgentConfig& c) {
   if (c.acquire_max_in_flight == 0) return bad("acquire_max_in_flight", ">= 1");
   if (c.acquire_exe_max_bytes == 0) return bad("acquire_exe_max_bytes", ">= 1");
   if (c.hold_max_ms < 100 || c.hold_max_ms > 3'600'000) return bad("hold_max_ms", "100..3600000");
-  if (c.hold_action_class.empty()) return bad("hold_action_class", "an action class id");
-  if (!c.hold_socket.empty() && c.workloads == "pods") return bad("hold_socket", "not in pods mode (docs/hold.md)");
   if (c.workloads != "governed-root" && c.workloads != "pods") return bad("workloads", "governed-root | pods");
   if (c.workloads == "pods") {
     if (c.governed_cgroup == "/taogate") c.governed_cgroup = "/kubepods.slice";  // the default's pods form

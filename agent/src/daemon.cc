@@ -424,6 +424,29 @@ absl::Status AgentDaemon::Parts::StartSockets() {
   aq.burst = c.acquire_burst;
   aq.max_in_flight = c.acquire_max_in_flight;
   acquirer = std::make_unique<Acquirer>(aq, governor_client.get(), *attester, *redeemer);
+  // Hold mode (hold.h): its own socket and Acquirer, the same governor and Redeemer.
+  if (!c.hold_socket.empty()) {
+    HoldServiceOptions ho{
+        .socket_path = c.hold_socket,
+        .max_hold_ms = c.hold_max_ms,
+        .governed_root = c.governed_cgroup,
+        .cgroup2_mount = c.cgroup2_mount,
+        .pods_root = so.pods_root,
+        .pod_governed = so.pod_governed,
+        .acquire = aq,
+        .hold_in_flight = 64,
+        .is_protected =
+            [g = gate.get()](const target::Target& t) {  // unix: listed ones only, in either mode
+              return t.proto == target::Proto::kUnix ? g->LookupTarget(t) == bpf::TargetKind::kProtect
+                                                     : g->IsProtected(t);
+            },
+        .rules = [ts = target_sync.get()] { return ts->HoldRules(); },
+        .target_ids = [ts = target_sync.get()](const target::Target& t) { return ts->TargetIdsAt(t); },
+        .evidence = reserved.get(),
+    };
+    TG_ASSIGN_OR_RETURN(hold, HoldService::Start(std::move(ho), governor_client.get(), *attester, *redeemer));
+    control->set_hold(hold.get());  // before the sockets open
+  }
   so.acquirer = acquirer.get();
   so.denials = &denials;
   so.operator_socket = false;
@@ -435,15 +458,6 @@ absl::Status AgentDaemon::Parts::StartSockets() {
                       UnixGrpcServer::Start({.path = c.workload_socket, .mode = 0666}, {workload_svc.get()}));
   TG_ASSIGN_OR_RETURN(operator_srv,
                       UnixGrpcServer::Start({.path = c.operator_socket, .mode = 0600}, {operator_svc.get()}));
-  // Hold mode (hold.h): its own socket and Acquirer, the same governor and Redeemer.
-  if (!c.hold_socket.empty()) {
-    HoldServiceOptions ho{c.hold_socket, c.hold_max_ms, c.hold_action_class, c.governed_cgroup, c.cgroup2_mount, aq,
-                          [g = gate.get()](const target::Target& t) {  // unix: listed ones only, in either mode
-                            return t.proto == target::Proto::kUnix ? g->LookupTarget(t) == bpf::TargetKind::kProtect
-                                                                   : g->IsProtected(t);
-                          }};
-    TG_ASSIGN_OR_RETURN(hold, HoldService::Start(std::move(ho), governor_client.get(), *attester, *redeemer));
-  }
   return absl::OkStatus();
 }
 

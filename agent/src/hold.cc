@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "taogate/agent/hold_rules.h"
 #include "taogate/agent/peer.h"
 #include "taogate/common/log.h"
 #include "taogate/common/status.h"
@@ -56,11 +57,14 @@ absl::StatusOr<PeerIdentity> PeerOfPid(pid_t pid, const HoldServiceOptions& o) {
     if (line.rfind("0::", 0) == 0) p.cgroup_path = line.substr(3);
   if (p.cgroup_path.empty()) return absl::NotFoundError(StrCat("pid ", pid, ": no cgroup v2 membership"));
   TG_ASSIGN_OR_RETURN(p.cgroup_id, CgroupIdOfPath(o.cgroup2_mount + p.cgroup_path));
-  p.workload_cgroup_path = WorkloadCgroupPath(p.cgroup_path, o.governed_root);
-  if (!p.workload_cgroup_path.empty()) {
-    TG_ASSIGN_OR_RETURN(p.workload_cgroup_id, CgroupIdOfPath(o.cgroup2_mount + p.workload_cgroup_path));
-  }
+  TG_RETURN_IF_ERROR(ResolveWorkload(p, o.cgroup2_mount, o.governed_root, o.pods_root));
   return p;
+}
+
+// A workload the gate governs: below the governed root or, in pods mode, a
+// pod the bundle governs (an ungoverned pod's connects are not gated).
+bool Governed(const PeerIdentity& p, const HoldServiceOptions& o) {
+  return p.workload_cgroup_id != 0 && (!o.pods_root || !o.pod_governed || o.pod_governed(p.workload_cgroup_id));
 }
 
 }  // namespace
@@ -119,7 +123,8 @@ absl::StatusOr<std::unique_ptr<HoldService>> HoldService::Start(HoldServiceOptio
 
 absl::Status HoldService::Accept(int conn, hold::Received received) {
   TG_ASSIGN_OR_RETURN(PeerIdentity peer, PeerOfSocket(conn, options_.cgroup2_mount));
-  const bool governed = !WorkloadCgroupPath(peer.cgroup_path, options_.governed_root).empty();
+  TG_RETURN_IF_ERROR(ResolveWorkload(peer, options_.cgroup2_mount, options_.governed_root, options_.pods_root));
+  const bool governed = Governed(peer, options_);
   const bool oci_runtime = peer.uid == 0 && !received.payload.empty() && received.payload[0] == '{';
   if (!governed && !oci_runtime)
     return absl::PermissionDeniedError(StrCat("cgroup ", peer.cgroup_path, " is not a governed workload"));
@@ -132,7 +137,7 @@ void HoldService::Decide(const hold::Held& held, hold::Supervisor::Answer answer
   if (!held.dest || !options_.is_protected) return answer(hold::Verdict::Continue());
   auto peer = PeerOfPid(held.tgid, options_);
   if (!peer.ok()) return answer(hold::Verdict::Fail(EACCES));  // gone, or unreadable: fail closed
-  if (peer->workload_cgroup_id == 0 || !options_.is_protected(*held.dest))
+  if (!Governed(*peer, options_) || !options_.is_protected(*held.dest))
     return answer(hold::Verdict::Continue());
   std::lock_guard l(mu_);
   ++workers_;
@@ -147,10 +152,47 @@ void HoldService::Decide(const hold::Held& held, hold::Supervisor::Answer answer
 void HoldService::Work(hold::Held held, PeerIdentity peer, hold::Supervisor::Answer answer) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string target = target::Format(*held.dest);
+  const int pidfd = held.pidfd ? held.pidfd->get() : -1;
+  Evidence::Fields record = {{"workload", peer.workload_cgroup_path},
+                           {"cgroup_id", std::to_string(peer.workload_cgroup_id)},
+                           {"pid", std::to_string(held.tgid)},
+                           {"exe", Printable(held.exe).substr(0, 1000)},
+                           {"target", target}};
+  auto end = [&](hold::Verdict v, const std::string& outcome, const std::string& decision_id) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    const char* verdict = v.error == 0 ? "CONTINUE" : v.error == ETIMEDOUT ? "ETIMEDOUT" : "EACCES";
+    record.insert(record.end(), {{"decision_id", decision_id}, {"reason_code", outcome}, {"verdict", verdict},
+                                 {"held_ms", std::to_string(ms.count())}});
+    log::Info("hold ended", {{"workload", peer.workload_cgroup_path}, {"pid", std::to_string(held.tgid)},
+                             {"target", target}, {"decision_id", decision_id}, {"outcome", outcome},
+                             {"verdict", verdict}, {"held_ms", std::to_string(ms.count())}});
+    answer(v);  // before the record: the workload does not wait for the disk
+    if (options_.evidence) (void)options_.evidence->Append(Evidence::Kind::kHold, std::move(record));
+  };
+  auto attested = attester_->Attest(peer, pidfd);
+  if (!attested.ok()) return end(hold::Verdict::Fail(EACCES), "NOT_ATTESTED", "");
+  std::optional<HoldChoice> choice =
+      ChooseHold(options_.rules ? options_.rules() : std::vector<v1::HoldRule>{},
+                 options_.target_ids ? options_.target_ids(*held.dest) : std::set<std::string>{}, attested->facts,
+                 options_.max_hold_ms);
+  if (!choice) {  // not held: the gate decides, as without hold mode
+    ++not_held_;
+    return answer(hold::Verdict::Continue());
+  }
+  record.insert(record.end(), {{"rule", choice->rule}, {"action_class", choice->action_class}});
+  uint64_t id;
+  {
+    std::lock_guard l(mu_);
+    id = next_id_++;
+    held_[id] = HeldCall{peer.workload_cgroup_path, target, choice->rule, "", held.exe, held.tgid,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count()};
+  }
   v1::AcquireRequest req;
   req.set_target(target);
-  req.set_action_class(options_.action_class);
-  req.set_timeout_ms(static_cast<uint32_t>(options_.max_hold_ms));
+  req.set_action_class(choice->action_class);
+  req.set_timeout_ms(static_cast<uint32_t>(choice->max_hold_ms));
   std::string reason = StrCat("held connect to ", target, " by ", held.exe, ": ",
                               Printable(ReadProc(held.tgid, "cmdline", 512)));
   req.set_reason(reason.substr(0, kMaxReason));
@@ -159,23 +201,33 @@ void HoldService::Work(hold::Held held, PeerIdentity peer, hold::Supervisor::Ans
     if (var.rfind("TAOGATE_ANNOTATIONS=", 0) == 0)
       for (const auto& [k, v] : ParseAnnotations(var.substr(20))) (*req.mutable_annotations())[k] = v;
   v1::AcquireProgress last;
-  acquirer_->Run(req, peer, held.pidfd ? held.pidfd->get() : -1, /*redeem=*/true,
-                 [&](const v1::AcquireProgress& p) {
-                   if (p.phase() == v1::AcquireProgress::PENDING_APPROVAL)  // what an approver looks for
-                     log::Info("hold awaiting approval", {{"workload", peer.workload_cgroup_path},
-                                                          {"target", target}, {"decision_id", p.decision_id()}});
-                   last = p;
-                   return true;
-                 });
-  hold::Verdict v = last.phase() == v1::AcquireProgress::GRANTED ? hold::Verdict::Continue()
-                    : last.reason_code() == reason::kTimeout        ? hold::Verdict::Fail(ETIMEDOUT)
-                                                                    : hold::Verdict::Fail(EACCES);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-  log::Info("hold ended", {{"workload", peer.workload_cgroup_path}, {"pid", std::to_string(held.tgid)},
-                           {"target", target}, {"decision_id", last.decision_id()},
-                           {"outcome", v.error == 0 ? "GRANTED" : last.reason_code()},
-                           {"held_ms", std::to_string(ms.count())}});
-  answer(v);
+  acquirer_->Run(req, peer, pidfd, /*redeem=*/true, [&](const v1::AcquireProgress& p) {
+    if (!p.decision_id().empty() && p.decision_id() != last.decision_id()) {
+      std::lock_guard l(mu_);
+      held_[id].decision_id = p.decision_id();
+    }
+    if (p.phase() == v1::AcquireProgress::PENDING_APPROVAL)  // what an approver looks for
+      log::Info("hold awaiting approval", {{"workload", peer.workload_cgroup_path},
+                                           {"target", target}, {"decision_id", p.decision_id()}});
+    last = p;
+    return true;
+  });
+  {
+    std::lock_guard l(mu_);
+    held_.erase(id);
+  }
+  const bool granted = last.phase() == v1::AcquireProgress::GRANTED;
+  end(granted                                  ? hold::Verdict::Continue()
+      : last.reason_code() == reason::kTimeout ? hold::Verdict::Fail(ETIMEDOUT)
+                                               : hold::Verdict::Fail(EACCES),
+      granted ? "GRANTED" : last.reason_code(), last.decision_id());
+}
+
+std::vector<HeldCall> HoldService::Held() const {
+  std::lock_guard l(mu_);
+  std::vector<HeldCall> out;
+  for (const auto& [id, h] : held_) out.push_back(h);
+  return out;
 }
 
 void HoldService::Stop() {
@@ -198,6 +250,9 @@ std::string HoldService::MetricsText() const {
   for (const auto& [name, n] : {std::pair<const char*, uint64_t>{"continued", s.continued}, {"failed", s.failed},
                                 {"timed_out", s.timed_out}, {"gone", s.gone}, {"joined", s.joined}})
     out += StrCat("taogate_agent_holds_total{outcome=\"", name, "\"} ", n, "\n");
+  out += runtime::Counter("taogate_agent_holds_not_held_total",
+                          "Held syscalls to a protected target that no hold rule of the bundle covers (continued: the gate decides).",
+                          not_held_.load());
   out += runtime::Family("taogate_agent_hold_acquires_total", "counter",
                          "Acquires run for held syscalls, by outcome (GRANTED or the reason code).");
   for (const auto& [outcome, n] : acquirer_->outcomes())

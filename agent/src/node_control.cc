@@ -85,6 +85,7 @@ void GateNodeControl::FillStatus(v1::StatusResponse* out) {
   out->set_policy_sha256(targets_sha256_);
   for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
   FillNames(out);
+  FillHold(out);
 }
 
 void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
@@ -92,6 +93,47 @@ void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
   FillCapabilities(enforcer_, out->mutable_capabilities());
   for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
   FillNameCapability(out->mutable_capabilities());
+  FillHoldCapability(out->mutable_capabilities());
+}
+
+void GateNodeControl::FillHoldCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const {
+  if (hold_ == nullptr) return;  // hold_socket off: nothing to report
+  const size_t rules = target_sync_ ? target_sync_->HoldRules().size() : 0;
+  auto* c = out->Add();
+  c->set_capability("hold");
+  c->set_mechanism("seccomp-user-notify");
+  c->set_hooks("connect, sendto (to a destination)");
+  c->set_state("enforcing");
+  c->set_detail(StrCat(rules, " hold rules, ", hold_->stats().listeners, " listeners, ", hold_->stats().held_now,
+                       " held now; a held connect waits for a TAO, the gate stays the enforcement"));
+}
+
+void GateNodeControl::FillHold(v1::StatusResponse* out) const {
+  if (hold_ == nullptr) return;
+  FillHoldCapability(out->mutable_capabilities());
+  const hold::SupervisorStats st = hold_->stats();
+  v1::HoldStatus* h = out->mutable_hold();
+  h->set_socket(hold_->options().socket_path);
+  h->set_max_hold_ms(hold_->options().max_hold_ms);
+  h->set_rules(static_cast<uint32_t>(target_sync_ ? target_sync_->HoldRules().size() : 0));
+  h->set_listeners(st.listeners);
+  h->set_held_now(st.held_now);
+  h->set_held_total(st.held_total);
+  h->set_continued(st.continued);
+  h->set_failed(st.failed);
+  h->set_timed_out(st.timed_out);
+  h->set_gone(st.gone);
+  h->set_not_held(hold_->not_held());
+  for (const HeldCall& c : hold_->Held()) {
+    v1::HeldCallStatus* s = h->add_held();
+    s->set_workload(c.workload);
+    s->set_pid(c.pid);
+    s->set_exe(c.exe);
+    s->set_target(c.target);
+    s->set_rule(c.rule);
+    s->set_decision_id(c.decision_id);
+    s->set_since_unix_ms(c.since_unix_ms);
+  }
 }
 
 void GateNodeControl::FillNameCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "taogate/common/fd.h"
+#include "taogate/common/path.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 
@@ -48,18 +49,31 @@ absl::StatusOr<uint64_t> CgroupIdOfPath(const std::string& abs_path) {
   return static_cast<uint64_t>(st.st_ino);
 }
 
-bool CgroupPathWithin(const std::string& path, const std::string& root) {
-  if (root == "/" || root.empty()) return true;
-  if (path == root) return true;
-  return path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-         path[root.size()] == '/';
-}
-
 std::string WorkloadCgroupPath(const std::string& path, const std::string& root) {
   std::string base = root == "/" ? "" : root;
-  if (path.size() <= base.size() + 1 || !CgroupPathWithin(path, root) || path == root) return {};
+  if (path.size() <= base.size() + 1 || !PathUnder(path, root) || path == root) return {};
   size_t slash = path.find('/', base.size() + 1);
   return slash == std::string::npos ? path : path.substr(0, slash);
+}
+
+absl::Status ResolveWorkload(PeerIdentity& p, const std::string& cgroup2_mount, const std::string& governed_root,
+                             const std::optional<k8s::KubepodsRoot>& pods_root) {
+  std::string w;
+  if (pods_root) {
+    auto pod = k8s::ParsePodCgroup(*pods_root, p.cgroup_path);
+    if (pod.ok() && *pod) w = (*pod)->pod_path;
+  } else {
+    w = WorkloadCgroupPath(p.cgroup_path, governed_root);
+  }
+  p.workload_cgroup_path = w;
+  p.workload_cgroup_id = 0;
+  if (w.empty()) return absl::OkStatus();
+  if (w == p.cgroup_path) {
+    p.workload_cgroup_id = p.cgroup_id;
+    return absl::OkStatus();
+  }
+  TG_ASSIGN_OR_RETURN(p.workload_cgroup_id, CgroupIdOfPath(cgroup2_mount + w));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<PeerIdentity> PeerOfSocket(int fd, const std::string& cgroup2_mount) {

@@ -5,6 +5,7 @@
 
 #include "taogate/common/crypto.h"
 #include "taogate/common/hex.h"
+#include "taogate/common/path.h"
 #include "taogate/common/strings.h"
 #include "taogate/tao/codec.h"
 #include "taogate/target/target_proto.h"
@@ -156,7 +157,7 @@ absl::Status Redeemer::CheckBinding(const v1::TaoBody& body, const PeerIdentity&
   // Workloads live strictly below the governed root (the kernel keys grants
   // on the root's children).
   if (peer.cgroup_path == config_.governed_root ||
-      !CgroupPathWithin(peer.cgroup_path, config_.governed_root)) {
+      !PathUnder(peer.cgroup_path, config_.governed_root)) {
     *code = reason::kNotGoverned;
     return absl::PermissionDeniedError(
         StrCat("caller cgroup ", peer.cgroup_path, " is not below the governed root"));
@@ -171,7 +172,7 @@ absl::Status Redeemer::CheckBinding(const v1::TaoBody& body, const PeerIdentity&
   if (bound.empty())
     return absl::PermissionDeniedError(
         "TAO carries no workload path binding (issued by an older governor); request a new one");
-  if (!CgroupPathWithin(peer.cgroup_path, bound))
+  if (!PathUnder(peer.cgroup_path, bound))
     return absl::PermissionDeniedError(
         StrCat("TAO is bound to workload path ", bound, ", caller is in ", peer.cgroup_path));
   if (!b.pod_uid().empty() && !PathHasPod(peer.cgroup_path, b.pod_uid()))
@@ -182,12 +183,12 @@ absl::Status Redeemer::CheckBinding(const v1::TaoBody& body, const PeerIdentity&
   // (a pod-level cgroup serves its containers; the root would serve all).
   std::string path = peer.cgroup_path;
   uint64_t id = peer.cgroup_id;
-  while (path != config_.governed_root && CgroupPathWithin(path, bound)) {
+  while (path != config_.governed_root && PathUnder(path, bound)) {
     if (id == b.cgroup_id()) return absl::OkStatus();
     auto slash = path.rfind('/');
     if (slash == std::string::npos || slash == 0) break;
     path.resize(slash);
-    if (!CgroupPathWithin(path, config_.governed_root)) break;
+    if (!PathUnder(path, config_.governed_root)) break;
     auto parent = CgroupIdOfPath(config_.cgroup2_mount + path);
     if (!parent.ok()) break;
     id = *parent;

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "taogate/common/hex.h"
+#include "taogate/common/path.h"
 #include "taogate/common/log.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
@@ -19,23 +20,7 @@ absl::StatusOr<PeerIdentity> AgentServiceImpl::Peer(grpc::ServerContext* ctx) co
   int fd = FdFromGrpcPeer(ctx->peer());
   if (fd < 0) return absl::PermissionDeniedError(StrCat("unidentifiable peer ", ctx->peer()));
   TG_ASSIGN_OR_RETURN(PeerIdentity p, PeerOfSocket(fd, opts_.cgroup2_mount));
-  std::string w;
-  if (opts_.pods_root) {
-    // The pod-level cgroup, decided by level only (k8s/pod_cgroup.h); a
-    // caller outside any pod (the root, a QoS cgroup) has no workload.
-    auto pod = k8s::ParsePodCgroup(*opts_.pods_root, p.cgroup_path);
-    if (pod.ok() && *pod) w = (*pod)->pod_path;
-  } else {
-    w = WorkloadCgroupPath(p.cgroup_path, opts_.governed_root);
-  }
-  if (!w.empty()) {
-    p.workload_cgroup_path = w;
-    if (w == p.cgroup_path) {
-      p.workload_cgroup_id = p.cgroup_id;
-    } else {
-      TG_ASSIGN_OR_RETURN(p.workload_cgroup_id, CgroupIdOfPath(opts_.cgroup2_mount + w));
-    }
-  }
+  TG_RETURN_IF_ERROR(ResolveWorkload(p, opts_.cgroup2_mount, opts_.governed_root, opts_.pods_root));
   return p;
 }
 
@@ -49,7 +34,7 @@ grpc::Status AgentServiceImpl::AuthorizeOperator(grpc::ServerContext* ctx, std::
     why = std::string(peer.status().message());
   } else if (opts_.operator_uids.count(peer->uid) == 0) {
     why = StrCat("uid ", peer->uid, " is not an operator");
-  } else if (CgroupPathWithin(peer->cgroup_path, opts_.governed_root) &&
+  } else if (PathUnder(peer->cgroup_path, opts_.governed_root) &&
              (!opts_.pods_root || !opts_.pod_governed || opts_.pod_governed(peer->workload_cgroup_id))) {
     why = "governed workloads may not make operator calls";
   }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "taogate/agent/node_addresses.h"
+#include "taogate/agent/hold_rules.h"
 #include "taogate/agent/target_sync.h"
 #include "taogate/common/crypto.h"
 #include "taogate/common/fd.h"
@@ -65,7 +66,7 @@ absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg) {
         return Bad(i, StrCat("unknown proto ", static_cast<int>(t.proto())));
     }
   }
-  return absl::OkStatus();
+  return ValidateHoldRules(msg);
 }
 
 namespace {

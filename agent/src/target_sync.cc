@@ -481,6 +481,27 @@ std::vector<target::Ip> TargetSync::NameAddresses(const std::string& name) const
   return named ? it->second : std::vector<target::Ip>{};
 }
 
+std::set<std::string> TargetSync::TargetIdsAt(const target::Target& dest) const {
+  std::lock_guard l(mu_);
+  std::set<std::string> ids;
+  if (!applied_msg_) return ids;
+  for (const auto& p : applied_msg_->targets()) {
+    auto t = target::FromProto(p);
+    if (!t.ok() || ids.count(p.name())) continue;
+    EntryMap one;
+    AddExpanded(*t, node_addrs_, name_addrs_, &one);
+    for (const auto& [key, e] : one)
+      if (target::Covers(e, dest)) ids.insert(p.name());
+  }
+  return ids;
+}
+
+std::vector<v1::HoldRule> TargetSync::HoldRules() const {
+  std::lock_guard l(mu_);
+  if (!applied_msg_) return {};
+  return {applied_msg_->hold().begin(), applied_msg_->hold().end()};
+}
+
 std::vector<NameView> TargetSync::Names() const {
   std::lock_guard l(mu_);
   std::vector<NameView> out;

@@ -44,7 +44,8 @@ std::string Policy(const AcquireEnv& env, int workloads) {
     << "targets: [{id: db, networks: [{cidrs: [127.0.0.1/32], ports: [" << env.target->port()
     << "], protocols: [tcp]}]}]\n"
     << "action_classes: [{id: db.read, ttl: 60s}]\n"
-    << "rules: [{id: r, effect: allow, roles: [tool], workloads: [bench], actions: [db.read], targets: [db]}]\n";
+    << "rules: [{id: r, effect: allow, roles: [tool], workloads: [bench], actions: [db.read], targets: [db]}]\n"
+    << "hold: [{id: h, workloads: [bench], targets: [db], action: db.read}]\n";
   return p.str();
 }
 
@@ -192,7 +193,7 @@ absl::Status SetUpAcquireEnv(AcquireEnv& env, int workloads) {
                            "governor_server_name: localhost\ntargets_cache: ", t, "/targets.pb\n",
                            "acquire_rate_per_s: 1000000\nacquire_burst: 1000000\n",
                            "acquire_exe_max_bytes: 4294967296\n",
-                           "hold_socket: ", env.hold_socket, "\nhold_action_class: db.read\n"));
+                           "hold_socket: ", env.hold_socket, "\n"));
   TG_ASSIGN_OR_RETURN(env.agent_pid, StartAgent(config, env.agent_log));
   return absl::OkStatus();
 }

@@ -82,6 +82,9 @@ Mapping Map(const ledger::Record& r) {
     case RecordKind::kConsumed: return {kNetwork, 99, "Grant Installed", 1, kInformational};
     case RecordKind::kExercised: return {kNetwork, 1, "Open", 1, kInformational};
     case RecordKind::kRejected: return {kNetwork, 5, "Refuse", 2, kMedium};
+    case RecordKind::kHold:  // a held connect: continued into the gate, or refused
+      return FieldOr(r, "verdict") == "CONTINUE" ? Mapping{kNetwork, 99, "Held", 1, kInformational}
+                                                 : Mapping{kNetwork, 5, "Refuse", 2, kMedium};
     case RecordKind::kKillSwitch: return {kConfig, 99, kind, 1, kHigh};
     case RecordKind::kLossAccepted: return {kConfig, 99, kind, 1, kCritical};
     default: return {kConfig, 99, kind, 1, kInformational};

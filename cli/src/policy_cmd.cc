@@ -157,6 +157,20 @@ int Targets(const std::string& file) {
     (void)google::protobuf::util::MessageToJsonString(k8s::ToProto(s), &text, o);
     j["governed_pods"].push_back(nlohmann::json::parse(text));
   }
+  j["hold"] = nlohmann::json::array();  // docs/hold.md
+  const policies::Bundle& b = p->bundle();
+  auto ids = [](const policies::Selection& sel, const auto& defs, auto id) {
+    nlohmann::json a = nlohmann::json::array();
+    if (sel.any) a.push_back("*");
+    for (policies::Index i : sel.items) a.push_back(id(defs[i]));
+    return a;
+  };
+  for (const auto& h : b.hold)
+    j["hold"].push_back({{"id", h.id},
+                         {"workloads", ids(h.workloads, b.workloads, [](const auto& d) { return d.id; })},
+                         {"targets", ids(h.targets, b.targets, [](const auto& d) { return d.id; })},
+                         {"action", b.action_classes[h.action].id},
+                         {"max_hold_ms", h.max_hold_ms}});
   std::cout << j.dump(2) << "\n";
   return 0;
 }

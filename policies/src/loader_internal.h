@@ -23,6 +23,7 @@ void ReadTargets(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s);
 void ReadRules(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s);
 void ReadRateLimits(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s);
 void ReadBreakGlass(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s);
+void ReadHold(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s);  // loader_limits.cc
 void ReadGovernedPods(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s);  // loader_pods.cc
 
 }  // namespace taogate::policies::internal

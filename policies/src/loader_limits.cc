@@ -1,4 +1,4 @@
-// Section readers for rate limits and break-glass scopes. See
+// Section readers for rate limits, break-glass scopes and hold rules. See
 // loader_internal.h.
 #include <charconv>
 #include <set>
@@ -102,6 +102,57 @@ void ReadBreakGlass(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
     bg.targets = tg->items;
     bg.max_ttl_seconds = *ttl;
     b.break_glass.push_back(std::move(bg));
+  }
+}
+
+void ReadHold(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
+  auto seq = w.Seq(n, "hold", true);
+  if (!seq) return;
+  if (seq->size() > kMaxHoldRules) {
+    w.Error(n, "hold", StrCat("more than ", kMaxHoldRules, " hold rules"));
+    return;
+  }
+  std::set<std::string> ids;
+  for (size_t i = 0; i < seq->size(); ++i) {
+    std::string path = At("hold", i);
+    Fields f;
+    if (!w.ReadMap((*seq)[i], path, {"id", "description", "workloads", "targets", "action", "max_hold"},
+                   {"id", "workloads", "targets", "action"}, &f)) {
+      continue;
+    }
+    HoldRuleDef h;
+    auto id = w.Id(f["id"].value, Sub(path, "id"));
+    auto desc = Description(w, f, path);
+    auto wl = w.Refs(f["workloads"].value, Sub(path, "workloads"), s.workloads, "workload", true);
+    auto tg = w.Refs(f["targets"].value, Sub(path, "targets"), s.targets, "target", true);
+    auto action = w.Id(f["action"].value, Sub(path, "action"));
+    auto ac = action ? s.actions.find(*action) : s.actions.end();
+    if (action && ac == s.actions.end())
+      w.Error(f["action"].value, Sub(path, "action"), StrCat("unknown action class '", *action, "'"));
+    bool good = id && desc && wl && tg && ac != s.actions.end();
+    if (f.count("max_hold")) {
+      auto d = w.Duration(f["max_hold"].value, Sub(path, "max_hold"), kMaxHoldSeconds);
+      if (d) h.max_hold_ms = *d * 1000; else good = false;
+    }
+    for (size_t j = 0; tg && j < tg->items.size(); ++j) {
+      const TargetDef& t = b.targets[tg->items[j]];
+      if (t.networks.empty() && t.names.empty() && t.unix_paths.empty()) {
+        w.Error(f["targets"].value, Sub(path, "targets"),
+                StrCat("target '", t.id, "' has no networks, hosts or unix_paths: only connects are held"));
+        good = false;
+      }
+    }
+    if (id && !ids.insert(*id).second) {
+      w.Error(f["id"].value, Sub(path, "id"), StrCat("duplicate hold rule '", *id, "'"));
+      good = false;
+    }
+    if (!good) continue;
+    h.id = *id;
+    h.description = *desc;
+    h.workloads = *wl;
+    h.targets = *tg;
+    h.action = ac->second;
+    b.hold.push_back(std::move(h));
   }
 }
 

@@ -288,7 +288,7 @@ void ReadTopLevel(Walker& w, std::string_view bytes, Bundle& b) {
     Fields f;
     if (!w.ReadMap(root, "",
                    {"version", "name", "description", "roles", "actors", "workloads", "targets",
-                    "action_classes", "rules", "rate_limits", "break_glass", "governed_pods"},
+                    "action_classes", "rules", "rate_limits", "break_glass", "governed_pods", "hold"},
                    {"version", "name"}, &f)) {
       // Keep going with what is there: more errors in one run.
       if (!root.IsMap()) return;
@@ -319,6 +319,7 @@ void ReadTopLevel(Walker& w, std::string_view bytes, Bundle& b) {
     section("rate_limits", ReadRateLimits);
     section("break_glass", ReadBreakGlass);
     section("governed_pods", ReadGovernedPods);
+    section("hold", ReadHold);
   } catch (const YAML::Exception& e) {
     // yaml-cpp throws on internal inconsistencies; never let it escape.
     w.Error(e.mark, "", StrCat("YAML error: ", e.msg));

@@ -101,11 +101,4 @@ std::string CidrText(const NetRange& r) {
 
 bool CidrContains(const NetRange& r, const IpAddress& ip) { return target::Contains(PrefixOf(r), ip); }
 
-bool PathUnder(std::string_view path, std::string_view prefix) {
-  if (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
-  if (prefix.empty()) return !path.empty() && path[0] == '/';  // "/" covers all
-  if (path.size() < prefix.size() || path.compare(0, prefix.size(), prefix) != 0) return false;
-  return path.size() == prefix.size() || path[prefix.size()] == '/';
-}
-
 }  // namespace taogate::policies

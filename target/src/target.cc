@@ -272,6 +272,15 @@ bool Contains(const Prefix& p, const Ip& ip) {
   return (p.ip.bytes[full] & mask) == (ip.bytes[full] & mask);
 }
 
+bool Covers(const Target& entry, const Target& dest) {
+  if (entry.proto == Proto::kUnix || dest.proto == Proto::kUnix)
+    return entry.proto == dest.proto && entry.path == dest.path;
+  if (!entry.network() || !dest.network() || entry.host != Host::kPrefix || dest.host != Host::kPrefix) return false;
+  if (entry.proto != Proto::kAny && entry.proto != dest.proto) return false;
+  if (!entry.every_port() && (dest.port_lo < entry.port_lo || dest.port_lo > entry.port_hi)) return false;
+  return Contains(entry.prefix, dest.prefix.ip);
+}
+
 Prefix HostPrefix(const Ip& ip) { return Prefix{ip, static_cast<uint8_t>(MaxLen(ip))}; }
 
 bool IsEveryPort(uint32_t lo, uint32_t hi) { return (lo == 0 && hi == 0) || (lo <= 1 && hi == 65535); }

@@ -16,13 +16,13 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/agent_governor.h"
 #include "agent/agent_harness.h"
 #include "governance/governor_testing.h"
 #include "taogate/common/crypto.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
 #include "taogate/governance/approval.h"
-#include "taogate/keys/trust_bundle.h"
 
 namespace taogate::agent::testing {
 namespace {
@@ -54,17 +54,9 @@ class AcquireE2eKernelTest : public AgentTest {
     taogate::testing::WriteFile(gov_->policy_path(), Policy());
     ASSERT_TRUE(gov_->Start()) << gov_->error();
     // The agent trusts this governor's root, and presents a node certificate.
-    auto bundle = gov_->SoftwareTrustBundle();
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    std::string d = dir_->path().string();
-    taogate::testing::WriteFile(d + "/trust.json", keys::TrustBundle::ToJson(bundle->roots()));
-    rpc::ClientTls tls = gov_->TlsFor(StrCat("spiffe://test.example/node/", node_id_));
-    taogate::testing::WriteFile(d + "/node.crt", tls.cert_pem);
-    taogate::testing::WriteFile(d + "/node.key", tls.key_pem);
-    StartAgent(StrCat("governor_address: ", gov_->address(), "\ngovernor_ca: ", gov_->dir().string(),
-                      "/ca.crt\ngovernor_cert: ", d, "/node.crt\ngovernor_key: ", d,
-                      "/node.key\ngovernor_server_name: localhost\ntargets_cache: ", d,
-                      "/targets.pb\ngovernor_retry_max_ms: 400\n"));
+    auto conn = ConnectToGovernor(*gov_, dir_->path().string(), node_id_);
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    StartAgent(*conn);
   }
   void TearDown() override {
     if (agent_running()) KillAgent();

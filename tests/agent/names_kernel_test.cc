@@ -17,11 +17,11 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/agent_governor.h"
 #include "agent/agent_harness.h"
 #include "dns/dns_testing.h"
 #include "governance/governor_testing.h"
 #include "taogate/common/strings.h"
-#include "taogate/keys/trust_bundle.h"
 
 namespace taogate::agent::testing {
 namespace {
@@ -71,17 +71,9 @@ class NamesKernelTest : public AgentTest {
     gov_ = std::make_unique<gt::GovernorProcess>();
     taogate::testing::WriteFile(gov_->policy_path(), Policy());
     ASSERT_TRUE(gov_->Start()) << gov_->error();
-    auto bundle = gov_->SoftwareTrustBundle();
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
-    std::string d = dir_->path().string();
-    taogate::testing::WriteFile(d + "/trust.json", keys::TrustBundle::ToJson(bundle->roots()));
-    rpc::ClientTls tls = gov_->TlsFor(StrCat("spiffe://test.example/node/", node_id_));
-    taogate::testing::WriteFile(d + "/node.crt", tls.cert_pem);
-    taogate::testing::WriteFile(d + "/node.key", tls.key_pem);
-    StartAgent(StrCat("governor_address: ", gov_->address(), "\ngovernor_ca: ", gov_->dir().string(),
-                      "/ca.crt\ngovernor_cert: ", d, "/node.crt\ngovernor_key: ", d,
-                      "/node.key\ngovernor_server_name: localhost\ntargets_cache: ", d,
-                      "/targets.pb\ngovernor_retry_max_ms: 400\n", "dns:\n  servers: [", dns_->server(),
+    auto conn = ConnectToGovernor(*gov_, dir_->path().string(), node_id_);
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    StartAgent(StrCat(*conn, "dns:\n  servers: [", dns_->server(),
                       "]\n  ttl_floor_s: 1\n  retry_max_s: 1\n"));
     ASSERT_TRUE(WaitForAddresses("db.tg.test", {"127.0.0.2", "127.0.0.5"})) << StatusText();
     ASSERT_TRUE(WaitForAddresses("other.tg.test", {"127.0.0.3"})) << StatusText();

@@ -8,23 +8,25 @@
 namespace taogate::agent {
 namespace {
 
-TEST(HoldConfig, OffByDefaultBoundedMaxHoldNotInPodsMode) {
+TEST(HoldConfig, OffByDefaultBoundedMaxHoldAlsoInPodsMode) {
   auto c = ParseConfig("node_id: n\n");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE(c->hold_socket.empty());
   EXPECT_EQ(c->hold_max_ms, 30'000);
-  EXPECT_EQ(c->hold_action_class, "connect");
-  auto on = ParseConfig("node_id: n\nhold_socket: /run/x/hold.sock\nhold_max_ms: 5000\nhold_action_class: db.read\n");
+  auto on = ParseConfig("node_id: n\nhold_socket: /run/x/hold.sock\nhold_max_ms: 5000\n");
   ASSERT_TRUE(on.ok()) << on.status();
   EXPECT_TRUE(FinalizeConfig(*on).ok());
   EXPECT_EQ(on->hold_max_ms, 5000);
+  // The action class is the bundle's now (`hold:` rules): the old key is unknown.
+  EXPECT_FALSE(ParseConfig("node_id: n\nhold_action_class: db.read\n").ok());
   auto zero = ParseConfig("node_id: n\nhold_max_ms: 0\n");
   ASSERT_TRUE(zero.ok());
   EXPECT_FALSE(FinalizeConfig(*zero).ok());
-  auto pods = ParseConfig("node_id: n\nworkloads: pods\nhold_socket: /run/x/hold.sock\n");
-  ASSERT_TRUE(pods.ok());
+  // Pods mode holds pods (the containers' runtime hands the listener over).
+  auto pods = ParseConfig("node_id: n\nworkloads: pods\ngoverned_cgroup: /kubepods.slice\nhold_socket: /run/x/hold.sock\n");
+  ASSERT_TRUE(pods.ok()) << pods.status();
   absl::Status st = FinalizeConfig(*pods);
-  EXPECT_NE(st.message().find("hold_socket"), std::string::npos) << st;
+  EXPECT_EQ(st.message().find("hold_socket"), std::string::npos) << st;
 }
 
 TEST(HoldAnnotations, MalformedPairsDroppedControlCharactersRefusedAtMostSixteen) {

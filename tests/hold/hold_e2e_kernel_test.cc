@@ -5,24 +5,31 @@
 // lets each connect continue into the real kernel gate, which consumes the
 // grant. Outcomes read in the kernel (connects), the program's own errnos
 // and the agent's ledger.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
 #include <filesystem>
-#include <future>
-#include <thread>
 #include <fstream>
+#include <future>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/agent_governor.h"
 #include "agent/agent_harness.h"
 #include "governance/governor_testing.h"
 #include "testing/http.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
-#include "taogate/governance/approval.h"
 #include "taogate/hold/filter.h"
 #include "taogate/hold/handoff.h"
-#include "taogate/keys/trust_bundle.h"
+#include "hold/oci_testing.h"
 
 namespace taogate::agent::testing {
 namespace {
@@ -60,6 +67,48 @@ size_t Count(const std::string& s, const std::string& what) {
   return n;
 }
 
+// A loopback HTTP server answering every request "200 ok" (curl's peer).
+class HttpOk {
+ public:
+  HttpOk() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(fd_, 16) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      ADD_FAILURE() << "http listener: " << strerror(errno);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      while (true) {
+        int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) return;  // shut down
+        char buf[4096];
+        std::string req;
+        for (ssize_t n; req.find("\r\n\r\n") == std::string::npos && (n = read(c, buf, sizeof(buf))) > 0;)
+          req.append(buf, static_cast<size_t>(n));
+        constexpr char kOk[] = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        (void)!write(c, kOk, sizeof(kOk) - 1);
+        close(c);
+        ++served_;
+      }
+    });
+  }
+  ~HttpOk() {
+    shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    close(fd_);
+  }
+  int port() const { return port_; }
+  int served() const { return served_.load(); }
+
+ private:
+  int fd_ = -1, port_ = 0;
+  std::atomic<int> served_{0};
+  std::thread thread_;
+};
+
 class HoldE2eKernelTest : public AgentTest {
  protected:
   void SetUp() override {
@@ -71,25 +120,20 @@ class HoldE2eKernelTest : public AgentTest {
     MakeWorkload("w1");
     denied_ = std::make_unique<Listener>();
     slow_ = std::make_unique<Listener>();
+    unheld_ = std::make_unique<Listener>();
+    web_ = std::make_unique<HttpOk>();
     ctl_ = std::filesystem::canonical(taogate::testing::BinPath("taogatectl")).string();
     gov_ = std::make_unique<gt::GovernorProcess>();
     taogate::testing::WriteFile(gov_->policy_path(), Policy());
     ASSERT_TRUE(gov_->Start()) << gov_->error();
-    auto bundle = gov_->SoftwareTrustBundle();
-    ASSERT_TRUE(bundle.ok()) << bundle.status();
+    auto conn = ConnectToGovernor(*gov_, dir_->path().string(), node_id_);
+    ASSERT_TRUE(conn.ok()) << conn.status();
     std::string d = dir_->path().string();
     hold_sock_ = d + "/hold.sock";
-    taogate::testing::WriteFile(d + "/trust.json", keys::TrustBundle::ToJson(bundle->roots()));
-    rpc::ClientTls tls = gov_->TlsFor(StrCat("spiffe://test.example/node/", node_id_));
-    taogate::testing::WriteFile(d + "/node.crt", tls.cert_pem);
-    taogate::testing::WriteFile(d + "/node.key", tls.key_pem);
     taogate::testing::WriteFile(d + "/connect.py", kConnectScript);
-    extra_targets_ = {StrCat("tcp:127.0.0.1:", denied_->port()), StrCat("tcp:127.0.0.1:", slow_->port())};
-    StartAgent(StrCat("governor_address: ", gov_->address(), "\ngovernor_ca: ", gov_->dir().string(),
-                      "/ca.crt\ngovernor_cert: ", d, "/node.crt\ngovernor_key: ", d,
-                      "/node.key\ngovernor_server_name: localhost\ntargets_cache: ", d,
-                      "/targets.pb\ngovernor_retry_max_ms: 400\nhold_socket: ", hold_sock_,
-                      "\nhold_max_ms: ", hold_max_ms_, "\n"));
+    extra_targets_ = {StrCat("tcp:127.0.0.1:", denied_->port()), StrCat("tcp:127.0.0.1:", slow_->port()),
+                      StrCat("tcp:127.0.0.1:", unheld_->port()), StrCat("tcp:127.0.0.1:", web_->port())};
+    StartAgent(StrCat(*conn, "hold_socket: ", hold_sock_, "\nhold_max_ms: ", hold_max_ms_, "\n"));
   }
   void TearDown() override {
     if (agent_running()) KillAgent();
@@ -122,6 +166,13 @@ workloads:
     selectors:
       cgroup_paths: [)", W1(), R"(]
       exe_paths: [)", python_, R"(]
+  - id: curl
+    selectors:
+      cgroup_paths: [)", W1(), R"(]
+      exe_paths: [/usr/bin/curl]
+  - id: anything-in-w1
+    selectors:
+      cgroup_paths: [)", W1(), R"(]
 targets:
   - id: db
     networks: [{cidrs: [127.0.0.1/32], ports: [)", protected_->port(), R"(], protocols: [tcp]}]
@@ -129,10 +180,16 @@ targets:
     networks: [{cidrs: [127.0.0.1/32], ports: [)", denied_->port(), R"(], protocols: [tcp]}]
   - id: db-slow
     networks: [{cidrs: [127.0.0.1/32], ports: [)", slow_->port(), R"(], protocols: [tcp]}]
+  - id: db-unheld
+    networks: [{cidrs: [127.0.0.1/32], ports: [)", unheld_->port(), R"(], protocols: [tcp]}]
+  - id: web
+    networks: [{cidrs: [127.0.0.1/32], ports: [)", web_->port(), R"(], protocols: [tcp]}]
 action_classes:
   - {id: connect, ttl: 60s}
 rules:
-  - {id: script-connects, effect: allow, roles: [tool], workloads: [script, container], actions: [connect], targets: [db]}
+  - {id: script-connects, effect: allow, roles: [tool], workloads: [script, container], actions: [connect], targets: [db, db-unheld]}
+  - {id: anything-connects, effect: allow, roles: [tool], workloads: [anything-in-w1], actions: [connect], targets: [db]}
+  - {id: curl-fetches, effect: allow, roles: [tool], workloads: [curl], actions: [connect], targets: [web]}
   - id: script-slow
     effect: require_approval
     roles: [tool]
@@ -140,6 +197,12 @@ rules:
     actions: [connect]
     targets: [db-slow]
     approval: {roles: [dba], count: 1}
+# Held: python3 and curl in w1, busybox in c1; db-unheld is allowed but not
+# held (a connect to it without a grant is refused at once).
+hold:
+  - {id: script-held, workloads: [script, container], targets: [db, db-denied, db-slow], action: connect, max_hold: )",
+                  script_max_hold_, R"(}
+  - {id: curl-held, workloads: [curl], targets: [web], action: connect}
 )");
   }
 
@@ -152,10 +215,19 @@ rules:
     return taogate::testing::RunCommand(argv);
   }
 
+  // The HOLD records of the node ledger (one per held call that reached a rule).
+  std::vector<ledger::Record> Holds(size_t want) const {
+    for (int i = 0; i < 100 && Find(RecordKind::kHold).size() < want; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    return Find(RecordKind::kHold);
+  }
+
   int64_t hold_max_ms_ = 1500;
+  std::string script_max_hold_ = "30s";
   int threads_ = 0;
   std::string python_, ctl_, hold_sock_;
-  std::unique_ptr<Listener> denied_, slow_;
+  std::unique_ptr<Listener> denied_, slow_, unheld_;
+  std::unique_ptr<HttpOk> web_;
   std::unique_ptr<gt::GovernorProcess> gov_;
 };
 
@@ -166,6 +238,67 @@ TEST_F(HoldE2eKernelTest, UnmodifiedProgramConnectsAfterOneHoldAndEachConnectNee
   auto consumed = Find(RecordKind::kConsumed);
   ASSERT_EQ(consumed.size(), 2u);  // two holds, two TAOs, each consumed once
   EXPECT_NE(consumed[0].Field("tao_id"), consumed[1].Field("tao_id"));
+  // Each hold ends in its own HOLD record: the decision, the outcome, how long.
+  auto holds = Holds(2);
+  ASSERT_EQ(holds.size(), 2u);
+  for (const auto& h : holds) {
+    EXPECT_EQ(h.Field("verdict"), "CONTINUE");
+    EXPECT_EQ(h.Field("reason_code"), "GRANTED");
+    EXPECT_EQ(h.Field("rule"), "script-held");
+    EXPECT_EQ(h.Field("action_class"), "connect");
+    EXPECT_EQ(h.Field("target"), StrCat("tcp:127.0.0.1:", protected_->port()));
+    EXPECT_EQ(h.Field("exe"), python_);
+    EXPECT_EQ(h.Field("workload"), W1());
+    EXPECT_EQ(h.Field("decision_id").value_or("").size(), 32u);
+    EXPECT_TRUE(h.Field("held_ms").has_value());
+  }
+  EXPECT_NE(holds[0].Field("decision_id"), holds[1].Field("decision_id"));
+}
+
+// An unmodified curl, held, fetches from a loopback HTTP server once its
+// TAO is granted; the same curl without hold mode is refused by the gate.
+TEST_F(HoldE2eKernelTest, UnmodifiedCurlFetchesAfterOneHold) {
+  if (access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/curl";
+  auto curl = [&](bool hold) {
+    std::vector<std::string> argv = {ctl_, "run", "--workload", "w1", "--governed-root", governed_abs_};
+    if (hold) argv.insert(argv.end(), {"--hold", "--hold-socket", hold_sock_});
+    argv.insert(argv.end(), {"--", "/usr/bin/curl", "-sS", "--max-time", "20", "-o", "/dev/null", "-w",
+                             "HTTP %{http_code}\n", StrCat("http://127.0.0.1:", web_->port(), "/")});
+    return taogate::testing::RunCommand(argv);
+  };
+  auto refused = curl(false);
+  EXPECT_EQ(refused.out.find("HTTP 200"), std::string::npos) << refused.out << refused.err;
+  EXPECT_EQ(web_->served(), 0);
+  auto r = curl(true);
+  EXPECT_NE(r.out.find("HTTP 200"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(web_->served(), 1);
+  auto holds = Holds(1);
+  ASSERT_EQ(holds.size(), 1u);
+  EXPECT_EQ(holds[0].Field("exe"), "/usr/bin/curl");
+  EXPECT_EQ(holds[0].Field("rule"), "curl-held");
+  EXPECT_EQ(Find(RecordKind::kConsumed).size(), 1u);
+}
+
+// Hold mode is per workload and target, as the bundle says: a connect no
+// hold rule covers (db-unheld: allowed by policy, not held; python3 is held
+// only for db, db-denied and db-slow) is not held -- the gate refuses it at
+// once, no TAO is asked for. busybox in w1 is in no hold rule at all.
+TEST_F(HoldE2eKernelTest, WhatNoHoldRuleCoversIsRefusedAtOnceWithoutAnAcquire) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = PythonConnects({unheld_->port()});
+  EXPECT_EQ(Count(r.out, "CONNECT ERR EPERM"), 1u) << r.out;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1400));  // not held to the max
+  auto nc = taogate::testing::RunCommand({ctl_, "run", "--workload", "w1", "--governed-root", governed_abs_, "--hold",
+                                          "--hold-socket", hold_sock_, "--", "/bin/busybox", "nc", "-w", "3",
+                                          "127.0.0.1", std::to_string(protected_->port())});
+  EXPECT_NE(nc.exit_code, 0) << nc.out << nc.err;
+  EXPECT_EQ(unheld_->accepted(), 0);
+  EXPECT_EQ(protected_->accepted(), 0);
+  EXPECT_TRUE(Find(RecordKind::kConsumed).empty());
+  EXPECT_TRUE(Find(RecordKind::kHold).empty());
+  EXPECT_NE(taogate::testing::HttpGet(metrics_port_, "/metrics").find("taogate_agent_holds_not_held_total 2"),
+            std::string::npos)
+      << taogate::testing::HttpGet(metrics_port_, "/metrics");
 }
 
 TEST_F(HoldE2eKernelTest, WithoutHoldTheSameProgramIsRefused) {
@@ -179,6 +312,11 @@ TEST_F(HoldE2eKernelTest, DeniedIsEaccesAndNothingIsGranted) {
   EXPECT_EQ(Count(r.out, StrCat("CONNECT ERR EACCES ", denied_->port())), 1u) << r.out;
   EXPECT_EQ(denied_->accepted(), 0);
   EXPECT_TRUE(Find(RecordKind::kConsumed).empty());
+  auto holds = Holds(1);
+  ASSERT_EQ(holds.size(), 1u);
+  EXPECT_EQ(holds[0].Field("verdict"), "EACCES");
+  EXPECT_EQ(holds[0].Field("reason_code"), "DENIED");
+  EXPECT_EQ(holds[0].Field("decision_id").value_or("").size(), 32u);
 }
 
 TEST_F(HoldE2eKernelTest, ApprovalNeverGivenIsEtimedoutAfterTheMaxHold) {
@@ -186,6 +324,28 @@ TEST_F(HoldE2eKernelTest, ApprovalNeverGivenIsEtimedoutAfterTheMaxHold) {
   auto r = PythonConnects({slow_->port()});
   EXPECT_EQ(Count(r.out, "CONNECT ERR ETIMEDOUT"), 1u) << r.out;
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1400));
+  EXPECT_EQ(slow_->accepted(), 0);
+  auto holds = Holds(1);
+  ASSERT_EQ(holds.size(), 1u);
+  EXPECT_EQ(holds[0].Field("verdict"), "ETIMEDOUT");
+}
+
+// The rule's max_hold bounds the hold below the node's ceiling.
+class HoldRuleMaxTest : public HoldE2eKernelTest {
+ protected:
+  HoldRuleMaxTest() {
+    hold_max_ms_ = 60'000;
+    script_max_hold_ = "1s";
+  }
+};
+
+TEST_F(HoldRuleMaxTest, TheRulesMaxHoldEndsTheHoldWithEtimedout) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = PythonConnects({slow_->port()});
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(Count(r.out, "CONNECT ERR ETIMEDOUT"), 1u) << r.out;
+  EXPECT_GE(took, std::chrono::milliseconds(900));
+  EXPECT_LT(took, std::chrono::milliseconds(20'000));  // nowhere near the node's 60 s
   EXPECT_EQ(slow_->accepted(), 0);
 }
 
@@ -203,20 +363,17 @@ class HoldApprovalTest : public HoldE2eKernelTest {
     }
     return "";
   }
-  // Alice approves decision `id` at the governor.
+  // Alice approves decision `id` with `taogatectl authz approve`, as an
+  // approver would: her client certificate and her approver key (PEM).
   void Approve(const std::string& id) {
-    v1::Decision pending;
-    {
-      grpc::ClientContext ctx;
-      v1::GetDecisionRequest g;
-      g.set_decision_id(id);
-      ASSERT_TRUE(gov_->Client(gt::kAlice)->GetDecision(&ctx, g, &pending).ok());
-    }
-    auto approval = governance::SignApproval(pending, true, gov_->ApproverKey(gt::kAlice), gt::NowMs());
-    ASSERT_TRUE(approval.ok()) << approval.status();
-    grpc::ClientContext ctx;
-    v1::Decision after;
-    ASSERT_TRUE(gov_->Client(gt::kAlice)->Approve(&ctx, *approval, &after).ok());
+    const std::string g = gov_->dir().string();
+    auto cert = taogate::testing::RunCommand({ctl_, "certs", "client", g, "--uri", gt::kAlice, "--name", "alice"});
+    ASSERT_EQ(cert.exit_code, 0) << cert.err;
+    taogate::testing::WriteFile(g + "/alice.pem", *gov_->ApproverKey(gt::kAlice).ToPem());
+    auto r = taogate::testing::RunCommand({ctl_, "authz", "approve", id, "--approver-key", g + "/alice.pem",
+                                           "--governor", gov_->address(), "--ca", g + "/ca.crt", "--cert",
+                                           g + "/alice.crt", "--key", g + "/alice.key"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
 };
 
@@ -227,6 +384,19 @@ TEST_F(HoldApprovalTest, HeldUntilApprovedThenConnects) {
   std::string id = PendingHoldDecision();
   ASSERT_EQ(id.size(), 32u) << taogate::testing::ReadFile(agent_log_);
   EXPECT_EQ(slow_->accepted(), 0);  // still held
+  // `agent status` shows the held call and the decision to approve.
+  auto status = Operator()->Status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_EQ(status->hold().held_size(), 1) << status->DebugString();
+  EXPECT_EQ(status->hold().held(0).decision_id(), id);
+  EXPECT_EQ(status->hold().held(0).target(), StrCat("tcp:127.0.0.1:", slow_->port()));
+  EXPECT_EQ(status->hold().held(0).rule(), "script-held");
+  EXPECT_EQ(status->hold().held(0).workload(), W1());
+  EXPECT_EQ(status->hold().held_now(), 1u);
+  EXPECT_EQ(status->hold().rules(), 2u);
+  bool row = false;
+  for (const auto& c : status->capabilities()) row |= c.capability() == "hold" && c.state() == "enforcing";
+  EXPECT_TRUE(row) << status->DebugString();
   Approve(id);
   auto r = run.get();
   EXPECT_EQ(Count(r.out, "CONNECT OK"), 1u) << r.out;
@@ -320,42 +490,10 @@ class HoldContainerTest : public HoldE2eKernelTest {
   // `runtime` (runc or crun, an absolute path) runs busybox nc in c1.
   void ContainerIsHeldThenConnects(const std::string& runtime) {
     if (access(runtime.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << runtime;
-    // runc (hybrid hosts) also creates the path in each cgroup v1 hierarchy
-    // and removes only the leaf: the parents go on every path.
-    struct V1Cleanup {
-      std::string rel;
-      ~V1Cleanup() {
-        for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
-          if (h.path().filename() == "unified") continue;
-          rmdir((h.path().string() + rel + "/c1").c_str());
-          rmdir((h.path().string() + rel).c_str());
-        }
-      }
-    } v1_cleanup{governed_rel_};
-    const std::string bundle = dir_->path().string() + "/bundle";
-    std::filesystem::create_directories(bundle + "/rootfs/bin");
-    std::filesystem::create_directories(bundle + "/rootfs/proc");
-    std::filesystem::copy_file("/bin/busybox", bundle + "/rootfs/bin/busybox");
     const std::string sh = StrCat(
         "for p in ", protected_->port(), " ", denied_->port(),
         "; do if /bin/busybox nc -w 5 127.0.0.1 $p </dev/null; then echo CONNECT OK $p; else echo CONNECT FAILED $p; fi; done");
-    nlohmann::json cfg = {
-        {"ociVersion", "1.0.2"},
-        {"process",
-         {{"terminal", false}, {"user", {{"uid", 0}, {"gid", 0}}}, {"args", {"/bin/busybox", "sh", "-c", sh}},
-          {"env", {"PATH=/bin"}}, {"cwd", "/"}, {"noNewPrivileges", true}}},
-        {"root", {{"path", "rootfs"}, {"readonly", true}}},
-        {"mounts", {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}}}},
-        {"linux",
-         {{"namespaces", {{{"type", "pid"}}, {{"type", "mount"}}}},  // the host's network: its loopback listeners
-          {"cgroupsPath", governed_rel_ + "/c1"},
-          {"seccomp",
-           {{"defaultAction", "SCMP_ACT_ALLOW"},
-            {"listenerPath", hold_sock_},
-            {"syscalls", {{{"names", {"connect"}}, {"action", "SCMP_ACT_NOTIFY"}}}}}}}}};
-    taogate::testing::WriteFile(bundle + "/config.json", cfg.dump());
-    auto r = taogate::testing::RunCommand({runtime, "--root", dir_->path().string() + "/oci-state", "run", "--bundle",
-                                           bundle, StrCat("tg-hold-", getpid())});
+    auto r = hold::testing::RunHeldContainer(runtime, dir_->path().string(), governed_rel_ + "/c1", hold_sock_, sh);
     EXPECT_EQ(Count(r.out, StrCat("CONNECT OK ", protected_->port())), 1u) << r.out << r.err;
     EXPECT_EQ(Count(r.out, StrCat("CONNECT FAILED ", denied_->port())), 1u) << r.out << r.err;
     EXPECT_EQ(protected_->accepted(), 1);

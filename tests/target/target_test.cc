@@ -208,3 +208,26 @@ TEST(TargetProtoTest, ProtectedEntries) {
 
 }  // namespace
 }  // namespace taogate::target
+
+namespace taogate::target {
+namespace {
+
+// Covers: what a protected entry (as the gate holds it) covers of one
+// destination; hold mode uses it to name the target a held connect is for.
+TEST(TargetCoversTest, ProtocolPrefixAndPortRangeMustAllHold) {
+  auto p = [](const char* t) { return *Parse(t, Form::kProtected); };
+  auto d = [](const char* t) { return *Parse(t, Form::kDestination); };
+  EXPECT_TRUE(Covers(p("tcp:10.0.0.0/24:5432"), d("tcp:10.0.0.9:5432")));
+  EXPECT_FALSE(Covers(p("tcp:10.0.0.0/24:5432"), d("tcp:10.0.1.9:5432")));
+  EXPECT_FALSE(Covers(p("tcp:10.0.0.0/24:5432"), d("udp:10.0.0.9:5432")));
+  EXPECT_FALSE(Covers(p("tcp:10.0.0.0/24:5432"), d("tcp:10.0.0.9:5433")));
+  EXPECT_TRUE(Covers(p("tcp:10.0.0.9:5000-6000"), d("tcp:10.0.0.9:6000")));
+  EXPECT_TRUE(Covers(p("any:10.0.0.9:*"), d("udp:10.0.0.9:53")));
+  EXPECT_FALSE(Covers(p("tcp:[::1]:5432"), d("tcp:127.0.0.1:5432")));  // families never mix
+  EXPECT_TRUE(Covers(p("unix:/run/pg/.s.PGSQL.5432"), d("unix:/run/pg/.s.PGSQL.5432")));
+  EXPECT_FALSE(Covers(p("unix:/run/pg/.s.PGSQL.5432"), d("unix:/run/pg/x")));
+  EXPECT_FALSE(Covers(p("tcp:node:5432"), d("tcp:127.0.0.1:5432")));  // unexpanded
+}
+
+}  // namespace
+}  // namespace taogate::target

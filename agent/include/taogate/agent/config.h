@@ -148,11 +148,11 @@ struct AgentConfig {
 
   // Hold mode (hold.h, docs/hold.md): the socket `taogatectl run --hold`
   // (and an OCI runtime's listenerPath) hands seccomp listeners to; empty:
-  // off. A held connect waits at most hold_max_ms; its Acquire asks for
-  // hold_action_class.
+  // off. Which held connects are acquired for, with which action class and
+  // for how long, is the bundle's (`hold:` rules); hold_max_ms is this
+  // node's ceiling over every rule's max hold.
   std::string hold_socket;
   int64_t hold_max_ms = 30'000;
-  std::string hold_action_class = "connect";
 
   std::string log_level = "info";
 };

@@ -21,6 +21,7 @@
 #include "taogate/agent/name_resolution.h"
 #include "taogate/agent/redeem.h"
 #include "taogate/agent/service.h"
+#include "taogate/agent/hold.h"
 #include "taogate/agent/target_sync.h"
 #include "taogate/agent/pod_classifier.h"
 #include "taogate/enforce/enforcer.h"
@@ -58,6 +59,9 @@ class GateNodeControl final : public NodeControl {
   // set_target_sync, status lists the names and the capability table gets a
   // "network-names" row. Set once at start.
   void set_names(const NameResolution* names) { names_ = names; }
+  // Hold mode (hold.h): status lists the held calls and the capability
+  // table gets a "hold" row. Set once at start, before the sockets open.
+  void set_hold(const HoldService* hold) { hold_ = hold; }
 
   // SHA-256 over the sorted static protected-target list (the "bundle" in force).
   const std::string& targets_sha256() const { return targets_sha256_; }
@@ -81,6 +85,8 @@ class GateNodeControl final : public NodeControl {
   void FillNameCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out, const std::vector<NameView>& views,
                           const std::vector<dns::NameStatus>& resolved) const;
   void FillNames(v1::StatusResponse* out) const;
+  void FillHoldCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const;
+  void FillHold(v1::StatusResponse* out) const;
 
   const AgentConfig& config_;
   KillSwitchGate& gate_;
@@ -93,6 +99,7 @@ class GateNodeControl final : public NodeControl {
   const Enforcement* enforcer_ = nullptr;
   const TargetSync* target_sync_ = nullptr;
   const NameResolution* names_ = nullptr;
+  const HoldService* hold_ = nullptr;
   std::mutex killswitch_mu_;
 };
 

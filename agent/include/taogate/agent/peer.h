@@ -10,9 +10,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "taogate/k8s/pod_cgroup.h"
 
 namespace taogate::agent {
 
@@ -41,9 +43,14 @@ int FdFromGrpcPeer(const std::string& peer);
 absl::StatusOr<uint64_t> CgroupIdOfPath(const std::string& abs_path);
 
 // "/gov/w1/c2" under "/gov" -> "/gov/w1"; empty unless strictly below root.
+// (Whether a path is within another: taogate::PathUnder, common/path.h.)
 std::string WorkloadCgroupPath(const std::string& path, const std::string& root);
 
-// True if `path` equals `root` or lies below it (cgroup paths, '/'-separated).
-bool CgroupPathWithin(const std::string& path, const std::string& root);
+// Fills p.workload_cgroup_path and _id from p.cgroup_path: the child of
+// `governed_root` it lies in or, in pods mode (`pods_root` set), its pod's
+// cgroup, decided by level only (k8s/pod_cgroup.h). Left empty (0) when the
+// peer is in no workload (the root itself, a QoS cgroup, elsewhere).
+absl::Status ResolveWorkload(PeerIdentity& p, const std::string& cgroup2_mount, const std::string& governed_root,
+                             const std::optional<k8s::KubepodsRoot>& pods_root);
 
 }  // namespace taogate::agent

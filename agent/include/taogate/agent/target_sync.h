@@ -198,6 +198,12 @@ class TargetSync final : public NameAddressSource {
   std::vector<target::Ip> NameAddresses(const std::string& name) const override;
   std::vector<NameView> Names() const;
 
+  // Hold mode (hold_rules.h): the ids (ProtectedTarget.name) of the applied
+  // set's entries covering the single destination `dest` (node and named
+  // entries over their current addresses), and the set's hold rules.
+  std::set<std::string> TargetIdsAt(const target::Target& dest) const;
+  std::vector<v1::HoldRule> HoldRules() const;
+
   // The declared IP targets (static, then the governor's set) in the
   // target::Parse protected form, node targets as "tcp:node:P", for status checks.
   std::vector<std::string> NetworkTargetSpecs() const;

@@ -46,8 +46,9 @@ enum class RecordKind : uint16_t {
                           // (taogatectl ledger recover --accept-loss)
   kWorkload = 16,         // a Kubernetes pod became governed / ungoverned, or
                           // was removed with its grants and quarantine
+  kHold = 17,             // a held connect ended (hold mode, docs/hold.md)
 };
-inline constexpr uint16_t kMaxRecordKind = 16;
+inline constexpr uint16_t kMaxRecordKind = 17;
 
 // "ISSUED", "DENIED", ...; "UNKNOWN(n)" for values outside the enum.
 std::string KindName(RecordKind kind);

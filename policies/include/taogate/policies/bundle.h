@@ -143,6 +143,20 @@ struct BreakGlassScope {
   uint32_t max_ttl_seconds = 0;  // 1..kMaxBreakGlassTtlSeconds
 };
 
+// A hold rule (`hold:`, docs/hold.md): a governed process of `workloads`
+// connecting to `targets` without a grant is held while its node's agent
+// runs Acquire for `action` on its behalf, for at most max_hold_ms. The
+// loader guarantees that referenced targets are network or unix targets (a
+// file or exec target cannot be held).
+struct HoldRuleDef {
+  std::string id;
+  std::string description;
+  Selection workloads;
+  Selection targets;
+  Index action = 0;  // into Bundle::action_classes
+  uint32_t max_hold_ms = 30'000;
+};
+
 struct Bundle {
   uint32_t version = kBundleVersion;
   std::string name;
@@ -160,6 +174,7 @@ struct Bundle {
   // LabelSelector::Nothing()); empty when the key is absent or `[]`. Agents
   // receive them as ProtectedTargets.governed_pods (k8s/selector_proto.h).
   std::vector<k8s::PodSelector> governed_pods;
+  std::vector<HoldRuleDef> hold;  // declaration order; first match wins
 };
 
 }  // namespace taogate::policies

@@ -32,6 +32,8 @@ inline constexpr size_t kMaxIdentityLength = 512;  // actor identities
 inline constexpr size_t kMaxPathLength = 4095;     // unix/file/binary/cgroup paths
 inline constexpr uint32_t kMaxTtlSeconds = 3600;   // action class and rule TTLs
 inline constexpr uint32_t kMaxBreakGlassTtlSeconds = 3600;
+inline constexpr uint32_t kMaxHoldSeconds = 3600;  // a hold rule's max_hold
+inline constexpr size_t kMaxHoldRules = 1024;
 inline constexpr uint32_t kMaxApprovalCount = 16;
 inline constexpr size_t kMaxRules = 100000;
 

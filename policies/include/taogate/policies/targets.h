@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "taogate/common/path.h"
 #include "taogate/policies/bundle.h"
 #include "taogate/target/target.h"
 
@@ -56,9 +57,7 @@ bool CidrContains(const NetRange& r, const IpAddress& ip);
 
 using target::IsCanonicalPath;
 
-// True if `path` is `prefix` or lies below it (component boundary), for
-// cgroup paths and directory targets. `prefix` may end in '/'.
-bool PathUnder(std::string_view path, std::string_view prefix);
+using taogate::PathUnder;  // common/path.h
 
 // The protected-target part of a bundle, flattened for agents. Every entry
 // carries its target id so agents can report which target a denial hit.

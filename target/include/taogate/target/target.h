@@ -123,6 +123,11 @@ absl::StatusOr<Prefix> ParseCidr(std::string_view text, CidrForm form);
 std::string FormatPrefix(const Prefix& p);  // "10.0.0.0/8", "::1/128"
 bool Contains(const Prefix& p, const Ip& ip);  // families never mix
 Prefix HostPrefix(const Ip& ip);
+// True if the protected entry `entry` (Host::kPrefix; any covers tcp and
+// udp; every port or a range) covers the single destination `dest`: same
+// protocol, its address in the prefix, its port in the range; unix: the
+// same path. A node or named entry covers nothing until expanded.
+bool Covers(const Target& entry, const Target& dest);
 
 // Port ranges and path rules the kernel can hold.
 inline constexpr uint32_t kMaxPortsPerTarget = 4096;  // wider: use `*`

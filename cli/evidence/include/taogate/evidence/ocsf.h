@@ -2,7 +2,7 @@
 // for `taogatectl ledger follow --format ocsf`. The mapping (docs/evidence.md):
 //   ISSUED, DENIED (governor), APPROVAL, APPROVAL_REQUESTED, BREAK_GLASS,
 //   EXPIRED                         -> 3003 Authorize Session (IAM)
-//   CONSUMED, EXERCISED, REJECTED, DENIED (node: a kernel denial)
+//   CONSUMED, EXERCISED, REJECTED, HOLD, DENIED (node: a kernel denial)
 //                                   -> 4001 Network Activity (dst_endpoint
 //                                      from the record's target)
 //   KILLSWITCH, POLICY_ACTIVATED, KEY_ROTATED, CHECKPOINT, STARTED,
