@@ -125,7 +125,7 @@ GOV_PORT=$(free_port) GOV_METRICS=127.0.0.1:$(free_port) AGENT_METRICS=$(free_po
 export GOVERNOR=127.0.0.1:$GOV_PORT GOVERNOR_NAME=localhost GOVERNOR_HEALTH=$GOV_METRICS
 export GOVERNED_ROOT=$GOV_ABS WORKLOAD=reporter CGROUP2=$CG2
 export TARGET_HOST=127.0.0.1 TARGET_PORT ACTION=db.read
-export BACKUP=$W/backup
+export BACKUP=$W/backup TAO_FILE=$W/audit-tao.bin
 export NODES=$NODE
 # shim/systemctl and shim/journalctl
 export RB_UNITS=$W/units RB_SRC=$SRC RB_BIN=$BIN RB_GOV_METRICS=$GOV_METRICS
@@ -196,6 +196,15 @@ before_denied() {
 }
 after_denied() {
   expect_gate_refuses "after the runbook (its grant was one-shot)"
+}
+before_ledger-backup() {
+  # The case the audit runbook reviews: a TAO issued, redeemed and used
+  # before the backup.
+  in_workload taogatectl acquire "tcp:$TARGET_HOST:$TARGET_PORT" --action "$ACTION" --reason "the audited TAO" \
+    --socket "$AGENT_SOCK" --authorize-only --tao-out "$TAO_FILE" >/dev/null || fail "audit TAO not issued"
+  in_workload taogatectl redeem "$TAO_FILE" --socket "$AGENT_SOCK" >/dev/null || fail "audit TAO not redeemed"
+  connect_target >/dev/null || fail "the audited TAO's grant did not let the connect through"
+  sleep 0.5   # the EXERCISED record comes from the kernel's ring buffer
 }
 after_ledger-backup() {
   [ -d "$BACKUP" ] || fail "no backup in $BACKUP"
