@@ -126,7 +126,6 @@ export GOVERNOR=127.0.0.1:$GOV_PORT GOVERNOR_NAME=localhost GOVERNOR_HEALTH=$GOV
 export GOVERNED_ROOT=$GOV_ABS WORKLOAD=reporter CGROUP2=$CG2
 export TARGET_HOST=127.0.0.1 TARGET_PORT ACTION=db.read
 export BACKUP=$W/backup TAO_FILE=$W/audit-tao.bin
-export NODES=$NODE
 # shim/systemctl and shim/journalctl
 export RB_UNITS=$W/units RB_SRC=$SRC RB_BIN=$BIN RB_GOV_METRICS=$GOV_METRICS
 export PATH=$W/shim:$BIN:$PATH
