@@ -171,6 +171,7 @@ governor_key: $TAOGATE_ETC/tls/node.key
 governor_server_name: localhost
 targets_cache: $W/lib/targets.pb
 denied_flush_ms: 200
+checkpoint_every_ms: 2000
 EOF
 
 # ------------------------------------------------------------- helpers for the hooks
