@@ -5,6 +5,8 @@
 #    instead= naming a registered CTest test that checks what it does;
 #  - every runbook the docs name is in runbook_test.sh's list, and every
 #    name in that list has at least one block that runs;
+#  - every upper-case variable a runbook uses is set by the docs or named in
+#    operations.md's variables section (the test's own never leak in);
 #  - every relative link in README.md and docs/*.md points at a file that
 #    exists, and its #anchor, if any, at a heading of that file.
 set -euo pipefail
@@ -36,6 +38,18 @@ for name in $listed; do
   grep -qP "\t$name\trun\t" <<<"$blocks" || err "runbook $name (runbook_test.sh) has no block that runs in the docs"
 done
 grep -qP "\tenv\trun\t" <<<"$blocks" || err "docs/operations.md has no {runbook=env} block"
+
+# --- variables: the same text must work on a host, so every upper-case
+# variable a runbook uses is set by the doc (the env block, an assignment in a
+# block) or named in operations.md's "The variables every runbook uses".
+bodies=$(for name in env $listed; do awk -v mode=script -v name="$name" -f "$HERE/blocks.awk" "${DOCS[@]}"; done)
+used=$(grep -v '^#' <<<"$bodies" | grep -oE '\$\{?[A-Z_][A-Z0-9_]*' | tr -d '${' | sort -u)
+set_here=$(grep -oE '(\$\{|^ *|; *|export +| )[A-Z_][A-Z0-9_]*(:?=)' <<<"$bodies" | grep -oE '[A-Z_][A-Z0-9_]*' | sort -u)
+named=$(sed -n '/^## The variables every runbook uses/,/^## /p' "$SRC/docs/operations.md" | grep -oE '`[A-Z_][A-Z0-9_]*`' | tr -d '`' | sort -u)
+for v in $used; do
+  grep -qxF "$v" <<<"$set_here"$'\n'"$named" ||
+    err "runbook variable \$$v is neither set in the docs' blocks nor named in operations.md \"The variables every runbook uses\""
+done
 
 # --- links
 anchor_of() {  # GitHub's heading anchors: lowercase, punctuation dropped, spaces -> '-'
