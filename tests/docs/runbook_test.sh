@@ -35,7 +35,7 @@ if ! command -v kubectl >/dev/null; then
 fi
 
 # ------------------------------------------------------------- cleanup
-W= BPFFS_MOUNTED= GOV_ABS= SWTPM_PID= LISTENER_PID=
+W='' BPFFS_MOUNTED='' GOV_ABS='' SWTPM_PID='' LISTENER_PID=''
 stop_unit() {  # the shim's pid files: our own daemons only
   local pid
   pid=$(cat "$W/units/$1.pid" 2>/dev/null) || return 0
