@@ -222,6 +222,15 @@ after_certificates() {
 }
 before_governor-outage() {
   systemctl stop taogate-governor
+  # What the runbook says holds during the outage: no new grant, and the gate
+  # still refuses.
+  local out
+  if out=$(in_workload taogatectl acquire "tcp:$TARGET_HOST:$TARGET_PORT" --action "$ACTION" --reason "during the outage" \
+      --socket "$AGENT_SOCK" --authorize-only --tao-out /dev/null 2>&1); then
+    fail "a TAO was issued while the governor was down"
+  fi
+  echo "    acquire during the outage: $(tail -n 1 <<<"$out" | cut -c1-200)"
+  expect_gate_refuses "while the governor is down"
 }
 after_governor-outage() {
   systemctl is-active taogate-governor >/dev/null || fail "governor not back"
