@@ -221,9 +221,11 @@ after_certificates() {
     fail "the new CA is not installed"
 }
 before_governor-outage() {
+  in_workload taogatectl acquire "tcp:$TARGET_HOST:$TARGET_PORT" --action "$ACTION" --reason "before the outage" \
+    --socket "$AGENT_SOCK" --authorize-only --tao-out "$W/outage-tao.bin" >/dev/null || fail "no TAO before the outage"
   systemctl stop taogate-governor
-  # What the runbook says holds during the outage: no new grant, and the gate
-  # still refuses.
+  # What the runbook says holds during the outage: no new grant, the gate
+  # still refuses, and a TAO issued before still redeems and is used once.
   local out
   if out=$(in_workload taogatectl acquire "tcp:$TARGET_HOST:$TARGET_PORT" --action "$ACTION" --reason "during the outage" \
       --socket "$AGENT_SOCK" --authorize-only --tao-out /dev/null 2>&1); then
@@ -231,6 +233,10 @@ before_governor-outage() {
   fi
   echo "    acquire during the outage: $(tail -n 1 <<<"$out" | cut -c1-200)"
   expect_gate_refuses "while the governor is down"
+  in_workload taogatectl redeem "$W/outage-tao.bin" --socket "$AGENT_SOCK" >/dev/null ||
+    fail "a TAO issued before the outage did not redeem during it"
+  connect_target >/dev/null || fail "the grant redeemed during the outage did not let the connect through"
+  expect_gate_refuses "after that one connection"
 }
 after_governor-outage() {
   systemctl is-active taogate-governor >/dev/null || fail "governor not back"
