@@ -14,6 +14,9 @@
 # tests/docs/docs_lint.sh checks that each names what tests it instead.
 set -euo pipefail
 SRC=$(realpath "$1") BIN=$(realpath "$2"); shift 2
+# In this order, on one deployment: each runbook starts from the state the
+# ones before it left (installed first, uninstalled last); audit reads the
+# copies ledger-backup made. docs_lint.sh reads this list.
 RUNBOOKS=(install-kubernetes install-systemd denied ledger-backup audit
           certificates tpm-root governor-outage crash-loop upgrade uninstall)
 [ $# -eq 0 ] || RUNBOOKS=("$@")
