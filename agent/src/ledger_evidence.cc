@@ -21,6 +21,7 @@ ledger::RecordKind LedgerEvidence::ToRecordKind(Kind kind) {
     case Kind::kKillSwitch: return ledger::RecordKind::kKillSwitch;
     case Kind::kOperatorRefused: return ledger::RecordKind::kRejected;
     case Kind::kWorkload: return ledger::RecordKind::kWorkload;
+    case Kind::kWouldDeny: return ledger::RecordKind::kWouldDeny;
   }
   return ledger::RecordKind::kRejected;
 }

@@ -31,7 +31,8 @@ class TaoVerifier {
 class Evidence {
  public:
   using Fields = std::vector<std::pair<std::string, std::string>>;
-  enum class Kind { kConsumed, kExercised, kRejected, kDenied, kKillSwitch, kOperatorRefused, kWorkload };
+  enum class Kind { kConsumed, kExercised, kRejected, kDenied, kKillSwitch, kOperatorRefused, kWorkload,
+                    kWouldDeny };
   virtual ~Evidence() = default;
   virtual absl::StatusOr<uint64_t> Append(Kind kind, Fields fields) = 0;
   // OK if an Append of `kind` would be admitted now (e.g. enough free space

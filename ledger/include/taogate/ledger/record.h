@@ -46,8 +46,10 @@ enum class RecordKind : uint16_t {
                           // (taogatectl ledger recover --accept-loss)
   kWorkload = 16,         // a Kubernetes pod became governed / ungoverned, or
                           // was removed with its grants and quarantine
+  kWouldDeny = 17,        // audit mode let through what the kernel would deny
+                          // (DENIED's node fields; docs/audit-mode.md)
 };
-inline constexpr uint16_t kMaxRecordKind = 16;
+inline constexpr uint16_t kMaxRecordKind = 17;
 
 // "ISSUED", "DENIED", ...; "UNKNOWN(n)" for values outside the enum.
 std::string KindName(RecordKind kind);
