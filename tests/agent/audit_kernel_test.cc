@@ -124,14 +124,17 @@ TEST_F(AuditKernelTest, SwitchingToEnforceIsOneActivation) {
 
 TEST_F(AuditKernelTest, AKeyAlsoWantedEnforcedIsEnforced) {
   v1::ProtectedTargets m = Set('a', {{audited_, true}});
-  auto* any = m.add_targets();  // the same port by a wider, enforced range
-  any->set_proto(v1::TARGET_PROTO_TCP);
-  any->set_cidr("127.0.0.1/32");
-  any->set_port_from(audited_);
-  any->set_port_to(audited_);
+  auto* range = m.add_targets();  // the same kernel entry by a wider, enforced range
+  range->set_proto(v1::TARGET_PROTO_TCP);
+  range->set_cidr("127.0.0.1/32");
+  range->set_port_from(audited_);
+  range->set_port_to(audited_ + 1);
   ASSERT_TRUE(sync_->Apply(m).ok());
   EXPECT_EQ(KindOf(audited_), bpf::TargetKind::kProtect);
   EXPECT_FALSE(Connects(audited_));
+  // A later re-expansion (node addresses) keeps enforce on top.
+  ASSERT_TRUE(sync_->SetNodeAddresses({"192.0.2.1"}).ok());
+  EXPECT_EQ(KindOf(audited_), bpf::TargetKind::kProtect);
 }
 
 TEST_F(AuditKernelTest, AuditedFileTargetRefusesTheSet) {
