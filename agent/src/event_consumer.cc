@@ -134,7 +134,7 @@ void EventConsumer::Flush(DeniedAggregator& from, Evidence::Kind kind, const cha
       f = {{"event", kind == Evidence::Kind::kDenied ? "denied_overflow" : "would_deny_overflow"},
            {"count", std::to_string(s.count)}};
       AddTimes(s, f);
-      metrics_.DeniedSuppressed(s.count);
+      if (kind == Evidence::Kind::kDenied) metrics_.DeniedSuppressed(s.count);
     } else {
       f = {{"cgroup_id", std::to_string(s.key.cgroup_id)},
            {"verdict", s.key.verdict},
@@ -144,7 +144,7 @@ void EventConsumer::Flush(DeniedAggregator& from, Evidence::Kind kind, const cha
       AddTimes(s, f);
     }
     if (evidence_.Append(kind, std::move(f)).ok()) {
-      metrics_.DeniedRecords(1);
+      if (kind == Evidence::Kind::kDenied) metrics_.DeniedRecords(1);
     } else {
       metrics_.LedgerError();
     }
