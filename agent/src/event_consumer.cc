@@ -32,7 +32,7 @@ size_t EventConsumer::IdHash::operator()(const TaoId& id) const {
 EventConsumer::EventConsumer(DecisionSource& gate, Evidence& evidence, Metrics& metrics,
                              EventConsumerOptions options)
     : gate_(gate), evidence_(evidence), metrics_(metrics), options_(options),
-      denied_(options.denied_max_records) {}
+      denied_(options.denied_max_records), would_deny_(options.denied_max_records) {}
 
 EventConsumer::~EventConsumer() { Stop(); }
 
@@ -80,6 +80,11 @@ const char* EventConsumer::ReasonOfLsm(std::string_view hook) {
 
 void EventConsumer::Handle(const bpf::DecisionEvent& e) {
   const int64_t when_ms = EventWallMs(e.time_ns);
+  if (e.audit) {  // allowed: what enforce mode would have denied, never a denial
+    metrics_.WouldDenyEvents(1);
+    would_deny_.Add(DeniedKey{e.cgroup_id, std::string(bpf::VerdictName(e.verdict)), TargetOf(e)}, 1, when_ms);
+    return;
+  }
   if (e.verdict != bpf::Verdict::kAllowGrant) {
     metrics_.DeniedEvents(1);
     std::string target = TargetOf(e);
@@ -117,23 +122,29 @@ void AddTimes(const DeniedSummary& s, Evidence::Fields& f) {
 }  // namespace
 
 void EventConsumer::FlushDenied() {
-  auto summaries = denied_.Flush();
+  if (!denied_.empty()) Flush(denied_, Evidence::Kind::kDenied, "kernel_deny");
+  if (!would_deny_.empty()) Flush(would_deny_, Evidence::Kind::kWouldDeny, "kernel_would_deny");
+}
+
+void EventConsumer::Flush(DeniedAggregator& from, Evidence::Kind kind, const char* event) {
+  auto summaries = from.Flush();
   for (const DeniedSummary& s : summaries) {
     Evidence::Fields f;
     if (s.overflow) {
-      f = {{"event", "denied_overflow"}, {"count", std::to_string(s.count)}};
+      f = {{"event", kind == Evidence::Kind::kDenied ? "denied_overflow" : "would_deny_overflow"},
+           {"count", std::to_string(s.count)}};
       AddTimes(s, f);
-      metrics_.DeniedSuppressed(s.count);
+      if (kind == Evidence::Kind::kDenied) metrics_.DeniedSuppressed(s.count);
     } else {
       f = {{"cgroup_id", std::to_string(s.key.cgroup_id)},
            {"verdict", s.key.verdict},
            {"target", s.key.target},
            {"count", std::to_string(s.count)},
-           {"event", "kernel_deny"}};
+           {"event", event}};
       AddTimes(s, f);
     }
-    if (evidence_.Append(Evidence::Kind::kDenied, std::move(f)).ok()) {
-      metrics_.DeniedRecords(1);
+    if (evidence_.Append(kind, std::move(f)).ok()) {
+      if (kind == Evidence::Kind::kDenied) metrics_.DeniedRecords(1);
     } else {
       metrics_.LedgerError();
     }
@@ -167,7 +178,7 @@ void EventConsumer::Loop() {
     }
     int64_t now = RealClock().MonoMs();
     if (stopping || now >= next_flush) {
-      if (!denied_.empty()) FlushDenied();
+      FlushDenied();
       next_flush = now + options_.denied_flush_ms;
     }
     if (now >= next_sweep) {

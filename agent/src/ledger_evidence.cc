@@ -22,6 +22,7 @@ ledger::RecordKind LedgerEvidence::ToRecordKind(Kind kind) {
     case Kind::kOperatorRefused: return ledger::RecordKind::kRejected;
     case Kind::kWorkload: return ledger::RecordKind::kWorkload;
     case Kind::kHold: return ledger::RecordKind::kHold;
+    case Kind::kWouldDeny: return ledger::RecordKind::kWouldDeny;
   }
   return ledger::RecordKind::kRejected;
 }

@@ -43,6 +43,8 @@ std::string Metrics::Render(const std::string& extra) const {
   o << Counter("taogate_agent_exercised_total", "Grants used by a connect or open (kernel events).",
                 exercised_.load())
     << Counter("taogate_agent_denied_events_total", "Denials reported by the kernel.", denied_events_.load())
+    << Counter("taogate_agent_would_deny_events_total",
+               "Audit mode: connects let through that enforce mode would deny.", would_deny_events_.load())
     << Counter("taogate_agent_denied_records_total", "DENIED ledger records written (aggregated).",
                denied_records_.load())
     << Counter("taogate_agent_denied_suppressed_total", "Denials counted into a summary, not recorded alone.",

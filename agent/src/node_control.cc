@@ -86,6 +86,7 @@ void GateNodeControl::FillStatus(v1::StatusResponse* out) {
   for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
   FillNames(out);
   FillHold(out);
+  FillAudit(out->mutable_capabilities(), out->mutable_audited_targets());
 }
 
 void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
@@ -93,9 +94,26 @@ void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
   FillCapabilities(enforcer_, out->mutable_capabilities());
   for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
   FillNameCapability(out->mutable_capabilities());
+  FillAudit(out->mutable_capabilities(), nullptr);
   FillHoldCapability(out->mutable_capabilities());
 }
 
+void GateNodeControl::FillAudit(google::protobuf::RepeatedPtrField<v1::Capability>* caps,
+                                google::protobuf::RepeatedPtrField<std::string>* targets) const {
+  if (target_sync_ == nullptr) return;
+  const std::vector<std::string> audited = target_sync_->AuditedTargetSpecs();
+  if (audited.empty()) return;
+  auto* c = caps->Add();
+  c->set_capability("audit");
+  c->set_mechanism("cgroup-bpf");
+  c->set_state("enforcing");
+  c->set_hooks("cgroup/connect4, connect6, sendmsg4, sendmsg6, connect_unix, sendmsg_unix");
+  std::string list;
+  for (const auto& t : audited) list += (list.empty() ? "" : ", ") + t;
+  c->set_detail(StrCat(audited.size(), " targets in audit mode, let through and recorded as WOULD_DENY (not "
+                       "enforced; quarantine still denies): ", list.substr(0, 2000)));
+  if (targets != nullptr)
+    for (const auto& t : audited) *targets->Add() = t;
 void GateNodeControl::FillHoldCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const {
   if (hold_ == nullptr) return;  // hold_socket off: nothing to report
   const size_t rules = target_sync_ ? target_sync_->HoldRules().size() : 0;

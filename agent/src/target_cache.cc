@@ -60,6 +60,8 @@ absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg) {
         if (p.find('\0') != std::string::npos || !Printable(p)) return Bad(i, "path has control characters");
         if (p.size() > (t.proto() == v1::TARGET_PROTO_UNIX ? target::kMaxUnixPath : target::kMaxPathLength))
           return Bad(i, "path too long");
+        // Kill-on-open/exec and the LSM have no audit mode (docs/audit-mode.md).
+        if (t.audit() && t.proto() != v1::TARGET_PROTO_UNIX) return Bad(i, "file/exec targets cannot be audited");
         break;
       }
       default:

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_join.h"
 
@@ -95,6 +96,25 @@ TargetSync::EntryMap TargetSync::WantedOf(const v1::ProtectedTargets& msg,
   return wanted;
 }
 
+// The keys only audited targets want (docs/audit-mode.md): a key that an
+// enforced or static target also wants is enforced.
+std::set<std::string> TargetSync::AuditedOf(const v1::ProtectedTargets& msg,
+                                            const std::vector<std::string>& addrs) const {
+  EntryMap audit, enforce;
+  for (const auto& p : msg.targets()) {
+    auto t = target::FromProto(p);
+    if (t.ok()) AddExpanded(*t, addrs, name_addrs_, p.audit() ? &audit : &enforce);
+  }
+  std::set<std::string> out;
+  for (const auto& [key, t] : audit)
+    if (!enforce.count(key) && !static_.count(key)) out.insert(key);
+  return out;
+}
+
+absl::Status TargetSync::AddLocked(const target::Target& t) {
+  return audited_.count(target::Format(t)) ? gate_.AddAuditTarget(t) : gate_.AddTarget(t);
+}
+
 absl::Status TargetSync::Start() {
   std::lock_guard l(mu_);
   started_ = true;
@@ -178,8 +198,12 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
   // Persist first: after a crash anywhere below, the restarted agent applies
   // the set the kernel was being moved to (restored on rollback).
   const std::string persist_error = from_cache ? "" : PersistLocked(msg);
+  // A key whose only change is its mode is switched in place by the re-add
+  // below (one map update each), never removed and added again.
+  std::set<std::string> prev_audited = std::exchange(audited_, AuditedOf(msg, node_addrs_));
   Additions a = AddWantedLocked(wanted);
   if (!a.error.ok()) {
+    audited_ = std::move(prev_audited);
     RollBackLocked(a, /*restore_cache=*/!from_cache && persist_error.empty());
     unwatch_on_failure();
     return RejectLocked(msg, source, a.error);
@@ -236,7 +260,7 @@ TargetSync::Additions TargetSync::AddWantedLocked(const EntryMap& wanted) {
       continue;
     }
     if (applied_.count(key) && !absent_.count(key)) continue;
-    absl::Status st = fs ? sink_->Protect(target::ToProtoKind(t.proto), t.path) : gate_.AddTarget(t);
+    absl::Status st = fs ? sink_->Protect(target::ToProtoKind(t.proto), t.path) : AddLocked(t);
     if (fs && !st.ok()) {
       // No inode to protect here (the path does not exist on this node, an
       // EXEC target is a directory) or no file enforcement on this node:
@@ -319,8 +343,10 @@ void TargetSync::CommitLocked(const v1::ProtectedTargets& msg, const char* sourc
     log::Error("ledger refused POLICY_ACTIVATED", {{"error", std::string(seq.status().message())}});
 }
 
-absl::Status TargetSync::MoveToLocked(EntryMap next_applied, EntryMap next_static, size_t* added_count,
+absl::Status TargetSync::MoveToLocked(EntryMap next_applied, EntryMap next_static,
+                                      std::set<std::string> next_audited, size_t* added_count,
                                       size_t* removed_count) {
+  std::set<std::string> prev_audited = std::exchange(audited_, std::move(next_audited));
   auto had = [&](const std::string& k) { return applied_.count(k) || static_.count(k); };
   auto wants = [&](const std::string& k) { return next_applied.count(k) || next_static.count(k); };
   // Additions first (a transient superset only denies more); on a failure
@@ -330,7 +356,7 @@ absl::Status TargetSync::MoveToLocked(EntryMap next_applied, EntryMap next_stati
   for (const EntryMap* m : {&next_applied, &next_static}) {
     for (const auto& [key, e] : *m) {
       if (ForSink(e) || had(key) || !add_error.ok()) continue;
-      if (absl::Status st = gate_.AddTarget(e); !st.ok())
+      if (absl::Status st = AddLocked(e); !st.ok())
         add_error = absl::UnavailableError(StrCat("cannot protect ", key, ": ", st.message()));
       added.push_back(&e);  // a port range may be in part: rolled back with the others
     }
@@ -339,6 +365,7 @@ absl::Status TargetSync::MoveToLocked(EntryMap next_applied, EntryMap next_stati
     // Safe to discard: a target left behind only denies more, and the
     // re-add below restores any shared entry of the previous set.
     for (const target::Target* e : added) (void)gate_.RemoveTarget(*e);
+    audited_ = std::move(prev_audited);
     (void)ReaddLocked(applied_);
     return add_error;
   }
@@ -373,8 +400,11 @@ absl::Status TargetSync::SetNodeAddresses(const std::vector<std::string>& addrs_
   if (addrs == node_addrs_) return absl::OkStatus();
   const size_t before = node_addrs_.size();
   EntryMap next_applied = applied_msg_ ? WantedOf(*applied_msg_, addrs) : applied_;
+  std::set<std::string> next_audited = applied_msg_ ? AuditedOf(*applied_msg_, addrs) : audited_;
   size_t added = 0, removed = 0;
-  if (absl::Status st = MoveToLocked(std::move(next_applied), StaticOf(addrs), &added, &removed); !st.ok()) {
+  if (absl::Status st = MoveToLocked(std::move(next_applied), StaticOf(addrs), std::move(next_audited), &added,
+                                     &removed);
+      !st.ok()) {
     ++state_.node_address_failures_total;
     state_.last_error = std::string(st.message());
     log::Error("node address change not applied; previous protected set stays",
@@ -430,7 +460,8 @@ absl::Status TargetSync::SetNameAddresses(const std::string& name, const std::ve
     if (std::find(addrs.begin(), addrs.end(), ip) == addrs.end()) lost.push_back(ip);
   if (!applied_msg_) return absl::OkStatus();  // nothing names it yet
   size_t n_added = 0, n_removed = 0;
-  absl::Status st = MoveToLocked(WantedOf(*applied_msg_, node_addrs_), static_, &n_added, &n_removed);
+  absl::Status st = MoveToLocked(WantedOf(*applied_msg_, node_addrs_), static_, AuditedOf(*applied_msg_, node_addrs_),
+                                 &n_added, &n_removed);
   if (!st.ok()) {
     ++state_.name_change_failures_total;
     state_.last_error = std::string(st.message());
@@ -547,6 +578,17 @@ void TargetSync::MaybeLiftLocked() {
     log::Error("cannot lift the fail-closed catch-all (stays denying)", {{"error", std::string(st.message())}});
 }
 
+std::vector<std::string> TargetSync::AuditedTargetSpecs() const {
+  std::lock_guard l(mu_);
+  std::vector<std::string> out;
+  if (!applied_msg_) return out;
+  for (const auto& p : applied_msg_->targets()) {
+    auto t = target::FromProto(p);
+    if (p.audit() && t.ok()) out.push_back(target::Format(*t));
+  }
+  return out;
+}
+
 std::vector<std::string> TargetSync::NetworkTargetSpecs() const {
   std::lock_guard l(mu_);
   std::vector<std::string> out;
@@ -590,9 +632,14 @@ absl::Status TargetSync::ReaddLocked(const EntryMap& wanted) {
   absl::Status first;
   auto add = [&](const target::Target& e) {
     if (ForSink(e)) return;
-    if (absl::Status st = gate_.AddTarget(e); !st.ok() && first.ok()) first = st;
+    if (absl::Status st = AddLocked(e); !st.ok() && first.ok()) first = st;
   };
-  for (const auto& [k, e] : wanted) add(e);
+  // Audited keys first: where an enforced target shares a kernel entry
+  // with an audited one (overlapping ranges), enforce is written last.
+  for (const auto& [k, e] : wanted)
+    if (audited_.count(k)) add(e);
+  for (const auto& [k, e] : wanted)
+    if (!audited_.count(k)) add(e);
   for (const auto& [k, e] : static_) add(e);
   if (CatchAllWantedLocked()) {
     if (absl::Status st = gate_.AddTarget(kCatchAll4); !st.ok() && first.ok()) first = st;

@@ -16,8 +16,11 @@
 // Verdict for a governed connect/sendmsg (first match wins):
 //   1. quarantined (all, or the workload's cgroup)       -> deny
 //   2. destination not protected under the current mode   -> allow
-//   3. a grant for {workload cgroup, proto, addr, port}   -> consume, allow
-//   4. otherwise                                          -> deny (EPERM)
+//   3. audit mode (TG_TARGET_AUDIT, or the workload in tg_audit): allow; a
+//      valid grant is only looked at (never consumed), without one the
+//      event says what 4/5 would have done (audit = 1, "WOULD_DENY")
+//   4. a grant for {workload cgroup, proto, addr, port}   -> consume, allow
+//   5. otherwise                                          -> deny (EPERM)
 // Every map-lookup failure on the way to "allow" is a deny (fail closed).
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -95,6 +98,13 @@ struct {
 } tg_quarantine SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} tg_audit SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
@@ -142,6 +152,7 @@ struct decision {
 	__u8 proto;
 	__u8 family;
 	__u8 hook;
+	__u8 audit;
 	__u8 addr[16];
 };
 
@@ -164,6 +175,7 @@ static __always_inline void emit(const struct decision *d)
 	e->proto = d->proto;
 	e->family = d->family;
 	e->hook = d->hook;
+	e->audit = d->audit;
 	__builtin_memcpy(e->addr, d->addr, sizeof(e->addr));
 	/* No wakeup: a wakeup is an irq_work (~1.5 us measured here, on every
 	 * allowed connect) and would let a deny loop drive IPIs. The reader
@@ -223,6 +235,52 @@ static __always_inline __u32 consume_grant(void *map, const void *key, __u64 cgr
 	return TG_ALLOW_GRANT;
 }
 
+// Audit mode: what consume_grant would answer, without claiming anything.
+// A grant that consume_grant would honour (present, unclaimed, not expired,
+// its set's token unclaimed) allows silently; otherwise the verdict that
+// enforce mode would have denied with is reported with audit = 1.
+static __always_inline __u32 peek_grant(void *map, const void *key, __u64 cgroup_id)
+{
+	struct tg_grant_val *g;
+	struct tg_grant_key tk = {};
+
+	g = bpf_map_lookup_elem(map, key);
+	if (!g || g->state != 0)
+		return TG_DENY;
+	if (g->flags & TG_GRANT_SHARED) {
+		tk.cgroup_id = cgroup_id;
+		__builtin_memcpy(tk.addr, g->tao_id, 16);
+		if (bpf_ktime_get_ns() >= g->expiry_ns)
+			return TG_DENY_EXPIRED;
+		g = bpf_map_lookup_elem(&tg_grants, &tk);
+		if (!g || g->state != 0)
+			return TG_DENY;
+		return TG_ALLOW_GRANT;
+	}
+	if (bpf_ktime_get_ns() >= g->expiry_ns)
+		return TG_DENY_EXPIRED;
+	return TG_ALLOW_GRANT;
+}
+
+static __always_inline int audited(const struct tg_config *c, __u32 kind, __u64 wid)
+{
+	if (kind == TG_TARGET_AUDIT)
+		return 1;
+	return c->audit_armed && bpf_map_lookup_elem(&tg_audit, &wid);
+}
+
+// Allows; reports what enforce mode would have denied (no deny counter:
+// nothing was denied).
+static __always_inline int finish_audit(struct decision *d, void *map, const void *key)
+{
+	d->verdict = peek_grant(map, key, d->cgroup_id);
+	if (d->verdict == TG_ALLOW_GRANT)
+		return 1;
+	d->audit = 1;
+	emit(d);
+	return 1;
+}
+
 static __always_inline int finish(struct decision *d)
 {
 	switch (d->verdict) {
@@ -247,7 +305,7 @@ static __always_inline int needs_grant(const struct tg_config *c, __u32 kind)
 {
 	if (c->mode == TG_MODE_DENY_ALL)
 		return kind != TG_TARGET_ALLOW;
-	return kind == TG_TARGET_PROTECT;
+	return kind == TG_TARGET_PROTECT || kind == TG_TARGET_AUDIT;
 }
 
 static __always_inline __u32 lookup_kind4(__u8 proto, __u16 port, const __u8 *addr)
@@ -326,6 +384,8 @@ static __always_inline int decide_ip(__u8 hook, __u8 proto, __u8 family, __u16 p
 	gk.family = family;
 	gk.port = port;
 	__builtin_memcpy(gk.addr, addr, 16);
+	if (audited(c, kind, d.cgroup_id))
+		return finish_audit(&d, &tg_grants, &gk);
 	d.verdict = consume_grant(&tg_grants, &gk, d.cgroup_id, d.tao_id);
 	return finish(&d);
 }

@@ -112,6 +112,8 @@ static __always_inline int decide_unix(struct bpf_sock_addr *ctx, __u8 hook)
 		return 1;
 	count(TG_CNT_CHECKED);
 	gk.cgroup_id = d.cgroup_id;
+	if (audited(c, kind, d.cgroup_id))
+		return finish_audit(&d, &tg_unix_grants, &gk);
 	d.verdict = consume_grant(&tg_unix_grants, &gk, d.cgroup_id, d.tao_id);
 	return finish(&d);
 }

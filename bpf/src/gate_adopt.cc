@@ -93,7 +93,7 @@ absl::Status Gate::InstallConfig(const GateOptions& o) {
   }
   if (migrate_config_) {
     cfg.pods = 0;
-    cfg.reserved = 0;
+    cfg.audit_armed = 0;
     if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY) != 0) return ErrnoStatus(errno, "migrate tg_config");
   }
   // One map update: mode and pods switch together for the next hook.

@@ -74,6 +74,7 @@ int OnRingRecord(void* ctx, void* data, size_t size) {
   e.family = raw.family;
   e.proto = raw.proto;
   e.port = raw.port;
+  e.audit = raw.audit != 0;
   if (raw.hook == TG_HOOK_OPEN_KILL || raw.hook == TG_HOOK_EXEC_KILL) {
     std::memcpy(&e.dev, raw.addr, 8);
     std::memcpy(&e.ino, raw.addr + 8, 8);

@@ -119,6 +119,24 @@ absl::Status Gate::Release(uint64_t cgroup_id) {
   return RecomputeFlags();
 }
 
+// The count lives in tg_config.audit_armed so the hook skips the lookup
+// while no workload is audited: raised before the first entry goes in,
+// lowered after the last one went (never a moment it undercounts).
+absl::Status Gate::SetAuditWorkload(uint64_t cgroup_id, bool on) {
+  std::lock_guard<std::mutex> lock(targets_mu_);
+  int fd = bpf_map__fd(skel_->maps.tg_audit);
+  if (on) {
+    TG_RETURN_IF_ERROR(WriteConfig([](void* p) { static_cast<tg_config*>(p)->audit_armed = 1; }));
+    uint32_t one = 1;
+    if (bpf_map_update_elem(fd, &cgroup_id, &one, BPF_ANY) != 0) return ErrnoStatus(errno, "audit workload");
+    return absl::OkStatus();
+  }
+  if (bpf_map_delete_elem(fd, &cgroup_id) != 0 && errno != ENOENT) return ErrnoStatus(errno, "end audit");
+  uint64_t any = 0;
+  if (bpf_map_get_next_key(fd, nullptr, &any) == 0) return absl::OkStatus();
+  return WriteConfig([](void* p) { static_cast<tg_config*>(p)->audit_armed = 0; });
+}
+
 absl::Status Gate::QuarantineAll(QuarantineMode mode) {
   bool kill = static_cast<uint32_t>(mode) & TG_QUARANTINE_KILL;
   // Hooks before arming (an attach-only pass never detaches anything).

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "gate_bpf.skel.h"
@@ -34,7 +35,7 @@ std::optional<TargetKind> Gate::LookupTarget(const target::Target& dest) const {
 bool Gate::IsProtected(const target::Target& dest) const {
   std::optional<TargetKind> kind = LookupTarget(dest);
   if (options_.mode == Mode::kDenyAllExceptAllowlisted) return kind != TargetKind::kAllow;
-  return kind == TargetKind::kProtect;
+  return kind == TargetKind::kProtect || kind == TargetKind::kAudit;
 }
 
 absl::StatusOr<uint64_t> Gate::QuarantinedCount() const {
@@ -48,6 +49,21 @@ absl::StatusOr<uint64_t> Gate::QuarantinedCount() const {
   }
   if (errno != ENOENT) return ErrnoStatus(errno, "iterate quarantine map");
   return n;
+}
+
+absl::StatusOr<std::vector<uint64_t>> Gate::AuditedWorkloads() const {
+  int fd = bpf_map__fd(skel_->maps.tg_audit);
+  uint64_t key = 0, next = 0;
+  std::vector<uint64_t> out;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    out.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  if (errno != ENOENT) return ErrnoStatus(errno, "iterate audit map");
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 absl::StatusOr<bool> Gate::QuarantineAllEngaged() const {

@@ -81,6 +81,7 @@ Mapping Map(const ledger::Record& r) {
       return {kAuthorize, 1, "Assign Privileges", 2, kMedium};
     case RecordKind::kConsumed: return {kNetwork, 99, "Grant Installed", 1, kInformational};
     case RecordKind::kExercised: return {kNetwork, 1, "Open", 1, kInformational};
+    case RecordKind::kWouldDeny: return {kNetwork, 99, kind, 1, kLow};  // audit mode: let through
     case RecordKind::kRejected: return {kNetwork, 5, "Refuse", 2, kMedium};
     case RecordKind::kHold:  // a held connect: continued into the gate, or refused
       return FieldOr(r, "verdict") == "CONTINUE" ? Mapping{kNetwork, 99, "Held", 1, kInformational}

@@ -129,6 +129,7 @@ int Targets(const std::string& file) {
                              {"cidr", policies::CidrText(n.range)},
                              {"ports", {n.range.port_lo, n.range.port_hi}},
                              {"protocols", protos}});
+    if (n.audit) j["networks"].back()["audit"] = true;  // docs/audit-mode.md; absent = enforce
   }
   j["names"] = nlohmann::json::array();
   for (const auto& n : set.names) {
@@ -139,10 +140,14 @@ int Targets(const std::string& file) {
                           {"host", n.range.host},
                           {"ports", {n.range.port_lo, n.range.port_hi}},
                           {"protocols", protos}});
+    if (n.audit) j["names"].back()["audit"] = true;
   }
   auto paths = [](const std::vector<policies::ProtectedTargetSet::Path>& v) {
     nlohmann::json a = nlohmann::json::array();
-    for (const auto& e : v) a.push_back({{"target", e.target_id}, {"path", e.path}, {"prefix", e.prefix}});
+    for (const auto& e : v) {
+      a.push_back({{"target", e.target_id}, {"path", e.path}, {"prefix", e.prefix}});
+      if (e.audit) a.back()["audit"] = true;
+    }
     return a;
   };
   j["unix_paths"] = paths(set.unix_paths);

@@ -50,7 +50,7 @@ v1::ProtectedTargets ToProto(const policies::Policy& p) {
   // One entry per protocol of a range; `host` is its cidr or (a named entry,
   // docs/names.md) its DNS name, never both: agents resolve names (or, until
   // they do, refuse the set).
-  auto ranges = [&](const std::string& id, const auto& r, bool named, const std::string& host) {
+  auto ranges = [&](const std::string& id, const auto& r, bool named, const std::string& host, bool audit) {
     for (auto [on, proto] : {std::pair{r.tcp, v1::TARGET_PROTO_TCP}, std::pair{r.udp, v1::TARGET_PROTO_UDP}}) {
       if (!on) continue;
       auto* t = out.add_targets();
@@ -60,16 +60,18 @@ v1::ProtectedTargets ToProto(const policies::Policy& p) {
       t->set_port_from(r.port_lo);
       t->set_port_to(r.port_hi);
       t->set_name(id);
+      t->set_audit(audit);  // docs/audit-mode.md
     }
   };
-  for (const auto& n : set.networks) ranges(n.target_id, n.range, false, policies::CidrText(n.range));
-  for (const auto& n : set.names) ranges(n.target_id, n.range, true, n.range.host);
+  for (const auto& n : set.networks) ranges(n.target_id, n.range, false, policies::CidrText(n.range), n.audit);
+  for (const auto& n : set.names) ranges(n.target_id, n.range, true, n.range.host, n.audit);
   auto paths = [&](const std::vector<policies::ProtectedTargetSet::Path>& v, v1::TargetProto proto) {
     for (const auto& entry : v) {
       auto* t = out.add_targets();
       t->set_proto(proto);
       t->set_path(entry.path);
       t->set_name(entry.target_id);
+      t->set_audit(entry.audit);
     }
   };
   paths(set.unix_paths, v1::TARGET_PROTO_UNIX);

@@ -25,7 +25,7 @@ constexpr std::array<std::string_view, 6> kCheckpointOnly = {
 constexpr std::array<std::string_view, kMaxRecordKind + 1> kKindNames = {
     "", "ISSUED", "DENIED", "APPROVAL", "CONSUMED", "EXERCISED", "REJECTED", "KILLSWITCH",
     "POLICY_ACTIVATED", "BREAK_GLASS", "KEY_ROTATED", "CHECKPOINT", "APPROVAL_REQUESTED",
-    "EXPIRED", "STARTED", "LOSS_ACCEPTED", "WORKLOAD", "HOLD"};
+    "EXPIRED", "STARTED", "LOSS_ACCEPTED", "WORKLOAD", "HOLD", "WOULD_DENY"};
 
 void PutU16(std::string& s, uint16_t v) {
   s.push_back(static_cast<char>(v & 0xff));

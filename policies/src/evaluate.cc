@@ -206,9 +206,9 @@ ProtectedTargetSet Policy::ProtectedTargets() const {
   ProtectedTargetSet out;
   for (const TargetDef& t : c_->bundle.targets) {
     for (const NetRange& r : t.networks)
-      if (!r.node || r.family == 4) out.networks.push_back({t.id, r});  // a node range once
-    for (const NameRange& r : t.names) out.names.push_back({t.id, r});
-    for (const auto& p : t.unix_paths) out.unix_paths.push_back({t.id, p, false});
+      if (!r.node || r.family == 4) out.networks.push_back({t.id, r, t.audit});  // a node range once
+    for (const NameRange& r : t.names) out.names.push_back({t.id, r, t.audit});
+    for (const auto& p : t.unix_paths) out.unix_paths.push_back({t.id, p, false, t.audit});
     for (const auto& p : t.file_paths) out.file_paths.push_back({t.id, p, p.back() == '/'});
     for (const auto& p : t.binaries) out.binaries.push_back({t.id, p, false});
   }

@@ -128,6 +128,26 @@ bool ReadPaths(Walker& w, const Fields& f, std::string_view key, std::string_vie
   return good;
 }
 
+// `mode: enforce | audit` (docs/audit-mode.md). Audit covers what the
+// cgroup gate decides (networks, unix_paths); file and exec rules are
+// enforced by kill or the LSM, which have no audit mode, so an audited
+// target naming them is refused rather than silently enforced.
+bool ReadMode(Walker& w, const YAML::Node& n, const std::string& path, TargetDef& t) {
+  auto v = w.String(n, path, 16);
+  if (!v) return false;
+  if (*v != "enforce" && *v != "audit") {
+    w.Error(n, path, StrCat("unknown mode '", *v, "' (enforce or audit)"));
+    return false;
+  }
+  t.audit = *v == "audit";
+  if (t.audit && (!t.file_paths.empty() || !t.binaries.empty())) {
+    w.Error(n, path, "audit mode covers networks and unix_paths only; move file_paths and binaries to an "
+                     "enforced target");
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void ReadTargets(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
@@ -137,7 +157,7 @@ void ReadTargets(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
     std::string path = At("targets", i);
     Fields f;
     w.ReadMap((*seq)[i], path,
-              {"id", "description", "networks", "unix_paths", "file_paths", "binaries"}, {"id"},
+              {"id", "description", "mode", "networks", "unix_paths", "file_paths", "binaries"}, {"id"},
               &f);
     if (!f.count("id")) continue;
     TargetDef t;
@@ -160,6 +180,7 @@ void ReadTargets(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
       w.Error((*seq)[i], path, "a target needs networks, unix_paths, file_paths or binaries");
       good = false;
     }
+    if (auto it = f.find("mode"); it != f.end()) good = ReadMode(w, it->second.value, Sub(path, "mode"), t) && good;
     if (!id) continue;
     if (!s.targets.emplace(*id, b.targets.size()).second) {
       w.Error(f["id"].value, Sub(path, "id"), StrCat("duplicate target '", *id, "'"));

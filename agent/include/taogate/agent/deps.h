@@ -31,7 +31,8 @@ class TaoVerifier {
 class Evidence {
  public:
   using Fields = std::vector<std::pair<std::string, std::string>>;
-  enum class Kind { kConsumed, kExercised, kRejected, kDenied, kKillSwitch, kOperatorRefused, kWorkload, kHold };
+  enum class Kind { kConsumed, kExercised, kRejected, kDenied, kKillSwitch, kOperatorRefused, kWorkload, kHold,
+                    kWouldDeny };
   virtual ~Evidence() = default;
   virtual absl::StatusOr<uint64_t> Append(Kind kind, Fields fields) = 0;
   // OK if an Append of `kind` would be admitted now (e.g. enough free space
@@ -80,6 +81,11 @@ class TargetTable {
   virtual ~TargetTable() = default;
   // tcp/udp/any with an IP prefix (Host::kPrefix), or unix.
   virtual absl::Status AddTarget(const target::Target& t) = 0;
+  // The same entry in audit mode (docs/audit-mode.md): what it would deny
+  // is allowed and reported. Adding an entry that exists switches its mode
+  // in place (one map update, no instant unprotected). A table without
+  // audit mode enforces (the safe direction).
+  virtual absl::Status AddAuditTarget(const target::Target& t) { return AddTarget(t); }
   virtual absl::Status RemoveTarget(const target::Target& t) = 0;
   // True in protect-listed mode, where only listed targets are denied (so
   // failing closed needs a catch-all); false in deny-all mode.

@@ -6,6 +6,11 @@
 //   set) and any gate deny
 //                  -> counted in a DeniedAggregator, flushed as DENIED
 //                     records every flush interval (bounded per interval).
+//   an audited gate event (DecisionEvent::audit: let through, enforce mode
+//   would have denied; docs/audit-mode.md)
+//                  -> aggregated the same way in its own DeniedAggregator,
+//                     flushed as WOULD_DENY records with DENIED's fields
+//                     (event=kernel_would_deny); not in the DenialLog.
 // Every denial and every grant used also goes to a DenialLog, if set, which
 // answers the Why RPC (denial_log.h).
 // It also sweeps consumed/expired grants out of the kernel map periodically.
@@ -59,6 +64,7 @@ class EventConsumer {
   void Loop();
   void Handle(const bpf::DecisionEvent& e);
   void FlushDenied();
+  void Flush(DeniedAggregator& from, Evidence::Kind kind, const char* event);
 
   DecisionSource& gate_;
   Enforcement* enforcer_ = nullptr;
@@ -67,6 +73,7 @@ class EventConsumer {
   Metrics& metrics_;
   const EventConsumerOptions options_;
   DeniedAggregator denied_;
+  DeniedAggregator would_deny_;  // audit mode
   struct IdHash {
     size_t operator()(const TaoId& id) const;
   };

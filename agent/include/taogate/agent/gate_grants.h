@@ -31,6 +31,9 @@ class GateGrants final : public GrantTable, public TargetTable {
                             int64_t expires_at_unix_ms) override;
 
   absl::Status AddTarget(const target::Target& t) override { return gate_.AddTarget(t); }
+  absl::Status AddAuditTarget(const target::Target& t) override {
+    return gate_.AddTarget(t, bpf::TargetKind::kAudit);
+  }
   absl::Status RemoveTarget(const target::Target& t) override { return gate_.RemoveTarget(t); }
   bool ProtectsListedOnly() const override { return gate_.options().mode == bpf::Mode::kProtectListed; }
 

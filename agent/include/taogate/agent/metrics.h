@@ -21,6 +21,8 @@ class Metrics {
   void RedeemDone(bool ok, const std::string& reason_code, int64_t latency_ns);
   void Exercised() { exercised_.fetch_add(1, std::memory_order_relaxed); }
   void DeniedEvents(uint64_t n) { denied_events_.fetch_add(n, std::memory_order_relaxed); }
+  // Audit mode: let through, enforce mode would have denied (docs/audit-mode.md).
+  void WouldDenyEvents(uint64_t n) { would_deny_events_.fetch_add(n, std::memory_order_relaxed); }
   void DeniedRecords(uint64_t n) { denied_records_.fetch_add(n, std::memory_order_relaxed); }
   void DeniedSuppressed(uint64_t n) { denied_suppressed_.fetch_add(n, std::memory_order_relaxed); }
   void KillSwitchChange() { killswitch_.fetch_add(1, std::memory_order_relaxed); }
@@ -36,6 +38,7 @@ class Metrics {
  private:
   static constexpr std::array<int64_t, 10> kBucketsUs = {100, 250, 500, 1000, 2000, 5000, 10000, 50000, 250000, 1000000};
   std::atomic<uint64_t> redeem_ok_{0}, exercised_{0}, denied_events_{0}, denied_records_{0},
+      would_deny_events_{0},
       denied_suppressed_{0}, killswitch_{0}, ledger_errors_{0};
   std::array<std::atomic<uint64_t>, kBucketsUs.size() + 1> buckets_{};
   std::atomic<uint64_t> latency_sum_ns_{0}, latency_count_{0};

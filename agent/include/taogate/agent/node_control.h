@@ -87,6 +87,9 @@ class GateNodeControl final : public NodeControl {
   void FillNames(v1::StatusResponse* out) const;
   void FillHoldCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const;
   void FillHold(v1::StatusResponse* out) const;
+  // The "audit" capability row (only while targets are audited) and their list.
+  void FillAudit(google::protobuf::RepeatedPtrField<v1::Capability>* caps,
+                 google::protobuf::RepeatedPtrField<std::string>* targets) const;
 
   const AgentConfig& config_;
   KillSwitchGate& gate_;

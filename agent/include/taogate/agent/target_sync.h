@@ -9,6 +9,10 @@
 // everything still wanted so that entries sharing a map key with a removed
 // one survive; on a failed add the additions and the cache are rolled back),
 // and recorded (POLICY_ACTIVATED, component=agent, event=applied).
+// An entry with audit set (docs/audit-mode.md) goes to the gate with
+// TargetTable::AddAuditTarget, unless an enforced or static target wants the
+// same key; an entry whose only change is its mode is switched in place by
+// the re-add (one map update), never removed and added again.
 // Static config targets are never removed. FILE/EXEC entries go to the
 // optional FileExecSink; without one they are logged as not enforced and
 // counted (field not_enforced), not an error.
@@ -203,6 +207,9 @@ class TargetSync final : public NameAddressSource {
   // entries over their current addresses), and the set's hold rules.
   std::set<std::string> TargetIdsAt(const target::Target& dest) const;
   std::vector<v1::HoldRule> HoldRules() const;
+  // The governor's targets in audit mode (ProtectedTarget.audit,
+  // docs/audit-mode.md), canonical text, as declared (names unexpanded).
+  std::vector<std::string> AuditedTargetSpecs() const;
 
   // The declared IP targets (static, then the governor's set) in the
   // target::Parse protected form, node targets as "tcp:node:P", for status checks.
@@ -234,7 +241,12 @@ class TargetSync final : public NameAddressSource {
   EntryMap WantedOf(const v1::ProtectedTargets& msg, const std::vector<std::string>& addrs) const;
   // Moves the gate from (applied_, static_) to (next_applied, next_static):
   // additions first, rolled back on a failure; then removals; then re-adds.
-  absl::Status MoveToLocked(EntryMap next_applied, EntryMap next_static, size_t* added, size_t* removed);
+  absl::Status MoveToLocked(EntryMap next_applied, EntryMap next_static, std::set<std::string> next_audited,
+                            size_t* added, size_t* removed);
+  // Audit mode (docs/audit-mode.md): the keys of a set that only audited
+  // targets want; AddLocked writes a key in the mode audited_ says.
+  std::set<std::string> AuditedOf(const v1::ProtectedTargets& msg, const std::vector<std::string>& addrs) const;
+  absl::Status AddLocked(const target::Target& t);
   void MaybeLiftLocked();
   EntryMap StaticOf(const std::vector<std::string>& addrs) const;
   absl::Status EngageFailClosedLocked();
@@ -252,6 +264,7 @@ class TargetSync final : public NameAddressSource {
   std::set<std::string> absent_;  // FILE/EXEC keys whose path was missing: retried on every update
   std::optional<v1::ProtectedTargets> applied_msg_;  // what the cache should hold
   EntryMap static_;  // static targets, node targets expanded
+  std::set<std::string> audited_;  // keys of applied_ in audit mode
   std::vector<std::string> node_addrs_;  // canonical, sorted
   NameAddressMap name_addrs_;                 // current answers, by name
   std::set<std::string> seeded_;         // from the names cache, no fresh answer yet

@@ -55,7 +55,9 @@ struct DemandState;
 
 enum class Mode { kProtectListed = 0, kDenyAllExceptAllowlisted = 1 };
 enum class Proto : uint8_t { kAny = 0, kTcp = 6, kUdp = 17 };
-enum class TargetKind : uint32_t { kProtect = 1, kAllow = 2 };
+// kAudit: protected in audit mode (docs/audit-mode.md): needs a grant like
+// kProtect, but what would be denied is allowed and reported (event audit).
+enum class TargetKind : uint32_t { kProtect = 1, kAllow = 2, kAudit = 3 };
 enum class QuarantineMode : uint32_t { kNetwork = 1, kKill = 3 };  // kill includes network
 enum class HookState { kEnforcing, kDegraded, kAbsent };
 // tg_workloads kinds (gate_format.h): kNested marks a QoS cgroup whose
@@ -120,6 +122,9 @@ struct DecisionEvent {
   // protected directory above it) and the deny bits that matched (proto).
   uint64_t dev = 0;         // kernel s_dev encoding
   uint64_t ino = 0;
+  // Audit mode allowed this connect/sendmsg; verdict (kDeny, kDenyExpired)
+  // is what enforce mode would have done ("WOULD_DENY").
+  bool audit = false;
 };
 
 struct HookStatus {
@@ -189,7 +194,7 @@ class Gate {
   // matches nothing. A map that cannot be read matches nothing.
   std::optional<TargetKind> LookupTarget(const target::Target& dest) const;
   // True if a connect to dest needs a grant: in protect-listed mode, a
-  // PROTECT entry matches; in deny-all mode, no ALLOW entry matches.
+  // PROTECT or AUDIT entry matches; in deny-all mode, no ALLOW entry matches.
   bool IsProtected(const target::Target& dest) const;
   // Workloads in the quarantine map; whether the all-workloads kill switch
   // is set in tg_config.
@@ -217,6 +222,12 @@ class Gate {
 
   absl::Status Quarantine(uint64_t cgroup_id, QuarantineMode mode);
   absl::Status Release(uint64_t cgroup_id);
+  // Audit mode for a whole workload (tg_audit, docs/audit-mode.md): every
+  // target it would be denied is allowed and reported instead; its grants
+  // are never consumed; quarantine still denies. on = false ends it (absent
+  // is not an error). AuditedWorkloads: the ids, sorted.
+  absl::Status SetAuditWorkload(uint64_t cgroup_id, bool on);
+  absl::StatusOr<std::vector<uint64_t>> AuditedWorkloads() const;
   absl::Status QuarantineAll(QuarantineMode mode);
   absl::Status ReleaseAll();
 

@@ -20,8 +20,9 @@
  *           proto      u8    IPPROTO_TCP (6) or IPPROTO_UDP (17)
  *           port_be    u16   destination port, network order; 0 = any port
  *           addr       4|16  address, network order
- *   value struct tg_target_val: kind (TG_TARGET_PROTECT | TG_TARGET_ALLOW),
- *         rule id (opaque, reported in events).
+ *   value struct tg_target_val: kind (TG_TARGET_PROTECT | TG_TARGET_ALLOW |
+ *         TG_TARGET_AUDIT), rule id (opaque, reported in events). AUDIT
+ *         needs a grant like PROTECT, in either mode, but audits.
  *   The hook looks up (proto, port, addr) and then (proto, 0, addr); the
  *   exact-port match wins over the any-port match. Port ranges are expanded
  *   into one entry per port by the loader. IPv4-mapped IPv6 destinations are
@@ -47,6 +48,16 @@
  *
  * tg_quarantine (HASH): key u64 workload id, value u32 mode
  *   (TG_QUARANTINE_NET | TG_QUARANTINE_KILL).
+ *
+ * tg_audit (HASH, 4096): key u64 workload id, value u32 1: the workload runs
+ *   in audit mode for every target (docs/audit-mode.md); tg_config.audit_armed
+ *   is non-zero while the map is non-empty. Audit mode (a TG_TARGET_AUDIT
+ *   entry, or an audited workload): a connect/sendmsg that enforce mode would
+ *   deny for want of a grant (TG_DENY, TG_DENY_EXPIRED) is allowed and its
+ *   event carries that verdict with audit = 1 ("WOULD_DENY"); a valid grant is
+ *   only looked at (never consumed, no event); quarantine is checked first and
+ *   always denies (the kill switch is never audited). A map the older format 3
+ *   gate did not have: pinned on first load, reserved config word reused.
  *
  * Workload. Every hook first resolves the caller (for cgroup_skb: the
  * socket's cgroup) to a workload id; grants, quarantine and events are keyed
@@ -185,6 +196,10 @@ enum tg_mode {
 enum tg_target_kind {
 	TG_TARGET_PROTECT = 1,
 	TG_TARGET_ALLOW = 2,
+	/* Protected in audit mode (docs/audit-mode.md): what PROTECT would deny
+	 * is allowed and reported (event audit = 1); grants are looked at, never
+	 * consumed; quarantine still denies. */
+	TG_TARGET_AUDIT = 3,
 };
 
 enum tg_quarantine_mode {
@@ -336,7 +351,8 @@ struct tg_config {
 	__u32 inodes_subtree;    /* of which TG_INODE_SUBTREE (0: no dir walk) */
 	/* format 3 */
 	__u32 pods;              /* non-zero: pods mode (tg_workloads decides) */
-	__u32 reserved;          /* 0 */
+	__u32 audit_armed;       /* non-zero while tg_audit is non-empty (was
+				  * "reserved", always 0 before) */
 };
 
 struct tg_inode_key {
@@ -359,7 +375,8 @@ struct tg_decision_event {
 	__u8 proto;
 	__u8 family;         /* AF_INET, AF_INET6, AF_UNIX */
 	__u8 hook;           /* enum tg_hook */
-	__u8 pad[3];
+	__u8 audit;          /* 1: audit mode allowed what verdict would deny */
+	__u8 pad[2];
 	__u8 addr[16];       /* IP (network order), first 16 path bytes, or
 			      * {u64 dev, u64 ino} for the file hooks */
 };

@@ -47,8 +47,10 @@ enum class RecordKind : uint16_t {
   kWorkload = 16,         // a Kubernetes pod became governed / ungoverned, or
                           // was removed with its grants and quarantine
   kHold = 17,             // a held connect ended (hold mode, docs/hold.md)
+  kWouldDeny = 18,        // audit mode let through what the kernel would deny
+                          // (DENIED's node fields; docs/audit-mode.md)
 };
-inline constexpr uint16_t kMaxRecordKind = 17;
+inline constexpr uint16_t kMaxRecordKind = 18;
 
 // "ISSUED", "DENIED", ...; "UNKNOWN(n)" for values outside the enum.
 std::string KindName(RecordKind kind);

@@ -88,6 +88,9 @@ struct TargetDef {
   std::vector<std::string> unix_paths;  // exact socket paths
   std::vector<std::string> file_paths;  // exact, or a directory prefix if it ends in '/'
   std::vector<std::string> binaries;    // exact executable paths
+  // `mode: audit` (docs/audit-mode.md): agents let through what the gate
+  // would deny and report it (WOULD_DENY). The governor decides as usual.
+  bool audit = false;
 };
 
 struct ActionClassDef {

@@ -64,19 +64,23 @@ using taogate::PathUnder;  // common/path.h
 // A `node` entry appears once (range.node set, the 127.0.0.0/8 twin): send
 // it to agents as cidr "node", never as its loopback range.
 struct ProtectedTargetSet {
+  // audit: the target's `mode: audit` (ProtectedTarget.audit).
   struct Net {
     std::string target_id;
     NetRange range;
+    bool audit = false;
   };
   struct Path {
     std::string target_id;
     std::string path;
     bool prefix = false;  // a directory: the path and everything below it
+    bool audit = false;
   };
   std::vector<Net> networks;
   struct Name {  // send as ProtectedTarget.host_name, cidr empty
     std::string target_id;
     NameRange range;
+    bool audit = false;
   };
   std::vector<Name> names;
   std::vector<Path> unix_paths;
