@@ -55,6 +55,27 @@ void FillCapabilities(const Enforcement* e, google::protobuf::RepeatedPtrField<v
 
 }  // namespace
 
+// What the config asks for (docs/agent.md, "Exit codes"): the gate's inet
+// hooks and the kill switch always; unix, files, exec when targets of that
+// kind are protected; files, exec and self-protection with lsm: require;
+// network-names when the governor's set names a host.
+void GateNodeControl::MarkRequested(google::protobuf::RepeatedPtrField<v1::Capability>* rows) const {
+  auto has = [](const std::vector<std::string>& specs, std::string_view prefix) {
+    return std::any_of(specs.begin(), specs.end(), [&](const std::string& s) { return s.starts_with(prefix); });
+  };
+  const bool require_lsm = config_.lsm == "require";
+  const bool unix_targets = has(config_.protected_targets, "unix:") ||
+                            (target_sync_ != nullptr && has(target_sync_->NetworkTargetSpecs(), "unix:"));
+  for (v1::Capability& c : *rows) {
+    const std::string& n = c.capability();
+    c.set_requested(n == "network-inet" || n == "kill-switch" || (n == "network-unix" && unix_targets) ||
+                    (n == "files" && (require_lsm || !config_.protected_files.empty())) ||
+                    (n == "exec" && (require_lsm || !config_.protected_binaries.empty())) ||
+                    (n == "self-protection" && require_lsm) ||
+                    (n == "network-names" && target_sync_ != nullptr && !target_sync_->Names().empty()));
+  }
+}
+
 GateNodeControl::GateNodeControl(const AgentConfig& config, KillSwitchGate& gate, ledger::Ledger& ledger,
                                  Evidence& evidence, Metrics& metrics, Redeemer& redeemer)
     : config_(config), gate_(gate), ledger_(ledger), evidence_(evidence),
@@ -85,6 +106,7 @@ void GateNodeControl::FillStatus(v1::StatusResponse* out) {
   out->set_policy_sha256(targets_sha256_);
   for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
   FillNames(out);
+  MarkRequested(out->mutable_capabilities());
 }
 
 void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
@@ -92,6 +114,7 @@ void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
   FillCapabilities(enforcer_, out->mutable_capabilities());
   for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
   FillNameCapability(out->mutable_capabilities());
+  MarkRequested(out->mutable_capabilities());
 }
 
 void GateNodeControl::FillNameCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const {

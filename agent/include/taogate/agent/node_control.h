@@ -81,6 +81,8 @@ class GateNodeControl final : public NodeControl {
   void FillNameCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out, const std::vector<NameView>& views,
                           const std::vector<dns::NameStatus>& resolved) const;
   void FillNames(v1::StatusResponse* out) const;
+  // Sets each row's `requested` from the config and the protected set.
+  void MarkRequested(google::protobuf::RepeatedPtrField<v1::Capability>* rows) const;
 
   const AgentConfig& config_;
   KillSwitchGate& gate_;
