@@ -507,7 +507,7 @@ absl::Status AgentDaemon::Parts::StartMetrics() {
     if (ledger.status.ok()) ledger.status = runtime::CheckDirAppendable(pp->config.ledger_dir, 0);
     runtime::HealthCheck gate{"gate", absl::OkStatus(), StrCat("pinned under ", pp->config.pin_root)};
     for (const auto& hk : bpf::Gate::ProbePinned(pp->config.pin_root).hooks)
-      if ((hk.name == "connect4" || hk.name == "connect6") && hk.state == bpf::HookState::kAbsent)
+      if ((hk.name == "connect4" || hk.name == "connect6") && hk.state == bpf::HookState::kAbsent && gate.status.ok())
         gate.status = absl::UnavailableError(StrCat("hook ", hk.name, " not attached: ", hk.detail));
     runtime::HealthCheck gov{"governor", absl::OkStatus(), "none configured", false};
     if (pp->governor_watch) {

@@ -1,7 +1,10 @@
-// runtime::Histogram and BuildInfo: the exposition text Prometheus parses.
+// runtime::Histogram and BuildInfo: the exposition text Prometheus parses;
+// HealthReport and CheckDirAppendable: the /healthz checks.
 #include "taogate/runtime/metrics_text.h"
 
 #include <gtest/gtest.h>
+
+#include "taogate/runtime/health.h"
 
 #include "taogate/common/strings.h"
 #include "taogate/common/version.h"
@@ -45,6 +48,30 @@ TEST(BuildInfoTest, NamesTheDaemonVersionAndCommit) {
             std::string::npos)
       << s;
   EXPECT_TRUE(UndocumentedSamples(s).empty()) << s;
+}
+
+TEST(HealthReportTest, NamesTheFailedCheckFirstAndListsEveryCheck) {
+  auto r = HealthReport({{"tpm", absl::OkStatus(), "root: tpm"},
+                         {"ledger", absl::ResourceExhaustedError("disk full"), "12 records"},
+                         {"governor", absl::UnavailableError("down"), "", false}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "ledger: disk full\ntpm: ok (root: tpm)\nledger: FAILED: disk full (12 records)\n"
+            "governor: degraded: down\n");
+}
+
+TEST(HealthReportTest, ANonRequiredFailureIsReportedNot503) {
+  auto r = HealthReport({{"ledger", absl::OkStatus(), ""}, {"governor", absl::UnavailableError("down"), "", false}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "ok\nledger: ok\ngovernor: degraded: down\n");
+}
+
+TEST(CheckDirAppendableTest, MissingDirAndTooLittleSpaceAreRefused) {
+  EXPECT_EQ(CheckDirAppendable("/no/such/dir", 0).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(CheckDirAppendable("/tmp", 0).ok());
+  const absl::Status full = CheckDirAppendable("/tmp", UINT64_MAX);
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(full.message().find("disk full"), absl::string_view::npos) << full;
 }
 
 }  // namespace
