@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "taogate/common/strings.h"
+#include "taogate/runtime/metrics_text.h"
 #include "taogate/tao/codec.h"
 #include "taogate/target/target.h"
 #include "taogate/target/target_proto.h"
@@ -114,15 +115,24 @@ std::map<std::string, uint64_t> Acquirer::outcomes() const {
   return outcomes_;
 }
 
+std::string Acquirer::LatencyText() const {
+  return StrCat(runtime::Family("taogate_agent_acquire_seconds", "histogram",
+                                "Acquire/Authorize latency, arrival to last message (approval waits included)."),
+                latency_[0].Samples("taogate_agent_acquire_seconds", "outcome=\"granted\""),
+                latency_[1].Samples("taogate_agent_acquire_seconds", "outcome=\"authorized\""),
+                latency_[2].Samples("taogate_agent_acquire_seconds", "outcome=\"refused\""));
+}
+
 void Acquirer::Run(const v1::AcquireRequest& req, const PeerIdentity& peer, int socket_fd, bool redeem,
                    const Emit& caller_emit) {
-  // Counts each call's last message by outcome (a bounded set of codes).
+  // Counts each call's last message by outcome (a bounded set of codes) and its latency.
+  const int64_t start_ns = clock_.MonoNs();
   auto emit = [&](const v1::AcquireProgress& p) {
-    if (p.phase() == v1::AcquireProgress::REFUSED || p.phase() == v1::AcquireProgress::GRANTED ||
-        p.phase() == v1::AcquireProgress::AUTHORIZED) {
+    const bool refused = p.phase() == v1::AcquireProgress::REFUSED;
+    if (refused || p.phase() == v1::AcquireProgress::GRANTED || p.phase() == v1::AcquireProgress::AUTHORIZED) {
+      latency_[refused ? 2 : p.phase() == v1::AcquireProgress::GRANTED ? 0 : 1].Observe(clock_.MonoNs() - start_ns);
       std::lock_guard l(mu_);
-      ++outcomes_[p.phase() == v1::AcquireProgress::REFUSED ? p.reason_code()
-                                                            : v1::AcquireProgress::Phase_Name(p.phase())];
+      ++outcomes_[refused ? p.reason_code() : v1::AcquireProgress::Phase_Name(p.phase())];
     }
     return caller_emit(p);
   };

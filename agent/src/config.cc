@@ -2,7 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -18,6 +20,8 @@
 namespace taogate::agent {
 namespace {
 
+std::string Where(const YAML::Mark& m) { return StrCat(m.line + 1, ":", m.column + 1); }
+
 // `section` names a nested mapping in errors ("dns." for dns.servers).
 template <typename T>
 absl::Status Get(const YAML::Node& n, const char* key, T* out, std::string_view section = "") {
@@ -25,21 +29,42 @@ absl::Status Get(const YAML::Node& n, const char* key, T* out, std::string_view 
   try {
     *out = n[key].as<T>();
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(StrCat("config key ", section, key, ": ", e.what()));
+    return absl::InvalidArgumentError(
+        StrCat(Where(n[key].Mark()), ": config key ", section, key, ": ", e.msg));
+  }
+  return absl::OkStatus();
+}
+
+// A string key whose value must be one of `values`.
+absl::Status GetEnum(const YAML::Node& n, const char* key, std::string* out,
+                     std::initializer_list<std::string_view> values) {
+  TG_RETURN_IF_ERROR(Get(n, key, out));
+  if (!n[key] || std::find(values.begin(), values.end(), *out) != values.end()) return absl::OkStatus();
+  std::string allowed;
+  for (std::string_view v : values) allowed += StrCat(allowed.empty() ? "" : " | ", v);
+  return absl::InvalidArgumentError(
+      StrCat(Where(n[key].Mark()), ": config key ", key, ": '", *out, "' is not one of ", allowed));
+}
+
+// Every key of mapping `n` is in `known`; records where each was read.
+absl::Status KnownKeys(const YAML::Node& n, const std::set<std::string>& known, std::string_view section,
+                       std::map<std::string, std::string>* where) {
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    if (known.count(key) == 0)
+      return absl::InvalidArgumentError(StrCat(Where(kv.first.Mark()), ": config: unknown key ", section, key));
+    (*where)[StrCat(section, key)] = Where(kv.first.Mark());
   }
   return absl::OkStatus();
 }
 
 // The `dns:` mapping (docs/names.md): where protected names are resolved.
 absl::Status ParseDns(const YAML::Node& n, AgentConfig* c) {
-  if (!n.IsMap()) return absl::InvalidArgumentError("config key dns: must be a mapping");
+  if (!n.IsMap()) return absl::InvalidArgumentError(StrCat(Where(n.Mark()), ": config key dns: must be a mapping"));
   static const std::set<std::string> kKeys = {
       "enabled", "servers", "resolv_conf", "ttl_floor_s", "ttl_ceiling_s", "retry_max_s", "max_addresses",
       "query_timeout_ms", "tries", "max_inflight", "max_names", "require_ad", "ad_trusted_path"};
-  for (const auto& kv : n) {
-    std::string key = kv.first.as<std::string>();
-    if (kKeys.count(key) == 0) return absl::InvalidArgumentError(StrCat("config: unknown key dns.", key));
-  }
+  TG_RETURN_IF_ERROR(KnownKeys(n, kKeys, "dns.", &c->key_where));
   dns::Config& d = c->dns;
   TG_RETURN_IF_ERROR(Get(n, "enabled", &c->dns_enabled, "dns."));
   TG_RETURN_IF_ERROR(Get(n, "servers", &d.servers, "dns."));
@@ -64,7 +89,7 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
   try {
     n = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(StrCat("config: ", e.what()));
+    return absl::InvalidArgumentError(StrCat(Where(e.mark), ": config: ", e.msg));
   }
   if (n.IsNull()) return c;
   if (!n.IsMap()) return absl::InvalidArgumentError("config: top level must be a mapping");
@@ -83,16 +108,13 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
       "kubernetes_node_name", "governed_pods", "cgroup_rescan_ms", "acquire_max_wait_ms",
       "acquire_rate_per_s", "acquire_burst", "acquire_max_in_flight", "acquire_exe_max_bytes", "dns",
       "hold_socket", "hold_max_ms"};
-  for (const auto& kv : n) {
-    std::string key = kv.first.as<std::string>();
-    if (kKeys.count(key) == 0) return absl::InvalidArgumentError(StrCat("config: unknown key ", key));
-  }
+  TG_RETURN_IF_ERROR(KnownKeys(n, kKeys, "", &c.key_where));
   TG_RETURN_IF_ERROR(Get(n, "node_id", &c.node_id));
   TG_RETURN_IF_ERROR(Get(n, "cgroup2_mount", &c.cgroup2_mount));
   TG_RETURN_IF_ERROR(Get(n, "governed_cgroup", &c.governed_cgroup));
   TG_RETURN_IF_ERROR(Get(n, "pin_root", &c.pin_root));
   TG_RETURN_IF_ERROR(Get(n, "mount_bpffs", &c.mount_bpffs));
-  TG_RETURN_IF_ERROR(Get(n, "mode", &c.mode));
+  TG_RETURN_IF_ERROR(GetEnum(n, "mode", &c.mode, {"protect-listed", "deny-all"}));
   TG_RETURN_IF_ERROR(Get(n, "ledger_dir", &c.ledger_dir));
   TG_RETURN_IF_ERROR(Get(n, "ledger_key", &c.ledger_key));
   TG_RETURN_IF_ERROR(Get(n, "checkpoint_every_records", &c.checkpoint_every_records));
@@ -111,10 +133,10 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
   TG_RETURN_IF_ERROR(Get(n, "protected_targets", &c.protected_targets));
   TG_RETURN_IF_ERROR(Get(n, "protected_files", &c.protected_files));
   TG_RETURN_IF_ERROR(Get(n, "protected_binaries", &c.protected_binaries));
-  TG_RETURN_IF_ERROR(Get(n, "lsm", &c.lsm));
+  TG_RETURN_IF_ERROR(GetEnum(n, "lsm", &c.lsm, {"auto", "off", "require"}));
   TG_RETURN_IF_ERROR(Get(n, "denied_flush_ms", &c.denied_flush_ms));
   TG_RETURN_IF_ERROR(Get(n, "denied_max_records", &c.denied_max_records));
-  TG_RETURN_IF_ERROR(Get(n, "log_level", &c.log_level));
+  TG_RETURN_IF_ERROR(GetEnum(n, "log_level", &c.log_level, {"debug", "info", "warn", "error"}));
   TG_RETURN_IF_ERROR(Get(n, "governor_address", &c.governor_address));
   TG_RETURN_IF_ERROR(Get(n, "governor_ca", &c.governor_ca));
   TG_RETURN_IF_ERROR(Get(n, "governor_cert", &c.governor_cert));
@@ -129,7 +151,7 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
   TG_RETURN_IF_ERROR(Get(n, "refusal_global_records", &c.refusal_global_records));
   TG_RETURN_IF_ERROR(Get(n, "refusal_rate_per_s", &c.refusal_rate_per_s));
   TG_RETURN_IF_ERROR(Get(n, "refusal_burst", &c.refusal_burst));
-  TG_RETURN_IF_ERROR(Get(n, "workloads", &c.workloads));
+  TG_RETURN_IF_ERROR(GetEnum(n, "workloads", &c.workloads, {"governed-root", "pods"}));
   TG_RETURN_IF_ERROR(Get(n, "kubeconfig", &c.kubeconfig));
   TG_RETURN_IF_ERROR(Get(n, "kubernetes_node_name", &c.kubernetes_node_name));
   TG_RETURN_IF_ERROR(Get(n, "cgroup_rescan_ms", &c.cgroup_rescan_ms));
@@ -143,7 +165,9 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfi
   TG_RETURN_IF_ERROR(Get(n, "hold_max_ms", &c.hold_max_ms));
   if (n["governed_pods"]) {
     auto sel = k8s::ParsePodSelectors(n["governed_pods"]);
-    if (!sel.ok()) return absl::InvalidArgumentError(StrCat("config key governed_pods: ", sel.status().message()));
+    if (!sel.ok())
+      return absl::InvalidArgumentError(
+          StrCat(Where(n["governed_pods"].Mark()), ": config key governed_pods: ", sel.status().message()));
     c.governed_pods = std::move(*sel);
   }
   return c;
@@ -155,13 +179,16 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
   std::stringstream ss;
   ss << in.rdbuf();
   auto c = ParseConfig(ss.str(), std::move(base));
-  if (!c.ok()) return absl::InvalidArgumentError(StrCat(path, ": ", c.status().message()));
+  if (!c.ok()) return absl::InvalidArgumentError(StrCat(path, ":", c.status().message()));
+  for (auto& [key, where] : c->key_where) where = StrCat(path, ":", where);
   return c;
 }
 
 absl::Status FinalizeConfig(AgentConfig& c) {
-  auto bad = [](std::string_view key, std::string_view why) {
-    return absl::InvalidArgumentError(StrCat("config ", key, ": ", why));
+  auto bad = [&c](std::string_view key, std::string_view why) {
+    auto at = c.key_where.find(std::string(key));
+    return absl::InvalidArgumentError(
+        StrCat(at == c.key_where.end() ? "" : StrCat(at->second, ": "), "config ", key, ": ", why));
   };
   if (c.node_id.empty()) return bad("node_id", "required");
   if (c.governed_cgroup.empty() || c.governed_cgroup[0] != '/' || c.governed_cgroup == "/" ||
@@ -199,6 +226,8 @@ absl::Status FinalizeConfig(AgentConfig& c) {
   for (const auto& b : c.protected_binaries)
     if (auto r = enforce::ParseExecRule(b); !r.ok()) return bad("protected_binaries", std::string(r.status().message()));
   if (c.lsm != "auto" && c.lsm != "off" && c.lsm != "require") return bad("lsm", "auto | off | require");
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+    return bad("log_level", "debug | info | warn | error");
   if (!c.governor_address.empty()) {
     size_t colon = c.governor_address.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == c.governor_address.size())

@@ -24,6 +24,7 @@
 #include "taogate/agent/name_resolution.h"
 #include "taogate/agent/node_addresses.h"
 #include "taogate/agent/node_control.h"
+#include "taogate/agent/preflight.h"
 #include "taogate/agent/pods_mode.h"
 #include "taogate/agent/service.h"
 #include "taogate/agent/unix_server.h"
@@ -35,6 +36,7 @@
 #include "taogate/common/version.h"
 #include "taogate/enforce/enforcer.h"
 #include "taogate/runtime/http_endpoint.h"
+#include "taogate/runtime/health.h"
 #include "taogate/runtime/metrics_text.h"
 #include "taogate/target/target.h"
 
@@ -156,14 +158,15 @@ absl::StatusOr<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(AgentConfig conf
 // leaves the parts made so far for Stop() to take down.
 absl::Status AgentDaemon::Init(AgentConfig config) {
   TG_RETURN_IF_ERROR(FinalizeConfig(config));
+  TG_RETURN_IF_ERROR(Preflight(config));  // before anything is created (preflight.h)
   Parts& p = *p_;
   p.config = std::move(config);
   p.governed_abs = p.config.cgroup2_mount + p.config.governed_cgroup;
   // Before any thread exists: a cgroup namespace is per thread, and every
   // thread must read peers' cgroups in the host's view.
   if (p.config.workloads == "pods") TG_RETURN_IF_ERROR(JoinHostCgroupNamespace());
+  TG_RETURN_IF_ERROR(p.LoadTrustBundle());  // reads only: a bad bundle creates no ledger
   TG_RETURN_IF_ERROR(p.OpenLedger());
-  TG_RETURN_IF_ERROR(p.LoadTrustBundle());
   TG_RETURN_IF_ERROR(p.OpenGate());
   TG_RETURN_IF_ERROR(p.OpenEnforcer());
   TG_RETURN_IF_ERROR(p.StartPods());
@@ -185,7 +188,7 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   return absl::OkStatus();
 }
 
-// 1. The node ledger, its checkpoint signer and the space reserve in front.
+// 2. The node ledger, its checkpoint signer and the space reserve in front.
 absl::Status AgentDaemon::Parts::OpenLedger() {
   const AgentConfig& c = config;
   ledger::LedgerOptions lo;
@@ -212,7 +215,7 @@ absl::Status AgentDaemon::Parts::OpenLedger() {
   return absl::OkStatus();
 }
 
-// 2. The governors' root keys.
+// 1. The governors' root keys.
 absl::Status AgentDaemon::Parts::LoadTrustBundle() {
   TG_ASSIGN_OR_RETURN(keys::TrustBundle bundle, keys::TrustBundle::Load(config.trust_bundle));
   verifier = std::make_unique<BundleVerifier>(std::move(bundle), config.strict_keys, config.max_clock_skew_ms);
@@ -481,6 +484,14 @@ absl::Status AgentDaemon::Parts::StartMetrics() {
                              "Acquire/Authorize calls, by outcome (GRANTED, AUTHORIZED or the reason code).");
     for (const auto& [outcome, n] : pp->acquirer->outcomes())
       extra += StrCat("taogate_agent_acquires_total{outcome=\"", outcome, "\"} ", n, "\n");
+    extra += pp->acquirer->LatencyText();
+    const auto quarantined = pp->kernel->QuarantinedCount();
+    const auto all = pp->kernel->QuarantineAllEngaged();
+    extra += StrCat(runtime::Gauge("taogate_agent_quarantined_workloads", "Workloads under the kill switch.",
+                                   static_cast<int64_t>(quarantined.ok() ? *quarantined : 0)),
+                    runtime::Gauge("taogate_agent_killswitch_all_engaged",
+                                   "1 while the kill switch holds every workload of the node.",
+                                   all.ok() && *all ? 1 : 0));
     if (pp->governor_watch) extra += GovernorMetricsText(pp->governor_watch->state(), pp->target_sync->state());
     TargetSyncState ts = pp->target_sync->state();
     extra += StrCat(runtime::Gauge("taogate_agent_node_addresses", "Addresses of this node (node targets).",
@@ -501,13 +512,25 @@ absl::Status AgentDaemon::Parts::StartMetrics() {
     if (pp->names) extra += pp->names->MetricsText();
     return pp->metrics.Render(extra);
   };
+  // Checks (runtime::HealthReport): the ledger takes appends, the connect
+  // hooks' links are pinned and attached; the governor streams are a detail.
   h.healthy = [pp]() -> absl::StatusOr<std::string> {
-    if (!pp->evidence->last_append_ok()) return absl::UnavailableError("ledger: last append failed");
-    if (absl::Status st = pp->reserved->CheckRoom(Evidence::Kind::kConsumed); !st.ok()) return st;
-    for (const auto& hk : pp->gate->Probe().hooks)
-      if ((hk.name == "connect4" || hk.name == "connect6") && hk.state == bpf::HookState::kAbsent)
-        return absl::UnavailableError(StrCat("hook ", hk.name, " absent"));
-    return std::string("ok");
+    runtime::HealthCheck ledger{"ledger", absl::OkStatus(), StrCat(pp->ledger->Size(), " records")};
+    if (!pp->evidence->last_append_ok()) ledger.status = absl::UnavailableError("last append failed");
+    if (ledger.status.ok()) ledger.status = pp->reserved->CheckRoom(Evidence::Kind::kConsumed);
+    if (ledger.status.ok()) ledger.status = runtime::CheckDirAppendable(pp->config.ledger_dir, 0);
+    runtime::HealthCheck gate{"gate", absl::OkStatus(), StrCat("pinned under ", pp->config.pin_root)};
+    for (const auto& hk : bpf::Gate::ProbePinned(pp->config.pin_root).hooks)
+      if ((hk.name == "connect4" || hk.name == "connect6") && hk.state == bpf::HookState::kAbsent && gate.status.ok())
+        gate.status = absl::UnavailableError(StrCat("hook ", hk.name, " not attached: ", hk.detail));
+    runtime::HealthCheck gov{"governor", absl::OkStatus(), "none configured", false};
+    if (pp->governor_watch) {
+      const GovernorWatchState w = pp->governor_watch->state();
+      gov.detail = pp->config.governor_address;
+      if (!w.targets_connected || !w.killswitch_connected)
+        gov.status = absl::UnavailableError(StrCat("streams not connected: ", w.last_error));
+    }
+    return runtime::HealthReport({ledger, gate, gov});
   };
   TG_ASSIGN_OR_RETURN(metrics_srv, runtime::HttpEndpoint::Start({config.metrics_address, config.metrics_port},
                                                                 "agent", std::move(h)));

@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "taogate/agent/config.h"
 #include "taogate/agent/daemon.h"
+#include "taogate/agent/preflight.h"
 #include "taogate/common/log.h"
 #include "taogate/common/version.h"
 
@@ -78,7 +79,9 @@ int main(int argc, char** argv) {
   if (o_log->count()) c.log_level = f.log_level;
   taogate::log::SetLevel(ParseLevel(c.log_level));
   if (check_only) {
-    if (auto s = taogate::agent::FinalizeConfig(c); !s.ok()) {
+    absl::Status s = taogate::agent::FinalizeConfig(c);
+    if (s.ok()) s = taogate::agent::Preflight(c);  // the files it names, as Start checks them
+    if (!s.ok()) {
       std::cerr << "taogate-agent: " << s.message() << "\n";
       return 2;
     }

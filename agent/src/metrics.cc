@@ -15,11 +15,7 @@ void Metrics::RedeemDone(bool ok, const std::string& reason_code, int64_t latenc
     std::lock_guard<std::mutex> l(mu_);
     ++rejected_[reason_code.empty() ? "UNKNOWN" : reason_code];
   }
-  size_t i = 0;
-  while (i < kBucketsUs.size() && latency_ns > kBucketsUs[i] * 1000) ++i;
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  latency_sum_ns_.fetch_add(static_cast<uint64_t>(latency_ns), std::memory_order_relaxed);
-  latency_count_.fetch_add(1, std::memory_order_relaxed);
+  redeem_latency_.Observe(latency_ns);
 }
 
 uint64_t Metrics::rejected_total() const {
@@ -51,17 +47,9 @@ std::string Metrics::Render(const std::string& extra) const {
                denied_suppressed_.load())
     << Counter("taogate_agent_killswitch_changes_total", "Kill-switch engages and releases.", killswitch_.load())
     << Counter("taogate_agent_ledger_errors_total", "Ledger appends that failed.", ledger_errors_.load())
-    << "# HELP taogate_agent_redeem_seconds Redeem latency (verify + durable CONSUMED + grant).\n"
-    << "# TYPE taogate_agent_redeem_seconds histogram\n";
-  uint64_t cum = 0;
-  for (size_t i = 0; i < kBucketsUs.size(); ++i) {
-    cum += buckets_[i].load();
-    o << "taogate_agent_redeem_seconds_bucket{le=\"" << kBucketsUs[i] / 1e6 << "\"} " << cum << "\n";
-  }
-  cum += buckets_[kBucketsUs.size()].load();
-  o << "taogate_agent_redeem_seconds_bucket{le=\"+Inf\"} " << cum << "\n"
-    << "taogate_agent_redeem_seconds_sum " << latency_sum_ns_.load() / 1e9 << "\n"
-    << "taogate_agent_redeem_seconds_count " << latency_count_.load() << "\n"
+    << runtime::Family("taogate_agent_redeem_seconds", "histogram",
+                       "Redeem latency (verify + durable CONSUMED + grant).")
+    << redeem_latency_.Samples("taogate_agent_redeem_seconds")
     << extra;
   return o.str();
 }

@@ -55,6 +55,27 @@ void FillCapabilities(const Enforcement* e, google::protobuf::RepeatedPtrField<v
 
 }  // namespace
 
+// What the config asks for (docs/agent.md, "Exit codes"): the gate's inet
+// hooks and the kill switch always; unix, files, exec when targets of that
+// kind are protected; files, exec and self-protection with lsm: require;
+// network-names when the governor's set names a host.
+void GateNodeControl::MarkRequested(google::protobuf::RepeatedPtrField<v1::Capability>* rows) const {
+  auto has = [](const std::vector<std::string>& specs, std::string_view prefix) {
+    return std::any_of(specs.begin(), specs.end(), [&](const std::string& s) { return s.starts_with(prefix); });
+  };
+  const bool require_lsm = config_.lsm == "require";
+  const bool unix_targets = has(config_.protected_targets, "unix:") ||
+                            (target_sync_ != nullptr && has(target_sync_->NetworkTargetSpecs(), "unix:"));
+  for (v1::Capability& c : *rows) {
+    const std::string& n = c.capability();
+    c.set_requested(n == "network-inet" || n == "kill-switch" || (n == "network-unix" && unix_targets) ||
+                    (n == "files" && (require_lsm || !config_.protected_files.empty())) ||
+                    (n == "exec" && (require_lsm || !config_.protected_binaries.empty())) ||
+                    (n == "self-protection" && require_lsm) ||
+                    (n == "network-names" && target_sync_ != nullptr && !target_sync_->Names().empty()));
+  }
+}
+
 GateNodeControl::GateNodeControl(const AgentConfig& config, KillSwitchGate& gate, ledger::Ledger& ledger,
                                  Evidence& evidence, Metrics& metrics, Redeemer& redeemer)
     : config_(config), gate_(gate), ledger_(ledger), evidence_(evidence),
@@ -87,6 +108,7 @@ void GateNodeControl::FillStatus(v1::StatusResponse* out) {
   FillNames(out);
   FillHold(out);
   FillAudit(out->mutable_capabilities(), out->mutable_audited_targets());
+  MarkRequested(out->mutable_capabilities());
 }
 
 void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
@@ -96,6 +118,7 @@ void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
   FillNameCapability(out->mutable_capabilities());
   FillAudit(out->mutable_capabilities(), nullptr);
   FillHoldCapability(out->mutable_capabilities());
+  MarkRequested(out->mutable_capabilities());
 }
 
 void GateNodeControl::FillAudit(google::protobuf::RepeatedPtrField<v1::Capability>* caps,
@@ -114,6 +137,8 @@ void GateNodeControl::FillAudit(google::protobuf::RepeatedPtrField<v1::Capabilit
                        "enforced; quarantine still denies): ", list.substr(0, 2000)));
   if (targets != nullptr)
     for (const auto& t : audited) *targets->Add() = t;
+}
+
 void GateNodeControl::FillHoldCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const {
   if (hold_ == nullptr) return;  // hold_socket off: nothing to report
   const size_t rules = target_sync_ ? target_sync_->HoldRules().size() : 0;

@@ -5,7 +5,9 @@
 //                                [--mode deny|freeze|kill] [--reason TEXT]
 //   taogatectl agent ledger-tail [-n N]
 //   taogatectl agent ledger-proof SEQ [--tree-size N]
-// Output is JSON on stdout; a refusal is one line on stderr and exit code 1.
+// Output is JSON on stdout; a refusal is one line on stderr and exit code 1;
+// status and probe exit 4 when a capability the config asks for is not
+// enforcing (command.h, kExitNotEnforcing).
 #include <google/protobuf/util/json_util.h>
 
 #include <fstream>
@@ -53,6 +55,7 @@ int Redeem(const std::string& socket, const std::string& file) {
 }
 
 std::string op_socket = kOperatorSocket;  // of the `agent` subcommands
+bool allow_degraded = false;              // status, probe: --allow-degraded
 
 template <typename T>
 int Show(const absl::StatusOr<T>& r) {
@@ -62,13 +65,17 @@ int Show(const absl::StatusOr<T>& r) {
 }
 
 // Status and probe: the JSON, and each warning once more on stderr where an
-// operator sees it (e.g. a loopback target served on a wildcard address).
+// operator sees it (e.g. a loopback target served on a wildcard address);
+// exit 4 when a capability the config asks for is not enforcing.
 template <typename T>
 int ShowWarned(const absl::StatusOr<T>& r) {
   int rc = Show(r);
-  if (r.ok())
-    for (const auto& w : r->warnings()) std::cerr << "WARNING: " << w << "\n";
-  return rc;
+  if (!r.ok()) return rc;
+  for (const auto& w : r->warnings()) std::cerr << "WARNING: " << w << "\n";
+  std::vector<CapabilityRow> rows;
+  for (const v1::Capability& c : r->capabilities())
+    rows.push_back({c.capability(), c.state(), c.detail(), c.requested()});
+  return CheckRequested(rows, allow_degraded) != 0 ? kExitNotEnforcing : rc;
 }
 
 void Register(CLI::App& root) {
@@ -85,9 +92,13 @@ void Register(CLI::App& root) {
 
   // --socket also after the subcommand (`agent status --socket S`).
   auto socket_opt = [](CLI::App* c) { c->add_option("--socket", op_socket, "agent operator socket"); return c; };
-  socket_opt(agent_cmd->add_subcommand("status", "Agent status: hooks, ledger, counters"))
+  auto degraded_opt = [](CLI::App* c) {
+    c->add_flag("--allow-degraded", allow_degraded, "exit 0 when a requested capability is degraded (not absent)");
+    return c;
+  };
+  degraded_opt(socket_opt(agent_cmd->add_subcommand("status", "Agent status: hooks, ledger, counters")))
       ->callback([client] { ExitCode() = ShowWarned(client()->Status()); });
-  socket_opt(agent_cmd->add_subcommand("probe", "Per-hook enforcement state"))
+  degraded_opt(socket_opt(agent_cmd->add_subcommand("probe", "Per-hook enforcement state")))
       ->callback([client] { ExitCode() = ShowWarned(client()->Probe()); });
 
   static std::string action, workload, mode = "deny", reason;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -22,6 +23,24 @@ int Fail(std::string_view what, int code = 1);
 // running at SOCKET (...)" when nothing listens there, otherwise the gRPC
 // code by name and the agent's message ("PERMISSION_DENIED: ...").
 std::string AgentCallError(std::string_view socket, const absl::Status& status);
+
+// Exit codes every command shares (docs/agent.md, "Exit codes"): 0 ok, 1 a
+// refusal or failure, 2 bad input (usage, unreadable file), 3 permission
+// denied or pending approval, 4 a capability the config asks for is not
+// enforcing (probe, agent status, agent probe).
+inline constexpr int kExitNotEnforcing = 4;
+
+// One "taogatectl: capability NAME requested but STATE: DETAIL" line on
+// stderr per row of `rows` (name, state, detail, requested) that is
+// requested and not "enforcing"; kExitNotEnforcing if any, else 0. With
+// `allow_degraded` (--allow-degraded) a degraded row is reported
+// ("WARNING: ...") but passes: e.g. network-unix, which matches literal
+// paths only, or files/exec on the kill-on-syscall fallback.
+struct CapabilityRow {
+  std::string name, state, detail;
+  bool requested = false;
+};
+int CheckRequested(const std::vector<CapabilityRow>& rows, bool allow_degraded);
 
 using Registrar = void (*)(CLI::App& root);
 bool RegisterCommand(Registrar r);

@@ -1,8 +1,8 @@
 // taogatectl keys: the TPM root key and trust bundles.
-//   keys init    --tcti T [--handle H] [--force] [--expect-key-id HEX] [--bundle-out F]
+//   keys init    --tcti T [--handle H] [--force] [--expect-key-id HEX] [--trust-bundle-out F]
 //   keys show    --tcti T [--handle H]
-//   keys bundle-add --bundle F --pem F [--name N] [--not-before-ms] [--not-after-ms] [--software]
-//   keys verify  --bundle F [--strict] [--skew-ms N] TAO_FILE
+//   keys bundle-add --trust-bundle F --pem F [--name N] [--not-before-ms] [--not-after-ms] [--software]
+//   keys verify  --trust-bundle F [--strict] [--skew-ms N] TAO_FILE
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -175,7 +175,7 @@ void Register(CLI::App& root) {
                    "owner hierarchy authorization (prefer the environment variable)")
       ->envname("TAOGATE_TPM_OWNER_AUTH");
   init->add_option("--expect-key-id", a.expect_key_id, "adopt only a key with this id (hex)");
-  init->add_option("--bundle-out", a.bundle_out, "also write a trust bundle holding this root");
+  init->add_option("--trust-bundle-out", a.bundle_out, "also write a trust bundle holding this root");
   init->add_option("--name", a.name, "root name in the bundle");
   init->add_option("--not-before-ms", a.not_before_ms, "root valid from (unix ms) in the bundle");
   init->callback([] { ExitCode() = Init(); });
@@ -185,7 +185,7 @@ void Register(CLI::App& root) {
   show->callback([] { ExitCode() = Show(); });
 
   auto* add = keys->add_subcommand("bundle-add", "Add a root public key to a trust bundle (root rotation)");
-  add->add_option("--bundle", a.bundle, "trust bundle file (created if missing)")->required();
+  add->add_option("--trust-bundle", a.bundle, "trust bundle file (created if missing)")->required();
   add->add_option("--pem", a.pem, "root public key PEM file")->required();
   add->add_option("--name", a.name, "root name");
   add->add_option("--not-before-ms", a.not_before_ms, "root vouches for certificates from (unix ms)");
@@ -194,7 +194,7 @@ void Register(CLI::App& root) {
   add->callback([] { ExitCode() = BundleAdd(); });
 
   auto* verify = keys->add_subcommand("verify", "Verify a TAO's chain to a root in a trust bundle");
-  verify->add_option("--bundle", a.bundle, "trust bundle file")->required();
+  verify->add_option("--trust-bundle", a.bundle, "trust bundle file")->required();
   verify->add_flag("--strict", a.strict, "refuse software-mode roots");
   verify->add_option("--skew-ms", a.skew_ms, "allowed clock skew")->capture_default_str();
   verify->add_option("FILE", a.file, "TAO file (binary Tao encoding)")->required();

@@ -273,7 +273,7 @@ void Register(CLI::App& root) {
 
   auto* tail = cmd->add_subcommand("tail", "Print the last records as JSON lines");
   dir(tail);
-  tail->add_option("-n", A().count, "Number of records (default 10)");
+  tail->add_option("-n,--count", A().count, "Number of records (default 10)");
   tail->callback([] { ExitCode() = Tail(); });
 
   RegisterLedgerFollow(cmd);

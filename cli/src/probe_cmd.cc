@@ -1,4 +1,4 @@
-// taogatectl probe [--json] [--pin-root DIR]: per capability (network, unix,
+// taogatectl probe [--json] [--pin-root DIR] [--require CAP]: per capability (network, unix,
 // files, exec, self-protection, kill switch), which mechanism enforces it on
 // this kernel and whether it is enforcing, degraded (and how) or absent; then
 // per kernel hook. Reads pinned link state: nothing reports enforcing unless
@@ -6,10 +6,15 @@
 // Then warnings: a protected loopback target (tcp:127.0.0.1:P) whose port is
 // served on a wildcard address here, reachable through every node address
 // (wildcard_listeners.h). The targets are the --target specs given, else the
-// running agent's (its Probe answer, over --agent-socket).
+// running agent's (its Probe answer, over --socket).
+// Exit 4 (kExitNotEnforcing) when a capability that is requested -- by the
+// running agent's config (its Probe rows' `requested`) or by --require NAME
+// -- is not enforcing on this node.
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -36,14 +41,18 @@ bool LsmPinned(const std::string& pin_root) {
   return access((pin_root + "/lsm/link_tg_file_open").c_str(), F_OK) == 0;
 }
 
-// The exposure warnings and where the targets came from.
+// The exposure warnings and where the targets came from; the capabilities
+// the agent's config requests into *requested.
 std::vector<std::string> Warnings(const std::vector<std::string>& targets, const std::string& agent_socket,
-                                  std::string* source) {
+                                  std::string* source, std::set<std::string>* requested) {
+  auto r = agent::AgentClient::ForSocket(agent_socket, 2'000)->Probe();
+  if (r.ok())
+    for (const auto& c : r->capabilities())
+      if (c.requested()) requested->insert(c.capability());
   if (!targets.empty()) {
     *source = "--target";
     return agent::WildcardExposureWarnings(targets, agent::ReadWildcardListeners());
   }
-  auto r = agent::AgentClient::ForSocket(agent_socket, 2'000)->Probe();
   if (!r.ok()) {
     *source = "none (agent not reachable at " + agent_socket + "; pass --target SPEC to check targets)";
     return {};
@@ -53,9 +62,10 @@ std::vector<std::string> Warnings(const std::vector<std::string>& targets, const
 }
 
 int Probe(const std::string& pin_root, bool json, const std::vector<std::string>& targets,
-          const std::string& agent_socket) {
+          const std::string& agent_socket, const std::vector<std::string>& require, bool allow_degraded) {
   std::string source;
-  std::vector<std::string> warnings = Warnings(targets, agent_socket, &source);
+  std::set<std::string> requested(require.begin(), require.end());
+  std::vector<std::string> warnings = Warnings(targets, agent_socket, &source, &requested);
   bpf::ProbeReport r = bpf::Gate::ProbePinned(pin_root);
   bpflsm::LsmProbe lsm = bpflsm::ProbeLsm();
   auto mount = bpf::Cgroup2Mount();
@@ -71,7 +81,8 @@ int Probe(const std::string& pin_root, bool json, const std::vector<std::string>
                                    {"mechanism", std::string(enforce::MechanismName(c.mechanism))},
                                    {"state", std::string(bpf::HookStateName(c.state))},
                                    {"hooks", c.hooks},
-                                   {"detail", c.detail}});
+                                   {"detail", c.detail},
+                                   {"requested", requested.count(c.name) > 0}});
     j["hooks"] = nlohmann::json::array();
     for (const auto& h : r.hooks) {
       j["hooks"].push_back({{"hook", h.name},
@@ -100,6 +111,7 @@ int Probe(const std::string& pin_root, bool json, const std::vector<std::string>
                 << std::string(state.size() < 10 ? 10 - state.size() : 1, ' ') << enforce::MechanismName(c.mechanism);
       if (!c.hooks.empty()) std::cout << " (" << c.hooks << ")";
       if (!c.detail.empty()) std::cout << ": " << c.detail;
+      if (requested.count(c.name) > 0) std::cout << " [requested]";
       std::cout << "\n";
     }
     std::cout << "hooks:\n";
@@ -118,7 +130,13 @@ int Probe(const std::string& pin_root, bool json, const std::vector<std::string>
     std::cout << "warnings (targets from " << source << "):" << (warnings.empty() ? " none" : "") << "\n";
     for (const auto& w : warnings) std::cout << "  WARNING: " << w << "\n";
   }
-  return 0;
+  std::vector<CapabilityRow> rows;
+  for (const auto& c : caps)
+    rows.push_back({c.name, std::string(bpf::HookStateName(c.state)), c.detail, requested.count(c.name) > 0});
+  for (const std::string& name : require)
+    if (std::none_of(caps.begin(), caps.end(), [&](const auto& c) { return c.name == name; }))
+      rows.push_back({name, "absent", "no such capability on this node", true});
+  return CheckRequested(rows, allow_degraded);
 }
 
 void Register(CLI::App& root) {
@@ -127,12 +145,18 @@ void Register(CLI::App& root) {
   static bool json = false;
   static std::vector<std::string> targets;
   static std::string agent_socket = "/run/taogate/operator.sock";
+  static std::vector<std::string> require;
+  static bool allow_degraded = false;
   cmd->add_option("--pin-root", pin_root, "bpffs directory of the pinned gate")->capture_default_str();
   cmd->add_flag("--json", json, "JSON output");
   cmd->add_option("--target", targets, "protected target to check for wildcard exposure (repeatable; "
                                        "default: the running agent's targets)");
-  cmd->add_option("--agent-socket", agent_socket, "agent operator socket")->capture_default_str();
-  cmd->callback([] { ExitCode() = Probe(pin_root, json, targets, agent_socket); });
+  cmd->add_option("--socket", agent_socket, "agent operator socket")->capture_default_str();
+  cmd->add_option("--require", require,
+                  "capability that must be enforcing, else exit 4 (repeatable; added to what the running "
+                  "agent's config requests)");
+  cmd->add_flag("--allow-degraded", allow_degraded, "exit 0 when a requested capability is degraded (not absent)");
+  cmd->callback([] { ExitCode() = Probe(pin_root, json, targets, agent_socket, require, allow_degraded); });
 }
 
 }  // namespace

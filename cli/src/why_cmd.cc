@@ -60,7 +60,7 @@ void Register(CLI::App& root) {
   auto* c = root.add_subcommand("why", "Why the gate refused recent connects (JSON lines, newest first)");
   auto* p = c->add_option("--pid", pid, "that process's denials");
   c->add_option("--cgroup", cgroup, "that workload's denials: cgroup id or cgroup directory")->excludes(p);
-  c->add_option("-n,--limit", limit, "at most N denials (max 256)");
+  c->add_option("-n,--count", limit, "at most N denials (max 256)");
   c->add_option("--socket", socket, "agent socket (workload: own denials; operator: any)");
   c->callback([] {
     v1::WhyRequest req;

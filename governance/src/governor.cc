@@ -92,7 +92,20 @@ std::shared_ptr<const policies::Policy> Governor::policy() const {
 absl::StatusOr<uint64_t> Governor::Append(RecordKind kind, ledger::Fields fields) {
   auto seq = ledger_->Append(kind, std::move(fields));
   if (!seq.ok()) log::Error("ledger append failed", {{"error", std::string(seq.status().message())}});
+  std::lock_guard l(append_mu_);
+  last_append_ = seq.status();
+  if (!seq.ok()) ++append_failures_;
   return seq;
+}
+
+absl::Status Governor::last_append() const {
+  std::lock_guard l(append_mu_);
+  return last_append_;
+}
+
+uint64_t Governor::append_failures() const {
+  std::lock_guard l(append_mu_);
+  return append_failures_;
 }
 
 void Governor::Remember(std::shared_ptr<Entry> e) {
@@ -232,6 +245,27 @@ absl::StatusOr<v1::Decision> Governor::Permit(std::shared_ptr<Entry> e, const po
 
 absl::StatusOr<v1::Decision> Governor::RequestAuthorization(const std::string& actor,
                                                             const v1::AuthorizationRequest& req) {
+  const Clock& clock = options_.clock ? *options_.clock : RealClock();
+  const int64_t start = clock.MonoNs();
+  absl::StatusOr<v1::Decision> d = Decide(actor, req);
+  const size_t i = !d.ok()                                      ? 3
+                   : d->outcome() == v1::OUTCOME_PERMIT          ? 0
+                   : d->outcome() == v1::OUTCOME_PENDING_APPROVAL ? 2
+                                                                  : 1;
+  latency_[i].Observe(clock.MonoNs() - start);
+  return d;
+}
+
+std::string Governor::LatencyText() const {
+  std::string out = runtime::Family("taogate_governor_decision_seconds", "histogram",
+                                    "RequestAuthorization latency by outcome (error: refused before a decision).");
+  const char* outcomes[] = {"permit", "deny", "pending_approval", "error"};
+  for (size_t i = 0; i < latency_.size(); ++i)
+    out += latency_[i].Samples("taogate_governor_decision_seconds", StrCat("outcome=\"", outcomes[i], "\""));
+  return out;
+}
+
+absl::StatusOr<v1::Decision> Governor::Decide(const std::string& actor, const v1::AuthorizationRequest& req) {
   auto policy = this->policy();
   const bool attested = req.has_attested();
   TG_ASSIGN_OR_RETURN(

@@ -2,6 +2,7 @@
 
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "taogate/runtime/health.h"
 #include "taogate/runtime/metrics_text.h"
 
 namespace taogate::governance::internal {
@@ -9,6 +10,10 @@ namespace {
 
 using runtime::Counter;
 using runtime::Gauge;
+
+// Below this much free space in the ledger's directory /healthz fails
+// before an append does (a segment grows in records of at most a few KiB).
+constexpr uint64_t kLedgerMinFreeBytes = 8ull << 20;
 
 std::string MetricsText(Governor& governor, const TpmHealth& health) {
   const auto s = governor.stats();
@@ -31,6 +36,9 @@ std::string MetricsText(Governor& governor, const TpmHealth& health) {
                  "taogate_governor_decisions_total{outcome=\"pending_approval\"} ", s.pending, "\n");
   body += Gauge("taogate_governor_ledger_size", "Records in the governor ledger.",
                 static_cast<int64_t>(governor.ledger().Size()));
+  body += Counter("taogate_governor_ledger_append_failures_total", "Ledger appends that failed.",
+                  governor.append_failures());
+  body += governor.LatencyText();
   const TpmHealth::Snapshot h = health.Get();
   body += Gauge("taogate_governor_software_root", "1 if the root key is in software (development).",
                 h.tpm ? 0 : 1);
@@ -46,15 +54,21 @@ std::string MetricsText(Governor& governor, const TpmHealth& health) {
 }
 
 absl::StatusOr<std::string> Healthy(Governor& governor, const TpmHealth& health) {
+  if (governor.shutting_down()) return absl::UnavailableError("governor: shutting down");
+  // The TPM check reads TpmHealth's cached probe (its own thread, every
+  // probe_interval): a scrape never signs.
   const TpmHealth::Snapshot h = health.Get();
-  if (governor.shutting_down()) return absl::UnavailableError("shutting down");
+  runtime::HealthCheck tpm{"tpm", absl::OkStatus(), h.tpm ? "root: tpm" : "root: software, development mode: no TPM to probe"};
   if (!h.up)
-    return absl::UnavailableError(
+    tpm.status = absl::UnavailableError(
         StrCat("TPM root unreachable for ", static_cast<int64_t>(h.seconds_unreachable), " s: ",
                h.issuing ? StrCat("still issuing within the grace (", h.grace_ms / 1000, " s)")
                          : std::string("TAO issuance stopped"),
                ": ", h.last_error));
-  return std::string(h.tpm ? "ok (root: tpm)" : "ok (root: software, development mode: no TPM to probe)");
+  runtime::HealthCheck ledger{"ledger", governor.last_append(),
+                              StrCat(governor.ledger().Size(), " records")};
+  if (ledger.status.ok()) ledger.status = runtime::CheckDirAppendable(governor.ledger().dir(), kLedgerMinFreeBytes);
+  return runtime::HealthReport({tpm, ledger});
 }
 
 }  // namespace

@@ -2,8 +2,11 @@
 // Thread safety: the endpoint's threads only read Governor::stats(), ledger
 // size and TpmHealth::Get() (all thread-safe); the caller destroys the
 // endpoint before the Governor and TpmHealth it reads from go away.
-// /healthz: 200 "ok (root: tpm|software ...)", or 503 with the reason
-// (shutting down; TPM root unreachable, and whether issuance has stopped).
+// /healthz (runtime::HealthReport): checks "tpm" (the cached TPM probe:
+// unreachable, and whether issuance has stopped) and "ledger" (the last
+// append failed, the directory read-only or under 8 MiB free); 200 "ok" and
+// a line per check, or 503 naming the failed check (or "governor: shutting
+// down").
 #pragma once
 
 #include <memory>

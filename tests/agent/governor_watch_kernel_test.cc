@@ -152,7 +152,7 @@ TEST_F(GovernorWatchKernelTest, ActivationProgramsTheGate) {
   EXPECT_NE(m.find("taogate_agent_protected_targets_not_enforced 1"), std::string::npos) << m;  // the FILE target
   // Every family the agent serves (governor streams included) is documented.
   EXPECT_TRUE(UndocumentedSamples(m).empty()) << m;
-  EXPECT_NE(m.find("taogate_build_info{version=\""), std::string::npos) << m;
+  EXPECT_NE(m.find("taogate_agent_build_info{version=\""), std::string::npos) << m;
 }
 
 // (b) Governor gone: the last set stays; an agent restarted while it is down

@@ -36,9 +36,15 @@ expect_files governor /etc/taogate/governor.yaml /usr/bin/taogate-governor \
   /usr/lib/systemd/system/taogate-governor.service /usr/lib/sysusers.d/taogate-governor.conf \
   /usr/share/doc/taogate-governor/governor.md /usr/share/doc/taogate-governor/keys.md \
   /usr/share/doc/taogate-governor/policy.md
+# taogatectl's completion and man pages, generated from its CLI definitions:
+# one page per command, as `taogatectl man --dir` writes them.
+"$BUILD/bin/taogatectl" man --dir "$WORK/man"
+mapfile -t man_pages < <(cd "$WORK/man" && ls ./*.1 | sed 's#^\./#/usr/share/man/man1/#')
+[ "${#man_pages[@]}" -gt 10 ] || fail "taogatectl man --dir wrote ${#man_pages[@]} pages"
 expect_files cli /usr/bin/taogatectl /usr/share/doc/taogate-cli/README.md \
   /usr/share/doc/taogate-cli/architecture.md /usr/share/doc/taogate-cli/ledger.md \
-  /usr/share/doc/taogate-cli/packaging.md /usr/share/doc/taogate-cli/security.md
+  /usr/share/doc/taogate-cli/packaging.md /usr/share/doc/taogate-cli/security.md \
+  /usr/share/bash-completion/completions/taogatectl "${man_pages[@]}"
 
 # The node cannot issue: its package pulls in no TPM ESYS library and holds
 # no issuing symbol (the layering test checks the binary's link line too).
@@ -75,6 +81,7 @@ for p in taogate-agent taogate-governor taogate-cli; do
     fail "$p not installed"
 done
 "$ROOT/usr/bin/taogatectl" --help >/dev/null || fail "installed taogatectl does not run"
+bash -n "$ROOT/usr/share/bash-completion/completions/taogatectl" || fail "installed completion script does not parse"
 "$ROOT/usr/bin/taogate-agent" --help >/dev/null || fail "installed taogate-agent does not run"
 "$ROOT/usr/bin/taogate-governor" --help >/dev/null || fail "installed taogate-governor does not run"
 if command -v systemd-analyze >/dev/null; then

@@ -90,7 +90,7 @@ TEST_F(GovernorCliTest, LedgerVerifyCertifiesTheCheckpointKeyAgainstTheTrustBund
   };
   ASSERT_EQ(openssl({"pkey", "-in", gov_.root_key_path(), "-pubout", "-out", (d / "root.pub").string()}).exit_code, 0);
   auto bundle = (d / "bundle.json").string();
-  ASSERT_EQ(Ctl({"keys", "bundle-add", "--bundle", bundle, "--pem", (d / "root.pub").string(), "--name", "dev-root",
+  ASSERT_EQ(Ctl({"keys", "bundle-add", "--trust-bundle", bundle, "--pem", (d / "root.pub").string(), "--name", "dev-root",
                  "--software"}).exit_code, 0);
   std::vector<std::string> verify = {"ledger", "verify", "--dir", gov_.ledger_dir(), "--pubkey",
                                      (d / "checkpoint.vkey").string(), "--key-cert", cert};
@@ -111,7 +111,7 @@ TEST_F(GovernorCliTest, LedgerVerifyCertifiesTheCheckpointKeyAgainstTheTrustBund
   ASSERT_EQ(openssl({"pkey", "-in", (d / "other.pem").string(), "-pubout", "-out", (d / "other.pub").string()})
                 .exit_code, 0);
   auto other_bundle = (d / "other-bundle.json").string();
-  ASSERT_EQ(Ctl({"keys", "bundle-add", "--bundle", other_bundle, "--pem", (d / "other.pub").string(),
+  ASSERT_EQ(Ctl({"keys", "bundle-add", "--trust-bundle", other_bundle, "--pem", (d / "other.pub").string(),
                  "--software"}).exit_code, 0);
   r = with({"--trust-bundle", other_bundle});
   EXPECT_EQ(r.exit_code, 1) << r.out;

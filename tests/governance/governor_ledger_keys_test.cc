@@ -38,7 +38,7 @@ class GovernorLedgerKeysTest : public ::testing::Test {
   std::string Bundle(const std::string& pem, const std::string& name) {
     auto pub = (gov_.dir() / (name + ".pub")).string(), bundle = (gov_.dir() / (name + ".json")).string();
     EXPECT_EQ(RunCommand({"/usr/bin/openssl", "pkey", "-in", pem, "-pubout", "-out", pub}).exit_code, 0);
-    EXPECT_EQ(Ctl({"keys", "bundle-add", "--bundle", bundle, "--pem", pub, "--name", name, "--software"}).exit_code, 0);
+    EXPECT_EQ(Ctl({"keys", "bundle-add", "--trust-bundle", bundle, "--pem", pub, "--name", name, "--software"}).exit_code, 0);
     return bundle;
   }
   CommandResult Ctl(std::vector<std::string> args) {

@@ -24,7 +24,7 @@ class KeysCliTest : public testing::SwtpmTest {
     return Path(name);
   }
   taogate::testing::CommandResult Verify(const std::string& tao, bool strict) {
-    std::vector<std::string> argv = {BinPath("taogatectl"), "keys", "verify", "--bundle", Path("bundle.json")};
+    std::vector<std::string> argv = {BinPath("taogatectl"), "keys", "verify", "--trust-bundle", Path("bundle.json")};
     if (strict) argv.push_back("--strict");
     argv.push_back(tao);
     return RunCommand(argv);
@@ -33,7 +33,7 @@ class KeysCliTest : public testing::SwtpmTest {
 
 TEST_F(KeysCliTest, InitBundleThenVerifyStrict) {
   auto init = RunCommand({BinPath("taogatectl"), "keys", "init", "--tcti", tcti(), "--name", "gov-a",
-                          "--bundle-out", Path("bundle.json")});
+                          "--trust-bundle-out", Path("bundle.json")});
   ASSERT_EQ(init.exit_code, 0) << init.err;
   TpmRootSignerOptions so;
   so.tcti = tcti();
@@ -55,11 +55,11 @@ TEST_F(KeysCliTest, InitBundleThenVerifyStrict) {
 }
 
 TEST_F(KeysCliTest, SoftwareRootAddedToBundleIsRefusedInStrictMode) {
-  ASSERT_EQ(RunCommand({BinPath("taogatectl"), "keys", "init", "--tcti", tcti(), "--bundle-out",
+  ASSERT_EQ(RunCommand({BinPath("taogatectl"), "keys", "init", "--tcti", tcti(), "--trust-bundle-out",
                         Path("bundle.json")}).exit_code, 0);
   auto soft = *SoftwareRootSigner::Generate();
   WriteFile(Path("dev.pem"), soft->public_key().ToPem());
-  auto add = RunCommand({BinPath("taogatectl"), "keys", "bundle-add", "--bundle", Path("bundle.json"),
+  auto add = RunCommand({BinPath("taogatectl"), "keys", "bundle-add", "--trust-bundle", Path("bundle.json"),
                          "--pem", Path("dev.pem"), "--name", "dev", "--software"});
   ASSERT_EQ(add.exit_code, 0) << add.err;
   std::string tao = WriteTao(*soft, "soft.bin");

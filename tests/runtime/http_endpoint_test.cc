@@ -39,14 +39,18 @@ TEST_F(HttpEndpointTest, MetricsEndWithBuildInfo) {
   Start();
   std::string m = Get("/metrics");
   EXPECT_NE(m.find("taogate_test_total 7"), std::string::npos) << m;
-  EXPECT_NE(m.find(StrCat("taogate_build_info{version=\"", kVersion, "\",component=\"agent\"} 1")), std::string::npos) << m;
+  EXPECT_NE(m.find(StrCat("taogate_agent_build_info{version=\"", kProjectVersion, "\",commit=\"", kCommit, "\"} 1")),
+            std::string::npos)
+      << m;
   EXPECT_TRUE(UndocumentedSamples(m).empty()) << m;
 }
 
 TEST_F(HttpEndpointTest, HealthzIs200Or503WithTheReason) {
   Start();
   EXPECT_NE(Get("/healthz").find("200 OK"), std::string::npos);
+  EXPECT_NE(Get("/metrics").find("taogate_agent_healthy 1\n"), std::string::npos);
   healthy_ = false;
+  EXPECT_NE(Get("/metrics").find("taogate_agent_healthy 0\n"), std::string::npos);
   std::string h = Get("/healthz");
   EXPECT_NE(h.find("503"), std::string::npos) << h;
   EXPECT_NE(h.find("sick"), std::string::npos) << h;

@@ -184,7 +184,7 @@ class Node:
         self._run_ok(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(self.dir / "root.pem")])
         self._run_ok(["openssl", "pkey", "-in", str(self.dir / "root.pem"), "-pubout",
                        "-out", str(self.dir / "root.pub")])
-        self._ctl("keys", "bundle-add", "--bundle", str(self.dir / "trust.json"),
+        self._ctl("keys", "bundle-add", "--trust-bundle", str(self.dir / "trust.json"),
                   "--pem", str(self.dir / "root.pub"), "--software", "--name", "dev")
 
     def _spawn(self, name: str, argv: List[str]) -> subprocess.Popen:

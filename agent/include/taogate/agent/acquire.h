@@ -21,6 +21,7 @@
 // Thread-safe: Run from any number of threads.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -33,6 +34,7 @@
 #include "taogate/agent/attest.h"
 #include "taogate/agent/redeem.h"
 #include "taogate/common/clock.h"
+#include "taogate/runtime/metrics_text.h"
 
 namespace taogate::agent {
 
@@ -85,6 +87,10 @@ class Acquirer {
 
   // Calls by how they ended: "GRANTED", "AUTHORIZED" or the reason code.
   std::map<std::string, uint64_t> outcomes() const;
+  // taogate_agent_acquire_seconds{outcome="granted|authorized|refused"}: a
+  // call's time from arrival to its last message (approval waits included),
+  // with HELP and TYPE.
+  std::string LatencyText() const;
 
   // The request's own checks (target, action class, reason, annotations).
   absl::Status Validate(const v1::AcquireRequest& req, v1::Target* target) const;
@@ -108,6 +114,7 @@ class Acquirer {
   mutable std::mutex mu_;
   std::map<uint64_t, Bucket> buckets_;  // by workload cgroup id; guarded by mu_
   std::map<std::string, uint64_t> outcomes_;  // guarded by mu_
+  std::array<runtime::Histogram, 3> latency_;   // granted, authorized, refused
 };
 
 // Stable reason code of a governor call's error status.

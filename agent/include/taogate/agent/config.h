@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -154,15 +155,23 @@ struct AgentConfig {
   std::string hold_socket;
   int64_t hold_max_ms = 30'000;
 
-  std::string log_level = "info";
+  std::string log_level = "info";  // debug | info | warn | error
+
+  // Where each key was read: key ("max_grant_ms", "dns.servers") -> "LINE:COL"
+  // (ParseConfig) or "FILE:LINE:COL" (LoadConfigFile), so FinalizeConfig's
+  // errors point at the line too. Empty for flags and code-built configs.
+  std::map<std::string, std::string> key_where;
 };
 
-// Parses YAML text over `base` (keys present replace base's values).
+// Parses YAML text over `base` (keys present replace base's values). Errors
+// start "LINE:COL: " (LoadConfigFile: "FILE:LINE:COL: "): an unknown key, a
+// value of the wrong type, or an enum value outside its set (mode, lsm,
+// workloads, log_level).
 absl::StatusOr<AgentConfig> ParseConfig(const std::string& yaml_text, AgentConfig base = {});
 absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig base = {});
 
 // Checks values and fills derived ones (cgroup2_mount). InvalidArgument
-// naming the offending key.
+// naming the offending key, after its key_where when it has one.
 absl::Status FinalizeConfig(AgentConfig& config);
 
 }  // namespace taogate::agent

@@ -5,7 +5,6 @@
 // safe.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -13,6 +12,7 @@
 #include <string>
 
 #include "taogate/agent/refusal_recorder.h"
+#include "taogate/runtime/metrics_text.h"
 
 namespace taogate::agent {
 
@@ -36,12 +36,10 @@ class Metrics {
   std::string Render(const std::string& extra) const;
 
  private:
-  static constexpr std::array<int64_t, 10> kBucketsUs = {100, 250, 500, 1000, 2000, 5000, 10000, 50000, 250000, 1000000};
   std::atomic<uint64_t> redeem_ok_{0}, exercised_{0}, denied_events_{0}, denied_records_{0},
       would_deny_events_{0},
       denied_suppressed_{0}, killswitch_{0}, ledger_errors_{0};
-  std::array<std::atomic<uint64_t>, kBucketsUs.size() + 1> buckets_{};
-  std::atomic<uint64_t> latency_sum_ns_{0}, latency_count_{0};
+  runtime::Histogram redeem_latency_;
   mutable std::mutex mu_;
   std::map<std::string, uint64_t> rejected_;  // by reason code; guarded by mu_
 };

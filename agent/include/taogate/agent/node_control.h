@@ -90,6 +90,8 @@ class GateNodeControl final : public NodeControl {
   // The "audit" capability row (only while targets are audited) and their list.
   void FillAudit(google::protobuf::RepeatedPtrField<v1::Capability>* caps,
                  google::protobuf::RepeatedPtrField<std::string>* targets) const;
+  // Sets each row's `requested` from the config and the protected set.
+  void MarkRequested(google::protobuf::RepeatedPtrField<v1::Capability>* rows) const;
 
   const AgentConfig& config_;
   KillSwitchGate& gate_;

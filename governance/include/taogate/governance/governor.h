@@ -14,6 +14,7 @@
 // Shutdown().
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -33,6 +34,7 @@
 #include "taogate/ledger/ledger.h"
 #include "taogate/policies/policy.h"
 #include "taogate/policies/rate_limiter.h"
+#include "taogate/runtime/metrics_text.h"
 
 namespace taogate::governance {
 
@@ -126,6 +128,14 @@ class Governor {
              break_glass = 0, activations = 0, rate_limited = 0, issue_errors = 0;
   };
   Stats stats() const;
+  // taogate_governor_decision_seconds{outcome="permit|deny|pending_approval|
+  // error"}: RequestAuthorization's time to its answer (error: refused before
+  // a decision: invalid, rate-limited, attestation, ledger), with HELP and TYPE.
+  std::string LatencyText() const;
+  // The last ledger append's status (OK before the first) and the failed
+  // appends so far: /healthz and taogate_governor_ledger_append_failures_total.
+  absl::Status last_append() const;
+  uint64_t append_failures() const;
 
  private:
   struct Entry;  // one decision (governor_state.h)
@@ -134,6 +144,8 @@ class Governor {
   bool IsAdmin(const std::string& actor) const;
   absl::Status Activate(const std::string& actor, const std::string& yaml,
                         const std::string& name, std::vector<std::string>* errors);
+  // RequestAuthorization without its timing.
+  absl::StatusOr<v1::Decision> Decide(const std::string& actor, const v1::AuthorizationRequest& req);
   // RequestAuthorization's steps, in order. All require !mu_.
   // A decision entry for a request (its workload path cleared: only the
   // governor binds one).
@@ -191,6 +203,10 @@ class Governor {
   uint64_t policy_version_ = 0;
   bool shutdown_ = false;
   Stats stats_;
+  mutable std::mutex append_mu_;
+  absl::Status last_append_;      // guarded by append_mu_
+  uint64_t append_failures_ = 0;  // guarded by append_mu_
+  std::array<runtime::Histogram, 4> latency_;  // permit, deny, pending_approval, error
 };
 
 }  // namespace taogate::governance

@@ -1,5 +1,6 @@
 // The HTTP endpoint of a daemon (agent, governor): GET /metrics (Prometheus
-// text, ending with taogate_build_info) and GET /healthz (200 with the
+// text, ending with taogate_<component>_healthy (the /healthz verdict, 1/0)
+// and taogate_<component>_build_info) and GET /healthz (200 with the
 // daemon's "ok" text, or 503 with the reason). Both routes match exactly;
 // any other path is 404.
 //
@@ -28,7 +29,7 @@ class HttpEndpoint {
     // A value: 200 with that text ("ok"); an error: 503 with its message.
     std::function<absl::StatusOr<std::string>()> healthy;
   };
-  // `component` labels taogate_build_info ("agent", "governor").
+  // `component` names taogate_<component>_build_info and _healthy ("agent", "governor").
   // `where` must have passed ParseListen/CheckListenHost. Unavailable if the
   // port cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpEndpoint>> Start(const ListenAddress& where,
