@@ -92,8 +92,8 @@ std::shared_ptr<grpc::ServerCredentials> ServedTls::Credentials() const {
 }
 
 Reloader::Reloader(const ServerConfig& config, Governor& governor, ServedTls& tls, TlsPem start,
-                   std::string start_policy, bool chain_to_ca)
-    : config_(config), chain_to_ca_(chain_to_ca), governor_(governor), tls_(tls), current_(std::move(start)),
+                   std::string start_policy)
+    : config_(config), governor_(governor), tls_(tls), current_(std::move(start)),
       policy_(std::move(start_policy)) {}
 
 absl::Status Reloader::Refuse(std::string_view trigger, std::string_view scope,
@@ -126,7 +126,7 @@ absl::Status Reloader::Reload(std::string_view trigger) {
   if (auto s = policies::ReadBundleFile(c.policy_file, &policy); !s.ok())
     return Refuse(trigger, "policy", c.policy_file, s);
   if (auto n = rpc::CheckCaBundle(next.ca); !n.ok()) return Refuse(trigger, "tls_ca", c.tls_ca, n.status());
-  auto info = rpc::CheckKeyPair(next.cert, next.key, chain_to_ca_ ? next.ca : "");
+  auto info = rpc::CheckKeyPair(next.cert, next.key, current_.ca + next.ca);
   if (!info.ok()) {
     const bool key = absl::StartsWith(info.status().message(), "private key");
     return Refuse(trigger, key ? "tls_key" : "tls_cert", key ? c.tls_key : c.tls_cert, info.status());
@@ -164,7 +164,9 @@ absl::Status Reloader::Reload(std::string_view trigger) {
     current_ = std::move(next);
   }
   if (records.empty()) {
-    log::Info("reload: nothing changed", {{"trigger", std::string(trigger)}});
+    // A busy directory wakes the watch often: only a signal is worth a line.
+    log::Log(trigger == "sighup" ? log::Level::kInfo : log::Level::kDebug, "reload: nothing changed",
+             {{"trigger", std::string(trigger)}});
     return absl::OkStatus();
   }
   for (const auto& f : records)

@@ -53,10 +53,8 @@ class Reloader {
   // loaded then: a reload activates the file only when its bytes change, so
   // a bundle activated over gRPC since is not reverted by an unrelated
   // certificate rotation).
-  // `chain_to_ca`: the started certificate chained to the CA bundle, so a
-  // reloaded one must chain to the reloaded bundle.
   Reloader(const ServerConfig& config, Governor& governor, ServedTls& tls, TlsPem start,
-           std::string start_policy, bool chain_to_ca);
+           std::string start_policy);
   // Re-reads every file. OK when applied or when nothing changed; the
   // refusal otherwise (already logged and recorded). `trigger`: "sighup" or
   // "file_change", recorded as the records' event.
@@ -67,7 +65,6 @@ class Reloader {
                       const absl::Status& why);
 
   const ServerConfig& config_;
-  const bool chain_to_ca_;
   Governor& governor_;
   ServedTls& tls_;
   std::mutex mu_;  // one reload at a time; guards the fields below

@@ -85,14 +85,11 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
 
   // The files are checked as a reload checks them (docs/governor.md "Reload").
   TG_RETURN_IF_ERROR(rpc::CheckCaBundle(ca).status());
-  TG_RETURN_IF_ERROR(rpc::CheckKeyPair(cert, key, "").status());
-  // One PKI for servers and clients: a reloaded certificate must chain to the
-  // reloaded CA bundle too. (With separate ones, it cannot be checked.)
-  const bool chains = rpc::CheckKeyPair(cert, key, ca).ok();
+  TG_RETURN_IF_ERROR(rpc::CheckKeyPair(cert, key, ca).status());
   internal::TlsPem pem{ca, cert, key};
   TG_ASSIGN_OR_RETURN(impl->tls, internal::ServedTls::Create(pem));
   impl->reloader = std::make_unique<internal::Reloader>(impl->config, *impl->governor, *impl->tls,
-                                                        std::move(pem), policy_yaml, chains);
+                                                        std::move(pem), policy_yaml);
   grpc::ServerBuilder b;
   b.AddListeningPort(c.listen, impl->tls->Credentials(), &impl->port);
   b.RegisterService(impl->service.get());

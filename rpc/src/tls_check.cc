@@ -63,6 +63,28 @@ std::string Rfc3339(const ASN1_TIME* t) {
   return buf;
 }
 
+// The chain against `cas`, if one of them is the top certificate's issuer.
+absl::Status VerifyIfIssuerKnown(const Certs& chain, const Certs& cas) {
+  X509_NAME* issuer = X509_get_issuer_name(chain.back().get());
+  bool known = false;
+  for (const auto& c : cas) known = known || X509_NAME_cmp(X509_get_subject_name(c.get()), issuer) == 0;
+  if (!known) return absl::OkStatus();
+  Ptr<X509_STORE> store(X509_STORE_new());
+  for (const auto& c : cas) X509_STORE_add_cert(store.get(), c.get());
+  STACK_OF(X509)* untrusted = sk_X509_new_null();
+  for (size_t i = 1; i < chain.size(); ++i) sk_X509_push(untrusted, chain[i].get());
+  Ptr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
+  X509_STORE_CTX_init(ctx.get(), store.get(), chain[0].get(), untrusted);
+  const int ok = X509_verify_cert(ctx.get());
+  const int err = X509_STORE_CTX_get_error(ctx.get());
+  sk_X509_free(untrusted);  // the certificates stay owned by `chain`
+  ERR_clear_error();
+  if (ok != 1)
+    return absl::InvalidArgumentError(
+        StrCat("certificate does not chain to the CA bundle: ", X509_verify_cert_error_string(err)));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<int> CheckCaBundle(std::string_view ca_pem) {
@@ -92,19 +114,7 @@ absl::StatusOr<CertInfo> CheckKeyPair(std::string_view cert_pem, std::string_vie
   if (!ca_pem.empty()) {
     auto cas = ParseCerts(ca_pem, "CA bundle");
     if (!cas.ok()) return cas.status();
-    Ptr<X509_STORE> store(X509_STORE_new());
-    for (const auto& c : *cas) X509_STORE_add_cert(store.get(), c.get());
-    STACK_OF(X509)* untrusted = sk_X509_new_null();
-    for (size_t i = 1; i < chain->size(); ++i) sk_X509_push(untrusted, (*chain)[i].get());
-    Ptr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
-    X509_STORE_CTX_init(ctx.get(), store.get(), leaf, untrusted);
-    const int ok = X509_verify_cert(ctx.get());
-    const int err = X509_STORE_CTX_get_error(ctx.get());
-    sk_X509_free(untrusted);  // the certificates stay owned by `chain`
-    ERR_clear_error();
-    if (ok != 1)
-      return absl::InvalidArgumentError(
-          StrCat("certificate does not chain to the CA bundle: ", X509_verify_cert_error_string(err)));
+    if (auto st = VerifyIfIssuerKnown(*chain, *cas); !st.ok()) return st;
   }
   CertInfo info;
   Ptr<BIGNUM> bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr));

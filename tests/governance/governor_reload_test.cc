@@ -20,6 +20,7 @@ namespace taogate::governance::testing {
 namespace {
 
 namespace fs = std::filesystem;
+using ::taogate::testing::ConfigMapDir;
 using ::taogate::testing::ReadFile;
 using ::taogate::testing::WriteFile;
 
@@ -160,31 +161,6 @@ TEST(GovernorReloadTest, CorruptCertificateRefused) {
   gov.Stop();
   EXPECT_FALSE(Reloaded(gov, "refused", "tls_cert").empty());
 }
-
-// A ConfigMap as the kubelet writes it: NAME -> ..data/NAME, ..data -> a
-// timestamped directory; an update renames a new ..data symlink into place.
-class ConfigMapDir {
- public:
-  ConfigMapDir(const fs::path& dir, const std::string& name, const std::string& content)
-      : dir_(dir), name_(name) {
-    fs::create_directories(dir_);
-    Write(content);
-    fs::create_symlink(fs::path("..data") / name_, dir_ / name_);
-  }
-  void Write(const std::string& content) {
-    const std::string ts = StrCat("..2026_12_06_10_00_0", gen_++);
-    fs::create_directory(dir_ / ts);
-    WriteFile(dir_ / ts / name_, content);
-    fs::create_symlink(ts, dir_ / "..data_tmp");
-    fs::rename(dir_ / "..data_tmp", dir_ / "..data");
-  }
-  std::string path() const { return (dir_ / name_).string(); }
-
- private:
-  fs::path dir_;
-  std::string name_;
-  int gen_ = 1;
-};
 
 TEST(GovernorReloadTest, PolicyConfigMapSwapActivatedWithoutSignalAndStreamedToAgents) {
   GovernorProcess gov;

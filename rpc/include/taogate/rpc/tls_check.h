@@ -19,7 +19,12 @@ struct CertInfo {
 };
 
 // `cert_pem`: the leaf first, then any intermediates. `key_pem`: its private
-// key. `ca_pem`: if not empty, the leaf must chain to one of its certificates.
+// key. `ca_pem`: if not empty and it holds the certificate that issued the
+// top of the chain (by subject name), the chain must verify against it. A
+// certificate from a CA the bundle does not name is not refused: a daemon's
+// own CA file verifies its peers, and the peer (with its own CA file)
+// decides about us; what is refused is a certificate that claims a known
+// issuer and does not verify (a re-keyed CA, a forged or corrupt one).
 // InvalidArgument saying which check failed: unparseable certificate or key,
 // "private key does not match the certificate", expired / not yet valid,
 // "does not chain to the CA bundle: <openssl reason>".
