@@ -1,8 +1,5 @@
 #include "taogate/agent/reload.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/match.h"
 #include "taogate/common/crypto.h"
 #include "taogate/common/hex.h"
@@ -15,14 +12,6 @@
 
 namespace taogate::agent {
 namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(StrCat("cannot read ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string Sha(const std::string& s) { return ToHex(crypto::Sha256(s)); }
 
@@ -52,11 +41,11 @@ std::vector<std::string> AgentReloader::Paths() const {
 
 absl::StatusOr<AgentReloader::Files> AgentReloader::Read() const {
   Files f;
-  TG_ASSIGN_OR_RETURN(f.trust_bundle, ReadFile(config_.trust_bundle));
+  TG_ASSIGN_OR_RETURN(f.trust_bundle, rpc::ReadPemFile(config_.trust_bundle));
   if (!client_) return f;
-  TG_ASSIGN_OR_RETURN(f.ca, ReadFile(config_.governor_ca));
-  TG_ASSIGN_OR_RETURN(f.cert, ReadFile(config_.governor_cert));
-  TG_ASSIGN_OR_RETURN(f.key, ReadFile(config_.governor_key));
+  TG_ASSIGN_OR_RETURN(f.ca, rpc::ReadPemFile(config_.governor_ca));
+  TG_ASSIGN_OR_RETURN(f.cert, rpc::ReadPemFile(config_.governor_cert));
+  TG_ASSIGN_OR_RETURN(f.key, rpc::ReadPemFile(config_.governor_key));
   return f;
 }
 

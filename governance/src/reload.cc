@@ -26,14 +26,6 @@ namespace {
 
 constexpr unsigned kRefreshSeconds = 1;  // gRPC's minimum
 
-absl::StatusOr<std::string> Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(StrCat("cannot read ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 absl::Status Write(const fs::path& p, const std::string& data) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out << data;
@@ -118,7 +110,7 @@ absl::Status Reloader::Reload(std::string_view trigger) {
   for (auto [scope, path, out] : {std::tuple{"tls_ca", &c.tls_ca, &next.ca},
                                   std::tuple{"tls_cert", &c.tls_cert, &next.cert},
                                   std::tuple{"tls_key", &c.tls_key, &next.key}}) {
-    auto r = Read(*path);
+    auto r = rpc::ReadPemFile(*path);
     if (!r.ok()) return Refuse(trigger, scope, *path, r.status());
     *out = *std::move(r);
   }

@@ -9,6 +9,8 @@
 #include <openssl/x509_vfy.h>
 
 #include <ctime>
+#include <fstream>
+#include <sstream>
 #include <memory>
 #include <vector>
 
@@ -86,6 +88,14 @@ absl::Status VerifyIfIssuerKnown(const Certs& chain, const Certs& cas) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ReadPemFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(StrCat("cannot read ", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 absl::StatusOr<int> CheckCaBundle(std::string_view ca_pem) {
   auto certs = ParseCerts(ca_pem, "CA bundle");

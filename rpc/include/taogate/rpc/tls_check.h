@@ -31,6 +31,9 @@ struct CertInfo {
 absl::StatusOr<CertInfo> CheckKeyPair(std::string_view cert_pem, std::string_view key_pem,
                                       std::string_view ca_pem);
 
+// The whole file (a PEM file, a trust bundle): NotFound "cannot read PATH".
+absl::StatusOr<std::string> ReadPemFile(const std::string& path);
+
 // A PEM CA bundle: at least one certificate, every block parseable. Returns
 // how many certificates it holds.
 absl::StatusOr<int> CheckCaBundle(std::string_view ca_pem);
