@@ -13,8 +13,10 @@ constexpr size_t kMaxCachedCertificates = 256;
 absl::StatusOr<keys::VerifiedIssuer> BundleVerifier::Certificate(const std::string& cert_bytes,
                                                                  int64_t now_ms) {
   crypto::Sha256Digest key = crypto::Sha256(cert_bytes);
+  std::shared_ptr<const keys::TrustBundle> bundle;
   {
     std::lock_guard<std::mutex> l(mu_);
+    bundle = bundle_;
     auto it = cache_.find(key);
     if (it != cache_.end()) {
       const keys::VerifiedIssuer& v = it->second;
@@ -25,11 +27,19 @@ absl::StatusOr<keys::VerifiedIssuer> BundleVerifier::Certificate(const std::stri
       }
     }
   }
-  TG_ASSIGN_OR_RETURN(keys::VerifiedIssuer v, bundle_.VerifyCertificate(cert_bytes, now_ms, strict_, skew_ms_));
+  TG_ASSIGN_OR_RETURN(keys::VerifiedIssuer v, bundle->VerifyCertificate(cert_bytes, now_ms, strict_, skew_ms_));
   std::lock_guard<std::mutex> l(mu_);
+  if (bundle != bundle_) return v;  // replaced meanwhile: do not cache under the new bundle
   if (cache_.size() >= kMaxCachedCertificates) cache_.clear();
   cache_.emplace(key, v);
   return v;
+}
+
+void BundleVerifier::Replace(keys::TrustBundle bundle) {
+  auto next = std::make_shared<const keys::TrustBundle>(std::move(bundle));
+  std::lock_guard<std::mutex> l(mu_);
+  bundle_ = std::move(next);
+  cache_.clear();
 }
 
 absl::Status BundleVerifier::VerifyChain(const v1::Tao& tao, const v1::TaoBody& body, int64_t now_ms) {

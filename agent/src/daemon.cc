@@ -26,6 +26,7 @@
 #include "taogate/agent/node_control.h"
 #include "taogate/agent/preflight.h"
 #include "taogate/agent/pods_mode.h"
+#include "taogate/agent/reload.h"
 #include "taogate/agent/service.h"
 #include "taogate/agent/unix_server.h"
 #include "taogate/bpf/cgroup.h"
@@ -35,6 +36,7 @@
 #include "taogate/common/strings.h"
 #include "taogate/common/version.h"
 #include "taogate/enforce/enforcer.h"
+#include "taogate/runtime/file_watch.h"
 #include "taogate/runtime/http_endpoint.h"
 #include "taogate/runtime/health.h"
 #include "taogate/runtime/metrics_text.h"
@@ -127,6 +129,8 @@ struct AgentDaemon::Parts {
   std::unique_ptr<NodeAddressWatcher> node_watcher;  // feeds target_sync; stopped first
   std::unique_ptr<GovernedNodeControl> governed_control;
   std::unique_ptr<GovernorWatch> governor_watch;
+  std::unique_ptr<AgentReloader> reloader;          // trust bundle + governor mTLS files
+  std::unique_ptr<runtime::FileWatch> reload_watch;  // calls the reloader: stopped first
   NodeControl* served_control = nullptr;  // what the sockets serve
   std::string governed_abs;               // cgroup2 mount + governed_cgroup
   bool stopped = false;
@@ -142,6 +146,7 @@ struct AgentDaemon::Parts {
   absl::Status StartControl(uint64_t restored, rpc::ClientTls governor_tls);
   absl::Status StartSockets();
   absl::Status StartMetrics();
+  absl::Status StartReload();
 };
 
 absl::StatusOr<std::unique_ptr<AgentDaemon>> AgentDaemon::Start(AgentConfig config) {
@@ -176,6 +181,7 @@ absl::Status AgentDaemon::Init(AgentConfig config) {
   TG_RETURN_IF_ERROR(p.StartControl(restored, std::move(governor_tls)));
   TG_RETURN_IF_ERROR(p.StartSockets());
   TG_RETURN_IF_ERROR(p.StartMetrics());
+  TG_RETURN_IF_ERROR(p.StartReload());
   const AgentConfig& c = p.config;
   log::Info("agent started", {{"node", c.node_id},
                               {"governed", p.governed_abs},
@@ -510,6 +516,7 @@ absl::Status AgentDaemon::Parts::StartMetrics() {
                                      "Address changes of protected names the gate refused (old maps kept).",
                                      ts.name_change_failures_total));
     if (pp->names) extra += pp->names->MetricsText();
+    if (pp->reloader) extra += pp->reloader->MetricsText();
     return pp->metrics.Render(extra);
   };
   // Checks (runtime::HealthReport): the ledger takes appends, the connect
@@ -537,12 +544,28 @@ absl::Status AgentDaemon::Parts::StartMetrics() {
   return absl::OkStatus();
 }
 
+// 10. Reload on SIGHUP (main.cc) and on a change in the files' directories
+// (a mounted Secret's ..data swap): reload.h.
+absl::Status AgentDaemon::Parts::StartReload() {
+  reloader = std::make_unique<AgentReloader>(config, *verifier, governor_client.get(), governor_watch.get(), *ledger);
+  AgentReloader* r = reloader.get();
+  TG_ASSIGN_OR_RETURN(reload_watch, runtime::FileWatch::Start(r->Paths(), std::chrono::milliseconds(500),
+                                                              [r] { (void)r->Reload("file_change"); }));
+  return absl::OkStatus();
+}
+
+absl::Status AgentDaemon::Reload(std::string_view trigger) {
+  if (!p_ || !p_->reloader) return absl::FailedPreconditionError("agent not started");
+  return p_->reloader->Reload(trigger);
+}
+
 int AgentDaemon::metrics_port() const { return p_ && p_->metrics_srv ? p_->metrics_srv->port() : -1; }
 
 void AgentDaemon::Stop() {
   if (!p_ || p_->stopped) return;
   Parts& p = *p_;
   p.stopped = true;
+  if (p.reload_watch) p.reload_watch->Stop();  // no reload races the teardown
   // The governor streams first: no kill switch or target update may race
   // the teardown below.
   if (p.governor_watch) p.governor_watch->Stop();
@@ -552,6 +575,8 @@ void AgentDaemon::Stop() {
   // No new calls first, then drain events, then close the ledger. The gate
   // is closed, never detached: pinned links and maps keep enforcing.
   if (p.metrics_srv) p.metrics_srv->Stop();
+  p.reload_watch.reset();
+  p.reloader.reset();  // after metrics (which read it), before what it points to
   if (p.governor_client) p.governor_client->CancelAll();  // no Acquire waits on approval
   if (p.workload_srv) p.workload_srv->Shutdown();
   if (p.operator_srv) p.operator_srv->Shutdown();

@@ -24,8 +24,9 @@ int64_t NowMs() {
 }  // namespace
 
 struct GrpcGovernorClient::Impl {
-  std::unique_ptr<v1::Governor::Stub> stub;
+  std::string address;
   std::mutex mu;
+  std::shared_ptr<v1::Governor::Stub> stub;  // guarded by mu
   std::set<grpc::ClientContext*> active;  // guarded by mu
   bool cancelled = false;
 
@@ -35,6 +36,10 @@ struct GrpcGovernorClient::Impl {
     if (cancelled) return false;
     active.insert(ctx);
     return true;
+  }
+  std::shared_ptr<v1::Governor::Stub> Stub() {
+    std::lock_guard l(mu);
+    return stub;
   }
   void Leave(grpc::ClientContext* ctx) {
     std::lock_guard l(mu);
@@ -56,7 +61,14 @@ struct Registered {
 
 GrpcGovernorClient::GrpcGovernorClient(const std::string& address, const rpc::ClientTls& tls)
     : impl_(std::make_unique<Impl>()) {
+  impl_->address = address;
   impl_->stub = v1::Governor::NewStub(rpc::MakeGovernorChannel(address, tls));
+}
+
+void GrpcGovernorClient::SetTls(const rpc::ClientTls& tls) {
+  std::shared_ptr<v1::Governor::Stub> next = v1::Governor::NewStub(rpc::MakeGovernorChannel(impl_->address, tls));
+  std::lock_guard l(impl_->mu);
+  impl_->stub = std::move(next);
 }
 
 GrpcGovernorClient::~GrpcGovernorClient() = default;
@@ -75,7 +87,7 @@ absl::StatusOr<v1::Decision> GrpcGovernorClient::RequestAuthorization(const v1::
   Registered reg(impl_.get(), &ctx);
   if (!reg.ok) return absl::UnavailableError("agent stopping");
   v1::Decision d;
-  grpc::Status s = impl_->stub->RequestAuthorization(&ctx, req, &d);
+  grpc::Status s = impl_->Stub()->RequestAuthorization(&ctx, req, &d);
   if (!s.ok()) return rpc::FromGrpc(s);
   return d;
 }
@@ -92,7 +104,8 @@ absl::StatusOr<v1::Decision> GrpcGovernorClient::WaitDecision(const std::string&
     ctx.set_wait_for_ready(false);
     Registered reg(impl_.get(), &ctx);
     if (!reg.ok) return absl::UnavailableError("agent stopping");
-    auto reader = impl_->stub->WatchDecision(&ctx, req);
+    auto stub = impl_->Stub();
+    auto reader = stub->WatchDecision(&ctx, req);
     v1::Decision d;
     bool seen = false;
     while (reader->Read(&d)) {

@@ -40,6 +40,20 @@ void GovernorWatch::Stop() {
     if (t.joinable()) t.join();
 }
 
+void GovernorWatch::SetTls(rpc::ClientTls tls) {
+  std::lock_guard l(mu_);
+  options_.tls = std::move(tls);
+  reconnect_now_[kTargets] = reconnect_now_[kKill] = true;
+  for (auto* c : ctx_)
+    if (c) c->TryCancel();
+  cv_.notify_all();
+}
+
+rpc::ClientTls GovernorWatch::Tls() const {
+  std::lock_guard l(mu_);
+  return options_.tls;
+}
+
 bool GovernorWatch::stopping() const {
   std::lock_guard l(mu_);
   return stopping_;
@@ -75,7 +89,9 @@ void GovernorWatch::Loop(Stream s) {
       if (delivered) backoff = options_.retry_initial_ms;
       // +-25 % jitter so a fleet does not reconnect in lockstep.
       std::uniform_int_distribution<int64_t> jitter(-backoff / 4, backoff / 4);
-      cv_.wait_for(l, std::chrono::milliseconds(backoff + jitter(rng)), [&] { return stopping_; });
+      if (!std::exchange(reconnect_now_[s], false))  // not after SetTls: the governor is fine
+        cv_.wait_for(l, std::chrono::milliseconds(backoff + jitter(rng)), [&] { return stopping_ || reconnect_now_[s]; });
+      reconnect_now_[s] = false;
       if (stopping_) return;
       backoff = std::min(backoff * 2, options_.retry_max_ms);
     }
@@ -85,7 +101,7 @@ void GovernorWatch::Loop(Stream s) {
 bool GovernorWatch::RunTargets(grpc::ClientContext* ctx) {
   // A fresh channel per attempt: gRPC's own channel backoff (up to minutes)
   // must not delay a reconnect our backoff already decided on.
-  auto stub = v1::Governor::NewStub(rpc::MakeGovernorChannel(options_.address, options_.tls));
+  auto stub = v1::Governor::NewStub(rpc::MakeGovernorChannel(options_.address, Tls()));
   v1::WatchProtectedTargetsRequest req;
   req.set_node_id(options_.node_id);
   auto reader = stub->WatchProtectedTargets(ctx, req);
@@ -108,7 +124,7 @@ bool GovernorWatch::RunTargets(grpc::ClientContext* ctx) {
 }
 
 bool GovernorWatch::RunKill(grpc::ClientContext* ctx) {
-  auto stub = v1::Governor::NewStub(rpc::MakeGovernorChannel(options_.address, options_.tls));
+  auto stub = v1::Governor::NewStub(rpc::MakeGovernorChannel(options_.address, Tls()));
   v1::WatchKillSwitchRequest req;
   req.set_node_id(options_.node_id);
   auto reader = stub->WatchKillSwitch(ctx, req);

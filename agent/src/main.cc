@@ -1,7 +1,8 @@
 // taogate-agent: the per-node daemon between governed workloads and the
 // kernel gate. Configuration: --config FILE (YAML, see deploy/agent/) and
 // flags, which override the file. SIGTERM/SIGINT stop it gracefully; the
-// kernel gate stays enforcing.
+// kernel gate stays enforcing. SIGHUP reloads the trust bundle and the
+// governor mTLS files.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGHUP);  // reload (docs/agent.md "Reload"), not a stop
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -104,7 +106,7 @@ int main(int argc, char** argv) {
   }
   std::cout << "READY" << std::endl;  // for supervisors and tests
   int sig = 0;
-  sigwait(&stop, &sig);
+  while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) (void)(*agent)->Reload("sighup");
   taogate::log::Info("stopping", {{"signal", std::to_string(sig)}});
   (*agent)->Stop();
   return 0;

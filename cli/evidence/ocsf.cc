@@ -88,6 +88,9 @@ Mapping Map(const ledger::Record& r) {
                                                  : Mapping{kNetwork, 5, "Refuse", 2, kMedium};
     case RecordKind::kKillSwitch: return {kConfig, 99, kind, 1, kHigh};
     case RecordKind::kLossAccepted: return {kConfig, 99, kind, 1, kCritical};
+    case RecordKind::kReloaded:  // a refused reload: the daemon still serves the old material
+      return FieldOr(r, "verdict") == "ok" ? Mapping{kConfig, 99, kind, 1, kLow}
+                                           : Mapping{kConfig, 99, kind, 2, kMedium};
     default: return {kConfig, 99, kind, 1, kInformational};
   }
 }

@@ -144,6 +144,20 @@ absl::StatusOr<v1::ActivatePolicyResponse> Governor::ActivatePolicy(
   return r;
 }
 
+absl::Status Governor::ActivateFile(const std::string& path, const std::string& yaml,
+                                   std::vector<std::string>* errors) {
+  return Activate(StrCat("file:", path), yaml, path, errors);
+}
+
+absl::Status Governor::RecordReload(bool ok, std::vector<ledger::Fields> records) {
+  {
+    std::lock_guard l(mu_);
+    ++(ok ? stats_.reload_ok : stats_.reload_refused);
+  }
+  for (auto& f : records) TG_RETURN_IF_ERROR(Append(RecordKind::kReloaded, std::move(f)).status());
+  return absl::OkStatus();
+}
+
 v1::GetPolicyResponse Governor::GetPolicy() const {
   std::lock_guard l(policy_mu_);
   v1::GetPolicyResponse r;

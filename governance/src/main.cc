@@ -96,11 +96,12 @@ int main(int argc, char** argv) {
   if (*port_file) c.port_file = f.port_file;
   if (*nofsync) c.governor.ledger_fsync = f.governor.ledger_fsync;
 
-  // Block SIGINT/SIGTERM in every thread; one thread waits for them.
+  // Block SIGINT/SIGTERM/SIGHUP in every thread; one thread waits for them.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   auto server = taogate::governance::GovernorServer::Start(c);
@@ -110,7 +111,8 @@ int main(int argc, char** argv) {
   }
   std::thread signals([&] {
     int sig = 0;
-    sigwait(&set, &sig);
+    // SIGHUP: certificates, CA bundle and policy file re-read (server.h).
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) (void)(*server)->Reload("sighup");
     taogate::log::Info("shutting down", {{"signal", std::to_string(sig)}});
     (*server)->Shutdown();
   });

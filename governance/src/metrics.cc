@@ -34,6 +34,11 @@ std::string MetricsText(Governor& governor, const TpmHealth& health) {
                  "taogate_governor_decisions_total{outcome=\"permit\"} ", s.permit, "\n",
                  "taogate_governor_decisions_total{outcome=\"deny\"} ", s.deny, "\n",
                  "taogate_governor_decisions_total{outcome=\"pending_approval\"} ", s.pending, "\n");
+  body += StrCat(runtime::Family("taogate_governor_reload_total", "counter",
+                                 "Reloads of certificates, CA bundle and policy file: ok (something "
+                                 "changed), refused (a bad file; the old material kept)."),
+                 "taogate_governor_reload_total{result=\"ok\"} ", s.reload_ok, "\n",
+                 "taogate_governor_reload_total{result=\"refused\"} ", s.reload_refused, "\n");
   body += Gauge("taogate_governor_ledger_size", "Records in the governor ledger.",
                 static_cast<int64_t>(governor.ledger().Size()));
   body += Counter("taogate_governor_ledger_append_failures_total", "Ledger appends that failed.",

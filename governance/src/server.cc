@@ -8,11 +8,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include "metrics.h"
+#include "reload.h"
 #include "taogate/common/log.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/governance/service.h"
+#include "taogate/rpc/tls_check.h"
 #include "taogate/policies/loader.h"
+#include "taogate/runtime/file_watch.h"
 
 namespace taogate::governance {
 namespace {
@@ -35,16 +38,21 @@ struct GovernorServer::Impl {
   std::unique_ptr<GovernorKeys> keys;
   std::unique_ptr<Governor> governor;
   std::unique_ptr<GovernorService> service;
+  std::unique_ptr<internal::ServedTls> tls;  // outlives the server that reads it
+  std::unique_ptr<internal::Reloader> reloader;
+  std::unique_ptr<runtime::FileWatch> watch;  // calls the reloader: stopped first
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<runtime::HttpEndpoint> metrics;
   int port = 0;
   std::once_flag shutdown_once;
 
   ~Impl() {
+    watch.reset();
     metrics.reset();
     if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     server.reset();
     service.reset();
+    reloader.reset();
     governor.reset();
     keys.reset();
   }
@@ -75,12 +83,15 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
                                                        c.policy_file));
   impl->service = std::make_unique<GovernorService>(impl->governor.get(), c.governor.admins);
 
-  grpc::SslServerCredentialsOptions tls(
-      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  tls.pem_root_certs = ca;
-  tls.pem_key_cert_pairs.push_back({key, cert});
+  // The files are checked as a reload checks them (docs/governor.md "Reload").
+  TG_RETURN_IF_ERROR(rpc::CheckCaBundle(ca).status());
+  TG_RETURN_IF_ERROR(rpc::CheckKeyPair(cert, key, ca).status());
+  internal::TlsPem pem{ca, cert, key};
+  TG_ASSIGN_OR_RETURN(impl->tls, internal::ServedTls::Create(pem));
+  impl->reloader = std::make_unique<internal::Reloader>(impl->config, *impl->governor, *impl->tls,
+                                                        std::move(pem), policy_yaml);
   grpc::ServerBuilder b;
-  b.AddListeningPort(c.listen, grpc::SslServerCredentials(tls), &impl->port);
+  b.AddListeningPort(c.listen, impl->tls->Credentials(), &impl->port);
   b.RegisterService(impl->service.get());
   b.SetMaxReceiveMessageSize(kMaxRequestBytes);  // see service.h
   // Without BDP probing a stream's HTTP/2 window stays at 64 KiB until the
@@ -95,6 +106,13 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
                         internal::StartMetrics(c.metrics_listen, c.metrics_allow_remote,
                                                impl->governor.get(), impl->keys->health.get()));
   }
+  // Kubernetes swaps a mounted Secret/ConfigMap's `..data` symlink: watch the
+  // directories, not the files (file_watch.h).
+  internal::Reloader* r = impl->reloader.get();
+  TG_ASSIGN_OR_RETURN(impl->watch,
+                      runtime::FileWatch::Start({c.tls_ca, c.tls_cert, c.tls_key, c.policy_file},
+                                                std::chrono::milliseconds(500),
+                                                [r] { (void)r->Reload("file_change"); }));
   if (!c.port_file.empty()) {
     std::string tmp = c.port_file + ".tmp";
     {
@@ -120,6 +138,10 @@ void GovernorServer::Shutdown() {
     if (impl_->server)
       impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   });
+}
+
+absl::Status GovernorServer::Reload(std::string_view trigger) {
+  return impl_->reloader->Reload(trigger);
 }
 
 void GovernorServer::Wait() {

@@ -1,31 +1,17 @@
 #include "taogate/rpc/client.h"
 
-#include <fstream>
-#include <sstream>
-
-#include "taogate/common/strings.h"
+#include "taogate/rpc/tls_check.h"
 
 namespace taogate::rpc {
-namespace {
-
-absl::StatusOr<std::string> ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(StrCat("cannot read ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 absl::StatusOr<ClientTls> LoadClientTls(const std::string& ca_file, const std::string& cert_file,
                                         const std::string& key_file) {
   ClientTls t;
-  auto ca = ReadAll(ca_file);
+  auto ca = ReadPemFile(ca_file);
   if (!ca.ok()) return ca.status();
-  auto cert = ReadAll(cert_file);
+  auto cert = ReadPemFile(cert_file);
   if (!cert.ok()) return cert.status();
-  auto key = ReadAll(key_file);
+  auto key = ReadPemFile(key_file);
   if (!key.ok()) return key.status();
   t.ca_pem = *std::move(ca);
   t.cert_pem = *std::move(cert);

@@ -47,7 +47,9 @@ class GovernorProcess {
   ~GovernorProcess();
   // Starts taogate-governor with --software-keys (or the TPM `tcti`) and
   // waits for its port. Returns false (and fills error()) on failure.
-  // /metrics listens on 127.0.0.1:0 unless extra_args name --metrics-listen.
+  // /metrics listens on 127.0.0.1:0 unless extra_args name --metrics-listen;
+  // extra_args naming --tls-ca, --tls-cert, --tls-key or --policy replace
+  // the harness's file.
   bool Start(const std::vector<std::string>& extra_args = {}, const std::string& tcti = "");
   void Stop();  // SIGTERM and reap
   int port() const { return port_; }

@@ -72,4 +72,22 @@ CommandResult RunCommand(const std::vector<std::string>& argv) {
 
 std::string BinPath(std::string_view name) { return std::string(TAOGATE_BIN_DIR) + "/" + std::string(name); }
 
+ConfigMapDir::ConfigMapDir(const std::filesystem::path& dir, const std::string& name,
+                           const std::string& content)
+    : dir_(dir), name_(name) {
+  std::filesystem::create_directories(dir_);
+  Write(content);
+  std::filesystem::remove(dir_ / name_);
+  std::filesystem::create_symlink(std::filesystem::path("..data") / name_, dir_ / name_);
+}
+
+void ConfigMapDir::Write(const std::string& content) {
+  const std::string ts = "..2026_12_06_10_00_00." + std::to_string(++generation_);
+  std::filesystem::create_directory(dir_ / ts);
+  WriteFile(dir_ / ts / name_, content);
+  std::filesystem::remove(dir_ / "..data_tmp");
+  std::filesystem::create_symlink(ts, dir_ / "..data_tmp");
+  std::filesystem::rename(dir_ / "..data_tmp", dir_ / "..data");
+}
+
 }  // namespace taogate::testing

@@ -7,13 +7,15 @@
 // Verified certificates are cached by the SHA-256 of their exact bytes (a
 // governor uses one issuing certificate for an hour, so this saves a root
 // signature verification per redeem); a cache hit still re-checks the
-// certificate's validity window against the current time. The bundle is
-// immutable, so nothing else a verification depends on can change.
+// certificate's validity window against the current time. Replace() swaps
+// the bundle (a reload, docs/agent.md "Reload") and empties the cache: a
+// verification uses the old bundle or the new one, never a mix.
 //
 // Thread-safe.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "taogate/agent/deps.h"
@@ -25,17 +27,19 @@ namespace taogate::agent {
 class BundleVerifier final : public TaoVerifier {
  public:
   BundleVerifier(keys::TrustBundle bundle, bool strict, int64_t skew_ms)
-      : bundle_(std::move(bundle)), strict_(strict), skew_ms_(skew_ms) {}
+      : strict_(strict), skew_ms_(skew_ms),
+        bundle_(std::make_shared<const keys::TrustBundle>(std::move(bundle))) {}
   absl::Status VerifyChain(const v1::Tao& tao, const v1::TaoBody& body, int64_t now_ms) override;
   bool strict() const { return strict_; }
+  void Replace(keys::TrustBundle bundle);
 
  private:
   absl::StatusOr<keys::VerifiedIssuer> Certificate(const std::string& cert_bytes, int64_t now_ms);
 
-  const keys::TrustBundle bundle_;
   const bool strict_;
   const int64_t skew_ms_;
   std::mutex mu_;
+  std::shared_ptr<const keys::TrustBundle> bundle_;  // guarded by mu_
   std::map<crypto::Sha256Digest, keys::VerifiedIssuer> cache_;  // guarded by mu_
 };
 

@@ -15,6 +15,7 @@
 //       previous agent's pins
 //   5. consumed-index rebuild from CONSUMED records (restart safety)
 //   6. STARTED record, ring-buffer consumer, sockets, metrics
+//   7. reload: the trust bundle and governor mTLS files watched (reload.h)
 // Stop order is the reverse; Stop never detaches the gate, so enforcement
 // (default deny, quarantine) stays in force while no agent runs.
 //
@@ -22,6 +23,7 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "taogate/agent/config.h"
@@ -34,6 +36,8 @@ class AgentDaemon {
   ~AgentDaemon();  // Stop()
   void Stop();
   int metrics_port() const;
+  // SIGHUP: re-reads the trust bundle and governor mTLS files (reload.h).
+  absl::Status Reload(std::string_view trigger);
 
  private:
   struct Parts;

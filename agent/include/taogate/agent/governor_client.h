@@ -1,6 +1,7 @@
 // GovernorClient (acquire.h) over the agent's node mTLS identity: the same
 // client certificate and CA as the governor streams (governor_watch.h), one
-// long-lived channel. Calls fail fast (no wait-for-ready), so an unreachable
+// long-lived channel, rebuilt by SetTls (a certificate reload: calls in
+// flight finish on the old one). Calls fail fast (no wait-for-ready), so an unreachable
 // governor is an UNAVAILABLE answer, not a hang. Thread-safe.
 #pragma once
 
@@ -22,6 +23,8 @@ class GrpcGovernorClient final : public GovernorClient {
   // Cancels every call in progress and every later one (agent stop: no
   // handler may stay blocked on an approval).
   void CancelAll();
+  // Later calls use `tls` (a new channel).
+  void SetTls(const rpc::ClientTls& tls);
 
   struct Impl;  // governor_client.cc only
 

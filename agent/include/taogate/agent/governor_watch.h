@@ -73,6 +73,9 @@ class GovernorWatch {
   // Cancels both streams and joins the threads. Idempotent.
   void Stop();
   GovernorWatchState state() const;
+  // A certificate reload: both streams end and reconnect (at once) with `tls`,
+  // keeping the last applied targets and kill-switch state meanwhile.
+  void SetTls(rpc::ClientTls tls);
 
   // Applies one kill-switch message (exposed for the stream thread and tests).
   void OnKillSwitch(const v1::GovernorKillSwitchRequest& m);
@@ -87,13 +90,15 @@ class GovernorWatch {
   bool stopping() const;
   void ReportEnd(Stream s, bool delivered, const std::string& err, const char* what);
 
-  GovernorWatchOptions options_;
+  rpc::ClientTls Tls() const;
+  GovernorWatchOptions options_;  // options_.tls guarded by mu_
   TargetSink& sync_;
   NodeControl& control_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
   grpc::ClientContext* ctx_[2] = {nullptr, nullptr};
+  bool reconnect_now_[2] = {false, false};  // SetTls: skip one backoff
   GovernorWatchState state_;
   std::string last_logged_[2];  // last stream-end error logged, per stream
   std::mutex kill_mu_;

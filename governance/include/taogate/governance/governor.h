@@ -96,6 +96,15 @@ class Governor {
   absl::StatusOr<v1::ActivatePolicyResponse> ActivatePolicy(const std::string& actor,
                                                             const v1::ActivatePolicyRequest& req);
   v1::GetPolicyResponse GetPolicy() const;
+  // A policy file re-read by a reload (server.h): activated exactly as
+  // ActivatePolicy does (same records, same protected-target update to the
+  // agents), the actor being "file:<path>". Refused: InvalidArgument, the
+  // errors in *errors, the active bundle unchanged.
+  absl::Status ActivateFile(const std::string& path, const std::string& yaml,
+                            std::vector<std::string>* errors);
+  // Appends one RELOADED record per file a reload changed, or the one that
+  // refused it, and counts the reload for /metrics.
+  absl::Status RecordReload(bool ok, std::vector<ledger::Fields> records);
   // The active protected targets and the activation counter.
   std::pair<v1::ProtectedTargets, uint64_t> ProtectedTargets() const;
   // Blocks until the activation counter exceeds `seen` (or deadline/Shutdown).
@@ -126,6 +135,7 @@ class Governor {
   struct Stats {
     uint64_t permit = 0, deny = 0, pending = 0, approvals = 0, rejections = 0, expired = 0,
              break_glass = 0, activations = 0, rate_limited = 0, issue_errors = 0;
+    uint64_t reload_ok = 0, reload_refused = 0;  // reloads that changed something / refused
   };
   Stats stats() const;
   // taogate_governor_decision_seconds{outcome="permit|deny|pending_approval|

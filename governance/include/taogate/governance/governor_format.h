@@ -56,6 +56,11 @@
 //      KILL_SWITCH         verdict engage|release, node_id, workload, count
 //      KEY_ROTATED         key_id, cert_sha256, scope (purpose)
 //      STARTED             component=governor, version, scope (key mode)
+//      RELOADED            a reload (docs/governor.md "Reload"): per changed
+//                          file verdict=ok, scope (tls_ca|tls_cert|tls_key|
+//                          policy), path, previous_sha256, file_sha256 (+
+//                          previous_serial, serial, not_after); or one
+//                          verdict=refused record (scope, path, error)
 #pragma once
 
 #include <cstdint>

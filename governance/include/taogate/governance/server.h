@@ -6,12 +6,15 @@
 // listens; Shutdown() stops accepting, ends watch streams, drains in-flight
 // calls (up to a grace period), then releases the governor, the ledger
 // (which writes a final checkpoint) and the keys, in that order.
+// SIGHUP (main.cc) and changes in the files' directories reload the TLS
+// material and the policy file without a restart (Reload).
 // Thread safety: Shutdown may be called from any thread (e.g. a signal
 // watcher) once; Wait blocks until the server has stopped.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -45,6 +48,11 @@ class GovernorServer {
   int port() const;
   void Shutdown();
   void Wait();
+  // Re-reads the CA bundle, certificate, key and policy file and switches to
+  // them all or not at all (docs/governor.md "Reload"); a change in their
+  // directories does the same by itself. `trigger` ("sighup") is recorded.
+  // Thread-safe; the refusal is returned, logged and recorded.
+  absl::Status Reload(std::string_view trigger);
   Governor& governor();
 
  private:

@@ -9,7 +9,9 @@
 //   policy_sha256 rule key_id previous_key_id cert_sha256 scope approver
 //   approvals approvals_required nonce_sha256 not_before expires_at ttl_s
 //   ticket verdict count pid uid event component version error certificate
-//   annotations
+//   annotations tao_ids issued_seq first_seen_ms last_seen_ms added removed
+//   not_enforced chain file_sha256 previous_sha256 serial previous_serial
+//   not_after
 // Reserved for CHECKPOINT records written by the ledger itself:
 //   origin tree_size root_hash time_ns key_name signature
 #pragma once
@@ -49,8 +51,10 @@ enum class RecordKind : uint16_t {
   kHold = 17,             // a held connect ended (hold mode, docs/hold.md)
   kWouldDeny = 18,        // audit mode let through what the kernel would deny
                           // (DENIED's node fields; docs/audit-mode.md)
+  kReloaded = 19,         // a daemon re-read a certificate, key, CA or trust
+                          // bundle file (verdict ok), or refused it (refused)
 };
-inline constexpr uint16_t kMaxRecordKind = 18;
+inline constexpr uint16_t kMaxRecordKind = 19;
 
 // "ISSUED", "DENIED", ...; "UNKNOWN(n)" for values outside the enum.
 std::string KindName(RecordKind kind);
