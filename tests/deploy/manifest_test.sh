@@ -25,7 +25,7 @@ node "$CHECK/validate.mjs" "$BASE" "$WORK/config" || fail "deploy/kubernetes doe
 
 # The configuration inside the ConfigMaps, checked by the daemons' parsers.
 "$BUILD/bin/taogatectl" policy validate "$WORK/config/policy.yaml" || fail "embedded policy.yaml is invalid"
-"$BUILD/bin/taogate-agent" --config "$WORK/config/agent.yaml" --node-id node-a --check-config ||
+"$BUILD/bin/taogate-agent" --config "$WORK/config/agent.yaml" --node-id node-a --check-config --syntax-only ||
   fail "embedded agent.yaml is refused by taogate-agent"
 "$BUILD/bin/taogate-governor" --config "$WORK/config/governor.yaml" --check-config ||
   fail "embedded governor.yaml is refused by taogate-governor"
