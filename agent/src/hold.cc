@@ -154,10 +154,10 @@ void HoldService::Work(hold::Held held, PeerIdentity peer, hold::Supervisor::Ans
   const std::string target = target::Format(*held.dest);
   const int pidfd = held.pidfd ? held.pidfd->get() : -1;
   Evidence::Fields record = {{"workload", peer.workload_cgroup_path},
-                           {"cgroup_id", std::to_string(peer.workload_cgroup_id)},
-                           {"pid", std::to_string(held.tgid)},
-                           {"exe", Printable(held.exe).substr(0, 1000)},
-                           {"target", target}};
+                             {"cgroup_id", std::to_string(peer.workload_cgroup_id)},
+                             {"pid", std::to_string(held.tgid)},
+                             {"exe", Printable(held.exe).substr(0, 1000)},
+                             {"target", target}};
   auto end = [&](hold::Verdict v, const std::string& outcome, const std::string& decision_id) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
     const char* verdict = v.error == 0 ? "CONTINUE" : v.error == ETIMEDOUT ? "ETIMEDOUT" : "EACCES";
@@ -201,10 +201,12 @@ void HoldService::Work(hold::Held held, PeerIdentity peer, hold::Supervisor::Ans
     if (var.rfind("TAOGATE_ANNOTATIONS=", 0) == 0)
       for (const auto& [k, v] : ParseAnnotations(var.substr(20))) (*req.mutable_annotations())[k] = v;
   v1::AcquireProgress last;
+  std::string decision_id;  // the first the governor names (a later phase may not repeat it)
   acquirer_->Run(req, peer, pidfd, /*redeem=*/true, [&](const v1::AcquireProgress& p) {
-    if (!p.decision_id().empty() && p.decision_id() != last.decision_id()) {
+    if (!p.decision_id().empty() && p.decision_id() != decision_id) {
+      decision_id = p.decision_id();
       std::lock_guard l(mu_);
-      held_[id].decision_id = p.decision_id();
+      held_[id].decision_id = decision_id;
     }
     if (p.phase() == v1::AcquireProgress::PENDING_APPROVAL)  // what an approver looks for
       log::Info("hold awaiting approval", {{"workload", peer.workload_cgroup_path},
@@ -220,7 +222,7 @@ void HoldService::Work(hold::Held held, PeerIdentity peer, hold::Supervisor::Ans
   end(granted                                  ? hold::Verdict::Continue()
       : last.reason_code() == reason::kTimeout ? hold::Verdict::Fail(ETIMEDOUT)
                                                : hold::Verdict::Fail(EACCES),
-      granted ? "GRANTED" : last.reason_code(), last.decision_id());
+      granted ? "GRANTED" : last.reason_code(), decision_id);
 }
 
 std::vector<HeldCall> HoldService::Held() const {
