@@ -141,24 +141,32 @@ void GateNodeControl::FillAudit(google::protobuf::RepeatedPtrField<v1::Capabilit
 
 void GateNodeControl::FillHoldCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const {
   if (hold_ == nullptr) return;  // hold_socket off: nothing to report
-  const size_t rules = target_sync_ ? target_sync_->HoldRules().size() : 0;
+  FillHoldCapability(out, HoldRuleCount(), hold_->stats());
+}
+
+size_t GateNodeControl::HoldRuleCount() const { return target_sync_ ? target_sync_->HoldRules().size() : 0; }
+
+void GateNodeControl::FillHoldCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out, size_t rules,
+                                         const hold::SupervisorStats& st) const {
   auto* c = out->Add();
   c->set_capability("hold");
   c->set_mechanism("seccomp-user-notify");
   c->set_hooks("connect, sendto (to a destination)");
   c->set_state("enforcing");
-  c->set_detail(StrCat(rules, " hold rules, ", hold_->stats().listeners, " listeners, ", hold_->stats().held_now,
+  c->set_detail(StrCat(rules, " hold rules, ", st.listeners, " listeners, ", st.held_now,
                        " held now; a held connect waits for a TAO, the gate stays the enforcement"));
 }
 
 void GateNodeControl::FillHold(v1::StatusResponse* out) const {
   if (hold_ == nullptr) return;
-  FillHoldCapability(out->mutable_capabilities());
+  // The row and the section from one read of each source (they agree).
+  const size_t rules = HoldRuleCount();
   const hold::SupervisorStats st = hold_->stats();
+  FillHoldCapability(out->mutable_capabilities(), rules, st);
   v1::HoldStatus* h = out->mutable_hold();
   h->set_socket(hold_->options().socket_path);
   h->set_max_hold_ms(hold_->options().max_hold_ms);
-  h->set_rules(static_cast<uint32_t>(target_sync_ ? target_sync_->HoldRules().size() : 0));
+  h->set_rules(static_cast<uint32_t>(rules));
   h->set_listeners(st.listeners);
   h->set_held_now(st.held_now);
   h->set_held_total(st.held_total);

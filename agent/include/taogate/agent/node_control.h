@@ -85,7 +85,12 @@ class GateNodeControl final : public NodeControl {
   void FillNameCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out, const std::vector<NameView>& views,
                           const std::vector<dns::NameStatus>& resolved) const;
   void FillNames(v1::StatusResponse* out) const;
+  // The "hold" capability row (probe), and with it the hold section
+  // (status), each source read once.
   void FillHoldCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out) const;
+  void FillHoldCapability(google::protobuf::RepeatedPtrField<v1::Capability>* out, size_t rules,
+                          const hold::SupervisorStats& stats) const;
+  size_t HoldRuleCount() const;
   void FillHold(v1::StatusResponse* out) const;
   // The "audit" capability row (only while targets are audited) and their list.
   void FillAudit(google::protobuf::RepeatedPtrField<v1::Capability>* caps,
