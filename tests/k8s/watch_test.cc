@@ -126,8 +126,9 @@ TEST_F(K8sWatchTest, ListThenWatchSeesAddsUpdatesDeletes) {
   ASSERT_TRUE(Eventually([&] { return rec_.Saw("update new"); }));
   server_->Delete("listed");
   ASSERT_TRUE(Gone("listed"));
+  // The store changes before the reflector counts the event.
+  EXPECT_TRUE(Eventually([&] { return Pods().events == 3u; }));
   EXPECT_EQ(Pods().relists, 0u);
-  EXPECT_EQ(Pods().events, 3u);
   // The watch asked for what client-go asks for.
   json w = Requests(true).at(0);
   EXPECT_EQ(w["fieldSelector"], "spec.nodeName=node-a");
@@ -171,8 +172,10 @@ TEST_F(K8sWatchTest, GoneEventRelistsAndDeletesVanishedPods) {
   ASSERT_TRUE(Gone("vanishes"));
   ASSERT_TRUE(Has("appears"));
   EXPECT_TRUE(store_.PodByUid("stays").has_value());
+  // The store changes inside the relist, before the reflector counts it.
+  EXPECT_TRUE(Eventually([&] { return Pods().relists == 1u; }));
+  EXPECT_TRUE(Eventually([&] { return rec_.Count("synced pods") == 2; }));
   EXPECT_EQ(Pods().relists, 1u);
-  EXPECT_EQ(rec_.Count("synced pods"), 2);
 }
 
 TEST_F(K8sWatchTest, GoneHttpStatusOnWatchRelists) {
