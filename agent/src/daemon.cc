@@ -124,6 +124,8 @@ struct AgentDaemon::Parts {
   // Governor streams (only with governor_address).
   std::unique_ptr<FileExecSink> file_exec_sink;  // before target_sync, which uses it
   std::unique_ptr<NameResolution> names;         // before target_sync, which uses it (governor only)
+  std::unique_ptr<GateWorkloadMap> audit_map;    // governed-root mode: root_audit's kernel
+  std::unique_ptr<RootAuditSync> root_audit;     // before target_sync, which feeds it
   std::unique_ptr<TargetSync> target_sync;  // also without a governor (static + node targets)
   std::unique_ptr<TargetSyncSink> target_sink;  // over target_sync
   std::unique_ptr<NodeAddressWatcher> node_watcher;  // feeds target_sync; stopped first
@@ -313,6 +315,12 @@ absl::Status AgentDaemon::Parts::StartTargetSync(rpc::ClientTls& governor_tls) {
   to.node_id = c.node_id;
   to.static_targets = c.protected_targets;
   to.pods = pods.get();
+  if (!pods) {
+    audit_map = std::make_unique<GateWorkloadMap>(*gate);
+    root_audit = std::make_unique<RootAuditSync>(*audit_map, *reserved, c.cgroup2_mount, c.governed_cgroup, c.node_id,
+                                                 c.cgroup_rescan_ms);
+    to.audit = root_audit.get();
+  }
   if (!c.governor_address.empty()) {
     file_exec_sink = std::make_unique<EnforcerSink>(*enforcer);
     TG_ASSIGN_OR_RETURN(governor_tls, rpc::LoadClientTls(c.governor_ca, c.governor_cert, c.governor_key));
@@ -338,6 +346,7 @@ absl::Status AgentDaemon::Parts::StartTargetSync(rpc::ClientTls& governor_tls) {
   TG_ASSIGN_OR_RETURN(node_watcher, NodeAddressWatcher::Open());
   TG_RETURN_IF_ERROR(target_sync->SetNodeAddresses(node_watcher->initial()));
   TG_RETURN_IF_ERROR(target_sync->Start());
+  if (root_audit) TG_RETURN_IF_ERROR(root_audit->Start());
   if (names) names->Start(*target_sync);
   node_watcher->Start([ts = target_sync.get()](const std::vector<std::string>& a) { return ts->SetNodeAddresses(a); });
   return enforcer->Commit();
@@ -384,6 +393,7 @@ absl::Status AgentDaemon::Parts::StartControl(uint64_t restored, rpc::ClientTls 
   control->set_enforcer(enforcement.get());
   control->set_target_sync(target_sync.get());
   control->set_names(names.get());
+  control->set_root_audit(root_audit.get());
   if (pods) control->set_pods(&pods->classifier());
   consumer->Start();
   redeemer->refusals().Start();
@@ -572,6 +582,7 @@ void AgentDaemon::Stop() {
   if (p.node_watcher) p.node_watcher->Stop();
   if (p.names) p.names->Stop();  // no name change after this
   if (p.pods) p.pods->Stop();
+  if (p.root_audit) p.root_audit->Stop();
   // No new calls first, then drain events, then close the ledger. The gate
   // is closed, never detached: pinned links and maps keep enforcing.
   if (p.metrics_srv) p.metrics_srv->Stop();

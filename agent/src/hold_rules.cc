@@ -17,7 +17,9 @@ bool IsId(const std::string& s) {
          });
 }
 
-absl::Status CheckWorkload(const v1::HoldWorkload& w) {
+}  // namespace
+
+absl::Status CheckBundleWorkload(const v1::HoldWorkload& w) {
   if (!IsId(w.id())) return absl::InvalidArgumentError("workload id");
   if (w.nodes().empty() && w.cgroup_paths().empty() && w.exe_paths().empty() && w.exe_sha256().empty() &&
       w.namespaces().empty() && w.service_accounts().empty() && w.pod_labels().empty())
@@ -31,12 +33,16 @@ absl::Status CheckWorkload(const v1::HoldWorkload& w) {
   return absl::OkStatus();
 }
 
+namespace {
+
 template <typename List>
 bool AnyOf(const List& list, const std::string& v, bool (*eq)(const std::string&, const std::string&)) {
   return list.empty() || std::any_of(list.begin(), list.end(), [&](const std::string& x) { return eq(v, x); });
 }
 
-bool Matches(const v1::HoldWorkload& w, const v1::AttestedWorkload& f) {
+}  // namespace
+
+bool WorkloadMatches(const v1::HoldWorkload& w, const v1::AttestedWorkload& f) {
   auto equal = [](const std::string& v, const std::string& x) { return !v.empty() && v == x; };
   auto under = [](const std::string& v, const std::string& x) { return !v.empty() && PathUnder(v, x); };
   const std::string sa = f.service_account().empty() ? "" : StrCat(f.namespace_(), "/", f.service_account());
@@ -49,7 +55,11 @@ bool Matches(const v1::HoldWorkload& w, const v1::AttestedWorkload& f) {
          AnyOf(w.namespaces(), f.namespace_(), equal) && AnyOf(w.service_accounts(), sa, equal);
 }
 
-}  // namespace
+std::string FirstMatch(const std::vector<v1::HoldWorkload>& workloads, const v1::AttestedWorkload& facts) {
+  for (const v1::HoldWorkload& w : workloads)
+    if (WorkloadMatches(w, facts)) return w.id();
+  return "";
+}
 
 absl::Status ValidateHoldRules(const v1::ProtectedTargets& msg) {
   for (int i = 0; i < msg.hold_size(); ++i) {
@@ -63,7 +73,7 @@ absl::Status ValidateHoldRules(const v1::ProtectedTargets& msg) {
     if (r.all_workloads() == (r.workloads_size() > 0)) return bad("workloads: \"*\" or a list, not both or neither");
     if (r.all_targets() == (r.targets_size() > 0)) return bad("targets: \"*\" or a list, not both or neither");
     for (const auto& w : r.workloads())
-      if (absl::Status st = CheckWorkload(w); !st.ok()) return bad(std::string(st.message()));
+      if (absl::Status st = CheckBundleWorkload(w); !st.ok()) return bad(std::string(st.message()));
     for (const auto& t : r.targets())
       if (!IsId(t)) return bad("target id");
   }
@@ -75,7 +85,7 @@ std::optional<HoldChoice> ChooseHold(const std::vector<v1::HoldRule>& rules, con
   if (target_ids.empty()) return std::nullopt;  // not protected by any named target
   for (const v1::HoldRule& r : rules) {
     const bool workload = r.all_workloads() || std::any_of(r.workloads().begin(), r.workloads().end(),
-                                                           [&](const auto& w) { return Matches(w, facts); });
+                                                           [&](const auto& w) { return WorkloadMatches(w, facts); });
     const bool target = r.all_targets() || std::any_of(r.targets().begin(), r.targets().end(),
                                                        [&](const std::string& t) { return target_ids.count(t) > 0; });
     if (workload && target)

@@ -107,7 +107,7 @@ void GateNodeControl::FillStatus(v1::StatusResponse* out) {
   for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
   FillNames(out);
   FillHold(out);
-  FillAudit(out->mutable_capabilities(), out->mutable_audited_targets());
+  FillAudit(out->mutable_capabilities(), out->mutable_audited_targets(), out->mutable_audited_workloads());
   MarkRequested(out->mutable_capabilities());
 }
 
@@ -116,16 +116,25 @@ void GateNodeControl::FillProbe(v1::ProbeResponse* out) {
   FillCapabilities(enforcer_, out->mutable_capabilities());
   for (auto& w : ExposureWarnings()) out->add_warnings(std::move(w));
   FillNameCapability(out->mutable_capabilities());
-  FillAudit(out->mutable_capabilities(), nullptr);
+  FillAudit(out->mutable_capabilities(), nullptr, nullptr);
   FillHoldCapability(out->mutable_capabilities());
   MarkRequested(out->mutable_capabilities());
 }
 
 void GateNodeControl::FillAudit(google::protobuf::RepeatedPtrField<v1::Capability>* caps,
-                                google::protobuf::RepeatedPtrField<std::string>* targets) const {
-  if (target_sync_ == nullptr) return;
-  const std::vector<std::string> audited = target_sync_->AuditedTargetSpecs();
-  if (audited.empty()) return;
+                                google::protobuf::RepeatedPtrField<std::string>* targets,
+                                google::protobuf::RepeatedPtrField<std::string>* workloads) const {
+  std::vector<AuditedWorkload> aw;
+  if (root_audit_ != nullptr) aw = root_audit_->Audited();
+  if (pods_ != nullptr) aw = pods_->AuditedWorkloads();
+  std::string wlist;
+  for (const auto& w : aw) {
+    std::string line = StrCat(w.path.empty() ? StrCat("cgroup ", w.cgroup_id) : w.path, " (", w.rule, ")");
+    wlist += (wlist.empty() ? "" : ", ") + line;
+    if (workloads != nullptr) *workloads->Add() = std::move(line);
+  }
+  const std::vector<std::string> audited = target_sync_ ? target_sync_->AuditedTargetSpecs() : std::vector<std::string>{};
+  if (audited.empty() && aw.empty()) return;
   auto* c = caps->Add();
   c->set_capability("audit");
   c->set_mechanism("cgroup-bpf");
@@ -133,8 +142,9 @@ void GateNodeControl::FillAudit(google::protobuf::RepeatedPtrField<v1::Capabilit
   c->set_hooks("cgroup/connect4, connect6, sendmsg4, sendmsg6, connect_unix, sendmsg_unix");
   std::string list;
   for (const auto& t : audited) list += (list.empty() ? "" : ", ") + t;
-  c->set_detail(StrCat(audited.size(), " targets in audit mode, let through and recorded as WOULD_DENY (not "
-                       "enforced; quarantine still denies): ", list.substr(0, 2000)));
+  c->set_detail(StrCat(audited.size(), " targets and ", aw.size(),
+                       " workloads in audit mode, let through and recorded as WOULD_DENY (not enforced; quarantine "
+                       "still denies): ", list.substr(0, 1000), aw.empty() ? "" : "; workloads: ", wlist.substr(0, 1000)));
   if (targets != nullptr)
     for (const auto& t : audited) *targets->Add() = t;
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <set>
 
+#include "taogate/agent/hold_rules.h"
 #include "taogate/common/log.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
@@ -44,6 +45,17 @@ absl::Status PodClassifier::Start(const std::vector<CgroupDir>& tree) {
   for (const CgroupDir& c : tree) {
     AddDirLocked(c);
     if (auto it = pinned.find(c.id); it != pinned.end()) dirs_[c.id].written = it->second;
+  }
+  // Audit entries stay with live cgroups until re-decided, and end with
+  // gone ones.
+  TG_ASSIGN_OR_RETURN(auto audited, kernel_.Audited());
+  for (uint64_t id : audited) {
+    if (auto it = dirs_.find(id); it != dirs_.end()) {
+      it->second.audit_rule = "(pinned)";
+    } else if (absl::Status st = kernel_.SetAudit(id, false); !st.ok()) {
+      ++counts_.kernel_errors_total;
+      log::Warn("stale audit entry not removed", {{"cgroup_id", std::to_string(id)}, {"error", std::string(st.message())}});
+    }
   }
   // Entries of cgroups that are gone: their ids are never reused while the
   // cgroup exists, but a stale grant must not outlive its pod.
@@ -84,7 +96,7 @@ WorkloadVerdict PodClassifier::DesiredLocked(const Dir& d) const {
 
 void PodClassifier::DecideLocked(uint64_t id, Dir& d, std::string_view why) {
   WorkloadVerdict want = DesiredLocked(d);
-  if (d.written == want) return;
+  if (d.written == want) return AuditLocked(id, d);
   if (absl::Status st = kernel_.Set(id, want); !st.ok()) {
     // The old entry (or none: governed) stays in force, which is closed
     // unless the old entry was kUngoverned and the pod is now governed:
@@ -98,6 +110,41 @@ void PodClassifier::DecideLocked(uint64_t id, Dir& d, std::string_view why) {
   d.written = want;
   ++counts_.changes_total;
   if (!d.qos) RecordLocked(why, d, id, 0);
+  AuditLocked(id, d);
+}
+
+// Audited: a governed pod cgroup of a known pod that an audited workload
+// matches. Until everything is known the kernel keeps what it holds.
+void PodClassifier::AuditLocked(uint64_t id, Dir& d) {
+  if (d.qos || !d.pod_uid || !DecidedLocked()) return;
+  std::string want;
+  auto pod = pods_.find(*d.pod_uid);
+  if (d.written == WorkloadVerdict::kGoverned && pod != pods_.end() && !audit_workloads_.empty()) {
+    v1::AttestedWorkload f;
+    f.set_node_id(node_id_);
+    f.set_cgroup_id(id);
+    f.set_cgroup_path(d.path);
+    f.set_pod_uid(pod->second.uid);
+    f.set_namespace_(pod->second.namespace_name);
+    f.set_pod_name(pod->second.name);
+    f.set_service_account(pod->second.service_account);
+    f.mutable_pod_labels()->insert(pod->second.labels.begin(), pod->second.labels.end());
+    want = FirstMatch(audit_workloads_, f);
+  }
+  if (want.empty() == d.audit_rule.empty()) {
+    if (!want.empty()) d.audit_rule = want;
+    return;
+  }
+  if (absl::Status st = kernel_.SetAudit(id, !want.empty()); !st.ok()) {
+    ++counts_.kernel_errors_total;
+    log::Error("audit map write failed", {{"cgroup", d.path}, {"error", std::string(st.message())}});
+    return;
+  }
+  const bool on = !want.empty();
+  if (!on) d.audit_rule.swap(want);  // the record names the rule that audited it
+  else d.audit_rule = want;
+  RecordLocked(on ? "audit_on" : "audit_off", d, id, 0);
+  if (!on) d.audit_rule.clear();
 }
 
 void PodClassifier::DecidePodLocked(const std::string& uid, std::string_view why) {
@@ -154,6 +201,7 @@ void PodClassifier::RecordLocked(std::string_view event, const Dir& d, uint64_t 
       f.emplace_back("workload", StrCat(p->second.namespace_name, "/", p->second.name));
   }
   if (!d.path.empty()) f.emplace_back("path", d.path);
+  if (!d.audit_rule.empty()) f.emplace_back("rule", d.audit_rule);
   f.emplace_back("count", std::to_string(removed));
   // Evidence only: a full ledger never holds the kernel state back.
   if (auto st = evidence_.Append(Evidence::Kind::kWorkload, std::move(f)); !st.ok())
@@ -165,6 +213,13 @@ void PodClassifier::SetSelectors(std::vector<k8s::PodSelector> selectors) {
   selectors_ = std::move(selectors);
   selectors_known_ = true;
   DecideAllLocked("policy");
+}
+
+void PodClassifier::SetAuditWorkloads(std::vector<v1::HoldWorkload> workloads, std::string node_id) {
+  std::lock_guard lock(mu_);
+  audit_workloads_ = std::move(workloads);
+  node_id_ = std::move(node_id);
+  for (auto& [id, d] : dirs_) AuditLocked(id, d);
 }
 
 void PodClassifier::CgroupAppeared(const CgroupDir& dir) {
@@ -222,6 +277,7 @@ void PodClassifier::OnPodDeleted(const k8s::Pod& pod) {
     Dir& d = dirs_[it->second];
     ForgetLocked(it->second, d, "pod_deleted");
     d.written.reset();
+    d.audit_rule.clear();  // Forget ended it
   }
   pods_.erase(pod.uid);
   // The cgroup may outlive the API object for a moment: governed until it goes.
@@ -271,6 +327,14 @@ std::vector<uint64_t> PodClassifier::GovernedCgroups() const {
   std::vector<uint64_t> out;
   for (const auto& [id, d] : dirs_)
     if (!d.qos && d.written == WorkloadVerdict::kGoverned) out.push_back(id);
+  return out;
+}
+
+std::vector<AuditedWorkload> PodClassifier::AuditedWorkloads() const {
+  std::lock_guard lock(mu_);
+  std::vector<AuditedWorkload> out;
+  for (const auto& [id, d] : dirs_)
+    if (!d.audit_rule.empty()) out.push_back({id, d.path, d.audit_rule});
   return out;
 }
 

@@ -27,6 +27,8 @@ absl::Status GateWorkloadMap::Quarantine(uint64_t cgroup_id, bool kill) {
   return gate_.Quarantine(cgroup_id, kill ? bpf::QuarantineMode::kKill : bpf::QuarantineMode::kNetwork);
 }
 absl::Status GateWorkloadMap::Release(uint64_t cgroup_id) { return gate_.Release(cgroup_id); }
+absl::Status GateWorkloadMap::SetAudit(uint64_t cgroup_id, bool on) { return gate_.SetAuditWorkload(cgroup_id, on); }
+absl::StatusOr<std::vector<uint64_t>> GateWorkloadMap::Audited() const { return gate_.AuditedWorkloads(); }
 absl::StatusOr<std::map<uint64_t, WorkloadVerdict>> GateWorkloadMap::List() const {
   TG_ASSIGN_OR_RETURN(auto kinds, gate_.Workloads());
   std::map<uint64_t, WorkloadVerdict> out;
@@ -130,6 +132,7 @@ void PodsMode::Applied(const v1::ProtectedTargets& msg) {
   auto selectors = k8s::FromProto(msg.governed_pods());
   if (!selectors.ok()) return;  // Check refused it before anything was applied
   classifier_->SetSelectors(std::move(*selectors));
+  classifier_->SetAuditWorkloads({msg.audit_workloads().begin(), msg.audit_workloads().end()}, config_.node_id);
 }
 
 std::string PodsMode::MetricsText() const {

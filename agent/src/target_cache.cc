@@ -7,10 +7,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "taogate/agent/audit_workloads.h"
 #include "taogate/agent/node_addresses.h"
 #include "taogate/agent/hold_rules.h"
 #include "taogate/agent/target_sync.h"
 #include "taogate/common/crypto.h"
+#include "taogate/common/status.h"
 #include "taogate/common/fd.h"
 #include "taogate/common/strings.h"
 #include "taogate/target/target_proto.h"
@@ -68,7 +70,8 @@ absl::Status ValidateProtectedTargets(const v1::ProtectedTargets& msg) {
         return Bad(i, StrCat("unknown proto ", static_cast<int>(t.proto())));
     }
   }
-  return ValidateHoldRules(msg);
+  TG_RETURN_IF_ERROR(ValidateHoldRules(msg));
+  return ValidateAuditWorkloads(msg);
 }
 
 namespace {

@@ -217,6 +217,7 @@ absl::Status TargetSync::ApplyLocked(const v1::ProtectedTargets& msg, const char
   CommitLocked(msg, source, a, removed, persist_error);
   MaybeLiftLocked();
   if (options_.pods != nullptr) options_.pods->Applied(msg);
+  if (options_.audit != nullptr) options_.audit->Applied(msg);
   return absl::OkStatus();
 }
 

@@ -122,9 +122,10 @@ absl::StatusOr<std::map<uint64_t, WorkloadKind>> Gate::Workloads() const {
   return out;
 }
 
-// Grants go first and the quarantine last, so a pod that is still running
+// Audit mode ends first, grants next and the quarantine last, so a pod that is still running
 // (a caller's mistake) is never looser on the way than before or after.
 absl::StatusOr<size_t> Gate::ForgetWorkload(uint64_t cgroup_id) {
+  TG_RETURN_IF_ERROR(SetAuditWorkload(cgroup_id, false));  // enforced from here on
   TG_ASSIGN_OR_RETURN(size_t n, DeleteGrantsOf<tg_grant_key>(bpf_map__fd(skel_->maps.tg_grants), cgroup_id));
   TG_ASSIGN_OR_RETURN(size_t u, DeleteGrantsOf<tg_unix_grant_key>(
                                     bpf_map__fd(skel_->maps.tg_unix_grants), cgroup_id));

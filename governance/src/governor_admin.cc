@@ -17,25 +17,28 @@ using ledger::RecordKind;
 
 namespace {
 
-// The bundle's hold rules with their workloads spelled out: agents match a
-// held process's attested facts themselves.
-void AddHoldRules(const policies::Bundle& b, v1::ProtectedTargets& out) {
+// A bundle workload with its selectors spelled out: agents match attested
+// facts themselves.
+void ToWire(const policies::WorkloadDef& d, v1::HoldWorkload* w) {
+  w->set_id(d.id);
+  for (const auto& v : d.nodes) w->add_nodes(v);
+  for (const auto& v : d.cgroup_paths) w->add_cgroup_paths(v);
+  for (const auto& v : d.exe_paths) w->add_exe_paths(v);
+  for (const auto& v : d.exe_sha256) w->add_exe_sha256(v);
+  for (const auto& v : d.namespaces) w->add_namespaces(v);
+  for (const auto& v : d.service_accounts) w->add_service_accounts(v);
+  w->mutable_pod_labels()->insert(d.pod_labels.begin(), d.pod_labels.end());
+}
+
+// The bundle's hold rules and audited workloads.
+void AddWorkloadRules(const policies::Bundle& b, v1::ProtectedTargets& out) {
+  for (const auto& d : b.workloads)
+    if (d.audit) ToWire(d, out.add_audit_workloads());
   for (const auto& h : b.hold) {
     v1::HoldRule* r = out.add_hold();
     r->set_id(h.id);
     r->set_all_workloads(h.workloads.any);
-    for (policies::Index i : h.workloads.items) {
-      const policies::WorkloadDef& d = b.workloads[i];
-      v1::HoldWorkload* w = r->add_workloads();
-      w->set_id(d.id);
-      for (const auto& v : d.nodes) w->add_nodes(v);
-      for (const auto& v : d.cgroup_paths) w->add_cgroup_paths(v);
-      for (const auto& v : d.exe_paths) w->add_exe_paths(v);
-      for (const auto& v : d.exe_sha256) w->add_exe_sha256(v);
-      for (const auto& v : d.namespaces) w->add_namespaces(v);
-      for (const auto& v : d.service_accounts) w->add_service_accounts(v);
-      w->mutable_pod_labels()->insert(d.pod_labels.begin(), d.pod_labels.end());
-    }
+    for (policies::Index i : h.workloads.items) ToWire(b.workloads[i], r->add_workloads());
     r->set_all_targets(h.targets.any);
     for (policies::Index i : h.targets.items) r->add_targets(b.targets[i].id);
     r->set_action_class(b.action_classes[h.action].id);
@@ -80,7 +83,7 @@ v1::ProtectedTargets ToProto(const policies::Policy& p) {
   // Which pods the targets are protected from: agents in pods mode classify
   // with exactly these (and re-validate them, selector_proto.h).
   for (const auto& s : p.bundle().governed_pods) *out.add_governed_pods() = k8s::ToProto(s);
-  AddHoldRules(p.bundle(), out);
+  AddWorkloadRules(p.bundle(), out);
   return out;
 }
 

@@ -124,7 +124,7 @@ void ReadWorkloads(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
   for (size_t i = 0; i < seq->size(); ++i) {
     std::string path = At("workloads", i);
     Fields f;
-    if (!w.ReadMap((*seq)[i], path, {"id", "description", "selectors"}, {"id", "selectors"},
+    if (!w.ReadMap((*seq)[i], path, {"id", "description", "mode", "selectors"}, {"id", "selectors"},
                    &f) &&
         (!f.count("id") || !f.count("selectors"))) {
       continue;
@@ -178,6 +178,15 @@ void ReadWorkloads(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
             w.Error(key_node, Sub(lp, *k), "duplicate label");
           }
         }
+      }
+    }
+    if (auto it = f.find("mode"); it != f.end()) {
+      std::string mp = Sub(path, "mode");
+      wd.audit = ReadAuditMode(w, it->second.value, mp).value_or(false);
+      if (wd.audit && (!wd.exe_paths.empty() || !wd.exe_sha256.empty())) {
+        w.Error(it->second.value, mp,
+                "audit mode covers whole workload cgroups; a workload selected by exe_paths or exe_sha256 "
+                "cannot be audited (audit a workload of its cgroup_paths or pod selectors)");
       }
     }
     if (id) wd.id = *id;

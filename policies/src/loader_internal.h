@@ -3,6 +3,8 @@
 // reports the rest through the Walker.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "taogate/policies/bundle.h"
@@ -13,6 +15,10 @@ namespace taogate::policies::internal {
 struct Symbols {
   SymbolTable roles, actors, workloads, targets, actions;
 };
+
+// `mode: enforce | audit` (targets and workloads): true for audit; nullopt
+// (error reported) for anything else.
+std::optional<bool> ReadAuditMode(Walker& w, const YAML::Node& n, const std::string& path);
 
 void ReadTopLevel(Walker& w, std::string_view bytes, Bundle& b);
 void ReadRoles(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s);

@@ -133,13 +133,9 @@ bool ReadPaths(Walker& w, const Fields& f, std::string_view key, std::string_vie
 // enforced by kill or the LSM, which have no audit mode, so an audited
 // target naming them is refused rather than silently enforced.
 bool ReadMode(Walker& w, const YAML::Node& n, const std::string& path, TargetDef& t) {
-  auto v = w.String(n, path, 16);
-  if (!v) return false;
-  if (*v != "enforce" && *v != "audit") {
-    w.Error(n, path, StrCat("unknown mode '", *v, "' (enforce or audit)"));
-    return false;
-  }
-  t.audit = *v == "audit";
+  std::optional<bool> audit = ReadAuditMode(w, n, path);
+  if (!audit) return false;
+  t.audit = *audit;
   if (t.audit && (!t.file_paths.empty() || !t.binaries.empty())) {
     w.Error(n, path, "audit mode covers networks and unix_paths only; move file_paths and binaries to an "
                      "enforced target");
@@ -149,6 +145,16 @@ bool ReadMode(Walker& w, const YAML::Node& n, const std::string& path, TargetDef
 }
 
 }  // namespace
+
+std::optional<bool> ReadAuditMode(Walker& w, const YAML::Node& n, const std::string& path) {
+  auto v = w.String(n, path, 16);
+  if (!v) return std::nullopt;
+  if (*v != "enforce" && *v != "audit") {
+    w.Error(n, path, StrCat("unknown mode '", *v, "' (enforce or audit)"));
+    return std::nullopt;
+  }
+  return *v == "audit";
+}
 
 void ReadTargets(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
   auto seq = w.Seq(n, "targets", true);

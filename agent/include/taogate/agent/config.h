@@ -47,7 +47,7 @@ struct AgentConfig {
   // governed_pods syntax). With a governor the bundle decides and this must
   // be absent.
   std::optional<std::vector<k8s::PodSelector>> governed_pods;
-  int64_t cgroup_rescan_ms = 30'000;  // pods: full rescan of the kubepods tree
+  int64_t cgroup_rescan_ms = 30'000;  // full rescan: the kubepods tree (pods), the audited workloads (governed root)
   std::string pin_root = "/sys/fs/bpf/taogate";
   bool mount_bpffs = false;  // mount a bpffs on pin_root's parent if needed
   std::string mode = "protect-listed";  // or "deny-all"

@@ -27,6 +27,16 @@ namespace taogate::agent {
 
 inline constexpr uint32_t kMinHoldMs = 1000, kMaxHoldMs = 3'600'000;
 
+// A bundle workload as agents receive it (hold rules, audited workloads):
+// InvalidArgument unless its id and selectors are well formed.
+absl::Status CheckBundleWorkload(const v1::HoldWorkload& w);
+// Every selector present matches the facts (any element of a list); a fact
+// the attester did not establish (empty) matches nothing.
+bool WorkloadMatches(const v1::HoldWorkload& w, const v1::AttestedWorkload& facts);
+// The id of the first of `workloads` that matches; empty if none does
+// (audit mode per workload: audit_workloads.h).
+std::string FirstMatch(const std::vector<v1::HoldWorkload>& workloads, const v1::AttestedWorkload& facts);
+
 // InvalidArgument naming the first malformed rule (the whole update is then
 // refused, as for a malformed target).
 absl::Status ValidateHoldRules(const v1::ProtectedTargets& msg);

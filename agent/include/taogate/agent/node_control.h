@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 
+#include "taogate/agent/audit_workloads.h"
 #include "taogate/agent/config.h"
 #include "taogate/agent/kernel_deps.h"
 #include "taogate/agent/metrics.h"
@@ -62,6 +63,9 @@ class GateNodeControl final : public NodeControl {
   // Hold mode (hold.h): status lists the held calls and the capability
   // table gets a "hold" row. Set once at start, before the sockets open.
   void set_hold(const HoldService* hold) { hold_ = hold; }
+  // Governed-root mode: the audited workloads (audit_workloads.h) for status
+  // and the "audit" row (in pods mode the classifier has them). Set once.
+  void set_root_audit(const RootAuditSync* a) { root_audit_ = a; }
 
   // SHA-256 over the sorted static protected-target list (the "bundle" in force).
   const std::string& targets_sha256() const { return targets_sha256_; }
@@ -92,9 +96,11 @@ class GateNodeControl final : public NodeControl {
                           const hold::SupervisorStats& stats) const;
   size_t HoldRuleCount() const;
   void FillHold(v1::StatusResponse* out) const;
-  // The "audit" capability row (only while targets are audited) and their list.
+  // The "audit" capability row (only while targets or workloads are
+  // audited) and their lists.
   void FillAudit(google::protobuf::RepeatedPtrField<v1::Capability>* caps,
-                 google::protobuf::RepeatedPtrField<std::string>* targets) const;
+                 google::protobuf::RepeatedPtrField<std::string>* targets,
+                 google::protobuf::RepeatedPtrField<std::string>* workloads) const;
   // Sets each row's `requested` from the config and the protected set.
   void MarkRequested(google::protobuf::RepeatedPtrField<v1::Capability>* rows) const;
 
@@ -108,6 +114,7 @@ class GateNodeControl final : public NodeControl {
   std::string targets_sha256_;
   const Enforcement* enforcer_ = nullptr;
   const TargetSync* target_sync_ = nullptr;
+  const RootAuditSync* root_audit_ = nullptr;
   const NameResolution* names_ = nullptr;
   const HoldService* hold_ = nullptr;
   std::mutex killswitch_mu_;

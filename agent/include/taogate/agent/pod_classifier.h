@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "governor.pb.h"
 #include "taogate/agent/deps.h"
 #include "taogate/k8s/pod_cgroup.h"
 #include "taogate/k8s/selector.h"
@@ -67,6 +68,16 @@ class WorkloadMap {
   // The per-workload kill switch (kill: also SIGKILL on the next syscall).
   virtual absl::Status Quarantine(uint64_t cgroup_id, bool kill) = 0;
   virtual absl::Status Release(uint64_t cgroup_id) = 0;
+  // Audit mode for the whole workload (tg_audit; Forget ends it too).
+  virtual absl::Status SetAudit(uint64_t cgroup_id, bool on) = 0;
+  virtual absl::StatusOr<std::vector<uint64_t>> Audited() const = 0;
+};
+
+// One workload cgroup in audit mode (audit_workloads.h), for status.
+struct AuditedWorkload {
+  uint64_t cgroup_id = 0;
+  std::string path;  // relative to the cgroup2 mount
+  std::string rule;  // the bundle workload id that audits it ("(pinned)": a previous agent's)
 };
 
 // A kill-switch scope over pods, as operators and the governor name it:
@@ -118,6 +129,11 @@ class PodClassifier final : public k8s::StoreListener {
   // The bundle's selectors (an empty list governs no pod). The first call
   // makes the selectors known.
   void SetSelectors(std::vector<k8s::PodSelector> selectors);
+  // The bundle's audited workloads (ProtectedTargets.audit_workloads,
+  // validated): a governed pod cgroup one of them matches (node_id, its
+  // path, the pod's namespace, service account and labels) is audited
+  // (WorkloadMap::SetAudit), re-decided with every verdict.
+  void SetAuditWorkloads(std::vector<v1::HoldWorkload> workloads, std::string node_id);
 
   void CgroupAppeared(const CgroupDir& dir);
   void CgroupGone(const std::string& path);
@@ -148,6 +164,7 @@ class PodClassifier final : public k8s::StoreListener {
   std::optional<k8s::Pod> PodOf(const std::string& uid) const;
   // Pod cgroups the kernel holds as governed.
   std::vector<uint64_t> GovernedCgroups() const;
+  std::vector<AuditedWorkload> AuditedWorkloads() const;
   PodCounts counts() const;
 
  private:
@@ -156,6 +173,7 @@ class PodClassifier final : public k8s::StoreListener {
     std::optional<std::string> pod_uid;  // nullopt: a QoS cgroup or an unknown name
     bool qos = false;
     std::optional<WorkloadVerdict> written;  // what the kernel holds
+    std::string audit_rule;                  // non-empty: the kernel audits it
   };
 
   // With mu_ held.
@@ -163,6 +181,7 @@ class PodClassifier final : public k8s::StoreListener {
   void DecideLocked(uint64_t id, Dir& d, std::string_view why);
   void DecidePodLocked(const std::string& uid, std::string_view why);
   void DecideAllLocked(std::string_view why);
+  void AuditLocked(uint64_t id, Dir& d);
   void ForgetLocked(uint64_t id, const Dir& d, std::string_view event);
   void AddDirLocked(const CgroupDir& dir);
   void DropUidLocked(uint64_t id, const Dir& d);
@@ -183,6 +202,8 @@ class PodClassifier final : public k8s::StoreListener {
   std::map<std::string, k8s::Pod> pods_;           // by uid (the API's view)
   std::map<std::string, k8s::Namespace> namespaces_;
   std::vector<k8s::PodSelector> selectors_;
+  std::vector<v1::HoldWorkload> audit_workloads_;
+  std::string node_id_;
   struct Engaged {
     PodScope scope;
     bool kill = false;

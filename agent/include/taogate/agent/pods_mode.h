@@ -35,6 +35,8 @@ class GateWorkloadMap final : public WorkloadMap {
   absl::StatusOr<std::map<uint64_t, WorkloadVerdict>> List() const override;
   absl::Status Quarantine(uint64_t cgroup_id, bool kill) override;
   absl::Status Release(uint64_t cgroup_id) override;
+  absl::Status SetAudit(uint64_t cgroup_id, bool on) override;
+  absl::StatusOr<std::vector<uint64_t>> Audited() const override;
 
  private:
   bpf::Gate& gate_;

@@ -137,6 +137,9 @@ struct TargetSyncOptions {
   // (a node target's entries follow the node's addresses).
   std::vector<std::string> static_targets;
   GovernedPodsSink* pods = nullptr;  // pods mode; must outlive the TargetSync
+  // Governed-root mode: the set's audited workloads (audit_workloads.h); in
+  // pods mode `pods` takes them. Must outlive the TargetSync.
+  GovernedPodsSink* audit = nullptr;
   NameWatcher* names = nullptr;      // null: sets naming hosts are refused; must outlive
 };
 

@@ -177,7 +177,8 @@ class Gate {
   absl::Status RemoveWorkload(uint64_t cgroup_id);
   // Every tg_workloads entry (any mode; read only in pods mode).
   absl::StatusOr<std::map<uint64_t, WorkloadKind>> Workloads() const;
-  // For a deleted pod: removes its grants (IP and unix), its tg_workloads
+  // For a deleted pod: ends its audit mode (tg_audit; not counted), removes
+  // its grants (IP and unix), its tg_workloads
   // entry and then its quarantine entry (releasing last: a still-running
   // pod is never looser on the way); quarantine_armed and the on-demand
   // hooks follow as after Release. Returns how many entries went (0 if

@@ -45,6 +45,10 @@ struct WorkloadDef {
   std::vector<std::string> service_accounts;  // "namespace/name"
   std::vector<std::string> exe_paths;         // absolute canonical paths
   std::vector<std::string> exe_sha256;        // 64 lowercase hex digits
+  // `mode: audit` (docs/audit-mode.md): agents let every connect of the
+  // matching workload cgroups through and report what enforce mode would
+  // have refused (WOULD_DENY). Whole cgroups only: never with exe selectors.
+  bool audit = false;
 
   bool AttestedOnly() const {
     return !namespaces.empty() || !service_accounts.empty() || !exe_paths.empty() ||
