@@ -22,6 +22,15 @@
 //                      one exact /32 entry per address and port, some on the
 //                      loop's port. Compare with the {grants: 1} record of
 //                      the same run (IP-only).
+//   connect_overhead   {baseline: nftables, grants, prefixes, set_elements}:
+//                      the same loop with no gate, against the same protected
+//                      targets held as an nftables set with an output rule
+//                      that rejects them (nft_baseline.h), in a network
+//                      namespace of the run; baseline: a sibling namespace
+//                      without a ruleset. Measured right after the gate's
+//                      record with the same {grants, prefixes}, so the two
+//                      pair; nftables holds no grants. Skipped (with a
+//                      message) if `nft` is missing or fails.
 //
 // Needs root; without it, prints why and emits an empty report.
 #include <arpa/inet.h>
@@ -36,9 +45,11 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <random>
 
 #include "gate_env.h"
+#include "nft_baseline.h"
 #include "report.h"
 #include "taogate/bpf/cgroup.h"
 #include "taogate/bpf/gate.h"
@@ -56,6 +67,27 @@ using bench::MonotonicNs;
 using Listener = bench::LoopbackListener;
 constexpr auto Listen = bench::ListenLoopback;
 constexpr auto Cycle = bench::ConnectCycle;
+
+// The nftables side: interleaved rounds in the namespace with the rule and
+// the one without, from the cgroup without programs.
+absl::StatusOr<bench::BestOf> MeasureNft(GateEnv& env, bench::NftBaseline& nft, int rounds, int iters) {
+  TG_RETURN_IF_ERROR(bench::MoveSelf(env, env.baseline.path()));
+  auto best = bench::Interleave(rounds, [&](bool with_rule) -> absl::StatusOr<double> {
+    TG_RETURN_IF_ERROR(nft.Enter(with_rule));
+    uint64_t total = 0;
+    for (int i = 0; i < iters; ++i) {
+      uint64_t ns = Cycle(nft.listener(with_rule));
+      if (ns == 0) return ErrnoStatus(errno, with_rule ? "connect (nftables)" : "connect (no ruleset)");
+      total += ns;
+    }
+    return static_cast<double>(total) / iters;
+  });
+  absl::Status home = nft.Leave();
+  TG_RETURN_IF_ERROR(best.status());
+  TG_RETURN_IF_ERROR(home);
+  TG_RETURN_IF_ERROR(bench::MoveSelf(env, env.home_cg));
+  return best;
+}
 
 // Runs `rounds` interleaved rounds; `before(hooked)` runs untimed before
 // every cycle. Fails if any cycle's connect fails.
@@ -77,16 +109,20 @@ absl::StatusOr<bench::BestOf> Measure(GateEnv& env, const Listener& l, int round
   return best;
 }
 
-// n random prefixes in 10/8, each protecting one port from `ports`.
-absl::Status AddPrefixes(Gate& gate, int n, const std::vector<uint16_t>& ports, std::mt19937& rng) {
+// n random prefixes in 10/8, each protecting one port from `ports`; also
+// appended to `out` for the nftables set.
+absl::Status AddPrefixes(Gate& gate, int n, const std::vector<uint16_t>& ports, std::mt19937& rng,
+                         std::vector<bench::NftTarget>& out) {
   for (int i = 0; i < n; ++i) {
     uint32_t ip = (10u << 24) | (rng() & 0xffffff);
     int len = 16 + static_cast<int>(rng() % 17);
+    uint16_t port = ports[rng() % ports.size()];
+    out.push_back({ip, len, port});
     char buf[INET_ADDRSTRLEN];
     uint32_t be = htonl(ip);
     inet_ntop(AF_INET, &be, buf, sizeof(buf));
-    TG_ASSIGN_OR_RETURN(target::Target t, target::Parse(StrCat("tcp:", buf, "/", len, ":", ports[rng() % ports.size()]),
-                                                        target::Form::kProtected));
+    TG_ASSIGN_OR_RETURN(target::Target t,
+                        target::Parse(StrCat("tcp:", buf, "/", len, ":", port), target::Form::kProtected));
     TG_RETURN_IF_ERROR(gate.AddTarget(t));
   }
   return absl::OkStatus();
@@ -162,10 +198,21 @@ absl::Status Run(bench::Report& report, bool quick, bool aa) {
   // lookups miss. The conservative case for an unprotected destination.
   std::vector<uint16_t> ports{ntohs(open.addr.sin_port)};
   while (ports.size() < 64) ports.push_back(static_cast<uint16_t>(1024 + rng() % 60000));
-  TG_RETURN_IF_ERROR(AddPrefixes(gate, kPrefixes, ports, rng));
+  std::vector<bench::NftTarget> nft_targets;
+  TG_RETURN_IF_ERROR(AddPrefixes(gate, kPrefixes, ports, rng, nft_targets));
   TG_ASSIGN_OR_RETURN(target::Target pt,
                       target::Parse(StrCat("tcp:127.0.0.1:", ntohs(prot.addr.sin_port)), target::Form::kProtected));
   TG_RETURN_IF_ERROR(gate.AddTarget(pt));
+  nft_targets.push_back({INADDR_LOOPBACK, 32, ntohs(prot.addr.sin_port)});
+  std::unique_ptr<bench::NftBaseline> nft;
+  if (!aa) {
+    auto made = bench::NftBaseline::Create(nft_targets, ntohs(open.addr.sin_port), ntohs(prot.addr.sin_port));
+    if (made.ok()) {
+      nft = std::move(*made);
+    } else {
+      std::cerr << "taogate-bench-connect: nftables baseline skipped: " << made.status().message() << "\n";
+    }
+  }
   uint64_t w_id = 0;
   TG_ASSIGN_OR_RETURN(w_id, CgroupId(env.workload.path()));
 
@@ -186,6 +233,12 @@ absl::Status Run(bench::Report& report, bool quick, bool aa) {
     TG_ASSIGN_OR_RETURN(bench::BestOf best, Measure(env, open, rounds, iters, nullptr));
     nlohmann::json params = {{"grants", n}, {"prefixes", kPrefixes}};
     report.Add({"connect_overhead", best.hooked, "ns", best.base, params});
+    if (nft) {
+      TG_ASSIGN_OR_RETURN(bench::BestOf nb, MeasureNft(env, *nft, rounds, iters));
+      nlohmann::json np = {{"baseline", "nftables"}, {"grants", n}, {"prefixes", kPrefixes},
+                           {"set_elements", nft->elements()}};
+      report.Add({"connect_overhead", nb.hooked, "ns", nb.base, np});
+    }
     if (stats) {
       report.Add({"connect4_prog_ns", ProgMeanNs(env.pin_root), "ns", std::nullopt, params});
     }
