@@ -10,7 +10,8 @@ sections, three of them with a PNG beside it (matplotlib, Agg backend, from
 Debian's python3-matplotlib):
 
   Machine                         cores, CPU model, SHA-NI, kernel, fdatasync
-  Connect overhead                connect_overhead.png: gate and nftables vs grants
+  Connect overhead                connect_overhead.png: gate and nftables vs
+                                  grants and vs prefixes
   Redeem and acquire latency      latency_cdf.png: the recorded quantiles as CDFs
   Ledger durable appends          ledger_appends.png: records/s vs appenders
   Throughput                      redeem/authz/acquire throughput records
@@ -78,6 +79,7 @@ def machine_section(metrics, out_dir):
         ("SHA-NI (`sha_ni` in /proc/cpuinfo)", "yes" if "sha_ni" in flags else "no"),
         ("kernel", platform.release()),
         ("fdatasync, 4 KiB (report.py, now, this filesystem)", f"p50 {p50:.0f} us, p99 {p99:.0f} us"),
+        ("load average (1 min) while this report was written", f"{os.getloadavg()[0]:.1f}"),
         ("fdatasync (ledger bench, during its run)",
          f"{ledger[0]:.0f} us" if ledger else "no ledger_durable_appends record"),
     ]
@@ -89,7 +91,7 @@ def machine_section(metrics, out_dir):
 def connect_section(metrics, out_dir, plt):
     gate = sorted((m for m in records(metrics, "connect_overhead")
                    if "baseline" not in m["params"] and "names" not in m["params"]),
-                  key=lambda m: m["params"].get("grants", 0))
+                  key=lambda m: (m["params"].get("prefixes", 0), m["params"].get("grants", 0)))
     nft = {(m["params"].get("grants"), m["params"].get("prefixes")): m
            for m in records(metrics, "connect_overhead", baseline="nftables")}
     lines = ["## Connect overhead", "",
@@ -120,20 +122,22 @@ def connect_section(metrics, out_dir, plt):
     for m in records(metrics, "connect4_prog_ns"):
         lines += ["", f"connect4 program run time (BPF stats): {m['value']:.0f} ns per run."]
 
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for label, rows, marker in (("taogate gate", gate, "o"),
-                                ("nftables set", [nft[k] for k in sorted(nft, key=lambda k: k[0] or 0)], "s")):
-        rows = [m for m in rows if m["ratio"]]
-        if rows:
-            ax.plot([max(m["params"].get("grants", 1), 1) for m in rows],
-                    [(m["ratio"] - 1) * 100 for m in rows], marker=marker, label=label)
-    prefixes = sorted({m["params"].get("prefixes") for m in gate})
-    ax.set_xscale("log")
-    ax.set_xlabel(f"live grants (prefixes: {', '.join(map(str, prefixes))})")
-    ax.set_ylabel("connect cycle overhead (%)")
-    ax.axhline(0, color="grey", linewidth=0.5)
-    ax.legend()
-    ax.set_title("Connect overhead vs grants, gate and nftables, same run")
+    # Left: vs grants at the most prefixes; right: vs prefixes at 1 grant.
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    most = max((g["params"].get("prefixes", 0) for g in gate), default=0)
+    for ax, vary, fixed, value in ((axes[0], "grants", "prefixes", most), (axes[1], "prefixes", "grants", 1)):
+        for label, rows, marker in (("taogate gate", gate, "o"), ("nftables set", list(nft.values()), "s")):
+            rows = sorted((m for m in rows if m["ratio"] and m["params"].get(fixed) == value),
+                          key=lambda m: m["params"].get(vary, 0))
+            if rows:
+                ax.plot([max(m["params"].get(vary, 1), 1) for m in rows],
+                        [(m["ratio"] - 1) * 100 for m in rows], marker=marker, label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{vary} ({fixed}: {value})")
+        ax.axhline(0, color="grey", linewidth=0.5)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("connect cycle overhead (%)")
+    fig.suptitle("Connect overhead, gate and nftables set of the same targets, same run")
     save(fig, out_dir, "connect_overhead.png", plt)
     lines += ["", "![connect overhead](connect_overhead.png)"]
     return lines

@@ -22,6 +22,8 @@
 //                      one exact /32 entry per address and port, some on the
 //                      loop's port. Compare with the {grants: 1} record of
 //                      the same run (IP-only).
+//   connect_overhead   {grants: 1, prefixes: 100 | 1000}: the same, with
+//                      fewer prefixes (the sweep over prefixes).
 //   connect_overhead   {baseline: nftables, grants, prefixes, set_elements}:
 //                      the same loop with no gate, against the same protected
 //                      targets held as an nftables set with an output rule
@@ -198,20 +200,46 @@ absl::Status Run(bench::Report& report, bool quick, bool aa) {
   // lookups miss. The conservative case for an unprotected destination.
   std::vector<uint16_t> ports{ntohs(open.addr.sin_port)};
   while (ports.size() < 64) ports.push_back(static_cast<uint16_t>(1024 + rng() % 60000));
-  std::vector<bench::NftTarget> nft_targets;
-  TG_RETURN_IF_ERROR(AddPrefixes(gate, kPrefixes, ports, rng, nft_targets));
   TG_ASSIGN_OR_RETURN(target::Target pt,
                       target::Parse(StrCat("tcp:127.0.0.1:", ntohs(prot.addr.sin_port)), target::Form::kProtected));
   TG_RETURN_IF_ERROR(gate.AddTarget(pt));
-  nft_targets.push_back({INADDR_LOOPBACK, 32, ntohs(prot.addr.sin_port)});
+  std::vector<bench::NftTarget> nft_targets{{INADDR_LOOPBACK, 32, ntohs(prot.addr.sin_port)}};
   std::unique_ptr<bench::NftBaseline> nft;
-  if (!aa) {
-    auto made = bench::NftBaseline::Create(nft_targets, ntohs(open.addr.sin_port), ntohs(prot.addr.sin_port));
-    if (made.ok()) {
-      nft = std::move(*made);
-    } else {
-      std::cerr << "taogate-bench-connect: nftables baseline skipped: " << made.status().message() << "\n";
+  bool nft_ok = !aa;
+  // The gate's record for {grants, prefixes}, then the nftables one with the
+  // same targets right after it.
+  auto pair = [&](size_t n, int prefixes) -> absl::Status {
+    TG_ASSIGN_OR_RETURN(bench::BestOf best, Measure(env, open, rounds, iters, nullptr));
+    report.Add({"connect_overhead", best.hooked, "ns", best.base, {{"grants", n}, {"prefixes", prefixes}}});
+    if (!nft) return absl::OkStatus();
+    TG_ASSIGN_OR_RETURN(bench::BestOf nb, MeasureNft(env, *nft, rounds, iters));
+    nlohmann::json np = {{"baseline", "nftables"}, {"grants", n}, {"prefixes", prefixes},
+                         {"set_elements", nft->elements()}};
+    report.Add({"connect_overhead", nb.hooked, "ns", nb.base, np});
+    return absl::OkStatus();
+  };
+  size_t have = 0;
+  // Untimed warm-up (caches, the mover, the CPU's clock) before the first record.
+  if (!quick && !aa) TG_RETURN_IF_ERROR(Measure(env, open, 5, iters, nullptr).status());
+  // Prefixes added in steps, measured at 1 grant below kPrefixes; the
+  // nftables set is rebuilt (fresh namespaces) at each step.
+  int added = 0;
+  for (int step : quick || aa ? std::vector<int>{kPrefixes} : std::vector<int>{100, 1000, kPrefixes}) {
+    TG_RETURN_IF_ERROR(AddPrefixes(gate, step - added, ports, rng, nft_targets));
+    added = step;
+    nft.reset();
+    if (nft_ok) {
+      auto made = bench::NftBaseline::Create(nft_targets, ntohs(open.addr.sin_port), ntohs(prot.addr.sin_port));
+      if (made.ok()) {
+        nft = std::move(*made);
+      } else {
+        nft_ok = false;
+        std::cerr << "taogate-bench-connect: nftables baseline skipped: " << made.status().message() << "\n";
+      }
     }
+    if (step == kPrefixes) break;
+    TG_RETURN_IF_ERROR(FillGrants(gate, have, 1, rng));
+    TG_RETURN_IF_ERROR(pair(1, step));
   }
   uint64_t w_id = 0;
   TG_ASSIGN_OR_RETURN(w_id, CgroupId(env.workload.path()));
@@ -223,22 +251,14 @@ absl::Status Run(bench::Report& report, bool quick, bool aa) {
     report.Add({"connect_aa_check", aa_best.hooked, "ns", aa_best.base, nlohmann::json::object()});
     return absl::OkStatus();
   }
-  size_t have = 0;
   std::vector<size_t> grant_counts = quick ? std::vector<size_t>{1, 10'000}
                                            : std::vector<size_t>{1, 10'000, 1'000'000};
   for (size_t n : grant_counts) {
     TG_RETURN_IF_ERROR(FillGrants(gate, have, n, rng));
     UniqueFd stats;
     if (n == 10'000) stats = UniqueFd(bpf_enable_stats(BPF_STATS_RUN_TIME));
-    TG_ASSIGN_OR_RETURN(bench::BestOf best, Measure(env, open, rounds, iters, nullptr));
+    TG_RETURN_IF_ERROR(pair(n, kPrefixes));
     nlohmann::json params = {{"grants", n}, {"prefixes", kPrefixes}};
-    report.Add({"connect_overhead", best.hooked, "ns", best.base, params});
-    if (nft) {
-      TG_ASSIGN_OR_RETURN(bench::BestOf nb, MeasureNft(env, *nft, rounds, iters));
-      nlohmann::json np = {{"baseline", "nftables"}, {"grants", n}, {"prefixes", kPrefixes},
-                           {"set_elements", nft->elements()}};
-      report.Add({"connect_overhead", nb.hooked, "ns", nb.base, np});
-    }
     if (stats) {
       report.Add({"connect4_prog_ns", ProgMeanNs(env.pin_root), "ns", std::nullopt, params});
     }
