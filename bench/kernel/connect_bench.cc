@@ -194,7 +194,7 @@ absl::Status Run(bench::Report& report, bool quick, bool aa) {
   const int kPrefixes = 10'000;
   // Many short rounds: a quiet window on a shared machine is short.
   const int rounds = quick ? 5 : 80, iters = quick ? 100 : 250;
-  Listener open = Listen(), prot = Listen();
+  Listener open = Listen(0), prot = Listen(0);
   // The prefixes protect the loop's own port (on other addresses), so every
   // gated connect takes the slow path: port prefilter hit, then both LPM
   // lookups miss. The conservative case for an unprotected destination.

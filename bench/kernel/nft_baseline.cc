@@ -116,19 +116,6 @@ absl::Status LoadRuleset(const char* nft, int netns, const std::string& rules) {
   return absl::OkStatus();
 }
 
-LoopbackListener ListenOn(uint16_t port) {
-  LoopbackListener l;
-  l.fd = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  l.addr.sin_family = AF_INET;
-  l.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  l.addr.sin_port = htons(port);
-  if (bind(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), sizeof(l.addr)) != 0 ||
-      listen(l.fd.get(), 1024) != 0) {
-    l.fd.Reset();
-  }
-  return l;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NftBaseline>> NftBaseline::Create(const std::vector<NftTarget>& targets,
@@ -144,7 +131,7 @@ absl::StatusOr<std::unique_ptr<NftBaseline>> NftBaseline::Create(const std::vect
     if (!ns) return ErrnoStatus(errno, "open new netns");
     (with_rule ? b->rule_ : b->none_) = std::move(ns);
     TG_RETURN_IF_ERROR(LoopbackUp());
-    LoopbackListener l = ListenOn(open_port);
+    LoopbackListener l = ListenLoopback(open_port);
     if (!l.fd) return ErrnoStatus(errno, "listen in netns");
     (with_rule ? b->rule_l_ : b->none_l_) = std::move(l);
     TG_RETURN_IF_ERROR(b->Leave());
@@ -155,7 +142,7 @@ absl::StatusOr<std::unique_ptr<NftBaseline>> NftBaseline::Create(const std::vect
 
   // The rule is live: a protected destination is refused inside `rule`.
   TG_RETURN_IF_ERROR(b->Enter(true));
-  LoopbackListener prot = ListenOn(check_port);
+  LoopbackListener prot = ListenLoopback(check_port);
   UniqueFd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   timeval tv{2, 0};
   setsockopt(c.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
