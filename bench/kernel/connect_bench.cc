@@ -22,6 +22,17 @@
 //                      one exact /32 entry per address and port, some on the
 //                      loop's port. Compare with the {grants: 1} record of
 //                      the same run (IP-only).
+//   connect_overhead   {grants: 1, prefixes: 100 | 1000}: the same, with
+//                      fewer prefixes (the sweep over prefixes).
+//   connect_overhead   {baseline: nftables, grants, prefixes, set_elements}:
+//                      the same loop with no gate, against the same protected
+//                      targets held as an nftables set with an output rule
+//                      that rejects them (nft_baseline.h), in a network
+//                      namespace of the run; baseline: a sibling namespace
+//                      without a ruleset. Measured right after the gate's
+//                      record with the same {grants, prefixes}, so the two
+//                      pair; nftables holds no grants. Skipped (with a
+//                      message) if `nft` is missing or fails.
 //
 // Needs root; without it, prints why and emits an empty report.
 #include <arpa/inet.h>
@@ -36,9 +47,11 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <random>
 
 #include "gate_env.h"
+#include "nft_baseline.h"
 #include "report.h"
 #include "taogate/bpf/cgroup.h"
 #include "taogate/bpf/gate.h"
@@ -56,6 +69,27 @@ using bench::MonotonicNs;
 using Listener = bench::LoopbackListener;
 constexpr auto Listen = bench::ListenLoopback;
 constexpr auto Cycle = bench::ConnectCycle;
+
+// The nftables side: interleaved rounds in the namespace with the rule and
+// the one without, from the cgroup without programs.
+absl::StatusOr<bench::BestOf> MeasureNft(GateEnv& env, bench::NftBaseline& nft, int rounds, int iters) {
+  TG_RETURN_IF_ERROR(bench::MoveSelf(env, env.baseline.path()));
+  auto best = bench::Interleave(rounds, [&](bool with_rule) -> absl::StatusOr<double> {
+    TG_RETURN_IF_ERROR(nft.Enter(with_rule));
+    uint64_t total = 0;
+    for (int i = 0; i < iters; ++i) {
+      uint64_t ns = Cycle(nft.listener(with_rule));
+      if (ns == 0) return ErrnoStatus(errno, with_rule ? "connect (nftables)" : "connect (no ruleset)");
+      total += ns;
+    }
+    return static_cast<double>(total) / iters;
+  });
+  absl::Status home = nft.Leave();
+  TG_RETURN_IF_ERROR(best.status());
+  TG_RETURN_IF_ERROR(home);
+  TG_RETURN_IF_ERROR(bench::MoveSelf(env, env.home_cg));
+  return best;
+}
 
 // Runs `rounds` interleaved rounds; `before(hooked)` runs untimed before
 // every cycle. Fails if any cycle's connect fails.
@@ -77,16 +111,20 @@ absl::StatusOr<bench::BestOf> Measure(GateEnv& env, const Listener& l, int round
   return best;
 }
 
-// n random prefixes in 10/8, each protecting one port from `ports`.
-absl::Status AddPrefixes(Gate& gate, int n, const std::vector<uint16_t>& ports, std::mt19937& rng) {
+// n random prefixes in 10/8, each protecting one port from `ports`; also
+// appended to `out` for the nftables set.
+absl::Status AddPrefixes(Gate& gate, int n, const std::vector<uint16_t>& ports, std::mt19937& rng,
+                         std::vector<bench::NftTarget>& out) {
   for (int i = 0; i < n; ++i) {
     uint32_t ip = (10u << 24) | (rng() & 0xffffff);
     int len = 16 + static_cast<int>(rng() % 17);
+    uint16_t port = ports[rng() % ports.size()];
+    out.push_back({ip, len, port});
     char buf[INET_ADDRSTRLEN];
     uint32_t be = htonl(ip);
     inet_ntop(AF_INET, &be, buf, sizeof(buf));
-    TG_ASSIGN_OR_RETURN(target::Target t, target::Parse(StrCat("tcp:", buf, "/", len, ":", ports[rng() % ports.size()]),
-                                                        target::Form::kProtected));
+    TG_ASSIGN_OR_RETURN(target::Target t,
+                        target::Parse(StrCat("tcp:", buf, "/", len, ":", port), target::Form::kProtected));
     TG_RETURN_IF_ERROR(gate.AddTarget(t));
   }
   return absl::OkStatus();
@@ -156,16 +194,53 @@ absl::Status Run(bench::Report& report, bool quick, bool aa) {
   const int kPrefixes = 10'000;
   // Many short rounds: a quiet window on a shared machine is short.
   const int rounds = quick ? 5 : 80, iters = quick ? 100 : 250;
-  Listener open = Listen(), prot = Listen();
+  Listener open = Listen(0), prot = Listen(0);
   // The prefixes protect the loop's own port (on other addresses), so every
   // gated connect takes the slow path: port prefilter hit, then both LPM
   // lookups miss. The conservative case for an unprotected destination.
   std::vector<uint16_t> ports{ntohs(open.addr.sin_port)};
   while (ports.size() < 64) ports.push_back(static_cast<uint16_t>(1024 + rng() % 60000));
-  TG_RETURN_IF_ERROR(AddPrefixes(gate, kPrefixes, ports, rng));
   TG_ASSIGN_OR_RETURN(target::Target pt,
                       target::Parse(StrCat("tcp:127.0.0.1:", ntohs(prot.addr.sin_port)), target::Form::kProtected));
   TG_RETURN_IF_ERROR(gate.AddTarget(pt));
+  std::vector<bench::NftTarget> nft_targets{{INADDR_LOOPBACK, 32, ntohs(prot.addr.sin_port)}};
+  std::unique_ptr<bench::NftBaseline> nft;
+  bool nft_ok = !aa;
+  // The gate's record for {grants, prefixes}, then the nftables one with the
+  // same targets right after it.
+  auto pair = [&](size_t n, int prefixes) -> absl::Status {
+    TG_ASSIGN_OR_RETURN(bench::BestOf best, Measure(env, open, rounds, iters, nullptr));
+    report.Add({"connect_overhead", best.hooked, "ns", best.base, {{"grants", n}, {"prefixes", prefixes}}});
+    if (!nft) return absl::OkStatus();
+    TG_ASSIGN_OR_RETURN(bench::BestOf nb, MeasureNft(env, *nft, rounds, iters));
+    nlohmann::json np = {{"baseline", "nftables"}, {"grants", n}, {"prefixes", prefixes},
+                         {"set_elements", nft->elements()}};
+    report.Add({"connect_overhead", nb.hooked, "ns", nb.base, np});
+    return absl::OkStatus();
+  };
+  size_t have = 0;
+  // Untimed warm-up (caches, the mover, the CPU's clock) before the first record.
+  if (!quick && !aa) TG_RETURN_IF_ERROR(Measure(env, open, 5, iters, nullptr).status());
+  // Prefixes added in steps, measured at 1 grant below kPrefixes; the
+  // nftables set is rebuilt (fresh namespaces) at each step.
+  int added = 0;
+  for (int step : quick || aa ? std::vector<int>{kPrefixes} : std::vector<int>{100, 1000, kPrefixes}) {
+    TG_RETURN_IF_ERROR(AddPrefixes(gate, step - added, ports, rng, nft_targets));
+    added = step;
+    nft.reset();
+    if (nft_ok) {
+      auto made = bench::NftBaseline::Create(nft_targets, ntohs(open.addr.sin_port), ntohs(prot.addr.sin_port));
+      if (made.ok()) {
+        nft = std::move(*made);
+      } else {
+        nft_ok = false;
+        std::cerr << "taogate-bench-connect: nftables baseline skipped: " << made.status().message() << "\n";
+      }
+    }
+    if (step == kPrefixes) break;
+    TG_RETURN_IF_ERROR(FillGrants(gate, have, 1, rng));
+    TG_RETURN_IF_ERROR(pair(1, step));
+  }
   uint64_t w_id = 0;
   TG_ASSIGN_OR_RETURN(w_id, CgroupId(env.workload.path()));
 
@@ -176,16 +251,14 @@ absl::Status Run(bench::Report& report, bool quick, bool aa) {
     report.Add({"connect_aa_check", aa_best.hooked, "ns", aa_best.base, nlohmann::json::object()});
     return absl::OkStatus();
   }
-  size_t have = 0;
   std::vector<size_t> grant_counts = quick ? std::vector<size_t>{1, 10'000}
                                            : std::vector<size_t>{1, 10'000, 1'000'000};
   for (size_t n : grant_counts) {
     TG_RETURN_IF_ERROR(FillGrants(gate, have, n, rng));
     UniqueFd stats;
     if (n == 10'000) stats = UniqueFd(bpf_enable_stats(BPF_STATS_RUN_TIME));
-    TG_ASSIGN_OR_RETURN(bench::BestOf best, Measure(env, open, rounds, iters, nullptr));
+    TG_RETURN_IF_ERROR(pair(n, kPrefixes));
     nlohmann::json params = {{"grants", n}, {"prefixes", kPrefixes}};
-    report.Add({"connect_overhead", best.hooked, "ns", best.base, params});
     if (stats) {
       report.Add({"connect4_prog_ns", ProgMeanNs(env.pin_root), "ns", std::nullopt, params});
     }

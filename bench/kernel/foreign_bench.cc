@@ -70,7 +70,7 @@ absl::Status Run(bench::Report& report, bool quick) {
   UniqueFd root(open(mnt.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return ErrnoStatus(errno, "open " + mnt);
   const int rounds = quick ? 5 : 80, iters = quick ? 100 : 250;
-  Listener open_dst = Listen();
+  Listener open_dst = Listen(0);
   UniqueFd stats(bpf_enable_stats(BPF_STATS_RUN_TIME));
   for (const char* caller : {"ungoverned", "governed"}) {
     const std::string& cg =

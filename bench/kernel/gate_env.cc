@@ -36,14 +36,17 @@ namespace {
 
 }  // namespace
 
-LoopbackListener ListenLoopback() {
+LoopbackListener ListenLoopback(uint16_t port) {
   LoopbackListener l;
   l.fd = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   l.addr.sin_family = AF_INET;
   l.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  l.addr.sin_port = htons(port);
   socklen_t len = sizeof(l.addr);
-  bind(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), len);
-  listen(l.fd.get(), 1024);
+  if (bind(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), len) != 0 || listen(l.fd.get(), 1024) != 0) {
+    l.fd.Reset();
+    return l;
+  }
   getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.addr), &len);
   return l;
 }

@@ -42,13 +42,15 @@ absl::Status MoveSelf(GateEnv& env, const std::string& cgroup);
 absl::Status SetUpGateEnv(GateEnv& env, const std::string& name, bool with_baseline,
                           bpf::GateOptions options = {});
 
-// A loopback TCP listener, and one timed socket+connect+accept+close cycle
-// against it (SO_LINGER 0, so no TIME_WAIT): ns, or 0 if the connect failed.
+// A loopback TCP listener on `port` (0: any) in the calling thread's network
+// namespace (fd invalid if it cannot listen), and one timed
+// socket+connect+accept+close cycle against it (SO_LINGER 0, so no
+// TIME_WAIT): ns, or 0 if the connect failed.
 struct LoopbackListener {
   UniqueFd fd;
   sockaddr_in addr{};
 };
-LoopbackListener ListenLoopback();
+LoopbackListener ListenLoopback(uint16_t port = 0);
 uint64_t ConnectCycle(const LoopbackListener& l);
 
 }  // namespace taogate::bench
