@@ -262,10 +262,10 @@ absl::Status FinalizeConfig(AgentConfig& c) {
     }
     if (c.governed_pods && !c.governor_address.empty())
       return bad("governed_pods", "with a governor the bundle's governed_pods decide; remove it here");
-    if (c.cgroup_rescan_ms < 100 || c.cgroup_rescan_ms > 3'600'000) return bad("cgroup_rescan_ms", "100..3600000");
   } else if (c.governed_pods) {
     return bad("governed_pods", "only with workloads: pods");
   }
+  if (c.cgroup_rescan_ms < 100 || c.cgroup_rescan_ms > 3'600'000) return bad("cgroup_rescan_ms", "100..3600000");
   if (c.dns_enabled && !c.governor_address.empty()) {
     // Servers, ranges and the require_ad trust rule are checked by
     // dns::Validate at start (the resolv.conf read is the resolver's).

@@ -12,6 +12,8 @@
 #include "taogate/agent/kernel_adapters.h"
 #include "taogate/agent/ledger_evidence.h"
 #include "taogate/agent/metrics.h"
+#include "taogate/agent/audit_workloads.h"
+#include "taogate/agent/pods_mode.h"
 #include "taogate/agent/target_sync.h"
 #include "taogate/common/strings.h"
 
@@ -135,6 +137,62 @@ TEST_F(AuditKernelTest, AKeyAlsoWantedEnforcedIsEnforced) {
   // A later re-expansion (node addresses) keeps enforce on top.
   ASSERT_TRUE(sync_->SetNodeAddresses({"192.0.2.1"}).ok());
   EXPECT_EQ(KindOf(audited_), bpf::TargetKind::kProtect);
+}
+
+// Audit mode per workload (bundle workloads with `mode: audit`): the set's
+// audited workloads reach tg_audit through RootAuditSync; the audited
+// workload's connect to an enforced target passes and is a WOULD_DENY, another
+// workload's is refused, quarantine still refuses, and the next set without
+// the workload enforces again. Forgetting the workload ends its audit.
+TEST_F(AuditKernelTest, AuditedWorkloadPassesOthersRefusedQuarantineStillDenies) {
+  const uint64_t w2 = MakeWorkload("w2");
+  GateWorkloadMap map(*gate_);
+  LedgerEvidence evidence(*ledger_);
+  RootAuditSync audit(map, evidence, cgroup2_, governed_rel_, node_id_, 60'000);
+  TargetSyncOptions o;
+  o.cache_path = dir_->path().string() + "/targets-w.pb";
+  o.node_id = node_id_;
+  o.audit = &audit;
+  sync_.reset();
+  sync_ = std::make_unique<TargetSync>(*grants_, *ledger_, nullptr, o);
+  v1::ProtectedTargets m = Set('a', {{enforced_, false}});
+  v1::HoldWorkload* w = m.add_audit_workloads();
+  w->set_id("w1-rollout");
+  w->add_cgroup_paths(governed_rel_ + "/w1");
+  ASSERT_TRUE(sync_->Apply(m).ok());
+  EXPECT_EQ(*gate_->AuditedWorkloads(), std::vector<uint64_t>{w1_});
+  auto w2_connects = [&] {
+    auto r = RunIn("w2", {"connect", "127.0.0.1", std::to_string(enforced_)});
+    return !r.Has("CONNECT ERR EPERM");
+  };
+  GateKernel kernel(*gate_);
+  Metrics metrics;
+  {
+    EventConsumer consumer(kernel, evidence, metrics, EventConsumerOptions{});
+    consumer.Start();
+    EXPECT_TRUE(Connects(enforced_));
+    EXPECT_FALSE(w2_connects());
+  }
+  auto would = Find(RecordKind::kWouldDeny);
+  ASSERT_EQ(would.size(), 1u);
+  EXPECT_EQ(would[0].Field("cgroup_id"), std::to_string(w1_));
+  ASSERT_EQ(Find(RecordKind::kDenied).size(), 1u);
+  EXPECT_EQ(Find(RecordKind::kDenied)[0].Field("cgroup_id"), std::to_string(w2));
+  // The kill switch is never audited.
+  ASSERT_TRUE(gate_->Quarantine(w1_, bpf::QuarantineMode::kNetwork).ok());
+  EXPECT_FALSE(Connects(enforced_));
+  ASSERT_TRUE(gate_->Release(w1_).ok());
+  EXPECT_TRUE(Connects(enforced_));
+  // Enforce again: one set without the audited workload.
+  ASSERT_TRUE(sync_->Apply(Set('b', {{enforced_, false}})).ok());
+  EXPECT_TRUE(gate_->AuditedWorkloads()->empty());
+  EXPECT_FALSE(Connects(enforced_));
+  // Forgetting a workload (its pod deleted) ends its audit too.
+  ASSERT_TRUE(gate_->SetAuditWorkload(w2, true).ok());
+  ASSERT_TRUE(gate_->ForgetWorkload(w2).ok());
+  EXPECT_TRUE(gate_->AuditedWorkloads()->empty());
+  EXPECT_FALSE(w2_connects());
+  sync_.reset();
 }
 
 TEST_F(AuditKernelTest, AuditedFileTargetRefusesTheSet) {
