@@ -310,6 +310,17 @@ Names PodTexts(const Bundle& x) {
   return out;
 }
 
+// Targets and workloads in audit mode: the gate lets through what it would
+// refuse (docs/audit-mode.md).
+Names AuditTexts(const Bundle& x) {
+  Names out;
+  for (const auto& t : x.targets)
+    if (t.audit) out.push_back("target " + t.id);
+  for (const auto& w : x.workloads)
+    if (w.audit) out.push_back("workload " + w.id);
+  return out;
+}
+
 }  // namespace
 
 void DiffDefinitions(const Policy& before, const Policy& after, const Names& granted_targets,
@@ -331,6 +342,8 @@ void DiffDefinitions(const Policy& before, const Policy& after, const Names& gra
   DiffSets("governed_pods", "governed_pods", PodTexts(b), PodTexts(a), false,
            "selector added (the pods it matches are now gated)",
            "selector removed (pods only it matched are no longer gated)", out);
+  DiffSets("audit", "audit mode", AuditTexts(b), AuditTexts(a), true,
+           "now audited (let through, recorded as WOULD_DENY)", "enforced again", out);
 }
 
 }  // namespace taogate::policies::diff_internal

@@ -85,6 +85,35 @@ TEST_F(GovernorPodsTest, WatchShipsTheActiveBundlesSelectors) {
   wctx.TryCancel();
 }
 
+// Audit mode per workload: a workload with `mode: audit` reaches agents as
+// ProtectedTargets.audit_workloads with its selectors; the others do not.
+TEST_F(GovernorPodsTest, WatchShipsTheAuditedWorkloads) {
+  grpc::ClientContext wctx;
+  wctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::WatchProtectedTargetsRequest wr;
+  wr.set_node_id("node-a");
+  auto reader = gov_.Client(kAgent)->WatchProtectedTargets(&wctx, wr);
+  v1::ProtectedTargets first;
+  ASSERT_TRUE(reader->Read(&first));
+  EXPECT_EQ(first.audit_workloads_size(), 0);
+  std::string yaml = TestPolicy(gov_.ApproverPublicKeys());
+  const std::string entry = "workloads:\n  - id: rollout\n    mode: audit\n    selectors:\n"
+                            "      nodes: [node-a]\n      namespaces: [agents]\n      pod_labels: {app: canary}\n";
+  ASSERT_NE(yaml.find("workloads:\n"), std::string::npos);
+  yaml.replace(yaml.find("workloads:\n"), 11, entry);
+  v1::ActivatePolicyResponse r = Activate(yaml, "audit.yaml");
+  ASSERT_TRUE(r.errors().empty()) << r.errors(0);
+  v1::ProtectedTargets next;
+  ASSERT_TRUE(reader->Read(&next));
+  ASSERT_EQ(next.audit_workloads_size(), 1) << next.DebugString();
+  const v1::HoldWorkload& w = next.audit_workloads(0);
+  EXPECT_EQ(w.id(), "rollout");
+  EXPECT_EQ(w.nodes(0), "node-a");
+  EXPECT_EQ(w.namespaces(0), "agents");
+  EXPECT_EQ(w.pod_labels().at("app"), "canary");
+  wctx.TryCancel();
+}
+
 TEST_F(GovernorPodsTest, BadSelectorIsRefusedWithItsPositionAndTheBundleStays) {
   const std::string base = TestPolicy(gov_.ApproverPublicKeys());
   std::string bad = base + kGovernedPods;

@@ -70,5 +70,48 @@ TEST(AuditModePolicyTest, AuditedFileOrExecRulesAreRefused) {
   }
 }
 
+// A workload's `mode: audit`: its whole cgroups are audited on every target.
+std::string WorkloadBundle(const std::string& workload) {
+  return R"(version: 1
+name: audit-workloads
+workloads:
+  - {id: enforced, selectors: {cgroup_paths: [/taogate/batch]}}
+)" + workload + R"(
+targets:
+  - id: pg
+    networks: [{cidrs: [10.0.0.5/32], ports: [5432], protocols: [tcp]}]
+)";
+}
+
+TEST(AuditModePolicyTest, AuditedWorkloadLoadsOthersEnforced) {
+  auto p = Policy::Load(WorkloadBundle("  - id: rollout\n    mode: audit\n    selectors: {cgroup_paths: "
+                                       "[/taogate/new], nodes: [node-1], pod_labels: {app: canary}}"),
+                        "audit.yaml");
+  ASSERT_TRUE(p.ok()) << p.status();
+  const policies::Bundle& b = (*p)->bundle();
+  ASSERT_EQ(b.workloads.size(), 2u);
+  EXPECT_FALSE(b.workloads[0].audit);
+  EXPECT_TRUE(b.workloads[1].audit);
+}
+
+TEST(AuditModePolicyTest, AuditedWorkloadWithExeSelectorsIsRefused) {
+  for (const char* sel : {"exe_paths: [/usr/bin/psql]", "exe_sha256: [" 
+                          "0000000000000000000000000000000000000000000000000000000000000000]"}) {
+    auto e = Errors(WorkloadBundle(std::string("  - id: rollout\n    mode: audit\n    selectors: {cgroup_paths: "
+                                               "[/taogate/new], ") + sel + "}"));
+    ASSERT_EQ(e.size(), 1u) << sel;
+    EXPECT_EQ(e[0].path, "workloads[1].mode");
+    EXPECT_EQ(e[0].line, 6);
+    EXPECT_NE(e[0].message.find("whole workload cgroups"), std::string::npos) << e[0].ToString();
+  }
+}
+
+TEST(AuditModePolicyTest, UnknownWorkloadModeIsRefused) {
+  auto e = Errors(WorkloadBundle("  - id: rollout\n    mode: permissive\n    selectors: {cgroup_paths: [/x]}"));
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].path, "workloads[1].mode");
+  EXPECT_NE(e[0].message.find("enforce or audit"), std::string::npos) << e[0].ToString();
+}
+
 }  // namespace
 }  // namespace taogate::policies

@@ -98,6 +98,18 @@ TEST(PolicyDiff, ApprovalsRaisedIsARevoke) {
   EXPECT_NE(Lines(d, "access", false).find("write on db"), std::string::npos);
 }
 
+TEST(PolicyDiff, AuditModeIsAddedAuthorityEnforceARevoke) {
+  const std::string audited = Edit("  - id: api\n", "  - id: api\n    mode: audit\n");
+  auto d = Diff(kBase, audited);
+  EXPECT_TRUE(d.AddsAuthority());
+  EXPECT_EQ(Lines(d, "audit", true), "audit mode: now audited (let through, recorded as WOULD_DENY): target api\n");
+  auto back = Diff(audited, kBase);
+  EXPECT_FALSE(back.AddsAuthority());
+  EXPECT_EQ(Lines(back, "audit", false), "audit mode: enforced again: target api\n");
+  auto w = Diff(kBase, Edit("{id: app, selectors", "{id: app, mode: audit, selectors"));
+  EXPECT_EQ(Lines(w, "audit", true), "audit mode: now audited (let through, recorded as WOULD_DENY): workload app\n");
+}
+
 TEST(PolicyDiff, RateLimitRaisedIsAddedAuthority) {
   auto d = Diff(kBase, Edit("rate: 10/s, burst: 20", "rate: 20/s, burst: 20"));
   EXPECT_TRUE(d.AddsAuthority());

@@ -22,6 +22,8 @@
 //   approver_key an actor's approver keys added (adds) or removed.
 //   governed_pods a selector entry removed (adds: pods may fall outside the
 //                gate) or added.
+//   audit        a target or workload put in audit mode (adds: the gate lets
+//                through what it refused) or back to enforce.
 // A change that both widens and narrows (count lowered, TTL shortened) counts
 // as adding authority. Pure; safe from any thread.
 #pragma once
