@@ -142,14 +142,22 @@ int main(int argc, char** argv) {
 
   double sync_s = FdatasyncSeconds(dir("probe"));
   std::fprintf(stderr, "fdatasync of a small append: %.0f us\n", sync_s * 1e6);
-  // fsync_delay_us 0: this disk; 250: every fdatasync padded to 250 us (a
-  // slow disk), where group commit must put every waiting appender in each sync.
+  // fsync_delay_us 0: this disk. 250: a ledger on tmpfs (/dev/shm) whose
+  // fdatasync is padded to 250 us, i.e. a disk with a 250 us sync whatever
+  // this machine's disk is; group commit must put every waiting appender in
+  // each sync.
   for (int delay_us : {0, 250}) {
-    double floor_s = std::max(sync_s, delay_us / 1e6);
+    bool simulated = delay_us > 0 && std::filesystem::is_directory("/dev/shm");
+    if (delay_us > 0 && !simulated) continue;
+    auto run_dir = [&](const std::string& name) {
+      return dirs.emplace_back(simulated ? "/dev/shm/taogate-bench-ledger-" + std::to_string(getpid()) + "-" + name
+                                         : FreshDir(name));
+    };
+    double floor_s = simulated ? delay_us / 1e6 : sync_s;
     for (int appenders : {1, 16}) {
       Rate best;
       for (int rep = 0; rep < 2; ++rep) {
-        Rate got = AppendRate(dir("durable" + std::to_string(delay_us) + "-" + std::to_string(appenders) + "-" +
+        Rate got = AppendRate(run_dir("durable" + std::to_string(delay_us) + "-" + std::to_string(appenders) + "-" +
                                   std::to_string(rep)),
                               appenders, true, 3.0, std::chrono::microseconds(delay_us));
         if (got.per_second > best.per_second) best = got;
@@ -157,7 +165,7 @@ int main(int argc, char** argv) {
       nlohmann::json params = {{"appenders", appenders}, {"fsync", "fdatasync, group commit"}, {"best_of", 2},
                                {"fdatasync_us", std::round(floor_s * 1e6)},
                                {"appends_per_fsync", std::round(best.per_sync * 10) / 10}};
-      if (delay_us) params["fsync_delay_us"] = delay_us;
+      if (simulated) params["fsync_delay_us"] = delay_us, params["disk"] = "tmpfs, sync padded";
       // Baseline: the ceiling if every fdatasync carried one record per appender.
       r.Add({"ledger_durable_appends", best.per_second, "records/s", appenders / floor_s, params});
     }
