@@ -52,6 +52,9 @@ absl::StatusOr<std::unique_ptr<UnixGrpcServer>> UnixGrpcServer::Start(
 
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(64 * 1024);
+  // As the governor (governance/src/server.cc): keep idle workers instead of
+  // creating and unmapping a thread per call under concurrent workloads.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   for (auto* svc : services) builder.RegisterService(svc);
   s->server_ = builder.BuildAndStart();
   if (!s->server_) return absl::InternalError("gRPC server failed to start");

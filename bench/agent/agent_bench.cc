@@ -7,14 +7,17 @@
 // Needs root (bpffs, cgroups); without it prints a note and reports nothing.
 // TG_BENCH_NOFSYNC=1 turns the ledger fsync off (diagnosis only: it shows
 // how much of the latency is the disk; reported figures always fsync).
+// TG_BENCH_WORKLOADS=64 runs only that configuration (for profiling).
 // Workload processes are forked before any thread exists in this process.
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -39,8 +42,17 @@ using namespace taogate;
 
 namespace {
 
-constexpr int kConfigs[] = {1, 8, 64};
-constexpr int kTotalPerConfig[] = {2000, 4000, 6400};
+struct Config {
+  int workloads;
+  int total;  // redeems, spread over the workloads
+};
+std::vector<Config> Configs() {
+  std::vector<Config> all = {{1, 2000}, {8, 4000}, {64, 6400}};
+  const char* only = getenv("TG_BENCH_WORKLOADS");
+  if (!only) return all;
+  std::erase_if(all, [&](const Config& c) { return c.workloads != atoi(only); });
+  return all;
+}
 
 struct Child {
   pid_t pid = -1;
@@ -49,6 +61,14 @@ struct Child {
 };
 
 using taogate::testing::NowMs;
+
+// CPU seconds of this process (the agent) or of its waited-for children (the workloads).
+double CpuSeconds(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 std::string ReadAll(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
@@ -110,9 +130,10 @@ int main(int argc, char** argv) {
   std::string sock = base + "/agent.sock";
 
   // Fork every workload process first (no threads exist yet).
-  std::vector<std::vector<Child>> children(std::size(kConfigs));
-  for (size_t c = 0; c < std::size(kConfigs); ++c) {
-    for (int w = 0; w < kConfigs[c]; ++w) {
+  const std::vector<Config> configs = Configs();
+  std::vector<std::vector<Child>> children(configs.size());
+  for (size_t c = 0; c < configs.size(); ++c) {
+    for (int w = 0; w < configs[c].workloads; ++w) {
       Child ch;
       ch.dir = base + "/c" + std::to_string(c) + "w" + std::to_string(w);
       fs::create_directories(ch.dir);
@@ -144,9 +165,9 @@ int main(int argc, char** argv) {
       << keys::TrustBundle::ToJson({keys::TrustedRoot{"bench", (*root)->public_key(), 0, INT64_MAX, true}});
 
   int port = 1024;
-  for (size_t c = 0; c < std::size(kConfigs); ++c) {
-    int per = kTotalPerConfig[c] / kConfigs[c];
-    for (int w = 0; w < kConfigs[c]; ++w) {
+  for (size_t c = 0; c < configs.size(); ++c) {
+    int per = configs[c].total / configs[c].workloads;
+    for (int w = 0; w < configs[c].workloads; ++w) {
       auto id = bpf::CgroupId(gov + "/c" + std::to_string(c) + "w" + std::to_string(w));
       if (!id.ok()) {
         std::cerr << "workload cgroup: " << id.status() << "\n";
@@ -193,8 +214,9 @@ int main(int argc, char** argv) {
   }
 
   bool all_ok = true;
-  for (size_t c = 0; c < std::size(kConfigs); ++c) {
+  for (size_t c = 0; c < configs.size(); ++c) {
     auto t0 = std::chrono::steady_clock::now();
+    double agent0 = CpuSeconds(RUSAGE_SELF), workloads0 = CpuSeconds(RUSAGE_CHILDREN);
     for (auto& ch : children[c]) (void)!write(ch.go_fd, "g", 1);
     for (auto& ch : children[c]) {
       int st = 0;
@@ -202,6 +224,8 @@ int main(int argc, char** argv) {
       if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) all_ok = false;
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double agent_cpu = CpuSeconds(RUSAGE_SELF) - agent0;
+    double cpu = agent_cpu + CpuSeconds(RUSAGE_CHILDREN) - workloads0;
     std::vector<int64_t> lat;
     for (auto& ch : children[c]) {
       std::string raw = ReadAll(ch.dir + "/lat.bin");
@@ -212,9 +236,13 @@ int main(int argc, char** argv) {
     }
     if (lat.empty()) continue;
     std::sort(lat.begin(), lat.end());
-    nlohmann::json params = {{"workloads", kConfigs[c]}};
+    nlohmann::json params = {{"workloads", configs[c].workloads}};
     report.Add({"redeem_p50", lat[lat.size() / 2] / 1e3, "us", std::nullopt, params});
     report.Add({"redeem_p99", lat[lat.size() * 99 / 100] / 1e3, "us", std::nullopt, params});
+    // cpu_us_per_redeem: agent and workload CPU per redeem, what bounds
+    // redeems/s on these cores (cpus / cpu_us_per_redeem) whatever else runs.
+    params["cpu_us_per_redeem"] = std::round(cpu * 1e6 / static_cast<double>(lat.size()));
+    params["agent_cpu_us_per_redeem"] = std::round(agent_cpu * 1e6 / static_cast<double>(lat.size()));
     report.Add({"redeem_throughput", lat.size() / secs, "redeems/s", std::nullopt, params});
   }
   (*daemon)->Stop();

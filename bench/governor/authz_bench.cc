@@ -4,13 +4,17 @@
 // connection, with the ledger fdatasync on (the real configuration) and off
 // (what durability costs). The governor is the test harness's
 // (tests/governance/governor_testing.h) with this file's one-rule policy.
+// TG_BENCH_PROFILE=1 runs only 64 clients with fsync, for 10 s (for perf).
 // Metrics: authz_throughput (requests/s),
 // authz_p50/authz_p99 (us); params say clients and fsync.
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "governance/governor_testing.h"
@@ -50,14 +54,28 @@ v1::AuthorizationRequest Req() {
   return r;
 }
 
+// CPU seconds (user + system) used so far by process `pid`.
+double CpuSecondsOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i)
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 struct Run {
   double per_second = 0;
+  double cpu_us_per_req = 0;  // governor + clients, CPU time per request
+  double governor_cpu_us_per_req = 0;
   double p50_us = 0, p99_us = 0;
   uint64_t errors = 0;
 };
 
 Run Measure(const std::string& addr, const rpc::ClientTls& tls, int clients,
-            std::chrono::milliseconds duration) {
+            std::chrono::milliseconds duration, pid_t governor) {
   std::vector<std::unique_ptr<v1::Governor::Stub>> stubs;
   for (int i = 0; i < clients; ++i) {
     stubs.push_back(v1::Governor::NewStub(rpc::MakeGovernorChannel(addr, tls)));
@@ -86,9 +104,12 @@ Run Measure(const std::string& addr, const rpc::ClientTls& tls, int clients,
     });
   }
   auto start = Clock::now();
+  double gov0 = CpuSecondsOf(governor), cpu0 = gov0 + CpuSecondsOf(getpid());
   go = true;
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  double gov = CpuSecondsOf(governor) - gov0;
+  double cpu = gov + gov0 + CpuSecondsOf(getpid()) - cpu0;
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   std::sort(all.begin(), all.end());
@@ -96,6 +117,8 @@ Run Measure(const std::string& addr, const rpc::ClientTls& tls, int clients,
   r.errors = errors;
   if (all.empty()) return r;
   r.per_second = all.size() / secs;
+  r.cpu_us_per_req = cpu * 1e6 / static_cast<double>(all.size());
+  r.governor_cpu_us_per_req = gov * 1e6 / static_cast<double>(all.size());
   r.p50_us = all[all.size() / 2];
   r.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
   return r;
@@ -108,7 +131,9 @@ int main(int argc, char** argv) {
   int rc = 0;
   bench::Report report;
   // fsync=true is the real configuration; fsync=false shows what durability costs.
+  const bool profile = getenv("TG_BENCH_PROFILE") != nullptr;
   for (bool fsync : {true, false}) {
+    if (profile && !fsync) break;
     GovernorProcess g;  // its own dev CA, certificates and temp dir
     taogate::testing::WriteFile(g.policy_path(), kPolicy);
     if (!g.Start(fsync ? std::vector<std::string>{} : std::vector<std::string>{"--no-fsync"})) {
@@ -118,9 +143,15 @@ int main(int argc, char** argv) {
     }
     rpc::ClientTls tls = g.TlsFor(kAgent);
     for (int clients : {1, 64}) {
-      Run r = Measure(g.address(), tls, clients, std::chrono::milliseconds(clients == 1 ? 3000 : 5000));
+      if (profile && clients != 64) continue;
+      Run r = Measure(g.address(), tls, clients, std::chrono::milliseconds(profile ? 10000 : clients == 1 ? 3000 : 5000),
+                      g.pid());
+      // cpu_us_per_req: governor and client CPU per request, what bounds
+      // req/s on these cores (cpus / cpu_us_per_req) whatever else runs.
       nlohmann::json params = {{"clients", clients}, {"keys", "software"}, {"fsync", fsync},
-                               {"errors", r.errors}, {"cpus", std::thread::hardware_concurrency()}};
+                               {"errors", r.errors}, {"cpus", std::thread::hardware_concurrency()},
+                               {"cpu_us_per_req", std::round(r.cpu_us_per_req)},
+                               {"governor_cpu_us_per_req", std::round(r.governor_cpu_us_per_req)}};
       report.Add({"authz_throughput", r.per_second, "req/s", std::nullopt, params});
       report.Add({"authz_p50", r.p50_us, "us", std::nullopt, params});
       report.Add({"authz_p99", r.p99_us, "us", std::nullopt, params});

@@ -20,6 +20,9 @@
 namespace taogate::governance {
 namespace {
 
+// Idle gRPC worker threads kept for the next calls (see BuildAndStart below).
+constexpr int kMaxIdleWorkers = 64;
+
 absl::StatusOr<std::string> ReadAll(const std::string& path, std::string_view what) {
   if (path.empty()) return absl::InvalidArgumentError(StrCat(what, " is required"));
   std::ifstream in(path, std::ios::binary);
@@ -98,6 +101,11 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
   // handler reads: a refused admin-only call then costs ~64 KiB, not the
   // ~2 MiB a probed window grows to (measured; docs/governor.md).
   b.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  // gRPC's sync server ends a worker after its call once two others poll
+  // (default MAX_POLLERS 2), so under concurrent calls it creates and unmaps a
+  // thread per call: ~12% of the governor's CPU at 64 clients
+  // (bench/profiles/README.md). Keep up to kMaxIdleWorkers idle instead.
+  b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxIdleWorkers);
   impl->server = b.BuildAndStart();
   if (!impl->server || impl->port == 0)
     return absl::UnavailableError(StrCat("cannot listen on ", c.listen));

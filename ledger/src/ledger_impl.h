@@ -3,7 +3,7 @@
 //
 // Locks, always taken in this order: checkpoint_mu -> mu -> state_mu.
 //   mu        guards the append side: next_seq, last_hash, pending, flushing,
-//             barrier, broken, checkpoint bookkeeping.
+//             group commit sizing, barrier, broken, checkpoint bookkeeping.
 //   state_mu  guards what readers see: segments, offsets, tree.
 // write_offset and the current segment's file are touched only by the one
 // leader (flushing == true), which runs without mu while it writes.
@@ -33,6 +33,9 @@ struct Pending {
   absl::Status status;
 };
 
+// A leader never gathers longer than this, however slow the disk.
+inline constexpr int64_t kMaxGatherNs = 10'000'000;
+
 struct SegmentFile {
   uint64_t first_seq = 0;
   std::string path;
@@ -55,6 +58,12 @@ struct Ledger::Impl {
   Hash last_hash{};
   std::vector<Pending*> pending;
   bool flushing = false;
+  // Group commit sizing (see ledger_append.cc): appenders in the last cycle,
+  // recent flush (write + sync) time, and a leader waiting for them.
+  size_t expected_batch = 1;
+  int64_t flush_ns = 0;
+  bool gathering = false;
+  std::condition_variable gather_cv;
   bool barrier = false;  // a checkpoint is draining the queue
   absl::Status broken;   // sticky fsync failure
   uint64_t write_offset = 0;

@@ -54,6 +54,9 @@ struct LedgerOptions {
   std::chrono::milliseconds checkpoint_every{0};
   // false only for benchmarks and tests: Append does not fdatasync.
   bool fsync = true;
+  // Tests and benchmarks only: replaces ::fdatasync(fd) for segment appends
+  // (e.g. a slow disk). Same contract: 0, or -1 with errno set.
+  std::function<int(int fd)> datasync;
   // Open without the writer lock; Append/Checkpoint fail; no recovery.
   bool read_only = false;
   // A new segment starts once the current one reaches this size.
