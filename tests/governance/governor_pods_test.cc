@@ -38,15 +38,20 @@ class GovernorPodsTest : public ::testing::Test {
     return r;
   }
 
+  // node-a's protected-target stream, for 20 s at most.
+  std::unique_ptr<grpc::ClientReader<v1::ProtectedTargets>> Watch(grpc::ClientContext& ctx) {
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::WatchProtectedTargetsRequest wr;
+    wr.set_node_id("node-a");
+    return gov_.Client(kAgent)->WatchProtectedTargets(&ctx, wr);
+  }
+
   GovernorProcess gov_;
 };
 
 TEST_F(GovernorPodsTest, WatchShipsTheActiveBundlesSelectors) {
   grpc::ClientContext wctx;
-  wctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  v1::WatchProtectedTargetsRequest wr;
-  wr.set_node_id("node-a");
-  auto reader = gov_.Client(kAgent)->WatchProtectedTargets(&wctx, wr);
+  auto reader = Watch(wctx);
   v1::ProtectedTargets first;
   ASSERT_TRUE(reader->Read(&first));
   EXPECT_EQ(first.governed_pods_size(), 0);  // the start bundle governs no pod
@@ -89,10 +94,7 @@ TEST_F(GovernorPodsTest, WatchShipsTheActiveBundlesSelectors) {
 // ProtectedTargets.audit_workloads with its selectors; the others do not.
 TEST_F(GovernorPodsTest, WatchShipsTheAuditedWorkloads) {
   grpc::ClientContext wctx;
-  wctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  v1::WatchProtectedTargetsRequest wr;
-  wr.set_node_id("node-a");
-  auto reader = gov_.Client(kAgent)->WatchProtectedTargets(&wctx, wr);
+  auto reader = Watch(wctx);
   v1::ProtectedTargets first;
   ASSERT_TRUE(reader->Read(&first));
   EXPECT_EQ(first.audit_workloads_size(), 0);
