@@ -151,11 +151,14 @@ def main():
           f"{n_samples} samples; max agent {mx[1]} fds {mx[0] // 1024} MiB, governor {mx[3]} fds {mx[2] // 1024} MiB")
 
     faults = collections.Counter()
+    back = collections.defaultdict(list)  # daemon -> seconds until it served again after a SIGKILL
     with open(os.path.join(w, "logs", "faults.log")) as f:
         for line in f:
             p = line.split()
             if len(p) == 2:
                 faults[p[1]] += 1
+            elif len(p) == 6 and p[2] in ("READY", "healthy"):
+                back[p[1]].append(float(p[4]))
     flood_kind, flood_code, flood_n = collections.Counter(), collections.Counter(), 0
     with open(os.path.join(w, "logs", "flood.log")) as f:
         for line in f:
@@ -172,6 +175,8 @@ def main():
     attempts = ops["GRANT"] + ops["ACQFAIL"]
     print(f"\n== taogate chaos summary ({a.seconds} s, {n_wl} workloads + 1 prober, loopback) ==")
     print(f"faults injected ({sum(faults.values())}): {fmt(faults)}")
+    for d, t in sorted(back.items()):
+        print(f"  {d} back after SIGKILL: {len(t)} restarts, mean {sum(t) / len(t):.1f} s, max {max(t):.1f} s")
     print(f"flood: {flood_n} malformed/oversized requests: {fmt(flood_kind)}")
     print(f"       answers: {fmt(flood_code)}")
     print(f"operations: {attempts} acquires, {ops['GRANT']} granted, {ops['CONNECT']} connects to PostgreSQL "

@@ -5,16 +5,17 @@
 # dead (the file DOWN exists), outcome OPEN (enforcement open: a violation),
 # EPERM (the gate refused) or the error text (counted, e.g. PostgreSQL down).
 port=$1 log=$2 end=$3 down=$4
+errf=$log.connect-error
 exec >>"$log"
 while [ ! -e "$end" ]; do
   state=up; [ -e "$down" ] && state=down
-  if err=$( { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>&1); then
+  if : 2>"$errf" 3<>"/dev/tcp/127.0.0.1/$port"; then
     echo "$state OPEN"
-    exec 3>&-
-  elif [[ $err == *"Operation not permitted"* ]]; then
-    echo "$state EPERM"
   else
-    e=${err##*: }; echo "$state ${e// /_}"
+    read -r err <"$errf" || err=?
+    if [[ $err == *"Operation not permitted"* ]]; then echo "$state EPERM"
+    else err=${err##*: }; echo "$state ${err// /_}"; fi
   fi
   sleep 0.05
 done
+rm -f "$errf"
