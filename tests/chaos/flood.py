@@ -41,6 +41,7 @@ def main():
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--kinds", default="", help="comma-separated kinds to send (default: all)")
     ap.add_argument("--seconds", type=float, default=10, help="stop sending after this long")
     a = ap.parse_args()
 
@@ -101,6 +102,8 @@ def main():
         ("gov-oversized", lambda: call(unary(gov, "/taogate.v1.Governor/RequestAuthorization"), BIG)),
         ("gov-raw", raw_tcp),
     ]
+    if a.kinds:
+        kinds = [k for k in kinds if k[0] in a.kinds.split(",")]
     by_kind, by_code = collections.Counter(), collections.Counter()
     lock = threading.Lock()
 
