@@ -100,6 +100,8 @@ def main():
           f"{sum(connects.values())} connects; unmatched {mismatched[:3]}; reused {twice[:3]}")
     check("per workload: successful connects <= CONSUMED grants for its cgroup", not per_wl_over, str(per_wl_over[:3]))
     with_ex = sum(1 for t in connects if t in exercised)
+    failed_ex = sum(1 for path in glob.glob(os.path.join(w, "logs", "w*.log")) for line in open(path)
+                    if line.startswith("CONNFAIL ") and line.split()[1] in exercised)
 
     # The prober: enforcement never open.
     probe = collections.Counter()
@@ -183,6 +185,12 @@ def main():
     print(f"operations: {attempts} acquires, {ops['GRANT']} granted, {ops['CONNECT']} connects to PostgreSQL "
           f"({with_ex} with their EXERCISED record), {ops['CONNFAIL']} connects failed after a grant"
           + (f" ({fmt(connfail)})" if connfail else ""))
+    if with_ex < len(connects):
+        print(f"  note: {len(connects) - with_ex} connects have no EXERCISED record (the agent drops an EXERCISED "
+              f"append refused on a full ledger filesystem; README.md, Findings)")
+    if failed_ex:
+        print(f"  note: {failed_ex} failed connects were EXERCISED: the gate let the SYN through (grant spent) and "
+              f"PostgreSQL did not complete the handshake in 5 s")
     print(f"            acquire errors under chaos: {fmt(acqfail) or 'none'}")
     print(f"            prober: {total} connects without a grant, {down} while the agent was dead, all refused")
     print(f"ledgers: agent {len(agent)} records ({fmt(kinds_agent)})")
