@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <set>
 
 #include "taogate/agent/hold_rules.h"
 #include "taogate/common/log.h"
@@ -52,12 +51,12 @@ absl::Status RootAuditSync::Reconcile() {
   DIR* dir = opendir(root.c_str());
   if (dir == nullptr) return absl::UnavailableError(StrCat("cannot list ", root, ": ", strerror(errno)));
   std::map<uint64_t, AuditedWorkload> want;
-  while (dirent* e = readdir(dir)) {
+  while (dirent* e = rules_.empty() ? nullptr : readdir(dir)) {  // no rules: nothing is wanted
     if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
     AuditedWorkload w;
     w.path = StrCat(root_rel_ == "/" ? "" : root_rel_, "/", e->d_name);
     struct stat st {};
-    if (rules_.empty() || stat((mount_ + w.path).c_str(), &st) != 0) continue;  // none audited / gone
+    if (stat((mount_ + w.path).c_str(), &st) != 0) continue;  // gone meanwhile
     w.cgroup_id = static_cast<uint64_t>(st.st_ino);
     v1::AttestedWorkload facts;
     facts.set_node_id(node_id_);
@@ -87,13 +86,15 @@ absl::Status RootAuditSync::Reconcile() {
     it = audited_.erase(it);
   }
   for (auto& [id, w] : want) {
-    auto cur = audited_.find(id);
-    if (cur != audited_.end() && cur->second.rule == w.rule && cur->second.path == w.path) continue;
+    if (auto cur = audited_.find(id); cur != audited_.end()) {
+      cur->second = w;  // already audited in the kernel (a pinned entry gets its rule and path)
+      continue;
+    }
     if (absl::Status st = kernel_.SetAudit(id, true); !st.ok()) {
       first.Update(st);
       continue;
     }
-    if (cur == audited_.end()) Record("audit_on", w);
+    Record("audit_on", w);
     audited_[id] = w;
   }
   return first;

@@ -140,9 +140,9 @@ void PodClassifier::AuditLocked(uint64_t id, Dir& d) {
     log::Error("audit map write failed", {{"cgroup", d.path}, {"error", std::string(st.message())}});
     return;
   }
+  // The record names the rule: the new one (on), the one that audited it (off).
   const bool on = !want.empty();
-  if (!on) d.audit_rule.swap(want);  // the record names the rule that audited it
-  else d.audit_rule = want;
+  if (on) d.audit_rule = want;
   RecordLocked(on ? "audit_on" : "audit_off", d, id, 0);
   if (!on) d.audit_rule.clear();
 }

@@ -23,7 +23,6 @@
 // workload id).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
