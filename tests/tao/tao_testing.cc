@@ -46,8 +46,12 @@ v1::TaoBody ValidTaoBody(const std::array<uint8_t, 32>& issuer_key_id) {
   b.mutable_target()->set_address("127.0.0.1");
   b.mutable_target()->set_port(5432);
   b.set_max_uses(1);
-  b.set_not_before_ms(NowMs());
-  b.set_expires_at_ms(NowMs() + 60'000);
+  // Valid from a second ago: a caller may read its "now" before it makes the
+  // body (argument evaluation order), and a TAO is never verified at the
+  // millisecond it was issued anyway.
+  const int64_t now = NowMs();
+  b.set_not_before_ms(now - 1'000);
+  b.set_expires_at_ms(now + 60'000);
   b.set_policy_bundle_sha256(std::string(32, '\x11'));
   b.set_decision_ledger_index(7);
   return b;

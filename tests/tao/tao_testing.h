@@ -16,7 +16,7 @@ int64_t NowMs();
 
 // The one valid TAO body of the tests and benchmarks: tcp 127.0.0.1:5432,
 // actor spiffe://example.org/agent/reporter, node "node-a", cgroup 4242 in
-// workload path /taogate/w1, db.read, one use, window now..now+60s, random id
+// workload path /taogate/w1, db.read, one use, window now-1s..now+60s, random id
 // and nonce. `issuer_key_id` all zero (the default) is what a signer that
 // fills it in itself (keys::IssuingKeyManager::SignTao) expects.
 v1::TaoBody ValidTaoBody(const std::array<uint8_t, 32>& issuer_key_id = {});
