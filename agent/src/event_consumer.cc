@@ -109,8 +109,39 @@ void EventConsumer::Handle(const bpf::DecisionEvent& e) {
       {"verdict", std::string(bpf::VerdictName(e.verdict))},
   };
   metrics_.Exercised();
-  if (auto seq = evidence_.Append(Evidence::Kind::kExercised, std::move(f)); !seq.ok())
+  AppendExercised(std::move(f), when_ms);
+}
+
+void EventConsumer::AppendExercised(Evidence::Fields f, int64_t when_ms) {
+  if (pending_exercised_.empty()) {
+    auto seq = evidence_.Append(Evidence::Kind::kExercised, f);
+    if (seq.ok()) return;
     metrics_.LedgerError();
+    log::Error("EXERCISED record held until the ledger has room",
+               {{"error", std::string(seq.status().message())}});
+  }
+  if (pending_exercised_.size() >= options_.max_pending_exercised) {
+    // Only reachable if grants outnumber the queue: the oldest goes, loudly.
+    pending_exercised_.pop_front();
+    metrics_.ExercisedLost(1);
+    log::Error("EXERCISED record lost: holding queue full",
+               {{"max_pending", std::to_string(options_.max_pending_exercised)}});
+  }
+  f.emplace_back("first_seen_ms", std::to_string(when_ms));
+  pending_exercised_.push_back(std::move(f));
+  metrics_.ExercisedPending(pending_exercised_.size());
+}
+
+void EventConsumer::RetryExercised() {
+  const size_t before = pending_exercised_.size();
+  while (!pending_exercised_.empty()) {
+    if (!evidence_.Append(Evidence::Kind::kExercised, pending_exercised_.front()).ok()) break;
+    pending_exercised_.pop_front();
+  }
+  if (pending_exercised_.size() == before) return;
+  metrics_.ExercisedPending(pending_exercised_.size());
+  log::Info("held EXERCISED records written", {{"written", std::to_string(before - pending_exercised_.size())},
+                                               {"still_held", std::to_string(pending_exercised_.size())}});
 }
 
 namespace {
@@ -178,6 +209,7 @@ void EventConsumer::Loop() {
     }
     int64_t now = RealClock().MonoMs();
     if (stopping || now >= next_flush) {
+      RetryExercised();
       FlushDenied();
       next_flush = now + options_.denied_flush_ms;
     }
@@ -186,7 +218,12 @@ void EventConsumer::Loop() {
         log::Warn("grant sweep failed", {{"error", std::string(s.status().message())}});
       next_sweep = now + options_.sweep_every_ms;
     }
-    if (stopping) return;
+    if (stopping) {
+      if (!pending_exercised_.empty())
+        log::Error("EXERCISED records not written at stop: the ledger has no room",
+                   {{"count", std::to_string(pending_exercised_.size())}});
+      return;
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 namespace taogate::agent {
 
 using runtime::Counter;
+using runtime::Gauge;
 
 void Metrics::RedeemDone(bool ok, const std::string& reason_code, int64_t latency_ns) {
   if (ok) {
@@ -47,6 +48,11 @@ std::string Metrics::Render(const std::string& extra) const {
                denied_suppressed_.load())
     << Counter("taogate_agent_killswitch_changes_total", "Kill-switch engages and releases.", killswitch_.load())
     << Counter("taogate_agent_ledger_errors_total", "Ledger appends that failed.", ledger_errors_.load())
+    << Gauge("taogate_agent_exercised_pending",
+             "EXERCISED records held until the node ledger has room; written in order when it does.",
+             static_cast<int64_t>(exercised_pending_.load()))
+    << Counter("taogate_agent_exercised_lost_total",
+               "EXERCISED records given up because the holding queue was full.", exercised_lost_.load())
     << runtime::Family("taogate_agent_redeem_seconds", "histogram",
                        "Redeem latency (verify + durable CONSUMED + grant).")
     << redeem_latency_.Samples("taogate_agent_redeem_seconds")

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "kernel_fakes.h"
+#include "taogate/agent/ledger_evidence.h"
 #include "redeem_fakes.h"
 
 namespace taogate::agent {
@@ -120,6 +121,63 @@ TEST_F(EventConsumerTest, LedgerFailureIsCountedNotFatal) {
   source_.Push(Grant(3));
   RunOnce();
   EXPECT_EQ(evidence_.size(), 0u);
+}
+
+// The ledger's filesystem below its floor refuses EXERCISED (and redeems).
+// Grants installed before that are still used; their EXERCISED records must
+// wait, in order, and be written once there is room: evidence of a connect
+// that happened is never dropped (found by the load + chaos test).
+TEST_F(EventConsumerTest, ExercisedBelowTheLedgerFloorIsHeldAndWrittenWhenRoomReturns) {
+  fakes::FakeSpace space;
+  ReservedEvidence reserved(evidence_, space, SpaceReserve{.reserve_bytes = 64 << 20, .floor_bytes = 4 << 20});
+  options_.denied_flush_ms = 10;
+  EventConsumer c(source_, reserved, metrics_, options_);
+  space.free_ = 1 << 20;  // below the floor
+  c.Start();
+  source_.Push(Grant(0x11));
+  source_.Push(Grant(0x22));
+  source_.Push(Grant(0x11));  // a re-read: still one record
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(evidence_.Count(Kind::kExercised), 0u);
+  EXPECT_NE(metrics_.Render("").find("taogate_agent_exercised_pending 2\n"), std::string::npos)
+      << metrics_.Render("");
+
+  space.free_ = 1ull << 30;  // room again
+  for (int i = 0; i < 200 && evidence_.Count(Kind::kExercised) < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  c.Stop();
+  ASSERT_EQ(evidence_.Count(Kind::kExercised), 2u);
+  auto first = evidence_.Find(Kind::kExercised, "tao_id", std::string(32, '1'));
+  auto second = evidence_.Find(Kind::kExercised, "tao_id", std::string(32, '2'));
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(second.size(), 1u);
+  // Written late, so each carries the kernel event's time.
+  EXPECT_FALSE(fakes::MemoryEvidence::FieldOf(first[0], "first_seen_ms").empty());
+  EXPECT_NE(metrics_.Render("").find("taogate_agent_exercised_pending 0\n"), std::string::npos);
+  EXPECT_NE(metrics_.Render("").find("taogate_agent_exercised_lost_total 0\n"), std::string::npos);
+}
+
+TEST_F(EventConsumerTest, ExercisedHeldInEventOrderAndTheQueueIsBounded) {
+  fakes::FakeSpace space;
+  ReservedEvidence reserved(evidence_, space, SpaceReserve{.reserve_bytes = 64 << 20, .floor_bytes = 4 << 20});
+  options_.denied_flush_ms = 10;
+  options_.max_pending_exercised = 3;
+  space.free_ = 0;
+  for (uint8_t id = 1; id <= 5; ++id) source_.Push(Grant(static_cast<uint8_t>(id * 0x11)));
+  {
+    EventConsumer c(source_, reserved, metrics_, options_);
+    c.Start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    space.free_ = 1ull << 30;
+    for (int i = 0; i < 200 && evidence_.Count(Kind::kExercised) < 3; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // The two oldest gave way (counted); the three kept are in event order.
+  ASSERT_EQ(evidence_.Count(Kind::kExercised), 3u);
+  EXPECT_NE(metrics_.Render("").find("taogate_agent_exercised_lost_total 2\n"), std::string::npos);
+  EXPECT_EQ(evidence_.LastField("tao_id"), std::string(32, '5'));
+  EXPECT_EQ(evidence_.Find(Kind::kExercised, "tao_id", std::string(32, '1')).size(), 0u);
+  EXPECT_EQ(evidence_.Find(Kind::kExercised, "tao_id", std::string(32, '3')).size(), 1u);
 }
 
 TEST(EventConsumerTargetTest, EveryKindOfEventHasATargetString) {

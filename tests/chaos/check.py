@@ -186,8 +186,8 @@ def main():
           f"({with_ex} with their EXERCISED record), {ops['CONNFAIL']} connects failed after a grant"
           + (f" ({fmt(connfail)})" if connfail else ""))
     if with_ex < len(connects):
-        print(f"  note: {len(connects) - with_ex} connects have no EXERCISED record (the agent drops an EXERCISED "
-              f"append refused on a full ledger filesystem; README.md, Findings)")
+        print(f"  note: {len(connects) - with_ex} connects have no EXERCISED record (an EXERCISED refused on a full "
+              f"ledger filesystem waits in the agent's memory and is lost if the agent is SIGKILLed first)")
     if failed_ex:
         print(f"  note: {failed_ex} failed connects were EXERCISED: the gate let the SYN through (grant spent) and "
               f"PostgreSQL did not complete the handshake in 5 s")

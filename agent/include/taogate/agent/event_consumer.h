@@ -2,6 +2,13 @@
 // events and writes evidence.
 //   TG_ALLOW_GRANT -> one EXERCISED record per event (tao id, workload
 //                     cgroup, target, pid, hook; record time = when seen).
+//                     An append that fails (the ledger below its space
+//                     floor, an I/O error) is not dropped: the record waits
+//                     in a bounded queue, in order, and is retried every
+//                     flush interval and at Stop(); written late, it carries
+//                     first_seen_ms, the kernel event's time. Redeems stop
+//                     at the same floor, so no new grant can add to the
+//                     queue while it waits (its bound is only a backstop).
 //   BPF LSM denials (files, exec, self-protection; from the Enforcer, if
 //   set) and any gate deny
 //                  -> counted in a DeniedAggregator, flushed as DENIED
@@ -21,6 +28,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <thread>
 #include <unordered_set>
@@ -37,6 +45,7 @@ struct EventConsumerOptions {
   int64_t denied_flush_ms = 1'000;
   uint32_t denied_max_records = 32;
   int64_t sweep_every_ms = 5'000;
+  size_t max_pending_exercised = 65'536;  // the grant map's capacity
 };
 
 class EventConsumer {
@@ -64,6 +73,10 @@ class EventConsumer {
   void Loop();
   void Handle(const bpf::DecisionEvent& e);
   void FlushDenied();
+  // Appends the EXERCISED record, or queues it behind those already waiting.
+  void AppendExercised(Evidence::Fields f, int64_t when_ms);
+  // Writes the waiting EXERCISED records in order until one fails.
+  void RetryExercised();
   void Flush(DeniedAggregator& from, Evidence::Kind kind, const char* event);
 
   DecisionSource& gate_;
@@ -78,6 +91,7 @@ class EventConsumer {
     size_t operator()(const TaoId& id) const;
   };
   std::unordered_set<TaoId, IdHash> exercised_;  // consumer thread only (after Start)
+  std::deque<Evidence::Fields> pending_exercised_;  // consumer thread only
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -27,6 +27,10 @@ class Metrics {
   void DeniedSuppressed(uint64_t n) { denied_suppressed_.fetch_add(n, std::memory_order_relaxed); }
   void KillSwitchChange() { killswitch_.fetch_add(1, std::memory_order_relaxed); }
   void LedgerError() { ledger_errors_.fetch_add(1, std::memory_order_relaxed); }
+  // EXERCISED records held until the ledger has room again, and those given
+  // up because the holding queue was full (event_consumer.h).
+  void ExercisedPending(uint64_t n) { exercised_pending_.store(n, std::memory_order_relaxed); }
+  void ExercisedLost(uint64_t n) { exercised_lost_.fetch_add(n, std::memory_order_relaxed); }
 
   uint64_t redeem_ok() const { return redeem_ok_.load(); }
   uint64_t rejected_total() const;
@@ -38,7 +42,7 @@ class Metrics {
  private:
   std::atomic<uint64_t> redeem_ok_{0}, exercised_{0}, denied_events_{0}, denied_records_{0},
       would_deny_events_{0},
-      denied_suppressed_{0}, killswitch_{0}, ledger_errors_{0};
+      denied_suppressed_{0}, killswitch_{0}, ledger_errors_{0}, exercised_pending_{0}, exercised_lost_{0};
   runtime::Histogram redeem_latency_;
   mutable std::mutex mu_;
   std::map<std::string, uint64_t> rejected_;  // by reason code; guarded by mu_
