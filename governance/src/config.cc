@@ -1,12 +1,51 @@
 // YAML configuration for taogate-governor (docs/governor.md lists the keys).
 #include <yaml-cpp/yaml.h>
 
+#include <fstream>
 #include <set>
 
 #include "taogate/common/strings.h"
 #include "taogate/governance/server.h"
 
 namespace taogate::governance {
+namespace {
+
+// A secret or URL kept in its own file (a mounted Secret): the first line.
+std::string FirstLine(const std::string& file, const std::string& what, const YAML::Mark& mark) {
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line))
+    throw YAML::Exception(mark, StrCat(what, ": cannot read ", file));
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) throw YAML::Exception(mark, StrCat(what, ": ", file, " is empty"));
+  return line;
+}
+
+// webhooks: [{name, url | url_file, format, secret_file, ca_file}]
+std::vector<WebhookConfig> ReadWebhooks(const YAML::Node& list) {
+  if (!list.IsSequence()) throw YAML::Exception(list.Mark(), "webhooks: expected a list");
+  std::vector<WebhookConfig> out;
+  for (const auto& item : list) {
+    if (!item.IsMap()) throw YAML::Exception(item.Mark(), "webhooks: each entry is a mapping");
+    WebhookConfig w;
+    for (const auto& kv : item) {
+      const std::string k = kv.first.as<std::string>();
+      const std::string v = kv.second.as<std::string>();
+      if (k == "name") w.name = v;
+      else if (k == "url") w.url = v;
+      else if (k == "url_file") w.url = FirstLine(v, "webhook url_file", kv.second.Mark());
+      else if (k == "format") w.format = v;
+      else if (k == "secret_file") w.secret = FirstLine(v, "webhook secret_file", kv.second.Mark());
+      else if (k == "ca_file") w.ca_file = v;
+      else throw YAML::Exception(kv.first.Mark(), StrCat("webhooks: unknown key '", k, "'"));
+    }
+    if (absl::Status st = ValidateWebhook(w); !st.ok()) throw YAML::Exception(item.Mark(), std::string(st.message()));
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+}  // namespace
 
 absl::Status LoadServerConfigYaml(const std::string& path, ServerConfig* c) {
   YAML::Node root;
@@ -43,6 +82,16 @@ absl::Status LoadServerConfigYaml(const std::string& path, ServerConfig* c) {
       else if (k == "checkpoint_every_records")
         c->governor.checkpoint_every_records = v.as<uint64_t>();
       else if (k == "ledger_fsync") c->governor.ledger_fsync = v.as<bool>();
+      else if (k == "webhooks") c->webhooks = ReadWebhooks(v);
+      else if (k == "webhook_max_attempts") {
+        c->webhook_options.max_attempts = v.as<int>();
+        if (c->webhook_options.max_attempts < 1 || c->webhook_options.max_attempts > 20)
+          throw YAML::Exception(v.Mark(), "webhook_max_attempts: 1 to 20");
+      } else if (k == "webhook_first_backoff_ms") {
+        c->webhook_options.first_backoff_ms = v.as<int64_t>();
+        if (c->webhook_options.first_backoff_ms < 10 || c->webhook_options.first_backoff_ms > 600'000)
+          throw YAML::Exception(v.Mark(), "webhook_first_backoff_ms: 10 to 600000");
+      }
       else
         return absl::InvalidArgumentError(StrCat(path, ":", kv.first.Mark().line + 1,
                                                  ": unknown key '", k, "'"));

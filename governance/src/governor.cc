@@ -232,6 +232,27 @@ absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
     std::lock_guard l(mu_);
     ++stats_.pending;
   }
+  if (options_.notifier != nullptr) {
+    std::string reason = internal::ReasonSummary(reason_field);
+    options_.notifier->Notify(
+        {.event = "pending_approval",
+         .summary = StrCat(e->requester, " asks for ", e->action, " on ", e->target_text, ": ",
+                           pd.approval->count, " approval(s) needed"),
+         .fields = {{"decision_id", e->id},
+                    {"requester", e->requester},
+                    {"workload", e->binding.workload_path()},
+                    {"node_id", e->binding.node_id()},
+                    {"action", e->action},
+                    {"target", e->target_text},
+                    {"rule", pd.rule_id},
+                    {"reason", reason},
+                    {"approvals_needed", std::to_string(pd.approval->count)},
+                    {"approver_roles", roles},
+                    {"intent_sha256", ToHex(d.intent_sha256())},
+                    {"expires_at_ms", std::to_string(e->pending_until_ms)},
+                    {"ledger_seq", std::to_string(seq)},
+                    {"approve_with", StrCat("taogatectl authz approve ", e->id, " --approver-key KEY.pem")}}});
+  }
   Remember(e);
   return e->decision;
 }

@@ -253,6 +253,21 @@ absl::StatusOr<v1::GovernorKillSwitchResponse> Governor::KillSwitch(
     r.set_sequence(kill_seq_);
   }
   cv_.notify_all();
+  if (options_.notifier != nullptr) {
+    const std::string scope = req.node_id().empty() ? "every node" : StrCat("node ", req.node_id());
+    const std::string who = req.workload().empty() ? "every governed workload" : StrCat("workload ", req.workload());
+    options_.notifier->Notify(
+        {.event = "kill_switch",
+         .summary = StrCat(actor, req.engage() ? " engaged" : " released", " the kill switch for ", who, " on ",
+                           scope),
+         .fields = {{"verdict", req.engage() ? "engage" : "release"},
+                    {"actor", actor},
+                    {"node_id", req.node_id().empty() ? "*" : req.node_id()},
+                    {"workload", req.workload().empty() ? "*" : req.workload()},
+                    {"reason", reason->summary},
+                    {"sequence", std::to_string(r.sequence())},
+                    {"ledger_seq", std::to_string(seq)}}});
+  }
   return r;
 }
 

@@ -76,6 +76,22 @@ absl::StatusOr<v1::Decision> Governor::BreakGlass(const std::string& actor,
                             {"ticket", internal::LedgerSafe(req.incident_id(), 128)},
                             {"reason", internal::ReasonField(*why)},
                             {"verdict", "review_required"}}));
+  if (options_.notifier != nullptr)
+    options_.notifier->Notify(
+        {.event = "break_glass",
+         .summary = StrCat(actor, " broke the glass for ", e->action, " on ", e->target_text,
+                           " (incident ", ticket->summary, "): review required"),
+         .fields = {{"decision_id", e->id},
+                    {"requester", actor},
+                    {"workload", e->binding.workload_path()},
+                    {"node_id", e->binding.node_id()},
+                    {"action", e->action},
+                    {"target", e->target_text},
+                    {"rule", d.rule()},
+                    {"incident", ticket->summary},
+                    {"reason", why->summary},
+                    {"ttl_seconds", std::to_string(ttl.count())},
+                    {"review_with", StrCat("taogatectl authz review ", e->id, " --verdict accepted|violation")}}});
   Remember(e);
   std::lock_guard l(mu_);
   return View(*e, actor);

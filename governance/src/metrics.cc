@@ -81,11 +81,14 @@ absl::StatusOr<std::string> Healthy(Governor& governor, const TpmHealth& health)
 absl::StatusOr<std::unique_ptr<runtime::HttpEndpoint>> StartMetrics(const std::string& listen,
                                                                      bool allow_remote,
                                                                      Governor* governor,
-                                                                     const TpmHealth* health) {
+                                                                     const TpmHealth* health,
+                                                                     const WebhookNotifier* notifier) {
   TG_ASSIGN_OR_RETURN(runtime::ListenAddress where,
                       runtime::ParseListen("metrics_listen", listen, allow_remote));
   runtime::HttpEndpoint::Handlers h;
-  h.metrics_text = [governor, health] { return MetricsText(*governor, *health); };
+  h.metrics_text = [governor, health, notifier] {
+    return MetricsText(*governor, *health) + (notifier ? notifier->MetricsText() : std::string());
+  };
   h.healthy = [governor, health] { return Healthy(*governor, *health); };
   return runtime::HttpEndpoint::Start(where, "governor", std::move(h));
 }

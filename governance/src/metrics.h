@@ -1,6 +1,6 @@
 // The governor's /metrics and /healthz, served by runtime::HttpEndpoint.
 // Thread safety: the endpoint's threads only read Governor::stats(), ledger
-// size and TpmHealth::Get() (all thread-safe); the caller destroys the
+// size, TpmHealth::Get() and the webhook counters (all thread-safe); the caller destroys the
 // endpoint before the Governor and TpmHealth it reads from go away.
 // /healthz (runtime::HealthReport): checks "tpm" (the cached TPM probe:
 // unreachable, and whether issuance has stopped) and "ledger" (the last
@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "taogate/governance/governor.h"
+#include "taogate/governance/notifier.h"
 #include "taogate/governance/tpm_health.h"
 #include "taogate/runtime/http_endpoint.h"
 
@@ -24,6 +25,7 @@ namespace taogate::governance::internal {
 absl::StatusOr<std::unique_ptr<runtime::HttpEndpoint>> StartMetrics(const std::string& listen,
                                                                      bool allow_remote,
                                                                      Governor* governor,
-                                                                     const TpmHealth* health);
+                                                                     const TpmHealth* health,
+                                                                     const WebhookNotifier* notifier);
 
 }  // namespace taogate::governance::internal

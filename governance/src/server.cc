@@ -39,6 +39,7 @@ absl::StatusOr<std::string> ReadAll(const std::string& path, std::string_view wh
 struct GovernorServer::Impl {
   ServerConfig config;
   std::unique_ptr<GovernorKeys> keys;
+  std::unique_ptr<WebhookNotifier> notifier;  // the governor calls it
   std::unique_ptr<Governor> governor;
   std::unique_ptr<GovernorService> service;
   std::unique_ptr<internal::ServedTls> tls;  // outlives the server that reads it
@@ -57,6 +58,7 @@ struct GovernorServer::Impl {
     service.reset();
     reloader.reset();
     governor.reset();
+    notifier.reset();
     keys.reset();
   }
 };
@@ -82,6 +84,11 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
   TG_ASSIGN_OR_RETURN(impl->keys, OpenGovernorKeys(c.keys));
   if (impl->keys->root->software_mode())
     log::Warn("SOFTWARE KEYS: development mode, every TAO says software_mode", {});
+  if (!c.webhooks.empty()) {
+    TG_ASSIGN_OR_RETURN(impl->notifier, WebhookNotifier::Create(c.governor.instance, c.webhooks,
+                                                                c.webhook_options));
+    c.governor.notifier = impl->notifier.get();
+  }
   TG_ASSIGN_OR_RETURN(impl->governor, Governor::Create(c.governor, impl->keys.get(), policy_yaml,
                                                        c.policy_file));
   impl->service = std::make_unique<GovernorService>(impl->governor.get(), c.governor.admins);
@@ -112,7 +119,8 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
   if (!c.metrics_listen.empty()) {
     TG_ASSIGN_OR_RETURN(impl->metrics,
                         internal::StartMetrics(c.metrics_listen, c.metrics_allow_remote,
-                                               impl->governor.get(), impl->keys->health.get()));
+                                               impl->governor.get(), impl->keys->health.get(),
+                                               impl->notifier.get()));
   }
   // Kubernetes swaps a mounted Secret/ConfigMap's `..data` symlink: watch the
   // directories, not the files (file_watch.h).

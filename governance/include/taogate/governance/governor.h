@@ -31,6 +31,7 @@
 #include "governor.pb.h"
 #include "taogate/common/clock.h"
 #include "taogate/governance/governor_keys.h"
+#include "taogate/governance/notifier.h"
 #include "taogate/ledger/ledger.h"
 #include "taogate/policies/policy.h"
 #include "taogate/policies/rate_limiter.h"
@@ -57,6 +58,9 @@ struct GovernorOptions {
   int64_t approval_max_future_ms = 30 * 1000;
   size_t max_decisions = 100000;  // remembered decisions (oldest finished ones go first)
   const Clock* clock = nullptr;  // outlives the Governor; nullptr: RealClock()
+  // Told of pending approvals, break-glass and kill-switch changes once
+  // their records are durable (notifier.h); outlives the Governor.
+  Notifier* notifier = nullptr;
 };
 
 class Governor {

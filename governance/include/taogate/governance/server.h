@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "taogate/governance/governor.h"
 #include "taogate/governance/governor_keys.h"
+#include "taogate/governance/notifier.h"
 
 namespace taogate::governance {
 
@@ -34,6 +35,9 @@ struct ServerConfig {
   std::string port_file;  // if set, the bound gRPC port is written here
   KeyConfig keys;
   GovernorOptions governor;
+  // Notifications (notifier.h); secrets and URLs already read from their files.
+  std::vector<WebhookConfig> webhooks;
+  WebhookOptions webhook_options;
 };
 
 // Reads a YAML config file into `config` (keys documented in
