@@ -46,6 +46,14 @@ class EventConsumerTest : public ::testing::Test {
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     c.Stop();
   }
+  // Polls the metrics (the consumer runs on its own thread) for up to 10 s.
+  bool MetricBecomes(const std::string& line) {
+    for (int i = 0; i < 1000; ++i) {
+      if (metrics_.Render("").find(line) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
   fakes::QueueDecisionSource source_;
   fakes::FixedEnforcement enforcement_;
   fakes::MemoryEvidence evidence_;
@@ -137,13 +145,12 @@ TEST_F(EventConsumerTest, ExercisedBelowTheLedgerFloorIsHeldAndWrittenWhenRoomRe
   source_.Push(Grant(0x11));
   source_.Push(Grant(0x22));
   source_.Push(Grant(0x11));  // a re-read: still one record
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(MetricBecomes("taogate_agent_exercised_pending 2\n")) << metrics_.Render("");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a few retries, all refused
   EXPECT_EQ(evidence_.Count(Kind::kExercised), 0u);
-  EXPECT_NE(metrics_.Render("").find("taogate_agent_exercised_pending 2\n"), std::string::npos)
-      << metrics_.Render("");
 
   space.free_ = 1ull << 30;  // room again
-  for (int i = 0; i < 200 && evidence_.Count(Kind::kExercised) < 2; ++i)
+  for (int i = 0; i < 1000 && evidence_.Count(Kind::kExercised) < 2; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   c.Stop();
   ASSERT_EQ(evidence_.Count(Kind::kExercised), 2u);
@@ -167,9 +174,9 @@ TEST_F(EventConsumerTest, ExercisedHeldInEventOrderAndTheQueueIsBounded) {
   {
     EventConsumer c(source_, reserved, metrics_, options_);
     c.Start();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(MetricBecomes("taogate_agent_exercised_lost_total 2\n")) << metrics_.Render("");
     space.free_ = 1ull << 30;
-    for (int i = 0; i < 200 && evidence_.Count(Kind::kExercised) < 3; ++i)
+    for (int i = 0; i < 1000 && evidence_.Count(Kind::kExercised) < 3; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   // The two oldest gave way (counted); the three kept are in event order.
