@@ -1,5 +1,6 @@
 #include "taogate/agent/cgroup_watch.h"
 
+#include <dirent.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -106,14 +107,30 @@ void CgroupTreeWatch::Drain() {
         struct stat st {};
         if (stat((mount_ + rel).c_str(), &st) != 0) continue;  // already gone
         ++created_;
-        if (w->second == root_rel_) (void)AddWatch(rel);
+        const bool qos = w->second == root_rel_ && AddWatch(rel).ok();
         classifier_.CgroupAppeared({rel, static_cast<uint64_t>(st.st_ino)});
+        // A pod created in a new QoS directory before its watch was in place
+        // has no event of its own: look now rather than at the next rescan.
+        if (qos) AppearChildren(rel);
       } else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
         ++removed_;
         classifier_.CgroupGone(rel);
       }
     }
   }
+}
+
+void CgroupTreeWatch::AppearChildren(const std::string& rel) {
+  DIR* dir = opendir((mount_ + rel).c_str());
+  if (dir == nullptr) return;  // already gone
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    std::string child = rel + "/" + e->d_name;
+    struct stat st {};
+    if (stat((mount_ + child).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    classifier_.CgroupAppeared({child, static_cast<uint64_t>(st.st_ino)});
+  }
+  closedir(dir);
 }
 
 void CgroupTreeWatch::Rescan() {

@@ -242,22 +242,23 @@ TEST(CgroupTreeWatchTest, MkdirOfAPodCgroupReachesTheKernelMap) {
   ASSERT_EQ(mkdir(pod.c_str(), 0755), 0);
   struct stat st {};
   ASSERT_EQ(stat(pod.c_str(), &st), 0);
-  for (int i = 0; i < 500 && !kernel.At(st.st_ino); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  for (int i = 0; i < 5000 && !kernel.At(st.st_ino); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   EXPECT_EQ(kernel.At(st.st_ino), V::kGoverned);
   ASSERT_EQ(rmdir(pod.c_str()), 0);
-  for (int i = 0; i < 500 && kernel.At(st.st_ino); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  for (int i = 0; i < 5000 && kernel.At(st.st_ino); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   EXPECT_FALSE(kernel.At(st.st_ino).has_value());
-  // A QoS cgroup created after the start is watched too.
+  // A QoS cgroup created after the start is watched too, and a pod created
+  // in it at once (before the watch can be in place) is found without
+  // waiting for the rescan (60 s here).
   std::string qos = mount + "/kubepods.slice/kubepods-besteffort.slice";
   ASSERT_EQ(mkdir(qos.c_str(), 0755), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   std::string pod2 = qos + "/kubepods-besteffort-pod" + Underscored(kUidB) + ".slice";
   ASSERT_EQ(mkdir(pod2.c_str(), 0755), 0);
   ASSERT_EQ(stat(pod2.c_str(), &st), 0);
-  for (int i = 0; i < 500 && !kernel.At(st.st_ino); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  for (int i = 0; i < 5000 && !kernel.At(st.st_ino); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   EXPECT_EQ(kernel.At(st.st_ino), V::kGoverned);
   (*watch)->Stop();
-  EXPECT_GE((*watch)->stats().created, 3u);
+  EXPECT_GE((*watch)->stats().created, 2u);  // pod2 may have had no event of its own
 }
 
 }  // namespace

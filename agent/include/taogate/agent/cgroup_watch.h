@@ -53,6 +53,8 @@ class CgroupTreeWatch {
   absl::Status AddWatch(const std::string& rel);
   void Run();
   void Drain();
+  // CgroupAppeared for each directory already inside `rel` (a new QoS cgroup).
+  void AppearChildren(const std::string& rel);
   void Rescan();
 
   const std::string mount_, root_rel_;
