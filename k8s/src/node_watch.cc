@@ -15,6 +15,8 @@ void NodeWatch::Start() {
 }
 
 void NodeWatch::Stop() {
+  pods_.RequestStop();
+  namespaces_.RequestStop();
   pods_.Stop();
   namespaces_.Stop();
 }
