@@ -123,6 +123,7 @@ int Follow(const Reader& read, const std::string& origin) {
     backoff = poll;
     if (!next) {
       next = page->size;
+      std::cerr << "taogatectl: ledger follow: from seq " << *next << " (the end; --from-seq for earlier records)\n";
       continue;
     }
     for (const auto& r : page->records) {

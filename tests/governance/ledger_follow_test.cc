@@ -148,8 +148,12 @@ TEST_F(LedgerFollowTest, FromSeqResumesExactlyAndSeesAppends) {
 
 TEST_F(LedgerFollowTest, WithoutFromSeqOnlyNewRecords) {
   Follower f(Follow("admin", {}), Out());
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // its first poll finds the end
+  // Its first answer finds the end, which it says on stderr.
+  for (int i = 0; i < 500 && f.err().find("from seq") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_NE(f.err().find("from seq"), std::string::npos) << f.err();
   uint64_t before = Size();
+  EXPECT_NE(f.err().find("from seq " + std::to_string(before) + " "), std::string::npos) << f.err();
   Decide(1);
   auto lines = f.WaitLines(1);
   ASSERT_EQ(lines.size(), 1u) << f.err();
