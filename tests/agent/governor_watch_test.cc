@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "kernel_fakes.h"
 #include "taogate/agent/service.h"
 
@@ -50,6 +52,10 @@ class GovernorWatchTest : public ::testing::Test {
     o.node_id = "n1";
     o.retry_initial_ms = 10'000;
     watch_ = GovernorWatch::Start(std::move(o), sink_, control_);
+    // Both streams' first connection fails and is reported (last_error); the
+    // next try is 10 s away, so the tests below own last_error from here.
+    for (int i = 0; i < 1000 && watch_->state().reconnects < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   void TearDown() override { watch_->Stop(); }
   fakes::MemoryTargetSink sink_;

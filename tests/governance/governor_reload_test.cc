@@ -176,7 +176,8 @@ TEST(GovernorReloadTest, PolicyConfigMapSwapActivatedWithoutSignalAndStreamedToA
   const std::string after = Policy(gov).policy_sha256();
   EXPECT_NE(after, before);
   EXPECT_EQ(stream.NextSha(), after);  // the agents' stream gets the new set
-  EXPECT_EQ(Metric(gov, kOk), "1");
+  // Counted after the activation is visible (RecordReload follows it).
+  EXPECT_TRUE(Eventually([&] { return Metric(gov, kOk) == "1"; })) << Metric(gov, kOk);
   gov.Stop();
   auto recs = gov.LedgerRecords();
   ASSERT_TRUE(recs.ok());

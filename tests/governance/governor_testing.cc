@@ -206,9 +206,15 @@ void GovernorProcess::Stop() {
 }
 
 int GovernorProcess::MetricsPort() const {
-  std::string l = log();
-  size_t at = l.find("\"metrics_port\":\"");
-  return at == std::string::npos ? 0 : std::stoi(l.substr(at + 16));
+  // The port file (what Start() waits for) is written before the log line
+  // that names the metrics port: poll for the line.
+  for (int i = 0; i < 500; ++i) {
+    std::string l = log();
+    size_t at = l.find("\"metrics_port\":\"");
+    if (at != std::string::npos && l.find('"', at + 16) != std::string::npos) return std::stoi(l.substr(at + 16));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return 0;
 }
 
 std::string GovernorProcess::log() const { return ReadFile(dir_.path() / "governor.log"); }

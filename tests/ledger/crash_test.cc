@@ -3,6 +3,7 @@
 // survive, and the reopened ledger must verify. Torn writes that a kill
 // rarely produces are also forged directly.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,7 +63,12 @@ TEST(CrashTest, KilledAppenderLosesNoAcknowledgedRecord) {
       ChildAppendForever(dir, wr.get());
     }
     wr.Reset();
-    usleep(std::uniform_int_distribution<useconds_t>(2'000, 40'000)(rng));
+    // Kill at a random moment after the child's first acknowledgement (its
+    // start, reopening the growing ledger, can take longer than a fixed
+    // delay on a slow disk or under a sanitizer).
+    pollfd p{rd.get(), POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 10'000), 1) << "iteration " << it << ": no acknowledgement in 10 s";
+    usleep(std::uniform_int_distribution<useconds_t>(0, 20'000)(rng));
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -85,7 +91,7 @@ TEST(CrashTest, KilledAppenderLosesNoAcknowledgedRecord) {
   }
   auto v = VerifyLedger(dir);
   ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_GT(acked_all.size(), static_cast<size_t>(kIterations));
+  EXPECT_GE(acked_all.size(), static_cast<size_t>(kIterations));
   EXPECT_GE(v->records, acked_all.size());
 }
 

@@ -155,7 +155,12 @@ TEST_F(LedgerTest, TimedCheckpoint) {
   AppendSamples(*l, 3);
   for (int i = 0; i < 200 && !l->LatestCheckpoint(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_TRUE(l->LatestCheckpoint().has_value());
-  EXPECT_EQ(l->Read(3)->kind, RecordKind::kCheckpoint);
+  // The timer fires whenever something is unsigned: after the first, second
+  // or third sample, depending on how fast the disk syncs. Some record after
+  // the first sample is the checkpoint.
+  bool found = false;
+  for (uint64_t seq = 1; seq < l->Size(); ++seq) found = found || l->Read(seq)->kind == RecordKind::kCheckpoint;
+  EXPECT_TRUE(found);
 }
 
 TEST_F(LedgerTest, ConcurrentAppendersGetDenseSeqsAndAnIntactChain) {
