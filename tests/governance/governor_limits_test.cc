@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "governance/governor_testing.h"
+#include "testing/sanitizer.h"
 #include "taogate/common/strings.h"
 
 namespace taogate::governance::testing {
@@ -20,18 +21,7 @@ constexpr int kCallers = 6;
 // AddressSanitizer freed buffers sit in its quarantine instead of being
 // reused (14.8 MB measured for 12 refused calls), so there the bound is that
 // not even one huge message was buffered.
-#if defined(__SANITIZE_ADDRESS__)
-#define TG_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TG_UNDER_ASAN 1
-#endif
-#endif
-#ifdef TG_UNDER_ASAN
-constexpr int64_t kMaxGrowthKb = static_cast<int64_t>(kHuge >> 10);
-#else
-constexpr int64_t kMaxGrowthKb = 8 << 10;
-#endif
+constexpr int64_t kMaxGrowthKb = taogate::testing::kUnderAsan ? static_cast<int64_t>(kHuge >> 10) : 8 << 10;
 
 class GovernorLimitsTest : public ::testing::Test {
  protected:

@@ -17,6 +17,7 @@
 #include "ledger/ledger_testing.h"
 #include "taogate/ledger/ledger.h"
 #include "taogate/ledger/verify.h"
+#include "testing/sanitizer.h"
 #include "testing/testing.h"
 
 namespace taogate::ledger {
@@ -84,19 +85,9 @@ class GroupCommitTest : public ::testing::Test {
 // Under AddressSanitizer (a -O0 build sharing two cores with another test)
 // an append's own CPU time approaches 250 us, so the appenders cannot queue
 // again within one sync; a slower disk measures the same property there.
-#if defined(__SANITIZE_ADDRESS__)
-#define TG_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TG_UNDER_ASAN 1
-#endif
-#endif
-
 TEST_F(GroupCommitTest, SixteenAppendersShareEachSlowSync) {
   SlowDisk disk;
-#ifdef TG_UNDER_ASAN
-  disk.delay = microseconds(2'000);
-#endif
+  if (taogate::testing::kUnderAsan) disk.delay = microseconds(2'000);
   auto acked = Hammer(dir_, disk, 16, 150);
   ASSERT_EQ(acked.size(), 2400u);
   double per_sync = 2400.0 / static_cast<double>(disk.syncs.load());
