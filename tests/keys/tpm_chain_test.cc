@@ -146,8 +146,14 @@ TEST_F(TpmChainTest, RootRotationWithOverlapKeepsOldCertificatesValid) {
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   auto o = testing::TestIssuingOptions();
   o.backdate_ms = 0;
-  auto late = *Manager(root_.get(), o)->SignTao(testing::ValidTaoBody());
-  EXPECT_EQ(bundle->VerifyTao(late, NowMs(), 0, true).status().code(), absl::StatusCode::kFailedPrecondition);
+  auto late_manager = Manager(root_.get(), o);
+  // Not backdated: the certificate starts now, so the body must too
+  // (ValidTaoBody starts a second ago).
+  v1::TaoBody late_body = testing::ValidTaoBody();
+  late_body.set_not_before_ms(NowMs());
+  auto late = late_manager->SignTao(late_body);
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_EQ(bundle->VerifyTao(*late, NowMs(), 0, true).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(TpmChainTest, SignerRefusesAnUnexpectedKey) {
