@@ -18,18 +18,23 @@
 #include "taogate/common/log.h"
 #include "taogate/common/strings.h"
 #include "taogate/common/version.h"
+#include "taogate/runtime/listen.h"
 #include "taogate/runtime/metrics_text.h"
 
 namespace taogate::governance {
 namespace {
 
+// libcurl's host part: a name, a numeric IPv4 or a bracketed IPv6 address.
+// Only numeric loopback addresses, and "localhost" (which libcurl resolves
+// to loopback itself), count: a name such as 127.example.com does not.
 bool IsLoopbackHost(const std::string& host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+  if (host == "localhost") return true;
+  const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  return runtime::IsLoopback(bracketed ? std::string_view(host).substr(1, host.size() - 2) : host);
 }
 
 // Slack's mrkdwn needs only &, < and > escaped.
-std::string Escaped(std::string_view s, bool slack) {
-  if (!slack) return std::string(s);
+std::string SlackEscaped(std::string_view s) {
   std::string out;
   for (char c : s) {
     if (c == '&') out += "&amp;";
@@ -104,8 +109,8 @@ std::string WebhookNotifier::JsonBody(const std::string& governor, const Notific
 }
 
 std::string WebhookNotifier::SlackBody(const std::string& governor, const Notification& n) {
-  std::string text = StrCat("*taogate* (", Escaped(governor, true), "): ", Escaped(n.summary, true));
-  for (const auto& [k, v] : n.fields) text += StrCat("\n• ", k, ": `", Escaped(v, true), "`");
+  std::string text = StrCat("*taogate* (", SlackEscaped(governor), "): ", SlackEscaped(n.summary));
+  for (const auto& [k, v] : n.fields) text += StrCat("\n• ", k, ": `", SlackEscaped(v), "`");
   nlohmann::ordered_json j;
   j["text"] = text;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

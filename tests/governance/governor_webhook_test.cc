@@ -349,6 +349,10 @@ TEST_F(WebhookConfigTest, PlainHttpOnlyToLoopback) {
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("https://"), std::string::npos) << st;
   EXPECT_NE(st.message().find(":2:"), std::string::npos) << st;
+  EXPECT_TRUE(Load("webhooks:\n  - {name: a, url: 'http://[::1]:9/x'}\n").ok());
+  EXPECT_TRUE(Load("webhooks:\n  - {name: a, url: 'http://localhost:9/x'}\n").ok());
+  // A name that only looks like a loopback address is a remote host.
+  EXPECT_FALSE(Load("webhooks:\n  - {name: a, url: 'http://127.attacker.example/x'}\n").ok());
   EXPECT_FALSE(Load("webhooks:\n  - {name: a, url: 'ftp://127.0.0.1/x'}\n").ok());
   EXPECT_FALSE(Load("webhooks:\n  - {name: a, url: 'not a url'}\n").ok());
 }
