@@ -157,11 +157,6 @@ std::string ReasonField(const policies::ReasonRecord& r) {
   return LedgerSafe(StrCat("sha256:", ToHex(r.sha256), " ", r.summary), 1000);
 }
 
-std::string ReasonSummary(std::string_view field) {
-  const size_t sp = field.find(' ');
-  return sp == std::string_view::npos ? std::string() : std::string(field.substr(sp + 1));
-}
-
 ledger::Fields RequestFields(const std::string& decision_id, const std::string& actor,
                              const v1::WorkloadBinding& b, const std::string& workload,
                              const std::string& action, const std::string& target_text,

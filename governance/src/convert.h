@@ -73,8 +73,6 @@ absl::StatusOr<std::string> NewDecisionId();
 
 // "sha256:<hex> <summary>".
 std::string ReasonField(const policies::ReasonRecord& r);
-// The redacted summary of a ReasonField value (what follows "sha256:<hex> ").
-std::string ReasonSummary(std::string_view field);
 
 // decision_id, actor, node_id, cgroup_id, pod_uid, workload, action_class,
 // target, policy_sha256.

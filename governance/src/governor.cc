@@ -209,7 +209,7 @@ absl::StatusOr<v1::Decision> Governor::Deny(std::shared_ptr<Entry> e, const poli
 
 absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
                                                       const policies::Decision& pd,
-                                                      const std::string& reason_field) {
+                                                      const policies::ReasonRecord& reason) {
   e->approval = *pd.approval;
   e->pending_until_ms = NowMs() + options_.approval_window_ms;
   v1::Decision& d = e->decision;
@@ -225,7 +225,7 @@ absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
   for (const auto& r : pd.approval->roles) roles += (roles.empty() ? "" : ",") + r;
   f.emplace_back("scope", internal::LedgerSafe(roles));
   f.emplace_back("expires_at", std::to_string(e->pending_until_ms));
-  f.emplace_back("reason", reason_field);
+  f.emplace_back("reason", internal::ReasonField(reason));
   TG_ASSIGN_OR_RETURN(uint64_t seq, Append(RecordKind::kApprovalRequested, std::move(f)));
   d.set_ledger_seq(seq);
   {
@@ -233,7 +233,6 @@ absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
     ++stats_.pending;
   }
   if (options_.notifier != nullptr) {
-    std::string reason = internal::ReasonSummary(reason_field);
     options_.notifier->Notify(
         {.event = "pending_approval",
          .summary = StrCat(e->requester, " asks for ", e->action, " on ", e->target_text, ": ",
@@ -245,7 +244,7 @@ absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
                     {"action", e->action},
                     {"target", e->target_text},
                     {"rule", pd.rule_id},
-                    {"reason", reason},
+                    {"reason", reason.summary},
                     {"approvals_needed", std::to_string(pd.approval->count)},
                     {"approver_roles", roles},
                     {"intent_sha256", ToHex(d.intent_sha256())},
@@ -329,7 +328,7 @@ absl::StatusOr<v1::Decision> Governor::Decide(const std::string& actor, const v1
   const std::string reason_field = internal::ReasonField(checked->reason);
   if (pd.effect == policies::Effect::kDeny) return Deny(std::move(e), pd, reason_field);
   if (pd.effect == policies::Effect::kRequireApproval && pd.approval)
-    return AwaitApprovals(std::move(e), pd, reason_field);
+    return AwaitApprovals(std::move(e), pd, checked->reason);
   return Permit(std::move(e), pd, reason_field);
 }
 

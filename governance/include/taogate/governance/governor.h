@@ -34,6 +34,7 @@
 #include "taogate/governance/notifier.h"
 #include "taogate/ledger/ledger.h"
 #include "taogate/policies/policy.h"
+#include "taogate/policies/reason.h"
 #include "taogate/policies/rate_limiter.h"
 #include "taogate/runtime/metrics_text.h"
 
@@ -184,9 +185,10 @@ class Governor {
   // The three outcomes: each records and remembers the decision.
   absl::StatusOr<v1::Decision> Deny(std::shared_ptr<Entry> e, const policies::Decision& pd,
                                     const std::string& reason_field);
+  // Takes the reason itself: its summary also goes to the notifier.
   absl::StatusOr<v1::Decision> AwaitApprovals(std::shared_ptr<Entry> e,
                                               const policies::Decision& pd,
-                                              const std::string& reason_field);
+                                              const policies::ReasonRecord& reason);
   absl::StatusOr<v1::Decision> Permit(std::shared_ptr<Entry> e, const policies::Decision& pd,
                                       const std::string& reason_field);
   // Appends ISSUED and signs the TAO into entry->decision. Requires !mu_.
