@@ -13,6 +13,8 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(GTest REQUIRED)
 find_package(benchmark CONFIG REQUIRED)
 pkg_check_modules(LIBBPF REQUIRED IMPORTED_TARGET libbpf)
+# The governor's PostgreSQL ledger (ledger/src/pg_ledger.cc; Debian libpq-dev).
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(TSS2 REQUIRED IMPORTED_TARGET tss2-esys tss2-rc tss2-mu tss2-tctildr)
 
 find_program(PROTOC protoc REQUIRED)

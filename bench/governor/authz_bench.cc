@@ -5,8 +5,11 @@
 // (what durability costs). The governor is the test harness's
 // (tests/governance/governor_testing.h) with this file's one-rule policy.
 // TG_BENCH_PROFILE=1 runs only 64 clients with fsync, for 10 s (for perf).
+// Then the same against the PostgreSQL ledger (issue 18): a real server on
+// loopback started here (fsync and synchronous_commit on), 1 and 3 replicas;
+// with 3, client i talks to replica i % 3. TG_BENCH_NO_POSTGRES=1 skips it.
 // Metrics: authz_throughput (requests/s),
-// authz_p50/authz_p99 (us); params say clients and fsync.
+// authz_p50/authz_p99 (us); params say backend, replicas, clients and fsync.
 
 #include <algorithm>
 #include <atomic>
@@ -20,7 +23,9 @@
 #include "governance/governor_testing.h"
 #include "governor.grpc.pb.h"
 #include "report.h"
+#include "taogate/pgstore/pg.h"
 #include "taogate/rpc/client.h"
+#include "testing/postgres.h"
 
 using namespace taogate;
 using Clock = std::chrono::steady_clock;
@@ -74,11 +79,20 @@ struct Run {
   uint64_t errors = 0;
 };
 
-Run Measure(const std::string& addr, const rpc::ClientTls& tls, int clients,
-            std::chrono::milliseconds duration, pid_t governor) {
+// The replicas under test; client i uses replica i % size.
+std::vector<GovernorProcess*> g_replicas;
+
+double GovernorsCpu() {
+  double s = 0;
+  for (GovernorProcess* g : g_replicas) s += CpuSecondsOf(g->pid());
+  return s;
+}
+
+Run Measure(int clients, std::chrono::milliseconds duration) {
   std::vector<std::unique_ptr<v1::Governor::Stub>> stubs;
   for (int i = 0; i < clients; ++i) {
-    stubs.push_back(v1::Governor::NewStub(rpc::MakeGovernorChannel(addr, tls)));
+    GovernorProcess* g = g_replicas[static_cast<size_t>(i) % g_replicas.size()];
+    stubs.push_back(v1::Governor::NewStub(rpc::MakeGovernorChannel(g->address(), g->TlsFor(kAgent))));
     v1::Decision d;  // warm up: TLS handshake outside the timed window
     grpc::ClientContext ctx;
     stubs.back()->RequestAuthorization(&ctx, Req(), &d);
@@ -104,11 +118,11 @@ Run Measure(const std::string& addr, const rpc::ClientTls& tls, int clients,
     });
   }
   auto start = Clock::now();
-  double gov0 = CpuSecondsOf(governor), cpu0 = gov0 + CpuSecondsOf(getpid());
+  double gov0 = GovernorsCpu(), cpu0 = gov0 + CpuSecondsOf(getpid());
   go = true;
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  double gov = CpuSecondsOf(governor) - gov0;
+  double gov = GovernorsCpu() - gov0;
   double cpu = gov + gov0 + CpuSecondsOf(getpid()) - cpu0;
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
@@ -122,6 +136,22 @@ Run Measure(const std::string& addr, const rpc::ClientTls& tls, int clients,
   r.p50_us = all[all.size() / 2];
   r.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
   return r;
+}
+
+void Add(bench::Report& report, const Run& r, nlohmann::json params) {
+  // cpu_us_per_req: governor and client CPU per request, what bounds req/s
+  // on these cores (cpus / cpu_us_per_req) whatever else runs (PostgreSQL's
+  // own CPU is not in it).
+  params.update({{"keys", "software"}, {"errors", r.errors}, {"cpus", std::thread::hardware_concurrency()},
+                 {"cpu_us_per_req", std::round(r.cpu_us_per_req)},
+                 {"governor_cpu_us_per_req", std::round(r.governor_cpu_us_per_req)}});
+  report.Add({"authz_throughput", r.per_second, "req/s", std::nullopt, params});
+  report.Add({"authz_p50", r.p50_us, "us", std::nullopt, params});
+  report.Add({"authz_p99", r.p99_us, "us", std::nullopt, params});
+}
+
+std::chrono::milliseconds Duration(bool profile, int clients) {
+  return std::chrono::milliseconds(profile ? 10000 : clients == 1 ? 3000 : 5000);
 }
 
 }  // namespace
@@ -141,21 +171,42 @@ int main(int argc, char** argv) {
       rc = 1;
       break;
     }
-    rpc::ClientTls tls = g.TlsFor(kAgent);
+    g_replicas = {&g};
     for (int clients : {1, 64}) {
       if (profile && clients != 64) continue;
-      Run r = Measure(g.address(), tls, clients, std::chrono::milliseconds(profile ? 10000 : clients == 1 ? 3000 : 5000),
-                      g.pid());
-      // cpu_us_per_req: governor and client CPU per request, what bounds
-      // req/s on these cores (cpus / cpu_us_per_req) whatever else runs.
-      nlohmann::json params = {{"clients", clients}, {"keys", "software"}, {"fsync", fsync},
-                               {"errors", r.errors}, {"cpus", std::thread::hardware_concurrency()},
-                               {"cpu_us_per_req", std::round(r.cpu_us_per_req)},
-                               {"governor_cpu_us_per_req", std::round(r.governor_cpu_us_per_req)}};
-      report.Add({"authz_throughput", r.per_second, "req/s", std::nullopt, params});
-      report.Add({"authz_p50", r.p50_us, "us", std::nullopt, params});
-      report.Add({"authz_p99", r.p99_us, "us", std::nullopt, params});
+      Run r = Measure(clients, Duration(profile, clients));
+      Add(report, r, {{"backend", "file"}, {"replicas", 1}, {"clients", clients}, {"fsync", fsync}});
       if (r.errors) rc = 1;
+    }
+  }
+  if (!profile && getenv("TG_BENCH_NO_POSTGRES") == nullptr) {
+    auto pg = taogate::testing::PostgresServer::Create();
+    absl::StatusOr<std::string> db = pg.ok() ? (*pg)->CreateDatabase("bench") : pg.status();
+    absl::Status migrated = db.ok() ? pgstore::Migrate(*db).status() : db.status();
+    if (!migrated.ok()) {
+      std::cerr << "postgresql: " << migrated << "\n";
+      rc = 1;
+    }
+    for (int replicas : {1, 3}) {
+      if (!migrated.ok()) break;
+      std::vector<std::unique_ptr<GovernorProcess>> gov;
+      g_replicas.clear();
+      for (int i = 0; i < replicas; ++i) {
+        gov.push_back(std::make_unique<GovernorProcess>());
+        taogate::testing::WriteFile(gov.back()->policy_path(), kPolicy);
+        if (!gov.back()->Start({"--ledger-postgres", *db, "--instance", "bench-" + std::to_string(i)})) {
+          std::cerr << "governor replica did not start: " << gov.back()->error() << "\n";
+          rc = 1;
+          break;
+        }
+        g_replicas.push_back(gov.back().get());
+      }
+      if (g_replicas.size() != static_cast<size_t>(replicas)) break;
+      for (int clients : {1, 64}) {
+        Run r = Measure(clients, Duration(profile, clients));
+        Add(report, r, {{"backend", "postgres"}, {"replicas", replicas}, {"clients", clients}, {"fsync", true}});
+        if (r.errors) rc = 1;
+      }
     }
   }
   if (!report.Emit(json)) rc = 1;

@@ -21,6 +21,7 @@
 #include "taogate/keys/trust_bundle.h"
 #include "taogate/ledger/base64.h"
 #include "taogate/ledger/ledger.h"
+#include "taogate/ledger/pg_ledger.h"
 #include "taogate/ledger/segment.h"
 #include "taogate/ledger/verify.h"
 
@@ -33,6 +34,8 @@ using Json = nlohmann::ordered_json;
 
 struct Args {
   std::string dir;
+  std::string postgres;  // libpq connection string
+  std::string out;
   std::string pubkey;
   std::string key_cert, trust_bundle;
   bool strict = false;
@@ -55,11 +58,32 @@ Json HashesJson(const std::vector<ledger::Hash>& hs) {
   return a;
 }
 
-absl::StatusOr<std::unique_ptr<ledger::Ledger>> OpenReadOnly() {
+// A directory (--dir) or the governor replicas' PostgreSQL ledger (--postgres).
+absl::StatusOr<std::unique_ptr<ledger::Log>> OpenReadOnly() {
+  if (A().dir.empty() == A().postgres.empty())
+    return absl::InvalidArgumentError("give exactly one of --dir and --postgres");
+  if (!A().postgres.empty()) {
+    ledger::PgLedgerOptions o;
+    o.conninfo = A().postgres;
+    o.read_only = true;
+    return ledger::PgLedger::Open(o);
+  }
   ledger::LedgerOptions o;
   o.dir = A().dir;
   o.read_only = true;
   return ledger::Ledger::Open(o);
+}
+
+// The PostgreSQL ledger as segment files (log.h ExportSegments): what
+// `ledger verify --dir` and every offline audit read.
+int Export() {
+  auto l = OpenReadOnly();
+  if (!l.ok()) return Fail(StrCat("ledger export: ", l.status().message()), 2);
+  auto n = ledger::ExportSegments(**l, A().out);
+  if (!n.ok()) return Fail(StrCat("ledger export: ", n.status().message()));
+  std::cout << "exported " << *n << " records from " << (*l)->Where() << " to " << A().out
+            << "; audit with: taogatectl ledger verify --dir " << A().out << "\n";
+  return 0;
 }
 
 std::string ReadFileOr(const std::string& path, bool* ok) {
@@ -113,6 +137,7 @@ absl::StatusOr<ledger::CertifiedKey> CheckKeyRecord(const keys::TrustBundle& bun
   k.verifier.public_key = issuer->issuing_public_key;
   k.not_before_ms = issuer->not_before_ms;
   k.not_after_ms = issuer->not_after_ms;
+  k.signer = issuer->instance;
   return k;
 }
 
@@ -248,6 +273,18 @@ void Register(CLI::App& root) {
   auto* cmd = root.add_subcommand("ledger", "Audit a ledger directory and produce Merkle proofs");
   cmd->require_subcommand(1);
   auto dir = [](CLI::App* c) { c->add_option("--dir", A().dir, "Ledger directory")->required(); };
+  // Readers also take the governor replicas' PostgreSQL ledger.
+  auto source = [](CLI::App* c) {
+    c->add_option("--dir", A().dir, "Ledger directory");
+    c->add_option("--postgres", A().postgres,
+                  "Or the governor's PostgreSQL ledger: a libpq connection string (password in PGPASSFILE)");
+  };
+
+  auto* exp = cmd->add_subcommand(
+      "export", "Write a PostgreSQL ledger (--postgres) as segment files that `ledger verify --dir` audits");
+  exp->add_option("--postgres", A().postgres, "libpq connection string")->required();
+  exp->add_option("--out", A().out, "New directory to write (must be empty or absent)")->required();
+  exp->callback([] { ExitCode() = Export(); });
 
   auto* verify = cmd->add_subcommand(
       "verify", "Check framing, hash chain, Merkle roots and checkpoint signatures; exit 0 iff intact");
@@ -272,25 +309,25 @@ void Register(CLI::App& root) {
   recover->callback([] { ExitCode() = Recover(); });
 
   auto* tail = cmd->add_subcommand("tail", "Print the last records as JSON lines");
-  dir(tail);
+  source(tail);
   tail->add_option("-n,--count", A().count, "Number of records (default 10)");
   tail->callback([] { ExitCode() = Tail(); });
 
   RegisterLedgerFollow(cmd);
 
   auto* show = cmd->add_subcommand("show", "Print one record as JSON");
-  dir(show);
+  source(show);
   show->add_option("--seq", A().seq, "Record seq")->required();
   show->callback([] { ExitCode() = Show(); });
 
   auto* prove = cmd->add_subcommand("prove", "Inclusion proof for a record as JSON (RFC 6962)");
-  dir(prove);
+  source(prove);
   prove->add_option("--seq", A().seq, "Record seq")->required();
   prove->add_option("--size", A().size, "Tree size (default: whole ledger)");
   prove->callback([] { ExitCode() = Prove(); });
 
   auto* cons = cmd->add_subcommand("consistency", "Consistency proof between two tree sizes as JSON");
-  dir(cons);
+  source(cons);
   cons->add_option("--from", A().from, "Older tree size (>= 1)")->required();
   cons->add_option("--to", A().to, "Newer tree size (default: whole ledger)");
   cons->callback([] { ExitCode() = Consistency(); });

@@ -68,6 +68,11 @@ absl::Status LoadServerConfigYaml(const std::string& path, ServerConfig* c) {
       else if (k == "metrics_allow_remote") c->metrics_allow_remote = v.as<bool>();
       else if (k == "policy_file") c->policy_file = str();
       else if (k == "ledger_dir") c->governor.ledger_dir = str();
+      // A libpq connection string, or a file holding it (a mounted Secret).
+      else if (k == "ledger_postgres") c->governor.ledger_postgres = str();
+      else if (k == "ledger_postgres_file")
+        c->governor.ledger_postgres = FirstLine(str(), "ledger_postgres_file", v.Mark());
+      else if (k == "ledger_origin") c->governor.ledger_origin = str();
       else if (k == "instance") c->governor.instance = str();
       else if (k == "admins") c->governor.admins = v.as<std::vector<std::string>>();
       else if (k == "trust_domain") c->governor.trust_domain = str();

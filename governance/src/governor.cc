@@ -6,11 +6,14 @@
 #include "attest.h"
 #include "convert.h"
 #include "governor_state.h"
+#include "pg_state.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/log.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/common/version.h"
+#include "taogate/ledger/ledger.h"
+#include "taogate/ledger/pg_ledger.h"
 
 namespace taogate::governance {
 
@@ -22,6 +25,7 @@ Governor::Governor(GovernorOptions options, GovernorKeys* keys)
 
 Governor::~Governor() {
   Shutdown();
+  if (kill_watch_.joinable()) kill_watch_.join();
   if (keys_ != nullptr) keys_->SetRotateHook(nullptr);
 }
 
@@ -32,14 +36,37 @@ absl::StatusOr<std::unique_ptr<Governor>> Governor::Create(GovernorOptions optio
   if (keys == nullptr || !keys->issuing || !keys->checkpoint)
     return absl::InvalidArgumentError("governor needs its keys");
   std::unique_ptr<Governor> g(new Governor(std::move(options), keys));
-  ledger::LedgerOptions lo;
-  lo.dir = g->options_.ledger_dir;
-  lo.signer = keys->checkpoint.get();
-  lo.origin = StrCat("taogate/governor/", g->options_.instance);
-  lo.checkpoint_every_records = g->options_.checkpoint_every_records;
-  lo.checkpoint_every = g->options_.checkpoint_every;
-  lo.fsync = g->options_.ledger_fsync;
-  TG_ASSIGN_OR_RETURN(g->ledger_, ledger::Ledger::Open(lo));
+  if (g->options_.ledger_postgres.empty()) {
+    ledger::LedgerOptions lo;
+    lo.dir = g->options_.ledger_dir;
+    lo.signer = keys->checkpoint.get();
+    lo.origin = g->options_.ledger_origin.empty() ? StrCat("taogate/governor/", g->options_.instance)
+                                                  : g->options_.ledger_origin;
+    lo.checkpoint_every_records = g->options_.checkpoint_every_records;
+    lo.checkpoint_every = g->options_.checkpoint_every;
+    lo.fsync = g->options_.ledger_fsync;
+    TG_ASSIGN_OR_RETURN(g->ledger_, ledger::Ledger::Open(lo));
+  } else {
+    ledger::PgLedgerOptions po;
+    po.conninfo = g->options_.ledger_postgres;
+    po.signer = keys->checkpoint.get();
+    po.origin = g->options_.ledger_origin.empty() ? "taogate/governor" : g->options_.ledger_origin;
+    po.checkpoint_every_records = g->options_.checkpoint_every_records;
+    po.checkpoint_every = g->options_.checkpoint_every;
+    TG_ASSIGN_OR_RETURN(g->ledger_, ledger::PgLedger::Open(po));
+    // Kill-switch broadcasts are shared too: load the history, then follow it.
+    TG_ASSIGN_OR_RETURN(g->kill_pg_, internal::PgKillSwitchLog::Open(g->options_.ledger_postgres));
+    TG_RETURN_IF_ERROR(g->MergeKillSwitch());
+    Governor* raw = g.get();
+    g->kill_watch_ = std::thread([raw] {
+      while (!raw->shutting_down()) {
+        raw->kill_pg_->WaitNotify(std::chrono::seconds(1));
+        if (raw->shutting_down()) break;
+        absl::Status s = raw->MergeKillSwitch();
+        if (!s.ok()) log::Warn("kill switch: cannot read the replicas' broadcasts", {{"error", std::string(s.message())}});
+      }
+    });
+  }
   g->limiter_ = std::make_unique<policies::RateLimiter>(policies::RateLimitConfig{});
   TG_RETURN_IF_ERROR(g->Append(RecordKind::kStarted,
                                {{"component", "governor"},

@@ -5,6 +5,7 @@
 
 #include "convert.h"
 #include "governor_state.h"
+#include "pg_state.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/log.h"
 #include "taogate/common/status.h"
@@ -245,10 +246,16 @@ absl::StatusOr<v1::GovernorKillSwitchResponse> Governor::KillSwitch(
   TG_ASSIGN_OR_RETURN(uint64_t seq, Append(RecordKind::kKillSwitch, std::move(f)));
   v1::GovernorKillSwitchResponse r;
   r.set_ledger_seq(seq);
-  {
+  req.set_reason(reason->summary);
+  if (kill_pg_) {
+    // Replicas: the shared table orders broadcasts; this one reaches the
+    // local watchers through the merge, in that order.
+    TG_ASSIGN_OR_RETURN(uint64_t shared, kill_pg_->Append(req));
+    r.set_sequence(shared);
+    TG_RETURN_IF_ERROR(MergeKillSwitch());
+  } else {
     std::lock_guard l(mu_);
     req.set_sequence(++kill_seq_);
-    req.set_reason(reason->summary);
     kill_log_.push_back(req);
     r.set_sequence(kill_seq_);
   }
@@ -269,6 +276,26 @@ absl::StatusOr<v1::GovernorKillSwitchResponse> Governor::KillSwitch(
                     {"ledger_seq", std::to_string(seq)}}});
   }
   return r;
+}
+
+absl::Status Governor::MergeKillSwitch() {
+  std::lock_guard merge(kill_merge_mu_);
+  uint64_t after;
+  {
+    std::lock_guard l(mu_);
+    after = kill_seq_;
+  }
+  TG_ASSIGN_OR_RETURN(auto fresh, kill_pg_->Since(after));
+  if (fresh.empty()) return absl::OkStatus();
+  {
+    std::lock_guard l(mu_);
+    for (auto& m : fresh) {
+      kill_seq_ = m.sequence();
+      kill_log_.push_back(std::move(m));
+    }
+  }
+  cv_.notify_all();
+  return absl::OkStatus();
 }
 
 std::vector<v1::GovernorKillSwitchRequest> Governor::WaitKillSwitch(

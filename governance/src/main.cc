@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <iostream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 #include "taogate/common/log.h"
 #include "taogate/common/version.h"
 #include "taogate/governance/server.h"
+#include "taogate/pgstore/pg.h"
 
 using taogate::governance::ServerConfig;
 
@@ -35,6 +37,8 @@ int main(int argc, char** argv) {
                               "allow a --metrics-listen address that is not loopback");
   auto* policy = app.add_option("--policy", f.policy_file, "initial policy bundle (YAML)");
   auto* ledger = app.add_option("--ledger-dir", f.governor.ledger_dir, "governor ledger directory");
+  auto* pg = app.add_option("--ledger-postgres", f.governor.ledger_postgres,
+                            "governor ledger in PostgreSQL (libpq connection string), shared by replicas");
   auto* instance = app.add_option("--instance", f.governor.instance, "instance name");
   auto* admins = app.add_option("--admin", f.governor.admins,
                                 "actor URI allowed to activate policy, review, kill switch");
@@ -60,6 +64,9 @@ int main(int argc, char** argv) {
   app.add_flag("--debug", debug, "debug logging");
   bool check_only = false;
   app.add_flag("--check-config", check_only, "check the configuration file and exit: 0 valid, 2 not");
+  auto* migrate = app.add_subcommand(
+      "migrate", "apply the PostgreSQL ledger's schema migrations (--ledger-postgres or the config's) and exit");
+  migrate->fallthrough();  // `migrate --ledger-postgres X` and `--config F migrate` both work
   CLI11_PARSE(app, argc, argv);
   if (debug) taogate::log::SetLevel(taogate::log::Level::kDebug);
   // The TSS would print several lines per failed TPM probe; our own errors
@@ -71,6 +78,21 @@ int main(int argc, char** argv) {
       taogate::log::Error("bad configuration", {{"error", std::string(s.message())}});
       return 2;
     }
+  }
+  if (*pg) c.governor.ledger_postgres = f.governor.ledger_postgres;
+  if (*migrate) {
+    if (c.governor.ledger_postgres.empty()) {
+      taogate::log::Error("migrate: no PostgreSQL ledger configured (ledger_postgres)", {});
+      return 2;
+    }
+    auto applied = taogate::pgstore::Migrate(c.governor.ledger_postgres);
+    if (!applied.ok()) {
+      taogate::log::Error("migrate failed", {{"error", std::string(applied.status().message())}});
+      return 1;
+    }
+    for (int v : *applied) std::cout << "applied schema version " << v << "\n";
+    std::cout << "schema at version " << taogate::pgstore::kSchemaVersion << "\n";
+    return 0;
   }
   if (check_only) {
     std::cout << "configuration OK\n";

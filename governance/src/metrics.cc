@@ -11,10 +11,6 @@ namespace {
 using runtime::Counter;
 using runtime::Gauge;
 
-// Below this much free space in the ledger's directory /healthz fails
-// before an append does (a segment grows in records of at most a few KiB).
-constexpr uint64_t kLedgerMinFreeBytes = 8ull << 20;
-
 std::string MetricsText(Governor& governor, const TpmHealth& health) {
   const auto s = governor.stats();
   std::string body = StrCat(
@@ -71,8 +67,8 @@ absl::StatusOr<std::string> Healthy(Governor& governor, const TpmHealth& health)
                          : std::string("TAO issuance stopped"),
                ": ", h.last_error));
   runtime::HealthCheck ledger{"ledger", governor.last_append(),
-                              StrCat(governor.ledger().Size(), " records")};
-  if (ledger.status.ok()) ledger.status = runtime::CheckDirAppendable(governor.ledger().dir(), kLedgerMinFreeBytes);
+                              StrCat(governor.ledger().Size(), " records in ", governor.ledger().Where())};
+  if (ledger.status.ok()) ledger.status = governor.ledger().Writable();
   return runtime::HealthReport({tpm, ledger});
 }
 

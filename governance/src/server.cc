@@ -78,7 +78,8 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
   std::string policy_yaml;
   if (c.policy_file.empty()) return absl::InvalidArgumentError("policy_file is required");
   TG_RETURN_IF_ERROR(policies::ReadBundleFile(c.policy_file, &policy_yaml));
-  if (c.governor.ledger_dir.empty()) return absl::InvalidArgumentError("ledger_dir is required");
+  if (c.governor.ledger_dir.empty() == c.governor.ledger_postgres.empty())
+    return absl::InvalidArgumentError("set exactly one of ledger_dir and ledger_postgres");
 
   c.keys.instance = c.governor.instance;
   TG_ASSIGN_OR_RETURN(impl->keys, OpenGovernorKeys(c.keys));

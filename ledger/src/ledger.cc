@@ -18,6 +18,7 @@
 #include "taogate/ledger/ledger_format.h"
 #include "taogate/ledger/note.h"
 #include "taogate/ledger/segment.h"
+#include "taogate/runtime/health.h"
 #include "rollback.h"
 
 namespace taogate::ledger {
@@ -292,6 +293,8 @@ absl::StatusOr<std::vector<Hash>> Ledger::ProveConsistency(uint64_t from_size, u
   std::shared_lock s(impl_->state_mu);
   return impl_->tree.ConsistencyProof(from_size, to_size);
 }
+
+absl::Status Ledger::Writable() const { return runtime::CheckDirAppendable(options_.dir, min_free_bytes_); }
 
 std::optional<std::string> Ledger::LatestCheckpoint() const {
   std::lock_guard g(impl_->mu);

@@ -1,6 +1,7 @@
 #include "taogate/ledger/verify.h"
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 
@@ -16,13 +17,17 @@ namespace taogate::ledger {
 namespace {
 
 // The keys checkpoints must verify with: one fixed key, or (key chain mode)
-// the key of the last accepted KEY_ROTATED "ledger-checkpoint" record.
+// per signer (governor replica) the key of its last accepted KEY_ROTATED
+// "ledger-checkpoint" record.
 struct Keys {
   explicit Keys(const VerifyOptions& options) : o(options) {}
   const VerifyOptions& o;
-  std::optional<CertifiedKey> current;
-  std::string current_id;   // key_id field of the record that made it current
-  uint64_t current_seq = 0;
+  struct Current {
+    CertifiedKey key;
+    std::string id;  // key_id field of the record that made it current
+    uint64_t seq = 0;
+  };
+  std::map<std::string, Current> current;  // by signer
   std::string why_none = "no KEY_ROTATED record with scope ledger-checkpoint precedes it";
   std::vector<NoteVerifier> accepted;
 
@@ -32,33 +37,37 @@ struct Keys {
     if (r.Field("scope") != "ledger-checkpoint") return absl::OkStatus();
     std::string id(r.Field("key_id").value_or(""));
     if (!r.Field("certificate")) {
-      if (current && id == current_id) return absl::OkStatus();  // the same key restated
-      current.reset();
+      for (const auto& [signer, c] : current)
+        if (id == c.id) return absl::OkStatus();  // the same key restated
+      current.clear();
       why_none = StrCat("KEY_ROTATED seq ", r.seq, " names checkpoint key ", id,
                         " without its certificate (a governor that did not record certificates)");
       return absl::OkStatus();
     }
     auto k = o.key_chain(r);
     if (!k.ok()) return CorruptionError(r.seq, file, off, StrCat("checkpoint key: ", k.status().message()));
-    current = *k;
-    current_id = id;
-    current_seq = r.seq;
+    current[k->signer] = Current{*k, id, r.seq};
     accepted.push_back(k->verifier);
     return absl::OkStatus();
   }
   // OK iff the checkpoint `note` (body already parsed) is signed as required.
   absl::Status Check(const SignedNote& note, const CheckpointBody& body) const {
     if (o.key) return VerifyNote(note, *o.key);
-    if (!current) return absl::UnauthenticatedError(StrCat("no certified checkpoint key: ", why_none));
-    absl::Status s = VerifyNote(note, current->verifier);
-    if (!s.ok())
-      return absl::UnauthenticatedError(
-          StrCat("not signed by the checkpoint key of KEY_ROTATED seq ", current_seq, " (", s.message(), ")"));
-    int64_t ms = body.time_ns / 1'000'000;
-    if (ms < current->not_before_ms || ms > current->not_after_ms)
-      return absl::UnauthenticatedError(StrCat("signed at ", ms, " ms, outside its key's certificate window [",
-                                               current->not_before_ms, ", ", current->not_after_ms, "]"));
-    return absl::OkStatus();
+    if (current.empty()) return absl::UnauthenticatedError(StrCat("no certified checkpoint key: ", why_none));
+    std::string why;
+    for (const auto& [signer, c] : current) {
+      absl::Status s = VerifyNote(note, c.key.verifier);
+      if (!s.ok()) {
+        why += StrCat(why.empty() ? "" : "; ", "not by the key of KEY_ROTATED seq ", c.seq, " (", s.message(), ")");
+        continue;
+      }
+      int64_t ms = body.time_ns / 1'000'000;
+      if (ms < c.key.not_before_ms || ms > c.key.not_after_ms)
+        return absl::UnauthenticatedError(StrCat("signed at ", ms, " ms, outside its key's certificate window [",
+                                                 c.key.not_before_ms, ", ", c.key.not_after_ms, "]"));
+      return absl::OkStatus();
+    }
+    return absl::UnauthenticatedError(StrCat("not signed by a current checkpoint key: ", why));
   }
   // DIR/checkpoint and witness notes: by the fixed key, or any accepted key.
   absl::Status CheckAny(const SignedNote& note) const {

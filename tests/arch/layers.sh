@@ -21,7 +21,8 @@ declare -A ALLOW=(
   [tao]="common target"
   [rpc]="common"
   [runtime]="common"
-  [ledger]="common"
+  [ledger]="common pgstore"
+  [pgstore]="common"
   [target]="common"
   [keys]="common tao"
   [policies]="common target k8s"
@@ -30,7 +31,7 @@ declare -A ALLOW=(
   [hold]="common target"
   [bpf]="common target bpflsm enforce"
   [agent]="common tao rpc runtime ledger keys target bpf bpflsm enforce k8s dns hold"
-  [governance]="common tao rpc runtime ledger keys target policies k8s"
+  [governance]="common tao rpc runtime ledger pgstore keys target policies k8s"
   [cli/evidence]="common ledger target"
 )
 # The public include folder of each taogate/<x>/ prefix that is not <x>/include.

@@ -157,6 +157,8 @@ bool GovernorProcess::Start(const std::vector<std::string>& extra, const std::st
   for (const char* own : {"--tls-ca", "--tls-cert", "--tls-key", "--policy"})  // extra's path wins
     if (std::find(extra.begin(), extra.end(), own) != extra.end())
       argv.erase(std::find(argv.begin(), argv.end(), own), std::find(argv.begin(), argv.end(), own) + 2);
+  if (std::find(extra.begin(), extra.end(), "--ledger-postgres") != extra.end())  // a replica
+    argv.erase(std::find(argv.begin(), argv.end(), "--ledger-dir"), std::find(argv.begin(), argv.end(), "--ledger-dir") + 2);
   if (std::find(extra.begin(), extra.end(), "--metrics-listen") == extra.end())
     argv.insert(argv.end(), {"--metrics-listen", "127.0.0.1:0"});
   argv.insert(argv.end(), extra.begin(), extra.end());

@@ -46,7 +46,10 @@ class KeyChainTest : public ::testing::Test {
  protected:
   // One daemon run: open with `s`, append n records, close (closing checkpoint).
   void Run(Signer& s, uint64_t n) { AppendSamples(*OpenOrDie(Options(dir_, &s)), n); }
-  void Trust(const CertSigner& s, int64_t not_after_ms = INT64_MAX) { trusted_[s.Hex()] = not_after_ms; }
+  void Trust(const CertSigner& s, int64_t not_after_ms = INT64_MAX, const std::string& signer = "") {
+    trusted_[s.Hex()] = not_after_ms;
+    signer_of_[s.Hex()] = signer;
+  }
   absl::StatusOr<VerifySummary> Verify() {
     VerifyOptions o;
     o.key_chain = [this](const Record& r) -> absl::StatusOr<CertifiedKey> {
@@ -57,6 +60,7 @@ class KeyChainTest : public ::testing::Test {
       CertifiedKey k;
       std::copy(pub->begin(), pub->end(), k.verifier.public_key.begin());
       k.not_after_ms = it->second;
+      k.signer = signer_of_[it->first];
       return k;
     };
     return VerifyLedger(dir_, o);
@@ -65,6 +69,7 @@ class KeyChainTest : public ::testing::Test {
   taogate::testing::TempDir tmp_;
   std::string dir_ = (tmp_.path() / "ledger").string();
   std::map<std::string, int64_t> trusted_;
+  std::map<std::string, std::string> signer_of_;  // the certificate's instance
   CertSigner a_{1}, b_{2}, c_{3};
 };
 
@@ -77,6 +82,40 @@ TEST_F(KeyChainTest, ALedgerSpanningRestartsVerifiesWithTheKeyChainOnly) {
   EXPECT_EQ(v->checkpoint_keys, 3u);
   // What item 6 was about: no single key verifies the whole ledger.
   EXPECT_FALSE(VerifyLedger(dir_, *ParseNoteVerifier(a_.VerifierKey())).ok());
+}
+
+// Signs with `key` but introduces no key record: a replica whose KEY_ROTATED
+// record is further back, behind another replica's.
+class Unannounced final : public Signer {
+ public:
+  explicit Unannounced(CertSigner& key) : key_(key) {}
+  std::string KeyName() const override { return key_.KeyName(); }
+  uint32_t KeyHash() const override { return key_.KeyHash(); }
+  absl::StatusOr<std::string> Sign(std::string_view m) override { return key_.Sign(m); }
+  std::string VerifierKey() const override { return key_.VerifierKey(); }
+
+ private:
+  CertSigner& key_;
+};
+
+// Issue 18: replicas share one ledger, each checkpointing with its own key.
+// A checkpoint by replica A after replica B's key record verifies; once A
+// rotates, A's old key is refused, while B's stays current.
+TEST_F(KeyChainTest, ReplicasEachSignWithTheirOwnCurrentKey) {
+  Trust(a_, INT64_MAX, "gov-a"), Trust(b_, INT64_MAX, "gov-b"), Trust(c_, INT64_MAX, "gov-a");
+  Unannounced a_again(a_), b_again(b_);
+  Run(a_, 3), Run(b_, 3), Run(a_again, 2);  // A checkpoints after B's key record
+  auto v = Verify();
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->signatures_verified, 3u);
+  Run(c_, 2), Run(b_again, 1);  // A rotated to c; B still on b
+  v = Verify();
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->signatures_verified, 5u);
+  Run(a_again, 1);  // A's retired key
+  v = Verify();
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss) << v.status();
+  EXPECT_NE(v.status().message().find("not signed by a current checkpoint key"), std::string::npos) << v.status();
 }
 
 TEST_F(KeyChainTest, AKeyTheChainDoesNotVouchForIsRefusedAtItsRecord) {
@@ -94,7 +133,7 @@ TEST_F(KeyChainTest, ASwappedCertificateIsRefusedAtTheFirstCheckpoint) {
   Run(a_, 3), Run(mallory, 3);
   auto v = Verify();
   EXPECT_EQ(BadSeq(v.status()), 9u) << v.status();
-  EXPECT_NE(v.status().message().find("not signed by the checkpoint key of KEY_ROTATED seq 5"), std::string::npos)
+  EXPECT_NE(v.status().message().find("not by the key of KEY_ROTATED seq 5"), std::string::npos)
       << v.status();
 }
 

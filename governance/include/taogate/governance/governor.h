@@ -25,6 +25,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -32,7 +33,7 @@
 #include "taogate/common/clock.h"
 #include "taogate/governance/governor_keys.h"
 #include "taogate/governance/notifier.h"
-#include "taogate/ledger/ledger.h"
+#include "taogate/ledger/log.h"
 #include "taogate/policies/policy.h"
 #include "taogate/policies/reason.h"
 #include "taogate/policies/rate_limiter.h"
@@ -40,9 +41,21 @@
 
 namespace taogate::governance {
 
+namespace internal {
+class PgKillSwitchLog;
+}
+
 struct GovernorOptions {
   std::string instance = "governor";
+  // Where the governor ledger is: a directory (one replica), or, when
+  // ledger_postgres is set, a PostgreSQL database shared by every replica
+  // (a libpq connection string; pg_ledger.h, docs/governor.md "Replicas").
   std::string ledger_dir;
+  std::string ledger_postgres;
+  // First line of every checkpoint note. Empty: "taogate/governor/<instance>"
+  // for a directory, "taogate/governor" for PostgreSQL (one log, many
+  // replicas: the signature line names the replica's key).
+  std::string ledger_origin;
   bool ledger_fsync = true;
   uint64_t checkpoint_every_records = 1000;
   std::chrono::milliseconds checkpoint_every{60'000};
@@ -133,7 +146,7 @@ class Governor {
 
   void Shutdown();
   bool shutting_down() const;
-  const ledger::Ledger& ledger() const { return *ledger_; }
+  const ledger::Log& ledger() const { return *ledger_; }
   std::shared_ptr<const policies::Policy> policy() const;
 
   // Counters for /metrics.
@@ -195,13 +208,16 @@ class Governor {
   absl::Status Issue(Entry& e, std::chrono::seconds ttl, ledger::Fields extra);
   absl::StatusOr<uint64_t> Append(ledger::RecordKind kind, ledger::Fields fields);
   void ExpireLocked(Entry& e, int64_t now);  // requires mu_
+  // Replicas: adds the broadcasts other replicas (or this one) recorded in
+  // PostgreSQL after kill_seq_ to kill_log_, in order. Requires !mu_.
+  absl::Status MergeKillSwitch();
   std::shared_ptr<Entry> Find(const std::string& id);
   void Remember(std::shared_ptr<Entry> e);
   v1::Decision View(const Entry& e, const std::string& actor) const;  // requires mu_
 
   GovernorOptions options_;
   GovernorKeys* keys_;
-  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<ledger::Log> ledger_;
   std::unique_ptr<policies::RateLimiter> limiter_;
 
   mutable std::mutex policy_mu_;  // guards policy_, policy_yaml_
@@ -216,6 +232,11 @@ class Governor {
   std::map<std::string, int64_t> seen_nonces_;  // nonce hex -> expiry ms
   std::vector<v1::GovernorKillSwitchRequest> kill_log_;
   uint64_t kill_seq_ = 0;
+  // With ledger_postgres: the broadcasts every replica shares, and the thread
+  // that follows them (LISTEN/NOTIFY, and a poll each second).
+  std::unique_ptr<internal::PgKillSwitchLog> kill_pg_;
+  std::mutex kill_merge_mu_;  // one merge at a time
+  std::thread kill_watch_;
   uint64_t policy_version_ = 0;
   bool shutdown_ = false;
   Stats stats_;

@@ -35,6 +35,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "taogate/ledger/log.h"
 #include "taogate/ledger/merkle.h"
 #include "taogate/ledger/record.h"
 #include "taogate/ledger/signer.h"
@@ -68,14 +69,6 @@ struct LedgerOptions {
   bool accept_loss = false;
 };
 
-struct InclusionProof {
-  uint64_t seq = 0;
-  uint64_t tree_size = 0;
-  Hash leaf_hash{};
-  Hash root{};
-  std::vector<Hash> path;
-};
-
 // What Open found and repaired.
 struct RecoveryInfo {
   bool truncated_tail = false;
@@ -92,7 +85,7 @@ struct RecoveryInfo {
   std::string loss;               // the DataLoss message Open would have returned
 };
 
-class Ledger {
+class Ledger final : public Log {
  public:
   static absl::StatusOr<std::unique_ptr<Ledger>> Open(const LedgerOptions& options);
   ~Ledger();
@@ -101,25 +94,30 @@ class Ledger {
 
   // Appends a record and returns its seq once durable. InvalidArgument for a
   // non-allowlisted or invalid field, or kind CHECKPOINT (use Checkpoint()).
-  absl::StatusOr<uint64_t> Append(RecordKind kind, Fields fields);
+  absl::StatusOr<uint64_t> Append(RecordKind kind, Fields fields) override;
 
   // Number of durable records (= Merkle tree size = next seq).
-  uint64_t Size() const;
-  absl::StatusOr<Record> Read(uint64_t seq) const;
+  uint64_t Size() const override;
+  absl::StatusOr<Record> Read(uint64_t seq) const override;
   // Calls fn for records from..Size()-1 in order until it returns false.
   // Records are re-read from disk and CRC-checked.
-  absl::Status Scan(uint64_t from, const std::function<bool(const Record&)>& fn) const;
+  absl::Status Scan(uint64_t from, const std::function<bool(const Record&)>& fn) const override;
 
-  absl::StatusOr<Hash> RootAt(uint64_t tree_size) const;
-  absl::StatusOr<InclusionProof> ProveInclusion(uint64_t seq, uint64_t tree_size) const;
-  absl::StatusOr<std::vector<Hash>> ProveConsistency(uint64_t from_size, uint64_t to_size) const;
+  absl::StatusOr<Hash> RootAt(uint64_t tree_size) const override;
+  absl::StatusOr<InclusionProof> ProveInclusion(uint64_t seq, uint64_t tree_size) const override;
+  absl::StatusOr<std::vector<Hash>> ProveConsistency(uint64_t from_size, uint64_t to_size) const override;
 
   // Signs the current tree (size N = Size()) and appends it as CHECKPOINT
   // record seq N; returns the signed note text once durable. Also replaces
   // DIR/checkpoint. FailedPrecondition without a signer.
-  absl::StatusOr<std::string> Checkpoint();
+  absl::StatusOr<std::string> Checkpoint() override;
   // Latest checkpoint note in this ledger, if any.
-  std::optional<std::string> LatestCheckpoint() const;
+  std::optional<std::string> LatestCheckpoint() const override;
+  // Room for appends: the directory writable with `min_free_bytes` free.
+  absl::Status Writable() const override;
+  std::string Where() const override { return options_.dir; }
+  // Free space Writable() requires (default 8 MiB).
+  void set_min_free_bytes(uint64_t n) { min_free_bytes_ = n; }
 
   const RecoveryInfo& recovery() const { return recovery_; }
   const std::string& dir() const { return options_.dir; }
@@ -135,6 +133,7 @@ class Ledger {
 
   LedgerOptions options_;
   RecoveryInfo recovery_;
+  uint64_t min_free_bytes_ = 8ull << 20;
   std::unique_ptr<Impl> impl_;
 };
 

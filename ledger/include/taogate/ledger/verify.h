@@ -54,6 +54,10 @@ struct CertifiedKey {
   NoteVerifier verifier;
   int64_t not_before_ms = 0;  // checkpoints it signs must lie in this window
   int64_t not_after_ms = INT64_MAX;
+  // Whose key it is (the governor replica: its certificate's instance). A
+  // new key replaces only the same signer's: replicas sharing one ledger
+  // (PostgreSQL) each sign with their own current key.
+  std::string signer;
 };
 // Checks the certificate a KEY_ROTATED record (scope "ledger-checkpoint")
 // carries, e.g. its chain to a trust bundle at the record's time; any error
@@ -64,9 +68,10 @@ struct VerifyOptions {
   // One key for every checkpoint (node ledgers).
   std::optional<NoteVerifier> key;
   // Or follow the keys through the ledger (governor ledgers, a new key per
-  // start): each CHECKPOINT must be signed by the key of the last
-  // KEY_ROTATED "ledger-checkpoint" record before it, as accepted by this
-  // check, within that key's window. DIR/checkpoint and witness notes must be
+  // start): each CHECKPOINT must be signed, within that key's window, by the
+  // key of the last KEY_ROTATED "ledger-checkpoint" record before it of one
+  // signer (CertifiedKey::signer: one per governor replica), as accepted by
+  // this check. DIR/checkpoint and witness notes must be
   // signed by one of the accepted keys.
   CheckpointKeyCheck key_chain;
   // Checkpoint notes kept elsewhere, as above.
