@@ -25,7 +25,7 @@ Governor::Governor(GovernorOptions options, GovernorKeys* keys)
 
 Governor::~Governor() {
   Shutdown();
-  if (kill_watch_.joinable()) kill_watch_.join();
+  if (shared_watch_.joinable()) shared_watch_.join();
   if (keys_ != nullptr) keys_->SetRotateHook(nullptr);
 }
 
@@ -54,18 +54,9 @@ absl::StatusOr<std::unique_ptr<Governor>> Governor::Create(GovernorOptions optio
     po.checkpoint_every_records = g->options_.checkpoint_every_records;
     po.checkpoint_every = g->options_.checkpoint_every;
     TG_ASSIGN_OR_RETURN(g->ledger_, ledger::PgLedger::Open(po));
-    // Kill-switch broadcasts are shared too: load the history, then follow it.
-    TG_ASSIGN_OR_RETURN(g->kill_pg_, internal::PgKillSwitchLog::Open(g->options_.ledger_postgres));
+    // Kill-switch broadcasts and the active policy are shared too.
+    TG_ASSIGN_OR_RETURN(g->shared_, internal::PgSharedState::Open(g->options_.ledger_postgres));
     TG_RETURN_IF_ERROR(g->MergeKillSwitch());
-    Governor* raw = g.get();
-    g->kill_watch_ = std::thread([raw] {
-      while (!raw->shutting_down()) {
-        raw->kill_pg_->WaitNotify(std::chrono::seconds(1));
-        if (raw->shutting_down()) break;
-        absl::Status s = raw->MergeKillSwitch();
-        if (!s.ok()) log::Warn("kill switch: cannot read the replicas' broadcasts", {{"error", std::string(s.message())}});
-      }
-    });
   }
   g->limiter_ = std::make_unique<policies::RateLimiter>(policies::RateLimitConfig{});
   TG_RETURN_IF_ERROR(g->Append(RecordKind::kStarted,
@@ -93,12 +84,32 @@ absl::StatusOr<std::unique_ptr<Governor>> Governor::Create(GovernorOptions optio
                        {"cert_sha256", ToHex(crypto::Sha256(k.certificate()))},
                        {"scope", k.certificate_body().purpose()}});
   });
-  std::vector<std::string> errors;
-  auto s = g->Activate("governor:startup", initial_policy_yaml, policy_name, &errors);
-  if (!s.ok()) {
-    std::string all;
-    for (const auto& e : errors) all += "\n" + e;
-    return absl::InvalidArgumentError(StrCat(std::string(s.message()), all));
+  // Replicas start with the bundle last activated on any of them; the file
+  // only seeds the first start (docs/governor.md, "Replicas").
+  bool shared_policy = false;
+  if (g->shared_) {
+    TG_ASSIGN_OR_RETURN(shared_policy, g->MergePolicy("governor:startup"));
+  }
+  if (!shared_policy) {
+    std::vector<std::string> errors;
+    auto s = g->Activate("governor:startup", initial_policy_yaml, policy_name, &errors);
+    if (!s.ok()) {
+      std::string all;
+      for (const auto& e : errors) all += "\n" + e;
+      return absl::InvalidArgumentError(StrCat(std::string(s.message()), all));
+    }
+  }
+  if (g->shared_) {
+    Governor* self = g.get();
+    g->shared_watch_ = std::thread([self] {
+      while (!self->shutting_down()) {
+        self->shared_->WaitNotify(std::chrono::seconds(1));
+        if (self->shutting_down()) break;
+        absl::Status s = self->MergeKillSwitch();
+        if (s.ok()) s = self->MergePolicy().status();
+        if (!s.ok()) log::Warn("replicas: cannot read the shared state", {{"error", std::string(s.message())}});
+      }
+    });
   }
   return g;
 }

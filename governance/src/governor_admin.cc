@@ -118,6 +118,15 @@ absl::Status Governor::Activate(const std::string& actor, const std::string& yam
                       {"version", internal::LedgerSafe(np->bundle().name, 128)}};
   // Durable first: a bundle is active only once its activation is recorded.
   TG_RETURN_IF_ERROR(Append(RecordKind::kPolicyActivated, std::move(f)).status());
+  if (shared_) {  // replicas: every one follows it
+    TG_ASSIGN_OR_RETURN(policy_seq_, shared_->AppendPolicy({0, actor, name, yaml, np->HashHex()}));
+  }
+  Install(np, yaml);
+  log::Info("policy activated", {{"policy_sha256", np->HashHex()}, {"actor", actor}});
+  return absl::OkStatus();
+}
+
+void Governor::Install(std::shared_ptr<const policies::Policy> np, const std::string& yaml) {
   {
     std::lock_guard l(policy_mu_);
     policy_ = np;
@@ -130,8 +139,34 @@ absl::Status Governor::Activate(const std::string& actor, const std::string& yam
     ++stats_.activations;
   }
   cv_.notify_all();
-  log::Info("policy activated", {{"policy_sha256", np->HashHex()}, {"actor", actor}});
-  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Governor::MergePolicy(const std::string& startup_actor) {
+  std::lock_guard activation(activate_mu_);
+  TG_ASSIGN_OR_RETURN(std::optional<internal::SharedPolicy> latest, shared_->LatestPolicy());
+  if (!latest) return false;
+  if (latest->seq <= policy_seq_) return true;
+  std::vector<policies::ValidationError> verrs;
+  auto loaded = policies::Policy::Load(latest->yaml, latest->name.empty() ? "bundle.yaml" : latest->name, &verrs);
+  // It loaded on the replica that activated it: a refusal here is a build
+  // that disagrees on the bundle format. Keep the active one and say so.
+  if (!loaded.ok())
+    return absl::FailedPreconditionError(StrCat("the policy activated by ", latest->actor, " (shared seq ",
+                                                latest->seq, ") does not load here: ", loaded.status().message()));
+  if (!startup_actor.empty()) {
+    ledger::Fields f = {{"actor", internal::LedgerSafe(startup_actor)},
+                        {"event", "shared_policy"},
+                        {"policy_sha256", (*loaded)->HashHex()},
+                        {"scope", "none"},
+                        {"count", std::to_string((*loaded)->bundle().rules.size())},
+                        {"version", internal::LedgerSafe((*loaded)->bundle().name, 128)}};
+    TG_RETURN_IF_ERROR(Append(RecordKind::kPolicyActivated, std::move(f)).status());
+  }
+  policy_seq_ = latest->seq;
+  Install(*loaded, latest->yaml);
+  log::Info("policy activated on another replica is now active here",
+            {{"policy_sha256", (*loaded)->HashHex()}, {"actor", latest->actor}, {"shared_seq", std::to_string(latest->seq)}});
+  return true;
 }
 
 absl::StatusOr<v1::ActivatePolicyResponse> Governor::ActivatePolicy(
@@ -247,10 +282,10 @@ absl::StatusOr<v1::GovernorKillSwitchResponse> Governor::KillSwitch(
   v1::GovernorKillSwitchResponse r;
   r.set_ledger_seq(seq);
   req.set_reason(reason->summary);
-  if (kill_pg_) {
+  if (shared_) {
     // Replicas: the shared table orders broadcasts; this one reaches the
     // local watchers through the merge, in that order.
-    TG_ASSIGN_OR_RETURN(uint64_t shared, kill_pg_->Append(req));
+    TG_ASSIGN_OR_RETURN(uint64_t shared, shared_->AppendKillSwitch(req));
     r.set_sequence(shared);
     TG_RETURN_IF_ERROR(MergeKillSwitch());
   } else {
@@ -285,7 +320,7 @@ absl::Status Governor::MergeKillSwitch() {
     std::lock_guard l(mu_);
     after = kill_seq_;
   }
-  TG_ASSIGN_OR_RETURN(auto fresh, kill_pg_->Since(after));
+  TG_ASSIGN_OR_RETURN(auto fresh, shared_->KillSwitchSince(after));
   if (fresh.empty()) return absl::OkStatus();
   {
     std::lock_guard l(mu_);

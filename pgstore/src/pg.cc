@@ -40,6 +40,19 @@ CREATE TABLE taogate_killswitch (
 CREATE TRIGGER taogate_killswitch_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON taogate_killswitch
   FOR EACH STATEMENT EXECUTE FUNCTION taogate_append_only();
 )sql",
+    // 3: policy bundles activated on any replica; the latest is every
+    // replica's active bundle (governance/src/pg_state.h).
+    R"sql(
+CREATE TABLE taogate_policy (
+  seq bigint PRIMARY KEY CHECK (seq > 0),
+  actor text NOT NULL,
+  name text NOT NULL,
+  bundle_yaml text NOT NULL,
+  policy_sha256 text NOT NULL,
+  activated_at timestamptz NOT NULL DEFAULT now());
+CREATE TRIGGER taogate_policy_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON taogate_policy
+  FOR EACH STATEMENT EXECUTE FUNCTION taogate_append_only();
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

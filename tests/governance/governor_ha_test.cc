@@ -20,6 +20,7 @@
 #include "taogate/ledger/base64.h"
 #include "taogate/ledger/pg_ledger.h"
 #include "taogate/ledger/verify.h"
+#include "taogate/pgstore/pg.h"
 #include "testing/postgres.h"
 
 namespace taogate::governance {
@@ -96,7 +97,7 @@ TEST_F(GovernorHaTest, TheSchemaIsMigratedOnlyOnRequest) {
   EXPECT_NE(g.error().find("taogate-governor migrate"), std::string::npos) << g.error();
   auto m = Migrate();
   ASSERT_EQ(m.exit_code, 0) << m.out << m.err;
-  EXPECT_NE(m.out.find("applied schema version 2"), std::string::npos) << m.out;
+  EXPECT_NE(m.out.find(StrCat("applied schema version ", pgstore::kSchemaVersion)), std::string::npos) << m.out;
   m = Migrate();
   ASSERT_EQ(m.exit_code, 0) << m.err;
   EXPECT_EQ(m.out.find("applied"), std::string::npos) << m.out;
@@ -315,6 +316,53 @@ TEST_F(GovernorHaTest, AKillSwitchEngagedOnOneReplicaReachesWatchersOfAnother) {
   EXPECT_TRUE(first.engage());
   EXPECT_EQ(first.sequence(), 1u);
   dctx.TryCancel();
+}
+
+// Issue 18: "the active policy bundle and its history" shared. A bundle
+// activated on A becomes B's within a bounded time, B's decisions follow it,
+// and a restarted B starts with it rather than with its file.
+TEST_F(GovernorHaTest, APolicyActivatedOnOneReplicaIsEveryReplicasAndSurvivesARestart) {
+  ASSERT_EQ(Migrate().exit_code, 0);
+  GovernorProcess a, b;
+  ASSERT_TRUE(StartReplica(a, "gov-a")) << a.error();
+  ASSERT_TRUE(StartReplica(b, "gov-b")) << b.error();
+  v1::Decision d;
+  ASSERT_TRUE(b.Authorize(kAgent, Req(), &d).ok());
+  ASSERT_EQ(d.outcome(), v1::OUTCOME_PERMIT);
+
+  std::string deny = kPolicy;
+  deny.replace(deny.find("effect: allow"), 13, "effect: deny");
+  v1::ActivatePolicyRequest req;
+  req.set_bundle_yaml(deny);
+  req.set_name("deny.yaml");
+  v1::ActivatePolicyResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ASSERT_TRUE(a.Client(testing::kAdmin)->ActivatePolicy(&ctx, req, &resp).ok());
+  ASSERT_TRUE(resp.errors().empty()) << resp.errors(0);
+  const int64_t t0 = testing::NowMs();
+  auto sha_on = [&](GovernorProcess& g) {
+    v1::GetPolicyRequest gr;
+    v1::GetPolicyResponse r;
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    g.Client(kAgent)->GetPolicy(&c, gr, &r);
+    return r.policy_sha256();
+  };
+  while (sha_on(b) != resp.policy_sha256() && testing::NowMs() - t0 < 5000)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const int64_t took = testing::NowMs() - t0;
+  ASSERT_EQ(sha_on(b), resp.policy_sha256()) << "B never followed A's activation";
+  EXPECT_LT(took, 2000);
+  std::cout << "[ha] policy activated on A active on B after " << took << " ms\n";
+  ASSERT_TRUE(b.Authorize(kAgent, Req(), &d).ok());
+  EXPECT_EQ(d.outcome(), v1::OUTCOME_DENY) << "B decided with the old bundle";
+
+  b.Stop();
+  ASSERT_TRUE(StartReplica(b, "gov-b")) << b.error();  // its file still says allow
+  EXPECT_EQ(sha_on(b), resp.policy_sha256());
+  ASSERT_TRUE(b.Authorize(kAgent, Req(), &d).ok());
+  EXPECT_EQ(d.outcome(), v1::OUTCOME_DENY);
 }
 
 }  // namespace

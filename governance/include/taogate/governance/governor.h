@@ -42,7 +42,7 @@
 namespace taogate::governance {
 
 namespace internal {
-class PgKillSwitchLog;
+class PgSharedState;
 }
 
 struct GovernorOptions {
@@ -211,6 +211,13 @@ class Governor {
   // Replicas: adds the broadcasts other replicas (or this one) recorded in
   // PostgreSQL after kill_seq_ to kill_log_, in order. Requires !mu_.
   absl::Status MergeKillSwitch();
+  // Replicas: makes the latest bundle activated on any replica active here
+  // (no record: the activating replica wrote it; with `startup_actor`, a
+  // POLICY_ACTIVATED record says this replica started with it). Returns
+  // false when there is none. Requires !mu_, !activate_mu_.
+  absl::StatusOr<bool> MergePolicy(const std::string& startup_actor = "");
+  // Swaps in a loaded bundle; requires activate_mu_.
+  void Install(std::shared_ptr<const policies::Policy> np, const std::string& yaml);
   std::shared_ptr<Entry> Find(const std::string& id);
   void Remember(std::shared_ptr<Entry> e);
   v1::Decision View(const Entry& e, const std::string& actor) const;  // requires mu_
@@ -232,11 +239,13 @@ class Governor {
   std::map<std::string, int64_t> seen_nonces_;  // nonce hex -> expiry ms
   std::vector<v1::GovernorKillSwitchRequest> kill_log_;
   uint64_t kill_seq_ = 0;
-  // With ledger_postgres: the broadcasts every replica shares, and the thread
-  // that follows them (LISTEN/NOTIFY, and a poll each second).
-  std::unique_ptr<internal::PgKillSwitchLog> kill_pg_;
+  // With ledger_postgres: the state every replica shares (kill-switch
+  // broadcasts, the active policy), and the thread that follows it
+  // (LISTEN/NOTIFY, and a poll each second).
+  std::unique_ptr<internal::PgSharedState> shared_;
   std::mutex kill_merge_mu_;  // one merge at a time
-  std::thread kill_watch_;
+  uint64_t policy_seq_ = 0;   // the shared activation active here; activate_mu_
+  std::thread shared_watch_;
   uint64_t policy_version_ = 0;
   bool shutdown_ = false;
   Stats stats_;
