@@ -103,8 +103,17 @@ absl::StatusOr<std::unique_ptr<Governor>> Governor::Create(GovernorOptions optio
     Governor* self = g.get();
     g->shared_watch_ = std::thread([self] {
       while (!self->shutting_down()) {
-        self->shared_->WaitNotify(std::chrono::seconds(1));
+        internal::PgSharedState::Notified n = self->shared_->WaitNotify(std::chrono::seconds(1));
         if (self->shutting_down()) break;
+        // Changed decisions; without any notification (a quiet second, or
+        // a lost listener), every pending decision held here.
+        std::vector<std::string> ids = n.decisions;
+        if (!n.any) {
+          std::lock_guard l(self->mu_);
+          for (const auto& [id, e] : self->decisions_)
+            if (e->pending()) ids.push_back(id);
+        }
+        self->RefreshShared(ids);
         absl::Status s = self->MergeKillSwitch();
         if (s.ok()) s = self->MergePolicy().status();
         if (!s.ok()) log::Warn("replicas: cannot read the shared state", {{"error", std::string(s.message())}});
@@ -166,9 +175,22 @@ void Governor::Remember(std::shared_ptr<Entry> e) {
 }
 
 std::shared_ptr<Governor::Entry> Governor::Find(const std::string& id) {
-  std::lock_guard l(mu_);
-  auto it = decisions_.find(id);
-  return it == decisions_.end() ? nullptr : it->second;
+  {
+    std::lock_guard l(mu_);
+    auto it = decisions_.find(id);
+    if (it != decisions_.end()) return it->second;
+  }
+  if (!shared_) return nullptr;
+  // Replicas: a decision another replica holds for approval.
+  auto text = shared_->GetDecision(id);
+  if (!text.ok()) log::Warn("replicas: cannot read a shared decision", {{"error", std::string(text.status().message())}});
+  if (!text.ok() || !*text) return nullptr;
+  Entry fresh;
+  if (absl::Status s = DecodeShared(**text, fresh); !s.ok()) {
+    log::Error("replicas: malformed shared decision", {{"decision_id", id}, {"error", std::string(s.message())}});
+    return nullptr;
+  }
+  return Adopt(std::move(fresh));
 }
 
 v1::Decision Governor::View(const Entry& e, const std::string& actor) const {
@@ -266,6 +288,8 @@ absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
   f.emplace_back("reason", internal::ReasonField(reason));
   TG_ASSIGN_OR_RETURN(uint64_t seq, Append(RecordKind::kApprovalRequested, std::move(f)));
   d.set_ledger_seq(seq);
+  // Replicas: approvals and watchers may come through any of them.
+  if (shared_) TG_RETURN_IF_ERROR(shared_->PutDecision(e->id, EncodeShared(*e)));
   {
     std::lock_guard l(mu_);
     ++stats_.pending;

@@ -112,30 +112,94 @@ absl::StatusOr<std::optional<SharedPolicy>> PgSharedState::LatestPolicy() {
   return p;
 }
 
-bool PgSharedState::WaitNotify(std::chrono::milliseconds timeout) {
+absl::Status PgSharedState::PutDecision(const std::string& id, const std::string& entry) {
+  std::lock_guard l(mu_);
+  auto r = pgstore::ExecRetry(conn_, conninfo_, "INSERT INTO taogate_decisions (id, entry) VALUES ($1, $2)",
+                              {pgstore::Text(id), pgstore::Text(entry)}, "record the decision");
+  if (!r.ok()) pgstore::Abandon(conn_);
+  return r.status();
+}
+
+absl::StatusOr<std::optional<std::string>> PgSharedState::GetDecision(const std::string& id) {
+  std::lock_guard l(mu_);
+  auto r = pgstore::ExecRetry(conn_, conninfo_, "SELECT entry FROM taogate_decisions WHERE id = $1",
+                              {pgstore::Text(id)}, "read the decision");
+  if (!r.ok()) {
+    pgstore::Abandon(conn_);
+    return r.status();
+  }
+  if (PQntuples(r->get()) == 0) return std::nullopt;
+  return std::string(pgstore::Bytes(r->get(), 0, 0));
+}
+
+absl::StatusOr<std::string> PgSharedState::UpdateDecision(const std::string& id, const Change& change,
+                                                          const std::string& nonce_hex, int64_t nonce_expires_ms,
+                                                          int64_t now_ms) {
+  std::lock_guard l(mu_);
+  TG_RETURN_IF_ERROR(pgstore::ExecRetry(conn_, conninfo_, "BEGIN", {}, "begin").status());
+  PGconn* c = conn_.get();
+  std::string updated;
+  auto tx = [&]() -> absl::Status {
+    TG_ASSIGN_OR_RETURN(Result r, ExecParams(c, "SELECT entry FROM taogate_decisions WHERE id = $1 FOR UPDATE",
+                                             {pgstore::Text(id)}, "lock the decision"));
+    if (PQntuples(r.get()) == 0) return absl::NotFoundError("no such decision");
+    TG_ASSIGN_OR_RETURN(updated, change(std::string(pgstore::Bytes(r.get(), 0, 0))));
+    if (!nonce_hex.empty()) {
+      // Expired nonces go first; a live one seen before is a replay.
+      TG_RETURN_IF_ERROR(ExecParams(c, "DELETE FROM taogate_approval_nonces WHERE expires_ms < $1",
+                                    {pgstore::Text(std::to_string(now_ms))},
+                                    "forget old nonces")
+                             .status());
+      TG_ASSIGN_OR_RETURN(Result n, ExecParams(c,
+                                               "INSERT INTO taogate_approval_nonces VALUES ($1, $2) "
+                                               "ON CONFLICT DO NOTHING RETURNING 1",
+                                               {pgstore::Text(nonce_hex), pgstore::Text(std::to_string(nonce_expires_ms))},
+                                               "claim the approval nonce"));
+      if (PQntuples(n.get()) == 0) return absl::PermissionDeniedError("approval replayed");
+    }
+    TG_RETURN_IF_ERROR(ExecParams(c, "UPDATE taogate_decisions SET entry = $2, updated_at = now() WHERE id = $1",
+                                  {pgstore::Text(id), pgstore::Text(updated)}, "update the decision")
+                           .status());
+    TG_RETURN_IF_ERROR(ExecParams(c, "SELECT pg_notify('taogate_decision', $1)", {pgstore::Text(id)},
+                                  "notify the replicas")
+                           .status());
+    return Exec(c, "COMMIT", "commit").status();
+  };
+  absl::Status st = tx();
+  if (!st.ok()) {
+    pgstore::Abandon(conn_);
+    return st;
+  }
+  return updated;
+}
+
+PgSharedState::Notified PgSharedState::WaitNotify(std::chrono::milliseconds timeout) {
+  Notified out;
   if (!listen_ || PQstatus(listen_.get()) != CONNECTION_OK) {
     listen_.reset();
     auto c = pgstore::Connect(conninfo_);
-    if (!c.ok() || !Exec(c->get(), "LISTEN taogate_killswitch; LISTEN taogate_policy", "listen").ok()) {
+    if (!c.ok() || !Exec(c->get(), "LISTEN taogate_killswitch; LISTEN taogate_policy; LISTEN taogate_decision",
+                         "listen")
+                         .ok()) {
       // The caller polls anyway: wait out the interval rather than spin.
       poll(nullptr, 0, static_cast<int>(timeout.count()));
-      return false;
+      return out;
     }
     listen_ = std::move(*c);
   }
   PGconn* c = listen_.get();
   pollfd p{PQsocket(c), POLLIN, 0};
-  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+  if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return out;
   if (PQconsumeInput(c) == 0) {
     listen_.reset();
-    return false;
+    return out;
   }
-  bool any = false;
   while (PGnotify* n = PQnotifies(c)) {
-    any = true;
+    out.any = true;
+    if (std::string_view(n->relname) == "taogate_decision") out.decisions.emplace_back(n->extra);
     PQfreemem(n);
   }
-  return any;
+  return out;
 }
 
 }  // namespace taogate::governance::internal

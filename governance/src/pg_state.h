@@ -1,9 +1,11 @@
 // The governor's state shared by replicas through PostgreSQL (issue 18).
 // So far: kill-switch broadcasts (every replica serves the same history, in
-// one order) and the active policy bundle (the latest one activated on any
-// replica). A replica learns of another's change by LISTEN/NOTIFY on
-// channels `taogate_killswitch` and `taogate_policy` (and by polling each
-// second, should a notification be lost with a connection).
+// one order), the active policy bundle (the latest one activated on any
+// replica) and decisions waiting for approval (approved, watched and read
+// through any replica). A replica learns of another's change by
+// LISTEN/NOTIFY on channels `taogate_killswitch`, `taogate_policy` and
+// `taogate_decision` (payload: the decision id), and polls the first two
+// each second, should a notification be lost with a connection.
 //
 // Thread safety: Append and Since may be called concurrently (one
 // connection under a mutex); WaitNotify from one thread at a time.
@@ -11,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,9 +48,25 @@ class PgSharedState {
   absl::StatusOr<uint64_t> AppendPolicy(const SharedPolicy& p);
   // The latest activation, if any.
   absl::StatusOr<std::optional<SharedPolicy>> LatestPolicy();
-  // Waits up to `timeout` for a notification; true if one came. A broken
-  // listening connection is re-opened on the next call.
-  bool WaitNotify(std::chrono::milliseconds timeout);
+  // A decision's state (an opaque text the governor encodes) by id.
+  absl::Status PutDecision(const std::string& id, const std::string& entry);
+  absl::StatusOr<std::optional<std::string>> GetDecision(const std::string& id);
+  // Changes a decision under its row lock: `change` gets the stored entry
+  // and returns the new one (an error rolls back and is returned). With a
+  // nonce, it is claimed in the same transaction, refused if another
+  // approval (through any replica) used it: PermissionDenied. Then notifies the replicas.
+  using Change = std::function<absl::StatusOr<std::string>(const std::string& entry)>;
+  absl::StatusOr<std::string> UpdateDecision(const std::string& id, const Change& change,
+                                             const std::string& nonce_hex = "", int64_t nonce_expires_ms = 0,
+                                             int64_t now_ms = 0);
+
+  struct Notified {
+    bool any = false;
+    std::vector<std::string> decisions;  // ids of changed decisions
+  };
+  // Waits up to `timeout` for notifications. A broken listening connection
+  // is re-opened on the next call.
+  Notified WaitNotify(std::chrono::milliseconds timeout);
 
  private:
   explicit PgSharedState(std::string conninfo) : conninfo_(std::move(conninfo)) {}

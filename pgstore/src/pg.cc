@@ -53,6 +53,17 @@ CREATE TABLE taogate_policy (
 CREATE TRIGGER taogate_policy_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON taogate_policy
   FOR EACH STATEMENT EXECUTE FUNCTION taogate_append_only();
 )sql",
+    // 4: decisions waiting for approval, whichever replica is asked about
+    // them, and the approval nonces seen (replays refused on every replica).
+    R"sql(
+CREATE TABLE taogate_decisions (
+  id text PRIMARY KEY,
+  entry text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE taogate_approval_nonces (
+  nonce_hex text PRIMARY KEY,
+  expires_ms bigint NOT NULL);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "governance/governor_testing.h"
+#include "taogate/governance/approval.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
 #include "taogate/ledger/base64.h"
@@ -363,6 +364,73 @@ TEST_F(GovernorHaTest, APolicyActivatedOnOneReplicaIsEveryReplicasAndSurvivesARe
   EXPECT_EQ(sha_on(b), resp.policy_sha256());
   ASSERT_TRUE(b.Authorize(kAgent, Req(), &d).ok());
   EXPECT_EQ(d.outcome(), v1::OUTCOME_DENY);
+}
+
+// Issue 18: "approvals split across replicas; the same approver twice
+// through two replicas counts once", and a requester watching replica A
+// gets the TAO that replica B issued when the last approval came through it.
+TEST_F(GovernorHaTest, ApprovalsThroughAnyReplicaCompleteADecisionWatchedOnAnother) {
+  ASSERT_EQ(Migrate().exit_code, 0);
+  GovernorProcess a, b;
+  ASSERT_TRUE(a.Start({"--ledger-postgres", conninfo_, "--instance", "gov-a"})) << a.error();
+  // B starts with the bundle A seeded (its own file names other approver keys).
+  ASSERT_TRUE(b.Start({"--ledger-postgres", conninfo_, "--instance", "gov-b"})) << b.error();
+
+  v1::Decision pending;
+  ASSERT_TRUE(a.Authorize(testing::kWriter, testing::WriteRequest(), &pending).ok());
+  ASSERT_EQ(pending.outcome(), v1::OUTCOME_PENDING_APPROVAL) << pending.reason();
+
+  grpc::ClientContext wctx;
+  v1::GetDecisionRequest g;
+  g.set_decision_id(pending.decision_id());
+  auto watch = a.Client(testing::kWriter)->WatchDecision(&wctx, g);
+  v1::Decision final_seen;
+  std::thread watcher([&] {
+    v1::Decision d;
+    while (watch->Read(&d))
+      if (d.outcome() != v1::OUTCOME_PENDING_APPROVAL) {
+        final_seen = d;
+        return;
+      }
+  });
+
+  auto submit = [&](GovernorProcess& via, const std::string& approver, v1::Decision* out) {
+    auto req = SignApproval(pending, true, a.ApproverKey(approver), testing::NowMs());
+    EXPECT_TRUE(req.ok()) << req.status();
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return via.Client(testing::kAdmin)->Approve(&c, *req, out);
+  };
+  v1::Decision d;
+  grpc::Status s = submit(b, testing::kAlice, &d);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(d.approvals_given(), 1u);
+  // Alice again, through the other replica: counted once.
+  s = submit(a, testing::kAlice, &d);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  v1::Decision on_b;
+  {
+    grpc::ClientContext c;
+    ASSERT_TRUE(b.Client(testing::kWriter)->GetDecision(&c, g, &on_b).ok());
+  }
+  EXPECT_EQ(on_b.outcome(), v1::OUTCOME_PENDING_APPROVAL);
+  EXPECT_EQ(on_b.approvals_given(), 1u);
+
+  s = submit(b, testing::kBob, &d);  // the second: B issues
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(d.outcome(), v1::OUTCOME_PERMIT);
+  EXPECT_TRUE(d.tao().empty()) << "the TAO is shown only to the requester";
+  for (int i = 0; i < 100 && final_seen.outcome() == v1::OUTCOME_UNSPECIFIED; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  wctx.TryCancel();
+  watcher.join();
+  ASSERT_EQ(final_seen.outcome(), v1::OUTCOME_PERMIT) << "the watcher on A never saw B's PERMIT";
+  v1::Tao tao;
+  ASSERT_TRUE(tao.ParseFromString(final_seen.tao()));
+  auto body = b.SoftwareTrustBundle()->VerifyTao(tao, testing::NowMs(), 1000, false);
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(body->actor(), testing::kWriter);
+  EXPECT_EQ(final_seen.approvals_given(), 2u);
 }
 
 }  // namespace

@@ -216,6 +216,14 @@ class Governor {
   // POLICY_ACTIVATED record says this replica started with it). Returns
   // false when there is none. Requires !mu_, !activate_mu_.
   absl::StatusOr<bool> MergePolicy(const std::string& startup_actor = "");
+  // Replicas: a decision's state as stored in PostgreSQL, and back.
+  static std::string EncodeShared(const Entry& e);
+  static absl::Status DecodeShared(const std::string& text, Entry& e);
+  // Makes `fresh` (read from PostgreSQL) this replica's copy of its decision
+  // unless the copy is newer; returns the copy. Requires !mu_.
+  std::shared_ptr<Entry> Adopt(Entry fresh);
+  // Re-reads decisions from PostgreSQL into the copies this replica holds.
+  void RefreshShared(const std::vector<std::string>& ids);
   // Swaps in a loaded bundle; requires activate_mu_.
   void Install(std::shared_ptr<const policies::Policy> np, const std::string& yaml);
   std::shared_ptr<Entry> Find(const std::string& id);
