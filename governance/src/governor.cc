@@ -364,8 +364,18 @@ absl::StatusOr<v1::Decision> Governor::Decide(const std::string& actor, const v1
       e->attested = true;
     }
   }
-  if (auto s = limiter_->TryAcquire(e->requester); !s.ok()) {
-    TG_RETURN_IF_ERROR(RecordDenial(*e, "rate_limited", std::string(s.message()), {}));
+  // Replicas draw from one bucket per actor in the shared store.
+  absl::Status limited;
+  if (!shared_) {
+    limited = limiter_->TryAcquire(e->requester);
+  } else if (auto l = limiter_->LimitOf(e->requester)) {
+    limited = shared_->TakeToken(e->requester, l->tokens_per_second, l->burst, NowMs());
+  }
+  if (const absl::Status& s = limited; !s.ok()) {
+    // A store that cannot answer is not a limit: refused (fail closed), as
+    // the ledger would refuse the decision anyway.
+    if (s.code() == absl::StatusCode::kResourceExhausted)
+      TG_RETURN_IF_ERROR(RecordDenial(*e, "rate_limited", std::string(s.message()), {}));
     return s;
   }
   if (att && !att->ok()) {

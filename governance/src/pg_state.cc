@@ -2,6 +2,8 @@
 
 #include <poll.h>
 
+#include <cstdio>
+
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 
@@ -171,6 +173,37 @@ absl::StatusOr<std::string> PgSharedState::UpdateDecision(const std::string& id,
     return st;
   }
   return updated;
+}
+
+namespace {
+std::string ExactDouble(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  return buf;
+}
+}  // namespace
+
+absl::Status PgSharedState::TakeToken(const std::string& actor, double per_second, uint32_t burst,
+                                      int64_t now_ms) {
+  std::lock_guard l(mu_);
+  // The refilled level; a clock behind the stored one refills nothing.
+  constexpr const char* kLevel =
+      "LEAST($2::float8, b.tokens + GREATEST(0, $3::bigint - b.updated_ms) * $4::float8 / 1000.0)";
+  auto r = pgstore::ExecRetry(
+      conn_, conninfo_,
+      StrCat("INSERT INTO taogate_rate_buckets AS b (actor, tokens, updated_ms) VALUES ($1, $2::float8 - 1, $3) "
+             "ON CONFLICT (actor) DO UPDATE SET tokens = ", kLevel, " - 1, updated_ms = GREATEST(b.updated_ms, $3) "
+             "WHERE ", kLevel, " >= 1 RETURNING tokens"),
+      {pgstore::Text(actor), pgstore::Text(std::to_string(burst)), pgstore::Text(std::to_string(now_ms)),
+       pgstore::Text(ExactDouble(per_second))},
+      "take a rate-limit token");
+  if (!r.ok()) {
+    pgstore::Abandon(conn_);
+    return r.status();
+  }
+  if (PQntuples(r->get()) == 0)
+    return absl::ResourceExhaustedError("rate limit exceeded (the bucket every replica draws from is empty)");
+  return absl::OkStatus();
 }
 
 PgSharedState::Notified PgSharedState::WaitNotify(std::chrono::milliseconds timeout) {

@@ -60,6 +60,11 @@ class PgSharedState {
                                              const std::string& nonce_hex = "", int64_t nonce_expires_ms = 0,
                                              int64_t now_ms = 0);
 
+  // Takes one token from `actor`'s bucket (refilled at `per_second` up to
+  // `burst`, by the replicas' wall clocks) in one statement under the row's
+  // lock: OK, or ResourceExhausted with nothing taken.
+  absl::Status TakeToken(const std::string& actor, double per_second, uint32_t burst, int64_t now_ms);
+
   struct Notified {
     bool any = false;
     std::vector<std::string> decisions;  // ids of changed decisions

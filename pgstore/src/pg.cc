@@ -64,6 +64,13 @@ CREATE TABLE taogate_approval_nonces (
   nonce_hex text PRIMARY KEY,
   expires_ms bigint NOT NULL);
 )sql",
+    // 5: per-actor rate-limit buckets every replica draws from.
+    R"sql(
+CREATE TABLE taogate_rate_buckets (
+  actor text PRIMARY KEY,
+  tokens double precision NOT NULL,
+  updated_ms bigint NOT NULL);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

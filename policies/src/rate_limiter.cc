@@ -40,6 +40,12 @@ bool RateLimiter::EvictFull(std::chrono::steady_clock::time_point now) {
   return buckets_.size() < before;
 }
 
+std::optional<RateLimit> RateLimiter::LimitOf(std::string_view actor) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const RateLimit* l = LimitFor(actor);
+  return l ? std::optional<RateLimit>(*l) : std::nullopt;
+}
+
 absl::Status RateLimiter::TryAcquire(std::string_view actor) {
   auto now = clock_();
   std::lock_guard<std::mutex> lock(mu_);

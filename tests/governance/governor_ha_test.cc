@@ -433,5 +433,29 @@ TEST_F(GovernorHaTest, ApprovalsThroughAnyReplicaCompleteADecisionWatchedOnAnoth
   EXPECT_EQ(final_seen.approvals_given(), 2u);
 }
 
+// Issue 18: "rate limits hold across replicas": one bucket per actor in the
+// store, so a burst of 3 is 3 whichever replicas the requests go to.
+TEST_F(GovernorHaTest, ARateLimitHoldsAcrossReplicas) {
+  ASSERT_EQ(Migrate().exit_code, 0);
+  std::string limited = kPolicy;
+  limited += "rate_limits:\n  actors:\n    - identity: spiffe://test.example/agent\n      rate: 1/h\n      burst: 3\n";
+  std::vector<std::unique_ptr<GovernorProcess>> gov;
+  for (int i = 0; i < 3; ++i) {
+    gov.push_back(std::make_unique<GovernorProcess>());
+    taogate::testing::WriteFile(gov.back()->policy_path(), limited);
+    ASSERT_TRUE(gov.back()->Start({"--ledger-postgres", conninfo_, "--instance", StrCat("gov-", i)}))
+        << gov.back()->error();
+  }
+  int permitted = 0, exhausted = 0;
+  for (int i = 0; i < 9; ++i) {
+    v1::Decision d;
+    grpc::Status s = gov[static_cast<size_t>(i % 3)]->Authorize(kAgent, Req(), &d);
+    if (s.ok() && d.outcome() == v1::OUTCOME_PERMIT) ++permitted;
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) ++exhausted;
+  }
+  EXPECT_EQ(permitted, 3) << "each replica kept its own bucket";
+  EXPECT_EQ(exhausted, 6);
+}
+
 }  // namespace
 }  // namespace taogate::governance

@@ -57,7 +57,7 @@ absl::StatusOr<Result> ExecRetry(Conn& c, const std::string& conninfo, const std
 void Abandon(Conn& c);
 
 // The schema version this build reads and writes, and the migrations.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 // Applies what the database lacks in one transaction, serialised across
 // concurrent callers by an advisory lock; returns the versions applied
 // (empty: current). FailedPrecondition for a newer database.

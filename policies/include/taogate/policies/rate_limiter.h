@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,6 +39,9 @@ class RateLimiter {
   void Reconfigure(RateLimitConfig config);
 
   size_t tracked() const;
+  // The limit that applies to `actor` under the current config, if any
+  // (governor replicas meter it in their shared store instead).
+  std::optional<RateLimit> LimitOf(std::string_view actor) const;
 
  private:
   struct Bucket {
