@@ -12,6 +12,7 @@
 #include "taogate/bpf/cgroup.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "taogate/rpc/client.h"
 #include "taogate/enforce/enforcer.h"
 #include "taogate/k8s/pod_cgroup.h"
 #include "taogate/runtime/listen.h"
@@ -229,9 +230,8 @@ absl::Status FinalizeConfig(AgentConfig& c) {
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
     return bad("log_level", "debug | info | warn | error");
   if (!c.governor_address.empty()) {
-    size_t colon = c.governor_address.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == c.governor_address.size())
-      return bad("governor_address", "host:port");
+    if (absl::Status a = rpc::ValidateGovernorAddress(c.governor_address); !a.ok())
+      return bad("governor_address", std::string(a.message()));
     if (c.governor_ca.empty()) return bad("governor_ca", "required with governor_address");
     if (c.governor_cert.empty()) return bad("governor_cert", "required with governor_address");
     if (c.governor_key.empty()) return bad("governor_key", "required with governor_address");

@@ -40,7 +40,8 @@ std::string Env(const char* n) {
 }
 
 void AddConn(CLI::App* a) {
-  a->add_option("--governor", C().address, "governor address (TAOGATE_GOVERNOR)");
+  a->add_option("--governor", C().address,
+                 "governor address host:port, or replicas IP:port,IP:port (TAOGATE_GOVERNOR)");
   a->add_option("--ca", C().ca, "CA bundle PEM (TAOGATE_CA)");
   a->add_option("--cert", C().cert, "client certificate PEM (TAOGATE_CERT)");
   a->add_option("--key", C().key, "client key PEM (TAOGATE_KEY)");
@@ -55,6 +56,10 @@ std::unique_ptr<v1::Governor::Stub> Stub() {
   if (c.key.empty()) c.key = Env("TAOGATE_KEY");
   if (c.address.empty()) {
     Fail("--governor (or TAOGATE_GOVERNOR) is required");
+    return nullptr;
+  }
+  if (absl::Status a = rpc::ValidateGovernorAddress(c.address); !a.ok()) {
+    Fail(std::string(a.message()));
     return nullptr;
   }
   auto tls = rpc::LoadClientTls(c.ca, c.cert, c.key);

@@ -22,6 +22,7 @@
 #include "taogate/ledger/pg_ledger.h"
 #include "taogate/ledger/verify.h"
 #include "taogate/pgstore/pg.h"
+#include "taogate/rpc/client.h"
 #include "testing/postgres.h"
 
 namespace taogate::governance {
@@ -455,6 +456,50 @@ TEST_F(GovernorHaTest, ARateLimitHoldsAcrossReplicas) {
   }
   EXPECT_EQ(permitted, 3) << "each replica kept its own bucket";
   EXPECT_EQ(exhausted, 6);
+}
+
+// Issue 18 item 5: a client given several replicas fails over. Both replicas
+// serve the same certificate (as a Deployment's pods do); the client is
+// taogatectl's and the agent's channel (rpc::MakeGovernorChannel).
+TEST_F(GovernorHaTest, AClientGivenSeveralReplicasFailsOverWhenOneDies) {
+  ASSERT_EQ(Migrate().exit_code, 0);
+  GovernorProcess a, b;
+  ASSERT_TRUE(StartReplica(a, "gov-a")) << a.error();
+  taogate::testing::WriteFile(b.policy_path(), kPolicy);
+  ASSERT_TRUE(b.Start({"--ledger-postgres", conninfo_, "--instance", "gov-b", "--tls-ca",
+                       (a.dir() / "ca.crt").string(), "--tls-cert", (a.dir() / "server.crt").string(),
+                       "--tls-key", (a.dir() / "server.key").string()}))
+      << b.error();
+  const std::string both = StrCat(a.address(), ",", b.address());
+  ASSERT_TRUE(rpc::ValidateGovernorAddress(both).ok());
+  EXPECT_FALSE(rpc::ValidateGovernorAddress("governor.example:7443,127.0.0.1:1").ok());
+  EXPECT_FALSE(rpc::ValidateGovernorAddress("127.0.0.1:1,[::1]:2").ok());
+  auto stub = v1::Governor::NewStub(rpc::MakeGovernorChannel(both, a.TlsFor(kAgent)));
+  auto authorize = [&](v1::Decision* d) {
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return stub->RequestAuthorization(&c, Req(), d);
+  };
+  for (int i = 0; i < 4; ++i) {
+    v1::Decision d;
+    grpc::Status s = authorize(&d);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(d.outcome(), v1::OUTCOME_PERMIT);
+  }
+  ::kill(a.pid(), SIGKILL);
+  a.Stop();
+  // Calls in flight on the dead replica may fail; the next ones go to B.
+  int ok = 0, failed = 0;
+  for (int i = 0; i < 10; ++i) {
+    v1::Decision d;
+    if (authorize(&d).ok() && d.outcome() == v1::OUTCOME_PERMIT) {
+      ++ok;
+    } else {
+      ++failed;
+    }
+  }
+  EXPECT_GE(ok, 8) << failed << " calls failed after the first replica died (only those in flight may)";
+  std::cout << "[ha] after a replica died: " << ok << " of 10 calls served by the other, " << failed << " failed\n";
 }
 
 }  // namespace

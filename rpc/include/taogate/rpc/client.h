@@ -26,7 +26,17 @@ struct ClientTls {
 absl::StatusOr<ClientTls> LoadClientTls(const std::string& ca_file, const std::string& cert_file,
                                         const std::string& key_file);
 
-// A channel to `address` ("host:port"). Does not connect yet.
+// A governor address: "host:port" (a DNS name resolves to every address it
+// has), or several replicas as "IP:port,IP:port,..." (IP literals, all IPv4
+// or all IPv6 in brackets). InvalidArgument naming what is wrong.
+absl::Status ValidateGovernorAddress(const std::string& address);
+
+// A channel to `address` (ValidateGovernorAddress). With several replicas
+// (a list, or a name with several addresses) calls are spread round-robin
+// over those that answer, and move to the others when one goes away: gRPC's
+// own resolver and load balancing. Every replica's certificate must be valid
+// for tls.server_name (for a list without one: the first address's host).
+// Does not connect yet.
 std::shared_ptr<grpc::Channel> MakeGovernorChannel(const std::string& address,
                                                    const ClientTls& tls);
 
