@@ -2,6 +2,7 @@
 // a review-required BREAK_GLASS record, closed by Review.
 #include "convert.h"
 #include "governor_state.h"
+#include "pg_state.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 
@@ -92,6 +93,8 @@ absl::StatusOr<v1::Decision> Governor::BreakGlass(const std::string& actor,
                     {"reason", why->summary},
                     {"ttl_seconds", std::to_string(ttl.count())},
                     {"review_with", StrCat("taogatectl authz review ", e->id, " --verdict accepted|violation")}}});
+  // Replicas: reviewed through any of them.
+  if (shared_) TG_RETURN_IF_ERROR(shared_->PutDecision(e->id, EncodeShared(*e)));
   Remember(e);
   std::lock_guard l(mu_);
   return View(*e, actor);
@@ -105,6 +108,39 @@ absl::StatusOr<v1::ReviewResponse> Governor::Review(const std::string& actor,
   auto note = req.note().empty() ? absl::StatusOr<policies::ReasonRecord>(policies::ReasonRecord{})
                                  : policies::SanitizeReason(req.note());
   if (!note.ok()) return note.status();
+  auto record = [&](const Entry& x) {
+    ledger::Fields f = {{"decision_id", x.id},
+                        {"actor", internal::LedgerSafe(actor)},
+                        {"event", "review"},
+                        {"verdict", req.verdict()},
+                        {"policy_sha256", x.policy_hex}};
+    if (!req.note().empty()) f.emplace_back("reason", internal::ReasonField(*note));
+    return Append(RecordKind::kBreakGlass, std::move(f));
+  };
+  if (shared_) {
+    // Replicas: checked and marked under the row's lock, the record durable
+    // before it commits; one review, through whichever replica.
+    Entry fresh;
+    uint64_t seq = 0;
+    auto updated = shared_->UpdateDecision(req.decision_id(), [&](const std::string& in) -> absl::StatusOr<std::string> {
+      Entry x;
+      TG_RETURN_IF_ERROR(DecodeShared(in, x));
+      if (!x.break_glass) return absl::FailedPreconditionError("not a break-glass decision");
+      if (x.reviewed) return absl::AlreadyExistsError("already reviewed");
+      if (x.requester == actor) return absl::PermissionDeniedError("self-review refused");
+      TG_ASSIGN_OR_RETURN(seq, record(x));
+      x.reviewed = true;
+      x.decision.set_review_required(false);
+      ++x.version;
+      fresh = x;
+      return EncodeShared(x);
+    });
+    if (!updated.ok()) return updated.status();
+    Adopt(std::move(fresh));
+    v1::ReviewResponse r;
+    r.set_ledger_seq(seq);
+    return r;
+  }
   auto e = Find(req.decision_id());
   if (!e) return absl::NotFoundError("no such decision");
   {
@@ -114,13 +150,7 @@ absl::StatusOr<v1::ReviewResponse> Governor::Review(const std::string& actor,
     if (e->requester == actor) return absl::PermissionDeniedError("self-review refused");
     e->reviewed = true;
   }
-  ledger::Fields f = {{"decision_id", e->id},
-                      {"actor", internal::LedgerSafe(actor)},
-                      {"event", "review"},
-                      {"verdict", req.verdict()},
-                      {"policy_sha256", e->policy_hex}};
-  if (!req.note().empty()) f.emplace_back("reason", internal::ReasonField(*note));
-  auto seq = Append(RecordKind::kBreakGlass, std::move(f));
+  auto seq = record(*e);
   if (!seq.ok()) {
     std::lock_guard l(mu_);
     e->reviewed = false;

@@ -458,6 +458,54 @@ TEST_F(GovernorHaTest, ARateLimitHoldsAcrossReplicas) {
   EXPECT_EQ(exhausted, 6);
 }
 
+// Issue 18: "break-glass reviews" shared: broken on A, reviewed through B
+// once; a second review through A is refused.
+TEST_F(GovernorHaTest, ABreakGlassOnOneReplicaIsReviewedOnceThroughAnother) {
+  ASSERT_EQ(Migrate().exit_code, 0);
+  GovernorProcess a, b;
+  ASSERT_TRUE(a.Start({"--ledger-postgres", conninfo_, "--instance", "gov-a"})) << a.error();
+  ASSERT_TRUE(b.Start({"--ledger-postgres", conninfo_, "--instance", "gov-b"})) << b.error();
+  v1::BreakGlassRequest bg;
+  *bg.mutable_binding() = testing::WriteRequest().binding();
+  bg.set_cgroup_path("/taogate/test");
+  bg.set_action_class("db.write");
+  *bg.mutable_target() = testing::WriteRequest().target();
+  bg.set_incident_id("INC-42");
+  bg.set_justification("orders primary is corrupt, manual fix");
+  bg.set_ttl_seconds(120);
+  v1::Decision out;
+  {
+    grpc::ClientContext c;
+    grpc::Status s = a.Client(testing::kCarol)->BreakGlass(&c, bg, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_TRUE(out.review_required());
+  v1::ReviewRequest r;
+  r.set_decision_id(out.decision_id());
+  r.set_verdict("accepted");
+  v1::ReviewResponse rr;
+  {
+    grpc::ClientContext c;
+    grpc::Status s = b.Client(testing::kAdmin)->Review(&c, r, &rr);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  {
+    grpc::ClientContext c;
+    EXPECT_EQ(a.Client(testing::kAdmin)->Review(&c, r, &rr).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  }
+  // A, which made it, shows it reviewed.
+  v1::GetDecisionRequest g;
+  g.set_decision_id(out.decision_id());
+  v1::Decision now;
+  for (int i = 0; i < 40; ++i) {
+    grpc::ClientContext c;
+    ASSERT_TRUE(a.Client(testing::kCarol)->GetDecision(&c, g, &now).ok());
+    if (!now.review_required()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_FALSE(now.review_required());
+}
+
 // Issue 18 item 5: a client given several replicas fails over. Both replicas
 // serve the same certificate (as a Deployment's pods do); the client is
 // taogatectl's and the agent's channel (rpc::MakeGovernorChannel).
