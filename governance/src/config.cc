@@ -47,6 +47,18 @@ std::vector<WebhookConfig> ReadWebhooks(const YAML::Node& list) {
 
 }  // namespace
 
+absl::Status ResolveLedgerPostgres(ServerConfig* c) {
+  if (c->ledger_postgres_file.empty() || !c->governor.ledger_postgres.empty()) return absl::OkStatus();
+  std::ifstream in(c->ledger_postgres_file);
+  std::string line;
+  if (!in || !std::getline(in, line))
+    return absl::NotFoundError(StrCat("ledger_postgres_file: cannot read ", c->ledger_postgres_file));
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) return absl::InvalidArgumentError(StrCat("ledger_postgres_file: ", c->ledger_postgres_file, " is empty"));
+  c->governor.ledger_postgres = line;
+  return absl::OkStatus();
+}
+
 absl::Status LoadServerConfigYaml(const std::string& path, ServerConfig* c) {
   YAML::Node root;
   try {
@@ -70,8 +82,7 @@ absl::Status LoadServerConfigYaml(const std::string& path, ServerConfig* c) {
       else if (k == "ledger_dir") c->governor.ledger_dir = str();
       // A libpq connection string, or a file holding it (a mounted Secret).
       else if (k == "ledger_postgres") c->governor.ledger_postgres = str();
-      else if (k == "ledger_postgres_file")
-        c->governor.ledger_postgres = FirstLine(str(), "ledger_postgres_file", v.Mark());
+      else if (k == "ledger_postgres_file") c->ledger_postgres_file = str();
       else if (k == "ledger_origin") c->governor.ledger_origin = str();
       else if (k == "instance") c->governor.instance = str();
       else if (k == "admins") c->governor.admins = v.as<std::vector<std::string>>();

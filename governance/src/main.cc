@@ -81,6 +81,10 @@ int main(int argc, char** argv) {
   }
   if (*pg) c.governor.ledger_postgres = f.governor.ledger_postgres;
   if (*migrate) {
+    if (auto s = taogate::governance::ResolveLedgerPostgres(&c); !s.ok()) {
+      taogate::log::Error("migrate", {{"error", std::string(s.message())}});
+      return 2;
+    }
     if (c.governor.ledger_postgres.empty()) {
       taogate::log::Error("migrate: no PostgreSQL ledger configured (ledger_postgres)", {});
       return 2;

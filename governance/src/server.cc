@@ -78,6 +78,7 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
   std::string policy_yaml;
   if (c.policy_file.empty()) return absl::InvalidArgumentError("policy_file is required");
   TG_RETURN_IF_ERROR(policies::ReadBundleFile(c.policy_file, &policy_yaml));
+  TG_RETURN_IF_ERROR(ResolveLedgerPostgres(&c));
   if (c.governor.ledger_dir.empty() == c.governor.ledger_postgres.empty())
     return absl::InvalidArgumentError("set exactly one of ledger_dir and ledger_postgres");
 

@@ -63,3 +63,26 @@ refused unlisted-file "not listed" kustomization.yaml '/governor-services.yaml/d
 refused pinned-gate-dies "Bidirectional" agent-daemonset.yaml 's/, mountPropagation: Bidirectional//'
 refused pdb-selects-nothing "selects no workload" agent-daemonset.yaml '/^spec:/,$ s/matchLabels: {app.kubernetes.io\/name: taogate-agent}$/matchLabels: {app.kubernetes.io\/name: nobody}/'
 echo "deploy/kubernetes: valid; 10 broken variants refused"
+
+# The three-replica overlay (deploy/kubernetes/ha: the base patched, a PDB, the
+# migrate Job), its embedded configuration, and what must never pass there.
+node "$CHECK/validate.mjs" "$BASE/ha" "$WORK/config-ha" || fail "deploy/kubernetes/ha does not pass"
+"$BUILD/bin/taogate-governor" --config "$WORK/config-ha/governor.yaml" --check-config ||
+  fail "embedded HA governor.yaml is refused by taogate-governor"
+refused_ha() {  # refused_ha NAME EXPECTED_MESSAGE FILE SED_EXPR (FILE under ha/)
+  local name=$1 want=$2 file=$3 expr=$4 dir=$WORK/ha-$1
+  cp -r "$BASE" "$dir"
+  sed -i "$expr" "$dir/ha/$file"
+  cmp -s "$BASE/ha/$file" "$dir/ha/$file" && fail "$name: the mutation changed nothing"
+  if node "$CHECK/validate.mjs" "$dir/ha" "$WORK/out-ha-$name" 2>"$WORK/ha-$name.err"; then
+    fail "ha $name: a broken manifest was accepted"
+  fi
+  grep -q -- "$want" "$WORK/ha-$name.err" || { cat "$WORK/ha-$name.err" >&2; fail "ha $name: refused, but not for: $want"; }
+  echo "refused as expected: ha $name"
+}
+refused_ha two-writers "never ledger_dir" governor-replicas.yaml 's#ledger_postgres_file: /etc/taogate/postgres/conninfo#ledger_dir: /var/lib/taogate-governor/ledger#'
+refused_ha same-node "anti-affinity" governor-replicas.yaml 's#topologyKey: kubernetes.io/hostname#topologyKey: topology.kubernetes.io/zone#'
+refused_ha no-pdb "PodDisruptionBudget" kustomization.yaml '/governor-pdb.yaml/d'
+refused_ha one-name "distinct instance" governor-replicas.yaml 's#, --instance, $(POD_NAME)##'
+refused_ha missing-patch-target "no item" governor-replicas.yaml 's#{name: ledger, $patch: delete}#{name: ledgr, $patch: delete}#'
+echo "deploy/kubernetes/ha: valid; 5 broken variants refused"

@@ -32,32 +32,80 @@ const problem = (where, msg) => problems.push(`${where}: ${msg}`);
 // Objects the install guide (docs/kubernetes.md) has the operator create
 // before `kubectl apply -k`: they hold key material, so they are never in git.
 const OPERATOR_CREATED = {
-  Secret: ["taogate-agent-tls", "taogate-governor-tls"],
+  Secret: ["taogate-agent-tls", "taogate-governor-tls", "taogate-governor-postgres"],
   ConfigMap: ["taogate-trust-bundle"],
 };
 
 // --- load -----------------------------------------------------------------
-const kust = yaml.load(fs.readFileSync(path.join(dir, "kustomization.yaml"), "utf8"));
-if (kust.apiVersion !== "kustomize.config.k8s.io/v1beta1" || kust.kind !== "Kustomization")
-  problem("kustomization.yaml", "not a kustomize.config.k8s.io/v1beta1 Kustomization");
-const listed = new Set(kust.resources ?? []);
-for (const f of fs.readdirSync(dir))
-  if (f.endsWith(".yaml") && f !== "kustomization.yaml" && !listed.has(f))
-    problem(f, "not listed in kustomization.yaml resources (kubectl apply -k would skip it)");
-
-const objects = [];  // {file, index, doc}
-for (const f of listed) {
-  let docs;
-  try {
-    docs = yaml.loadAll(fs.readFileSync(path.join(dir, f), "utf8"));  // duplicate keys throw
-  } catch (e) {
-    problem(f, `YAML: ${e.message.split("\n")[0]}`);
-    continue;
+// A kustomization's objects: its resources (files, or directories holding a
+// base), then its patches (strategic merge, the way kustomize applies them
+// for the fields these manifests use: lists of containers, volumes and env
+// merge by name, volumeMounts by mountPath, ports by containerPort;
+// `$patch: delete` removes a list item or, at the top, a whole object).
+const MERGE_KEYS = { containers: "name", initContainers: "name", volumes: "name", env: "name",
+  volumeMounts: "mountPath", ports: "containerPort" };
+function merge(base, patch, field) {
+  if (Array.isArray(patch)) {
+    const key = MERGE_KEYS[field];
+    if (!key || !Array.isArray(base)) return patch;
+    const out = base.map((x) => x);
+    for (const p of patch) {
+      const i = out.findIndex((x) => x?.[key] === p?.[key]);
+      if (p?.$patch === "delete") {
+        if (i < 0) problem("patch", `${field}: no item ${key}=${p[key]} to delete`);
+        else out.splice(i, 1);
+      } else if (i >= 0) out[i] = merge(out[i], p);
+      else out.push(p);
+    }
+    return out;
   }
-  docs.forEach((doc, index) => { if (doc !== null) objects.push({ file: f, index, doc }); });
+  if (patch !== null && typeof patch === "object") {
+    const out = { ...(base ?? {}) };
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null) delete out[k];
+      else out[k] = merge(out[k], v, k);
+    }
+    return out;
+  }
+  return patch;
 }
-const where = (o) => `${o.file}#${o.index} ${o.doc.kind}/${o.doc.metadata?.name}`;
 
+function load(kdir) {
+  const k = yaml.load(fs.readFileSync(path.join(kdir, "kustomization.yaml"), "utf8"));
+  const rel = (f) => path.relative(dir, path.join(kdir, f)) || ".";
+  if (k.apiVersion !== "kustomize.config.k8s.io/v1beta1" || k.kind !== "Kustomization")
+    problem(rel("kustomization.yaml"), "not a kustomize.config.k8s.io/v1beta1 Kustomization");
+  const listed = new Set([...(k.resources ?? []), ...(k.patches ?? []).map((p) => p.path)]);
+  for (const f of fs.readdirSync(kdir))
+    if (f.endsWith(".yaml") && f !== "kustomization.yaml" && !listed.has(f))
+      problem(rel(f), "not listed in kustomization.yaml resources or patches (kubectl apply -k would skip it)");
+  const read = (f) => {
+    try {
+      return yaml.loadAll(fs.readFileSync(path.join(kdir, f), "utf8")).filter((d) => d !== null);  // duplicate keys throw
+    } catch (e) {
+      problem(rel(f), `YAML: ${e.message.split("\n")[0]}`);
+      return [];
+    }
+  };
+  let objs = [];
+  for (const f of k.resources ?? []) {
+    if (fs.statSync(path.join(kdir, f)).isDirectory()) objs.push(...load(path.join(kdir, f)));
+    else read(f).forEach((doc, index) => objs.push({ file: rel(f), index, doc }));
+  }
+  for (const { path: f } of k.patches ?? []) {
+    for (const p of read(f)) {
+      const i = objs.findIndex((o) => o.doc.kind === p.kind && o.doc.metadata?.name === p.metadata?.name);
+      if (i < 0) { problem(rel(f), `patch for ${p.kind}/${p.metadata?.name}, which is not defined`); continue; }
+      if (p.$patch === "delete") objs.splice(i, 1);
+      else objs[i] = { ...objs[i], file: `${objs[i].file}+${rel(f)}`, doc: merge(objs[i].doc, p) };
+    }
+  }
+  return objs;
+}
+
+const kust = yaml.load(fs.readFileSync(path.join(dir, "kustomization.yaml"), "utf8"));
+const objects = load(dir);  // {file, index, doc}
+const where = (o) => `${o.file}#${o.index} ${o.doc.kind}/${o.doc.metadata?.name}`;
 // --- 1. API types ---------------------------------------------------------
 const require = createRequire(import.meta.url);
 const modulePath = (apiVersion, kind) =>
@@ -105,7 +153,7 @@ const byKind = (k) => objects.filter((o) => o.doc.kind === k);
 const defined = (kind, name) =>
   byKind(kind).some((o) => o.doc.metadata?.name === name) || (OPERATOR_CREATED[kind] ?? []).includes(name);
 const namespaced = new Set(["ServiceAccount", "ConfigMap", "Secret", "Service", "DaemonSet", "Deployment",
-  "PersistentVolumeClaim", "PodDisruptionBudget"]);
+  "PersistentVolumeClaim", "PodDisruptionBudget", "Job"]);
 for (const o of objects) {
   if (namespaced.has(o.doc.kind) && o.doc.metadata?.namespace !== kust.namespace)
     problem(where(o), `namespace ${o.doc.metadata?.namespace} is not ${kust.namespace}`);
@@ -113,12 +161,12 @@ for (const o of objects) {
 if (!byKind("Namespace").some((o) => o.doc.metadata?.name === kust.namespace))
   problem("kustomization.yaml", `namespace ${kust.namespace} is not defined`);
 
-const workloads = [...byKind("DaemonSet"), ...byKind("Deployment")];
+const workloads = [...byKind("DaemonSet"), ...byKind("Deployment"), ...byKind("Job")];
 const selects = (sel, labels) => Object.entries(sel ?? {}).every(([k, v]) => labels?.[k] === v) &&
   Object.keys(sel ?? {}).length > 0;
 for (const w of workloads) {
   const spec = w.doc.spec.template.spec;
-  if (!selects(w.doc.spec.selector.matchLabels, w.doc.spec.template.metadata?.labels))
+  if (w.doc.kind !== "Job" && !selects(w.doc.spec.selector.matchLabels, w.doc.spec.template.metadata?.labels))
     problem(where(w), "selector does not match its own pod template labels");
   if (!defined("ServiceAccount", spec.serviceAccountName ?? "default"))
     problem(where(w), `ServiceAccount ${spec.serviceAccountName} is not defined`);
@@ -183,7 +231,7 @@ const configOf = (name, key) => {
   try { return yaml.load(text) ?? {}; } catch (e) { problem(`${name}/${key}`, e.message.split("\n")[0]); return {}; }
 };
 const agent = configOf("taogate-agent", "agent.yaml");
-configOf("taogate-governor", "governor.yaml");
+const governorYaml = configOf("taogate-governor", "governor.yaml");
 configOf("taogate-governor", "policy.yaml");
 const gov = /^([^.:]+)\.([^.:]+)\.svc(?:\.cluster\.local)?:(\d+)$/.exec(agent.governor_address ?? "");
 if (!gov) problem("agent.yaml", `governor_address ${agent.governor_address} is not a Service name (NAME.NAMESPACE.svc:PORT)`);
@@ -209,6 +257,23 @@ if (ds) {
   if (bpffs?.mountPropagation !== "Bidirectional")
     problem(where(ds), "bpffs is not mounted Bidirectional: the pinned gate would die with the pod");
   if (!spec.hostPID) problem(where(ds), "the agent needs hostPID (SO_PEERCRED pids are the host's)");
+}
+
+// Replicas share one ledger only through PostgreSQL (never two writers on
+// a directory); each on its own node (its own TPM), never more than one down.
+const govDeploy = byKind("Deployment").find((d) => d.doc.metadata.name === "taogate-governor");
+if (govDeploy && (govDeploy.doc.spec.replicas ?? 1) > 1) {
+  if (governorYaml.ledger_dir !== undefined || (!governorYaml.ledger_postgres && !governorYaml.ledger_postgres_file))
+    problem(where(govDeploy), "more than one governor replica needs ledger_postgres(_file), never ledger_dir (two writers on one ledger)");
+  const anti = govDeploy.doc.spec.template.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+  if (!anti.some((t) => t.topologyKey === "kubernetes.io/hostname" &&
+      selects(t.labelSelector?.matchLabels, govDeploy.doc.spec.template.metadata?.labels)))
+    problem(where(govDeploy), "governor replicas without required anti-affinity by kubernetes.io/hostname (one TPM node each)");
+  if (!byKind("PodDisruptionBudget").some((b) => selects(b.doc.spec.selector?.matchLabels, govDeploy.doc.spec.template.metadata?.labels)))
+    problem(where(govDeploy), "governor replicas without a PodDisruptionBudget");
+  const args = govDeploy.doc.spec.template.spec.containers[0].args ?? [];
+  if (!args.includes("--instance") || governorYaml.instance !== undefined)
+    problem(where(govDeploy), "governor replicas need distinct instance names (--instance from the pod name)");
 }
 
 if (problems.length) {

@@ -35,6 +35,10 @@ struct ServerConfig {
   std::string port_file;  // if set, the bound gRPC port is written here
   KeyConfig keys;
   GovernorOptions governor;
+  // A file whose first line is governor.ledger_postgres (a mounted Secret:
+  // the connection string may carry the password). Read at start and by
+  // `migrate` (ResolveLedgerPostgres), so --check-config needs no Secret.
+  std::string ledger_postgres_file;
   // Notifications (notifier.h); secrets and URLs already read from their files.
   std::vector<WebhookConfig> webhooks;
   WebhookOptions webhook_options;
@@ -44,6 +48,10 @@ struct ServerConfig {
 // docs/governor.md); flags given later override it. InvalidArgument naming
 // the key for unknown keys or bad values.
 absl::Status LoadServerConfigYaml(const std::string& path, ServerConfig* config);
+
+// Reads ledger_postgres_file into governor.ledger_postgres (unless that is
+// set already). NotFound/InvalidArgument naming the file.
+absl::Status ResolveLedgerPostgres(ServerConfig* config);
 
 class GovernorServer {
  public:
