@@ -22,10 +22,8 @@ absl::StatusOr<std::unique_ptr<PgSharedState>> PgSharedState::Open(const std::st
 
 absl::StatusOr<uint64_t> PgSharedState::AppendKillSwitch(v1::GovernorKillSwitchRequest& req) {
   std::lock_guard l(mu_);
-  TG_RETURN_IF_ERROR(pgstore::ExecRetry(conn_, conninfo_, "BEGIN", {}, "begin").status());
-  PGconn* c = conn_.get();
   uint64_t seq = 0;
-  auto tx = [&]() -> absl::Status {
+  absl::Status st = pgstore::Transaction(conn_, conninfo_, "kill switch", [&](PGconn* c) -> absl::Status {
     // EXCLUSIVE still lets readers read: only one broadcast commits at a time,
     // so a reader that saw seq N never misses a smaller one committed later.
     TG_RETURN_IF_ERROR(Exec(c, "LOCK TABLE taogate_killswitch IN EXCLUSIVE MODE", "lock the kill switch").status());
@@ -37,14 +35,9 @@ absl::StatusOr<uint64_t> PgSharedState::AppendKillSwitch(v1::GovernorKillSwitchR
                                   {pgstore::Text(std::to_string(seq)), pgstore::Binary(req.SerializeAsString())},
                                   "record the kill switch")
                            .status());
-    TG_RETURN_IF_ERROR(Exec(c, "NOTIFY taogate_killswitch", "notify the replicas").status());
-    return Exec(c, "COMMIT", "commit").status();
-  };
-  absl::Status st = tx();
-  if (!st.ok()) {
-    pgstore::Abandon(conn_);
-    return st;
-  }
+    return Exec(c, "NOTIFY taogate_killswitch", "notify the replicas").status();
+  });
+  if (!st.ok()) return st;
   return seq;
 }
 
@@ -69,10 +62,8 @@ absl::StatusOr<std::vector<v1::GovernorKillSwitchRequest>> PgSharedState::KillSw
 
 absl::StatusOr<uint64_t> PgSharedState::AppendPolicy(const SharedPolicy& p) {
   std::lock_guard l(mu_);
-  TG_RETURN_IF_ERROR(pgstore::ExecRetry(conn_, conninfo_, "BEGIN", {}, "begin").status());
-  PGconn* c = conn_.get();
   uint64_t seq = 0;
-  auto tx = [&]() -> absl::Status {
+  absl::Status st = pgstore::Transaction(conn_, conninfo_, "policy", [&](PGconn* c) -> absl::Status {
     TG_RETURN_IF_ERROR(Exec(c, "LOCK TABLE taogate_policy IN EXCLUSIVE MODE", "lock the policy table").status());
     TG_ASSIGN_OR_RETURN(Result r, Exec(c, "SELECT coalesce(max(seq), 0) + 1 FROM taogate_policy", "next policy seq"));
     seq = std::strtoull(PQgetvalue(r.get(), 0, 0), nullptr, 10);
@@ -83,14 +74,9 @@ absl::StatusOr<uint64_t> PgSharedState::AppendPolicy(const SharedPolicy& p) {
                                    pgstore::Text(p.yaml), pgstore::Text(p.sha256_hex)},
                                   "record the policy")
                            .status());
-    TG_RETURN_IF_ERROR(Exec(c, "NOTIFY taogate_policy", "notify the replicas").status());
-    return Exec(c, "COMMIT", "commit").status();
-  };
-  absl::Status st = tx();
-  if (!st.ok()) {
-    pgstore::Abandon(conn_);
-    return st;
-  }
+    return Exec(c, "NOTIFY taogate_policy", "notify the replicas").status();
+  });
+  if (!st.ok()) return st;
   return seq;
 }
 
@@ -138,10 +124,8 @@ absl::StatusOr<std::string> PgSharedState::UpdateDecision(const std::string& id,
                                                           const std::string& nonce_hex, int64_t nonce_expires_ms,
                                                           int64_t now_ms) {
   std::lock_guard l(mu_);
-  TG_RETURN_IF_ERROR(pgstore::ExecRetry(conn_, conninfo_, "BEGIN", {}, "begin").status());
-  PGconn* c = conn_.get();
   std::string updated;
-  auto tx = [&]() -> absl::Status {
+  absl::Status st = pgstore::Transaction(conn_, conninfo_, "decision", [&](PGconn* c) -> absl::Status {
     TG_ASSIGN_OR_RETURN(Result r, ExecParams(c, "SELECT entry FROM taogate_decisions WHERE id = $1 FOR UPDATE",
                                              {pgstore::Text(id)}, "lock the decision"));
     if (PQntuples(r.get()) == 0) return absl::NotFoundError("no such decision");
@@ -149,8 +133,7 @@ absl::StatusOr<std::string> PgSharedState::UpdateDecision(const std::string& id,
     if (!nonce_hex.empty()) {
       // Expired nonces go first; a live one seen before is a replay.
       TG_RETURN_IF_ERROR(ExecParams(c, "DELETE FROM taogate_approval_nonces WHERE expires_ms < $1",
-                                    {pgstore::Text(std::to_string(now_ms))},
-                                    "forget old nonces")
+                                    {pgstore::Text(std::to_string(now_ms))}, "forget old nonces")
                              .status());
       TG_ASSIGN_OR_RETURN(Result n, ExecParams(c,
                                                "INSERT INTO taogate_approval_nonces VALUES ($1, $2) "
@@ -162,16 +145,10 @@ absl::StatusOr<std::string> PgSharedState::UpdateDecision(const std::string& id,
     TG_RETURN_IF_ERROR(ExecParams(c, "UPDATE taogate_decisions SET entry = $2, updated_at = now() WHERE id = $1",
                                   {pgstore::Text(id), pgstore::Text(updated)}, "update the decision")
                            .status());
-    TG_RETURN_IF_ERROR(ExecParams(c, "SELECT pg_notify('taogate_decision', $1)", {pgstore::Text(id)},
-                                  "notify the replicas")
-                           .status());
-    return Exec(c, "COMMIT", "commit").status();
-  };
-  absl::Status st = tx();
-  if (!st.ok()) {
-    pgstore::Abandon(conn_);
-    return st;
-  }
+    return ExecParams(c, "SELECT pg_notify('taogate_decision', $1)", {pgstore::Text(id)}, "notify the replicas")
+        .status();
+  });
+  if (!st.ok()) return st;
   return updated;
 }
 

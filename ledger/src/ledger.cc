@@ -67,30 +67,19 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& option
   Impl* im = l->impl_.get();
   if (options.signer && !options.read_only && options.checkpoint_every.count() > 0) {
     Ledger* self = l.get();
-    im->checkpointer = std::thread([self, im] {
-      std::unique_lock lk(im->stop_mu);
-      while (!im->stop_cv.wait_for(lk, im->options.checkpoint_every, [im] { return im->stop; })) {
-        bool due;
-        {
+    im->checkpointer.Start(
+        options.checkpoint_every,
+        [im] {
           std::lock_guard g(im->mu);
-          due = im->SinceCheckpoint() > 0 && im->broken.ok();
-        }
-        if (!due) continue;
-        auto note = self->Checkpoint();
-        if (!note.ok()) log::Warn("ledger: periodic checkpoint failed", {{"error", std::string(note.status().message())}});
-      }
-    });
+          return im->SinceCheckpoint() > 0 && im->broken.ok();
+        },
+        [self] { return self->Checkpoint(); });
   }
   return l;
 }
 
 Ledger::~Ledger() {
-  {
-    std::lock_guard g(impl_->stop_mu);
-    impl_->stop = true;
-  }
-  impl_->stop_cv.notify_all();
-  if (impl_->checkpointer.joinable()) impl_->checkpointer.join();
+  impl_->checkpointer.Stop();
   if (options_.signer && !options_.read_only) {
     bool due;
     {

@@ -191,18 +191,10 @@ absl::Status Ledger::AppendOpenRecords() {
                 {"error", why}};
     TG_RETURN_IF_ERROR(AppendDurable(RecordKind::kLossAccepted, f).status());
   }
-  if (!options_.signer) return absl::OkStatus();
-  Fields key = options_.signer->KeyRecordFields();
-  if (key.empty()) return absl::OkStatus();
-  std::string scope, key_id;
-  for (const auto& [n, v] : key) {
-    if (n == "scope") scope = v;
-    if (n == "key_id") key_id = v;
-  }
-  auto it = impl_->key_by_scope.find(scope);
-  if (it != impl_->key_by_scope.end() && it->second == key_id) return absl::OkStatus();
-  TG_RETURN_IF_ERROR(AppendDurable(RecordKind::kKeyRotated, key).status());
-  impl_->key_by_scope[scope] = key_id;
+  std::optional<internal::KeyRecord> key = internal::KeyRecordOwed(options_.signer, impl_->key_by_scope);
+  if (!key) return absl::OkStatus();
+  TG_RETURN_IF_ERROR(AppendDurable(RecordKind::kKeyRotated, key->fields).status());
+  impl_->key_by_scope[key->scope] = key->key_id;
   return absl::OkStatus();
 }
 

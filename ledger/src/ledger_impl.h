@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "checkpoint_loop.h"
 #include "taogate/common/fd.h"
 #include "taogate/ledger/ledger.h"
 
@@ -73,10 +74,7 @@ struct Ledger::Impl {
   std::optional<std::string> latest_note;        // mu
   // key_id of the last KEY_ROTATED record per scope (set by Open's scan).
   std::map<std::string, std::string> key_by_scope;
-  std::thread checkpointer;
-  std::mutex stop_mu;
-  std::condition_variable stop_cv;
-  bool stop = false;
+  internal::CheckpointLoop checkpointer;
 
   // Records appended since the last checkpoint (mu held).
   uint64_t SinceCheckpoint() const {

@@ -26,11 +26,11 @@
 #include "taogate/ledger/ledger_format.h"
 #include "taogate/ledger/note.h"
 #include "taogate/pgstore/pg.h"
+#include "checkpoint_loop.h"
 
 namespace taogate::ledger {
 namespace {
 
-using pgstore::Abandon;
 using pgstore::Binary;
 using pgstore::Bytes;
 using pgstore::Conn;
@@ -79,18 +79,13 @@ struct PgLedger::Impl {
   Conn writer;  // only while flushing
 
   std::mutex checkpoint_mu;
-  std::thread checkpointer;
-  std::mutex stop_mu;
-  std::condition_variable stop_cv;
-  bool stop = false;
+  internal::CheckpointLoop checkpointer;
 
   // Reads rows [size, ...) until none is left; reader_mu held.
   absl::Status CatchUpLocked() const;
   // Adds our own committed records [first, first + hashes.size()) to the
   // tree, reading whatever other writers committed before them.
   absl::Status Publish(uint64_t first, const std::vector<Hash>& hashes) const;
-  // BEGIN on the writer connection, (re)connecting as needed.
-  absl::Status Begin();
   // One transaction for `batch`; fills seq and hash. Requires flushing.
   absl::Status Commit(std::vector<PgPending*>& batch);
   void Flush(std::unique_lock<std::mutex>& lk);
@@ -160,14 +155,8 @@ absl::Status PgLedger::Impl::Publish(uint64_t first, const std::vector<Hash>& ha
   return absl::OkStatus();
 }
 
-absl::Status PgLedger::Impl::Begin() {
-  return pgstore::ExecRetry(writer, options.conninfo, "BEGIN", {}, "begin").status();
-}
-
 absl::Status PgLedger::Impl::Commit(std::vector<PgPending*>& batch) {
-  TG_RETURN_IF_ERROR(Begin());
-  PGconn* c = writer.get();
-  auto tx = [&]() -> absl::Status {
+  return pgstore::Transaction(writer, options.conninfo, "ledger append", [&](PGconn* c) -> absl::Status {
     TG_ASSIGN_OR_RETURN(Result head, Exec(c, "SELECT next_seq, last_hash FROM taogate_ledger_head WHERE id = 1 FOR UPDATE",
                                           "lock the ledger head"));
     if (PQntuples(head.get()) != 1) return absl::DataLossError("postgresql ledger: the head row is missing");
@@ -196,11 +185,8 @@ absl::Status PgLedger::Impl::Commit(std::vector<PgPending*>& batch) {
     params.push_back(Text(std::to_string(seq)));
     params.push_back(HashParam(prev));
     TG_RETURN_IF_ERROR(ExecParams(c, sql, params, "append").status());
-    return Exec(c, "COMMIT", "commit").status();
-  };
-  absl::Status st = tx();
-  if (!st.ok()) Abandon(writer);
-  return st;
+    return absl::OkStatus();
+  });
 }
 
 void PgLedger::Impl::Flush(std::unique_lock<std::mutex>& lk) {
@@ -269,30 +255,19 @@ absl::StatusOr<std::unique_ptr<PgLedger>> PgLedger::Open(const PgLedgerOptions& 
   TG_RETURN_IF_ERROR(l->AppendOpenRecords());
   if (options.signer && options.checkpoint_every.count() > 0) {
     PgLedger* self = l.get();
-    im.checkpointer = std::thread([self, &im] {
-      std::unique_lock lk(im.stop_mu);
-      while (!im.stop_cv.wait_for(lk, im.options.checkpoint_every, [&im] { return im.stop; })) {
-        bool due;
-        {
+    im.checkpointer.Start(
+        options.checkpoint_every,
+        [&im] {
           std::lock_guard g(im.mu);
-          due = im.since_checkpoint > 0;
-        }
-        if (!due) continue;
-        auto note = self->Checkpoint();
-        if (!note.ok()) log::Warn("ledger: periodic checkpoint failed", {{"error", std::string(note.status().message())}});
-      }
-    });
+          return im.since_checkpoint > 0;
+        },
+        [self] { return self->Checkpoint(); });
   }
   return l;
 }
 
 PgLedger::~PgLedger() {
-  {
-    std::lock_guard g(impl_->stop_mu);
-    impl_->stop = true;
-  }
-  impl_->stop_cv.notify_all();
-  if (impl_->checkpointer.joinable()) impl_->checkpointer.join();
+  impl_->checkpointer.Stop();
   if (options_.signer && !options_.read_only) {
     bool due;
     {
@@ -350,20 +325,13 @@ absl::StatusOr<uint64_t> PgLedger::Append(RecordKind kind, Fields fields) {
 }
 
 absl::Status PgLedger::AppendOpenRecords() {
-  if (!options_.signer) return absl::OkStatus();
-  Fields key = options_.signer->KeyRecordFields();
-  if (key.empty()) return absl::OkStatus();
-  std::string scope, key_id;
-  for (const auto& [n, v] : key) {
-    if (n == "scope") scope = v;
-    if (n == "key_id") key_id = v;
-  }
+  std::optional<internal::KeyRecord> key;
   {
     std::shared_lock s(impl_->state_mu);
-    auto it = impl_->key_by_scope.find(scope);
-    if (it != impl_->key_by_scope.end() && it->second == key_id) return absl::OkStatus();
+    key = internal::KeyRecordOwed(options_.signer, impl_->key_by_scope);
   }
-  return AppendDurable(RecordKind::kKeyRotated, key).status();
+  if (!key) return absl::OkStatus();
+  return AppendDurable(RecordKind::kKeyRotated, key->fields).status();
 }
 
 absl::StatusOr<std::string> PgLedger::Checkpoint() {
@@ -380,9 +348,7 @@ absl::StatusOr<std::string> PgLedger::Checkpoint() {
   std::string note;
   uint64_t size = 0;
   Hash hash{};
-  absl::Status st = im.Begin();
-  PGconn* c = im.writer.get();
-  auto tx = [&]() -> absl::Status {
+  absl::Status st = pgstore::Transaction(im.writer, options_.conninfo, "ledger checkpoint", [&](PGconn* c) -> absl::Status {
     TG_ASSIGN_OR_RETURN(Result head, Exec(c, "SELECT next_seq FROM taogate_ledger_head WHERE id = 1 FOR UPDATE",
                                           "lock the ledger head"));
     if (PQntuples(head.get()) != 1) return absl::DataLossError("postgresql ledger: the head row is missing");
@@ -419,10 +385,8 @@ absl::StatusOr<std::string> PgLedger::Checkpoint() {
                                   {Text(std::to_string(size)), Binary(payload), HashParam(hash), Text(std::to_string(size + 1))},
                                   "append the checkpoint")
                            .status());
-    return Exec(c, "COMMIT", "commit").status();
-  };
-  if (st.ok()) st = tx();
-  if (!st.ok()) Abandon(im.writer);
+    return absl::OkStatus();
+  });
   if (st.ok()) {
     absl::Status pub = im.Publish(size, {hash});
     if (!pub.ok()) log::Warn("ledger: postgresql catch-up failed", {{"error", std::string(pub.message())}});

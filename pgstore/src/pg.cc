@@ -157,6 +157,15 @@ absl::StatusOr<Result> ExecRetry(Conn& c, const std::string& conninfo, const std
   }
 }
 
+absl::Status Transaction(Conn& c, const std::string& conninfo, std::string_view what,
+                         const std::function<absl::Status(PGconn*)>& fn) {
+  TG_RETURN_IF_ERROR(ExecRetry(c, conninfo, "BEGIN", {}, StrCat(what, ": begin")).status());
+  absl::Status st = fn(c.get());
+  if (st.ok()) st = Exec(c.get(), "COMMIT", StrCat(what, ": commit")).status();
+  if (!st.ok()) Abandon(c);
+  return st;
+}
+
 void Abandon(Conn& c) {
   if (!c) return;
   if (PQstatus(c.get()) == CONNECTION_OK) {
@@ -194,11 +203,9 @@ std::string Where(PGconn* c) {
 }
 
 absl::StatusOr<std::vector<int>> Migrate(const std::string& conninfo) {
-  TG_ASSIGN_OR_RETURN(Conn conn, Connect(conninfo));
-  PGconn* c = conn.get();
+  Conn conn;
   std::vector<int> applied;
-  auto tx = [&]() -> absl::Status {
-    TG_RETURN_IF_ERROR(Exec(c, "BEGIN", "begin").status());
+  absl::Status st = Transaction(conn, conninfo, "migrate", [&](PGconn* c) -> absl::Status {
     TG_RETURN_IF_ERROR(Exec(c, kMigrateLock, "take the migration lock").status());
     TG_RETURN_IF_ERROR(Exec(c,
                             "CREATE TABLE IF NOT EXISTS taogate_schema_version ("
@@ -216,13 +223,9 @@ absl::StatusOr<std::vector<int>> Migrate(const std::string& conninfo) {
                              .status());
       applied.push_back(v);
     }
-    return Exec(c, "COMMIT", "commit").status();
-  };
-  absl::Status st = tx();
-  if (!st.ok()) {
-    Abandon(conn);
-    return st;
-  }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
   return applied;
 }
 

@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -53,6 +54,12 @@ uint64_t Int8(const PGresult* r, int row, int col);
 // safe to repeat (reads, BEGIN), never for COMMIT.
 absl::StatusOr<Result> ExecRetry(Conn& c, const std::string& conninfo, const std::string& sql,
                                  const std::vector<Param>& params, std::string_view what);
+// BEGIN (ExecRetry), fn(connection), COMMIT; on any error a rollback (or a
+// dropped connection) and the error. A COMMIT that fails is reported as a
+// failure even if the server did commit (the connection died with the
+// reply): callers must treat failure as "maybe written" where it matters.
+absl::Status Transaction(Conn& c, const std::string& conninfo, std::string_view what,
+                         const std::function<absl::Status(PGconn*)>& fn);
 // Rolls back an open transaction, or drops a broken connection.
 void Abandon(Conn& c);
 
