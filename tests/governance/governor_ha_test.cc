@@ -57,6 +57,38 @@ v1::AuthorizationRequest Req() {
   return r;
 }
 
+// A TAO a client received, and the replica that issued it.
+struct Got {
+  int replica;
+  std::string tao;
+};
+
+// Every record of the shared ledger, by seq.
+std::map<uint64_t, ledger::Record> AllRecords(const ledger::Log& l) {
+  std::map<uint64_t, ledger::Record> records;
+  EXPECT_TRUE(l.Scan(0, [&](const ledger::Record& r) {
+                 records.emplace(r.seq, r);
+                 return true;
+               }).ok());
+  return records;
+}
+
+// "No TAO issued without its ISSUED record": each TAO verifies against its
+// replica's root and names the seq of the ISSUED record with its id.
+void ExpectEveryTaoRecorded(const std::vector<Got>& got, const std::vector<keys::TrustBundle>& bundles,
+                            const std::map<uint64_t, ledger::Record>& records) {
+  for (const Got& g : got) {
+    v1::Tao tao;
+    ASSERT_TRUE(tao.ParseFromString(g.tao));
+    auto body = bundles[static_cast<size_t>(g.replica)].VerifyTao(tao, testing::NowMs(), 120'000, false);
+    ASSERT_TRUE(body.ok()) << body.status();
+    auto it = records.find(body->decision_ledger_index());
+    ASSERT_NE(it, records.end()) << "a TAO names seq " << body->decision_ledger_index() << ", not in the ledger";
+    EXPECT_EQ(it->second.kind, ledger::RecordKind::kIssued);
+    EXPECT_EQ(it->second.Field("tao_id"), ToHex(body->id()));
+  }
+}
+
 class GovernorHaTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -120,10 +152,6 @@ TEST_F(GovernorHaTest, ThreeReplicasOneChainAndAReplicaKilledUnderLoad) {
     gov.push_back(std::make_unique<GovernorProcess>());
     ASSERT_TRUE(StartReplica(*gov.back(), StrCat("gov-", i))) << gov.back()->error();
   }
-  struct Got {
-    int replica;
-    std::string tao;
-  };
   std::mutex mu;
   std::vector<Got> got;
   std::atomic<bool> stop{false};
@@ -176,24 +204,10 @@ TEST_F(GovernorHaTest, ThreeReplicasOneChainAndAReplicaKilledUnderLoad) {
 
   auto reader = OpenReader();
   ASSERT_NE(reader, nullptr);
-  std::map<uint64_t, ledger::Record> records;
-  ASSERT_TRUE(reader->Scan(0, [&](const ledger::Record& r) {
-                      records.emplace(r.seq, r);
-                      return true;
-                    }).ok());
-  // Every TAO a client holds: its ISSUED record, at the seq the TAO names.
+  const std::map<uint64_t, ledger::Record> records = AllRecords(*reader);
   std::vector<keys::TrustBundle> bundles;
   for (auto& g : gov) bundles.push_back(*g->SoftwareTrustBundle());
-  for (const Got& g : got) {
-    v1::Tao tao;
-    ASSERT_TRUE(tao.ParseFromString(g.tao));
-    auto body = bundles[static_cast<size_t>(g.replica)].VerifyTao(tao, testing::NowMs(), 120'000, false);
-    ASSERT_TRUE(body.ok()) << body.status();
-    auto it = records.find(body->decision_ledger_index());
-    ASSERT_NE(it, records.end()) << "TAO names seq " << body->decision_ledger_index() << ", not in the ledger";
-    EXPECT_EQ(it->second.kind, ledger::RecordKind::kIssued);
-    EXPECT_EQ(it->second.Field("tao_id"), ToHex(body->id()));
-  }
+  ExpectEveryTaoRecorded(got, bundles, records);
   uint64_t started = 0;
   for (const auto& [seq, r] : records) started += r.kind == ledger::RecordKind::kStarted;
   EXPECT_EQ(started, 3u);
@@ -242,7 +256,7 @@ TEST_F(GovernorHaTest, PostgresKilledAndRestartedMidLoadLosesNothing) {
   ASSERT_TRUE(StartReplica(b, "gov-b")) << b.error();
   GovernorProcess* gov[] = {&a, &b};
   std::mutex mu;
-  std::vector<std::pair<int, std::string>> got;  // replica, TAO
+  std::vector<Got> got;
   std::atomic<bool> stop{false}, restarted{false};
   std::atomic<int> after_restart{0}, refused{0};
   std::vector<std::thread> clients;
@@ -256,7 +270,7 @@ TEST_F(GovernorHaTest, PostgresKilledAndRestartedMidLoadLosesNothing) {
         grpc::Status s = stub->RequestAuthorization(&ctx, Req(), &d);
         if (s.ok() && d.outcome() == v1::OUTCOME_PERMIT) {
           std::lock_guard l(mu);
-          got.emplace_back(r, d.tao());
+          got.push_back({r, d.tao()});
           if (restarted) ++after_restart;
         } else {
           ++refused;
@@ -280,21 +294,7 @@ TEST_F(GovernorHaTest, PostgresKilledAndRestartedMidLoadLosesNothing) {
 
   auto reader = OpenReader();
   ASSERT_NE(reader, nullptr);
-  std::map<uint64_t, ledger::Record> records;
-  ASSERT_TRUE(reader->Scan(0, [&](const ledger::Record& r) {
-                      records.emplace(r.seq, r);
-                      return true;
-                    }).ok());
-  std::vector<keys::TrustBundle> bundles = {*a.SoftwareTrustBundle(), *b.SoftwareTrustBundle()};
-  for (const auto& [replica, wire] : got) {
-    v1::Tao tao;
-    ASSERT_TRUE(tao.ParseFromString(wire));
-    auto body = bundles[static_cast<size_t>(replica)].VerifyTao(tao, testing::NowMs(), 120'000, false);
-    ASSERT_TRUE(body.ok()) << body.status();
-    auto it = records.find(body->decision_ledger_index());
-    ASSERT_NE(it, records.end()) << "a TAO names seq " << body->decision_ledger_index() << ", not in the ledger";
-    EXPECT_EQ(it->second.Field("tao_id"), ToHex(body->id()));
-  }
+  ExpectEveryTaoRecorded(got, {*a.SoftwareTrustBundle(), *b.SoftwareTrustBundle()}, AllRecords(*reader));
   const std::string dir = (tmp_.path() / "export").string();
   ASSERT_TRUE(ledger::ExportSegments(*reader, dir).ok());
   auto sum = ledger::VerifyLedger(dir);
