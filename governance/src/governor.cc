@@ -109,9 +109,15 @@ absl::StatusOr<std::unique_ptr<Governor>> Governor::Create(GovernorOptions optio
         // a lost listener), every pending decision held here.
         std::vector<std::string> ids = n.decisions;
         if (!n.any) {
+          // At most 64 a second, taking turns (the notifications are the
+          // normal path; this is for one lost with a connection).
           std::lock_guard l(self->mu_);
+          std::vector<std::string> pending;
           for (const auto& [id, e] : self->decisions_)
-            if (e->pending()) ids.push_back(id);
+            if (e->pending()) pending.push_back(id);
+          for (size_t i = 0; i < pending.size() && i < 64; ++i)
+            ids.push_back(pending[(self->refresh_cursor_ + i) % pending.size()]);
+          self->refresh_cursor_ += 64;
         }
         self->RefreshShared(ids);
         absl::Status s = self->MergeKillSwitch();

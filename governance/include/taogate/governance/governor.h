@@ -254,6 +254,7 @@ class Governor {
   std::mutex kill_merge_mu_;  // one merge at a time
   uint64_t policy_seq_ = 0;   // the shared activation active here; activate_mu_
   std::thread shared_watch_;
+  size_t refresh_cursor_ = 0;  // the watch thread's; mu_
   uint64_t policy_version_ = 0;
   bool shutdown_ = false;
   Stats stats_;
