@@ -85,8 +85,10 @@ std::shared_ptr<grpc::Channel> MakeGovernorChannel(const std::string& address,
   if (!tls.server_name.empty()) args.SetSslTargetNameOverride(tls.server_name);
   // Each channel gets its own connection (benchmarks open many clients).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  // Several replicas: spread calls, skip the ones that are down.
-  args.SetServiceConfigJSON(R"({"loadBalancingConfig": [{"round_robin": {}}]})");
+  // Several replicas: gRPC's default pick_first uses the first that answers
+  // and, once it goes away, tries them in order again on the next call (a
+  // connection lost leaves the channel idle, not backing off: a governor
+  // restarted on its address is used at once).
   std::string target = address;
   if (address.find(',') != std::string::npos) {
     const std::string first = SplitList(address).front();

@@ -32,9 +32,9 @@ absl::StatusOr<ClientTls> LoadClientTls(const std::string& ca_file, const std::s
 absl::Status ValidateGovernorAddress(const std::string& address);
 
 // A channel to `address` (ValidateGovernorAddress). With several replicas
-// (a list, or a name with several addresses) calls are spread round-robin
-// over those that answer, and move to the others when one goes away: gRPC's
-// own resolver and load balancing. Every replica's certificate must be valid
+// (a list, or a name with several addresses) calls go to the first that
+// answers and move to the next when it goes away: gRPC's own resolver and
+// pick_first load balancing. Every replica's certificate must be valid
 // for tls.server_name (for a list without one: the first address's host).
 // Does not connect yet.
 std::shared_ptr<grpc::Channel> MakeGovernorChannel(const std::string& address,
