@@ -1,21 +1,40 @@
 #include "checkpoint_loop.h"
 
 #include "taogate/common/log.h"
+#include "taogate/common/strings.h"
 
 namespace taogate::ledger::internal {
 
-void CheckpointLoop::Start(std::chrono::milliseconds every, std::function<bool()> due,
+void CheckpointLoop::Start(uint64_t every_records, std::chrono::milliseconds every, std::mutex* busy,
+                           std::function<uint64_t()> since,
                            std::function<absl::StatusOr<std::string>()> checkpoint) {
-  thread_ = std::thread([this, every, due = std::move(due), checkpoint = std::move(checkpoint)] {
+  every_records_ = every_records;
+  busy_ = busy;
+  since_ = std::move(since);
+  checkpoint_ = std::move(checkpoint);
+  if (every.count() <= 0) return;
+  thread_ = std::thread([this, every] {
     std::unique_lock lk(mu_);
     while (!cv_.wait_for(lk, every, [this] { return stop_; })) {
-      if (!due()) continue;
+      if (since_() == 0) continue;
       lk.unlock();
-      auto note = checkpoint();
-      if (!note.ok()) log::Warn("ledger: periodic checkpoint failed", {{"error", std::string(note.status().message())}});
+      Run("periodic checkpoint");
       lk.lock();
     }
   });
+}
+
+void CheckpointLoop::Run(const char* what) {
+  auto note = checkpoint_();
+  if (!note.ok()) log::Warn(StrCat("ledger: ", what, " failed"), {{"error", std::string(note.status().message())}});
+}
+
+void CheckpointLoop::AfterAppend() {
+  if (!checkpoint_ || every_records_ == 0 || since_() < every_records_) return;
+  std::unique_lock one(*busy_, std::try_to_lock);  // one is enough
+  if (!one.owns_lock()) return;
+  one.unlock();
+  Run("checkpoint");
 }
 
 void CheckpointLoop::Stop() {
@@ -25,6 +44,11 @@ void CheckpointLoop::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+void CheckpointLoop::Close() {
+  Stop();
+  if (checkpoint_ && since_() > 0) Run("closing checkpoint");
 }
 
 std::optional<KeyRecord> KeyRecordOwed(const Signer* signer, const std::map<std::string, std::string>& key_by_scope) {

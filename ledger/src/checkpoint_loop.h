@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -17,9 +18,14 @@
 
 namespace taogate::ledger::internal {
 
-// A thread that calls `checkpoint` every `every` while `due` says records
-// were added since the last one; stopped (and joined) by Stop or the
-// destructor. A failed checkpoint is logged and tried again next time.
+// When a writer checkpoints, for both ledgers: after an append once
+// `every_records` records were added, every `every` while records were added
+// (a thread), and at close. `since` counts the records added since the last
+// checkpoint (0 when none, or when the ledger cannot append); `busy` is the
+// ledger's checkpoint mutex: an append-triggered checkpoint is skipped while
+// another is under way (one is enough). A failed checkpoint is logged and
+// tried again at the next trigger. Not started (no signer, read-only): every
+// method does nothing.
 class CheckpointLoop {
  public:
   CheckpointLoop() = default;
@@ -27,11 +33,21 @@ class CheckpointLoop {
   CheckpointLoop(const CheckpointLoop&) = delete;
   CheckpointLoop& operator=(const CheckpointLoop&) = delete;
 
-  void Start(std::chrono::milliseconds every, std::function<bool()> due,
-             std::function<absl::StatusOr<std::string>()> checkpoint);
-  void Stop();
+  void Start(uint64_t every_records, std::chrono::milliseconds every, std::mutex* busy,
+             std::function<uint64_t()> since, std::function<absl::StatusOr<std::string>()> checkpoint);
+  // After each durable append.
+  void AfterAppend();
+  // Stops the thread and writes the closing checkpoint if records were added.
+  void Close();
 
  private:
+  void Stop();
+  void Run(const char* what);
+
+  uint64_t every_records_ = 0;
+  std::mutex* busy_ = nullptr;
+  std::function<uint64_t()> since_;
+  std::function<absl::StatusOr<std::string>()> checkpoint_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -65,13 +65,13 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& option
   TG_RETURN_IF_ERROR(l->Load());
   if (!options.read_only) TG_RETURN_IF_ERROR(l->AppendOpenRecords());
   Impl* im = l->impl_.get();
-  if (options.signer && !options.read_only && options.checkpoint_every.count() > 0) {
+  if (options.signer && !options.read_only) {
     Ledger* self = l.get();
     im->checkpointer.Start(
-        options.checkpoint_every,
-        [im] {
+        options.checkpoint_every_records, options.checkpoint_every, &im->checkpoint_mu,
+        [im]() -> uint64_t {
           std::lock_guard g(im->mu);
-          return im->SinceCheckpoint() > 0 && im->broken.ok();
+          return im->broken.ok() ? im->SinceCheckpoint() : 0;
         },
         [self] { return self->Checkpoint(); });
   }
@@ -79,18 +79,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& option
 }
 
 Ledger::~Ledger() {
-  impl_->checkpointer.Stop();
-  if (options_.signer && !options_.read_only) {
-    bool due;
-    {
-      std::lock_guard g(impl_->mu);
-      due = impl_->SinceCheckpoint() > 0 && impl_->broken.ok();
-    }
-    if (due) {
-      auto note = Checkpoint();
-      if (!note.ok()) log::Warn("ledger: closing checkpoint failed", {{"error", std::string(note.status().message())}});
-    }
-  }
+  impl_->checkpointer.Close();
   // Segment fds and then the directory lock close with impl_.
 }
 

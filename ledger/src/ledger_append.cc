@@ -160,20 +160,7 @@ absl::StatusOr<uint64_t> Ledger::AppendDurable(RecordKind kind, const Fields& fi
 
 absl::StatusOr<uint64_t> Ledger::Append(RecordKind kind, Fields fields) {
   TG_ASSIGN_OR_RETURN(uint64_t seq, AppendDurable(kind, fields));
-  Impl& im = *impl_;
-  bool checkpoint_due = false;
-  if (options_.signer && options_.checkpoint_every_records > 0) {
-    std::lock_guard g(im.mu);
-    checkpoint_due = im.SinceCheckpoint() >= options_.checkpoint_every_records;
-  }
-  if (checkpoint_due) {
-    std::unique_lock cp(im.checkpoint_mu, std::try_to_lock);  // one is enough
-    if (cp.owns_lock()) {
-      cp.unlock();
-      auto note = Checkpoint();
-      if (!note.ok()) log::Warn("ledger: checkpoint failed", {{"error", std::string(note.status().message())}});
-    }
-  }
+  impl_->checkpointer.AfterAppend();
   return seq;
 }
 

@@ -253,33 +253,20 @@ absl::StatusOr<std::unique_ptr<PgLedger>> PgLedger::Open(const PgLedgerOptions& 
   log::Info("ledger: opened", {{"where", im.where}, {"records", std::to_string(im.size.load())}});
   if (options.read_only) return l;
   TG_RETURN_IF_ERROR(l->AppendOpenRecords());
-  if (options.signer && options.checkpoint_every.count() > 0) {
+  if (options.signer) {
     PgLedger* self = l.get();
     im.checkpointer.Start(
-        options.checkpoint_every,
-        [&im] {
+        options.checkpoint_every_records, options.checkpoint_every, &im.checkpoint_mu,
+        [&im]() -> uint64_t {
           std::lock_guard g(im.mu);
-          return im.since_checkpoint > 0;
+          return im.since_checkpoint;
         },
         [self] { return self->Checkpoint(); });
   }
   return l;
 }
 
-PgLedger::~PgLedger() {
-  impl_->checkpointer.Stop();
-  if (options_.signer && !options_.read_only) {
-    bool due;
-    {
-      std::lock_guard g(impl_->mu);
-      due = impl_->since_checkpoint > 0;
-    }
-    if (due) {
-      auto note = Checkpoint();
-      if (!note.ok()) log::Warn("ledger: closing checkpoint failed", {{"error", std::string(note.status().message())}});
-    }
-  }
-}
+PgLedger::~PgLedger() { impl_->checkpointer.Close(); }
 
 absl::StatusOr<uint64_t> PgLedger::AppendDurable(RecordKind kind, const Fields& fields) {
   if (kind == RecordKind::kCheckpoint)
@@ -308,19 +295,7 @@ absl::StatusOr<uint64_t> PgLedger::AppendDurable(RecordKind kind, const Fields& 
 
 absl::StatusOr<uint64_t> PgLedger::Append(RecordKind kind, Fields fields) {
   TG_ASSIGN_OR_RETURN(uint64_t seq, AppendDurable(kind, fields));
-  bool due = false;
-  if (options_.signer && options_.checkpoint_every_records > 0) {
-    std::lock_guard g(impl_->mu);
-    due = impl_->since_checkpoint >= options_.checkpoint_every_records;
-  }
-  if (due) {
-    std::unique_lock cp(impl_->checkpoint_mu, std::try_to_lock);  // one is enough
-    if (cp.owns_lock()) {
-      cp.unlock();
-      auto note = Checkpoint();
-      if (!note.ok()) log::Warn("ledger: checkpoint failed", {{"error", std::string(note.status().message())}});
-    }
-  }
+  impl_->checkpointer.AfterAppend();
   return seq;
 }
 
