@@ -272,7 +272,10 @@ absl::StatusOr<std::vector<Hash>> Ledger::ProveConsistency(uint64_t from_size, u
   return impl_->tree.ConsistencyProof(from_size, to_size);
 }
 
-absl::Status Ledger::Writable() const { return runtime::CheckDirAppendable(options_.dir, min_free_bytes_); }
+absl::Status Ledger::Writable() const {
+  constexpr uint64_t kMinFreeBytes = 8ull << 20;
+  return runtime::CheckDirAppendable(options_.dir, kMinFreeBytes);
+}
 
 std::optional<std::string> Ledger::LatestCheckpoint() const {
   std::lock_guard g(impl_->mu);

@@ -113,11 +113,10 @@ class Ledger final : public Log {
   absl::StatusOr<std::string> Checkpoint() override;
   // Latest checkpoint note in this ledger, if any.
   std::optional<std::string> LatestCheckpoint() const override;
-  // Room for appends: the directory writable with `min_free_bytes` free.
+  // Room for appends: the directory writable with 8 MiB free (a segment
+  // grows in records of at most a few KiB), so /healthz fails before appends.
   absl::Status Writable() const override;
   std::string Where() const override { return options_.dir; }
-  // Free space Writable() requires (default 8 MiB).
-  void set_min_free_bytes(uint64_t n) { min_free_bytes_ = n; }
 
   const RecoveryInfo& recovery() const { return recovery_; }
   const std::string& dir() const { return options_.dir; }
@@ -133,7 +132,6 @@ class Ledger final : public Log {
 
   LedgerOptions options_;
   RecoveryInfo recovery_;
-  uint64_t min_free_bytes_ = 8ull << 20;
   std::unique_ptr<Impl> impl_;
 };
 
