@@ -143,9 +143,8 @@ void Governor::Install(std::shared_ptr<const policies::Policy> np, const std::st
 
 absl::StatusOr<bool> Governor::MergePolicy(const std::string& startup_actor) {
   std::lock_guard activation(activate_mu_);
-  TG_ASSIGN_OR_RETURN(std::optional<internal::SharedPolicy> latest, shared_->LatestPolicy());
-  if (!latest) return false;
-  if (latest->seq <= policy_seq_) return true;
+  TG_ASSIGN_OR_RETURN(std::optional<internal::SharedPolicy> latest, shared_->LatestPolicy(policy_seq_));
+  if (!latest) return policy_seq_ > 0;  // nothing newer than ours (or nothing at all)
   std::vector<policies::ValidationError> verrs;
   auto loaded = policies::Policy::Load(latest->yaml, latest->name.empty() ? "bundle.yaml" : latest->name, &verrs);
   // It loaded on the replica that activated it: a refusal here is a build

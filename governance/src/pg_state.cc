@@ -80,12 +80,13 @@ absl::StatusOr<uint64_t> PgSharedState::AppendPolicy(const SharedPolicy& p) {
   return seq;
 }
 
-absl::StatusOr<std::optional<SharedPolicy>> PgSharedState::LatestPolicy() {
+absl::StatusOr<std::optional<SharedPolicy>> PgSharedState::LatestPolicy(uint64_t after) {
   std::lock_guard l(mu_);
+  // Polled each second: the bundle travels only when it is new.
   auto r = pgstore::ExecRetry(conn_, conninfo_,
                               "SELECT seq, actor, name, bundle_yaml, policy_sha256 FROM taogate_policy "
-                              "ORDER BY seq DESC LIMIT 1",
-                              {}, "read the policy");
+                              "WHERE seq > $1 ORDER BY seq DESC LIMIT 1",
+                              {pgstore::Text(std::to_string(after))}, "read the policy");
   if (!r.ok()) {
     pgstore::Abandon(conn_);
     return r.status();

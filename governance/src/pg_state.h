@@ -46,8 +46,8 @@ class PgSharedState {
   // Records an activation (its ledger record is already durable); returns
   // its seq, then notifies the other replicas.
   absl::StatusOr<uint64_t> AppendPolicy(const SharedPolicy& p);
-  // The latest activation, if any.
-  absl::StatusOr<std::optional<SharedPolicy>> LatestPolicy();
+  // The latest activation if it is newer than seq `after` (0: any).
+  absl::StatusOr<std::optional<SharedPolicy>> LatestPolicy(uint64_t after);
   // A decision's state (an opaque text the governor encodes) by id.
   absl::Status PutDecision(const std::string& id, const std::string& entry);
   absl::StatusOr<std::optional<std::string>> GetDecision(const std::string& id);
