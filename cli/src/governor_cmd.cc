@@ -1,6 +1,7 @@
 // taogatectl commands against a running governor (mTLS gRPC):
 //   authz request|get|watch|approve|reject|breakglass|review|keygen
 //   gov policy-activate|policy-get|checkpoint|proof|killswitch|watch-targets
+//   approvers enroll
 // Connection flags on every command: --governor HOST:PORT --ca --cert --key
 // [--server-name] (defaults from TAOGATE_GOVERNOR, TAOGATE_CA, TAOGATE_CERT,
 // TAOGATE_KEY). Decisions print as JSON; `authz request` exits 0 PERMIT,
@@ -408,6 +409,38 @@ void RegisterGovernor(CLI::App& root) {
 }
 
 TG_CLI_COMMAND(RegisterGovernor);
+
+// taogatectl approvers enroll IDENTITY: a one-time console link with which
+// the approver registers a passkey or security key (docs/approvals.md).
+int Enroll(const std::string& identity) {
+  auto stub = Stub();
+  if (!stub) return 1;
+  v1::EnrollApproverRequest r;
+  r.set_identity(identity);
+  v1::EnrollApproverResponse out;
+  if (int rc = Call(*stub, &v1::Governor::Stub::EnrollApprover, r, &out)) return rc;
+  std::cout << "Send this one-time link to " << identity << " (single use, expires "
+            << std::chrono::duration_cast<std::chrono::minutes>(
+                   std::chrono::milliseconds(out.expires_at_ms()) -
+                   std::chrono::system_clock::now().time_since_epoch())
+                       .count() + 1
+            << " min from now):\n"
+            << out.link() << "\n"
+            << "The page prints the bundle entry (webauthn_credentials) to add under the actor.\n";
+  return 0;
+}
+
+void RegisterApprovers(CLI::App& root) {
+  auto* ap = root.add_subcommand("approvers", "WebAuthn approvers of the console (governor admins)");
+  ap->require_subcommand(1);
+  static std::string identity;
+  auto* en = ap->add_subcommand("enroll", "Print a one-time enrollment link for an actor of the bundle");
+  AddConn(en);
+  en->add_option("identity", identity, "the actor's identity (URI), as in the policy bundle")->required();
+  en->callback([] { ExitCode() = Enroll(identity); });
+}
+
+TG_CLI_COMMAND(RegisterApprovers);
 
 }  // namespace
 

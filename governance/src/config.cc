@@ -99,6 +99,12 @@ absl::Status LoadServerConfigYaml(const std::string& path, ServerConfig* c) {
         c->governor.checkpoint_every_records = v.as<uint64_t>();
       else if (k == "ledger_fsync") c->governor.ledger_fsync = v.as<bool>();
       else if (k == "webhooks") c->webhooks = ReadWebhooks(v);
+      // The approvals console (docs/approvals.md).
+      else if (k == "console_listen") c->console.listen = str();
+      else if (k == "console_origin") c->console.origin = str();
+      else if (k == "console_tls_cert") c->console.tls_cert = str();
+      else if (k == "console_tls_key") c->console.tls_key = str();
+      else if (k == "console_require_user_verification") c->console.require_user_verification = v.as<bool>();
       else if (k == "webhook_max_attempts") {
         c->webhook_options.max_attempts = v.as<int>();
         if (c->webhook_options.max_attempts < 1 || c->webhook_options.max_attempts > 20)

@@ -161,6 +161,43 @@ uint64_t Governor::append_failures() const {
   return append_failures_;
 }
 
+DecisionSummary Governor::Summarize(const Entry& e) {
+  DecisionSummary s;
+  s.decision = e.decision;
+  s.decision.clear_tao();
+  s.workload = e.binding.workload_path();
+  s.node_id = e.binding.node_id();
+  s.action = e.action;
+  s.target = e.target_text;
+  s.reason = e.reason;
+  s.break_glass = e.break_glass;
+  s.reviewed = e.reviewed;
+  return s;
+}
+
+std::vector<DecisionSummary> Governor::Decisions(size_t max) const {
+  std::vector<DecisionSummary> out;
+  std::lock_guard l(mu_);
+  const int64_t now = NowMs();
+  for (auto it = order_.rbegin(); it != order_.rend() && out.size() < max; ++it) {
+    auto d = decisions_.find(*it);
+    if (d == decisions_.end()) continue;
+    out.push_back(Summarize(*d->second));
+    // A window that passed shows as expired before the next touch records it.
+    if (d->second->pending() && !d->second->issuing && now >= d->second->pending_until_ms)
+      out.back().decision.set_outcome(v1::OUTCOME_EXPIRED);
+  }
+  return out;
+}
+
+absl::StatusOr<DecisionSummary> Governor::Summary(const std::string& id) {
+  auto e = Find(id);
+  if (!e) return absl::NotFoundError("no such decision");
+  std::lock_guard l(mu_);
+  ExpireLocked(*e, NowMs());
+  return Summarize(*e);
+}
+
 void Governor::Remember(std::shared_ptr<Entry> e) {
   std::lock_guard l(mu_);
   order_.push_back(e->id);
@@ -283,6 +320,7 @@ absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
   d.set_approvals_needed(pd.approval->count);
   for (const auto& r : pd.approval->roles) d.add_approver_roles(r);
   d.set_pending_until_ms(e->pending_until_ms);
+  e->reason = reason.summary;
   ledger::Fields f = EntryFields(*e);
   f.emplace_back("decision", "REQUIRE_APPROVAL");
   f.emplace_back("rule", pd.rule_id);
@@ -301,8 +339,8 @@ absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
     ++stats_.pending;
   }
   if (options_.notifier != nullptr) {
-    options_.notifier->Notify(
-        {.event = "pending_approval",
+    Notification n{
+        .event = "pending_approval",
          .summary = StrCat(e->requester, " asks for ", e->action, " on ", e->target_text, ": ",
                            pd.approval->count, " approval(s) needed"),
          .fields = {{"decision_id", e->id},
@@ -318,7 +356,11 @@ absl::StatusOr<v1::Decision> Governor::AwaitApprovals(std::shared_ptr<Entry> e,
                     {"intent_sha256", ToHex(d.intent_sha256())},
                     {"expires_at_ms", std::to_string(e->pending_until_ms)},
                     {"ledger_seq", std::to_string(seq)},
-                    {"approve_with", StrCat("taogatectl authz approve ", e->id, " --approver-key KEY.pem")}}});
+                    {"approve_with", StrCat("taogatectl authz approve ", e->id, " --approver-key KEY.pem")}}};
+    // One link per decision, shared by every webhook: opening it grants
+    // nothing without the approver's own WebAuthn assertion.
+    if (options_.console_link) n.fields.emplace_back("console_link", options_.console_link(e->id, e->pending_until_ms));
+    options_.notifier->Notify(n);
   }
   Remember(e);
   return e->decision;

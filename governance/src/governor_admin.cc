@@ -11,6 +11,7 @@
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/k8s/selector_proto.h"
+#include "taogate/ledger/note.h"
 
 namespace taogate::governance {
 
@@ -226,6 +227,31 @@ absl::StatusOr<v1::LedgerCheckpointResponse> Governor::Checkpoint() {
   r.set_key_certificate(keys_->checkpoint->key().certificate());
   r.set_verifier_key(keys_->checkpoint->VerifierKey());
   return r;
+}
+
+absl::StatusOr<v1::LedgerCheckpointResponse> Governor::CheckpointCovering(uint64_t seq) {
+  if (auto note = ledger_->LatestCheckpoint()) {
+    auto parsed = ledger::ParseSignedNote(*note);
+    // Replicas: another replica's checkpoint names a key this one cannot vouch for.
+    const std::string vkey = keys_->checkpoint->VerifierKey();
+    const bool ours = parsed.ok() && !parsed->signatures.empty() &&
+                      vkey.rfind(parsed->signatures[0].key_name + "+", 0) == 0;
+    if (ours)
+      if (auto body = ledger::ParseCheckpointBody(parsed->body); body.ok() && body->tree_size > seq) {
+        v1::LedgerCheckpointResponse r;
+        r.set_checkpoint(*note);
+        r.set_key_certificate(keys_->checkpoint->key().certificate());
+        r.set_verifier_key(keys_->checkpoint->VerifierKey());
+        return r;
+      }
+  }
+  return Checkpoint();
+}
+
+absl::StatusOr<uint64_t> Governor::RecordEnrollment(const std::string& identity, ledger::Fields evidence) {
+  ledger::Fields f = {{"actor", internal::LedgerSafe(identity)}, {"event", "enroll"}};
+  f.insert(f.end(), evidence.begin(), evidence.end());
+  return Append(ledger::RecordKind::kApproverEnrolled, std::move(f));
 }
 
 absl::StatusOr<v1::GovernorLedgerProofResponse> Governor::Proof(uint64_t seq,

@@ -49,11 +49,7 @@ const policies::ActorDef* FindApprover(const policies::Bundle& b, const std::str
 
 absl::StatusOr<v1::Decision> Governor::Approve(const std::string& actor,
                                                const v1::ApprovalRequest& req, bool approve) {
-  std::shared_ptr<Entry> e;
-  if (!shared_) {  // replicas read the decision under its row lock below
-    e = Find(req.decision_id());
-    if (!e) return absl::NotFoundError("no such decision");
-  }
+  if (!shared_ && !Find(req.decision_id())) return absl::NotFoundError("no such decision");
   auto policy = this->policy();
   const int64_t now = NowMs();
   policies::Ed25519PublicKey key{};
@@ -65,9 +61,32 @@ absl::StatusOr<v1::Decision> Governor::Approve(const std::string& actor,
   if (!msg.ok()) return msg.status();
   if (!crypto::Ed25519Verify(key, crypto::AsBytes(*msg), crypto::AsBytes(req.signature())).ok())
     return absl::UnauthenticatedError("approval signature does not verify");
-  const std::string who = approver->identity;
-  const std::string nonce_hex = ToHex(req.nonce());
-  const int64_t nonce_until = req.issued_at_ms() + options_.approval_max_age_ms + options_.approval_max_future_ms;
+  if (req.issued_at_ms() < now - options_.approval_max_age_ms)
+    return absl::FailedPreconditionError("approval expired");
+  if (req.issued_at_ms() > now + options_.approval_max_future_ms)
+    return absl::FailedPreconditionError("approval is dated in the future");
+  return ApproveVerified(actor, {.decision_id = req.decision_id(),
+                                 .intent_sha256 = req.intent_sha256(),
+                                 .approver = approver->identity,
+                                 .approve = approve,
+                                 .nonce_hex = ToHex(req.nonce()),
+                                 .nonce_until_ms = req.issued_at_ms() + options_.approval_max_age_ms +
+                                                   options_.approval_max_future_ms,
+                                 .evidence = {{"nonce_sha256", ToHex(crypto::Sha256(req.nonce()))}}});
+}
+
+absl::StatusOr<v1::Decision> Governor::ApproveVerified(const std::string& actor, const VerifiedApproval& a) {
+  std::shared_ptr<Entry> e;
+  if (!shared_) {  // replicas read the decision under its row lock below
+    e = Find(a.decision_id);
+    if (!e) return absl::NotFoundError("no such decision");
+  }
+  auto policy = this->policy();
+  const int64_t now = NowMs();
+  const bool approve = a.approve;
+  const std::string& who = a.approver;
+  const std::string& nonce_hex = a.nonce_hex;
+  const int64_t nonce_until = a.nonce_until_ms;
   bool complete = false;
   bool policy_changed = false;
   uint32_t count = 0;
@@ -80,13 +99,9 @@ absl::StatusOr<v1::Decision> Governor::Approve(const std::string& actor,
     if (!x.pending() || x.issuing)
       return absl::FailedPreconditionError(
           StrCat("decision is not pending (", v1::Outcome_Name(x.decision.outcome()), ")"));
-    if (!crypto::ConstantTimeEqual(crypto::AsBytes(req.intent_sha256()),
+    if (!crypto::ConstantTimeEqual(crypto::AsBytes(a.intent_sha256),
                                    crypto::AsBytes(x.decision.intent_sha256())))
       return absl::FailedPreconditionError("approval is for a different intent");
-    if (req.issued_at_ms() < now - options_.approval_max_age_ms)
-      return absl::FailedPreconditionError("approval expired");
-    if (req.issued_at_ms() > now + options_.approval_max_future_ms)
-      return absl::FailedPreconditionError("approval is dated in the future");
     // Nor the node that attested the requester (it asked on its behalf).
     if (who == x.requester || who == x.caller) return absl::PermissionDeniedError("self-approval refused");
     policies::ApprovalSpec one = x.approval;
@@ -116,11 +131,11 @@ absl::StatusOr<v1::Decision> Governor::Approve(const std::string& actor,
     ledger::Fields f = {{"decision_id", x.id},
                         {"actor", internal::LedgerSafe(actor)},
                         {"approver", internal::LedgerSafe(who)},
-                        {"verdict", approve ? (policy_changed ? "stale" : "approve") : "reject"},
-                        {"nonce_sha256", ToHex(crypto::Sha256(req.nonce()))},
-                        {"approvals", std::to_string(count)},
-                        {"approvals_required", std::to_string(x.approval.count)},
-                        {"policy_sha256", x.policy_hex}};
+                        {"verdict", approve ? (policy_changed ? "stale" : "approve") : "reject"}};
+    f.insert(f.end(), a.evidence.begin(), a.evidence.end());
+    f.emplace_back("approvals", std::to_string(count));
+    f.emplace_back("approvals_required", std::to_string(x.approval.count));
+    f.emplace_back("policy_sha256", x.policy_hex);
     return Append(RecordKind::kApproval, std::move(f));
   };
 
@@ -130,7 +145,7 @@ absl::StatusOr<v1::Decision> Governor::Approve(const std::string& actor,
     // commits. The same approver through two replicas counts once.
     Entry fresh;
     auto updated = shared_->UpdateDecision(
-        req.decision_id(),
+        a.decision_id,
         [&](const std::string& in) -> absl::StatusOr<std::string> {
           Entry x;
           TG_RETURN_IF_ERROR(DecodeShared(in, x));
@@ -160,7 +175,7 @@ absl::StatusOr<v1::Decision> Governor::Approve(const std::string& actor,
       if (approve && !policy_changed) {
         e->approvers.erase(std::remove(e->approvers.begin(), e->approvers.end(), who), e->approvers.end());
         e->decision.clear_approvers();
-        for (const auto& a : e->approvers) e->decision.add_approvers(a);
+        for (const auto& name : e->approvers) e->decision.add_approvers(name);
         e->decision.set_approvals_given(e->approvers.size());
         e->issuing = false;
       }
@@ -255,6 +270,7 @@ std::string Governor::EncodeShared(const Entry& e) {
             {"target_text", e.target_text},
             {"policy_hex", e.policy_hex},
             {"annotations", e.annotations},
+            {"reason", e.reason},
             {"decision", ProtoHex(e.decision)},
             {"approval_roles", e.approval.roles},
             {"approval_count", e.approval.count},
@@ -282,6 +298,7 @@ absl::Status Governor::DecodeShared(const std::string& text, Entry& e) {
     e.target_text = j.at("target_text").get<std::string>();
     e.policy_hex = j.at("policy_hex").get<std::string>();
     e.annotations = j.at("annotations").get<std::string>();
+    e.reason = j.value("reason", std::string());
     TG_RETURN_IF_ERROR(ProtoFromHex(j, "decision", &e.decision));
     e.approval.roles = j.at("approval_roles").get<std::vector<std::string>>();
     e.approval.count = j.at("approval_count").get<uint32_t>();

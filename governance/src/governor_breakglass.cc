@@ -68,6 +68,7 @@ absl::StatusOr<v1::Decision> Governor::BreakGlass(const std::string& actor,
   d.set_policy_sha256(e->policy_hex);
   d.set_requester(actor);
   d.set_review_required(true);
+  e->reason = why->summary;
   {
     std::lock_guard l(mu_);
     ++stats_.break_glass;

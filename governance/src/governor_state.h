@@ -24,6 +24,7 @@ struct Governor::Entry {
   v1::Target target;
   std::string target_text;
   std::string policy_hex;
+  std::string reason;  // the sanitized summary (policies::ReasonRecord), for the console
   std::string annotations;  // the checked ledger value (internal::AnnotationsField), "" if none
   v1::Decision decision;  // what callers see (TAO included, shown to the requester only)
   policies::ApprovalSpec approval;

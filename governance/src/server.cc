@@ -40,6 +40,7 @@ struct GovernorServer::Impl {
   ServerConfig config;
   std::unique_ptr<GovernorKeys> keys;
   std::unique_ptr<WebhookNotifier> notifier;  // the governor calls it
+  std::unique_ptr<Console> console;           // mints the governor's links; serves after it
   std::unique_ptr<Governor> governor;
   std::unique_ptr<GovernorService> service;
   std::unique_ptr<internal::ServedTls> tls;  // outlives the server that reads it
@@ -53,11 +54,13 @@ struct GovernorServer::Impl {
   ~Impl() {
     watch.reset();
     metrics.reset();
+    if (console) console->Stop();  // calls into the governor
     if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     server.reset();
     service.reset();
     reloader.reset();
     governor.reset();
+    console.reset();
     notifier.reset();
     keys.reset();
   }
@@ -67,6 +70,7 @@ GovernorServer::GovernorServer(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 GovernorServer::~GovernorServer() { Shutdown(); }
 int GovernorServer::port() const { return impl_->port; }
 Governor& GovernorServer::governor() { return *impl_->governor; }
+Console* GovernorServer::console() { return impl_->console.get(); }
 
 absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConfig config) {
   auto impl = std::make_unique<Impl>();
@@ -91,9 +95,18 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
                                                                 c.webhook_options));
     c.governor.notifier = impl->notifier.get();
   }
+  if (!c.console.listen.empty()) {
+    if (c.console.tls_cert.empty()) c.console.tls_cert = c.tls_cert;
+    if (c.console.tls_key.empty()) c.console.tls_key = c.tls_key;
+    TG_ASSIGN_OR_RETURN(impl->console, Console::Create(c.console, c.governor.clock));
+    Console* console = impl->console.get();
+    c.governor.console_link = [console](const std::string& id, int64_t until_ms) {
+      return console->MintDecisionLink(id, until_ms);
+    };
+  }
   TG_ASSIGN_OR_RETURN(impl->governor, Governor::Create(c.governor, impl->keys.get(), policy_yaml,
                                                        c.policy_file));
-  impl->service = std::make_unique<GovernorService>(impl->governor.get(), c.governor.admins);
+  impl->service = std::make_unique<GovernorService>(impl->governor.get(), c.governor.admins, impl->console.get());
 
   // The files are checked as a reload checks them (docs/governor.md "Reload").
   TG_RETURN_IF_ERROR(rpc::CheckCaBundle(ca).status());
@@ -118,6 +131,7 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
   impl->server = b.BuildAndStart();
   if (!impl->server || impl->port == 0)
     return absl::UnavailableError(StrCat("cannot listen on ", c.listen));
+  if (impl->console) TG_RETURN_IF_ERROR(impl->console->Serve(impl->governor.get()));
   if (!c.metrics_listen.empty()) {
     TG_ASSIGN_OR_RETURN(impl->metrics,
                         internal::StartMetrics(c.metrics_listen, c.metrics_allow_remote,
@@ -144,6 +158,7 @@ absl::StatusOr<std::unique_ptr<GovernorServer>> GovernorServer::Start(ServerConf
   log::Info("governor listening",
             {{"address", c.listen}, {"port", std::to_string(impl->port)},
              {"metrics_port", std::to_string(impl->metrics ? impl->metrics->port() : 0)},
+             {"console", c.console.listen.empty() ? "off" : c.console.origin + "/console/"},
              {"policy_sha256", impl->governor->policy()->HashHex()},
              {"keys", impl->keys->root->software_mode() ? "software" : "tpm"}});
   return std::unique_ptr<GovernorServer>(new GovernorServer(std::move(impl)));

@@ -3,6 +3,7 @@
 #include <grpc/grpc_security_constants.h>
 
 #include "taogate/common/log.h"
+#include "taogate/common/status.h"
 #include "taogate/common/strings.h"
 #include "taogate/governance/x509.h"
 #include "taogate/rpc/status.h"
@@ -199,6 +200,25 @@ grpc::Status GovernorService::StreamedKillSwitch(
                    [&](const std::string& a, const v1::GovernorKillSwitchRequest& r) {
                      return g_->KillSwitch(a, r);
                    });
+}
+
+grpc::Status GovernorService::EnrollApprover(grpc::ServerContext* ctx, const v1::EnrollApproverRequest* req,
+                                             v1::EnrollApproverResponse* out) {
+  return WithActor(ctx, [&](const std::string& a) -> absl::Status {
+    if (!g_->IsAdmin(a)) return absl::PermissionDeniedError("only governor admins enroll approvers");
+    if (console_ == nullptr)
+      return absl::FailedPreconditionError("this governor serves no console (set console_listen)");
+    bool known = false;
+    for (const auto& actor : g_->policy()->bundle().actors) known = known || actor.identity == req->identity();
+    if (!known)
+      return absl::NotFoundError(StrCat("\"", req->identity(), "\" is not an actor of the active policy bundle"));
+    int64_t until = 0;
+    TG_ASSIGN_OR_RETURN(std::string link, console_->MintEnrollmentLink(req->identity(), &until));
+    log::Info("console: enrollment link issued", {{"actor", a}, {"identity", req->identity()}});
+    out->set_link(link);
+    out->set_expires_at_ms(until);
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status GovernorService::WatchKillSwitch(

@@ -12,7 +12,7 @@
 namespace taogate::ledger {
 namespace {
 
-constexpr std::array<std::string_view, 56> kAllowed = {
+constexpr std::array<std::string_view, 61> kAllowed = {
     "tao_id", "tao_sha256", "cgroup_id", "node_id", "pod_uid", "actor", "workload",
     "action_class", "target", "proto", "addr", "port", "path", "reason_code", "reason",
     "decision", "decision_id", "policy_sha256", "rule", "key_id", "previous_key_id",
@@ -20,13 +20,15 @@ constexpr std::array<std::string_view, 56> kAllowed = {
     "not_before", "expires_at", "ttl_s", "ticket", "verdict", "count", "pid", "uid", "event",
     "component", "version", "error", "tao_ids", "issued_seq", "first_seen_ms", "last_seen_ms",
     "added", "removed", "not_enforced", "certificate", "annotations", "chain", "exe", "held_ms",
-    "file_sha256", "previous_sha256", "serial", "previous_serial", "not_after"};
+    "file_sha256", "previous_sha256", "serial", "previous_serial", "not_after",
+    "credential_id", "public_key", "authenticator_data", "client_data", "assertion"};
 constexpr std::array<std::string_view, 6> kCheckpointOnly = {
     "origin", "tree_size", "root_hash", "time_ns", "key_name", "signature"};
 constexpr std::array<std::string_view, kMaxRecordKind + 1> kKindNames = {
     "", "ISSUED", "DENIED", "APPROVAL", "CONSUMED", "EXERCISED", "REJECTED", "KILLSWITCH",
     "POLICY_ACTIVATED", "BREAK_GLASS", "KEY_ROTATED", "CHECKPOINT", "APPROVAL_REQUESTED",
-    "EXPIRED", "STARTED", "LOSS_ACCEPTED", "WORKLOAD", "HOLD", "WOULD_DENY", "RELOADED"};
+    "EXPIRED", "STARTED", "LOSS_ACCEPTED", "WORKLOAD", "HOLD", "WOULD_DENY", "RELOADED",
+    "APPROVER_ENROLLED"};
 
 void PutU16(std::string& s, uint16_t v) {
   s.push_back(static_cast<char>(v & 0xff));

@@ -188,7 +188,7 @@ absl::Status Policy::CheckApprovals(const ApprovalSpec& spec, std::string_view r
     auto it = c_->actors.find(who);
     if (it == c_->actors.end()) continue;
     const ActorDef& a = c_->bundle.actors[it->second];
-    if (a.approver_keys.empty()) continue;
+    if (!a.approver()) continue;
     bool qualifies = std::any_of(spec.roles.begin(), spec.roles.end(), [&](const std::string& r) {
       auto ri = c_->roles.find(r);
       return ri != c_->roles.end() && c_->actor_roles[it->second].Test(ri->second);

@@ -9,6 +9,10 @@
 #include <set>
 #include <sstream>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "absl/strings/escaping.h"
 #include "loader_internal.h"
 #include "taogate/common/crypto.h"
 #include "taogate/common/hex.h"
@@ -37,6 +41,21 @@ bool Define(Walker& w, SymbolTable& table, const std::string& id, Index index,
 }
 
 bool IsSha256Hex(std::string_view s) { return s.size() == 64 && IsLowerHex(s); }
+
+// A DER SubjectPublicKeyInfo, whole, of an EC key on P-256.
+bool IsP256PublicKey(const std::string& der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  EVP_PKEY* key = d2i_PUBKEY(nullptr, &p, long(der.size()));
+  if (key == nullptr) return false;
+  char group[32] = {0};
+  size_t len = 0;
+  const bool ok = p == reinterpret_cast<const unsigned char*>(der.data()) + der.size() &&
+                  EVP_PKEY_is_a(key, "EC") &&
+                  EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof group, &len) == 1 &&
+                  std::string_view(group, len) == "prime256v1";
+  EVP_PKEY_free(key);
+  return ok;
+}
 
 // The selectors only a node agent's attestation can satisfy. Each is a
 // non-empty list; every element is checked where it is written.
@@ -218,6 +237,28 @@ std::optional<Ed25519PublicKey> ParseApproverKey(Walker& w, const YAML::Node& n,
   return k;
 }
 
+// One webauthn_credentials entry: {id: base64url, public_key: base64 SPKI DER
+// of an EC P-256 key}, as `taogatectl approvers enroll` prints it.
+std::optional<WebAuthnCredential> ParseWebAuthnCredential(Walker& w, const YAML::Node& n,
+                                                          const std::string& path) {
+  Fields f;
+  if (!w.ReadMap(n, path, {"id", "public_key", "description"}, {"id", "public_key"}, &f)) return std::nullopt;
+  auto id = w.String(f["id"].value, Sub(path, "id"), 2048);
+  auto key = w.String(f["public_key"].value, Sub(path, "public_key"), 1024);
+  if (!id || !key) return std::nullopt;
+  WebAuthnCredential c;
+  if (!absl::WebSafeBase64Unescape(*id, &c.id) || c.id.empty() || c.id.size() > 1023) {
+    w.Error(f["id"].value, Sub(path, "id"), "must be the credential id in base64url (1..1023 bytes)");
+    return std::nullopt;
+  }
+  if (!absl::Base64Unescape(*key, &c.public_key) || !IsP256PublicKey(c.public_key)) {
+    w.Error(f["public_key"].value, Sub(path, "public_key"),
+            "must be base64 of a DER SubjectPublicKeyInfo of an EC P-256 key (ES256)");
+    return std::nullopt;
+  }
+  return c;
+}
+
 std::optional<std::string> Identity(Walker& w, const YAML::Node& n, std::string_view path) {
   auto id = w.String(n, path, kMaxIdentityLength);
   if (!id) return std::nullopt;
@@ -232,10 +273,12 @@ void ReadActors(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
   auto seq = w.Seq(n, "actors", true);
   if (!seq) return;
   std::set<Ed25519PublicKey> all_keys;
+  std::set<std::string> all_credentials;
   for (size_t i = 0; i < seq->size(); ++i) {
     std::string path = At("actors", i);
     Fields f;
-    if (!w.ReadMap((*seq)[i], path, {"identity", "description", "roles", "approver_keys"},
+    if (!w.ReadMap((*seq)[i], path,
+                   {"identity", "description", "roles", "approver_keys", "webauthn_credentials"},
                    {"identity", "roles"}, &f)) {
       continue;
     }
@@ -264,9 +307,27 @@ void ReadActors(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
         a.approver_keys.push_back(*k);
       }
     }
+    if (auto it = f.find("webauthn_credentials"); it != f.end()) {
+      std::string cp = Sub(path, "webauthn_credentials");
+      auto creds = w.Seq(it->second.value, cp, false);
+      if (!creds) good = false;
+      for (size_t j = 0; creds && j < creds->size(); ++j) {
+        auto c = ParseWebAuthnCredential(w, (*creds)[j], At(cp, j));
+        if (!c) { good = false; continue; }
+        if (!all_credentials.insert(c->id).second) {
+          w.Error((*creds)[j], At(cp, j), "webauthn credential already listed (credentials are per actor)");
+          good = false;
+          continue;
+        }
+        a.webauthn_credentials.push_back(std::move(*c));
+      }
+    }
     if (id) a.identity = *id;
     if (good) a.roles = roles->items;
-    else a.approver_keys.clear();  // a bad entry never counts as an approver
+    else {  // a bad entry never counts as an approver
+      a.approver_keys.clear();
+      a.webauthn_credentials.clear();
+    }
     b.actors.push_back(std::move(a));
   }
 }

@@ -283,12 +283,12 @@ void ReadRules(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
         for (Index ri : a.roles) {
           for (Index want : roles->items) has_role = has_role || ri == want;
         }
-        eligible += has_role && !a.approver_keys.empty();
+        eligible += has_role && a.approver();
       }
       if (*count > eligible) {
         w.Error(af["count"].value, Sub(ap, "count"),
                 StrCat("needs ", *count, " distinct approvers but only ", eligible,
-                       " actors with those roles have approver_keys"));
+                       " actors with those roles have approver_keys or webauthn_credentials"));
         good = false;
       }
       r.approval = ApprovalRequirement{roles->items, static_cast<uint32_t>(*count)};

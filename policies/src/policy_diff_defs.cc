@@ -5,6 +5,7 @@
 #include <set>
 
 #include "policy_diff_internal.h"
+#include "taogate/common/crypto.h"
 #include "taogate/common/hex.h"
 #include "taogate/common/strings.h"
 #include "taogate/policies/policy_test.h"
@@ -286,6 +287,9 @@ void DiffSets(const char* kind, const std::string& subject, const Names& b, cons
 Names Keys(const ActorDef& a) {
   Names out;
   for (const auto& k : a.approver_keys) out.push_back(ToHex(k).substr(0, 16) + "...");
+  // A WebAuthn credential approves as much as a key does.
+  for (const auto& c : a.webauthn_credentials)
+    out.push_back("webauthn:" + ToHex(crypto::Sha256(c.id)).substr(0, 16) + "...");
   return out;
 }
 

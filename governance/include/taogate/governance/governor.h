@@ -75,6 +75,35 @@ struct GovernorOptions {
   // Told of pending approvals, break-glass and kill-switch changes once
   // their records are durable (notifier.h); outlives the Governor.
   Notifier* notifier = nullptr;
+  // With the console (console.h): a one-time link to a pending decision,
+  // valid until `until_ms`, put in its notification as console_link.
+  std::function<std::string(const std::string& decision_id, int64_t until_ms)> console_link;
+};
+
+// An approval whose signature a front end (the console's WebAuthn) has
+// verified: the governor applies the decision-side checks (pending, same
+// intent, role, not self, once per approver) and records `evidence` in the
+// APPROVAL record, so an auditor can re-verify the signature offline.
+struct VerifiedApproval {
+  std::string decision_id;
+  std::string intent_sha256;  // the 32 bytes the approver's signature covers
+  std::string approver;       // bundle actor identity
+  bool approve = true;
+  std::string nonce_hex;      // replay key: claimed once
+  int64_t nonce_until_ms = 0;
+  std::vector<std::pair<std::string, std::string>> evidence;  // ledger fields
+};
+
+// What the console shows of a decision (never the TAO).
+struct DecisionSummary {
+  v1::Decision decision;
+  std::string workload;  // the bound workload path
+  std::string node_id;
+  std::string action;
+  std::string target;    // FormatTargetRef text
+  std::string reason;    // the sanitized summary the ledger keeps
+  bool break_glass = false;
+  bool reviewed = false;
 };
 
 class Governor {
@@ -103,6 +132,12 @@ class Governor {
       std::chrono::steady_clock::time_point deadline);
   absl::StatusOr<v1::Decision> Approve(const std::string& actor, const v1::ApprovalRequest& req,
                                        bool approve);
+  absl::StatusOr<v1::Decision> ApproveVerified(const std::string& actor, const VerifiedApproval& a);
+  // The decisions this governor remembers, newest first (at most `max`).
+  std::vector<DecisionSummary> Decisions(size_t max) const;
+  // NotFound for unknown ids.
+  absl::StatusOr<DecisionSummary> Summary(const std::string& id);
+  bool IsAdmin(const std::string& actor) const;
 
   absl::StatusOr<v1::Decision> BreakGlass(const std::string& actor,
                                           const v1::BreakGlassRequest& req);
@@ -129,6 +164,12 @@ class Governor {
   bool WaitPolicyChange(uint64_t seen, std::chrono::steady_clock::time_point deadline);
 
   absl::StatusOr<v1::LedgerCheckpointResponse> Checkpoint();
+  // The latest checkpoint if it covers record `seq` (tree size > seq), else
+  // a new one: what the console's ledger explorer verifies a proof against.
+  absl::StatusOr<v1::LedgerCheckpointResponse> CheckpointCovering(uint64_t seq);
+  // APPROVER_ENROLLED: `identity` registered a WebAuthn credential through
+  // the console (`evidence`: credential_id, public_key, ...).
+  absl::StatusOr<uint64_t> RecordEnrollment(const std::string& identity, ledger::Fields evidence);
   absl::StatusOr<v1::GovernorLedgerProofResponse> Proof(uint64_t seq, uint64_t tree_size) const;
   // Admins only: records from_seq.. (at most 1000) and the size; OUT_OF_RANGE
   // past the end.
@@ -169,7 +210,7 @@ class Governor {
   struct Entry;  // one decision (governor_state.h)
   Governor(GovernorOptions options, GovernorKeys* keys);
   int64_t NowMs() const;
-  bool IsAdmin(const std::string& actor) const;
+  static DecisionSummary Summarize(const Entry& e);  // requires mu_
   absl::Status Activate(const std::string& actor, const std::string& yaml,
                         const std::string& name, std::vector<std::string>* errors);
   // RequestAuthorization without its timing.

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "taogate/governance/console.h"
 #include "taogate/governance/governor.h"
 #include "taogate/governance/governor_keys.h"
 #include "taogate/governance/notifier.h"
@@ -42,6 +43,9 @@ struct ServerConfig {
   // Notifications (notifier.h); secrets and URLs already read from their files.
   std::vector<WebhookConfig> webhooks;
   WebhookOptions webhook_options;
+  // The approvals console (console.h); off unless console.listen is set.
+  // tls_cert/tls_key default to the governor's.
+  ConsoleConfig console;
 };
 
 // Reads a YAML config file into `config` (keys documented in
@@ -66,6 +70,8 @@ class GovernorServer {
   // Thread-safe; the refusal is returned, logged and recorded.
   absl::Status Reload(std::string_view trigger);
   Governor& governor();
+  // nullptr without console_listen.
+  Console* console();
 
  private:
   struct Impl;

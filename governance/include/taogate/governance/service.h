@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "governor.grpc.pb.h"
+#include "taogate/governance/console.h"
 #include "taogate/governance/governor.h"
 
 namespace taogate::governance {
@@ -41,8 +42,9 @@ class GovernorService final : public GovernorServiceBase {
  public:
   // `admins`: the actors allowed to send admin-only requests (the same list
   // as GovernorOptions::admins; the Governor checks again after reading).
-  GovernorService(Governor* governor, const std::vector<std::string>& admins)
-      : g_(governor), admins_(admins.begin(), admins.end()) {}
+  // `console` (may be null) mints enrollment links.
+  GovernorService(Governor* governor, const std::vector<std::string>& admins, Console* console = nullptr)
+      : g_(governor), admins_(admins.begin(), admins.end()), console_(console) {}
 
   grpc::Status RequestAuthorization(grpc::ServerContext*, const v1::AuthorizationRequest*,
                                     v1::Decision*) override;
@@ -76,6 +78,8 @@ class GovernorService final : public GovernorServiceBase {
       override;
   grpc::Status WatchKillSwitch(grpc::ServerContext*, const v1::WatchKillSwitchRequest*,
                                grpc::ServerWriter<v1::GovernorKillSwitchRequest>*) override;
+  grpc::Status EnrollApprover(grpc::ServerContext*, const v1::EnrollApproverRequest*,
+                              v1::EnrollApproverResponse*) override;
 
  private:
   // Identity first, then the request: refuses non-admins before reading.
@@ -85,6 +89,7 @@ class GovernorService final : public GovernorServiceBase {
 
   Governor* g_;
   const std::set<std::string> admins_;
+  Console* console_;
 };
 
 }  // namespace taogate::governance

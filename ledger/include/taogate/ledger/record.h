@@ -12,6 +12,9 @@
 //   annotations tao_ids issued_seq first_seen_ms last_seen_ms added removed
 //   not_enforced chain file_sha256 previous_sha256 serial previous_serial
 //   not_after
+//   credential_id public_key authenticator_data client_data assertion (a
+//   WebAuthn approver's credential and the assertion it signed: public data
+//   an auditor re-verifies, docs/approvals.md)
 // Reserved for CHECKPOINT records written by the ledger itself:
 //   origin tree_size root_hash time_ns key_name signature
 #pragma once
@@ -53,8 +56,10 @@ enum class RecordKind : uint16_t {
                           // (DENIED's node fields; docs/audit-mode.md)
   kReloaded = 19,         // a daemon re-read a certificate, key, CA or trust
                           // bundle file (verdict ok), or refused it (refused)
+  kApproverEnrolled = 20, // an approver registered a WebAuthn credential
+                          // through a one-time enrollment link (console)
 };
-inline constexpr uint16_t kMaxRecordKind = 19;
+inline constexpr uint16_t kMaxRecordKind = 20;
 
 // "ISSUED", "DENIED", ...; "UNKNOWN(n)" for values outside the enum.
 std::string KindName(RecordKind kind);

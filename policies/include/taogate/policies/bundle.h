@@ -26,10 +26,21 @@ struct RoleDef {
 
 using Ed25519PublicKey = std::array<uint8_t, 32>;
 
+// A WebAuthn credential (passkey, security key) an approver signs approvals
+// with in the console (docs/approvals.md); enrolled with
+// `taogatectl approvers enroll`, which prints this entry.
+struct WebAuthnCredential {
+  std::string id;          // raw credential id bytes (1..1023); unique in the bundle
+  std::string public_key;  // SubjectPublicKeyInfo DER of an EC P-256 key (ES256)
+};
+
 struct ActorDef {
   std::string identity;             // e.g. spiffe://example.org/ns/x/sa/y; unique
   std::vector<Index> roles;         // into Bundle::roles, sorted, unique
   std::vector<Ed25519PublicKey> approver_keys;  // keys this actor signs approvals with
+  std::vector<WebAuthnCredential> webauthn_credentials;
+  // Whether the actor can sign an approval at all (CLI key or WebAuthn).
+  bool approver() const { return !approver_keys.empty() || !webauthn_credentials.empty(); }
 };
 
 // Every selector present must match (AND); within one selector any listed value
