@@ -1,11 +1,12 @@
 #include "taogate/governance/console.h"
 
-#include <civetweb.h>
+#include <httplib.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
@@ -63,25 +64,6 @@ int HttpCode(const absl::Status& s) {
   }
 }
 
-const char* Reason(int code) {
-  switch (code) {
-    case 200: return "OK";
-    case 302: return "Found";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
-  }
-}
-
 // https://HOST[:PORT] -> HOST (the WebAuthn relying-party id).
 absl::StatusOr<std::string> RpIdOf(const std::string& origin) {
   constexpr std::string_view kScheme = "https://";
@@ -133,8 +115,8 @@ struct Console::Impl {
   webauthn::RelyingParty rp;
   const Clock* clock = nullptr;
   Governor* governor = nullptr;
-  mg_context* ctx = nullptr;
-  bool library = false;
+  std::unique_ptr<httplib::SSLServer> server;
+  std::thread thread;
   int port = 0;
 
   struct Link {
@@ -177,66 +159,63 @@ struct Console::Impl {
 
   // ---- request plumbing ----
   struct Request {
-    mg_connection* conn = nullptr;
-    std::string method, path, query;
+    const httplib::Request* http = nullptr;
+    std::string method, path;
     Json body;
+    std::string cookie;  // the session cookie's value, "" if none
     Session session_copy;
     bool has_session = false;
+    std::string Query(const char* key) const { return http->get_param_value(key); }
   };
 
-  void Send(mg_connection* conn, int code, std::string_view type, std::string_view body,
-            std::string_view extra_headers = "") {
-    mg_printf(conn,
-              "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n"
-              "Content-Security-Policy: %s\r\nX-Content-Type-Options: nosniff\r\n"
-              "Referrer-Policy: no-referrer\r\nCache-Control: no-store\r\nX-Frame-Options: DENY\r\n"
-              "Cross-Origin-Opener-Policy: same-origin\r\n"
-              "Strict-Transport-Security: max-age=31536000\r\n%.*sConnection: close\r\n\r\n",
-              code, Reason(code), int(type.size()), type.data(), body.size(), kCsp, int(extra_headers.size()),
-              extra_headers.data());
-    mg_write(conn, body.data(), body.size());
+  static void Send(httplib::Response& res, int code, const std::string& type, std::string body) {
+    res.status = code;
+    res.set_header("Content-Security-Policy", kCsp);
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("X-Frame-Options", "DENY");
+    res.set_header("Cross-Origin-Opener-Policy", "same-origin");
+    res.set_header("Strict-Transport-Security", "max-age=31536000");
+    res.set_content(std::move(body), type.c_str());
   }
-  void SendJson(mg_connection* conn, int code, const Json& j, std::string_view extra = "") {
-    Send(conn, code, "application/json", j.dump(), extra);
-  }
-  void SendError(mg_connection* conn, int code, std::string_view message) {
-    SendJson(conn, code, Json{{"error", std::string(message)}});
+  static void SendError(httplib::Response& res, int code, std::string_view message) {
+    Send(res, code, "application/json", Json{{"error", std::string(message)}}.dump());
   }
 
-  static std::string Query(const std::string& q, std::string_view key) {
-    char buf[512];
-    const int n = mg_get_var(q.data(), q.size(), std::string(key).c_str(), buf, sizeof buf);
-    return n >= 0 ? std::string(buf, size_t(n)) : std::string();
+  // The value of our cookie in a Cookie header ("a=1; __Host-taogate-session=...").
+  static std::string CookieToken(const httplib::Request& req) {
+    const std::string header = req.get_header_value("Cookie");
+    const std::string want = StrCat(kCookie, "=");
+    size_t pos = 0;
+    while (pos < header.size()) {
+      size_t end = header.find(';', pos);
+      if (end == std::string::npos) end = header.size();
+      std::string_view item(header.data() + pos, end - pos);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      if (item.rfind(want, 0) == 0) return std::string(item.substr(want.size()));
+      pos = end + 1;
+    }
+    return "";
   }
 
-  std::string CookieToken(mg_connection* conn) {
-    const char* cookie = mg_get_header(conn, "Cookie");
-    if (cookie == nullptr) return "";
-    char buf[128];
-    const int n = mg_get_cookie(cookie, kCookie, buf, sizeof buf);
-    return n > 0 ? std::string(buf, size_t(n)) : std::string();
-  }
-
-  int Handle(mg_connection* conn) {
-    const mg_request_info* ri = mg_get_request_info(conn);
+  void Handle(const httplib::Request& req, httplib::Response& res) {
     Request r;
-    r.conn = conn;
-    r.method = ri->request_method;
-    r.path = ri->local_uri ? ri->local_uri : "";
-    r.query = ri->query_string ? ri->query_string : "";
+    r.http = &req;
+    r.method = req.method;
+    r.path = req.path;
     if (r.path == "/console") {
-      Send(conn, 302, "text/plain", "", "Location: /console/\r\n");
-      return 302;
+      Send(res, 302, "text/plain", "");
+      res.set_header("Location", "/console/");
+      return;
     }
-    if (r.path.rfind("/console/api/", 0) != 0) return ServeAsset(r);
-    if (governor == nullptr) {
-      SendError(conn, 503, "the governor is starting");
-      return 503;
-    }
+    if (r.path.rfind("/console/api/", 0) != 0) return ServeAsset(r, res);
+    if (governor == nullptr) return SendError(res, 503, "the governor is starting");
     // Session, if any (cookie).
-    if (std::string tok = CookieToken(conn); !tok.empty()) {
+    r.cookie = CookieToken(req);
+    if (!r.cookie.empty()) {
       std::lock_guard l(mu);
-      auto it = sessions.find(HashHex(tok));
+      auto it = sessions.find(HashHex(r.cookie));
       if (it != sessions.end() && it->second.until_ms >= Now()) {
         r.session_copy = it->second;
         r.has_session = true;
@@ -245,43 +224,19 @@ struct Console::Impl {
     if (r.method == "POST") {
       // CSRF: the page's own origin only, JSON only, and with a session its
       // token in a header no cross-site form or simple request can set.
-      const char* origin = mg_get_header(conn, "Origin");
-      if (origin == nullptr || config.origin != origin) {
-        SendError(conn, 403, "cross-origin request refused (Origin is not the console's)");
-        return 403;
-      }
-      const char* type = mg_get_header(conn, "Content-Type");
-      if (type == nullptr || std::string_view(type).rfind("application/json", 0) != 0) {
-        SendError(conn, 415, "Content-Type must be application/json");
-        return 415;
-      }
+      if (req.get_header_value("Origin") != config.origin)
+        return SendError(res, 403, "cross-origin request refused (Origin is not the console's)");
+      if (req.get_header_value("Content-Type").rfind("application/json", 0) != 0)
+        return SendError(res, 415, "Content-Type must be application/json");
       if (r.has_session) {
-        const char* csrf = mg_get_header(conn, "X-Taogate-CSRF");
-        if (csrf == nullptr || !crypto::ConstantTimeEqual(crypto::AsBytes(csrf), crypto::AsBytes(r.session_copy.csrf))) {
-          SendError(conn, 403, "missing or wrong CSRF token");
-          return 403;
-        }
+        const std::string csrf = req.get_header_value("X-Taogate-CSRF");
+        if (csrf.empty() || !crypto::ConstantTimeEqual(crypto::AsBytes(csrf), crypto::AsBytes(r.session_copy.csrf)))
+          return SendError(res, 403, "missing or wrong CSRF token");
       }
-      if (ri->content_length > static_cast<long long>(kMaxBody)) {
-        SendError(conn, 413, "request body too large");
-        return 413;
-      }
-      std::string body;
-      char buf[4096];
-      int n;
-      while (body.size() <= kMaxBody && (n = mg_read(conn, buf, sizeof buf)) > 0) body.append(buf, size_t(n));
-      if (body.size() > kMaxBody) {
-        SendError(conn, 413, "request body too large");
-        return 413;
-      }
-      r.body = Json::parse(body, nullptr, false);
-      if (!r.body.is_object()) {
-        SendError(conn, 400, "request body is not a JSON object");
-        return 400;
-      }
+      r.body = Json::parse(req.body, nullptr, false);
+      if (!r.body.is_object()) return SendError(res, 400, "request body is not a JSON object");
     } else if (r.method != "GET") {
-      SendError(conn, 405, "method not allowed");
-      return 405;
+      return SendError(res, 405, "method not allowed");
     }
     absl::StatusOr<Json> out = Route(r);
     if (!out.ok()) {
@@ -291,33 +246,26 @@ struct Console::Impl {
         code = 410;
         msg = msg.substr(4);
       }
-      SendError(conn, code, msg);
-      return code;
+      return SendError(res, code, msg);
     }
-    std::string extra;
+    std::string cookie;
     if (out->contains("__set_cookie")) {
-      extra = out->at("__set_cookie").get<std::string>();
+      cookie = out->at("__set_cookie").get<std::string>();
       out->erase("__set_cookie");
     }
-    SendJson(conn, 200, *out, extra);
-    return 200;
+    Send(res, 200, "application/json", out->dump());
+    if (!cookie.empty()) res.set_header("Set-Cookie", cookie);
   }
 
-  int ServeAsset(Request& r) {
-    std::string path = r.path == "/console/" ? "/console/index.html" : r.path;
-    if (r.method != "GET") {
-      SendError(r.conn, 405, "method not allowed");
-      return 405;
-    }
+  void ServeAsset(const Request& r, httplib::Response& res) {
+    const std::string path = r.path == "/console/" ? "/console/index.html" : r.path;
+    if (r.method != "GET") return SendError(res, 405, "method not allowed");
     for (size_t i = 0; i < console_assets::kAssetCount; ++i) {
       const auto& a = console_assets::kAssets[i];
-      if (path == a.path) {
-        Send(r.conn, 200, a.type, std::string_view(reinterpret_cast<const char*>(a.data), a.size));
-        return 200;
-      }
+      if (path == a.path)
+        return Send(res, 200, a.type, std::string(reinterpret_cast<const char*>(a.data), a.size));
     }
-    Send(r.conn, 404, "text/plain", "not found\n");
-    return 404;
+    Send(res, 404, "text/plain", "not found\n");
   }
 
   static absl::StatusOr<std::string> Field(const Json& j, const char* key, size_t max = 4096) {
@@ -353,13 +301,13 @@ struct Console::Impl {
     TG_RETURN_IF_ERROR(RequireSession(r));
     if (post && p == "logout") {
       std::lock_guard l(mu);
-      sessions.erase(HashHex(CookieToken(r.conn)));
-      return Json{{"__set_cookie", StrCat(kCookie, "=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0\r\n")}};
+      sessions.erase(HashHex(r.cookie));
+      return Json{{"__set_cookie", StrCat(kCookie, "=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")}};
     }
     if (post && p == "link") return RedeemLink(r);
     if (!post && p == "decisions") return ListDecisions();
     if (!post && p == "decision") {
-      TG_ASSIGN_OR_RETURN(DecisionSummary s, governor->Summary(Query(r.query, "id")));
+      TG_ASSIGN_OR_RETURN(DecisionSummary s, governor->Summary(r.Query("id")));
       return DecisionJson(s);
     }
     if (post && p == "decision/approve") return Approve(r);
@@ -473,7 +421,7 @@ struct Console::Impl {
     log::Info("console: login", {{"identity", identity}});
     Json j = SessionJson(s);
     j["__set_cookie"] = StrCat(kCookie, "=", B64u(token), "; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=",
-                               config.session_ttl_ms / 1000, "\r\n");
+                               config.session_ttl_ms / 1000);
     return j;
   }
 
@@ -574,8 +522,8 @@ struct Console::Impl {
   absl::StatusOr<Json> LedgerRecords(const Request& r) {
     const ledger::Log& log = governor->ledger();
     const uint64_t size = log.Size();
-    const uint64_t from = Uint(Query(r.query, "from"), 0);
-    const uint64_t count = std::min<uint64_t>(Uint(Query(r.query, "count"), 50), 200);
+    const uint64_t from = Uint(r.Query("from"), 0);
+    const uint64_t count = std::min<uint64_t>(Uint(r.Query("count"), 50), 200);
     if (from > size) return absl::OutOfRangeError(StrCat("from ", from, " is past the ledger's end (size ", size, ")"));
     Json records = Json::array();
     for (uint64_t seq = from; seq < size && seq < from + count; ++seq) {
@@ -592,12 +540,12 @@ struct Console::Impl {
   }
 
   absl::StatusOr<Json> LedgerCheckpoint(const Request& r) {
-    TG_ASSIGN_OR_RETURN(auto cp, governor->CheckpointCovering(Uint(Query(r.query, "cover"), 0)));
+    TG_ASSIGN_OR_RETURN(auto cp, governor->CheckpointCovering(Uint(r.Query("cover"), 0)));
     return Json{{"note", cp.checkpoint()}, {"verifier_key", cp.verifier_key()}};
   }
 
   absl::StatusOr<Json> LedgerProof(const Request& r) {
-    const std::string seq = Query(r.query, "seq"), size = Query(r.query, "size");
+    const std::string seq = r.Query("seq"), size = r.Query("size");
     if (Uint(seq, UINT64_MAX) == UINT64_MAX || Uint(size, UINT64_MAX) == UINT64_MAX)
       return absl::InvalidArgumentError("seq and size are required (decimal)");
     TG_ASSIGN_OR_RETURN(auto p, governor->Proof(Uint(seq, 0), Uint(size, 0)));
@@ -668,28 +616,12 @@ struct Console::Impl {
   }
 };
 
-namespace {
-
-int Dispatch(mg_connection* conn, void* self) { return static_cast<Console::Impl*>(self)->Handle(conn); }
-
-// civetweb's init_ssl: our certificate and key, TLS 1.2 or newer.
-int InitSsl(void* ssl_ctx, void* user_data) {
-  auto* impl = static_cast<Console::Impl*>(user_data);
-  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if (SSL_CTX_use_certificate_chain_file(ctx, impl->config.tls_cert.c_str()) != 1 ||
-      SSL_CTX_use_PrivateKey_file(ctx, impl->config.tls_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(ctx) != 1)
-    return -1;
-  return 1;
-}
-
-}  // namespace
-
 Console::Console(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 absl::StatusOr<std::unique_ptr<Console>> Console::Create(ConsoleConfig config, const Clock* clock) {
   auto impl = std::make_unique<Impl>();
+  if (config.origin.empty())
+    return absl::InvalidArgumentError("console_origin is required with console_listen (e.g. https://localhost:8443)");
   TG_ASSIGN_OR_RETURN(impl->rp.id, RpIdOf(config.origin));
   impl->rp.origin = config.origin;
   impl->rp.require_user_verification = config.require_user_verification;
@@ -710,33 +642,36 @@ absl::StatusOr<std::unique_ptr<Console>> Console::Create(ConsoleConfig config, c
 absl::Status Console::Serve(Governor* governor) {
   Impl& i = *impl_;
   TG_ASSIGN_OR_RETURN(runtime::ListenAddress where, runtime::ParseListen("console_listen", i.config.listen, true));
-  const std::string ports = StrCat(runtime::ListenSpelling(where), "s");
-  const char* options[] = {"listening_ports", ports.c_str(), "num_threads", "8", "request_timeout_ms", "10000",
-                           "ssl_protocol_version", "4", nullptr};
-  mg_init_library(MG_FEATURES_SSL);
-  i.library = true;
-  mg_callbacks cb{};
-  cb.init_ssl = &InitSsl;
+  if (where.port == 0) return absl::InvalidArgumentError("console_listen needs a fixed port (the origin names it)");
+  const std::string cert = i.config.tls_cert, key = i.config.tls_key;
+  i.server = std::make_unique<httplib::SSLServer>([cert, key](SSL_CTX& ctx) {
+    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+    return SSL_CTX_use_certificate_chain_file(&ctx, cert.c_str()) == 1 &&
+           SSL_CTX_use_PrivateKey_file(&ctx, key.c_str(), SSL_FILETYPE_PEM) == 1 &&
+           SSL_CTX_check_private_key(&ctx) == 1;
+  });
+  if (!i.server->is_valid()) return absl::InvalidArgumentError(StrCat("console: cannot use certificate ", cert));
+  i.server->set_payload_max_length(kMaxBody);
+  i.server->set_read_timeout(std::chrono::seconds(10));
+  i.server->set_write_timeout(std::chrono::seconds(10));
+  auto handler = [&i](const httplib::Request& req, httplib::Response& res) { i.Handle(req, res); };
+  i.server->Get(R"(/console.*)", handler);
+  i.server->Post(R"(/console.*)", handler);
   i.governor = governor;
-  i.ctx = mg_start(&cb, &i, options);
-  if (i.ctx == nullptr) return absl::UnavailableError(StrCat("console: cannot serve HTTPS on ", ports));
-  mg_set_request_handler(i.ctx, "/console", &Dispatch, &i);
-  mg_server_port sp[4];
-  const int n = mg_get_server_ports(i.ctx, 4, sp);
-  i.port = n > 0 ? sp[0].port : where.port;
+  if (!i.server->bind_to_port(where.host, where.port))
+    return absl::UnavailableError(StrCat("console: cannot serve HTTPS on ", runtime::ListenSpelling(where)));
+  i.port = where.port;
+  i.thread = std::thread([&i] { i.server->listen_after_bind(); });
   log::Info("console listening", {{"origin", i.config.origin}, {"port", std::to_string(i.port)}});
   return absl::OkStatus();
 }
 
 void Console::Stop() {
-  if (impl_->ctx != nullptr) mg_stop(impl_->ctx);
-  impl_->ctx = nullptr;
+  if (impl_->server) impl_->server->stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-Console::~Console() {
-  Stop();
-  if (impl_->library) mg_exit_library();
-}
+Console::~Console() { Stop(); }
 
 int Console::port() const { return impl_->port; }
 

@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
   auto* grace = app.add_option("--tpm-grace-s", grace_s,
                                "keep issuing this long after the TPM became unreachable (default 0)");
   auto* port_file = app.add_option("--port-file", f.port_file, "write the bound port here");
+  auto* console_listen = app.add_option("--console-listen", f.console.listen,
+                                        "HTTPS approvals console (host:port; docs/approvals.md)");
+  auto* console_origin = app.add_option("--console-origin", f.console.origin,
+                                        "the console's origin and WebAuthn origin, e.g. https://localhost:8443");
   auto* nofsync = app.add_flag("!--no-fsync", f.governor.ledger_fsync,
                                "benchmarks only: do not fdatasync ledger appends");
   bool debug = false;
@@ -120,6 +124,8 @@ int main(int argc, char** argv) {
   if (*probe) c.keys.tpm_probe_interval_ms = f.keys.tpm_probe_interval_ms;
   if (*grace) c.keys.tpm_grace_ms = grace_s * 1000;
   if (*port_file) c.port_file = f.port_file;
+  if (*console_listen) c.console.listen = f.console.listen;
+  if (*console_origin) c.console.origin = f.console.origin;
   if (*nofsync) c.governor.ledger_fsync = f.governor.ledger_fsync;
 
   // Block SIGINT/SIGTERM/SIGHUP in every thread; one thread waits for them.
