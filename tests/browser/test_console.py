@@ -30,6 +30,7 @@ XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 def shot(b: Browser, name: str):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    b.driver.execute_script("window.scrollTo(0, 0)")
     assert b.screenshot(ARTIFACTS / f"{name}.png"), name
 
 
