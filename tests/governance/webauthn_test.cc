@@ -4,6 +4,8 @@
 // Each refusal is a forged or misdirected ceremony an attacker could try.
 #include "webauthn.h"
 
+#include "taogate/governance/console.h"
+
 #include <cbor.h>
 #include <gtest/gtest.h>
 #include <openssl/core_names.h>
@@ -209,3 +211,26 @@ TEST(WebAuthnCounterTest, ACounterThatDoesNotGrowMeansAClone) {
 
 }  // namespace
 }  // namespace taogate::governance::webauthn
+
+namespace taogate::governance {
+namespace {
+
+// The console's origin is its WebAuthn origin: what it may be is checked at
+// start, with a message naming the setting.
+TEST(ConsoleConfigTest, RefusesOriginsWebAuthnCannotUseAndMissingCertificates) {
+  auto create = [](const std::string& origin, const std::string& cert = "/nonexistent.crt") {
+    return Console::Create({.listen = "127.0.0.1:8443", .origin = origin, .tls_cert = cert, .tls_key = cert});
+  };
+  for (const char* bad : {"", "http://localhost:8443", "https://127.0.0.1:8443", "https://[::1]:8443",
+                          "https://localhost:8443/console", "https://user@localhost", "https://localhost:"}) {
+    auto c = create(bad);
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(std::string(c.status().message()).find("console_origin"), std::string::npos) << c.status();
+  }
+  auto c = create("https://console.example.com:8443");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(c.status().message()).find("/nonexistent.crt"), std::string::npos) << c.status();
+}
+
+}  // namespace
+}  // namespace taogate::governance

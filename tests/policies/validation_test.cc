@@ -223,6 +223,46 @@ TEST(ValidationTest, ApproverKeySharedByTwoActorsRefused) {
   ExpectOnly(y, 11, 21, "actors[1].approver_keys[0]", "already listed");
 }
 
+// A WebAuthn credential (console approvers, docs/approvals.md): an EC P-256
+// SubjectPublicKeyInfo, nothing else.
+constexpr char kP256Spki[] =
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEleCW66BPeXi3eJjB5cM+lLCF715nTZkHwTHVO97P1xF4IrhSEu+m2Iq0uogGrH1C1r8aGbB7xlmIuBSKd5blkA==";
+constexpr char kP384Spki[] =
+    "MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEBDqmPjpYDwzfH16MhhnSjxM8afARmm9BowyXTtjhhmu6Hg2KxHPhQev0BDgyZ1H0HisMj2VnbXV1FyM3hX25"
+    "TqgtZ0OShB7FT/ClkPsbOkWB1RtdieDAoQZbzGbIuySe";
+
+std::string WithCredential(const std::string& id, const std::string& key) {
+  std::string y = Base();
+  y.replace(y.find("    roles: [r]\nworkloads"), 24,
+            "    roles: [r]\n    webauthn_credentials:\n      - id: " + id + "\n        public_key: " + key +
+                "\nworkloads");
+  return y;
+}
+
+TEST(ValidationTest, WebAuthnCredentialMakesAnApprover) {
+  // The count a rule needs is met by a WebAuthn credential as by a key.
+  EXPECT_TRUE(Errors(WithCredential("Y3JlZC0x", kP256Spki) +
+                     Rule("require_approval", "    approval: {roles: [r], count: 1}\n"))
+                  .empty());
+}
+
+TEST(ValidationTest, WebAuthnCredentialMustBeBase64urlIdAndP256Key) {
+  ExpectOnly(WithCredential("not*base64", kP256Spki), 9, 13, "actors[0].webauthn_credentials[0].id", "base64url");
+  ExpectOnly(WithCredential("Y3JlZC0x", kP384Spki), 10, 21, "actors[0].webauthn_credentials[0].public_key",
+             "EC P-256");
+  ExpectOnly(WithCredential("Y3JlZC0x", "bm90IGEga2V5"), 10, 21, "actors[0].webauthn_credentials[0].public_key",
+             "EC P-256");
+}
+
+TEST(ValidationTest, WebAuthnCredentialSharedByTwoActorsRefused) {
+  std::string y = Base();
+  const std::string cred = std::string("    webauthn_credentials:\n      - id: Y3JlZC0x\n        public_key: ") +
+                           kP256Spki + "\n";
+  y.replace(y.find("    roles: [r]\nworkloads"), 24,
+            "    roles: [r]\n" + cred + "  - identity: spiffe://x/b\n    roles: [r]\n" + cred + "workloads");
+  ExpectOnly(y, 14, 9, "actors[1].webauthn_credentials[0]", "already listed");
+}
+
 TEST(ValidationTest, WorkloadNeedsASelector) {
   std::string y = Base();
   y.replace(y.find("      nodes: [n1]\n"), 18, "      {}\n");
