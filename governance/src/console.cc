@@ -559,17 +559,23 @@ struct Console::Impl {
   }
 
   // ---- enrollment ----
-  absl::StatusOr<Json> EnrollBegin(const Request& r) {
-    TG_ASSIGN_OR_RETURN(std::string token, Field(r.body, "token", 128));
-    TG_ASSIGN_OR_RETURN(std::string challenge, RandomToken(32));
-    std::lock_guard l(mu);
+  // The unused, unexpired enrollment of `token`. Requires mu.
+  absl::StatusOr<Enrollment*> OpenEnrollment(const std::string& token) {
     auto it = enrollments.find(HashHex(token));
     if (it == enrollments.end()) return absl::NotFoundError("unknown enrollment link");
     if (it->second.used) return absl::FailedPreconditionError("410 enrollment link already used");
     if (it->second.until_ms < Now()) return absl::FailedPreconditionError("410 enrollment link expired");
-    it->second.challenge = challenge;
-    return Json{{"identity", it->second.identity}, {"challenge", B64u(challenge)}, {"rp_id", rp.id},
-                {"rp_name", "taogate"}, {"user_id", B64u(it->second.user_id)}, {"timeout_ms", kChallengeTtlMs}};
+    return &it->second;
+  }
+
+  absl::StatusOr<Json> EnrollBegin(const Request& r) {
+    TG_ASSIGN_OR_RETURN(std::string token, Field(r.body, "token", 128));
+    TG_ASSIGN_OR_RETURN(std::string challenge, RandomToken(32));
+    std::lock_guard l(mu);
+    TG_ASSIGN_OR_RETURN(Enrollment * e, OpenEnrollment(token));
+    e->challenge = challenge;
+    return Json{{"identity", e->identity}, {"challenge", B64u(challenge)}, {"rp_id", rp.id},
+                {"rp_name", "taogate"}, {"user_id", B64u(e->user_id)}, {"timeout_ms", kChallengeTtlMs}};
   }
 
   absl::StatusOr<Json> EnrollFinish(const Request& r) {
@@ -580,13 +586,10 @@ struct Console::Impl {
     std::string identity, challenge;
     {
       std::lock_guard l(mu);
-      auto it = enrollments.find(HashHex(token));
-      if (it == enrollments.end()) return absl::NotFoundError("unknown enrollment link");
-      if (it->second.used) return absl::FailedPreconditionError("410 enrollment link already used");
-      if (it->second.until_ms < Now()) return absl::FailedPreconditionError("410 enrollment link expired");
-      if (it->second.challenge.empty()) return absl::FailedPreconditionError("call enroll/begin first");
-      identity = it->second.identity;
-      challenge = it->second.challenge;
+      TG_ASSIGN_OR_RETURN(Enrollment * e, OpenEnrollment(token));
+      if (e->challenge.empty()) return absl::FailedPreconditionError("call enroll/begin first");
+      identity = e->identity;
+      challenge = e->challenge;
     }
     TG_ASSIGN_OR_RETURN(webauthn::Registration reg, webauthn::VerifyRegistration(rp, challenge, cdj, att));
     if (reg.credential_id != cred_id)
@@ -595,10 +598,8 @@ struct Console::Impl {
       return absl::AlreadyExistsError("this credential is already enrolled");
     {
       std::lock_guard l(mu);
-      auto it = enrollments.find(HashHex(token));
-      if (it == enrollments.end() || it->second.used)
-        return absl::FailedPreconditionError("410 enrollment link already used");
-      it->second.used = true;
+      TG_ASSIGN_OR_RETURN(Enrollment * e, OpenEnrollment(token));  // not spent meanwhile
+      e->used = true;
       counters[reg.credential_id] = reg.sign_count;
     }
     const std::string id_b64u = B64u(reg.credential_id), key_b64 = absl::Base64Escape(reg.public_key);

@@ -78,6 +78,27 @@ def login(b: Browser, g: Governor, who: str):
     b.wait(lambda d: g.identity(who) in d.find_element(By.ID, "session").text)
 
 
+def login_shown(b: Browser) -> bool:
+    return bool(b.driver.find_elements(By.ID, "identity")) and b.driver.find_element(By.ID, "identity").is_displayed()
+
+
+def ensure_login(b: Browser, g: Governor, who: str) -> bool:
+    """Logs in as `who` if the page asks; True if it did."""
+    # Wait for the page to decide: the login form, or the header's identity.
+    b.wait(lambda d: login_shown(b) or d.find_element(By.ID, "session").text.strip())
+    if not login_shown(b):
+        return False
+    login(b, g, who)
+    return True
+
+
+def open_as(b: Browser, g: Governor, who: str, route: str):
+    """`route` in the page, logged in as `who` (logging in if the session is gone)."""
+    goto(b, g, route)
+    if ensure_login(b, g, who):
+        goto(b, g, route)
+
+
 def fetch(b: Browser, method: str, path: str, body=None, csrf: bool = True, origin_ok: bool = True):
     """A fetch from inside the page (so with its cookie): (status, json)."""
     return b.driver.execute_async_script("""
@@ -236,8 +257,7 @@ def test_two_approvers_in_two_browsers(env):
     link = g.wait_webhook("pending_approval", decision_id=d["decision_id"])["console_link"]
     alice, bob = people.browser("alice"), people.browser("bob")
     alice.driver.get(link)
-    if alice.driver.find_elements(By.ID, "identity") and alice.driver.find_element(By.ID, "identity").is_displayed():
-        login(alice, g, "alice")
+    ensure_login(alice, g, "alice")
     alice.wait(lambda dr: dr.find_elements(By.ID, "approve"))
     click(alice, By.ID, "approve")
     wait_status(alice, "ok")
@@ -246,10 +266,7 @@ def test_two_approvers_in_two_browsers(env):
     st, body = fetch(alice, "GET", f"/console/api/decision?id={d['decision_id']}")
     assert st == 200 and body["approvals_given"] == 1
     # Bob finds it in the pending list of his own browser.
-    goto(bob, g, "#/pending")
-    if bob.driver.find_elements(By.ID, "identity") and bob.driver.find_element(By.ID, "identity").is_displayed():
-        login(bob, g, "bob")
-    goto(bob, g, "#/pending")
+    open_as(bob, g, "bob", "#/pending")
     row = f'tr[data-decision-id="{d["decision_id"]}"]'
     bob.wait(lambda dr: dr.find_elements(By.CSS_SELECTOR, row))
     shot(bob, "pending")
@@ -269,10 +286,7 @@ def test_reject_signs_a_different_challenge(env):
     d = g.request("db.read", reason="reject me")
     watcher = g.watch(d["decision_id"])
     alice = people.browser("alice")
-    goto(alice, g, f"#/decision/{d['decision_id']}")
-    if alice.driver.find_elements(By.ID, "identity") and alice.driver.find_element(By.ID, "identity").is_displayed():
-        login(alice, g, "alice")
-        goto(alice, g, f"#/decision/{d['decision_id']}")
+    open_as(alice, g, "alice", f"#/decision/{d['decision_id']}")
     alice.wait(lambda dr: dr.find_elements(By.ID, "reject"))
     click(alice, By.ID, "reject")
     wait_status(alice, "ok")
@@ -285,9 +299,7 @@ def test_forged_and_misdirected_assertions_are_refused(env):
     a_dec = g.request("db.read", reason="decision A")
     b_dec = g.request("db.read", reason="decision B")
     alice = people.browser("alice")
-    goto(alice, g, "#/pending")
-    if alice.driver.find_elements(By.ID, "identity") and alice.driver.find_element(By.ID, "identity").is_displayed():
-        login(alice, g, "alice")
+    open_as(alice, g, "alice", "#/pending")
     intent_a = fetch(alice, "GET", f"/console/api/decision?id={a_dec['decision_id']}")[1]["intent_sha256_hex"]
     # 1. An assertion over decision A's intent, submitted for decision B.
     st, body = alice.driver.execute_async_script(ASSERT_JS + """
@@ -363,10 +375,7 @@ def test_reason_is_shown_as_text_never_run(env):
     g, people = env
     d = g.request("db.read", reason=XSS)
     alice = people.browser("alice")
-    goto(alice, g, f"#/decision/{d['decision_id']}")
-    if alice.driver.find_elements(By.ID, "identity") and alice.driver.find_element(By.ID, "identity").is_displayed():
-        login(alice, g, "alice")
-        goto(alice, g, f"#/decision/{d['decision_id']}")
+    open_as(alice, g, "alice", f"#/decision/{d['decision_id']}")
     alice.wait(lambda dr: dr.find_elements(By.ID, "d-reason") and dr.find_element(By.ID, "d-reason").text)
     reason = alice.driver.find_element(By.ID, "d-reason")
     # The governor keeps a redacted summary; whatever of the payload survives
@@ -391,18 +400,14 @@ def test_expired_link_is_refused(env):
     time.sleep(WINDOW_S + 1)
     alice = people.browser("alice")
     alice.driver.get(link)
-    if alice.driver.find_elements(By.ID, "identity") and alice.driver.find_element(By.ID, "identity").is_displayed():
-        login(alice, g, "alice")
+    ensure_login(alice, g, "alice")
     wait_status(alice, "error", "expired")
 
 
 def test_kill_switch_for_admins_only(env):
     g, people = env
     admin = people.browser("admin")
-    goto(admin, g, "#/killswitch")
-    if admin.driver.find_elements(By.ID, "identity") and admin.driver.find_element(By.ID, "identity").is_displayed():
-        login(admin, g, "admin")
-        goto(admin, g, "#/killswitch")
+    open_as(admin, g, "admin", "#/killswitch")
     admin.wait(lambda dr: dr.find_elements(By.ID, "ks-engage"))
     admin.driver.find_element(By.ID, "ks-reason").send_keys("browser test drill")
     # Without the typed confirmation nothing is sent.
@@ -422,9 +427,7 @@ def test_kill_switch_for_admins_only(env):
     admin.wait(lambda dr: dr.find_element(By.ID, "ks-state").text.strip().lower() == "released")
     # Alice is an approver, not an admin.
     alice = people.browser("alice")
-    goto(alice, g, "#/pending")
-    if alice.driver.find_elements(By.ID, "identity") and alice.driver.find_element(By.ID, "identity").is_displayed():
-        login(alice, g, "alice")
+    open_as(alice, g, "alice", "#/pending")
     st, body = fetch(alice, "POST", "/console/api/killswitch", {"engage": True, "confirm": "ENGAGE", "reason": "x"})
     assert st == 403, (st, body)
 
@@ -432,10 +435,7 @@ def test_kill_switch_for_admins_only(env):
 def test_ledger_explorer_verifies_in_the_browser_and_catches_a_tampered_proof(env):
     g, people = env
     admin = people.browser("admin")
-    goto(admin, g, "#/ledger")
-    if admin.driver.find_elements(By.ID, "identity") and admin.driver.find_element(By.ID, "identity").is_displayed():
-        login(admin, g, "admin")
-        goto(admin, g, "#/ledger")
+    open_as(admin, g, "admin", "#/ledger")
     # Pin the verifier key from outside the page (taogatectl over mTLS).
     out = g.ctl("admin", "gov", "checkpoint", check=True).stdout
     vkey = re.search(r"verifier key: (\S+)", out).group(1)
