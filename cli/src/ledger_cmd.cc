@@ -1,4 +1,4 @@
-// taogatectl ledger verify|tail|show|prove|consistency: offline audit and
+// taogatectl ledger verify|tail|show|prove|consistency|approvals: offline audit and
 // proofs over a ledger directory (`ledger follow` streams a running daemon's:
 // ledger_follow.h). Opens the ledger read-only (no writer lock), so it works
 // next to a running daemon. Hashes print as base64, as in
@@ -7,6 +7,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -17,7 +18,9 @@
 #include "taogate/common/hex.h"
 #include "taogate/common/status.h"
 #include "taogate/common/strings.h"
+#include "absl/strings/escaping.h"
 #include "taogate/evidence/evidence.h"
+#include "taogate/governance/webauthn.h"
 #include "taogate/keys/trust_bundle.h"
 #include "taogate/ledger/base64.h"
 #include "taogate/ledger/ledger.h"
@@ -46,6 +49,7 @@ struct Args {
   uint64_t from = 0;
   uint64_t to = 0;
   uint64_t count = 10;
+  std::string origin;  // ledger approvals: the console origin the approvals must name
 };
 Args& A() {
   static Args a;
@@ -235,6 +239,71 @@ int Tail() {
   return 0;
 }
 
+std::string FieldOf(const ledger::Record& r, const std::string& name) {
+  for (const auto& [k, v] : r.fields)
+    if (k == name) return v;
+  return "";
+}
+
+// taogatectl ledger approvals: re-verifies every console (WebAuthn) approval
+// in the ledger from the ledger alone (docs/approvals.md, "re-verifying
+// offline"): the credential's key from its APPROVER_ENROLLED record, enrolled
+// for the same approver, and the ES256 signature over authenticator data and
+// clientDataJSON whose challenge is the recorded intent (or its reject hash),
+// whose origin is --origin (if given) and whose rp id hash is its host's.
+int Approvals() {
+  auto l = OpenReadOnly();
+  if (!l.ok()) return Fail(StrCat("ledger: ", l.status().message()));
+  struct Enrolled {
+    std::string actor, public_key;
+  };
+  std::map<std::string, Enrolled> keys;  // credential id (base64url) -> enrollment
+  uint64_t ok = 0, bad = 0;
+  absl::Status s = (*l)->Scan(0, [&](const ledger::Record& r) {
+    if (r.kind == ledger::RecordKind::kApproverEnrolled) {
+      std::string der;
+      if (absl::Base64Unescape(FieldOf(r, "public_key"), &der))
+        keys[FieldOf(r, "credential_id")] = {FieldOf(r, "actor"), der};
+      return true;
+    }
+    if (r.kind != ledger::RecordKind::kApproval || FieldOf(r, "event") != "webauthn") return true;
+    auto check = [&]() -> absl::Status {
+      auto it = keys.find(FieldOf(r, "credential_id"));
+      if (it == keys.end()) return absl::NotFoundError("no APPROVER_ENROLLED record for this credential before it");
+      if (it->second.actor != FieldOf(r, "approver"))
+        return absl::PermissionDeniedError(StrCat("credential enrolled for ", it->second.actor));
+      std::string cd, ad, sig;
+      auto intent = FromHex(FieldOf(r, "intent_sha256"));
+      if (!absl::WebSafeBase64Unescape(FieldOf(r, "client_data"), &cd) ||
+          !absl::WebSafeBase64Unescape(FieldOf(r, "authenticator_data"), &ad) ||
+          !absl::WebSafeBase64Unescape(FieldOf(r, "assertion"), &sig) || !intent.ok() || intent->size() != 32)
+        return absl::InvalidArgumentError("malformed WebAuthn fields");
+      Json j = Json::parse(cd, nullptr, false);
+      const std::string origin = j.is_object() && j.contains("origin") && j["origin"].is_string() ? j["origin"].get<std::string>() : "";
+      if (!A().origin.empty() && origin != A().origin)
+        return absl::UnauthenticatedError(StrCat("made for origin \"", origin, "\", not ", A().origin));
+      governance::webauthn::RelyingParty rp;
+      rp.origin = origin;
+      rp.id = origin.substr(origin.find("://") == std::string::npos ? 0 : origin.find("://") + 3);
+      rp.id = rp.id.substr(0, rp.id.find(':'));
+      const std::string verdict = FieldOf(r, "verdict");
+      const std::string challenge = governance::webauthn::ApprovalChallenge(
+          std::string(intent->begin(), intent->end()), verdict != "reject");
+      return governance::webauthn::VerifyAssertion(rp, challenge, it->second.public_key, {cd, ad, sig}).status();
+    };
+    absl::Status v = check();
+    Json line = {{"seq", r.seq}, {"decision_id", FieldOf(r, "decision_id")}, {"approver", FieldOf(r, "approver")},
+                 {"verdict", FieldOf(r, "verdict")}, {"ok", v.ok()}};
+    if (!v.ok()) line["error"] = std::string(v.message());
+    std::cout << line.dump() << "\n";
+    (v.ok() ? ok : bad)++;
+    return true;
+  });
+  if (!s.ok()) return Fail(StrCat("ledger approvals: ", s.message()));
+  std::cerr << ok << " WebAuthn approvals verified, " << bad << " refused\n";
+  return bad == 0 ? 0 : 1;
+}
+
 int Show() {
   auto l = OpenReadOnly();
   if (!l.ok()) return Fail(StrCat("ledger: ", l.status().message()));
@@ -314,6 +383,12 @@ void Register(CLI::App& root) {
   tail->callback([] { ExitCode() = Tail(); });
 
   RegisterLedgerFollow(cmd);
+
+  auto* appr = cmd->add_subcommand(
+      "approvals", "Re-verify every console (WebAuthn) approval from the ledger alone; exit 1 if one fails");
+  source(appr);
+  appr->add_option("--origin", A().origin, "the console origin every approval must name (https://HOST:PORT)");
+  appr->callback([] { ExitCode() = Approvals(); });
 
   auto* show = cmd->add_subcommand("show", "Print one record as JSON");
   source(show);

@@ -20,7 +20,7 @@
 #include "taogate/ledger/merkle.h"
 #include "taogate/ledger/record.h"
 #include "taogate/runtime/listen.h"
-#include "webauthn.h"
+#include "taogate/governance/webauthn.h"
 
 namespace taogate::governance {
 namespace {
@@ -456,13 +456,7 @@ struct Console::Impl {
     TG_ASSIGN_OR_RETURN(webauthn::Assertion a, AssertionOf(r.body, storage));
     TG_ASSIGN_OR_RETURN(DecisionSummary s, governor->Summary(id));
     const std::string intent = s.decision.intent_sha256();
-    // Approve signs the intent itself; reject a domain-separated hash of it,
-    // so neither assertion can stand for the other.
-    std::string challenge = intent;
-    if (verdict == "reject") {
-      const auto h = crypto::Sha256(StrCat(std::string_view("taogate.reject.v1\0", 18), intent));
-      challenge.assign(reinterpret_cast<const char*>(h.data()), h.size());
-    }
+    const std::string challenge = webauthn::ApprovalChallenge(intent, verdict == "approve");
     const std::string& who = r.session_copy.identity;
     TG_RETURN_IF_ERROR(VerifyBy(who, cred_id, challenge, a));
     const std::string evidence_key = HashHex(StrCat(a.authenticator_data, a.client_data_json, a.signature));
@@ -473,6 +467,7 @@ struct Console::Impl {
                         .nonce_hex = evidence_key,
                         .nonce_until_ms = s.decision.pending_until_ms() + 60'000,
                         .evidence = {{"event", "webauthn"},
+                                     {"intent_sha256", ToHex(intent)},
                                      {"credential_id", B64u(cred_id)},
                                      {"authenticator_data", B64u(a.authenticator_data)},
                                      {"client_data", B64u(a.client_data_json)},

@@ -1,4 +1,4 @@
-#include "webauthn.h"
+#include "taogate/governance/webauthn.h"
 
 #include <cbor.h>
 #include <openssl/core_names.h>
@@ -156,6 +156,12 @@ absl::StatusOr<PkeyPtr> LoadP256(std::string_view der) {
 }
 
 }  // namespace
+
+std::string ApprovalChallenge(std::string_view intent_sha256, bool approve) {
+  if (approve) return std::string(intent_sha256);
+  const auto h = crypto::Sha256(StrCat(std::string_view("taogate.reject.v1\0", 18), intent_sha256));
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
 
 absl::Status CheckPublicKey(std::string_view public_key_der) { return LoadP256(public_key_der).status(); }
 

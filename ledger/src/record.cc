@@ -12,7 +12,7 @@
 namespace taogate::ledger {
 namespace {
 
-constexpr std::array<std::string_view, 61> kAllowed = {
+constexpr std::array<std::string_view, 62> kAllowed = {
     "tao_id", "tao_sha256", "cgroup_id", "node_id", "pod_uid", "actor", "workload",
     "action_class", "target", "proto", "addr", "port", "path", "reason_code", "reason",
     "decision", "decision_id", "policy_sha256", "rule", "key_id", "previous_key_id",
@@ -21,7 +21,7 @@ constexpr std::array<std::string_view, 61> kAllowed = {
     "component", "version", "error", "tao_ids", "issued_seq", "first_seen_ms", "last_seen_ms",
     "added", "removed", "not_enforced", "certificate", "annotations", "chain", "exe", "held_ms",
     "file_sha256", "previous_sha256", "serial", "previous_serial", "not_after",
-    "credential_id", "public_key", "authenticator_data", "client_data", "assertion"};
+    "credential_id", "public_key", "authenticator_data", "client_data", "assertion", "intent_sha256"};
 constexpr std::array<std::string_view, 6> kCheckpointOnly = {
     "origin", "tree_size", "root_hash", "time_ns", "key_name", "signature"};
 constexpr std::array<std::string_view, kMaxRecordKind + 1> kKindNames = {

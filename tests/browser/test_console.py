@@ -466,3 +466,24 @@ def test_ledger_explorer_verifies_in_the_browser_and_catches_a_tampered_proof(en
     admin.wait(lambda dr: "failed" in (dr.find_element(By.ID, "proof-result").get_attribute("class") or "").split())
     assert admin.driver.find_element(By.ID, "proof-result").text.startswith("FAILED")
     shot(admin, "ledger-tampered")
+
+
+def test_console_approvals_reverify_offline_from_the_ledger_alone(env):
+    g, people = env
+    d = g.request("db.read", reason="audited later")
+    alice = people.browser("alice")
+    open_as(alice, g, "alice", f"#/decision/{d['decision_id']}")
+    alice.wait(lambda dr: dr.find_elements(By.ID, "approve"))
+    click(alice, By.ID, "approve")
+    wait_status(alice, "ok")
+    # taogatectl reads the ledger directory (read-only, beside the running
+    # governor): keys from APPROVER_ENROLLED, signatures over the recorded intent.
+    r = g._run_ctl_raw("ledger", "approvals", "--dir", str(g.ledger_dir), "--origin", g.console_origin, check=False)
+    lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert lines and all(l["ok"] for l in lines), lines
+    assert any(l["decision_id"] == d["decision_id"] and l["approver"] == g.identity("alice") for l in lines)
+    # Approvals made for another origin (a phishing copy of the console) fail.
+    r = g._run_ctl_raw("ledger", "approvals", "--dir", str(g.ledger_dir), "--origin", "https://evil.example",
+                       check=False)
+    assert r.returncode == 1 and '"ok":false' in r.stdout, r.stdout + r.stderr

@@ -2,7 +2,7 @@
 // registrations and assertions built here as an authenticator builds them:
 // a real P-256 key (OpenSSL), a real CBOR attestation object (libcbor).
 // Each refusal is a forged or misdirected ceremony an attacker could try.
-#include "webauthn.h"
+#include "taogate/governance/webauthn.h"
 
 #include "taogate/governance/console.h"
 

@@ -12,7 +12,8 @@
 //   annotations tao_ids issued_seq first_seen_ms last_seen_ms added removed
 //   not_enforced chain file_sha256 previous_sha256 serial previous_serial
 //   not_after
-//   credential_id public_key authenticator_data client_data assertion (a
+//   credential_id public_key authenticator_data client_data assertion
+//   intent_sha256 (a
 //   WebAuthn approver's credential and the assertion it signed: public data
 //   an auditor re-verifies, docs/approvals.md)
 // Reserved for CHECKPOINT records written by the ledger itself:

@@ -56,6 +56,11 @@ absl::StatusOr<uint32_t> VerifyAssertion(const RelyingParty& rp,
 // authenticator, unless both are 0 (the authenticator keeps no counter).
 absl::Status CheckCounter(uint32_t stored, uint32_t now);
 
+// The challenge a console approver's assertion signs (docs/approvals.md):
+// approve signs the decision's 32-byte intent_sha256 itself; reject signs
+// SHA-256("taogate.reject.v1" 0x00 intent), so neither stands for the other.
+std::string ApprovalChallenge(std::string_view intent_sha256, bool approve);
+
 // An SPKI DER that is an EC P-256 public key (policy bundles name them).
 absl::Status CheckPublicKey(std::string_view public_key_der);
 
