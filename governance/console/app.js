@@ -783,8 +783,10 @@ async function checkpointKey(serverKey) {
   return { pinned: !!pinned, vkey: await parseVerifierKey(pinned || serverKey) };
 }
 
-async function fetchCheckpoint() {
-  const resp = await sapi('GET', 'ledger/checkpoint');
+// `cover`: a record the checkpoint must include (the server signs a new one
+// if the latest is older), so any record can be proved at once.
+async function fetchCheckpoint(cover) {
+  const resp = await sapi('GET', cover === undefined ? 'ledger/checkpoint' : `ledger/checkpoint?cover=${cover}`);
   let note, chosen;
   try { note = parseNote(resp.note); } catch (e) { throw new StepError('checkpoint note', e.message); }
   try { chosen = await checkpointKey(resp.verifier_key); } catch (e) { throw new StepError('verifier key', e.message); }
@@ -828,7 +830,7 @@ async function verifyRecord(rec, row) {
   setProof('busy', `Verifying record ${seq}…`);
   let step = 'checkpoint';
   try {
-    const cp = await fetchCheckpoint();
+    const cp = await fetchCheckpoint(seq);
     if (!live()) return;
     if (seq >= cp.note.treeSize) {
       setProof('pending', `Not provable yet: record ${seq} comes after the latest checkpoint (tree size ${cp.note.treeSize}). ` +

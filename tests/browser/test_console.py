@@ -445,7 +445,7 @@ def test_ledger_explorer_verifies_in_the_browser_and_catches_a_tampered_proof(en
     click(admin, By.ID, "ledger-load")
     admin.wait(lambda dr: len(dr.find_elements(By.CSS_SELECTOR, "#ledger-records tr[data-seq]")) > 5)
     assert not admin.driver.find_elements(By.CSS_SELECTOR, "#ledger-records tr.mismatch")
-    click(admin, By.CSS_SELECTOR, "#ledger-records tr[data-seq]", 3, "button.verify")
+    click(admin, By.CSS_SELECTOR, "#ledger-records tr[data-seq]", -1, "button.verify")
     admin.wait(lambda dr: "verified" in (dr.find_element(By.ID, "proof-result").get_attribute("class") or "").split())
     assert admin.driver.find_element(By.ID, "proof-result").text.startswith("Verified")
     assert "pinned" in admin.driver.find_element(By.ID, "checkpoint").text.lower()
@@ -462,7 +462,7 @@ def test_ledger_explorer_verifies_in_the_browser_and_catches_a_tampered_proof(en
         return new Response(JSON.stringify(j), {status: 200, headers: {'Content-Type': 'application/json'}});
       };
     """)
-    click(admin, By.CSS_SELECTOR, "#ledger-records tr[data-seq]", 3, "button.verify")
+    click(admin, By.CSS_SELECTOR, "#ledger-records tr[data-seq]", -1, "button.verify")
     admin.wait(lambda dr: "failed" in (dr.find_element(By.ID, "proof-result").get_attribute("class") or "").split())
     assert admin.driver.find_element(By.ID, "proof-result").text.startswith("FAILED")
     shot(admin, "ledger-tampered")
