@@ -54,7 +54,7 @@ done
 AGENT=$BUILD/bin/taogate-agent
 [ -x "$AGENT" ] || { echo "no agent binary at $AGENT"; exit 1; }
 link=$(grep -A3 'build bin/taogate-agent:' "$BUILD/build.ninja" | tr ' ' '\n' |
-       grep -E 'libtaogate_(keys_issue|governance_core|governance_api|policies|ledger_pg|pgstore)\.a' || true)
+       grep -E 'libtaogate_(keys_issue|governance_core|governance_server|governance_api|policies|ledger_pg|pgstore)\.a' || true)
 [ -z "$link" ] || breach "taogate-agent links: $link"
 
 syms=$(nm -C "$AGENT" | grep -E 'taogate::governance::|taogate::keys::(IssuingKey|IssuingKeyManager|TpmRootSigner|SoftwareRootSigner|RootSigner|KeysInit|LockedEd25519Key)|taogate::policies::' | head -5)
