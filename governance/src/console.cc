@@ -45,10 +45,12 @@ absl::StatusOr<std::string> RandomToken(size_t n) {
   return b;
 }
 
-struct HttpError {
-  int code;
-  std::string message;
-};
+// The console's certificate chain and key into `ctx`: checked by Create (a
+// bad file fails the start) and loaded by the server it starts.
+bool UseKeyPair(SSL_CTX& ctx, const std::string& cert, const std::string& key) {
+  return SSL_CTX_use_certificate_chain_file(&ctx, cert.c_str()) == 1 &&
+         SSL_CTX_use_PrivateKey_file(&ctx, key.c_str(), SSL_FILETYPE_PEM) == 1 && SSL_CTX_check_private_key(&ctx) == 1;
+}
 
 int HttpCode(const absl::Status& s) {
   switch (s.code()) {
@@ -624,9 +626,7 @@ absl::StatusOr<std::unique_ptr<Console>> Console::Create(ConsoleConfig config, c
   impl->clock = clock != nullptr ? clock : &RealClock();
   // Checked now, so a bad file fails the start, not the first page.
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  const bool ok = ctx != nullptr && SSL_CTX_use_certificate_chain_file(ctx, config.tls_cert.c_str()) == 1 &&
-                  SSL_CTX_use_PrivateKey_file(ctx, config.tls_key.c_str(), SSL_FILETYPE_PEM) == 1 &&
-                  SSL_CTX_check_private_key(ctx) == 1;
+  const bool ok = ctx != nullptr && UseKeyPair(*ctx, config.tls_cert, config.tls_key);
   SSL_CTX_free(ctx);
   if (!ok)
     return absl::InvalidArgumentError(StrCat("console: cannot use certificate ", config.tls_cert, " with key ",
@@ -642,9 +642,7 @@ absl::Status Console::Serve(Governor* governor) {
   const std::string cert = i.config.tls_cert, key = i.config.tls_key;
   i.server = std::make_unique<httplib::SSLServer>([cert, key](SSL_CTX& ctx) {
     SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-    return SSL_CTX_use_certificate_chain_file(&ctx, cert.c_str()) == 1 &&
-           SSL_CTX_use_PrivateKey_file(&ctx, key.c_str(), SSL_FILETYPE_PEM) == 1 &&
-           SSL_CTX_check_private_key(&ctx) == 1;
+    return UseKeyPair(ctx, cert, key);
   });
   if (!i.server->is_valid()) return absl::InvalidArgumentError(StrCat("console: cannot use certificate ", cert));
   i.server->set_payload_max_length(kMaxBody);

@@ -291,37 +291,31 @@ void ReadActors(Walker& w, const YAML::Node& n, Bundle& b, Symbols& s) {
       continue;
     }
     bool good = id && desc && roles;
-    if (auto it = f.find("approver_keys"); it != f.end()) {
-      std::string kp = Sub(path, "approver_keys");
-      auto keys = w.Seq(it->second.value, kp, false);
-      if (!keys) good = false;
-      for (size_t j = 0; keys && j < keys->size(); ++j) {
-        auto k = ParseApproverKey(w, (*keys)[j], At(kp, j));
-        if (!k) { good = false; continue; }
-        if (!all_keys.insert(*k).second) {
-          // One key for two actors would let one person count as two approvers.
-          w.Error((*keys)[j], At(kp, j), "approver key already listed (keys are per actor)");
+    // An actor's signing credentials, each of one actor only: one key for
+    // two actors would let one person count as two approvers.
+    auto read_unique = [&](const char* key, auto parse, auto& seen, auto id_of, const char* duplicate,
+                           auto& out) {
+      auto it = f.find(key);
+      if (it == f.end()) return;
+      std::string lp = Sub(path, key);
+      auto items = w.Seq(it->second.value, lp, false);
+      if (!items) good = false;
+      for (size_t j = 0; items && j < items->size(); ++j) {
+        auto v = parse(w, (*items)[j], At(lp, j));
+        if (!v) { good = false; continue; }
+        if (!seen.insert(id_of(*v)).second) {
+          w.Error((*items)[j], At(lp, j), duplicate);
           good = false;
           continue;
         }
-        a.approver_keys.push_back(*k);
+        out.push_back(std::move(*v));
       }
-    }
-    if (auto it = f.find("webauthn_credentials"); it != f.end()) {
-      std::string cp = Sub(path, "webauthn_credentials");
-      auto creds = w.Seq(it->second.value, cp, false);
-      if (!creds) good = false;
-      for (size_t j = 0; creds && j < creds->size(); ++j) {
-        auto c = ParseWebAuthnCredential(w, (*creds)[j], At(cp, j));
-        if (!c) { good = false; continue; }
-        if (!all_credentials.insert(c->id).second) {
-          w.Error((*creds)[j], At(cp, j), "webauthn credential already listed (credentials are per actor)");
-          good = false;
-          continue;
-        }
-        a.webauthn_credentials.push_back(std::move(*c));
-      }
-    }
+    };
+    read_unique("approver_keys", ParseApproverKey, all_keys, [](const Ed25519PublicKey& k) { return k; },
+                "approver key already listed (keys are per actor)", a.approver_keys);
+    read_unique("webauthn_credentials", ParseWebAuthnCredential, all_credentials,
+                [](const WebAuthnCredential& c) { return c.id; },
+                "webauthn credential already listed (credentials are per actor)", a.webauthn_credentials);
     if (id) a.identity = *id;
     if (good) a.roles = roles->items;
     else {  // a bad entry never counts as an approver
